@@ -1,0 +1,90 @@
+/*
+ * msg.h - the message codec: one frame body <-> {"header": n, "payload": {...}}.
+ *
+ * Parsing is strict about shape (header an integer, payload absent, null or
+ * an object, no duplicate keys, valid UTF-8) and lenient where seed peers
+ * differ (key order, whitespace, escapes, "choice" as a numeric string).
+ * Encoding writes what the seed's Python peers write, byte for byte:
+ * ", " and ": " separators, ASCII only, lower-case \u escapes.
+ *
+ * Ownership follows jansson: strings handed out by msg_unpack() are borrowed
+ * from the message and live until msg_free(); payloads given to the encoder
+ * are stolen.
+ */
+#ifndef GLOMAIL_MSG_H
+#define GLOMAIL_MSG_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "proto.h"
+
+struct msg;
+
+struct msg_credentials {
+	const char *username;
+	const char *password;
+};
+
+/* sender and date may be NULL in a request: the server sets both itself. */
+struct msg_email {
+	const char *sender;
+	const char *destination;
+	const char *subject;
+	const char *date;
+	const char *content;
+};
+
+struct msg_stats {
+	long long count;
+	long long size;
+};
+
+union msg_args {
+	const char *error_message;          /* PROTO_SHAPE_ERROR */
+	struct msg_credentials credentials; /* PROTO_SHAPE_CREDENTIALS */
+	long long choice;                   /* PROTO_SHAPE_CHOICE */
+	struct msg_email email;             /* PROTO_SHAPE_EMAIL */
+	json_t *email_list;                 /* PROTO_SHAPE_EMAIL_LIST, borrowed */
+	struct msg_stats stats;             /* PROTO_SHAPE_STATS */
+};
+
+/*
+ * Parse one frame body. Returns 0 and a new message, or -1 with *why_r set
+ * to a short stable reason that may be shown to the peer.
+ */
+int msg_parse(const void *body, size_t len, struct msg **msg_r,
+    const char **why_r);
+
+void msg_free(struct msg *msg);
+
+long long msg_header(const struct msg *msg);
+
+/* The payload object (borrowed), or NULL when absent or null. */
+json_t *msg_payload(const struct msg *msg);
+
+/*
+ * Check the payload against a shape and extract its fields into *args_r.
+ * Returns 0, or -1 with *why_r a short stable reason.
+ */
+int msg_unpack(const struct msg *msg, enum proto_shape shape,
+    union msg_args *args_r, const char **why_r);
+
+/*
+ * Encode {"header": header, "payload": payload} as a whole frame (length
+ * prefix included) in a new malloc'd buffer. payload is stolen; NULL writes
+ * no payload key, as seed peers do for bare OK and requests without data.
+ * Returns 0, or -1 when the frame would exceed max or memory runs out.
+ */
+int msg_encode(int header, json_t *payload, size_t max,
+    unsigned char **frame_r, size_t *frame_len_r);
+
+/* Payload builders (new references; NULL on allocation or UTF-8 failure). */
+json_t *msg_error_new(const char *text);
+json_t *msg_credentials_new(const char *username, const char *password);
+json_t *msg_choice_new(long long choice);
+json_t *msg_email_new(const struct msg_email *email);
+json_t *msg_stats_new(long long count, long long size);
+
+#endif

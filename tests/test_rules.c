@@ -1,0 +1,148 @@
+/*
+ * test_rules.c - user names, passwords, addresses, dates.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rules.h"
+
+static void
+test_username_ok(void **state)
+{
+	char lower[RULES_USERNAME_MAX + 1];
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(rules_username("Bob", lower, &why), 0);
+	assert_string_equal(lower, "bob");
+	assert_int_equal(rules_username("user.name-2_X", lower, &why), 0);
+	assert_string_equal(lower, "user.name-2_x");
+	assert_int_equal(rules_username("a..b", lower, &why), 0);
+	assert_int_equal(rules_username("lost2", lower, &why), 0);
+}
+
+static void
+test_username_refused(void **state)
+{
+	static const char *bad[] = { "", ".", "..", ".hidden", "../x", "a/b",
+		"LOST", "lost", "Lost", "a b", "é", "a@b", "a\\b", "tab\t",
+		"new\nline" };
+	char lower[RULES_USERNAME_MAX + 1], longname[1001];
+	const char *why;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why = NULL;
+		assert_int_equal(rules_username(bad[i], lower, &why), -1);
+		assert_non_null(why);
+	}
+	memset(longname, 'a', 65);
+	longname[65] = '\0';
+	assert_int_equal(rules_username(longname, lower, &why), -1);
+	longname[64] = '\0';
+	assert_int_equal(rules_username(longname, lower, &why), 0);
+	memset(longname, 'a', 1000);
+	longname[1000] = '\0';
+	assert_int_equal(rules_username(longname, lower, &why), -1);
+}
+
+static void
+test_password(void **state)
+{
+	const char *why = NULL;
+	char big[RULES_PASSWORD_MAX + 2];
+
+	(void)state;
+	assert_int_equal(rules_password("Interop0Passw", &why), 0);
+	assert_int_equal(rules_password("Abcdefgh1j", &why), 0);
+	/* 9 characters */
+	assert_int_equal(rules_password("Abcdefg1j", &why), -1);
+	assert_non_null(why);
+	assert_int_equal(rules_password("abcdefgh1jk", &why), -1); /* no upper */
+	assert_int_equal(rules_password("ABCDEFGH1JK", &why), -1); /* no lower */
+	assert_int_equal(rules_password("Abcdefghijk", &why), -1); /* no digit */
+	/* Code points count, not bytes: 9 characters in 12 bytes is short. */
+	assert_int_equal(rules_password("Ab1\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", &why), -1);
+	/* 10 code points with accents is enough. */
+	assert_int_equal(rules_password("Ab1\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9xyz", &why), 0);
+	assert_int_equal(rules_password("Abcdefgh1\xff\xfe", &why), -1);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[0] = 'A';
+	big[1] = '1';
+	assert_int_equal(rules_password(big, &why), -1);
+}
+
+static void
+test_address(void **state)
+{
+	char user[RULES_USERNAME_MAX + 1];
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(rules_address("Alice@GLO2000.ca", "glo2000.ca", user,
+	    &why), RULES_ADDR_LOCAL);
+	assert_string_equal(user, "alice");
+	assert_int_equal(rules_address("alice@example.com", "glo2000.ca", user,
+	    &why), RULES_ADDR_EXTERNAL);
+	assert_int_equal(rules_address("alice", "glo2000.ca", user, &why),
+	    RULES_ADDR_INVALID);
+	assert_int_equal(rules_address("@glo2000.ca", "glo2000.ca", user, &why),
+	    RULES_ADDR_INVALID);
+	assert_int_equal(rules_address("alice@", "glo2000.ca", user, &why),
+	    RULES_ADDR_INVALID);
+	assert_int_equal(rules_address("a@b@glo2000.ca", "glo2000.ca", user,
+	    &why), RULES_ADDR_INVALID);
+	assert_int_equal(rules_address("../x@glo2000.ca", "glo2000.ca", user,
+	    &why), RULES_ADDR_INVALID);
+	assert_int_equal(rules_address("LOST@glo2000.ca", "glo2000.ca", user,
+	    &why), RULES_ADDR_INVALID);
+	assert_int_equal(rules_address("bob@glo2000.ca\r\nBcc: x@y",
+	    "glo2000.ca", user, &why), RULES_ADDR_INVALID);
+	assert_int_equal(rules_address("bob@glo2000.ca.evil", "glo2000.ca",
+	    user, &why), RULES_ADDR_EXTERNAL);
+}
+
+static void
+test_header_safe(void **state)
+{
+	(void)state;
+	assert_int_equal(rules_header_safe("R\xc3\xa9union \xc3\xa0 10h"), 0);
+	assert_int_equal(rules_header_safe("a\rb"), -1);
+	assert_int_equal(rules_header_safe("a\nb"), -1);
+	assert_int_equal(rules_header_safe(""), 0);
+}
+
+static void
+test_date(void **state)
+{
+	char buf[RULES_DATE_LEN];
+
+	(void)state;
+	/* 2022-07-12 19:21:57 UTC, the seed's example */
+	assert_int_equal(rules_date(1657653717, buf), 31);
+	assert_string_equal(buf, "Tue, 12 Jul 2022 19:21:57 +0000");
+	assert_int_equal(rules_date(0, buf), 31);
+	assert_string_equal(buf, "Thu, 01 Jan 1970 00:00:00 +0000");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_username_ok),
+		cmocka_unit_test(test_username_refused),
+		cmocka_unit_test(test_password),
+		cmocka_unit_test(test_address),
+		cmocka_unit_test(test_header_safe),
+		cmocka_unit_test(test_date),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
