@@ -1,0 +1,216 @@
+/*
+ * testsrv.c - process management for integration tests.
+ */
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "testsrv.h"
+#include "wire.h"
+
+const char *
+testsrv_binary(void)
+{
+	const char *env = getenv("GLOMAILD");
+
+	return env != NULL ? env : GLOMAIL_BINARY_DIR "/server/glomaild";
+}
+
+static char *
+read_log(const struct testsrv *s)
+{
+	FILE *f = fopen(s->log, "r");
+	char *buf;
+	long n;
+
+	if (f == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	if ((buf = malloc((size_t)n + 1)) == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	n = (long)fread(buf, 1, (size_t)n, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+int
+testsrv_log_contains(const struct testsrv *s, const char *needle)
+{
+	char *log = read_log(s);
+	int found = log != NULL && strstr(log, needle) != NULL;
+
+	free(log);
+	return found;
+}
+
+static int
+spawn(struct testsrv *s, const char *listen, const char *const *extra)
+{
+	char *argv[64];
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	size_t n = 0;
+	int i, fd;
+	char *log, *p;
+
+	argv[n++] = strdup(testsrv_binary());
+	argv[n++] = strdup("--listen");
+	argv[n++] = strdup(listen);
+	argv[n++] = strdup("--data-dir");
+	argv[n++] = strdup(s->data);
+	for (; extra != NULL && *extra != NULL && n < 62; extra++)
+		argv[n++] = strdup(*extra);
+	argv[n] = NULL;
+	if ((fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1 || (s->pid = fork()) == -1) {
+		while (n > 0)
+			free(argv[--n]);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (s->pid == 0) {
+		dup2(fd, STDERR_FILENO);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fd);
+	while (n > 0)
+		free(argv[--n]);
+	/* Wait up to 20 s for "listening on 127.0.0.1:PORT". */
+	for (i = 0; i < 2000; i++) {
+		if (waitpid(s->pid, NULL, WNOHANG) == s->pid) {
+			s->pid = 0;
+			break;
+		}
+		log = read_log(s);
+		if (log != NULL && (p = strstr(log, "listening on ")) != NULL &&
+		    strchr(p, '\n') != NULL) {
+			p = strrchr(p, ':');
+			snprintf(s->port, sizeof(s->port), "%.*s",
+			    (int)strcspn(p + 1, " \n"), p + 1);
+			free(log);
+			return 0;
+		}
+		free(log);
+		nanosleep(&ts, NULL);
+	}
+	log = read_log(s);
+	fprintf(stderr, "glomaild did not start; its log:\n%s\n",
+	    log != NULL ? log : "(none)");
+	free(log);
+	if (s->pid > 0)
+		testsrv_kill(s, SIGKILL);
+	return -1;
+}
+
+int
+testsrv_start(struct testsrv *s, const char *const *extra)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dir, sizeof(s->dir), "%s/glomail-test.XXXXXX",
+	    tmp != NULL ? tmp : "/tmp");
+	if (mkdtemp(s->dir) == NULL)
+		return -1;
+	snprintf(s->data, sizeof(s->data), "%s/data", s->dir);
+	snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
+	return spawn(s, "127.0.0.1:0", extra);
+}
+
+int
+testsrv_restart(struct testsrv *s, const char *const *extra)
+{
+	char listen[64];
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%s", s->port);
+	return spawn(s, listen, extra);
+}
+
+int
+testsrv_kill(struct testsrv *s, int sig)
+{
+	int status = 0;
+
+	if (s->pid <= 0)
+		return -1;
+	kill(s->pid, sig);
+	while (waitpid(s->pid, &status, 0) == -1 && errno == EINTR)
+		;
+	s->pid = 0;
+	return status;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void
+testsrv_stop(struct testsrv *s)
+{
+	if (s->pid > 0)
+		testsrv_kill(s, SIGTERM);
+	if (s->dir[0] != '\0' && getenv("GLOMAIL_KEEP_TEST_DIR") == NULL)
+		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+testsrv_connect(const struct testsrv *s)
+{
+	char err[256];
+	struct timeval tv = { 30, 0 };
+	int fd = wire_connect("127.0.0.1", s->port, err, sizeof(err));
+
+	if (fd == -1)
+		fprintf(stderr, "connect: %s\n", err);
+	else /* a hung server fails the test instead of hanging it */
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+int
+testsrv_request(int fd, int header, json_t *payload, struct msg **reply_r)
+{
+	struct msg *reply;
+	const char *why;
+	int h;
+
+	if (wire_send(fd, header, payload, FRAME_MAX_DEFAULT) == -1)
+		return -1;
+	if (wire_recv(fd, FRAME_MAX_DEFAULT * 8, &reply, &why) == -1)
+		return -1;
+	h = (int)msg_header(reply);
+	if (reply_r != NULL)
+		*reply_r = reply;
+	else
+		msg_free(reply);
+	return h;
+}
+
+int
+testsrv_auth(int fd, int header, const char *user, const char *password)
+{
+	return testsrv_request(fd, header, msg_credentials_new(user, password),
+	    NULL);
+}

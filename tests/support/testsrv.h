@@ -1,0 +1,58 @@
+/*
+ * testsrv.h - start a real glomaild on a free loopback port with a fresh
+ * data directory, for integration tests; talk to it over real sockets.
+ */
+#ifndef GLOMAIL_TESTSRV_H
+#define GLOMAIL_TESTSRV_H
+
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "msg.h"
+
+struct testsrv {
+	pid_t pid;
+	char dir[256];   /* scratch directory (mkdtemp), removed by stop */
+	char data[300];  /* dir/data: the server's --data-dir */
+	char log[300];   /* dir/server.log: the server's stderr */
+	char port[16];   /* the port the server bound */
+};
+
+/* Path of the built glomaild. */
+const char *testsrv_binary(void);
+
+/*
+ * Start glomaild --listen 127.0.0.1:0 --data-dir <fresh dir> plus extra
+ * arguments (NULL-terminated, may be NULL), and wait until it logs the port
+ * it bound. Returns 0 or -1 (the log is printed on failure).
+ */
+int testsrv_start(struct testsrv *s, const char *const *extra);
+
+/* Start again on the same data directory and port (after a kill). */
+int testsrv_restart(struct testsrv *s, const char *const *extra);
+
+/* Send sig and reap the server (SIGKILL for a crash, SIGTERM for a stop). */
+int testsrv_kill(struct testsrv *s, int sig);
+
+/* Stop the server (if running) and remove the scratch directory. */
+void testsrv_stop(struct testsrv *s);
+
+/* A new connection to the server, or -1. */
+int testsrv_connect(const struct testsrv *s);
+
+/*
+ * Send one request and receive one reply. payload is stolen. Returns the
+ * reply's header (1 OK, 2 ERROR...) or -1 when the connection failed; the
+ * reply is stored in *reply_r when reply_r is not NULL.
+ */
+int testsrv_request(int fd, int header, json_t *payload,
+    struct msg **reply_r);
+
+/* Register (or log in, with login set) on fd; returns the reply header. */
+int testsrv_auth(int fd, int header, const char *user, const char *password);
+
+/* 1 when the log contains needle. */
+int testsrv_log_contains(const struct testsrv *s, const char *needle);
+
+#endif
