@@ -1,0 +1,264 @@
+/*
+ * config.c - the table of settings and the two ways in: command line and
+ * configuration file.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "frame.h"
+#include "proto.h"
+
+enum config_type { T_LISTEN, T_STRING, T_SIZE, T_UINT, T_LEVEL };
+
+static const struct config_key {
+	const char *name;
+	enum config_type type;
+	size_t offset;
+	unsigned long long min, max;
+	const char *help;
+} config_keys[] = {
+	{ "listen", T_LISTEN, 0, 0, 0,
+	  "address to listen on, HOST:PORT or [IPV6]:PORT (repeatable; "
+	  "default 127.0.0.1:9672; port 0 picks a free port)" },
+	{ "data-dir", T_STRING, offsetof(struct config, data_dir), 0, 0,
+	  "the mail store (default ./glo_server_data)" },
+	{ "domain", T_STRING, offsetof(struct config, domain), 0, 0,
+	  "the local mail domain (default glo2000.ca)" },
+	{ "max-frame", T_SIZE, offsetof(struct config, max_frame), 64,
+	  FRAME_MAX_LIMIT, "largest request accepted, in bytes (default 1048576)" },
+	{ "max-output", T_SIZE, offsetof(struct config, max_output), 4096,
+	  (unsigned long long)1 << 40,
+	  "replies queued for one client before it is paused, in bytes "
+	  "(default 4194304)" },
+	{ "max-connections", T_UINT, offsetof(struct config, max_connections),
+	  1, 1000000, "simultaneous connections (default 16384)" },
+	{ "timeout-login", T_UINT, offsetof(struct config, timeout_login), 1,
+	  86400, "seconds a connection may stay silent before login (default 60)" },
+	{ "timeout-idle", T_UINT, offsetof(struct config, timeout_idle), 1,
+	  86400, "seconds a logged-in connection may stay silent (default 900)" },
+	{ "auth-workers", T_UINT, offsetof(struct config, auth_workers), 1, 64,
+	  "threads hashing passwords (default 2)" },
+	{ "store-workers", T_UINT, offsetof(struct config, store_workers), 1,
+	  64, "threads writing mail to disk (default 8)" },
+	{ "log-level", T_LEVEL, offsetof(struct config, log_level), 0, 0,
+	  "error, warn, info or debug (default info)" },
+};
+
+void
+config_init(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->listen[0] = strdup("127.0.0.1:" PROTO_DEFAULT_PORT_STR);
+	cfg->nlisten = 1;
+	cfg->listen_default = 1;
+	cfg->data_dir = strdup("./glo_server_data");
+	cfg->domain = strdup(PROTO_DEFAULT_DOMAIN);
+	cfg->max_frame = FRAME_MAX_DEFAULT;
+	cfg->max_output = (size_t)4 << 20;
+	cfg->max_connections = 16384;
+	cfg->timeout_login = 60;
+	cfg->timeout_idle = 900;
+	cfg->auth_workers = 2;
+	cfg->store_workers = 8;
+	cfg->log_level = LOG_LEVEL_INFO;
+}
+
+void
+config_clear(struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nlisten; i++)
+		free(cfg->listen[i]);
+	free(cfg->data_dir);
+	free(cfg->domain);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Key names compare with '_' and '-' alike. */
+static const struct config_key *
+find_key(const char *name)
+{
+	size_t i, j;
+
+	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+		const char *k = config_keys[i].name;
+
+		for (j = 0; k[j] != '\0' && name[j] != '\0'; j++)
+			if (k[j] != name[j] && !(k[j] == '-' && name[j] == '_'))
+				break;
+		if (k[j] == '\0' && name[j] == '\0')
+			return &config_keys[i];
+	}
+	return NULL;
+}
+
+/* Decimal with an optional K/M/G suffix (powers of 1024). */
+static int
+parse_number(const char *s, int suffix, unsigned long long *out)
+{
+	unsigned long long v, mult = 1;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (suffix && *end != '\0' && end[1] == '\0') {
+		switch (*end) {
+		case 'k': case 'K': mult = 1024; break;
+		case 'm': case 'M': mult = 1024 * 1024; break;
+		case 'g': case 'G': mult = 1024 * 1024 * 1024; break;
+		default: return -1;
+		}
+		end++;
+	}
+	if (*end != '\0' || v > ULLONG_MAX / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+int
+config_set(struct config *cfg, const char *key, const char *value,
+    const char **why_r)
+{
+	const struct config_key *k = find_key(key);
+	unsigned long long n;
+	char *copy, **sp;
+
+	if (k == NULL) {
+		*why_r = "unknown setting";
+		return -1;
+	}
+	switch (k->type) {
+	case T_LISTEN:
+		if (*value == '\0' || strrchr(value, ':') == NULL) {
+			*why_r = "listen wants HOST:PORT";
+			return -1;
+		}
+		if (cfg->listen_default) {
+			free(cfg->listen[0]);
+			cfg->nlisten = 0;
+			cfg->listen_default = 0;
+		}
+		if (cfg->nlisten == CONFIG_LISTEN_MAX) {
+			*why_r = "too many listen addresses";
+			return -1;
+		}
+		if ((copy = strdup(value)) == NULL)
+			goto nomem;
+		cfg->listen[cfg->nlisten++] = copy;
+		return 0;
+	case T_STRING:
+		if (*value == '\0') {
+			*why_r = "empty value";
+			return -1;
+		}
+		if ((copy = strdup(value)) == NULL)
+			goto nomem;
+		sp = (char **)((char *)cfg + k->offset);
+		free(*sp);
+		*sp = copy;
+		return 0;
+	case T_SIZE:
+	case T_UINT:
+		if (parse_number(value, k->type == T_SIZE, &n) == -1 ||
+		    n < k->min || n > k->max) {
+			*why_r = "value is not a number in range";
+			return -1;
+		}
+		if (k->type == T_SIZE)
+			*(size_t *)((char *)cfg + k->offset) = (size_t)n;
+		else
+			*(unsigned *)((char *)cfg + k->offset) = (unsigned)n;
+		return 0;
+	case T_LEVEL:
+		if (log_level_parse(value, (enum log_level *)((char *)cfg +
+		    k->offset)) == -1) {
+			*why_r = "log level is not error, warn, info or debug";
+			return -1;
+		}
+		return 0;
+	}
+	*why_r = "unknown setting";
+	return -1;
+nomem:
+	*why_r = "out of memory";
+	return -1;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
+	    e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+int
+config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096], *p, *eq, *key, *value;
+	const char *why;
+	unsigned lineno = 0;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "%s:%u: line too long", path,
+			    lineno);
+			goto fail;
+		}
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		p = trim(line);
+		if (*p == '\0')
+			continue;
+		if ((eq = strchr(p, '=')) == NULL) {
+			snprintf(err, errlen, "%s:%u: expected key = value",
+			    path, lineno);
+			goto fail;
+		}
+		*eq = '\0';
+		key = trim(p);
+		value = trim(eq + 1);
+		if (config_set(cfg, key, value, &why) == -1) {
+			snprintf(err, errlen, "%s:%u: %s: %s", path, lineno,
+			    key, why);
+			goto fail;
+		}
+	}
+	fclose(f);
+	return 0;
+fail:
+	fclose(f);
+	return -1;
+}
+
+void
+config_usage(FILE *out)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+		fprintf(out, "  --%-18s %s\n", config_keys[i].name,
+		    config_keys[i].help);
+}

@@ -1,0 +1,302 @@
+/*
+ * mailbox.c - per-user message index and the registry of loaded mailboxes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "mailbox.h"
+#include "msg.h"
+#include "proto.h"
+
+#define REGISTRY_BUCKETS 1024
+
+struct mailbox {
+	struct mailboxes *registry;
+	struct mailbox *next;            /* bucket chain */
+	char *user;
+	unsigned refs;
+	int loaded;
+	struct mailbox_entry **entries;  /* oldest first: (when, order) */
+	size_t n, cap;
+	long long size;
+	struct mailbox_view *view;       /* current list, NULL when stale */
+	unsigned char *frame;            /* encoded list reply, or NULL */
+	size_t frame_len;
+};
+
+struct mailboxes {
+	struct mailbox *bucket[REGISTRY_BUCKETS];
+};
+
+static size_t
+hash_user(const char *s)
+{
+	size_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % REGISTRY_BUCKETS;
+}
+
+struct mailboxes *
+mailboxes_new(void)
+{
+	return calloc(1, sizeof(struct mailboxes));
+}
+
+static void
+mailbox_destroy(struct mailbox *mb)
+{
+	size_t i;
+
+	if (mb->view != NULL)
+		mailbox_view_release(mb->view);
+	for (i = 0; i < mb->n; i++) {
+		free(mb->entries[i]->line);
+		free(mb->entries[i]);
+	}
+	free(mb->entries);
+	free(mb->frame);
+	free(mb->user);
+	free(mb);
+}
+
+void
+mailboxes_free(struct mailboxes *all)
+{
+	struct mailbox *mb, *next;
+	size_t i;
+
+	if (all == NULL)
+		return;
+	for (i = 0; i < REGISTRY_BUCKETS; i++) {
+		for (mb = all->bucket[i]; mb != NULL; mb = next) {
+			next = mb->next;
+			mailbox_destroy(mb);
+		}
+	}
+	free(all);
+}
+
+struct mailbox *
+mailbox_find(struct mailboxes *all, const char *user)
+{
+	struct mailbox *mb;
+
+	for (mb = all->bucket[hash_user(user)]; mb != NULL; mb = mb->next)
+		if (strcmp(mb->user, user) == 0)
+			return mb;
+	return NULL;
+}
+
+struct mailbox *
+mailbox_acquire(struct mailboxes *all, const char *user)
+{
+	struct mailbox *mb = mailbox_find(all, user);
+	size_t h;
+
+	if (mb == NULL) {
+		if ((mb = calloc(1, sizeof(*mb))) == NULL ||
+		    (mb->user = strdup(user)) == NULL) {
+			free(mb);
+			return NULL;
+		}
+		mb->registry = all;
+		h = hash_user(user);
+		mb->next = all->bucket[h];
+		all->bucket[h] = mb;
+	}
+	mb->refs++;
+	return mb;
+}
+
+void
+mailbox_release(struct mailbox *mb)
+{
+	struct mailbox **pp;
+
+	if (mb == NULL || --mb->refs > 0)
+		return;
+	for (pp = &mb->registry->bucket[hash_user(mb->user)]; *pp != NULL;
+	    pp = &(*pp)->next) {
+		if (*pp == mb) {
+			*pp = mb->next;
+			break;
+		}
+	}
+	mailbox_destroy(mb);
+}
+
+int
+mailbox_loaded(const struct mailbox *mb)
+{
+	return mb->loaded;
+}
+
+void
+mailbox_set_loaded(struct mailbox *mb)
+{
+	mb->loaded = 1;
+}
+
+size_t
+mailbox_count(const struct mailbox *mb)
+{
+	return mb->n;
+}
+
+long long
+mailbox_size(const struct mailbox *mb)
+{
+	return mb->size;
+}
+
+/* Ordering of the list: by date, ties by delivery order. */
+static int
+entry_before(const struct mailbox_entry *a, const struct mailbox_entry *b)
+{
+	int i;
+
+	if (a->when != b->when)
+		return a->when < b->when;
+	for (i = 0; i < 3; i++)
+		if (a->file.order[i] != b->file.order[i])
+			return a->file.order[i] < b->file.order[i];
+	return strcmp(a->file.name, b->file.name) < 0;
+}
+
+static int
+same_base(const char *a, const char *b)
+{
+	size_t la = strcspn(a, ":"), lb = strcspn(b, ":");
+
+	return la == lb && memcmp(a, b, la) == 0;
+}
+
+static void
+invalidate(struct mailbox *mb)
+{
+	if (mb->view != NULL) {
+		mailbox_view_release(mb->view);
+		mb->view = NULL;
+	}
+	free(mb->frame);
+	mb->frame = NULL;
+}
+
+int
+mailbox_add(struct mailbox *mb, const struct maildir_file *file,
+    const struct message_info *info)
+{
+	struct mailbox_entry *e, **grown;
+	size_t pos, i;
+	int n;
+
+	/* A scan can meet a message whose delivery was already recorded. */
+	if (!mb->loaded) {
+		for (i = 0; i < mb->n; i++)
+			if (same_base(mb->entries[i]->file.name, file->name))
+				return 0;
+	}
+	if (mb->n == mb->cap) {
+		size_t cap = mb->cap ? mb->cap * 2 : 16;
+
+		if ((grown = realloc(mb->entries, cap * sizeof(*grown))) == NULL)
+			return -1;
+		mb->entries = grown;
+		mb->cap = cap;
+	}
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return -1;
+	e->file = *file;
+	e->when = info->when != -1 ? info->when : (time_t)file->order[0];
+	n = asprintf(&e->line, "%s - %s %s", info->from, info->subject,
+	    info->date);
+	if (n < 0) {
+		free(e);
+		return -1;
+	}
+	/* Deliveries arrive in order: search from the end. */
+	pos = mb->n;
+	while (pos > 0 && entry_before(e, mb->entries[pos - 1]))
+		pos--;
+	memmove(&mb->entries[pos + 1], &mb->entries[pos],
+	    (mb->n - pos) * sizeof(*mb->entries));
+	mb->entries[pos] = e;
+	mb->n++;
+	mb->size += (long long)file->size;
+	invalidate(mb);
+	return 0;
+}
+
+struct mailbox_view *
+mailbox_view(struct mailbox *mb)
+{
+	struct mailbox_view *v;
+	size_t i;
+
+	if (mb->view == NULL) {
+		v = malloc(sizeof(*v) + mb->n * sizeof(v->entry[0]));
+		if (v == NULL)
+			return NULL;
+		v->refs = 1;
+		v->n = mb->n;
+		for (i = 0; i < mb->n; i++)
+			v->entry[i] = mb->entries[mb->n - 1 - i];
+		mb->view = v;
+	}
+	mb->view->refs++;
+	return mb->view;
+}
+
+void
+mailbox_view_release(struct mailbox_view *view)
+{
+	if (view != NULL && --view->refs == 0)
+		free(view);
+}
+
+const unsigned char *
+mailbox_list_frame(struct mailbox *mb, size_t max, size_t *len_r)
+{
+	struct mailbox_view *v;
+	json_t *list, *payload;
+	char *line;
+	size_t i;
+
+	if (mb->frame == NULL) {
+		if ((v = mailbox_view(mb)) == NULL)
+			return NULL;
+		list = json_array();
+		for (i = 0; list != NULL && i < v->n; i++) {
+			if (asprintf(&line, "#%zu %s", i + 1,
+			    v->entry[i]->line) < 0) {
+				json_decref(list);
+				list = NULL;
+				break;
+			}
+			if (json_array_append_new(list, json_string(line)) == -1) {
+				json_decref(list);
+				list = NULL;
+			}
+			free(line);
+		}
+		mailbox_view_release(v);
+		payload = list != NULL ? json_pack("{s:o}", "email_list", list) :
+		    NULL;
+		if (payload == NULL || msg_encode(PROTO_OK, payload, max,
+		    &mb->frame, &mb->frame_len) == -1)
+			return NULL;
+	}
+	*len_r = mb->frame_len;
+	return mb->frame;
+}
+
+void
+mailbox_update_file(struct mailbox_entry *e, const struct maildir_file *file)
+{
+	e->file = *file;
+}

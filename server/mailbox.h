@@ -1,0 +1,77 @@
+/*
+ * mailbox.h - the in-memory index of one user's Maildir, owned by the
+ * reactor thread: what inbox lists, reads and stats answer from, so that no
+ * request rescans the disk. Entries are only ever added (the protocol has no
+ * delete) and each is allocated once, so pointers to them stay valid for the
+ * mailbox's life.
+ */
+#ifndef GLOMAILD_MAILBOX_H
+#define GLOMAILD_MAILBOX_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "maildir.h"
+#include "message.h"
+
+struct mailbox;
+struct mailboxes;
+
+struct mailbox_entry {
+	struct maildir_file file; /* where it is on disk */
+	time_t when;              /* Date:, for ordering */
+	char *line;               /* "<sender> - <subject> <date>" */
+};
+
+/* A numbered list as a client last saw it: entries newest first. */
+struct mailbox_view {
+	unsigned refs;
+	size_t n;
+	struct mailbox_entry *entry[];
+};
+
+/* The registry of loaded mailboxes, by user name. */
+struct mailboxes *mailboxes_new(void);
+void mailboxes_free(struct mailboxes *all);
+
+/* The user's mailbox, created empty and unloaded if need be; one more ref. */
+struct mailbox *mailbox_acquire(struct mailboxes *all, const char *user);
+
+/* The user's mailbox if some session holds it, else NULL (no ref taken). */
+struct mailbox *mailbox_find(struct mailboxes *all, const char *user);
+
+/* Drop a ref; the last one frees the mailbox. */
+void mailbox_release(struct mailbox *mb);
+
+int mailbox_loaded(const struct mailbox *mb);
+
+/*
+ * Add a message (a new delivery, or one found by a scan). A message already
+ * present under the same Maildir base name is not added twice.
+ * Returns 0 or -1 (no memory).
+ */
+int mailbox_add(struct mailbox *mb, const struct maildir_file *file,
+    const struct message_info *info);
+
+/* Mark loaded: what a scan found has been added. */
+void mailbox_set_loaded(struct mailbox *mb);
+
+size_t mailbox_count(const struct mailbox *mb);
+long long mailbox_size(const struct mailbox *mb);
+
+/* The current list, newest first, with one more ref (NULL: no memory). */
+struct mailbox_view *mailbox_view(struct mailbox *mb);
+void mailbox_view_release(struct mailbox_view *view);
+
+/*
+ * The whole reply frame to an inbox list (OK + email_list), cached until
+ * the mailbox changes. Borrowed; NULL on failure.
+ */
+const unsigned char *mailbox_list_frame(struct mailbox *mb, size_t max,
+    size_t *len_r);
+
+/* A reader moved or flagged a file: remember where it is now. */
+void mailbox_update_file(struct mailbox_entry *e,
+    const struct maildir_file *file);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * message.h - one mail as an RFC 5322 file: built from a protocol email,
+ * and parsed back (headers unfolded, RFC 2047 subjects decoded) from what
+ * glomaild or any other Maildir writer left in the store.
+ */
+#ifndef GLOMAILD_MESSAGE_H
+#define GLOMAILD_MESSAGE_H
+
+#include <stddef.h>
+#include <time.h>
+
+/* What a list line and a read reply need of a stored message. */
+struct message_info {
+	char *from;     /* address in From:, or "" */
+	char *to;       /* address in To:, or "" */
+	char *subject;  /* decoded to UTF-8, or "" */
+	char *date;     /* the Date: header as written, or "" */
+	time_t when;    /* Date: parsed, or -1 */
+	char *body;     /* only when asked for: UTF-8, after the blank line */
+};
+
+/*
+ * Build the file: From, To, Subject (RFC 2047 when not ASCII), Date,
+ * Message-ID, MIME headers, a blank line and the body as given.
+ * Returns a malloc'd buffer and its length, or NULL.
+ */
+char *message_build(const char *from, const char *to, const char *subject,
+    const char *date, const char *message_id, const char *body,
+    size_t *len_r);
+
+/*
+ * Parse a stored file (with_body: also copy the body out). Invalid UTF-8 is
+ * replaced so every field can go into JSON. Returns 0 or -1 (no memory).
+ */
+int message_parse(const char *buf, size_t len, int with_body,
+    struct message_info *info_r);
+
+void message_info_clear(struct message_info *info);
+
+/* Parse "Tue, 12 Jul 2022 19:21:57 +0000" (day name optional); -1 if not. */
+time_t message_parse_date(const char *s);
+
+#endif

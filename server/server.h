@@ -1,0 +1,55 @@
+/*
+ * server.h - the one server context: reactor, listeners, worker pools, the
+ * registry of loaded mailboxes and the connection count. Passed to every
+ * module instead of globals, so tests can build one per test.
+ */
+#ifndef GLOMAILD_SERVER_H
+#define GLOMAILD_SERVER_H
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "config.h"
+
+struct conn;
+
+struct server {
+	const struct config *cfg;
+	struct event_base *base;
+	struct evconnlistener *listeners[CONFIG_LISTEN_MAX];
+	size_t nlisteners;
+	struct event *signals[3];
+	struct event *accept_retry; /* re-enables accepting after EMFILE */
+	struct event *drain_timer;  /* polls for the end of a graceful stop */
+	struct pool *auth_pool;     /* password hashing */
+	struct pool *store_pool;    /* disk: delivery, reads, scans */
+	struct mailboxes *mailboxes;
+	struct conn *conns;         /* every live connection */
+	unsigned nconns;
+	int accepting;
+	int stopping;
+	int lock_fd;
+	struct timeval stop_started;
+	unsigned long long next_conn_id;
+	unsigned long long delivered;
+};
+
+/* Prepare the store and the reactor. NULL on failure (logged). */
+struct server *server_new(const struct config *cfg);
+
+/* Bind every listen address and log each one bound. 0 or -1. */
+int server_listen(struct server *srv);
+
+/* Run until SIGINT/SIGTERM and a graceful drain. 0 or -1. */
+int server_run(struct server *srv);
+
+void server_free(struct server *srv);
+
+/* A connection went away: accepting may resume. */
+void server_conn_gone(struct server *srv);
+
+/* The path of a user's Maildir (or LOST's) in buf. 0 or -1 (too long). */
+int server_user_dir(const struct server *srv, const char *user, char *buf,
+    size_t len);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * users.h - accounts on disk: DATA/<user>/pass holds a libsodium Argon2id
+ * string, DATA/<user>/ is the user's Maildir. These calls hash and touch the
+ * disk: run them on a worker thread, never on the reactor.
+ */
+#ifndef GLOMAILD_USERS_H
+#define GLOMAILD_USERS_H
+
+/* Precompute the hash used to make unknown users cost as much as known ones. */
+int users_init(void);
+
+enum users_result {
+	USERS_OK,
+	USERS_TAKEN,    /* register: the name exists */
+	USERS_DENIED,   /* login: unknown user or wrong password */
+	USERS_FAILED,   /* the system failed (errno is logged by the caller) */
+};
+
+/*
+ * Create an account: the user directory with its Maildir and pass file is
+ * built aside and renamed into place in one step, so a crash never leaves a
+ * half-made account and two registrations of one name cannot both succeed.
+ */
+enum users_result users_create(const char *data_dir, const char *user,
+    const char *password, const char **step_r);
+
+/* Check a password in constant time; unknown users cost the same. */
+enum users_result users_verify(const char *data_dir, const char *user,
+    const char *password);
+
+/* 1 when the account exists. */
+int users_exists(const char *data_dir, const char *user);
+
+#endif
