@@ -312,6 +312,7 @@ slurp(const char *path, size_t *len_r)
 	buf = malloc((size_t)n + 1);
 	assert_non_null(buf);
 	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
 	fclose(f);
 	*len_r = (size_t)n;
 	return buf;

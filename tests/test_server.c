@@ -1,0 +1,618 @@
+/*
+ * test_server.c - glomaild end to end: a real server on a free loopback
+ * port, a fresh data directory, every flow and error path over sockets.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "frame.h"
+#include "msg.h"
+#include "proto.h"
+#include "testsrv.h"
+#include "wire.h"
+
+#define PASSWORD "Interop0Passw"
+
+static struct testsrv srv;
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	return testsrv_start(&srv, NULL);
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	testsrv_stop(&srv);
+	return 0;
+}
+
+/* A new connection logged in as user (registered on first use). */
+static int
+user_conn(const char *user)
+{
+	int fd = testsrv_connect(&srv);
+
+	assert_true(fd >= 0);
+	if (testsrv_auth(fd, PROTO_AUTH_REGISTER, user, PASSWORD) != PROTO_OK)
+		assert_int_equal(testsrv_auth(fd, PROTO_AUTH_LOGIN, user,
+		    PASSWORD), PROTO_OK);
+	return fd;
+}
+
+/* Expect an ERROR reply and return its text (static buffer). */
+static const char *
+expect_error(int fd, int header, json_t *payload)
+{
+	static char text[256];
+	struct msg *reply = NULL;
+	union msg_args a;
+	const char *why;
+
+	assert_int_equal(testsrv_request(fd, header, payload, &reply),
+	    PROTO_ERROR);
+	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_ERROR, &a, &why), 0);
+	snprintf(text, sizeof(text), "%s", a.error_message);
+	msg_free(reply);
+	return text;
+}
+
+static json_t *
+email(const char *sender, const char *dest, const char *subject,
+    const char *content)
+{
+	struct msg_email e = { sender, dest, subject,
+		"Mon, 01 Jan 2001 00:00:00 +0000", content };
+
+	/* NULL sender: leave the field out, as the protocol allows. */
+	if (sender == NULL)
+		return json_pack("{s:s, s:s, s:s}", "destination", dest,
+		    "subject", subject, "content", content);
+	return msg_email_new(&e);
+}
+
+static int
+send_mail(int fd, const char *sender, const char *dest, const char *subject,
+    const char *content)
+{
+	return testsrv_request(fd, PROTO_EMAIL_SENDING, email(sender, dest,
+	    subject, content), NULL);
+}
+
+static json_t *
+get_list(int fd)
+{
+	struct msg *reply;
+	union msg_args a;
+	const char *why;
+	json_t *list;
+
+	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_REQUEST, NULL,
+	    &reply), PROTO_OK);
+	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL_LIST, &a, &why), 0);
+	list = json_incref(a.email_list);
+	msg_free(reply);
+	return list;
+}
+
+static void
+get_stats(int fd, long long *count, long long *size)
+{
+	struct msg *reply;
+	union msg_args a;
+	const char *why;
+
+	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL, &reply),
+	    PROTO_OK);
+	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_STATS, &a, &why), 0);
+	*count = a.stats.count;
+	*size = a.stats.size;
+	msg_free(reply);
+}
+
+static int
+count_dir(const char *user, const char *sub)
+{
+	char path[1024];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", srv.data, user, sub);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Register, send to oneself, list, read, stats, logout, login, bye. */
+static void
+test_full_session(void **state)
+{
+	struct msg *reply;
+	union msg_args a;
+	const char *why;
+	long long count, size;
+	json_t *list;
+	char pass[1024], line[512];
+	FILE *f;
+	int fd;
+
+	(void)state;
+	fd = testsrv_connect(&srv);
+	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "Carol",
+	    PASSWORD), PROTO_OK);
+	/* Registering logs in: a privileged request works at once. */
+	get_stats(fd, &count, &size);
+	assert_int_equal(count, 0);
+	assert_int_equal(size, 0);
+	assert_int_equal(send_mail(fd, "carol@glo2000.ca", "carol@glo2000.ca",
+	    "R\xc3\xa9union \xc3\xa0 10h", "ligne un \xc3\xa9\nligne deux "
+	    "\xe2\x9c\x93"), PROTO_OK);
+	list = get_list(fd);
+	assert_int_equal(json_array_size(list), 1);
+	snprintf(line, sizeof(line), "%s", json_string_value(
+	    json_array_get(list, 0)));
+	json_decref(list);
+	assert_memory_equal(line, "#1 carol@glo2000.ca - R\xc3\xa9union "
+	    "\xc3\xa0 10h ", strlen("#1 carol@glo2000.ca - R\xc3\xa9union "
+	    "\xc3\xa0 10h "));
+	/* The server stamps the date, not the client. */
+	assert_null(strstr(line, "2001"));
+	assert_non_null(strstr(line, "+0000"));
+	assert_int_equal(count_dir("carol", "new"), 1);
+	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_CHOICE,
+	    msg_choice_new(1), &reply), PROTO_OK);
+	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL, &a, &why), 0);
+	assert_string_equal(a.email.sender, "carol@glo2000.ca");
+	assert_string_equal(a.email.destination, "carol@glo2000.ca");
+	assert_string_equal(a.email.subject, "R\xc3\xa9union \xc3\xa0 10h");
+	assert_string_equal(a.email.content, "ligne un \xc3\xa9\nligne deux "
+	    "\xe2\x9c\x93");
+	assert_non_null(strstr(line, a.email.date));
+	msg_free(reply);
+	/* Read means seen: moved to cur/ with the S flag. */
+	assert_int_equal(count_dir("carol", "new"), 0);
+	assert_int_equal(count_dir("carol", "cur"), 1);
+	get_stats(fd, &count, &size);
+	assert_int_equal(count, 1);
+	assert_true(size > 200);
+	/* Logout has no reply; then privileged requests are refused. */
+	assert_int_equal(wire_send(fd, PROTO_AUTH_LOGOUT, NULL,
+	    FRAME_MAX_DEFAULT), 0);
+	assert_string_equal(expect_error(fd, PROTO_STATS_REQUEST, NULL),
+	    "not logged in");
+	/* Names are case-insensitive. */
+	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_LOGIN, "CAROL", PASSWORD),
+	    PROTO_OK);
+	get_stats(fd, &count, &size);
+	assert_int_equal(count, 1);
+	/* BYE: no reply, the server closes. */
+	assert_int_equal(wire_send(fd, PROTO_BYE, NULL, FRAME_MAX_DEFAULT), 0);
+	assert_int_equal(recv(fd, line, sizeof(line), 0), 0);
+	close(fd);
+	/* Only an Argon2id string is stored. */
+	snprintf(line, sizeof(line), "%s/carol/pass", srv.data);
+	f = fopen(line, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(pass, sizeof(pass), f));
+	fclose(f);
+	assert_memory_equal(pass, "$argon2id$", 10);
+	assert_null(strstr(pass, PASSWORD));
+}
+
+static void
+test_register_errors(void **state)
+{
+	static const char *bad_names[] = { ".", "..", "../x", "a/b", "LOST",
+		"lost", ".hidden", "with space", "" };
+	char longname[1001];
+	size_t i;
+	int fd, fd2;
+
+	(void)state;
+	fd = testsrv_connect(&srv);
+	for (i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++)
+		assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER,
+		    bad_names[i], PASSWORD), PROTO_ERROR);
+	memset(longname, 'a', 1000);
+	longname[1000] = '\0';
+	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, longname,
+	    PASSWORD), PROTO_ERROR);
+	memset(longname, 'a', 65);
+	longname[65] = '\0';
+	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, longname,
+	    PASSWORD), PROTO_ERROR);
+	/* Weak passwords. */
+	assert_string_equal(expect_error(fd, PROTO_AUTH_REGISTER,
+	    msg_credentials_new("dave", "short1A")), "password must have at "
+	    "least 10 characters, a digit, a lower-case and an upper-case "
+	    "letter");
+	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "dave",
+	    "alllowercase1"), PROTO_ERROR);
+	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "dave",
+	    "NoDigitsHereAtAll"), PROTO_ERROR);
+	/* Nothing was created for any refused name. */
+	assert_int_equal(count_dir("dave", "new"), -1);
+	assert_int_equal(count_dir("..", "new"), -1);
+	/* A taken name, in any case. */
+	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "dave",
+	    PASSWORD), PROTO_OK);
+	fd2 = testsrv_connect(&srv);
+	assert_string_equal(expect_error(fd2, PROTO_AUTH_REGISTER,
+	    msg_credentials_new("DAVE", PASSWORD)), "user name is taken");
+	/* Logged in: register and login are refused. */
+	assert_string_equal(expect_error(fd, PROTO_AUTH_LOGIN,
+	    msg_credentials_new("dave", PASSWORD)), "already logged in");
+	close(fd);
+	close(fd2);
+}
+
+/* A failed login says the same thing whoever the user is. */
+static void
+test_login_errors(void **state)
+{
+	char unknown[256], wrong[256];
+	int fd;
+
+	(void)state;
+	close(user_conn("erin"));
+	fd = testsrv_connect(&srv);
+	snprintf(unknown, sizeof(unknown), "%s", expect_error(fd,
+	    PROTO_AUTH_LOGIN, msg_credentials_new("nobody", PASSWORD)));
+	snprintf(wrong, sizeof(wrong), "%s", expect_error(fd, PROTO_AUTH_LOGIN,
+	    msg_credentials_new("erin", "Wrong0Password")));
+	assert_string_equal(unknown, wrong);
+	assert_string_equal(expect_error(fd, PROTO_AUTH_LOGIN,
+	    msg_credentials_new("../etc", PASSWORD)), wrong);
+	assert_string_equal(expect_error(fd, PROTO_STATS_REQUEST, NULL),
+	    "not logged in");
+	close(fd);
+}
+
+/* Every privileged request before login: ERROR, logout ignored. */
+static void
+test_privileged_before_login(void **state)
+{
+	long long count, size;
+	int fd;
+
+	(void)state;
+	fd = testsrv_connect(&srv);
+	assert_string_equal(expect_error(fd, PROTO_INBOX_READING_REQUEST,
+	    NULL), "not logged in");
+	assert_string_equal(expect_error(fd, PROTO_INBOX_READING_CHOICE,
+	    msg_choice_new(1)), "not logged in");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "x@glo2000.ca", "x@glo2000.ca", "s", "c")), "not logged in");
+	assert_string_equal(expect_error(fd, PROTO_STATS_REQUEST, NULL),
+	    "not logged in");
+	/* Logout before login: no reply at all; the next reply is login's. */
+	assert_int_equal(wire_send(fd, PROTO_AUTH_LOGOUT, NULL,
+	    FRAME_MAX_DEFAULT), 0);
+	assert_string_equal(expect_error(fd, 42, NULL), "unknown request");
+	assert_string_equal(expect_error(fd, PROTO_OK, NULL), "unknown request");
+	assert_string_equal(expect_error(fd, PROTO_ERROR, NULL),
+	    "unknown request");
+	close(fd);
+	fd = user_conn("frank");
+	get_stats(fd, &count, &size);
+	close(fd);
+}
+
+static void
+test_send_errors(void **state)
+{
+	long long count, size;
+	int fd;
+
+	(void)state;
+	fd = user_conn("gina");
+	/* Forged sender. */
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "boss@glo2000.ca", "gina@glo2000.ca", "s", "c")),
+	    "sender must be the logged-in account");
+	/* The sender's case does not matter; an absent sender is ours. */
+	assert_int_equal(send_mail(fd, "GINA@GLO2000.CA", "gina@glo2000.ca",
+	    "case", "c"), PROTO_OK);
+	assert_int_equal(testsrv_request(fd, PROTO_EMAIL_SENDING, json_pack(
+	    "{s:s, s:s, s:s}", "destination", "Gina@Glo2000.ca", "subject",
+	    "no sender", "content", "c"), NULL), PROTO_OK);
+	/* Outside the domain: refused, nothing stored anywhere. */
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "gina@glo2000.ca", "someone@example.com", "s", "c")),
+	    "destination is outside the local domain");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "gina@glo2000.ca", "not an address", "s", "c")),
+	    "invalid destination address");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "gina@glo2000.ca", "../../etc@glo2000.ca", "s", "c")),
+	    "invalid destination address");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "gina@glo2000.ca", "LOST@glo2000.ca", "s", "c")),
+	    "invalid destination address");
+	/* Header injection through subject or destination. */
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "gina@glo2000.ca", "gina@glo2000.ca", "s\r\nBcc: x@glo2000.ca", "c")),
+	    "subject may not contain line breaks or control characters");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "gina@glo2000.ca", "gina@glo2000.ca\nBcc: x@glo2000.ca", "s", "c")),
+	    "invalid destination address");
+	/* Missing or mistyped fields. */
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, json_pack(
+	    "{s:s, s:i, s:s}", "destination", "gina@glo2000.ca", "subject", 5,
+	    "content", "c")), "field is not a string: subject");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, json_pack(
+	    "{s:s, s:s}", "destination", "gina@glo2000.ca", "subject", "s")),
+	    "missing field: content");
+	get_stats(fd, &count, &size);
+	assert_int_equal(count, 2);
+	assert_int_equal(count_dir("LOST", "new"), 0);
+	/* No such account: kept in LOST, and the sender is told. */
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "gina@glo2000.ca", "ghost@glo2000.ca", "s", "c")),
+	    "no such recipient; the message was kept as undeliverable");
+	assert_int_equal(count_dir("LOST", "new"), 1);
+	assert_int_equal(count_dir("ghost", "new"), -1);
+	close(fd);
+}
+
+static void
+test_choice_errors(void **state)
+{
+	struct msg *reply;
+	json_t *list;
+	int fd;
+
+	(void)state;
+	fd = user_conn("hugo");
+	assert_int_equal(send_mail(fd, NULL, "hugo@glo2000.ca", "one", "1"),
+	    PROTO_OK);
+	list = get_list(fd);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_string_equal(expect_error(fd, PROTO_INBOX_READING_CHOICE,
+	    msg_choice_new(0)), "choice out of range");
+	assert_string_equal(expect_error(fd, PROTO_INBOX_READING_CHOICE,
+	    msg_choice_new(-1)), "choice out of range");
+	assert_string_equal(expect_error(fd, PROTO_INBOX_READING_CHOICE,
+	    msg_choice_new(2)), "choice out of range");
+	assert_string_equal(expect_error(fd, PROTO_INBOX_READING_CHOICE,
+	    json_pack("{s:s}", "choice", "abc")), "choice is not a number");
+	assert_string_equal(expect_error(fd, PROTO_INBOX_READING_CHOICE, NULL),
+	    "missing field: choice");
+	/* "1" as a string, as one seed client sends it. */
+	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_CHOICE,
+	    json_pack("{s:s}", "choice", "1"), &reply), PROTO_OK);
+	msg_free(reply);
+	close(fd);
+}
+
+/*
+ * Newest first, numbered from 1; a choice refers to the list the client
+ * saw, even when mail arrives in between.
+ */
+static void
+test_list_order_and_snapshot(void **state)
+{
+	struct msg *reply;
+	union msg_args a;
+	const char *why;
+	json_t *list;
+	int fd, other;
+
+	(void)state;
+	fd = user_conn("iris");
+	other = user_conn("jack");
+	assert_int_equal(send_mail(other, NULL, "iris@glo2000.ca", "first",
+	    "1"), PROTO_OK);
+	assert_int_equal(send_mail(other, NULL, "iris@glo2000.ca", "second",
+	    "2"), PROTO_OK);
+	list = get_list(fd);
+	assert_int_equal(json_array_size(list), 2);
+	assert_memory_equal(json_string_value(json_array_get(list, 0)),
+	    "#1 jack@glo2000.ca - second ", 28);
+	assert_memory_equal(json_string_value(json_array_get(list, 1)),
+	    "#2 jack@glo2000.ca - first ", 27);
+	json_decref(list);
+	assert_int_equal(send_mail(other, NULL, "iris@glo2000.ca", "third",
+	    "3"), PROTO_OK);
+	/* Still the list seen: #2 is "first". */
+	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_CHOICE,
+	    msg_choice_new(2), &reply), PROTO_OK);
+	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL, &a, &why), 0);
+	assert_string_equal(a.email.subject, "first");
+	assert_string_equal(a.email.content, "1");
+	msg_free(reply);
+	/* A new list sees the new mail. */
+	list = get_list(fd);
+	assert_int_equal(json_array_size(list), 3);
+	assert_memory_equal(json_string_value(json_array_get(list, 0)),
+	    "#1 jack@glo2000.ca - third ", 27);
+	json_decref(list);
+	close(fd);
+	close(other);
+}
+
+/* Two clients interleaved on the same and different mailboxes. */
+static void
+test_interleaved(void **state)
+{
+	long long c1, s1, c2, s2;
+	int a, b, a2;
+
+	(void)state;
+	a = user_conn("kim");
+	b = user_conn("leo");
+	a2 = user_conn("kim");
+	assert_int_equal(send_mail(a, NULL, "leo@glo2000.ca", "a->b", "x"),
+	    PROTO_OK);
+	assert_int_equal(send_mail(b, NULL, "kim@glo2000.ca", "b->a", "y"),
+	    PROTO_OK);
+	assert_int_equal(send_mail(a2, NULL, "kim@glo2000.ca", "a2->a", "z"),
+	    PROTO_OK);
+	get_stats(a, &c1, &s1);
+	get_stats(a2, &c2, &s2);
+	assert_int_equal(c1, 2);
+	assert_int_equal(c2, 2);
+	assert_int_equal(s1, s2);
+	get_stats(b, &c1, &s1);
+	assert_int_equal(c1, 1);
+	close(a);
+	close(b);
+	close(a2);
+}
+
+/* A client stalled mid-frame blocks nobody. */
+static void
+test_stalled_client(void **state)
+{
+	static const unsigned char half[] = { 0, 0, 0, 50, '{', '"', 'h' };
+	long long count, size;
+	int stalled, fd;
+
+	(void)state;
+	stalled = testsrv_connect(&srv);
+	assert_int_equal(send(stalled, half, sizeof(half), 0),
+	    (ssize_t)sizeof(half));
+	fd = user_conn("mia");
+	assert_int_equal(send_mail(fd, NULL, "mia@glo2000.ca", "while stalled",
+	    "x"), PROTO_OK);
+	get_stats(fd, &count, &size);
+	assert_int_equal(count, 1);
+	close(fd);
+	close(stalled);
+}
+
+/* Malformed frames: an ERROR, and the connection goes on. */
+static void
+test_malformed(void **state)
+{
+	static const char *bodies[] = { "not json", "[1,2]", "{}",
+		"{\"header\": \"7\"}", "{\"header\": 7.5}",
+		"{\"header\": 7, \"payload\": []}",
+		"{\"header\": 7, \"header\": 7}", "{\"header\": 4, \"x\": \"\xff\"}" };
+	unsigned char frame[256];
+	struct msg *reply;
+	const char *why;
+	size_t i, len;
+	int fd;
+
+	(void)state;
+	fd = testsrv_connect(&srv);
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		len = strlen(bodies[i]);
+		frame_put_header(frame, (uint32_t)len);
+		memcpy(frame + 4, bodies[i], len);
+		assert_int_equal(wire_write_all(fd, frame, len + 4), 0);
+		assert_int_equal(wire_recv(fd, FRAME_MAX_DEFAULT, &reply, &why),
+		    0);
+		assert_int_equal(msg_header(reply), PROTO_ERROR);
+		msg_free(reply);
+	}
+	/* Still serving this connection. */
+	assert_string_equal(expect_error(fd, PROTO_STATS_REQUEST, NULL),
+	    "not logged in");
+	close(fd);
+}
+
+/* Seed clients' exact bytes, including null payloads and string choice. */
+static void
+test_seed_bytes(void **state)
+{
+	static const char *reqs[] = {
+		"{\"header\": 10, \"payload\": null}",
+		"{\"header\": 7}",
+		"{\"header\": 8, \"payload\": {\"choice\": \"1\"}}",
+	};
+	unsigned char frame[256];
+	struct msg *reply;
+	const char *why;
+	size_t i, len;
+	int fd;
+
+	(void)state;
+	fd = user_conn("nina");
+	assert_int_equal(send_mail(fd, "nina@glo2000.ca", "nina@glo2000.ca",
+	    "s", "c"), PROTO_OK);
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		len = strlen(reqs[i]);
+		frame_put_header(frame, (uint32_t)len);
+		memcpy(frame + 4, reqs[i], len);
+		assert_int_equal(wire_write_all(fd, frame, len + 4), 0);
+		assert_int_equal(wire_recv(fd, FRAME_MAX_DEFAULT, &reply, &why),
+		    0);
+		assert_int_equal(msg_header(reply), PROTO_OK);
+		msg_free(reply);
+	}
+	close(fd);
+}
+
+/* Mail survives a restart: the index is rebuilt from the Maildir. */
+static void
+test_restart_keeps_mail(void **state)
+{
+	long long count, size, count2, size2;
+	json_t *list, *list2;
+	int fd;
+
+	(void)state;
+	fd = user_conn("olga");
+	assert_int_equal(send_mail(fd, NULL, "olga@glo2000.ca", "kept",
+	    "body"), PROTO_OK);
+	get_stats(fd, &count, &size);
+	list = get_list(fd);
+	close(fd);
+	assert_int_equal(testsrv_kill(&srv, SIGTERM) & 0x7f, 0);
+	assert_int_equal(testsrv_restart(&srv, NULL), 0);
+	fd = user_conn("olga");
+	get_stats(fd, &count2, &size2);
+	assert_int_equal(count2, count);
+	assert_int_equal(size2, size);
+	list2 = get_list(fd);
+	assert_true(json_equal(list, list2));
+	json_decref(list);
+	json_decref(list2);
+	close(fd);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_session),
+		cmocka_unit_test(test_register_errors),
+		cmocka_unit_test(test_login_errors),
+		cmocka_unit_test(test_privileged_before_login),
+		cmocka_unit_test(test_send_errors),
+		cmocka_unit_test(test_choice_errors),
+		cmocka_unit_test(test_list_order_and_snapshot),
+		cmocka_unit_test(test_interleaved),
+		cmocka_unit_test(test_stalled_client),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_seed_bytes),
+		cmocka_unit_test(test_restart_keeps_mail),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
