@@ -1,0 +1,74 @@
+/*
+ * test_users.c - accounts on disk: Argon2id only, atomic creation, checks.
+ */
+#include <sys/stat.h>
+
+#include <ftw.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "users.h"
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+test_accounts(void **state)
+{
+	char dir[] = "/tmp/glomail-users.XXXXXX", path[256], hash[256];
+	const char *step = NULL;
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(users_exists(dir, "ann"), 0);
+	assert_int_equal(users_create(dir, "ann", "Interop0Passw", &step),
+	    USERS_OK);
+	assert_int_equal(users_exists(dir, "ann"), 1);
+	/* A Maildir with the account, and no staging left behind. */
+	snprintf(path, sizeof(path), "%s/ann/new", dir);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(path, sizeof(path), "%s/ann/pass", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(hash, sizeof(hash), f));
+	fclose(f);
+	assert_memory_equal(hash, "$argon2id$", 10);
+	assert_int_equal(users_create(dir, "ann", "Other0Password", &step),
+	    USERS_TAKEN);
+	assert_int_equal(users_verify(dir, "ann", "Interop0Passw"), USERS_OK);
+	assert_int_equal(users_verify(dir, "ann", "interop0Passw"),
+	    USERS_DENIED);
+	assert_int_equal(users_verify(dir, "nobody", "Interop0Passw"),
+	    USERS_DENIED);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_accounts),
+	};
+
+	if (sodium_init() == -1 || users_init() == -1)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
