@@ -25,6 +25,8 @@ struct mailbox {
 	struct mailbox_view *view;       /* current list, NULL when stale */
 	unsigned char *frame;            /* encoded list reply, or NULL */
 	size_t frame_len;
+	char **early;                    /* deliveries recorded before loading */
+	size_t nearly;
 };
 
 struct mailboxes {
@@ -48,6 +50,18 @@ mailboxes_new(void)
 }
 
 static void
+free_early(struct mailbox *mb)
+{
+	size_t i;
+
+	for (i = 0; i < mb->nearly; i++)
+		free(mb->early[i]);
+	free(mb->early);
+	mb->early = NULL;
+	mb->nearly = 0;
+}
+
+static void
 mailbox_destroy(struct mailbox *mb)
 {
 	size_t i;
@@ -61,6 +75,7 @@ mailbox_destroy(struct mailbox *mb)
 	free(mb->entries);
 	free(mb->frame);
 	free(mb->user);
+	free_early(mb);
 	free(mb);
 }
 
@@ -140,6 +155,7 @@ void
 mailbox_set_loaded(struct mailbox *mb)
 {
 	mb->loaded = 1;
+	free_early(mb);
 }
 
 size_t
@@ -187,20 +203,14 @@ invalidate(struct mailbox *mb)
 	mb->frame = NULL;
 }
 
-int
-mailbox_add(struct mailbox *mb, const struct maildir_file *file,
+static int
+insert(struct mailbox *mb, const struct maildir_file *file,
     const struct message_info *info)
 {
 	struct mailbox_entry *e, **grown;
-	size_t pos, i;
+	size_t pos;
 	int n;
 
-	/* A scan can meet a message whose delivery was already recorded. */
-	if (!mb->loaded) {
-		for (i = 0; i < mb->n; i++)
-			if (same_base(mb->entries[i]->file.name, file->name))
-				return 0;
-	}
 	if (mb->n == mb->cap) {
 		size_t cap = mb->cap ? mb->cap * 2 : 16;
 
@@ -230,6 +240,41 @@ mailbox_add(struct mailbox *mb, const struct maildir_file *file,
 	mb->size += (long long)file->size;
 	invalidate(mb);
 	return 0;
+}
+
+int
+mailbox_add(struct mailbox *mb, const struct maildir_file *file,
+    const struct message_info *info)
+{
+	char **grown, *base;
+
+	/* While a scan is under way, remember the delivery so the scan's
+	 * copy of it is not indexed twice. */
+	if (!mb->loaded) {
+		if ((base = strndup(file->name, strcspn(file->name, ":"))) ==
+		    NULL)
+			return -1;
+		grown = realloc(mb->early, (mb->nearly + 1) * sizeof(*grown));
+		if (grown == NULL) {
+			free(base);
+			return -1;
+		}
+		mb->early = grown;
+		mb->early[mb->nearly++] = base;
+	}
+	return insert(mb, file, info);
+}
+
+int
+mailbox_add_scanned(struct mailbox *mb, const struct maildir_file *file,
+    const struct message_info *info)
+{
+	size_t i;
+
+	for (i = 0; i < mb->nearly; i++)
+		if (same_base(mb->early[i], file->name))
+			return 0;
+	return insert(mb, file, info);
 }
 
 struct mailbox_view *

@@ -46,14 +46,19 @@ void mailbox_release(struct mailbox *mb);
 int mailbox_loaded(const struct mailbox *mb);
 
 /*
- * Add a message (a new delivery, or one found by a scan). A message already
- * present under the same Maildir base name is not added twice.
- * Returns 0 or -1 (no memory).
+ * Add a newly delivered message. Before the mailbox is loaded (a login's
+ * scan is under way), the delivery is also remembered so that the scan's
+ * copy of it is not added twice. Returns 0 or -1 (no memory).
  */
 int mailbox_add(struct mailbox *mb, const struct maildir_file *file,
     const struct message_info *info);
 
-/* Mark loaded: what a scan found has been added. */
+/* Add a message found by a scan, unless a delivery already added it. */
+int mailbox_add_scanned(struct mailbox *mb, const struct maildir_file *file,
+    const struct message_info *info);
+
+/* Mark loaded: what a scan found has been added; deliveries are no
+ * longer remembered apart. */
 void mailbox_set_loaded(struct mailbox *mb);
 
 size_t mailbox_count(const struct mailbox *mb);
