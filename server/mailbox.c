@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "frame.h"
 #include "mailbox.h"
 #include "msg.h"
 #include "proto.h"
@@ -25,6 +26,8 @@ struct mailbox {
 	struct mailbox_view *view;       /* current list, NULL when stale */
 	unsigned char *frame;            /* encoded list reply, or NULL */
 	size_t frame_len;
+	unsigned char *stats;            /* encoded stats reply, or NULL */
+	size_t stats_len;
 	char **early;                    /* deliveries recorded before loading */
 	size_t nearly;
 };
@@ -74,6 +77,7 @@ mailbox_destroy(struct mailbox *mb)
 	}
 	free(mb->entries);
 	free(mb->frame);
+	free(mb->stats);
 	free(mb->user);
 	free_early(mb);
 	free(mb);
@@ -201,6 +205,8 @@ invalidate(struct mailbox *mb)
 	}
 	free(mb->frame);
 	mb->frame = NULL;
+	free(mb->stats);
+	mb->stats = NULL;
 }
 
 static int
@@ -338,6 +344,17 @@ mailbox_list_frame(struct mailbox *mb, size_t max, size_t *len_r)
 	}
 	*len_r = mb->frame_len;
 	return mb->frame;
+}
+
+const unsigned char *
+mailbox_stats_frame(struct mailbox *mb, size_t *len_r)
+{
+	if (mb->stats == NULL && msg_encode(PROTO_OK, msg_stats_new(
+	    (long long)mb->n, mb->size), FRAME_MAX_LIMIT, &mb->stats,
+	    &mb->stats_len) == -1)
+		return NULL;
+	*len_r = mb->stats_len;
+	return mb->stats;
 }
 
 void

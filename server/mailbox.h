@@ -75,6 +75,9 @@ void mailbox_view_release(struct mailbox_view *view);
 const unsigned char *mailbox_list_frame(struct mailbox *mb, size_t max,
     size_t *len_r);
 
+/* The whole reply frame to a stats request, cached likewise. */
+const unsigned char *mailbox_stats_frame(struct mailbox *mb, size_t *len_r);
+
 /* A reader moved or flagged a file: remember where it is now. */
 void mailbox_update_file(struct mailbox_entry *e,
     const struct maildir_file *file);

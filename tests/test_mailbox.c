@@ -131,6 +131,13 @@ test_list_frame(void **state)
 	/* Cached until the mailbox changes. */
 	again = mailbox_list_frame(mb, FRAME_MAX_DEFAULT, &len);
 	assert_ptr_equal(again, frame);
+	frame = mailbox_stats_frame(mb, &len);
+	assert_memory_equal(frame + 4, "{\"header\": 1, \"payload\": "
+	    "{\"count\": 1, \"size\": 5}}", len - 4);
+	add(mb, "2.M1P1Q1.h", 2, 7, "second");
+	frame = mailbox_stats_frame(mb, &len);
+	assert_memory_equal(frame + 4, "{\"header\": 1, \"payload\": "
+	    "{\"count\": 2, \"size\": 12}}", len - 4);
 	mailbox_release(mb);
 	mailboxes_free(all);
 }
