@@ -119,6 +119,7 @@ struct client {
 	step_fn step;
 	uint64_t t_sent;
 	int expect;        /* reply header counted as success (0: any) */
+	int need_payload;  /* the step reads the reply's payload: parse it all */
 	struct lat *lat;   /* where this request's latency goes (NULL: nowhere) */
 	unsigned char *frame; /* a cached request, sent again and again */
 	size_t frame_len;

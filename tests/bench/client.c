@@ -52,6 +52,7 @@ struct bench {
 	int running;
 	int filling;        /* phase_fill() is on the stack: don't re-enter it */
 	int complaints;     /* connection errors printed (bounded) */
+	struct msg *ok;     /* a bare OK, handed to steps that ignore payloads */
 	long long errors;   /* failures not charged to a latency recorder */
 };
 
@@ -97,6 +98,7 @@ bench_new(const struct bench_opts *o)
 {
 	struct addrinfo hints, *res = NULL;
 	struct timeval tick = { 1, 0 };
+	const char *why;
 	struct bench *b;
 	int rc;
 
@@ -118,7 +120,8 @@ bench_new(const struct bench_opts *o)
 	}
 	memcpy(&b->sa, res->ai_addr, res->ai_addrlen);
 	b->salen = res->ai_addrlen;
-	if ((b->base = event_base_new()) == NULL)
+	if ((b->base = event_base_new()) == NULL ||
+	    msg_parse("{\"header\": 1}", 13, &b->ok, &why) == -1)
 		goto fail;
 	b->watchdog = event_new(b->base, -1, EV_PERSIST, watchdog_cb, b);
 	if (b->watchdog == NULL || event_add(b->watchdog, &tick) == -1)
@@ -141,6 +144,8 @@ bench_free(struct bench *b)
 		event_free(b->watchdog);
 	if (b->base != NULL)
 		event_base_free(b->base);
+	if (b->ok != NULL)
+		msg_free(b->ok);
 	free(b);
 }
 
@@ -334,6 +339,27 @@ client_reply(struct client *c, struct msg *m)
 	client_step(c, m);
 }
 
+/*
+ * The header of a reply as glomaild encodes it ({"header": N, ...}), or -1
+ * when the body starts otherwise. Lets the hot loops skip a JSON parse:
+ * on two cores the load generator's own CPU is part of what is measured.
+ */
+static long
+sniff_header(const unsigned char *p, size_t len)
+{
+	static const char lead[] = "{\"header\": ";
+	size_t i = sizeof(lead) - 1;
+	long h = 0;
+
+	if (len <= i || memcmp(p, lead, i) != 0)
+		return -1;
+	for (; i < len && p[i] >= '0' && p[i] <= '9' && h < 1000; i++)
+		h = h * 10 + (p[i] - '0');
+	if (i == sizeof(lead) - 1 || i >= len || (p[i] != ',' && p[i] != '}'))
+		return -1;
+	return h;
+}
+
 /* Decode every whole frame buffered; frames are judged before the body waits. */
 static void
 read_cb(struct bufferevent *bev, void *arg)
@@ -361,6 +387,12 @@ read_cb(struct bufferevent *bev, void *arg)
 		if (p == NULL) {
 			client_kill(c, "out of memory");
 			return;
+		}
+		if (!c->need_payload &&
+		    sniff_header(p + FRAME_HEADER_LEN, len) == PROTO_OK) {
+			evbuffer_drain(in, FRAME_HEADER_LEN + len);
+			client_reply(c, c->b->ok);
+			continue;
 		}
 		if (msg_parse(p + FRAME_HEADER_LEN, len, &m, &why) == -1) {
 			fprintf(stderr, "glomail-bench: %s: bad reply: %s\n",
@@ -433,13 +465,37 @@ static int
 send_bytes(struct client *c, const void *buf, size_t len, struct lat *lat,
     int reply)
 {
+	ssize_t n;
+
 	if (c->dead || c->bev == NULL)
 		return -1;
 	if (reply) {
 		c->busy = 1;
 		c->lat = lat;
 		c->expect = PROTO_OK;
+		c->need_payload = 0;
 		c->t_sent = now_ns();
+	}
+	/*
+	 * Write straight to the socket when nothing is queued: going through
+	 * the output buffer costs two epoll_ctl calls per request, and the
+	 * generator's CPU is taken from the server's on a small machine.
+	 */
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 &&
+	    c->connected) {
+		n = send(bufferevent_getfd(c->bev), buf, len,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == (ssize_t)len)
+			return 0;
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR) {
+			client_kill(c, strerror(errno));
+			return -1;
+		}
+		if (n > 0) {
+			buf = (const char *)buf + n;
+			len -= (size_t)n;
+		}
 	}
 	if (bufferevent_write(c->bev, buf, len) == -1) {
 		client_kill(c, "write failed");

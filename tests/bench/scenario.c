@@ -88,8 +88,12 @@ count_step(struct client *c, struct msg *reply)
 	union msg_args a;
 	const char *why;
 
-	if (reply == NULL)
-		return client_request(c, PROTO_STATS_REQUEST, NULL, NULL) == 0;
+	if (reply == NULL) {
+		if (client_request(c, PROTO_STATS_REQUEST, NULL, NULL) == -1)
+			return 0;
+		c->need_payload = 1;
+		return 1;
+	}
 	if (msg_header(reply) == PROTO_OK &&
 	    msg_unpack(reply, PROTO_SHAPE_STATS, &a, &why) == 0)
 		c->count = a.stats.count;
