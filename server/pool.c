@@ -3,6 +3,7 @@
  * reactor through an eventfd, so no libevent call is made off the loop.
  */
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -39,6 +40,7 @@ struct pool {
 	struct event *ev;
 	pthread_t *threads;
 	unsigned nthreads;
+	int nice;               /* niceness wanted for the workers */
 };
 
 static void
@@ -67,7 +69,7 @@ pool_thread(void *arg)
 	struct pool *pool = arg;
 	struct job *j;
 	uint64_t one = 1;
-	int wake;
+	int wake, niced = 0;
 
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
@@ -78,6 +80,10 @@ pool_thread(void *arg)
 		if ((pool->todo.head = j->next) == NULL)
 			pool->todo.tail = NULL;
 		pool->queued--;
+		/* On Linux, niceness belongs to the thread that sets it. */
+		if (niced != pool->nice && setpriority(PRIO_PROCESS, 0,
+		    pool->nice) == 0)
+			niced = pool->nice;
 		pthread_mutex_unlock(&pool->lock);
 
 		j->work(j->arg);
@@ -183,6 +189,14 @@ pool_submit(struct pool *pool, pool_fn work, pool_fn done, void *arg)
 	pthread_cond_signal(&pool->cond);
 	pthread_mutex_unlock(&pool->lock);
 	return 0;
+}
+
+void
+pool_set_nice(struct pool *pool, int nice)
+{
+	pthread_mutex_lock(&pool->lock);
+	pool->nice = nice;
+	pthread_mutex_unlock(&pool->lock);
 }
 
 unsigned

@@ -22,6 +22,13 @@ struct pool *pool_new(struct event_base *base, const char *name,
 /* Queue a job. Returns 0, or -1 when the queue is full (caller says busy). */
 int pool_submit(struct pool *pool, pool_fn work, pool_fn done, void *arg);
 
+/*
+ * Run the workers at this niceness from their next job on: CPU-bound work
+ * (hashing) then yields the cores to the reactor, so other clients' replies
+ * do not wait behind a storm of logins.
+ */
+void pool_set_nice(struct pool *pool, int nice);
+
 /* Jobs queued, running, or finished but whose done has not yet run. */
 unsigned pool_pending(const struct pool *pool);
 

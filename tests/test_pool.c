@@ -1,6 +1,8 @@
 /*
  * test_pool.c - worker pool: work off the loop, done on the loop, bounds.
  */
+#include <sys/resource.h>
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 struct item {
 	pthread_t loop;
 	pthread_t worker;
+	int nice;
 	int done_on_loop;
 	int *finished;
 };
@@ -26,6 +29,7 @@ work(void *arg)
 	struct item *it = arg;
 
 	it->worker = pthread_self();
+	it->nice = getpriority(PRIO_PROCESS, 0);
 	usleep(1000);
 }
 
@@ -89,12 +93,34 @@ test_bounded_and_free(void **state)
 	event_base_free(base);
 }
 
+/* Workers take the niceness asked for; the loop's thread keeps its own. */
+static void
+test_nice(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct pool *pool = pool_new(base, "test", 2, 10);
+	struct item it = { .loop = pthread_self() };
+	int finished = 0, rounds = 0, before = getpriority(PRIO_PROCESS, 0);
+
+	(void)state;
+	it.finished = &finished;
+	pool_set_nice(pool, 10);
+	assert_int_equal(pool_submit(pool, work, done, &it), 0);
+	while (finished < 1 && rounds++ < 10000)
+		event_base_loop(base, EVLOOP_ONCE);
+	assert_int_equal(it.nice, before + 10 > 19 ? 19 : before + 10);
+	assert_int_equal(getpriority(PRIO_PROCESS, 0), before);
+	pool_free(pool);
+	event_base_free(base);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_bounded_and_free),
+		cmocka_unit_test(test_nice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
