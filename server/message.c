@@ -71,9 +71,10 @@ utf8_seqlen(unsigned char c)
 }
 
 /*
- * Subject as RFC 2047 B encoded-words: each word at most 75 characters
- * (so 45 bytes of text) and never splitting a UTF-8 sequence, words on
- * folded continuation lines.
+ * Subject as RFC 2047 B encoded-words, never splitting a UTF-8 sequence,
+ * words on folded continuation lines. 39 bytes of text make 52 base64
+ * characters, so even the first line ("Subject: " + word) stays within
+ * the 76 characters RFC 2047 allows a line holding encoded-words.
  */
 static void
 encode_subject(struct buf *b, const char *s)
@@ -89,11 +90,11 @@ encode_subject(struct buf *b, const char *s)
 		n = 0;
 		while (off + n < len) {
 			k = utf8_seqlen((unsigned char)s[off + n]);
-			if (n + k > 45)
+			if (n + k > 39)
 				break;
 			n += k;
 		}
-		if (n == 0) /* a sequence longer than 45 bytes cannot occur */
+		if (n == 0) /* a sequence longer than 39 bytes cannot occur */
 			n = len - off;
 		sodium_bin2base64(word, sizeof(word),
 		    (const unsigned char *)s + off, n,

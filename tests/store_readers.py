@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Talk to a real glomaild the way clients of the original assignment do
+(Python sockets, 4-byte big-endian length + json.dumps), then open the store
+it wrote with Python's standard mail readers (mailbox.Maildir and the email
+package), as any Maildir tool would.
+
+usage: store_readers.py PATH_TO_GLOMAILD
+"""
+import email
+import email.header
+import email.policy
+import json
+import mailbox
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def send_mesg(sock, obj):
+    data = json.dumps(obj).encode("utf-8")
+    sock.sendall(struct.pack("!I", len(data)) + data)
+
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("server closed")
+        buf += chunk
+    return buf
+
+
+def recv_mesg(sock):
+    (length,) = struct.unpack("!I", recv_exact(sock, 4))
+    return json.loads(recv_exact(sock, length).decode("utf-8"))
+
+
+def request(sock, header, payload=None):
+    msg = {"header": header}
+    if payload is not None:
+        msg["payload"] = payload
+    send_mesg(sock, msg)
+    return recv_mesg(sock)
+
+
+def check(cond, what):
+    if not cond:
+        print("FAILED: " + what)
+        sys.exit(1)
+    print("ok: " + what)
+
+
+def main():
+    server = sys.argv[1]
+    work = tempfile.mkdtemp(prefix="glomail-readers.")
+    data = os.path.join(work, "data")
+    log = open(os.path.join(work, "server.log"), "w+")
+    proc = subprocess.Popen([server, "--listen", "127.0.0.1:0", "--data-dir", data],
+                            stderr=log)
+    try:
+        port = None
+        for _ in range(2000):
+            log.seek(0)
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", log.read())
+            if m:
+                port = int(m.group(1))
+                break
+            time.sleep(0.01)
+        check(port is not None, "server started")
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        pw = "Interop0Passw"
+        check(request(sock, 4, {"username": "Zoe", "password": pw}) == {"header": 1},
+              "register")
+        subject = "R\u00e9union \u00e0 10h \u2713 " + "long " * 20
+        body = "ligne un \u00e9\nligne deux \u2713\n.\nFrom the start\n"
+        reply = request(sock, 9, {"sender": "zoe@glo2000.ca",
+                                  "destination": "zoe@glo2000.ca",
+                                  "subject": subject, "date": "ignored",
+                                  "content": body})
+        check(reply == {"header": 1}, "send to self")
+        reply = request(sock, 10)
+        check(reply["header"] == 1 and reply["payload"]["count"] == 1, "stats")
+        size = reply["payload"]["size"]
+        send_mesg(sock, {"header": 3})
+        sock.close()
+
+        box = mailbox.Maildir(os.path.join(data, "zoe"), factory=None, create=False)
+        keys = box.keys()
+        check(len(keys) == 1, "mailbox.Maildir sees one message")
+        raw = box.get_bytes(keys[0])
+        check(len(raw) == size, "stats size is the file's size")
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        check(str(msg["Subject"]) == subject, "RFC 2047 subject decodes")
+        check(str(msg["From"]) == "zoe@glo2000.ca", "From header")
+        check(str(msg["To"]) == "zoe@glo2000.ca", "To header")
+        check(msg["Message-ID"] is not None, "Message-ID present")
+        check(msg.get_content_type() == "text/plain", "text/plain")
+        check(msg.get_content_charset() == "utf-8", "charset utf-8")
+        check(msg.get_payload(decode=True).decode("utf-8") == body, "body intact")
+        check(email.utils.parsedate_to_datetime(msg["Date"]) is not None,
+              "Date parses")
+        check(all(len(line) <= 998 for line in raw.split(b"\n")),
+              "no line over 998 bytes")
+        check(max(len(line) for line in raw.split(b"\n\n", 1)[0].split(b"\n")) <= 78,
+              "header lines folded")
+        proc.terminate()
+        check(proc.wait(timeout=20) == 0, "clean stop")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
