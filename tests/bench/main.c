@@ -129,7 +129,7 @@ print_targets(const struct bench_opts *o, const struct summary *s)
 	printf("\n| # | target | goal | measured | reference (same run) | "
 	    "verdict |\n|---|---|---|---|---|---|\n");
 	printf("| 1 | durable sends, 1 client, %zu B | >= 0.90 of "
-	    "1/(t_probe+t_rtt) | %.0f/s = %.2f | t_probe %.1f us, t_rtt "
+	    "1/(t_probe+t_rtt) | %.0f/s = %.3f | t_probe %.1f us, t_rtt "
 	    "%.1f us: limit %.0f/s | %s |\n", o->size, s->send1_rate, r1,
 	    s->probe1_us, s->rtt_us, limit1, verdict(limit1 > 0 &&
 	    s->send1_rate > 0, r1 >= 0.9));
