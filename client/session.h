@@ -1,0 +1,55 @@
+/*
+ * session.h - one connection to a server and the request/reply exchange
+ * on it, plus the exit codes that say how a run ended.
+ *
+ * A session that loses its server prints why on stderr once and stays
+ * dead: every later call fails at once, so callers just unwind.
+ */
+#ifndef GLOMAIL_SESSION_H
+#define GLOMAIL_SESSION_H
+
+#include <jansson.h>
+
+#include "msg.h"
+
+/* Exit codes of glomail, for interactive use and commands alike. */
+enum {
+	SESSION_EXIT_OK = 0,      /* done */
+	SESSION_EXIT_REFUSED = 1, /* the server answered ERROR */
+	SESSION_EXIT_FAILED = 2,  /* usage, connection or local error */
+};
+
+struct session;
+
+/*
+ * Connect to host:port; replies are awaited at most timeout seconds
+ * (0: forever). Returns 0, or -1 after printing why on stderr.
+ */
+int session_open(const char *host, const char *port, int timeout,
+    struct session **session_r);
+
+/* Say BYE (when still connected), close and free. */
+void session_close(struct session *s);
+
+/*
+ * Send one request and read its reply. payload is stolen (NULL: none).
+ * Returns the reply's header (PROTO_OK, PROTO_ERROR, ...) and the reply
+ * in *reply_r (free with msg_free), or -1 when the request could not be
+ * built or the server is gone (message printed; see session_lost()).
+ */
+int session_request(struct session *s, int header, json_t *payload,
+    struct msg **reply_r);
+
+/* Send a message that has no reply (AUTH_LOGOUT). Returns 0 or -1. */
+int session_notify(struct session *s, int header);
+
+/* 1 once the connection has failed. */
+int session_lost(const struct session *s);
+
+/*
+ * The error text of an ERROR reply, translated when the catalogue knows
+ * it; a placeholder when the server sent none.
+ */
+const char *session_error_text(const struct msg *reply);
+
+#endif
