@@ -1,0 +1,597 @@
+/*
+ * test_client.c - the glomail binary's scriptable commands, options and
+ * exit codes, run with pipes against a real glomaild; plus the menus
+ * driven through a pipe (no terminal) and servers that vanish or hang.
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "clientrun.h"
+#include "testsrv.h"
+
+#define PASSWORD "Correct0Horse"
+
+static struct testsrv srv;
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	return testsrv_start(&srv, NULL);
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	testsrv_stop(&srv);
+	return 0;
+}
+
+/*
+ * Run glomail -d 127.0.0.1 -p <port> <args...> with input on stdin and
+ * env (may be NULL). args is NULL-terminated.
+ */
+static void
+run(struct clientrun_result *r, const char *const *env, const char *input,
+    ...)
+{
+	const char *argv[32] = { "glomail", "-d", "127.0.0.1", "-p",
+		srv.port };
+	size_t n = 5;
+	va_list ap;
+
+	va_start(ap, input);
+	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	va_end(ap);
+	argv[n] = NULL;
+	assert_int_equal(clientrun(argv, env, input, r), 0);
+}
+
+static const char *const pw_env[] = { "GLOMAIL_PASSWORD=" PASSWORD, NULL };
+
+/* Create an account through the client; it must succeed. */
+static void
+make_user(const char *user)
+{
+	struct clientrun_result r;
+
+	run(&r, pw_env, NULL, "-u", user, "register", NULL);
+	if (r.exit_code != 0)
+		fprintf(stderr, "register %s: %s", user, r.err);
+	assert_int_equal(r.exit_code, 0);
+	clientrun_free(&r);
+}
+
+/* Send one message from user through the client. */
+static void
+send_mail(const char *user, const char *to, const char *subject,
+    const char *body)
+{
+	struct clientrun_result r;
+
+	run(&r, pw_env, body, "-u", user, "send", "--to", to, "--subject",
+	    subject, NULL);
+	if (r.exit_code != 0)
+		fprintf(stderr, "send: %s", r.err);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(r.out, "");
+	clientrun_free(&r);
+}
+
+static void
+test_help_and_version(void **state)
+{
+	const char *const help[] = { "glomail", "--help", NULL };
+	const char *const version[] = { "glomail", "--version", NULL };
+	struct clientrun_result r;
+
+	(void)state;
+	assert_int_equal(clientrun(help, NULL, NULL, &r), 0);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, "Usage: glomail -d HOST"));
+	assert_non_null(strstr(r.out, "register"));
+	assert_non_null(strstr(r.out, "send --to ADDR --subject TEXT"));
+	assert_non_null(strstr(r.out, "read N"));
+	assert_non_null(strstr(r.out, "GLOMAIL_PASSWORD"));
+	assert_non_null(strstr(r.out, "default 9672"));
+	assert_non_null(strstr(r.out, "Exit status: 0 success, 1 the server "
+	    "refused"));
+	assert_string_equal(r.err, "");
+	clientrun_free(&r);
+
+	assert_int_equal(clientrun(version, NULL, NULL, &r), 0);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(r.out, "glomail " GLOMAIL_VERSION "\n");
+	clientrun_free(&r);
+}
+
+/* Each bad command line: exit 2, a reason on stderr, nothing on stdout. */
+static void
+test_usage_errors(void **state)
+{
+	static const char *const lines[][8] = {
+		{ "glomail", NULL },
+		{ "glomail", "list", "-u", "x", NULL },
+		{ "glomail", "-d", "h", "frobnicate", "-u", "x", NULL },
+		{ "glomail", "-d", "h", "-u", "x", "read", NULL },
+		{ "glomail", "-d", "h", "-u", "x", "read", "0", NULL },
+		{ "glomail", "-d", "h", "-u", "x", "read", "1x", NULL },
+		{ "glomail", "-d", "h", "-u", "x", "send", "--to", NULL },
+		{ "glomail", "-d", "h", "-u", "x", "send", "--to", "a@b" },
+		{ "glomail", "-d", "h", "-u", "x", "list", "extra", NULL },
+		{ "glomail", "-d", "h", "-u", "x", "list", "--to", "a" },
+		{ "glomail", "-d", "h", "list", NULL },
+		{ "glomail", "-d", "h", "-u", "x", NULL },
+		{ "glomail", "-d", "h", "--json", NULL },
+		{ "glomail", "-d", "h", "-p", "0", NULL },
+		{ "glomail", "-d", "h", "-p", "http", NULL },
+		{ "glomail", "-d", "h", "--timeout", "-1", NULL },
+		{ "glomail", "-d", "h", "-z", NULL },
+		{ "glomail", "-d", "h", "--nope", NULL },
+	};
+	struct clientrun_result r;
+	const char *argv[9];
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		for (j = 0; j < 8 && lines[i][j] != NULL; j++)
+			argv[j] = lines[i][j];
+		argv[j] = NULL;
+		assert_int_equal(clientrun(argv, NULL, NULL, &r), 0);
+		if (r.exit_code != 2)
+			fprintf(stderr, "line %zu: exit %d\n", i, r.exit_code);
+		assert_int_equal(r.exit_code, 2);
+		assert_string_equal(r.out, "");
+		assert_non_null(strstr(r.err, "glomail: "));
+		assert_non_null(strstr(r.err, "--help"));
+		clientrun_free(&r);
+	}
+}
+
+/* A port where nothing listens: bind one, note it, close it. */
+static void
+closed_port(char port[16])
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_not_equal(fd, -1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(port, 16, "%d", ntohs(sa.sin_port));
+	close(fd);
+}
+
+static void
+test_connection_refused(void **state)
+{
+	struct clientrun_result r;
+	char port[16];
+	const char *argv[] = { "glomail", "-d", "127.0.0.1", "-p", port,
+		"-u", "x", "stats", NULL };
+
+	(void)state;
+	closed_port(port);
+	assert_int_equal(clientrun(argv, pw_env, NULL, &r), 0);
+	assert_int_equal(r.exit_code, 2);
+	assert_non_null(strstr(r.err, "cannot connect to the server"));
+	clientrun_free(&r);
+	/* The menus too. */
+	argv[5] = NULL;
+	assert_int_equal(clientrun(argv, NULL, "3\n", &r), 0);
+	assert_int_equal(r.exit_code, 2);
+	assert_non_null(strstr(r.err, "cannot connect to the server"));
+	clientrun_free(&r);
+}
+
+static void
+test_register(void **state)
+{
+	const char *const weak[] = { "GLOMAIL_PASSWORD=short1A", NULL };
+	struct clientrun_result r;
+
+	(void)state;
+	run(&r, pw_env, NULL, "-u", "reg.user", "register", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(r.out, "");
+	assert_string_equal(r.err, "");
+	clientrun_free(&r);
+
+	/* Names are case-insensitive: Reg.User is taken. */
+	run(&r, pw_env, NULL, "-u", "Reg.User", "register", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(r.out, "");
+	assert_true(strncmp(r.err, "glomail: ", 9) == 0);
+	clientrun_free(&r);
+
+	run(&r, weak, NULL, "-u", "reg.weak", "register", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_non_null(strstr(r.err, "password must have at least 10 "
+	    "characters, a digit, a lower-case and an upper-case letter"));
+	clientrun_free(&r);
+
+	run(&r, pw_env, NULL, "-u", "LOST", "register", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_non_null(strstr(r.err, "user name is reserved"));
+	clientrun_free(&r);
+}
+
+static void
+test_wrong_password(void **state)
+{
+	const char *const bad[] = { "GLOMAIL_PASSWORD=Wrong0Password", NULL };
+	struct clientrun_result r;
+
+	(void)state;
+	make_user("wrong.pw");
+	run(&r, bad, NULL, "-u", "wrong.pw", "stats", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(r.out, "");
+	assert_non_null(strstr(r.err, "unknown user or wrong password"));
+	clientrun_free(&r);
+
+	run(&r, pw_env, NULL, "-u", "nobody.here", "list", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_non_null(strstr(r.err, "unknown user or wrong password"));
+	clientrun_free(&r);
+}
+
+static void
+test_send_list_read_stats(void **state)
+{
+	struct clientrun_result r;
+	char *p;
+
+	(void)state;
+	make_user("carol");
+	run(&r, pw_env, NULL, "-u", "carol", "list", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(r.out, "");
+	clientrun_free(&r);
+
+	send_mail("carol", "carol@glo2000.ca", "First",
+	    "line one\nline two \xc3\xa9\n");
+	send_mail("carol", "Carol@GLO2000.CA", "Second", "2\n");
+
+	run(&r, pw_env, NULL, "-u", "carol", "list", NULL);
+	assert_int_equal(r.exit_code, 0);
+	/* Newest first, one line each, the server's own format. */
+	assert_true(strncmp(r.out, "#1 carol@glo2000.ca - Second ", 29) == 0);
+	assert_non_null(p = strstr(r.out, "\n#2 carol@glo2000.ca - First "));
+	assert_non_null(strstr(p, " +0000\n"));
+	assert_null(strstr(p + 1, "\n#"));
+	clientrun_free(&r);
+
+	run(&r, pw_env, NULL, "-u", "carol", "read", "2", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_true(strncmp(r.out, "From: carol@glo2000.ca\n"
+	    "To: carol@glo2000.ca\nSubject: First\nDate: ", 62) == 0);
+	assert_non_null(strstr(r.out, " +0000\n\nline one\nline two \xc3\xa9\n"));
+	clientrun_free(&r);
+
+	run(&r, pw_env, NULL, "-u", "carol", "read", "9", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(r.out, "");
+	assert_true(strlen(r.err) > 9);
+	clientrun_free(&r);
+
+	run(&r, pw_env, NULL, "-u", "carol", "stats", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_true(strncmp(r.out, "messages: 2\nsize: ", 18) == 0);
+	assert_true(atoll(r.out + 18) > 0);
+	assert_non_null(strstr(r.out, "\nsize_human: "));
+	clientrun_free(&r);
+}
+
+static void
+test_send_refused(void **state)
+{
+	struct clientrun_result r;
+
+	(void)state;
+	make_user("dave");
+	run(&r, pw_env, "hi\n", "-u", "dave", "send", "--to",
+	    "someone@example.com", "--subject", "out", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_non_null(strstr(r.err, "outside the local domain"));
+	clientrun_free(&r);
+
+	run(&r, pw_env, "hi\n", "-u", "dave", "send", "--to", "not an address",
+	    "--subject", "x", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_non_null(strstr(r.err, "invalid"));
+	clientrun_free(&r);
+
+	/* No such account: refused (the server keeps it in LOST). */
+	run(&r, pw_env, "hi\n", "-u", "dave", "send", "--to",
+	    "ghost@glo2000.ca", "--subject", "x", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_true(strncmp(r.err, "glomail: ", 9) == 0);
+	clientrun_free(&r);
+
+	run(&r, pw_env, NULL, "-u", "dave", "stats", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_true(strncmp(r.out, "messages: 0\n", 12) == 0);
+	clientrun_free(&r);
+}
+
+/* Parse one JSON line and check it is an object. */
+static json_t *
+json_line(const char *out)
+{
+	json_error_t e;
+	json_t *j;
+
+	/* Exactly one line. */
+	assert_true(strlen(out) > 0);
+	assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1);
+	j = json_loads(out, JSON_DISABLE_EOF_CHECK, &e);
+	if (j == NULL)
+		fprintf(stderr, "not JSON: %s (%s)\n", out, e.text);
+	assert_non_null(j);
+	assert_true(json_is_object(j));
+	return j;
+}
+
+static void
+test_json(void **state)
+{
+	struct clientrun_result r;
+	json_t *j, *list;
+
+	(void)state;
+	run(&r, pw_env, NULL, "-u", "erin", "--json", "register", NULL);
+	assert_int_equal(r.exit_code, 0);
+	json_decref(json_line(r.out));
+	clientrun_free(&r);
+	send_mail("erin", "erin@glo2000.ca", "R\xc3\xa9union", "corps\n");
+
+	run(&r, pw_env, NULL, "-u", "erin", "list", "--json", NULL);
+	assert_int_equal(r.exit_code, 0);
+	j = json_line(r.out);
+	list = json_object_get(j, "email_list");
+	assert_true(json_is_array(list));
+	assert_int_equal(json_array_size(list), 1);
+	assert_non_null(strstr(json_string_value(json_array_get(list, 0)),
+	    "#1 erin@glo2000.ca - R\xc3\xa9union "));
+	json_decref(j);
+	clientrun_free(&r);
+
+	run(&r, pw_env, NULL, "--json", "-u", "erin", "read", "1", NULL);
+	assert_int_equal(r.exit_code, 0);
+	j = json_line(r.out);
+	assert_string_equal(json_string_value(json_object_get(j, "subject")),
+	    "R\xc3\xa9union");
+	assert_string_equal(json_string_value(json_object_get(j, "content")),
+	    "corps");
+	assert_string_equal(json_string_value(json_object_get(j, "sender")),
+	    "erin@glo2000.ca");
+	assert_non_null(json_string_value(json_object_get(j, "date")));
+	json_decref(j);
+	clientrun_free(&r);
+
+	run(&r, pw_env, NULL, "-u", "erin", "stats", "--json", NULL);
+	assert_int_equal(r.exit_code, 0);
+	j = json_line(r.out);
+	assert_int_equal(json_integer_value(json_object_get(j, "count")), 1);
+	assert_true(json_integer_value(json_object_get(j, "size")) > 0);
+	json_decref(j);
+	clientrun_free(&r);
+
+	/* A refusal: the ERROR payload on stdout, the reason on stderr. */
+	run(&r, pw_env, NULL, "-u", "erin", "read", "5", "--json", NULL);
+	assert_int_equal(r.exit_code, 1);
+	j = json_line(r.out);
+	assert_true(json_is_string(json_object_get(j, "error_message")));
+	json_decref(j);
+	assert_true(strncmp(r.err, "glomail: ", 9) == 0);
+	clientrun_free(&r);
+}
+
+/* Without GLOMAIL_PASSWORD and a terminal, stdin's first line is it. */
+static void
+test_password_on_stdin(void **state)
+{
+	struct clientrun_result r;
+
+	(void)state;
+	run(&r, NULL, PASSWORD "\n", "-u", "frank", "register", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(r.out, "");
+	/* No prompt when there is no terminal to show it on. */
+	assert_string_equal(r.err, "");
+	clientrun_free(&r);
+
+	run(&r, NULL, PASSWORD "\nfirst\nsecond\n", "-u", "frank", "send",
+	    "--to", "frank@glo2000.ca", "--subject", "piped", NULL);
+	assert_int_equal(r.exit_code, 0);
+	clientrun_free(&r);
+
+	run(&r, NULL, PASSWORD "\n", "-u", "frank", "read", "1", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, "Subject: piped\n"));
+	assert_non_null(strstr(r.out, "\n\nfirst\nsecond\n"));
+	clientrun_free(&r);
+
+	/* No password at all: a local error, not a refusal. */
+	run(&r, NULL, NULL, "-u", "frank", "stats", NULL);
+	assert_int_equal(r.exit_code, 2);
+	assert_non_null(strstr(r.err, "no password given"));
+	clientrun_free(&r);
+}
+
+/* The menus work from a pipe too: the password is then read as a line. */
+static void
+test_menus_piped(void **state)
+{
+	struct clientrun_result r;
+
+	(void)state;
+	run(&r, NULL, "1\ngrace\n" PASSWORD "\n"
+	    "2\ngrace@glo2000.ca\nPiped subject\nbody line\n.\n"
+	    "3\n4\n3\n", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, "Connection menu\n1. Create an account\n"
+	    "2. Log in\n3. Quit\nEnter your choice [1-3]: "));
+	assert_non_null(strstr(r.out, "Message sent."));
+	assert_non_null(strstr(r.out, "Number of messages: 1\n"));
+	assert_null(strstr(r.out, PASSWORD));
+	assert_string_equal(r.err, "");
+	clientrun_free(&r);
+
+	/* End of input in the main menu: BYE and exit 0. */
+	run(&r, NULL, "2\ngrace\n" PASSWORD "\n", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, "Enter your choice [1-4]: "));
+	clientrun_free(&r);
+}
+
+/*
+ * A fake server on a fresh port: accepts one client, reads its first
+ * request, then either closes (hang_up) or says nothing for 10 s.
+ */
+static pid_t
+fake_server(char port[16], int hang_up)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	char buf[512];
+	int fd, c;
+	pid_t pid;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_not_equal(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(port, 16, "%d", ntohs(sa.sin_port));
+	assert_int_not_equal(pid = fork(), -1);
+	if (pid == 0) {
+		if ((c = accept(fd, NULL, NULL)) != -1) {
+			if (read(c, buf, sizeof(buf)) == -1)
+				_exit(1);
+			if (!hang_up)
+				sleep(10);
+			close(c);
+		}
+		_exit(0);
+	}
+	close(fd);
+	return pid;
+}
+
+static void
+test_server_hangs_up(void **state)
+{
+	struct clientrun_result r;
+	char port[16];
+	const char *argv[] = { "glomail", "-d", "127.0.0.1", "-p", port,
+		"-u", "x", "stats", NULL };
+	pid_t pid;
+
+	(void)state;
+	pid = fake_server(port, 1);
+	assert_int_equal(clientrun(argv, pw_env, NULL, &r), 0);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(r.exit_code, 2);
+	assert_non_null(strstr(r.err, "connection to the server lost"));
+	clientrun_free(&r);
+}
+
+static void
+test_server_silent(void **state)
+{
+	struct clientrun_result r;
+	char port[16];
+	const char *argv[] = { "glomail", "-d", "127.0.0.1", "-p", port,
+		"--timeout", "1", "-u", "x", "stats", NULL };
+	pid_t pid;
+
+	(void)state;
+	pid = fake_server(port, 0);
+	assert_int_equal(clientrun(argv, pw_env, NULL, &r), 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(r.exit_code, 2);
+	assert_non_null(strstr(r.err, "no reply in time"));
+	clientrun_free(&r);
+}
+
+/* Diagnostics follow the locale; command output does not. */
+static void
+test_french_messages(void **state)
+{
+	const char *locpath, *env[4];
+	const char *const help[] = { "glomail", "--help", NULL };
+	struct clientrun_result r;
+	char why[256];
+
+	(void)state;
+	if (clientrun_french(&locpath, why, sizeof(why)) == -1) {
+		fprintf(stderr, "skipping: %s\n", why);
+		skip();
+	}
+	env[0] = "LANG=fr_CA.UTF-8";
+	env[1] = "GLOMAIL_PASSWORD=court1A";
+	env[2] = locpath;
+	env[3] = NULL;
+	run(&r, env, NULL, "-u", "fr.weak", "register", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_non_null(strstr(r.err, "le mot de passe doit avoir au moins "
+	    "10 caract\xc3\xa8res, un chiffre, une minuscule et une majuscule"));
+	clientrun_free(&r);
+
+	assert_int_equal(clientrun(help, env, NULL, &r), 0);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, "Usage : glomail -d H\xc3\x94TE"));
+	clientrun_free(&r);
+
+	env[1] = "GLOMAIL_PASSWORD=" PASSWORD;
+	make_user("henri");
+	send_mail("henri", "henri@glo2000.ca", "Sujet", "x\n");
+	run(&r, env, NULL, "-u", "henri", "stats", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_true(strncmp(r.out, "messages: 1\nsize: ", 18) == 0);
+	clientrun_free(&r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_help_and_version),
+		cmocka_unit_test(test_usage_errors),
+		cmocka_unit_test(test_connection_refused),
+		cmocka_unit_test(test_register),
+		cmocka_unit_test(test_wrong_password),
+		cmocka_unit_test(test_send_list_read_stats),
+		cmocka_unit_test(test_send_refused),
+		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_password_on_stdin),
+		cmocka_unit_test(test_menus_piped),
+		cmocka_unit_test(test_server_hangs_up),
+		cmocka_unit_test(test_server_silent),
+		cmocka_unit_test(test_french_messages),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

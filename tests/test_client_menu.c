@@ -1,0 +1,477 @@
+/*
+ * test_client_menu.c - the glomail menus in a pseudo-terminal against a
+ * real glomaild: every path in English and in French, echo off for
+ * passwords, Ctrl-D at each kind of prompt, invalid choices, and a
+ * server killed mid-session.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "clientrun.h"
+#include "testsrv.h"
+
+#define PASSWORD "Correct0Horse"
+#define WAIT_MS 20000
+
+static struct testsrv srv;
+
+/*
+ * The client under test and a server of its own, if any: globals so that
+ * the teardown kills them even when an assertion ends a test midway.
+ */
+static struct pty cur = { .fd = -1 };
+static struct testsrv own;
+
+/* The texts the menus must show, in one language. */
+struct texts {
+	const char *conn_menu;
+	const char *main_menu;
+	const char *choice3;
+	const char *choice4;
+	const char *user;
+	const char *password;
+	const char *to;
+	const char *subject;
+	const char *body;
+	const char *sent;
+	const char *empty;
+	const char *from;
+	const char *dest;
+	const char *subj;
+	const char *date;
+	const char *count;
+	const char *size;
+	const char *bytes;
+	const char *bad_password;
+};
+
+static const struct texts english = {
+	.conn_menu = "Connection menu\n1. Create an account\n2. Log in\n"
+		     "3. Quit\n",
+	.main_menu = "Main menu\n1. Read mail\n2. Send mail\n3. Statistics\n"
+		     "4. Log out\n",
+	.choice3 = "Enter your choice [1-3]: ",
+	.choice4 = "Enter your choice [1-4]: ",
+	.user = "Enter a user name: ",
+	.password = "Enter a password: ",
+	.to = "Enter the recipient's address: ",
+	.subject = "Enter the subject: ",
+	.body = "Enter the message, end it with a '.' on a line of its own:\n",
+	.sent = "Message sent.\n",
+	.empty = "Your mailbox is empty.\n",
+	.from = "From: ",
+	.dest = "To: ",
+	.subj = "Subject: ",
+	.date = "Date: ",
+	.count = "Number of messages: ",
+	.size = "Mailbox size: ",
+	.bytes = " bytes",
+	.bad_password = "password must have at least 10 characters, a digit, "
+			"a lower-case and an upper-case letter",
+};
+
+/* The original client's French texts, character for character. */
+static const struct texts french = {
+	.conn_menu = "Menu de connexion\n1. Cr\xc3\xa9" "er un compte\n"
+		     "2. Se connecter\n3. Quitter\n",
+	.main_menu = "Menu principal\n1. Consultation de courriels\n"
+		     "2. Envoi de courriels\n3. Statistiques\n"
+		     "4. Se d\xc3\xa9" "connecter\n",
+	.choice3 = "Entrez votre choix [1-3]: ",
+	.choice4 = "Entrez votre choix [1-4]: ",
+	.user = "Entrez un nom d'utilisateur: ",
+	.password = "Entrez un mot de passe: ",
+	.to = "Entrez l'adresse du destinataire: ",
+	.subject = "Entrez le sujet: ",
+	.body = "Entrez le contenu du courriel, terminez avec un '.' sur une "
+		"ligne :\n",
+	.sent = "Courriel envoy\xc3\xa9.\n",
+	.empty = "Votre bo\xc3\xaete de r\xc3\xa9" "ception est vide.\n",
+	.from = "De : ",
+	.dest = "\xc3\x80 : ",
+	.subj = "Sujet : ",
+	.date = "Date : ",
+	.count = "Nombre de messages : ",
+	.size = "Taille du dossier : ",
+	.bytes = " octets",
+	.bad_password = "le mot de passe doit avoir au moins 10 caract\xc3\xa8res"
+			", un chiffre, une minuscule et une majuscule",
+};
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	return testsrv_start(&srv, NULL);
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	testsrv_stop(&srv);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	pty_close(&cur);
+	testsrv_stop(&own);
+	memset(&own, 0, sizeof(own));
+	return 0;
+}
+
+/* Start the menus on srv (or on port), with LANG=lang when not NULL. */
+static void
+start(struct pty *p, const char *port, const char *lang, const char *extra)
+{
+	const char *argv[] = { "glomail", "-d", "127.0.0.1", "-p", port, NULL };
+	const char *env[3] = { lang, extra, NULL };
+
+	if (lang == NULL)
+		env[0] = extra;
+	assert_int_equal(pty_spawn(p, argv, env), 0);
+}
+
+static void
+expect(struct pty *p, const char *text)
+{
+	assert_int_equal(pty_expect(p, text, WAIT_MS), 0);
+}
+
+static void
+type(struct pty *p, const char *line)
+{
+	assert_int_equal(pty_type(p, line), 0);
+}
+
+/* Wait for the client to end and check how. */
+static void
+ends_with(struct pty *p, int code)
+{
+	assert_int_equal(pty_wait(p, WAIT_MS), code);
+}
+
+/*
+ * At the connection menu: create an account or log in. The password
+ * prompt must show with echo already off, and the password must never
+ * appear on the terminal; echo is back at the main menu.
+ */
+static void
+auth(struct pty *p, const struct texts *t, const char *choice,
+    const char *user, const char *password)
+{
+	expect(p, t->conn_menu);
+	expect(p, t->choice3);
+	type(p, choice);
+	expect(p, t->user);
+	type(p, user);
+	type(p, "\n");
+	expect(p, t->password);
+	assert_int_equal(pty_echo(p), 0);
+	type(p, password);
+	type(p, "\n");
+}
+
+static void
+logged_in(struct pty *p, const struct texts *t, const char *password)
+{
+	expect(p, t->main_menu);
+	expect(p, t->choice4);
+	assert_int_equal(pty_echo(p), 1);
+	assert_null(strstr(p->buf, password));
+}
+
+/* The whole tour of the menus in one language. */
+static void
+tour(const struct texts *t, const char *lang, const char *locpath,
+    const char *user)
+{
+	char addr[64], line[160];
+	struct pty *p = &cur;
+
+	snprintf(addr, sizeof(addr), "%s@glo2000.ca", user);
+	start(p, srv.port, lang, locpath);
+
+	/* Refused account: the reason, then the connection menu again. */
+	auth(p, t, "1\n", user, "short");
+	expect(p, t->bad_password);
+
+	auth(p, t, "1\n", user, PASSWORD);
+	logged_in(p, t, PASSWORD);
+
+	type(p, "1\n");
+	expect(p, t->empty);
+	expect(p, t->main_menu);
+
+	type(p, "2\n");
+	expect(p, t->to);
+	type(p, addr);
+	type(p, "\n");
+	expect(p, t->subject);
+	type(p, "R\xc3\xa9union\n");
+	expect(p, t->body);
+	type(p, "ligne un \xc3\xa9\n\nligne trois\n.\n");
+	expect(p, t->sent);
+	expect(p, t->choice4);
+
+	type(p, "1\n");
+	snprintf(line, sizeof(line), "#1 %s - R\xc3\xa9union ", addr);
+	expect(p, line);
+	expect(p, t == &english ? "Enter your choice [1-1]: " :
+	    "Entrez votre choix [1-1]: ");
+	type(p, "1\n");
+	snprintf(line, sizeof(line), "\n%s%s\n%s%s\n%sR\xc3\xa9union\n%s",
+	    t->from, addr, t->dest, addr, t->subj, t->date);
+	expect(p, line);
+	expect(p, " +0000\n----------------------------------------\n"
+	    "ligne un \xc3\xa9\n\nligne trois\n");
+	expect(p, t->choice4);
+
+	type(p, "3\n");
+	snprintf(line, sizeof(line), "%s1\n%s", t->count, t->size);
+	expect(p, line);
+	expect(p, t->bytes);
+	expect(p, t->choice4);
+
+	/* Log out, back in, out again, quit. */
+	type(p, "4\n");
+	auth(p, t, "2\n", user, PASSWORD);
+	logged_in(p, t, PASSWORD);
+	type(p, "4\n");
+	expect(p, t->conn_menu);
+	expect(p, t->choice3);
+	type(p, "3\n");
+	ends_with(p, 0);
+	pty_close(p);
+}
+
+static void
+test_tour_english(void **state)
+{
+	(void)state;
+	tour(&english, NULL, NULL, "tour.en");
+}
+
+static void
+test_tour_french(void **state)
+{
+	const char *locpath;
+	char why[256];
+
+	(void)state;
+	if (clientrun_french(&locpath, why, sizeof(why)) == -1) {
+		fprintf(stderr, "skipping: %s\n", why);
+		skip();
+	}
+	tour(&french, "LANG=fr_CA.UTF-8", locpath, "tour.fr");
+}
+
+/* LC_ALL wins over LANG, and any fr_* locale gives French. */
+static void
+test_french_by_lc_all(void **state)
+{
+	const char *locpath;
+	char why[256];
+	struct pty *p = &cur;
+
+	(void)state;
+	if (clientrun_french(&locpath, why, sizeof(why)) == -1) {
+		fprintf(stderr, "skipping: %s\n", why);
+		skip();
+	}
+	start(p, srv.port, "LC_ALL=fr_CA.UTF-8", locpath);
+	expect(p, french.conn_menu);
+	type(p, "\004");
+	ends_with(p, 0);
+	pty_close(p);
+}
+
+/* A French locale the machine does not have: English, working. */
+static void
+test_missing_locale_is_english(void **state)
+{
+	struct pty *p = &cur;
+
+	(void)state;
+	start(p, srv.port, "LANG=fr_ZZ.UTF-8", NULL);
+	expect(p, english.conn_menu);
+	expect(p, english.choice3);
+	type(p, "3\n");
+	ends_with(p, 0);
+	pty_close(p);
+}
+
+static void
+test_invalid_choices_reprompt(void **state)
+{
+	static const char *const bad[] = { "0\n", "4\n", "abc\n", "\n",
+		"1.5\n", "-1\n", "99999999999999999999\n" };
+	struct pty *p = &cur;
+	size_t i;
+
+	(void)state;
+	start(p, srv.port, NULL, NULL);
+	expect(p, english.choice3);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		type(p, bad[i]);
+		expect(p, english.choice3);
+	}
+	/* The main menu re-asks too, and so does the message choice. */
+	type(p, "1\n");
+	expect(p, english.user);
+	type(p, "choosy\n");
+	expect(p, english.password);
+	type(p, PASSWORD "\n");
+	expect(p, english.choice4);
+	type(p, "5\n");
+	expect(p, english.choice4);
+	type(p, "2\n");
+	expect(p, english.to);
+	type(p, "choosy@glo2000.ca\nhi\nbody\n.\n");
+	expect(p, english.sent);
+	type(p, "1\n");
+	expect(p, "Enter your choice [1-1]: ");
+	type(p, "2\n");
+	expect(p, "Enter your choice [1-1]: ");
+	type(p, "1\n");
+	expect(p, "body\n");
+	expect(p, english.choice4);
+	type(p, "4\n");
+	expect(p, english.choice3);
+	type(p, "3\n");
+	ends_with(p, 0);
+	pty_close(p);
+}
+
+/* Ctrl-D at the connection menu quits cleanly. */
+static void
+test_ctrl_d_connection_menu(void **state)
+{
+	struct pty *p = &cur;
+
+	(void)state;
+	start(p, srv.port, NULL, NULL);
+	expect(p, english.choice3);
+	type(p, "\004");
+	ends_with(p, 0);
+	pty_close(p);
+}
+
+/* Ctrl-D at the password prompt quits, with echo restored first. */
+static void
+test_ctrl_d_password(void **state)
+{
+	struct pty *p = &cur;
+
+	(void)state;
+	start(p, srv.port, NULL, NULL);
+	expect(p, english.choice3);
+	type(p, "2\n");
+	expect(p, english.user);
+	type(p, "someone\n");
+	expect(p, english.password);
+	assert_int_equal(pty_echo(p), 0);
+	type(p, "\004");
+	ends_with(p, 0);
+	pty_close(p);
+}
+
+/* Ctrl-D in the main menu and in the middle of a message. */
+static void
+test_ctrl_d_main_menu_and_body(void **state)
+{
+	struct pty *p = &cur;
+
+	(void)state;
+	start(p, srv.port, NULL, NULL);
+	auth(p, &english, "1\n", "eof.user", PASSWORD);
+	logged_in(p, &english, PASSWORD);
+	type(p, "\004");
+	ends_with(p, 0);
+	pty_close(p);
+
+	start(p, srv.port, NULL, NULL);
+	auth(p, &english, "2\n", "eof.user", PASSWORD);
+	logged_in(p, &english, PASSWORD);
+	type(p, "2\n");
+	expect(p, english.to);
+	type(p, "eof.user@glo2000.ca\nunsent\nhalf a body\n\004");
+	ends_with(p, 0);
+	pty_close(p);
+
+	/* Nothing was sent. */
+	start(p, srv.port, NULL, NULL);
+	auth(p, &english, "2\n", "eof.user", PASSWORD);
+	logged_in(p, &english, PASSWORD);
+	type(p, "1\n");
+	expect(p, english.empty);
+	type(p, "\004");
+	ends_with(p, 0);
+	pty_close(p);
+}
+
+/* The server dies while the user is in the main menu. */
+static void
+test_server_killed(void **state)
+{
+	struct pty *p = &cur;
+
+	(void)state;
+	assert_int_equal(testsrv_start(&own, NULL), 0);
+	start(p, own.port, NULL, NULL);
+	auth(p, &english, "1\n", "doomed", PASSWORD);
+	logged_in(p, &english, PASSWORD);
+	testsrv_kill(&own, SIGKILL);
+	type(p, "3\n");
+	expect(p, "glomail: connection to the server lost: ");
+	ends_with(p, 2);
+	pty_close(p);
+	testsrv_stop(&own);
+}
+
+/* A wrong password at login: the reason, and the connection menu. */
+static void
+test_login_refused(void **state)
+{
+	struct pty *p = &cur;
+
+	(void)state;
+	start(p, srv.port, NULL, NULL);
+	auth(p, &english, "2\n", "no.such.user", PASSWORD);
+	expect(p, "unknown user or wrong password\n");
+	expect(p, english.conn_menu);
+	expect(p, english.choice3);
+	type(p, "3\n");
+	ends_with(p, 0);
+	pty_close(p);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_tour_english, teardown),
+		cmocka_unit_test_teardown(test_tour_french, teardown),
+		cmocka_unit_test_teardown(test_french_by_lc_all, teardown),
+		cmocka_unit_test_teardown(test_missing_locale_is_english, teardown),
+		cmocka_unit_test_teardown(test_invalid_choices_reprompt, teardown),
+		cmocka_unit_test_teardown(test_ctrl_d_connection_menu, teardown),
+		cmocka_unit_test_teardown(test_ctrl_d_password, teardown),
+		cmocka_unit_test_teardown(test_ctrl_d_main_menu_and_body, teardown),
+		cmocka_unit_test_teardown(test_server_killed, teardown),
+		cmocka_unit_test_teardown(test_login_refused, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
