@@ -559,7 +559,7 @@ scenario_bigbox(struct bench *b, struct summary *s)
 {
 	const struct bench_opts *o = bench_opts(b);
 	int n = dflt(o->clients, 8), big = dflt(o->bigbox, 10000), i;
-	int reps = 20, small = dflt(o->mailbox, 100);
+	int reps = 20, small = dflt(o->mailbox, 100), box;
 	/* [0] the big mailbox, [1] the small one, [2] a fresh session on [0]. */
 	struct client *own = clients_new(b, 3, "box");
 	struct client *snd = clients_new(b, n, "f");
@@ -582,7 +582,7 @@ scenario_bigbox(struct bench *b, struct summary *s)
 		goto fail;
 
 	/* Fill: every sender writes to the big mailbox, then to the small one. */
-	for (int box = 0; box < 2; box++) {
+	for (box = 0; box < 2; box++) {
 		deficit = (box == 0 ? big : small) - own[box].count;
 		if (deficit <= 0)
 			continue;
