@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,7 +304,7 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 	struct conn *c;
-	int port = 0;
+	int port = 0, one = 1;
 
 	(void)salen;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -328,6 +329,10 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	} else {
 		snprintf(c->peer, sizeof(c->peer), "local");
 	}
+	/* Replies are small and the next request waits for them: without
+	 * NODELAY, the tail of a reply over one write waits for the peer's
+	 * delayed ACK (40 ms). Harmless on non-TCP sockets (it just fails). */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		evutil_closesocket(fd);
