@@ -277,6 +277,9 @@ server_new(const struct config *cfg)
 	    POOL_QUEUE_MAX);
 	if (srv->auth_pool == NULL || srv->store_pool == NULL)
 		goto fail;
+	/* Hashing is CPU-bound by design: let the reactor preempt it, so a
+	 * storm of logins does not delay everyone else's replies. */
+	pool_set_nice(srv->auth_pool, 19);
 	srv->accept_retry = evtimer_new(srv->base, accept_retry_cb, srv);
 	if (srv->accept_retry == NULL)
 		goto fail;
