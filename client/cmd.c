@@ -57,18 +57,18 @@ print_json(const struct msg *reply)
 }
 
 /*
- * Sort a reply into an exit code: OK carries on (returns -1), ERROR says
- * why on stderr and gives SESSION_EXIT_REFUSED.
+ * 1 when the server answered ERROR: the reason goes to stderr (and the
+ * payload to stdout with --json). 0 for OK.
  */
 static int
 refused(const struct cmd_opts *o, const struct msg *reply)
 {
 	if (msg_header(reply) == PROTO_OK)
-		return -1;
+		return 0;
 	if (o->json)
 		print_json(reply);
 	fprintf(stderr, "glomail: %s\n", session_error_text(reply));
-	return SESSION_EXIT_REFUSED;
+	return 1;
 }
 
 /* A reply that does not have the shape its request calls for. */
@@ -164,6 +164,7 @@ fail:
 	return -1;
 }
 
+/* send: the body from stdin, sender and date filled in as the original does. */
 static int
 cmd_send(struct session *s, const struct cmd_opts *o)
 {
@@ -173,7 +174,7 @@ cmd_send(struct session *s, const struct cmd_opts *o)
 	struct msg_email e;
 	char *body = NULL;
 	json_t *payload;
-	int rc = SESSION_EXIT_FAILED, h;
+	int rc = SESSION_EXIT_FAILED;
 
 	if (read_body(&body) == -1)
 		return SESSION_EXIT_FAILED;
@@ -191,11 +192,12 @@ cmd_send(struct session *s, const struct cmd_opts *o)
 		    _("the text is not valid UTF-8"));
 		goto done;
 	}
-	if ((h = session_request(s, PROTO_EMAIL_SENDING, payload, &reply)) ==
-	    -1)
+	if (session_request(s, PROTO_EMAIL_SENDING, payload, &reply) == -1)
 		goto done;
-	if ((rc = refused(o, reply)) != -1)
+	if (refused(o, reply)) {
+		rc = SESSION_EXIT_REFUSED;
 		goto done;
+	}
 	if (o->json)
 		print_json(reply);
 	rc = SESSION_EXIT_OK;
@@ -205,6 +207,7 @@ done:
 	return rc;
 }
 
+/* list: the server's lines as they are, newest first. */
 static int
 cmd_list(struct session *s, const struct cmd_opts *o)
 {
@@ -218,8 +221,10 @@ cmd_list(struct session *s, const struct cmd_opts *o)
 	if (session_request(s, PROTO_INBOX_READING_REQUEST, NULL, &reply) ==
 	    -1)
 		return SESSION_EXIT_FAILED;
-	if ((rc = refused(o, reply)) != -1)
+	if (refused(o, reply)) {
+		rc = SESSION_EXIT_REFUSED;
 		goto done;
+	}
 	if (msg_unpack(reply, PROTO_SHAPE_EMAIL_LIST, &a, &why) == -1) {
 		rc = malformed(why);
 		goto done;
@@ -235,6 +240,7 @@ done:
 	return rc;
 }
 
+/* read N: one message, in mail header style. */
 static int
 cmd_read(struct session *s, const struct cmd_opts *o)
 {
@@ -249,15 +255,19 @@ cmd_read(struct session *s, const struct cmd_opts *o)
 	 */
 	if (session_request(s, PROTO_INBOX_READING_REQUEST, NULL, &list) == -1)
 		return SESSION_EXIT_FAILED;
-	if ((rc = refused(o, list)) != -1)
+	if (refused(o, list)) {
+		rc = SESSION_EXIT_REFUSED;
 		goto done;
+	}
 	if (session_request(s, PROTO_INBOX_READING_CHOICE,
 	    msg_choice_new(o->number), &reply) == -1) {
 		rc = SESSION_EXIT_FAILED;
 		goto done;
 	}
-	if ((rc = refused(o, reply)) != -1)
+	if (refused(o, reply)) {
+		rc = SESSION_EXIT_REFUSED;
 		goto done;
+	}
 	if (msg_unpack(reply, PROTO_SHAPE_EMAIL, &a, &why) == -1) {
 		rc = malformed(why);
 		goto done;
@@ -278,6 +288,7 @@ done:
 	return rc;
 }
 
+/* stats: count, exact size, and size in human units. */
 static int
 cmd_stats(struct session *s, const struct cmd_opts *o)
 {
@@ -289,8 +300,10 @@ cmd_stats(struct session *s, const struct cmd_opts *o)
 
 	if (session_request(s, PROTO_STATS_REQUEST, NULL, &reply) == -1)
 		return SESSION_EXIT_FAILED;
-	if ((rc = refused(o, reply)) != -1)
+	if (refused(o, reply)) {
+		rc = SESSION_EXIT_REFUSED;
 		goto done;
+	}
 	if (msg_unpack(reply, PROTO_SHAPE_STATS, &a, &why) == -1) {
 		rc = malformed(why);
 		goto done;
@@ -326,8 +339,10 @@ cmd_run(struct session *s, const struct cmd_opts *o)
 	if (session_request(s, o->verb == CMD_REGISTER ? PROTO_AUTH_REGISTER :
 	    PROTO_AUTH_LOGIN, payload, &reply) == -1)
 		goto done;
-	if ((rc = refused(o, reply)) != -1)
+	if (refused(o, reply)) {
+		rc = SESSION_EXIT_REFUSED;
 		goto done;
+	}
 	switch (o->verb) {
 	case CMD_SEND:
 		rc = cmd_send(s, o);

@@ -6,6 +6,7 @@
 #include <sys/time.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,12 +95,40 @@ session_send(struct session *s, int header, json_t *payload)
 	return rc;
 }
 
+/*
+ * Drop frames nobody asked for before a request. Some seed servers answer
+ * AUTH_LOGOUT although the protocol says not to; left unread, that OK
+ * would be taken for the reply to the next request. A server that closed
+ * the connection meanwhile is noticed here too.
+ */
+static int
+session_drain(struct session *s)
+{
+	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+	struct msg *stale;
+	const char *why;
+
+	while (poll(&pfd, 1, 0) == 1) {
+		if (wire_recv(s->fd, SESSION_REPLY_MAX, &stale, &why) == -1) {
+			session_fail(s, strcmp(why, "connection closed") == 0 ?
+			    _("the server closed the connection") : why);
+			return -1;
+		}
+		msg_free(stale);
+	}
+	return 0;
+}
+
 int
 session_request(struct session *s, int header, json_t *payload,
     struct msg **reply_r)
 {
 	const char *why;
 
+	if (!s->lost && session_drain(s) == -1) {
+		json_decref(payload);
+		return -1;
+	}
 	if (session_send(s, header, payload) == -1)
 		return -1;
 	errno = 0;
