@@ -1,9 +1,16 @@
 /*
  * test_client_menu.c - the glomail menus in a pseudo-terminal against a
  * real glomaild: every path in English and in French, echo off for
- * passwords, Ctrl-D at each kind of prompt, invalid choices, and a
- * server killed mid-session.
+ * passwords (menus and commands), Ctrl-D at each kind of prompt, invalid
+ * choices, a server killed mid-session, and a seed-like server that
+ * answers AUTH_LOGOUT.
  */
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +23,10 @@
 #include <cmocka.h>
 
 #include "clientrun.h"
+#include "frame.h"
+#include "proto.h"
 #include "testsrv.h"
+#include "wire.h"
 
 #define PASSWORD "Correct0Horse"
 #define WAIT_MS 20000
@@ -29,6 +39,7 @@ static struct testsrv srv;
  */
 static struct pty cur = { .fd = -1 };
 static struct testsrv own;
+static pid_t fake;
 
 /* The texts the menus must show, in one language. */
 struct texts {
@@ -126,6 +137,11 @@ teardown(void **state)
 {
 	(void)state;
 	pty_close(&cur);
+	if (fake > 0) {
+		kill(fake, SIGKILL);
+		waitpid(fake, NULL, 0);
+		fake = 0;
+	}
 	testsrv_stop(&own);
 	memset(&own, 0, sizeof(own));
 	return 0;
@@ -457,6 +473,119 @@ test_login_refused(void **state)
 	pty_close(p);
 }
 
+/* A command asks for the password on the terminal, without echo. */
+static void
+test_command_password_prompt(void **state)
+{
+	const char *argv[] = { "glomail", "-d", "127.0.0.1", "-p", srv.port,
+		"-u", "prompted", "register", NULL };
+	struct pty *p = &cur;
+
+	(void)state;
+	assert_int_equal(pty_spawn(p, argv, NULL), 0);
+	expect(p, "Password: ");
+	assert_int_equal(pty_echo(p), 0);
+	type(p, PASSWORD "\n");
+	ends_with(p, 0);
+	assert_null(strstr(p->buf, PASSWORD));
+	pty_close(p);
+
+	argv[7] = "stats";
+	assert_int_equal(pty_spawn(p, argv, NULL), 0);
+	expect(p, "Password: ");
+	type(p, PASSWORD "\n");
+	expect(p, "messages: 0\nsize: 0\nsize_human: 0 bytes\n");
+	ends_with(p, 0);
+}
+
+/*
+ * A server the way some seed servers behave: it answers AUTH_LOGOUT,
+ * which the protocol says not to do, and checks that the client filled in
+ * sender and date, as seed servers need. Serves one client, then exits 0.
+ */
+static void
+seed_like_server(int fd)
+{
+	union msg_args a;
+	struct msg *m;
+	const char *why;
+	json_t *reply;
+	int c, h;
+
+	alarm(60);
+	if ((c = accept(fd, NULL, NULL)) == -1)
+		_exit(3);
+	while (wire_recv(c, FRAME_MAX_DEFAULT, &m, &why) == 0) {
+		h = (int)msg_header(m);
+		reply = NULL;
+		if (h == PROTO_BYE)
+			_exit(0);
+		if (h == PROTO_STATS_REQUEST)
+			reply = msg_stats_new(7, 2100000);
+		if (h == PROTO_EMAIL_SENDING &&
+		    (msg_unpack(m, PROTO_SHAPE_EMAIL, &a, &why) == -1 ||
+		    a.email.sender == NULL ||
+		    strcmp(a.email.sender, "seedy@glo2000.ca") != 0 ||
+		    a.email.date == NULL ||
+		    strstr(a.email.date, " +0000") == NULL)) {
+			h = PROTO_ERROR;
+			reply = msg_error_new("sender or date missing");
+		}
+		msg_free(m);
+		if (wire_send(c, h == PROTO_ERROR ? PROTO_ERROR : PROTO_OK,
+		    reply, FRAME_MAX_DEFAULT) == -1)
+			_exit(1);
+	}
+	_exit(2);
+}
+
+/* The client stays in step with a server that answers AUTH_LOGOUT. */
+static void
+test_seed_like_server(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	struct pty *p = &cur;
+	char port[16];
+	int fd, status;
+
+	(void)state;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_not_equal(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	snprintf(port, sizeof(port), "%d", ntohs(sa.sin_port));
+	assert_int_not_equal(fake = fork(), -1);
+	if (fake == 0)
+		seed_like_server(fd);
+	close(fd);
+
+	start(p, port, NULL, NULL);
+	auth(p, &english, "2\n", "seedy", "Any0Password");
+	logged_in(p, &english, "Any0Password");
+	type(p, "4\n");
+	/* Give the unwanted reply time to arrive, as a person would. */
+	poll(NULL, 0, 300);
+	auth(p, &english, "2\n", "seedy", "Any0Password");
+	logged_in(p, &english, "Any0Password");
+	type(p, "2\n");
+	expect(p, english.to);
+	type(p, "x@glo2000.ca\nsubject\nbody\n.\n");
+	expect(p, english.sent);
+	expect(p, english.choice4);
+	type(p, "3\n");
+	expect(p, "Number of messages: 7\nMailbox size: 2.1 MB (2100000 bytes)\n");
+	expect(p, english.choice4);
+	type(p, "4\n");
+	expect(p, english.choice3);
+	type(p, "3\n");
+	ends_with(p, 0);
+	assert_int_equal(waitpid(fake, &status, 0), fake);
+	fake = 0;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int
 main(void)
 {
@@ -471,6 +600,8 @@ main(void)
 		cmocka_unit_test_teardown(test_ctrl_d_main_menu_and_body, teardown),
 		cmocka_unit_test_teardown(test_server_killed, teardown),
 		cmocka_unit_test_teardown(test_login_refused, teardown),
+		cmocka_unit_test_teardown(test_command_password_prompt, teardown),
+		cmocka_unit_test_teardown(test_seed_like_server, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
