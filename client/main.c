@@ -42,35 +42,37 @@ static const struct option long_options[] = {
 static void
 usage(FILE *out)
 {
-	fprintf(out, _("Usage: glomail -d HOST [-p PORT] [--timeout SECONDS]\n"
-		       "       glomail -d HOST [-p PORT] -u USER [--json] COMMAND\n"
-		       "\n"
-		       "Without a command, glomail shows the connection and main menus.\n"
-		       "\n"
-		       "Options:\n"
-		       "  -d, --destination HOST  server name or address (required)\n"
-		       "  -p, --port PORT         server port (default %s)\n"
-		       "  -u, --user USER         account for a command\n"
-		       "      --json              print the server's replies as JSON lines\n"
-		       "      --timeout SECONDS   wait at most this long for a reply\n"
-		       "                          (default %d, 0 waits forever)\n"
-		       "      --help              show this help and exit\n"
-		       "      --version           show the version and exit\n"
-		       "\n"
-		       "Commands:\n"
-		       "  register                       create the account (and log in)\n"
-		       "  send --to ADDR --subject TEXT  send a message; the body is read\n"
-		       "                                 from standard input\n"
-		       "  list                           list the mailbox, newest first\n"
-		       "  read N                         show message N of the list\n"
-		       "  stats                          message count and mailbox size\n"
-		       "\n"
-		       "The password is taken from GLOMAIL_PASSWORD; otherwise it is asked\n"
-		       "on the terminal without echo, or read as the first line of standard\n"
-		       "input when that is not a terminal.\n"
-		       "\n"
-		       "Exit status: 0 success, 1 the server refused (the reason is printed\n"
-		       "on standard error), 2 usage, connection or local error.\n"),
+	/* One string: translators see the whole screen at once. */
+	fprintf(out, _(
+"Usage: glomail -d HOST [-p PORT] [--timeout SECONDS]\n"
+"       glomail -d HOST [-p PORT] -u USER [--json] COMMAND\n"
+"\n"
+"Without a command, glomail shows the connection and main menus.\n"
+"\n"
+"Options:\n"
+"  -d, --destination HOST  server name or address (required)\n"
+"  -p, --port PORT         server port (default %s)\n"
+"  -u, --user USER         account for a command\n"
+"      --json              print the server's replies as JSON lines\n"
+"      --timeout SECONDS   wait at most this long for a reply\n"
+"                          (default %d, 0 waits forever)\n"
+"      --help              show this help and exit\n"
+"      --version           show the version and exit\n"
+"\n"
+"Commands:\n"
+"  register                       create the account (and log in)\n"
+"  send --to ADDR --subject TEXT  send a message; the body is read\n"
+"                                 from standard input\n"
+"  list                           list the mailbox, newest first\n"
+"  read N                         show message N of the list\n"
+"  stats                          message count and mailbox size\n"
+"\n"
+"The password is taken from GLOMAIL_PASSWORD; otherwise it is asked\n"
+"on the terminal without echo, or read as the first line of standard\n"
+"input when that is not a terminal.\n"
+"\n"
+"Exit status: 0 success, 1 the server refused (the reason is printed\n"
+"on standard error), 2 usage, connection or local error.\n"),
 	    PROTO_DEFAULT_PORT_STR, DEFAULT_TIMEOUT);
 }
 
@@ -182,8 +184,9 @@ main(int argc, char **argv)
 		return usage_error(_("the server is required (-d HOST)"),
 		    NULL);
 	if (o.verb == CMD_NONE && o.user != NULL)
-		return usage_error(_("-u is for commands; the menus ask for the "
-				     "user name"), NULL);
+		return usage_error(
+		    _("-u is for commands; the menus ask for the user name"),
+		    NULL);
 	if (o.verb != CMD_NONE && o.user == NULL)
 		return usage_error(_("a command needs the account (-u USER)"),
 		    NULL);

@@ -83,7 +83,8 @@ session_send(struct session *s, int header, json_t *payload)
 		return -1;
 	}
 	/* A request too big to send is the user's problem, not the link's. */
-	if (msg_encode(header, payload, FRAME_MAX_DEFAULT, &frame, &len) == -1) {
+	if (msg_encode(header, payload, FRAME_MAX_DEFAULT, &frame,
+	    &len) == -1) {
 		fprintf(stderr, "glomail: %s\n",
 		    _("the message is too large to send"));
 		return -1;

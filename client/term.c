@@ -77,7 +77,8 @@ term_password(FILE *out, const char *prompt, char **line_r)
 	enum term_result rc;
 	size_t i;
 
-	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_modes) == -1)
+	if (!isatty(STDIN_FILENO) ||
+	    tcgetattr(STDIN_FILENO, &saved_modes) == -1)
 		return term_prompt(out, prompt, line_r);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = restore_and_raise;

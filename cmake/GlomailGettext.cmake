@@ -5,8 +5,8 @@
 # layout as an installed tree, so a program in <build>/<subdir>/ finds its
 # catalogues at ../<CMAKE_INSTALL_LOCALEDIR> as an installed one does from
 # bin/. Installs them, and adds <target>-pot, a target (not built by
-# default) that regenerates <PO_DIR>/<domain>.pot from SOURCES with xgettext
-# and merges it into each .po with msgmerge.
+# default) that regenerates <PO_DIR>/<domain>.pot from SOURCES with
+# xgettext and merges it into each .po with msgmerge.
 find_package(Gettext REQUIRED)
 find_program(GLOMAIL_XGETTEXT xgettext)
 
@@ -15,7 +15,8 @@ function(glomail_gettext target)
   set(mos "")
   foreach(lang IN LISTS G_LANGUAGES)
     set(po "${G_PO_DIR}/${lang}.po")
-    set(dir "${PROJECT_BINARY_DIR}/${CMAKE_INSTALL_LOCALEDIR}/${lang}/LC_MESSAGES")
+    set(dir
+      "${PROJECT_BINARY_DIR}/${CMAKE_INSTALL_LOCALEDIR}/${lang}/LC_MESSAGES")
     set(mo "${dir}/${G_DOMAIN}.mo")
     # --check verifies that format strings match their msgids.
     add_custom_command(OUTPUT "${mo}"

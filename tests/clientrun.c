@@ -319,7 +319,7 @@ pty_wait(struct pty *p, int timeout_ms)
 	pid_t w;
 
 	for (;;) {
-		/* Keep reading so a client writing its last words never blocks. */
+		/* Keep reading: a client's last words must not block it. */
 		pty_read(p, 50);
 		w = waitpid(p->pid, &status, WNOHANG);
 		if (w == p->pid) {
@@ -382,7 +382,8 @@ run_quiet(const char *cmd)
 int
 clientrun_french(const char **env_r, char *why, size_t whylen)
 {
-	static char locpath[512] = "LOCPATH=" GLOMAIL_BINARY_DIR "/tests/locale";
+	static char locpath[512] =
+	    "LOCPATH=" GLOMAIL_BINARY_DIR "/tests/locale";
 	static const char *const dir = GLOMAIL_BINARY_DIR "/tests/locale";
 	char cmd[1024];
 

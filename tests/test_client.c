@@ -285,7 +285,8 @@ test_send_list_read_stats(void **state)
 	assert_int_equal(r.exit_code, 0);
 	assert_true(strncmp(r.out, "From: carol@glo2000.ca\n"
 	    "To: carol@glo2000.ca\nSubject: First\nDate: ", 62) == 0);
-	assert_non_null(strstr(r.out, " +0000\n\nline one\nline two \xc3\xa9\n"));
+	assert_non_null(strstr(r.out,
+	    " +0000\n\nline one\nline two \xc3\xa9\n"));
 	clientrun_free(&r);
 
 	run(&r, pw_env, NULL, "-u", "carol", "read", "9", NULL);
@@ -557,7 +558,8 @@ test_french_messages(void **state)
 	run(&r, env, NULL, "-u", "fr.weak", "register", NULL);
 	assert_int_equal(r.exit_code, 1);
 	assert_non_null(strstr(r.err, "le mot de passe doit avoir au moins "
-	    "10 caract\xc3\xa8res, un chiffre, une minuscule et une majuscule"));
+	    "10 caract\xc3\xa8res, un chiffre, une minuscule et une "
+	    "majuscule"));
 	clientrun_free(&r);
 
 	assert_int_equal(clientrun(help, env, NULL, &r), 0);

@@ -113,8 +113,9 @@ static const struct texts french = {
 	.count = "Nombre de messages : ",
 	.size = "Taille du dossier : ",
 	.bytes = " octets",
-	.bad_password = "le mot de passe doit avoir au moins 10 caract\xc3\xa8res"
-			", un chiffre, une minuscule et une majuscule",
+	.bad_password = "le mot de passe doit avoir au moins 10 "
+			"caract\xc3\xa8res, un chiffre, une minuscule et une "
+			"majuscule",
 };
 
 static int
@@ -575,7 +576,8 @@ test_seed_like_server(void **state)
 	expect(p, english.sent);
 	expect(p, english.choice4);
 	type(p, "3\n");
-	expect(p, "Number of messages: 7\nMailbox size: 2.1 MB (2100000 bytes)\n");
+	expect(p, "Number of messages: 7\n"
+	    "Mailbox size: 2.1 MB (2100000 bytes)\n");
 	expect(p, english.choice4);
 	type(p, "4\n");
 	expect(p, english.choice3);
@@ -589,20 +591,22 @@ test_seed_like_server(void **state)
 int
 main(void)
 {
+#define T(test) cmocka_unit_test_teardown(test, teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_tour_english, teardown),
-		cmocka_unit_test_teardown(test_tour_french, teardown),
-		cmocka_unit_test_teardown(test_french_by_lc_all, teardown),
-		cmocka_unit_test_teardown(test_missing_locale_is_english, teardown),
-		cmocka_unit_test_teardown(test_invalid_choices_reprompt, teardown),
-		cmocka_unit_test_teardown(test_ctrl_d_connection_menu, teardown),
-		cmocka_unit_test_teardown(test_ctrl_d_password, teardown),
-		cmocka_unit_test_teardown(test_ctrl_d_main_menu_and_body, teardown),
-		cmocka_unit_test_teardown(test_server_killed, teardown),
-		cmocka_unit_test_teardown(test_login_refused, teardown),
-		cmocka_unit_test_teardown(test_command_password_prompt, teardown),
-		cmocka_unit_test_teardown(test_seed_like_server, teardown),
+		T(test_tour_english),
+		T(test_tour_french),
+		T(test_french_by_lc_all),
+		T(test_missing_locale_is_english),
+		T(test_invalid_choices_reprompt),
+		T(test_ctrl_d_connection_menu),
+		T(test_ctrl_d_password),
+		T(test_ctrl_d_main_menu_and_body),
+		T(test_server_killed),
+		T(test_login_refused),
+		T(test_command_password_prompt),
+		T(test_seed_like_server),
 	};
+#undef T
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
