@@ -1,6 +1,6 @@
 /*
  * config.c - the table of settings and the two ways in: command line and
- * configuration file.
+ * configuration file; which settings a running server may take on reload.
  */
 #include <errno.h>
 #include <limits.h>
@@ -125,6 +125,32 @@ parse_number(const char *s, int suffix, unsigned long long *out)
 	return 0;
 }
 
+/*
+ * HOST:PORT or [V6]:PORT with a decimal port up to 65535. The host is
+ * resolved only when binding; checking the shape here lets --check-config
+ * catch a typo.
+ */
+static int
+check_listen(const char *value)
+{
+	const char *colon = strrchr(value, ':'), *p;
+	size_t hlen;
+
+	if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) > 5)
+		return -1;
+	for (p = colon + 1; *p != '\0'; p++)
+		if (*p < '0' || *p > '9')
+			return -1;
+	if (atoi(colon + 1) > 65535)
+		return -1;
+	hlen = (size_t)(colon - value);
+	if (hlen == 0)
+		return -1;
+	if (value[0] == '[' && (hlen < 3 || value[hlen - 1] != ']'))
+		return -1;
+	return 0;
+}
+
 int
 config_set(struct config *cfg, const char *key, const char *value,
     const char **why_r)
@@ -139,8 +165,8 @@ config_set(struct config *cfg, const char *key, const char *value,
 	}
 	switch (k->type) {
 	case T_LISTEN:
-		if (*value == '\0' || strrchr(value, ':') == NULL) {
-			*why_r = "listen wants HOST:PORT";
+		if (check_listen(value) == -1) {
+			*why_r = "listen wants HOST:PORT or [IPV6]:PORT";
 			return -1;
 		}
 		if (cfg->listen_default) {
@@ -261,4 +287,124 @@ config_usage(FILE *out)
 	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
 		fprintf(out, "  --%-18s %s\n", config_keys[i].name,
 		    config_keys[i].help);
+}
+
+/*
+ * Settings a running server takes on SIGHUP: each is read at use time on
+ * the reactor thread. The others shape state built once at start-up
+ * (sockets, the store and its lock, worker threads, addresses in stored
+ * mail) and need a restart.
+ */
+static const char *const config_reloadable[] = {
+	"max-frame", "max-output", "max-connections", "timeout-login",
+	"timeout-idle", "log-level",
+};
+
+static int
+is_reloadable(const struct config_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(config_reloadable) /
+	    sizeof(config_reloadable[0]); i++)
+		if (strcmp(k->name, config_reloadable[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A setting's value as text, for the reload report. */
+static void
+format_value(const struct config *cfg, const struct config_key *k, char *buf,
+    size_t len)
+{
+	const char *p = (const char *)cfg + k->offset;
+	size_t i, used = 0;
+	int n;
+
+	buf[0] = '\0';
+	switch (k->type) {
+	case T_LISTEN:
+		for (i = 0; i < cfg->nlisten && used < len; i++) {
+			n = snprintf(buf + used, len - used, "%s%s",
+			    i > 0 ? " " : "", cfg->listen[i]);
+			used += n > 0 ? (size_t)n : 0;
+		}
+		break;
+	case T_STRING:
+		snprintf(buf, len, "%s", *(char *const *)(const void *)p);
+		break;
+	case T_SIZE:
+		snprintf(buf, len, "%zu", *(const size_t *)(const void *)p);
+		break;
+	case T_UINT:
+		snprintf(buf, len, "%u", *(const unsigned *)(const void *)p);
+		break;
+	case T_LEVEL:
+		snprintf(buf, len, "%s", log_level_name(
+		    *(const enum log_level *)(const void *)p));
+		break;
+	}
+}
+
+/* Copy one scalar setting from src to dst. */
+static void
+copy_value(struct config *dst, const struct config *src,
+    const struct config_key *k)
+{
+	const char *from = (const char *)src + k->offset;
+	char *to = (char *)dst + k->offset;
+
+	switch (k->type) {
+	case T_SIZE:
+		memcpy(to, from, sizeof(size_t));
+		break;
+	case T_UINT:
+		memcpy(to, from, sizeof(unsigned));
+		break;
+	case T_LEVEL:
+		memcpy(to, from, sizeof(enum log_level));
+		break;
+	case T_LISTEN:
+	case T_STRING:
+		break; /* never reloadable: pointers other threads may hold */
+	}
+}
+
+int
+config_reload(struct config *live, const struct config *fresh)
+{
+	char was[512], now[512];
+	size_t i;
+	int changed = 0;
+
+	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+		const struct config_key *k = &config_keys[i];
+
+		format_value(live, k, was, sizeof(was));
+		format_value(fresh, k, now, sizeof(now));
+		if (strcmp(was, now) == 0)
+			continue;
+		if (!is_reloadable(k)) {
+			log_warn("reload: %s cannot change while running "
+			    "(keeping %s; restart to use %s)", k->name, was,
+			    now);
+			continue;
+		}
+		copy_value(live, fresh, k);
+		log_info("reload: %s %s -> %s", k->name, was, now);
+		changed++;
+	}
+	return changed;
+}
+
+void
+config_usage_reload(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "SIGHUP reads the settings again and applies\n ");
+	for (i = 0; i < sizeof(config_reloadable) /
+	    sizeof(config_reloadable[0]); i++)
+		fprintf(out, "%s %s", i == 0 ? "" : ",", config_reloadable[i]);
+	fprintf(out, ";\nthe others need a restart.\n");
 }

@@ -54,4 +54,15 @@ int config_load(struct config *cfg, const char *path, char *err,
 /* Print every key with its meaning (for --help and the manual). */
 void config_usage(FILE *out);
 
+/*
+ * Take from fresh (a configuration read again, on SIGHUP) the settings a
+ * running server can change, and log each one taken and each other one that
+ * differs and needs a restart. Call on the reactor thread. Returns how many
+ * settings changed.
+ */
+int config_reload(struct config *live, const struct config *fresh);
+
+/* One line for --help: which settings SIGHUP applies. */
+void config_usage_reload(FILE *out);
+
 #endif

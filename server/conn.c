@@ -367,3 +367,17 @@ conn_close_all(struct server *srv, int now)
 			conn_close_after_reply(c);
 	}
 }
+
+/*
+ * After a reload: open connections take the new max-frame for their read
+ * bound, so a request the new limit allows is never stuck half read.
+ */
+void
+conn_limits_changed(struct server *srv)
+{
+	struct conn *c;
+
+	for (c = srv->conns; c != NULL; c = c->next)
+		bufferevent_setwatermark(c->bev, EV_READ, 0,
+		    srv->cfg->max_frame + FRAME_HEADER_LEN + 4096);
+}

@@ -52,4 +52,7 @@ void conn_release(struct conn *c);
 /* Graceful stop: every connection finishes what it has and closes. */
 void conn_close_all(struct server *srv, int now);
 
+/* The configuration was reloaded: apply its limits to open connections. */
+void conn_limits_changed(struct server *srv);
+
 #endif

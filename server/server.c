@@ -1,11 +1,13 @@
 /*
- * server.c - start-up of the store, listeners, signals, accept limits and
- * the graceful stop.
+ * server.c - start-up of the store, listeners (bound or passed by socket
+ * activation), signals, accept limits, SIGHUP reload, notifications to the
+ * service manager and the graceful stop.
  */
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <netinet/in.h>
 #include <netdb.h>
@@ -29,12 +31,15 @@
 #include "pool.h"
 #include "rules.h"
 #include "server.h"
+#include "service.h"
 #include "users.h"
 
 /* How long a graceful stop may take before connections are cut. */
 #define STOP_GRACE_SEC 10
 /* Jobs waiting per pool before requests are refused as busy. */
 #define POOL_QUEUE_MAX 4096
+/* How often the service manager's STATUS line may change. */
+#define STATUS_INTERVAL_SEC 2
 
 int
 server_user_dir(const struct server *srv, const char *user, char *buf,
@@ -221,6 +226,62 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * Tell the service manager the counts an administrator sees in
+ * "systemctl status", with the assignments in prefix ("READY=1\n"). Sent
+ * only when something changed or prefix is not empty: the timer that calls
+ * this costs a comparison when the server is idle.
+ */
+static void
+status_update(struct server *srv, const char *prefix)
+{
+	if (*prefix == '\0' && srv->status_conns == srv->nconns &&
+	    srv->status_delivered == srv->delivered)
+		return;
+	srv->status_conns = srv->nconns;
+	srv->status_delivered = srv->delivered;
+	service_notifyf("%sSTATUS=%s%u connections, %llu messages delivered",
+	    prefix, srv->stopping ? "Stopping: " : "", srv->nconns,
+	    srv->delivered);
+}
+
+static void
+status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	status_update(arg, "");
+}
+
+/*
+ * SIGHUP: read the settings again. Limits and the log level apply at once,
+ * since other modules read them at use time on this thread; config_reload
+ * logs what needs a restart instead.
+ */
+static void
+server_reload(struct server *srv)
+{
+	if (srv->stopping)
+		return;
+	if (srv->reload == NULL) {
+		log_info("SIGHUP: no configuration file to read again");
+		return;
+	}
+	service_notify("RELOADING=1");
+	log_info("SIGHUP: reading the configuration again");
+	if (srv->reload(srv->reload_arg) == 0) {
+		log_set_level(srv->cfg->log_level);
+		conn_limits_changed(srv);
+		/* A new max-connections may pause or resume accepting. */
+		if (srv->nconns >= srv->cfg->max_connections)
+			set_accepting(srv, 0);
+		else if (!evtimer_pending(srv->accept_retry, NULL))
+			set_accepting(srv, 1);
+		log_info("configuration reloaded");
+	}
+	status_update(srv, "READY=1\n");
+}
+
 static void
 server_stop(struct server *srv, const char *why)
 {
@@ -230,6 +291,8 @@ server_stop(struct server *srv, const char *why)
 	if (srv->stopping)
 		return;
 	log_info("%s: stopping (connections=%u)", why, srv->nconns);
+	service_notifyf("STOPPING=1\nSTATUS=Stopping: %u connections to "
+	    "finish, %llu messages delivered", srv->nconns, srv->delivered);
 	for (i = 0; i < srv->nlisteners; i++)
 		evconnlistener_disable(srv->listeners[i]);
 	srv->stopping = 1;
@@ -245,13 +308,23 @@ static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
-	server_stop(arg, sig == SIGINT ? "SIGINT" : "SIGTERM");
+	if (sig == SIGHUP)
+		server_reload(arg);
+	else
+		server_stop(arg, sig == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+void
+server_on_reload(struct server *srv, server_reload_fn fn, void *arg)
+{
+	srv->reload = fn;
+	srv->reload_arg = arg;
 }
 
 struct server *
 server_new(const struct config *cfg)
 {
-	static const int sigs[] = { SIGINT, SIGTERM };
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
 	struct server *srv;
 	size_t i;
 
@@ -306,6 +379,11 @@ format_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
 
 		evutil_inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
 		snprintf(buf, len, "[%s]:%d", host, ntohs(a->sin6_port));
+	} else if (ss->ss_family == AF_UNIX) {
+		const struct sockaddr_un *a = (const struct sockaddr_un *)ss;
+
+		snprintf(buf, len, "unix:%.*s", (int)sizeof(a->sun_path),
+		    a->sun_path[0] != '\0' ? a->sun_path : "(abstract)");
 	} else {
 		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
 
@@ -350,6 +428,65 @@ parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len_r)
 	return 0;
 }
 
+/* "listening on ADDR": administrators and tests read the port here. */
+static void
+log_listening(struct evconnlistener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char shown[160];
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss,
+	    &len) == 0) {
+		format_addr(&ss, shown, sizeof(shown));
+		log_info("listening on %s", shown);
+	}
+}
+
+/*
+ * Socket activation: the service manager bound the sockets of its .socket
+ * unit and passed them from descriptor 3 on. The listen setting is not used
+ * then, so one place (the unit) says where the server listens.
+ */
+static int
+listen_passed(struct server *srv, int n)
+{
+	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+	    LEV_OPT_DISABLED;
+	struct evconnlistener *l;
+	int fd;
+
+	log_info("socket activation: %d socket%s from the service manager; "
+	    "the listen setting is not used", n, n == 1 ? "" : "s");
+	for (fd = SERVICE_LISTEN_FDS_START; fd < SERVICE_LISTEN_FDS_START + n;
+	    fd++) {
+		if (service_is_stream_listener(fd) != 1) {
+			log_error("socket activation: descriptor %d is not a "
+			    "listening stream socket", fd);
+			return -1;
+		}
+		if (srv->nlisteners == CONFIG_LISTEN_MAX) {
+			log_error("socket activation: more than %d sockets",
+			    CONFIG_LISTEN_MAX);
+			return -1;
+		}
+		/* Backlog 0: the socket listens already. */
+		if (evutil_make_socket_nonblocking(fd) == -1 ||
+		    (l = evconnlistener_new(srv->base, accept_cb, srv, flags, 0,
+		    fd)) == NULL) {
+			log_error("socket activation: descriptor %d: %s", fd,
+			    strerror(errno));
+			return -1;
+		}
+		evconnlistener_set_error_cb(l, accept_error_cb);
+		srv->listeners[srv->nlisteners++] = l;
+		log_listening(l);
+	}
+	set_accepting(srv, 1);
+	return 0;
+}
+
 int
 server_listen(struct server *srv)
 {
@@ -357,10 +494,16 @@ server_listen(struct server *srv)
 	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED;
 	struct sockaddr_storage ss;
 	struct evconnlistener *l;
-	char shown[96];
 	socklen_t len;
 	size_t i;
+	int passed = service_listen_fds();
 
+	if (passed == -1) {
+		log_error("socket activation: malformed LISTEN_FDS");
+		return -1;
+	}
+	if (passed > 0)
+		return listen_passed(srv, passed);
 	for (i = 0; i < srv->cfg->nlisten; i++) {
 		memset(&ss, 0, sizeof(ss));
 		if (parse_listen(srv->cfg->listen[i], &ss, &len) == -1) {
@@ -377,12 +520,7 @@ server_listen(struct server *srv)
 		}
 		evconnlistener_set_error_cb(l, accept_error_cb);
 		srv->listeners[srv->nlisteners++] = l;
-		len = sizeof(ss);
-		if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss,
-		    &len) == 0) {
-			format_addr(&ss, shown, sizeof(shown));
-			log_info("listening on %s", shown);
-		}
+		log_listening(l);
 	}
 	set_accepting(srv, 1);
 	return 0;
@@ -391,7 +529,19 @@ server_listen(struct server *srv)
 int
 server_run(struct server *srv)
 {
-	int rc = event_base_dispatch(srv->base);
+	struct timeval tv = { STATUS_INTERVAL_SEC, 0 };
+	int rc;
+
+	/* Listening sockets are open: connections queue until the loop runs. */
+	status_update(srv, "READY=1\n");
+	if (service_notify_enabled()) {
+		srv->status_timer = event_new(srv->base, -1, EV_PERSIST,
+		    status_cb, srv);
+		if (srv->status_timer == NULL ||
+		    event_add(srv->status_timer, &tv) == -1)
+			log_warn("cannot schedule status updates");
+	}
+	rc = event_base_dispatch(srv->base);
 
 	log_info("stopped (messages delivered=%llu)", srv->delivered);
 	return rc == -1 ? -1 : 0;
@@ -417,6 +567,8 @@ server_free(struct server *srv)
 		event_free(srv->accept_retry);
 	if (srv->drain_timer != NULL)
 		event_free(srv->drain_timer);
+	if (srv->status_timer != NULL)
+		event_free(srv->status_timer);
 	mailboxes_free(srv->mailboxes);
 	if (srv->base != NULL)
 		event_base_free(srv->base);
