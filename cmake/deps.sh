@@ -5,6 +5,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config libevent-dev libsodium-dev
 libjansson-dev libcmocka-dev gettext locales libsystemd-dev systemd
+man-db
 clang libclang-rt-14-dev libfuzzer-14-dev valgrind"
 missing=""
 for p in $pkgs; do
