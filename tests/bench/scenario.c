@@ -461,7 +461,7 @@ scenario_idle(struct bench *b, struct summary *s)
 	struct client *fresh = clients_new(b, 1, "n");
 	struct lat lping, lnew, lheld;
 	struct result r;
-	long rss0, rss1, fds0, fds1;
+	long rss0, rss1, rss2, fds0, fds1;
 	double t_open, secs, per_conn = 0;
 	uint64_t t0;
 	int rc = -1;
@@ -512,6 +512,13 @@ scenario_idle(struct bench *b, struct summary *s)
 	secs = phase_run_window(b, cs, n, ping_step, 0, 0, CONNECT_WINDOW);
 	for (i = 0; i < n; i++)
 		held += !cs[i].dead;
+	/* Every connection has now carried a request, so the server holds
+	 * whatever buffers one costs: count the larger of the two readings. */
+	rss2 = proc_rss_kib(o->pid);
+	if (rss2 > rss1)
+		rss1 = rss2;
+	if (rss0 > 0 && rss1 > 0 && up > 1)
+		per_conn = (double)(rss1 - rss0) / (double)(up - 1);
 
 	row_init(&r, "idle", "held", n);
 	result_from_lat(&r, &lping, secs);
