@@ -596,6 +596,40 @@ test_restart_keeps_mail(void **state)
 	close(fd);
 }
 
+/* IPv6 listeners work beside IPv4 ones ("[::1]:0"). */
+static void
+test_ipv6(void **state)
+{
+	static const char *const extra[] = { "--listen", "[::1]:0", NULL };
+	struct testsrv v6;
+	char line[256], port[16], err[256];
+	FILE *f;
+	int fd = -1, probe;
+
+	(void)state;
+	/* A host without IPv6 cannot run this test. */
+	if ((probe = socket(AF_INET6, SOCK_STREAM, 0)) == -1)
+		skip();
+	close(probe);
+	assert_int_equal(testsrv_start(&v6, extra), 0);
+	port[0] = '\0';
+	f = fopen(v6.log, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "listening on [::1]:") != NULL)
+			snprintf(port, sizeof(port), "%.*s",
+			    (int)strcspn(strrchr(line, ':') + 1, "\n"),
+			    strrchr(line, ':') + 1);
+	fclose(f);
+	assert_true(port[0] != '\0');
+	fd = wire_connect("::1", port, err, sizeof(err));
+	assert_true(fd >= 0);
+	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "six", PASSWORD),
+	    PROTO_OK);
+	close(fd);
+	testsrv_stop(&v6);
+}
+
 int
 main(void)
 {
@@ -612,6 +646,7 @@ main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_seed_bytes),
 		cmocka_unit_test(test_restart_keeps_mail),
+		cmocka_unit_test(test_ipv6),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
