@@ -40,8 +40,10 @@ struct conn {
 	int paused;                 /* output over max-output */
 	int eof;                    /* peer finished sending */
 	int processing;
+	int authenticated;          /* chooses the read timeout */
 	struct session session;
 	char peer[64];
+	char addr[INET6_ADDRSTRLEN]; /* peer address without the port */
 };
 
 static void conn_process(struct conn *c);
@@ -70,6 +72,12 @@ conn_peer(const struct conn *c)
 	return c->peer;
 }
 
+const char *
+conn_addr(const struct conn *c)
+{
+	return c->addr;
+}
+
 int
 conn_alive(const struct conn *c)
 {
@@ -83,22 +91,29 @@ conn_unref(struct conn *c)
 		free(c);
 }
 
+/*
+ * The read timeout measures the client's silence, so it only runs while the
+ * server is not working on one of its requests: a login delayed by a penalty
+ * or a slow hash must not be cut as idle. Re-arming it when the reply goes
+ * out gives the client a whole period again.
+ */
 static void
-set_timeouts(struct conn *c, int authenticated)
+set_timeouts(struct conn *c)
 {
 	const struct config *cfg = c->srv->cfg;
-	struct timeval rd = { authenticated ? cfg->timeout_idle :
+	struct timeval rd = { c->authenticated ? cfg->timeout_idle :
 		cfg->timeout_login, 0 };
 	struct timeval wr = { cfg->timeout_idle, 0 };
 
-	bufferevent_set_timeouts(c->bev, &rd, &wr);
+	bufferevent_set_timeouts(c->bev, c->holds > 0 ? NULL : &rd, &wr);
 }
 
 void
 conn_set_authenticated(struct conn *c, int authenticated)
 {
+	c->authenticated = authenticated;
 	if (!c->dead)
-		set_timeouts(c, authenticated);
+		set_timeouts(c);
 }
 
 void
@@ -182,6 +197,8 @@ conn_hold(struct conn *c)
 {
 	c->holds++;
 	c->refs++;
+	if (c->holds == 1 && !c->dead)
+		set_timeouts(c);
 }
 
 void
@@ -189,6 +206,7 @@ conn_release(struct conn *c)
 {
 	c->holds--;
 	if (!c->dead && c->holds == 0) {
+		set_timeouts(c);
 		if (c->closing)
 			maybe_finish_close(c);
 		else
@@ -319,15 +337,18 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 
 		evutil_inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
 		port = ntohs(in->sin_port);
+		snprintf(c->addr, sizeof(c->addr), "%s", host);
 		snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
 
 		evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
 		port = ntohs(in6->sin6_port);
+		snprintf(c->addr, sizeof(c->addr), "%s", host);
 		snprintf(c->peer, sizeof(c->peer), "[%s]:%d", host, port);
 	} else {
 		snprintf(c->peer, sizeof(c->peer), "local");
+		snprintf(c->addr, sizeof(c->addr), "local");
 	}
 	/* Replies are small and the next request waits for them: without
 	 * NODELAY, the tail of a reply over one write waits for the peer's
@@ -343,7 +364,7 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	/* Stop reading once a whole maximum frame is buffered. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
 	    srv->cfg->max_frame + FRAME_HEADER_LEN + 4096);
-	set_timeouts(c, 0);
+	set_timeouts(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->next = srv->conns;
 	if (srv->conns != NULL)

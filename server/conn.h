@@ -28,6 +28,8 @@ unsigned long long conn_id(const struct conn *c);
 struct server *conn_server(const struct conn *c);
 struct session *conn_session(struct conn *c);
 const char *conn_peer(const struct conn *c);
+/* The peer's address alone ("127.0.0.1", "::1"): what penalties count. */
+const char *conn_addr(const struct conn *c);
 int conn_alive(const struct conn *c);
 
 /* Queue a reply (payload stolen; NULL: none). */
