@@ -2,7 +2,9 @@
  * auth.c - handlers for BYE, AUTH_REGISTER, AUTH_LOGIN and AUTH_LOGOUT.
  *
  * Hashing runs on the auth pool; the connection is held meanwhile, so its
- * next request waits for this reply while other clients are served.
+ * next request waits for this reply while other clients are served. A login
+ * for an account or from an address with recent failures first waits out
+ * its penalty on a timer (penalty.c), held the same way.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "mailbox.h"
 #include "maildir.h"
 #include "message.h"
+#include "penalty.h"
 #include "pool.h"
 #include "rules.h"
 #include "server.h"
@@ -35,13 +38,15 @@ struct auth_job {
 	struct server *srv;
 	int registering;
 	char user[RULES_USERNAME_MAX + 1];
+	char addr[64];            /* the client's address, for penalties */
 	char *password;
 	size_t password_len;
 	enum users_result result;
 	const char *step;
 	int error;
 	int scan;                 /* login: load the mailbox too */
-	struct mailbox *held;     /* else: keeps the loaded mailbox loaded */
+	struct mailbox *held;     /* the user's mailbox, from submission on, so
+				   deliveries meanwhile are indexed */
 	int scan_failed;
 	struct scanned *found;
 	size_t nfound;
@@ -111,28 +116,24 @@ auth_work(void *arg)
 	}
 }
 
-/* Log the session in and attach the user's mailbox. */
+/* Log the session in; the job's mailbox becomes the session's. */
 static int
 session_login(struct auth_job *j)
 {
 	struct session *s = conn_session(j->conn);
-	struct mailbox *mb;
+	struct mailbox *mb = j->held;
 	size_t i;
 
-	if ((mb = mailbox_acquire(j->srv->mailboxes, j->user)) == NULL)
-		return -1;
 	if (!mailbox_loaded(mb)) {
-		for (i = 0; i < j->nfound; i++) {
-			if (mailbox_add(mb, &j->found[i].file,
-			    &j->found[i].info) == -1) {
-				mailbox_release(mb);
+		for (i = 0; i < j->nfound; i++)
+			if (mailbox_add_scanned(mb, &j->found[i].file,
+			    &j->found[i].info) == -1)
 				return -1;
-			}
-		}
 		mailbox_set_loaded(mb);
 	}
 	memcpy(s->user, j->user, sizeof(s->user));
 	s->mailbox = mb;
+	j->held = NULL;
 	conn_set_authenticated(j->conn, 1);
 	return 0;
 }
@@ -159,6 +160,8 @@ auth_done(void *arg)
 			conn_reply_error(c, "server error");
 			break;
 		}
+		if (!j->registering)
+			penalty_succeeded(j->srv->penalty, j->user, j->addr);
 		log_write(LOG_LEVEL_INFO, conn_id(c), "%s user=%s", what,
 		    j->user);
 		conn_reply(c, PROTO_OK, NULL);
@@ -167,6 +170,7 @@ auth_done(void *arg)
 		conn_reply_error(c, "user name is taken");
 		break;
 	case USERS_DENIED:
+		penalty_failed(j->srv->penalty, j->user, j->addr);
 		log_write(LOG_LEVEL_INFO, conn_id(c), "login failed user=%s",
 		    j->user);
 		conn_reply_error(c, LOGIN_FAILED);
@@ -183,15 +187,38 @@ out:
 	auth_job_free(j);
 }
 
+/*
+ * Hand a held job to the auth pool (now, or when its penalty is served). The
+ * reply goes out before the hold is released: the release may free a closed
+ * connection, or start on the client's next request.
+ */
+static void
+auth_submit(void *arg)
+{
+	struct auth_job *j = arg;
+	struct conn *c = j->conn;
+
+	if (!conn_alive(c)) {
+		conn_release(c);
+		auth_job_free(j);
+		return;
+	}
+	if (pool_submit(j->srv->auth_pool, auth_work, auth_done, j) == -1) {
+		conn_reply_error(c, "server busy, try again later");
+		conn_release(c);
+		auth_job_free(j);
+	}
+}
+
 static void
 auth_start(struct conn *c, const struct msg_credentials *cred,
     int registering)
 {
 	struct server *srv = conn_server(c);
 	struct auth_job *j;
-	struct mailbox *mb;
 	const char *why;
 	char user[RULES_USERNAME_MAX + 1];
+	unsigned delay;
 
 	if (rules_username(cred->username, user, &why) == -1) {
 		/* A login never says which half was wrong. */
@@ -217,16 +244,23 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 	j->srv = srv;
 	j->registering = registering;
 	memcpy(j->user, user, sizeof(user));
-	mb = mailbox_find(srv->mailboxes, user);
-	j->scan = !registering && (mb == NULL || !mailbox_loaded(mb));
-	if (!registering && !j->scan)
-		j->held = mailbox_acquire(srv->mailboxes, user);
-	conn_hold(c);
-	if (pool_submit(srv->auth_pool, auth_work, auth_done, j) == -1) {
-		conn_release(c);
+	snprintf(j->addr, sizeof(j->addr), "%s", conn_addr(c));
+	if ((j->held = mailbox_acquire(srv->mailboxes, user)) == NULL) {
 		auth_job_free(j);
-		conn_reply_error(c, "server busy, try again later");
+		conn_reply_error(c, "server error");
+		return;
 	}
+	/* A new account's mailbox is empty; a login loads it unless loaded. */
+	j->scan = !registering && !mailbox_loaded(j->held);
+	conn_hold(c);
+	delay = registering ? 0 : penalty_delay(srv->penalty, user, j->addr);
+	if (delay > 0) {
+		log_write(LOG_LEVEL_INFO, conn_id(c),
+		    "login user=%s delayed ms=%u after failures", user, delay);
+		if (penalty_defer(srv->penalty, delay, auth_submit, j) == 0)
+			return;
+	}
+	auth_submit(j);
 }
 
 void

@@ -40,6 +40,13 @@ static const struct config_key {
 	  86400, "seconds a connection may stay silent before login (default 60)" },
 	{ "timeout-idle", T_UINT, offsetof(struct config, timeout_idle), 1,
 	  86400, "seconds a logged-in connection may stay silent (default 900)" },
+	{ "login-penalty", T_UINT, offsetof(struct config, login_penalty), 0,
+	  60000, "milliseconds the next login for an account or from an "
+	  "address waits after one failure, doubling per failure; 0 turns "
+	  "throttling off (default 2000)" },
+	{ "login-penalty-max", T_UINT, offsetof(struct config,
+	  login_penalty_max), 0, 3600000,
+	  "longest such wait, in milliseconds (default 15000)" },
 	{ "auth-workers", T_UINT, offsetof(struct config, auth_workers), 1, 64,
 	  "threads hashing passwords (default 2)" },
 	{ "store-workers", T_UINT, offsetof(struct config, store_workers), 1,
@@ -62,6 +69,8 @@ config_init(struct config *cfg)
 	cfg->max_connections = 16384;
 	cfg->timeout_login = 60;
 	cfg->timeout_idle = 900;
+	cfg->login_penalty = 2000;
+	cfg->login_penalty_max = 15000;
 	cfg->auth_workers = 2;
 	cfg->store_workers = 8;
 	cfg->log_level = LOG_LEVEL_INFO;

@@ -25,6 +25,8 @@ struct config {
 	unsigned max_connections;
 	unsigned timeout_login;  /* seconds idle before login */
 	unsigned timeout_idle;   /* seconds idle after login */
+	unsigned login_penalty;  /* ms of delay after one failed login; 0: off */
+	unsigned login_penalty_max; /* ms: the delay stops doubling here */
 	unsigned auth_workers;   /* threads hashing passwords */
 	unsigned store_workers;  /* threads writing the store */
 	enum log_level log_level;

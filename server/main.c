@@ -112,6 +112,8 @@ main(int argc, char **argv)
 		{ "max-connections", required_argument, NULL, 0 },
 		{ "timeout-login", required_argument, NULL, 0 },
 		{ "timeout-idle", required_argument, NULL, 0 },
+		{ "login-penalty", required_argument, NULL, 0 },
+		{ "login-penalty-max", required_argument, NULL, 0 },
 		{ "auth-workers", required_argument, NULL, 0 },
 		{ "store-workers", required_argument, NULL, 0 },
 		{ "log-level", required_argument, NULL, 0 },

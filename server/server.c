@@ -28,6 +28,7 @@
 #include "log.h"
 #include "mailbox.h"
 #include "maildir.h"
+#include "penalty.h"
 #include "pool.h"
 #include "rules.h"
 #include "server.h"
@@ -353,6 +354,10 @@ server_new(const struct config *cfg)
 	/* Hashing is CPU-bound by design: let the reactor preempt it, so a
 	 * storm of logins does not delay everyone else's replies. */
 	pool_set_nice(srv->auth_pool, 19);
+	srv->penalty = penalty_new(srv->base, cfg->login_penalty,
+	    cfg->login_penalty_max);
+	if (srv->penalty == NULL)
+		goto fail;
 	srv->accept_retry = evtimer_new(srv->base, accept_retry_cb, srv);
 	if (srv->accept_retry == NULL)
 		goto fail;
@@ -555,6 +560,8 @@ server_free(struct server *srv)
 	if (srv == NULL)
 		return;
 	conn_close_all(srv, 1);
+	/* Logins waiting out a penalty find their connections closed. */
+	penalty_free(srv->penalty);
 	/* Pools finish their jobs; done callbacks see closed connections. */
 	pool_free(srv->auth_pool);
 	pool_free(srv->store_pool);

@@ -38,6 +38,7 @@ struct server {
 	struct pool *auth_pool;     /* password hashing */
 	struct pool *store_pool;    /* disk: delivery, reads, scans */
 	struct mailboxes *mailboxes;
+	struct penalty *penalty;    /* failed-login throttling */
 	struct conn *conns;         /* every live connection */
 	unsigned nconns;
 	int accepting;
