@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "maildir.h"
 
 static char maildir_host[64] = "localhost";
@@ -79,6 +80,15 @@ write_all(int fd, const char *p, size_t len)
 {
 	ssize_t n;
 
+	/* A test's full disk: half the message lands, then the write fails. */
+	if (fault_hit("write")) {
+		int saved = errno;
+
+		n = write(fd, p, len / 2);
+		(void)n;
+		errno = saved;
+		return -1;
+	}
 	while (len > 0) {
 		if ((n = write(fd, p, len)) == -1) {
 			if (errno == EINTR)
@@ -125,7 +135,8 @@ maildir_deliver(const char *dir, const void *data, size_t len,
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		fd = fault_hit("create") ? -1 :
+		    open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd != -1)
 			break;
 		if (errno != EEXIST || tries == 3) {
@@ -139,22 +150,22 @@ maildir_deliver(const char *dir, const void *data, size_t len,
 		*step_r = "write";
 		goto fail;
 	}
-	if (fsync(fd) == -1) {
+	if (fault_hit("fsync") || fsync(fd) == -1) {
 		*step_r = "fsync";
 		goto fail;
 	}
 	/* close() can report a deferred write error (NFS, quotas). */
-	if (close(fd) == -1) {
+	if (close(fd) == -1 || fault_hit("close")) {
 		fd = -1;
 		*step_r = "close";
 		goto fail;
 	}
 	fd = -1;
-	if (rename(tmp, dst) == -1) {
+	if (fault_hit("rename") || rename(tmp, dst) == -1) {
 		*step_r = "rename";
 		goto fail;
 	}
-	if (fsync_dir(newdir) == -1) {
+	if (fault_hit("fsync-new") || fsync_dir(newdir) == -1) {
 		/* The file is in new/ but may not survive a crash: withdraw it. */
 		saved = errno;
 		unlink(dst);

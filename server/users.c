@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "fault.h"
 #include "maildir.h"
 #include "users.h"
 
@@ -113,7 +114,8 @@ users_create(const char *data_dir, const char *user, const char *password,
 		goto fail;
 	}
 	snprintf(path, sizeof(path), "%s/pass", stage);
-	if (write_file_durable(path, hash, strlen(hash)) == -1 ||
+	if (fault_hit("account") ||
+	    write_file_durable(path, hash, strlen(hash)) == -1 ||
 	    fsync_path(stage) == -1) {
 		*step_r = "write pass";
 		goto fail;
