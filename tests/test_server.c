@@ -596,15 +596,40 @@ test_restart_keeps_mail(void **state)
 	close(fd);
 }
 
+/* The port of the "listening on [::1]:PORT" line, waiting up to 20 s. */
+static int
+v6_port(const struct testsrv *s, char *port, size_t len)
+{
+	char line[256], *p;
+	FILE *f;
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		if ((f = fopen(s->log, "r")) == NULL)
+			return -1;
+		while (fgets(line, sizeof(line), f) != NULL) {
+			if ((p = strstr(line, "listening on [::1]:")) != NULL) {
+				p = strrchr(p, ':') + 1;
+				snprintf(port, len, "%.*s", (int)strcspn(p, "\n"),
+				    p);
+				fclose(f);
+				return 0;
+			}
+		}
+		fclose(f);
+		usleep(10000);
+	}
+	return -1;
+}
+
 /* IPv6 listeners work beside IPv4 ones ("[::1]:0"). */
 static void
 test_ipv6(void **state)
 {
 	static const char *const extra[] = { "--listen", "[::1]:0", NULL };
 	struct testsrv v6;
-	char line[256], port[16], err[256];
-	FILE *f;
-	int fd = -1, probe;
+	char port[16], err[256];
+	int fd = -1, probe, rc = -1;
 
 	(void)state;
 	/* A host without IPv6 cannot run this test. */
@@ -612,22 +637,15 @@ test_ipv6(void **state)
 		skip();
 	close(probe);
 	assert_int_equal(testsrv_start(&v6, extra), 0);
-	port[0] = '\0';
-	f = fopen(v6.log, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strstr(line, "listening on [::1]:") != NULL)
-			snprintf(port, sizeof(port), "%.*s",
-			    (int)strcspn(strrchr(line, ':') + 1, "\n"),
-			    strrchr(line, ':') + 1);
-	fclose(f);
-	assert_true(port[0] != '\0');
-	fd = wire_connect("::1", port, err, sizeof(err));
-	assert_true(fd >= 0);
-	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "six", PASSWORD),
-	    PROTO_OK);
-	close(fd);
+	/* Check, then stop the server before asserting: a failed assertion
+	 * must not leave it running. */
+	if (v6_port(&v6, port, sizeof(port)) == 0 &&
+	    (fd = wire_connect("::1", port, err, sizeof(err))) >= 0)
+		rc = testsrv_auth(fd, PROTO_AUTH_REGISTER, "six", PASSWORD);
+	if (fd >= 0)
+		close(fd);
 	testsrv_stop(&v6);
+	assert_int_equal(rc, PROTO_OK);
 }
 
 int
