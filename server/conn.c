@@ -41,6 +41,7 @@ struct conn {
 	int eof;                    /* peer finished sending */
 	int processing;
 	int authenticated;          /* chooses the read timeout */
+	struct timeval partial_since; /* a frame began and is not complete */
 	struct session session;
 	char peer[64];
 	char addr[INET6_ADDRSTRLEN]; /* peer address without the port */
@@ -216,6 +217,34 @@ conn_release(struct conn *c)
 }
 
 /*
+ * The read timeout restarts with every byte, so a peer dripping a frame one
+ * byte at a time would never meet it: a frame must also be complete within
+ * one timeout period of its first byte. Checked whenever input is waited
+ * for; a peer that stops dripping meets the read timeout instead.
+ */
+static void
+frame_deadline(struct conn *c)
+{
+	const struct config *cfg = c->srv->cfg;
+	struct timeval now, elapsed;
+	unsigned limit = c->authenticated ? cfg->timeout_idle :
+	    cfg->timeout_login;
+
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+		evutil_timerclear(&c->partial_since);
+		return;
+	}
+	event_base_gettimeofday_cached(c->srv->base, &now);
+	if (!evutil_timerisset(&c->partial_since)) {
+		c->partial_since = now;
+		return;
+	}
+	evutil_timersub(&now, &c->partial_since, &elapsed);
+	if (elapsed.tv_sec >= (time_t)limit)
+		conn_close(c, "frame not completed in time");
+}
+
+/*
  * Dispatch every whole frame in the input buffer, in order, until one needs
  * work off the reactor, output is over its bound, or the input runs dry.
  */
@@ -256,6 +285,7 @@ conn_process(struct conn *c)
 			break;
 		}
 		p = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER_LEN + body_len));
+		evutil_timerclear(&c->partial_since);
 		dispatch_frame(c, p + FRAME_HEADER_LEN, body_len);
 		if (c->dead)
 			break;
@@ -267,6 +297,8 @@ done:
 		/* Everything the peer sent before leaving is answered. */
 		conn_close_after_reply(c);
 	}
+	if (!c->dead && !c->closing && c->holds == 0 && !c->paused)
+		frame_deadline(c);
 	c->processing = 0;
 	conn_unref(c);
 }

@@ -95,6 +95,42 @@ test_timeouts(void **state)
 	assert_true(testsrv_log_contains(&srv, "idle timeout"));
 }
 
+/*
+ * A frame dripped one byte at a time never lets the read timeout expire;
+ * it must still be whole within one timeout period of its first byte.
+ */
+static void
+test_drip(void **state)
+{
+	static const char *const extra[] = { "--timeout-login", "1", NULL };
+	static const unsigned char frame[] = { 0, 0, 0, 13, '{', '"', 'h',
+		'e', 'a', 'd', 'e', 'r', '"', ':', ' ', '3', '}' };
+	long long t0;
+	size_t i;
+	int fd;
+
+	(void)state;
+	assert_int_equal(testsrv_start(&srv, extra), 0);
+	assert_true((fd = testsrv_connect(&srv)) >= 0);
+	t0 = hostile_now_ms();
+	/* One byte every 300 ms: each within the read timeout. */
+	for (i = 0; i < sizeof(frame); i++) {
+		if (send(fd, frame + i, 1, MSG_NOSIGNAL) != 1)
+			break;
+		usleep(300 * 1000);
+	}
+	/* Cut after about a second, not after the whole frame (5 s). */
+	assert_true(i < sizeof(frame));
+	assert_true(hostile_now_ms() - t0 < 3500);
+	assert_true(testsrv_log_contains(&srv, "frame not completed in time"));
+	close(fd);
+	/* A frame sent at a normal pace is still fine. */
+	assert_true((fd = testsrv_connect(&srv)) >= 0);
+	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL, NULL),
+	    PROTO_ERROR);
+	close(fd);
+}
+
 /* Send a login from fd and return how long the reply took, in ms. */
 static long long
 timed_login(int fd, const char *user, const char *password, int expect)
@@ -297,6 +333,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_timeouts, teardown),
+		cmocka_unit_test_teardown(test_drip, teardown),
 		cmocka_unit_test_teardown(test_login_penalty, teardown),
 		cmocka_unit_test_teardown(test_login_penalty_off, teardown),
 		cmocka_unit_test_teardown(test_max_connections, teardown),
