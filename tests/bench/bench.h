@@ -201,6 +201,10 @@ struct summary {
 	long idle_held;
 	double cold_list_ms, warm_list_ms, big_read_us, small_read_us;
 	long long errors;
+	/* Targets 1 and 2 from paired rounds (probe, then sends, repeated):
+	 * the median of each round's ratio. 0 rounds: from the single run. */
+	int rounds;
+	double ratio1, ratio2;
 };
 
 #endif
