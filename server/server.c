@@ -14,7 +14,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,15 +48,6 @@ server_user_dir(const struct server *srv, const char *user, char *buf,
 	int n = snprintf(buf, len, "%s/%s", srv->cfg->data_dir, user);
 
 	return n > 0 && (size_t)n < len ? 0 : -1;
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 /*
@@ -97,9 +87,9 @@ store_open(struct server *srv)
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, ".new-", 5) == 0) {
+		if (users_is_staging(de->d_name)) {
 			snprintf(path, sizeof(path), "%s/%s", data, de->d_name);
-			nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+			users_remove_staging(path);
 			continue;
 		}
 		if (de->d_name[0] == '.')

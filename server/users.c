@@ -22,6 +22,9 @@
 #define RENAME_NOREPLACE (1 << 0)
 #endif
 
+/* Staging names start with '.', which no user name may. */
+#define STAGING_PREFIX ".new-"
+
 static char users_dummy_hash[crypto_pwhash_STRBYTES];
 
 int
@@ -105,10 +108,10 @@ users_create(const char *data_dir, const char *user, const char *password,
 		errno = ENOMEM;
 		return USERS_FAILED;
 	}
-	/* Staging names start with '.', which no user name may. */
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(rhex, sizeof(rhex), rnd, sizeof(rnd));
-	snprintf(stage, sizeof(stage), "%s/.new-%s", data_dir, rhex);
+	snprintf(stage, sizeof(stage), "%s/%s%s", data_dir, STAGING_PREFIX,
+	    rhex);
 	if (maildir_create(stage) == -1) {
 		*step_r = "create staging directory";
 		goto fail;
@@ -123,7 +126,7 @@ users_create(const char *data_dir, const char *user, const char *password,
 	if (syscall(SYS_renameat2, AT_FDCWD, stage, AT_FDCWD, dst,
 	    RENAME_NOREPLACE) == -1) {
 		saved = errno;
-		nftw(stage, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+		users_remove_staging(stage);
 		if (saved == EEXIST || saved == ENOTEMPTY)
 			return USERS_TAKEN;
 		errno = saved;
@@ -138,7 +141,7 @@ users_create(const char *data_dir, const char *user, const char *password,
 	return USERS_OK;
 fail:
 	saved = errno;
-	nftw(stage, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	users_remove_staging(stage);
 	errno = saved;
 	return USERS_FAILED;
 }
@@ -178,4 +181,16 @@ users_exists(const char *data_dir, const char *user)
 
 	snprintf(path, sizeof(path), "%s/%s/pass", data_dir, user);
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+int
+users_is_staging(const char *name)
+{
+	return strncmp(name, STAGING_PREFIX, strlen(STAGING_PREFIX)) == 0;
+}
+
+void
+users_remove_staging(const char *path)
+{
+	nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }

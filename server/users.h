@@ -31,4 +31,13 @@ enum users_result users_verify(const char *data_dir, const char *user,
 /* 1 when the account exists. */
 int users_exists(const char *data_dir, const char *user);
 
+/*
+ * 1 when a data-directory entry is an account still being built: at
+ * start-up, one left by a crash is garbage (it never became an account).
+ */
+int users_is_staging(const char *name);
+
+/* Remove a staging account's directory tree. */
+void users_remove_staging(const char *path);
+
 #endif
