@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,30 +27,17 @@
 static char scratch[256];
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	(void)state;
-	snprintf(scratch, sizeof(scratch), "%s/glomail-config.XXXXXX",
-	    tmp != NULL ? tmp : "/tmp");
-	return mkdtemp(scratch) != NULL ? 0 : -1;
+	return testsrv_scratch(scratch, sizeof(scratch), "config");
 }
 
 static int
 teardown(void **state)
 {
 	(void)state;
-	nftw(scratch, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	testsrv_remove_tree(scratch);
 	return 0;
 }
 
@@ -68,24 +54,14 @@ write_file(const char *name, const char *text, char *path_r, size_t len)
 	assert_int_equal(fclose(f), 0);
 }
 
-/* The whole of a file, NUL-terminated (free it). */
+/* The whole of a file (free it); the test fails if it is unreadable. */
 static char *
 read_all(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
+	char *text = testsrv_read_file(path);
 
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	n = (long)fread(buf, 1, (size_t)n, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
+	assert_non_null(text);
+	return text;
 }
 
 /*

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -25,22 +24,14 @@
 #include "frame.h"
 #include "msg.h"
 #include "server.h"
+#include "testsrv.h"
 
 struct fixture {
-	char dir[64];
+	char dir[256];
 	struct config cfg;
 	struct server *srv;
 	int peer;            /* the test's end of the socketpair */
 };
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup(void **state)
@@ -50,8 +41,7 @@ setup(void **state)
 	const char *why;
 	int sv[2];
 
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/glomail-gate.XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
+	if (testsrv_scratch(fx->dir, sizeof(fx->dir), "gate") == -1)
 		return -1;
 	config_init(&fx->cfg);
 	if (config_set(&fx->cfg, "data-dir", fx->dir, &why) == -1)
@@ -77,7 +67,7 @@ teardown(void **state)
 	close(fx->peer);
 	server_free(fx->srv);
 	config_clear(&fx->cfg);
-	nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	testsrv_remove_tree(fx->dir);
 	free(fx);
 	return 0;
 }

@@ -6,7 +6,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,23 +19,17 @@
 #include <cmocka.h>
 
 #include "maildir.h"
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
+#include "testsrv.h"
 
 static int
 setup(void **state)
 {
-	char *dir = strdup("/tmp/glomail-maildir.XXXXXX");
+	char *dir = malloc(256);
 
-	if (dir == NULL || mkdtemp(dir) == NULL)
+	if (dir == NULL || testsrv_scratch(dir, 256, "maildir") == -1) {
+		free(dir);
 		return -1;
+	}
 	maildir_init();
 	*state = dir;
 	return 0;
@@ -45,7 +38,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	nftw(*state, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	testsrv_remove_tree(*state);
 	free(*state);
 	return 0;
 }

@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -46,23 +45,10 @@ static char scratch[256];
 static pid_t child;
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	(void)state;
-	snprintf(scratch, sizeof(scratch), "%s/glomail-svc.XXXXXX",
-	    tmp != NULL ? tmp : "/tmp");
-	return mkdtemp(scratch) != NULL ? 0 : -1;
+	return testsrv_scratch(scratch, sizeof(scratch), "svc");
 }
 
 static int
@@ -75,7 +61,7 @@ teardown(void **state)
 		child = 0;
 	}
 	if (getenv("GLOMAIL_KEEP_TEST_DIR") == NULL)
-		nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		testsrv_remove_tree(scratch);
 	return 0;
 }
 
@@ -97,33 +83,10 @@ sleep_ms(long ms)
 		;
 }
 
-/* The whole of a file, NUL-terminated (free it); NULL if unreadable. */
-static char *
-read_all(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	if (f == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	if ((buf = malloc((size_t)n + 1)) == NULL) {
-		fclose(f);
-		return NULL;
-	}
-	n = (long)fread(buf, 1, (size_t)n, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 static int
 file_contains(const char *path, const char *needle)
 {
-	char *text = read_all(path);
+	char *text = testsrv_read_file(path);
 	int found = text != NULL && strstr(text, needle) != NULL;
 
 	free(text);
@@ -147,7 +110,7 @@ wait_file(const char *path, const char *needle, long ms)
 static void
 dump_file(const char *path)
 {
-	char *text = read_all(path);
+	char *text = testsrv_read_file(path);
 
 	fprintf(stderr, "--- %s ---\n%s\n---\n", path,
 	    text != NULL ? text : "(none)");
@@ -470,7 +433,7 @@ stored_in(const char *dir, const char *text, int *nfiles_r)
 			continue;
 		(*nfiles_r)++;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		stored = read_all(path);
+		stored = testsrv_read_file(path);
 		assert_non_null(stored);
 		found += strstr(stored, text) != NULL;
 		free(stored);
@@ -611,7 +574,7 @@ write_text(const char *path, const char *text)
 static int
 log_count(const struct testsrv *s, const char *needle)
 {
-	char *text = read_all(s->log), *p;
+	char *text = testsrv_read_file(s->log), *p;
 	int n = 0;
 
 	for (p = text; p != NULL && (p = strstr(p, needle)) != NULL; p++)
@@ -740,7 +703,7 @@ test_journal_priority(void **state)
 	(void)state;
 	snprintf(log, sizeof(log), "%s/server.log", scratch);
 	assert_int_equal(reap(spawn(argv, journal, log), 20000), 1);
-	text = read_all(log);
+	text = testsrv_read_file(log);
 	assert_non_null(text);
 	/* Every line starts with a priority; the failure is an error. */
 	assert_true(text[0] == '<');
@@ -750,7 +713,7 @@ test_journal_priority(void **state)
 	free(text);
 
 	assert_int_equal(reap(spawn(argv, NULL, log), 20000), 1);
-	text = read_all(log);
+	text = testsrv_read_file(log);
 	assert_non_null(text);
 	assert_true(text[0] >= '0' && text[0] <= '9');
 	assert_non_null(strstr(text, " error: cannot create data directory"));

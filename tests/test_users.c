@@ -3,7 +3,6 @@
  */
 #include <sys/stat.h>
 
-#include <ftw.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,27 +14,19 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "testsrv.h"
 #include "users.h"
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void
 test_accounts(void **state)
 {
-	char dir[] = "/tmp/glomail-users.XXXXXX", path[256], hash[256];
+	char dir[256], path[512], hash[256];
 	const char *step = NULL;
 	struct stat st;
 	FILE *f;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
+	assert_int_equal(testsrv_scratch(dir, sizeof(dir), "users"), 0);
 	assert_int_equal(users_exists(dir, "ann"), 0);
 	assert_int_equal(users_create(dir, "ann", "Interop0Passw", &step),
 	    USERS_OK);
@@ -58,7 +49,7 @@ test_accounts(void **state)
 	    USERS_DENIED);
 	assert_int_equal(users_verify(dir, "nobody", "Interop0Passw"),
 	    USERS_DENIED);
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	testsrv_remove_tree(dir);
 }
 
 int

@@ -27,10 +27,10 @@ testsrv_binary(void)
 	return env != NULL ? env : GLOMAIL_BINARY_DIR "/server/glomaild";
 }
 
-static char *
-read_log(const struct testsrv *s)
+char *
+testsrv_read_file(const char *path)
 {
-	FILE *f = fopen(s->log, "r");
+	FILE *f = fopen(path, "r");
 	char *buf;
 	long n;
 
@@ -39,7 +39,7 @@ read_log(const struct testsrv *s)
 	fseek(f, 0, SEEK_END);
 	n = ftell(f);
 	rewind(f);
-	if ((buf = malloc((size_t)n + 1)) == NULL) {
+	if (n < 0 || (buf = malloc((size_t)n + 1)) == NULL) {
 		fclose(f);
 		return NULL;
 	}
@@ -47,6 +47,12 @@ read_log(const struct testsrv *s)
 	buf[n] = '\0';
 	fclose(f);
 	return buf;
+}
+
+static char *
+read_log(const struct testsrv *s)
+{
+	return testsrv_read_file(s->log);
 }
 
 int
@@ -120,14 +126,22 @@ spawn(struct testsrv *s, const char *listen, const char *const *extra)
 }
 
 int
-testsrv_start(struct testsrv *s, const char *const *extra)
+testsrv_scratch(char *buf, size_t len, const char *tag)
 {
 	const char *tmp = getenv("TMPDIR");
+	int n = snprintf(buf, len, "%s/glomail-%s.XXXXXX",
+	    tmp != NULL ? tmp : "/tmp", tag);
 
+	if (n < 0 || (size_t)n >= len)
+		return -1;
+	return mkdtemp(buf) != NULL ? 0 : -1;
+}
+
+int
+testsrv_start(struct testsrv *s, const char *const *extra)
+{
 	memset(s, 0, sizeof(*s));
-	snprintf(s->dir, sizeof(s->dir), "%s/glomail-test.XXXXXX",
-	    tmp != NULL ? tmp : "/tmp");
-	if (mkdtemp(s->dir) == NULL)
+	if (testsrv_scratch(s->dir, sizeof(s->dir), "test") == -1)
 		return -1;
 	snprintf(s->data, sizeof(s->data), "%s/data", s->dir);
 	snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
@@ -167,12 +181,18 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 }
 
 void
+testsrv_remove_tree(const char *path)
+{
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void
 testsrv_stop(struct testsrv *s)
 {
 	if (s->pid > 0)
 		testsrv_kill(s, SIGTERM);
 	if (s->dir[0] != '\0' && getenv("GLOMAIL_KEEP_TEST_DIR") == NULL)
-		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		testsrv_remove_tree(s->dir);
 }
 
 int

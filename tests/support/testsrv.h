@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <stddef.h>
+
 #include <jansson.h>
 
 #include "msg.h"
@@ -54,5 +56,17 @@ int testsrv_auth(int fd, int header, const char *user, const char *password);
 
 /* 1 when the log contains needle. */
 int testsrv_log_contains(const struct testsrv *s, const char *needle);
+
+/*
+ * Make a fresh scratch directory "$TMPDIR/glomail-<tag>.XXXXXX" (TMPDIR
+ * defaults to /tmp) in buf. Returns 0 or -1.
+ */
+int testsrv_scratch(char *buf, size_t len, const char *tag);
+
+/* Remove a directory tree (a scratch directory), quietly. */
+void testsrv_remove_tree(const char *path);
+
+/* The whole of a file, NUL-terminated (free it); NULL if unreadable. */
+char *testsrv_read_file(const char *path);
 
 #endif
