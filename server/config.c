@@ -16,42 +16,43 @@ enum config_type { T_LISTEN, T_STRING, T_SIZE, T_UINT, T_LEVEL };
 
 static const struct config_key {
 	const char *name;
+	const char *arg;         /* what --help calls the value */
 	enum config_type type;
 	size_t offset;
 	unsigned long long min, max;
 	const char *help;
 } config_keys[] = {
-	{ "listen", T_LISTEN, 0, 0, 0,
+	{ "listen", "HOST:PORT", T_LISTEN, 0, 0, 0,
 	  "address to listen on, HOST:PORT or [IPV6]:PORT (repeatable; "
 	  "default 127.0.0.1:9672; port 0 picks a free port)" },
-	{ "data-dir", T_STRING, offsetof(struct config, data_dir), 0, 0,
+	{ "data-dir", "DIR", T_STRING, offsetof(struct config, data_dir), 0, 0,
 	  "the mail store (default ./glo_server_data)" },
-	{ "domain", T_STRING, offsetof(struct config, domain), 0, 0,
+	{ "domain", "NAME", T_STRING, offsetof(struct config, domain), 0, 0,
 	  "the local mail domain (default glo2000.ca)" },
-	{ "max-frame", T_SIZE, offsetof(struct config, max_frame), 64,
+	{ "max-frame", "BYTES", T_SIZE, offsetof(struct config, max_frame), 64,
 	  FRAME_MAX_LIMIT, "largest request accepted, in bytes (default 1048576)" },
-	{ "max-output", T_SIZE, offsetof(struct config, max_output), 4096,
+	{ "max-output", "BYTES", T_SIZE, offsetof(struct config, max_output), 4096,
 	  (unsigned long long)1 << 40,
 	  "replies queued for one client before it is paused, in bytes "
 	  "(default 4194304)" },
-	{ "max-connections", T_UINT, offsetof(struct config, max_connections),
+	{ "max-connections", "N", T_UINT, offsetof(struct config, max_connections),
 	  1, 1000000, "simultaneous connections (default 16384)" },
-	{ "timeout-login", T_UINT, offsetof(struct config, timeout_login), 1,
+	{ "timeout-login", "SECONDS", T_UINT, offsetof(struct config, timeout_login), 1,
 	  86400, "seconds a connection may stay silent before login (default 60)" },
-	{ "timeout-idle", T_UINT, offsetof(struct config, timeout_idle), 1,
+	{ "timeout-idle", "SECONDS", T_UINT, offsetof(struct config, timeout_idle), 1,
 	  86400, "seconds a logged-in connection may stay silent (default 900)" },
-	{ "login-penalty", T_UINT, offsetof(struct config, login_penalty), 0,
+	{ "login-penalty", "MS", T_UINT, offsetof(struct config, login_penalty), 0,
 	  60000, "milliseconds the next login for an account or from an "
 	  "address waits after one failure, doubling per failure; 0 turns "
 	  "throttling off (default 2000)" },
-	{ "login-penalty-max", T_UINT, offsetof(struct config,
+	{ "login-penalty-max", "MS", T_UINT, offsetof(struct config,
 	  login_penalty_max), 0, 3600000,
 	  "longest such wait, in milliseconds (default 15000)" },
-	{ "auth-workers", T_UINT, offsetof(struct config, auth_workers), 1, 64,
+	{ "auth-workers", "N", T_UINT, offsetof(struct config, auth_workers), 1, 64,
 	  "threads hashing passwords (default 2)" },
-	{ "store-workers", T_UINT, offsetof(struct config, store_workers), 1,
+	{ "store-workers", "N", T_UINT, offsetof(struct config, store_workers), 1,
 	  64, "threads writing mail to disk (default 8)" },
-	{ "log-level", T_LEVEL, offsetof(struct config, log_level), 0, 0,
+	{ "log-level", "LEVEL", T_LEVEL, offsetof(struct config, log_level), 0, 0,
 	  "error, warn, info or debug (default info)" },
 };
 
@@ -288,14 +289,52 @@ fail:
 	return -1;
 }
 
+/* Print text from column indent, wrapped before column 79. */
+static void
+usage_wrap(FILE *out, const char *text, int col, int indent)
+{
+	const char *p = text, *sp;
+	int n;
+
+	while (*p != '\0') {
+		n = (int)strlen(p);
+		if (col + n > 78) {
+			/* The last blank that fits, or the first one at all. */
+			for (sp = p + (78 - col); sp > p && *sp != ' '; sp--)
+				;
+			if (sp == p && (sp = strchr(p, ' ')) == NULL)
+				sp = p + n;
+			n = (int)(sp - p);
+		}
+		fprintf(out, "%.*s\n", n, p);
+		p += n;
+		while (*p == ' ')
+			p++;
+		if (*p != '\0')
+			fprintf(out, "%*s", indent, "");
+		col = indent;
+	}
+}
+
 void
 config_usage(FILE *out)
 {
+	const int indent = 23;
 	size_t i;
+	int n;
 
-	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
-		fprintf(out, "  --%-18s %s\n", config_keys[i].name,
-		    config_keys[i].help);
+	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+		n = fprintf(out, "  --%s %s", config_keys[i].name,
+		    config_keys[i].arg);
+		if (n >= indent - 1) {
+			fprintf(out, "\n%*s", indent, "");
+			n = indent;
+		} else {
+			fprintf(out, "%*s", indent - n, "");
+			n = indent;
+		}
+		usage_wrap(out, config_keys[i].help, n, indent);
+	}
 }
 
 /*
