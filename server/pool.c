@@ -30,9 +30,9 @@ struct pool {
 	const char *name;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct jobq todo;       /* waiting for a thread */
+	struct jobq waiting;    /* for a thread */
 	struct jobq finished;   /* waiting for their done on the loop */
-	unsigned queued;        /* in todo */
+	unsigned queued;        /* in waiting */
 	unsigned pending;       /* submitted, done not yet run (loop only) */
 	unsigned max_queue;
 	int stopping;
@@ -73,12 +73,12 @@ pool_thread(void *arg)
 
 	pthread_mutex_lock(&pool->lock);
 	for (;;) {
-		while (pool->todo.head == NULL && !pool->stopping)
+		while (pool->waiting.head == NULL && !pool->stopping)
 			pthread_cond_wait(&pool->cond, &pool->lock);
-		if ((j = pool->todo.head) == NULL)
+		if ((j = pool->waiting.head) == NULL)
 			break; /* stopping with nothing left to do */
-		if ((pool->todo.head = j->next) == NULL)
-			pool->todo.tail = NULL;
+		if ((pool->waiting.head = j->next) == NULL)
+			pool->waiting.tail = NULL;
 		pool->queued--;
 		/* On Linux, niceness belongs to the thread that sets it. */
 		if (niced != pool->nice && setpriority(PRIO_PROCESS, 0,
@@ -183,7 +183,7 @@ pool_submit(struct pool *pool, pool_fn work, pool_fn done, void *arg)
 	j->work = work;
 	j->done = done;
 	j->arg = arg;
-	jobq_push(&pool->todo, j);
+	jobq_push(&pool->waiting, j);
 	pool->queued++;
 	pool->pending++;
 	pthread_cond_signal(&pool->cond);

@@ -167,17 +167,7 @@ hostile_closed(int fd, int timeout_ms)
 int
 hostile_user(const struct testsrv *s, const char *user)
 {
-	int fd = testsrv_connect(s);
-
-	if (fd == -1)
-		return -1;
-	if (testsrv_auth(fd, PROTO_AUTH_REGISTER, user, HOSTILE_PASSWORD) !=
-	    PROTO_OK && testsrv_auth(fd, PROTO_AUTH_LOGIN, user,
-	    HOSTILE_PASSWORD) != PROTO_OK) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return testsrv_user(s, user, HOSTILE_PASSWORD);
 }
 
 long

@@ -48,12 +48,9 @@ group_teardown(void **state)
 static int
 user_conn(const char *user)
 {
-	int fd = testsrv_connect(&srv);
+	int fd = testsrv_user(&srv, user, PASSWORD);
 
 	assert_true(fd >= 0);
-	if (testsrv_auth(fd, PROTO_AUTH_REGISTER, user, PASSWORD) != PROTO_OK)
-		assert_int_equal(testsrv_auth(fd, PROTO_AUTH_LOGIN, user,
-		    PASSWORD), PROTO_OK);
 	return fd;
 }
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "proto.h"
 #include "testsrv.h"
 #include "wire.h"
 
@@ -233,4 +234,19 @@ testsrv_auth(int fd, int header, const char *user, const char *password)
 {
 	return testsrv_request(fd, header, msg_credentials_new(user, password),
 	    NULL);
+}
+
+int
+testsrv_user(const struct testsrv *s, const char *user, const char *password)
+{
+	int fd = testsrv_connect(s);
+
+	if (fd == -1)
+		return -1;
+	if (testsrv_auth(fd, PROTO_AUTH_REGISTER, user, password) != PROTO_OK &&
+	    testsrv_auth(fd, PROTO_AUTH_LOGIN, user, password) != PROTO_OK) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }

@@ -54,6 +54,13 @@ int testsrv_request(int fd, int header, json_t *payload,
 /* Register (or log in, with login set) on fd; returns the reply header. */
 int testsrv_auth(int fd, int header, const char *user, const char *password);
 
+/*
+ * A new connection logged in as user: registered on first use, logged in
+ * after. Returns the socket, or -1.
+ */
+int testsrv_user(const struct testsrv *s, const char *user,
+    const char *password);
+
 /* 1 when the log contains needle. */
 int testsrv_log_contains(const struct testsrv *s, const char *needle);
 
