@@ -40,12 +40,12 @@ body(const uint8_t *p, size_t len)
 	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++)
 		if (msg_unpack(m, shapes[i], &a, &why) == -1 && why == NULL)
 			abort();
-	/* Round trip: what we encode we must parse, with the same header. */
+	/* Round trip: what we encode we must parse, with the same header.
+	 * The encoder steals a reference, so take one only when encoding. */
 	payload = msg_payload(m);
-	if (payload != NULL)
-		json_incref(payload);
 	if (msg_header(m) >= INT32_MIN && msg_header(m) <= INT32_MAX &&
-	    msg_encode((int)msg_header(m), payload, FRAME_MAX_LIMIT, &frame,
+	    msg_encode((int)msg_header(m), payload != NULL ?
+	    json_incref(payload) : NULL, FRAME_MAX_LIMIT, &frame,
 	    &flen) == 0) {
 		if (frame_decode(frame, flen, FRAME_MAX_LIMIT, &blen) !=
 		    FRAME_READY || blen + FRAME_HEADER_LEN != flen)
