@@ -14,6 +14,28 @@
 #include "frame.h"
 #include "wire.h"
 
+/*
+ * With nobody listening on a port of the ephemeral range, the kernel can
+ * give a connecting socket that very port, and TCP's simultaneous open then
+ * connects the socket to itself: it would read its own requests as replies
+ * and keep the port from a server restarting on it. Such a connection is a
+ * refusal.
+ */
+static int
+self_connected(int fd)
+{
+	struct sockaddr_storage a, b;
+	socklen_t alen = sizeof(a), blen = sizeof(b);
+
+	if (getsockname(fd, (struct sockaddr *)&a, &alen) == -1 ||
+	    getpeername(fd, (struct sockaddr *)&b, &blen) == -1)
+		return 0;
+	if (alen != blen || memcmp(&a, &b, alen) != 0)
+		return 0;
+	errno = ECONNREFUSED;
+	return 1;
+}
+
 int
 wire_connect(const char *host, const char *port, char *err, size_t errlen)
 {
@@ -34,7 +56,8 @@ wire_connect(const char *host, const char *port, char *err, size_t errlen)
 			saved = errno;
 			continue;
 		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    !self_connected(fd))
 			break;
 		saved = errno;
 		close(fd);

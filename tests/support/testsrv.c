@@ -66,8 +66,19 @@ testsrv_log_contains(const struct testsrv *s, const char *needle)
 	return found;
 }
 
+static void
+print_log(const struct testsrv *s)
+{
+	char *log = read_log(s);
+
+	fprintf(stderr, "glomaild did not start; its log:\n%s\n",
+	    log != NULL ? log : "(none)");
+	free(log);
+}
+
 static int
-spawn(struct testsrv *s, const char *listen, const char *const *extra)
+spawn(struct testsrv *s, const char *listen, const char *const *extra,
+    int quiet)
 {
 	char *argv[64];
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
@@ -117,10 +128,8 @@ spawn(struct testsrv *s, const char *listen, const char *const *extra)
 		free(log);
 		nanosleep(&ts, NULL);
 	}
-	log = read_log(s);
-	fprintf(stderr, "glomaild did not start; its log:\n%s\n",
-	    log != NULL ? log : "(none)");
-	free(log);
+	if (!quiet)
+		print_log(s);
 	if (s->pid > 0)
 		testsrv_kill(s, SIGKILL);
 	return -1;
@@ -146,16 +155,31 @@ testsrv_start(struct testsrv *s, const char *const *extra)
 		return -1;
 	snprintf(s->data, sizeof(s->data), "%s/data", s->dir);
 	snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
-	return spawn(s, "127.0.0.1:0", extra);
+	return spawn(s, "127.0.0.1:0", extra, 0);
 }
 
 int
 testsrv_restart(struct testsrv *s, const char *const *extra)
 {
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
 	char listen[64];
+	int i;
 
 	snprintf(listen, sizeof(listen), "127.0.0.1:%s", s->port);
-	return spawn(s, listen, extra);
+	/*
+	 * After a crash the port can stay busy a moment (the dead server's
+	 * connections closing, or a client's new connection given it as its
+	 * own port): retry for a few seconds before calling it a failure.
+	 */
+	for (i = 0; i < 50; i++) {
+		if (spawn(s, listen, extra, 1) == 0)
+			return 0;
+		if (!testsrv_log_contains(s, "Address already in use"))
+			break;
+		nanosleep(&ts, NULL);
+	}
+	print_log(s);
+	return -1;
 }
 
 int
