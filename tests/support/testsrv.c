@@ -183,6 +183,12 @@ testsrv_restart(struct testsrv *s, const char *const *extra)
 }
 
 int
+testsrv_restart_anyport(struct testsrv *s, const char *const *extra)
+{
+	return spawn(s, "127.0.0.1:0", extra, 0);
+}
+
+int
 testsrv_kill(struct testsrv *s, int sig)
 {
 	int status = 0;

@@ -34,6 +34,13 @@ int testsrv_start(struct testsrv *s, const char *const *extra);
 /* Start again on the same data directory and port (after a kill). */
 int testsrv_restart(struct testsrv *s, const char *const *extra);
 
+/*
+ * Start again on the same data directory and a new free port (s->port
+ * changes): for tests that restart many times, where the old port may be
+ * taken meanwhile.
+ */
+int testsrv_restart_anyport(struct testsrv *s, const char *const *extra);
+
 /* Send sig and reap the server (SIGKILL for a crash, SIGTERM for a stop). */
 int testsrv_kill(struct testsrv *s, int sig);
 
