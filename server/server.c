@@ -439,6 +439,15 @@ log_listening(struct evconnlistener *l)
 	}
 }
 
+/* Keep a new listener, whichever way it came: serve it and log it. */
+static void
+listener_add(struct server *srv, struct evconnlistener *l)
+{
+	evconnlistener_set_error_cb(l, accept_error_cb);
+	srv->listeners[srv->nlisteners++] = l;
+	log_listening(l);
+}
+
 /*
  * Socket activation: the service manager bound the sockets of its .socket
  * unit and passed them from descriptor 3 on. The listen setting is not used
@@ -474,9 +483,7 @@ listen_passed(struct server *srv, int n)
 			    strerror(errno));
 			return -1;
 		}
-		evconnlistener_set_error_cb(l, accept_error_cb);
-		srv->listeners[srv->nlisteners++] = l;
-		log_listening(l);
+		listener_add(srv, l);
 	}
 	set_accepting(srv, 1);
 	return 0;
@@ -513,9 +520,7 @@ server_listen(struct server *srv)
 			    strerror(errno));
 			return -1;
 		}
-		evconnlistener_set_error_cb(l, accept_error_cb);
-		srv->listeners[srv->nlisteners++] = l;
-		log_listening(l);
+		listener_add(srv, l);
 	}
 	set_accepting(srv, 1);
 	return 0;
