@@ -1,92 +1,195 @@
 /*
  * config.c - the table of settings and the two ways in: command line and
  * configuration file; which settings a running server may take on reload.
+ *
+ * config_table below is the only list of settings. Everything else is
+ * derived from it: the defaults (config_init), the getopt_long options and
+ * --help (main.c), the range in every error message, and what SIGHUP
+ * applies. A test checks that dist/glomaild.conf and glomaild.conf(5) name
+ * exactly the keys of this table, and that --help names every one.
+ *
+ * Adding a setting:
+ *   1. a field in struct config (config.h);
+ *   2. one row here, with the ROW_* macro of its type: the key, the field,
+ *      the range (numbers), the default as it would be written in the file,
+ *      RELOAD or RESTART, and the --help text (lower case, no final stop;
+ *      the range and the default are appended);
+ *   3. a paragraph in dist/man/glomaild.conf.5.in and a commented-out line
+ *      in dist/glomaild.conf (test_config fails until both exist), and the
+ *      option in dist/man/glomaild.8.in.
+ * A new kind of value is one enum config_type value, plus one case in
+ * set_value, format_value and copy_value. RELOAD is only for values read at
+ * use time on the reactor thread; strings never are (other threads may hold
+ * the old pointer).
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "frame.h"
 #include "proto.h"
 
-enum config_type { T_LISTEN, T_STRING, T_SIZE, T_UINT, T_LEVEL };
-
-static const struct config_key {
-	const char *name;
-	const char *arg;         /* what --help calls the value */
-	enum config_type type;
-	size_t offset;
-	unsigned long long min, max;
-	const char *help;
-} config_keys[] = {
-	{ "listen", "HOST:PORT", T_LISTEN, 0, 0, 0,
-	  "address to listen on, HOST:PORT or [IPV6]:PORT (repeatable; "
-	  "default 127.0.0.1:9672; port 0 picks a free port)" },
-	{ "data-dir", "DIR", T_STRING, offsetof(struct config, data_dir), 0, 0,
-	  "the mail store (default ./glo_server_data)" },
-	{ "domain", "NAME", T_STRING, offsetof(struct config, domain), 0, 0,
-	  "the local mail domain (default glo2000.ca)" },
-	{ "max-frame", "BYTES", T_SIZE, offsetof(struct config, max_frame), 64,
-	  FRAME_MAX_LIMIT, "largest request accepted, in bytes (default 1048576)" },
-	{ "max-output", "BYTES", T_SIZE, offsetof(struct config, max_output), 4096,
-	  (unsigned long long)1 << 40,
-	  "replies queued for one client before it is paused, in bytes "
-	  "(default 4194304)" },
-	{ "max-connections", "N", T_UINT, offsetof(struct config, max_connections),
-	  1, 1000000, "simultaneous connections (default 16384)" },
-	{ "timeout-login", "SECONDS", T_UINT, offsetof(struct config, timeout_login), 1,
-	  86400, "seconds a connection may stay silent before login (default 60)" },
-	{ "timeout-idle", "SECONDS", T_UINT, offsetof(struct config, timeout_idle), 1,
-	  86400, "seconds a logged-in connection may stay silent (default 900)" },
-	{ "login-penalty", "MS", T_UINT, offsetof(struct config, login_penalty), 0,
-	  60000, "milliseconds the next login for an account or from an "
-	  "address waits after one failure, doubling per failure; 0 turns "
-	  "throttling off (default 2000)" },
-	{ "login-penalty-max", "MS", T_UINT, offsetof(struct config,
-	  login_penalty_max), 0, 3600000,
-	  "longest such wait, in milliseconds (default 15000)" },
-	{ "auth-workers", "N", T_UINT, offsetof(struct config, auth_workers), 1, 64,
-	  "threads hashing passwords (default 2)" },
-	{ "store-workers", "N", T_UINT, offsetof(struct config, store_workers), 1,
-	  64, "threads writing mail to disk (default 8)" },
-	{ "log-level", "LEVEL", T_LEVEL, offsetof(struct config, log_level), 0, 0,
-	  "error, warn, info or debug (default info)" },
+enum config_type {
+	T_LISTEN,   /* HOST:PORT, repeatable: listen[], nlisten */
+	T_STRING,   /* char *, not empty */
+	T_DOMAIN,   /* char *, a mail domain, stored in lower case */
+	T_BOOL,     /* int: yes/no, true/false, on/off, 1/0 */
+	T_UINT,     /* unsigned: a count */
+	T_SIZE,     /* size_t: bytes, K/M/G suffixes */
+	T_SECONDS,  /* unsigned: seconds; ms/s/m/h suffixes */
+	T_MILLIS,   /* unsigned: milliseconds; ms/s/m/h suffixes */
+	T_LEVEL,    /* enum log_level */
 };
 
-void
-config_init(struct config *cfg)
+enum { RESTART = 0, RELOAD = 1 };
+
+struct config_key {
+	const char *name;
+	enum config_type type;
+	const char *arg;         /* what --help calls the value */
+	size_t offset;           /* of the field in struct config */
+	unsigned long long min, max;
+	/*
+	 * The default, written as in the file. With def_fn, def describes
+	 * it in words for --help and def_fn computes it at start-up.
+	 */
+	const char *def;
+	void (*def_fn)(char *buf, size_t len);
+	int reload;              /* SIGHUP applies it */
+	const char *help;
+};
+
+/*
+ * The field's offset, refused at compile time when the field does not have
+ * the size the type stores (an unsigned row on a size_t field, say).
+ */
+#define FIELD(f, type) (offsetof(struct config, f) + 0 * sizeof(char[	\
+	sizeof(((struct config *)0)->f) == sizeof(type) ? 1 : -1]))
+
+#define ROW_STRING(n, f, arg, def, rl, help) \
+	{ n, T_STRING, arg, FIELD(f, char *), 0, 0, def, NULL, rl, help }
+#define ROW_DOMAIN(n, f, def, rl, help) \
+	{ n, T_DOMAIN, "NAME", FIELD(f, char *), 0, 0, def, NULL, rl, help }
+#define ROW_BOOL(n, f, def, rl, help) \
+	{ n, T_BOOL, "yes|no", FIELD(f, int), 0, 1, def, NULL, rl, help }
+#define ROW_UINT(n, f, arg, lo, hi, def, rl, help) \
+	{ n, T_UINT, arg, FIELD(f, unsigned), lo, hi, def, NULL, rl, help }
+#define ROW_SIZE(n, f, lo, hi, def, rl, help) \
+	{ n, T_SIZE, "BYTES", FIELD(f, size_t), lo, hi, def, NULL, rl, help }
+#define ROW_SIZE_FN(n, f, lo, hi, words, fn, rl, help) \
+	{ n, T_SIZE, "BYTES", FIELD(f, size_t), lo, hi, words, fn, rl, help }
+#define ROW_SECONDS(n, f, lo, hi, def, rl, help) \
+	{ n, T_SECONDS, "SECONDS", FIELD(f, unsigned), lo, hi, def, NULL, rl, \
+	  help }
+#define ROW_MILLIS(n, f, lo, hi, def, rl, help) \
+	{ n, T_MILLIS, "MS", FIELD(f, unsigned), lo, hi, def, NULL, rl, help }
+#define ROW_LEVEL(n, f, def, rl, help) \
+	{ n, T_LEVEL, "LEVEL", FIELD(f, enum log_level), 0, 0, def, NULL, rl, \
+	  help }
+
+static void default_max_memory(char *buf, size_t len);
+
+static const struct config_key config_table[] = {
+	{ "listen", T_LISTEN, "HOST:PORT", FIELD(listen, char *[CONFIG_LISTEN_MAX]),
+	  0, 0, "127.0.0.1:" PROTO_DEFAULT_PORT_STR, NULL, RESTART,
+	  "address to listen on, HOST:PORT or [IPV6]:PORT; repeatable, port 0 "
+	  "picks a free port" },
+	ROW_STRING("data-dir", data_dir, "DIR", "./glo_server_data", RESTART,
+	    "the mail store"),
+	ROW_DOMAIN("domain", domain, PROTO_DEFAULT_DOMAIN, RESTART,
+	    "the local mail domain: letters, digits, hyphens and at least one "
+	    "dot"),
+	ROW_SIZE("max-frame", max_frame, 64, FRAME_MAX_LIMIT, "1M", RELOAD,
+	    "largest request accepted"),
+	ROW_SIZE("max-output", max_output, 4096, (unsigned long long)1 << 40,
+	    "4M", RELOAD,
+	    "replies queued for one client before it is paused"),
+	ROW_SIZE_FN("max-memory", max_memory, 4096,
+	    (unsigned long long)1 << 48,
+	    "a quarter of physical memory, at least 64M", default_max_memory,
+	    RELOAD, "the sum of bytes all connections may hold, in and out; "
+	    "past it new work is refused"),
+	ROW_UINT("max-connections", max_connections, "N", 1, 1000000, "16384",
+	    RELOAD, "simultaneous connections"),
+	ROW_SECONDS("timeout-login", timeout_login, 1, 86400, "60", RELOAD,
+	    "how long a connection may stay silent before login"),
+	ROW_SECONDS("timeout-idle", timeout_idle, 1, 86400, "900", RELOAD,
+	    "how long a logged-in connection may stay silent"),
+	ROW_MILLIS("login-penalty", login_penalty, 0, 60000, "2000", RESTART,
+	    "how long the next login for an account or from an address "
+	    "waits after one failure, doubling per failure; 0 turns "
+	    "throttling off"),
+	ROW_MILLIS("login-penalty-max", login_penalty_max, 0, 3600000, "15000",
+	    RESTART, "longest such wait"),
+	ROW_UINT("auth-workers", auth_workers, "N", 1, 64, "2", RESTART,
+	    "threads hashing passwords"),
+	ROW_UINT("store-workers", store_workers, "N", 1, 64, "8", RESTART,
+	    "threads writing mail to disk"),
+	ROW_LEVEL("log-level", log_level, "info", RELOAD,
+	    "error, warn, info or debug"),
+};
+
+#define NKEYS (sizeof(config_table) / sizeof(config_table[0]))
+
+/* config_set's reason when it names the key or the range. */
+static char config_why[192];
+
+/* A quarter of the physical memory, at least 64 MiB. */
+static void
+default_max_memory(char *buf, size_t len)
 {
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->listen[0] = strdup("127.0.0.1:" PROTO_DEFAULT_PORT_STR);
-	cfg->nlisten = 1;
-	cfg->listen_default = 1;
-	cfg->data_dir = strdup("./glo_server_data");
-	cfg->domain = strdup(PROTO_DEFAULT_DOMAIN);
-	cfg->max_frame = FRAME_MAX_DEFAULT;
-	cfg->max_output = (size_t)4 << 20;
-	cfg->max_connections = 16384;
-	cfg->timeout_login = 60;
-	cfg->timeout_idle = 900;
-	cfg->login_penalty = 2000;
-	cfg->login_penalty_max = 15000;
-	cfg->auth_workers = 2;
-	cfg->store_workers = 8;
-	cfg->log_level = LOG_LEVEL_INFO;
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	unsigned long long v = (unsigned long long)64 << 20, phys;
+
+	if (pages > 0 && psize > 0) {
+		phys = (unsigned long long)pages * (unsigned long long)psize;
+		if (phys / 4 > v)
+			v = phys / 4;
+	}
+	if (v > SIZE_MAX)
+		v = SIZE_MAX;
+	snprintf(buf, len, "%llu", v);
 }
 
-void
-config_clear(struct config *cfg)
+size_t
+config_key_count(void)
 {
-	size_t i;
+	return NKEYS;
+}
 
-	for (i = 0; i < cfg->nlisten; i++)
-		free(cfg->listen[i]);
-	free(cfg->data_dir);
-	free(cfg->domain);
-	memset(cfg, 0, sizeof(*cfg));
+const char *
+config_key_name(size_t i)
+{
+	return i < NKEYS ? config_table[i].name : NULL;
+}
+
+static int
+is_number_type(enum config_type t)
+{
+	return t == T_UINT || t == T_SIZE || t == T_SECONDS || t == T_MILLIS;
+}
+
+int
+config_key_range(size_t i, unsigned long long *min_r,
+    unsigned long long *max_r)
+{
+	if (i >= NKEYS || !is_number_type(config_table[i].type))
+		return -1;
+	*min_r = config_table[i].min;
+	*max_r = config_table[i].max;
+	return 0;
+}
+
+int
+config_key_reloads(size_t i)
+{
+	return i < NKEYS && config_table[i].reload;
 }
 
 /* Key names compare with '_' and '-' alike. */
@@ -95,23 +198,29 @@ find_key(const char *name)
 {
 	size_t i, j;
 
-	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
-		const char *k = config_keys[i].name;
+	for (i = 0; i < NKEYS; i++) {
+		const char *k = config_table[i].name;
 
 		for (j = 0; k[j] != '\0' && name[j] != '\0'; j++)
 			if (k[j] != name[j] && !(k[j] == '-' && name[j] == '_'))
 				break;
 		if (k[j] == '\0' && name[j] == '\0')
-			return &config_keys[i];
+			return &config_table[i];
 	}
 	return NULL;
 }
 
-/* Decimal with an optional K/M/G suffix (powers of 1024). */
+/*
+ * Decimal with an optional suffix: K/M/G (powers of 1024) for sizes;
+ * ms/s/m/h for durations, whose plain numbers are in the row's unit
+ * (unit_ms: 1 for milliseconds, 1000 for seconds). A duration in seconds
+ * must come to whole seconds.
+ */
 static int
-parse_number(const char *s, int suffix, unsigned long long *out)
+parse_number(const char *s, enum config_type type, unsigned long long *out)
 {
-	unsigned long long v, mult = 1;
+	unsigned long long v, mult = 1, div = 1;
+	unsigned long long unit_ms = type == T_SECONDS ? 1000 : 1;
 	char *end;
 
 	if (*s < '0' || *s > '9')
@@ -120,7 +229,7 @@ parse_number(const char *s, int suffix, unsigned long long *out)
 	v = strtoull(s, &end, 10);
 	if (errno != 0)
 		return -1;
-	if (suffix && *end != '\0' && end[1] == '\0') {
+	if (type == T_SIZE && *end != '\0' && end[1] == '\0') {
 		switch (*end) {
 		case 'k': case 'K': mult = 1024; break;
 		case 'm': case 'M': mult = 1024 * 1024; break;
@@ -128,10 +237,23 @@ parse_number(const char *s, int suffix, unsigned long long *out)
 		default: return -1;
 		}
 		end++;
+	} else if ((type == T_SECONDS || type == T_MILLIS) && *end != '\0') {
+		if (strcmp(end, "ms") == 0)
+			mult = 1;
+		else if (strcmp(end, "s") == 0)
+			mult = 1000;
+		else if (strcmp(end, "m") == 0)
+			mult = 60 * 1000;
+		else if (strcmp(end, "h") == 0)
+			mult = 3600 * 1000;
+		else
+			return -1;
+		div = unit_ms;
+		end += strlen(end);
 	}
-	if (*end != '\0' || v > ULLONG_MAX / mult)
+	if (*end != '\0' || v > ULLONG_MAX / mult || (v * mult) % div != 0)
 		return -1;
-	*out = v * mult;
+	*out = v * mult / div;
 	return 0;
 }
 
@@ -161,18 +283,90 @@ check_listen(const char *value)
 	return 0;
 }
 
-int
-config_set(struct config *cfg, const char *key, const char *value,
+/*
+ * A mail domain as RFC 1035 and RFC 5321 write one: labels of letters,
+ * digits and hyphens, 1 to 63 characters, neither starting nor ending with
+ * a hyphen, at most 253 characters in all. At least two labels, as mail
+ * wants a fully qualified name, and a last label that is not all digits, so
+ * an IP address is not taken for a domain. No final dot: addresses are
+ * written without it. Copies the name in lower case to out (254 bytes).
+ */
+static int
+check_domain(const char *value, char *out)
+{
+	size_t i, len = strlen(value), label = 0, labels = 1;
+	int digits = 1;
+	char c;
+
+	if (len == 0 || len > 253)
+		return -1;
+	for (i = 0; i <= len; i++) {
+		c = value[i];
+		if (c == '.' || c == '\0') {
+			if (label == 0 || value[i - 1] == '-')
+				return -1;
+			if (c == '\0')
+				break;
+			labels++;
+			label = 0;
+			digits = 1;
+			out[i] = '.';
+			continue;
+		}
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-'))
+			return -1;
+		if ((c == '-' && label == 0) || ++label > 63)
+			return -1;
+		if (c < '0' || c > '9')
+			digits = 0;
+		out[i] = c;
+	}
+	out[len] = '\0';
+	return labels >= 2 && !digits ? 0 : -1;
+}
+
+static int
+parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static const char *
+unit_name(enum config_type t)
+{
+	switch (t) {
+	case T_SIZE: return " bytes";
+	case T_SECONDS: return " seconds";
+	case T_MILLIS: return " milliseconds";
+	default: return "";
+	}
+}
+
+/* Store value into the row's field; -1 with *why_r on a bad value. */
+static int
+set_value(struct config *cfg, const struct config_key *k, const char *value,
     const char **why_r)
 {
-	const struct config_key *k = find_key(key);
+	char *field = (char *)cfg + k->offset, *copy, lower[254];
 	unsigned long long n;
-	char *copy, **sp;
 
-	if (k == NULL) {
-		*why_r = "unknown setting";
-		return -1;
-	}
 	switch (k->type) {
 	case T_LISTEN:
 		if (check_listen(value) == -1) {
@@ -192,6 +386,19 @@ config_set(struct config *cfg, const char *key, const char *value,
 			goto nomem;
 		cfg->listen[cfg->nlisten++] = copy;
 		return 0;
+	case T_DOMAIN:
+		if (*value == '\0') {
+			*why_r = "empty value";
+			return -1;
+		}
+		if (check_domain(value, lower) == -1) {
+			snprintf(config_why, sizeof(config_why), "%s must be a "
+			    "domain name such as example.org", k->name);
+			*why_r = config_why;
+			return -1;
+		}
+		value = lower;
+		/* FALLTHROUGH */
 	case T_STRING:
 		if (*value == '\0') {
 			*why_r = "empty value";
@@ -199,25 +406,37 @@ config_set(struct config *cfg, const char *key, const char *value,
 		}
 		if ((copy = strdup(value)) == NULL)
 			goto nomem;
-		sp = (char **)((char *)cfg + k->offset);
-		free(*sp);
-		*sp = copy;
+		free(*(char **)(void *)field);
+		*(char **)(void *)field = copy;
 		return 0;
-	case T_SIZE:
+	case T_BOOL:
+		if (parse_bool(value, (int *)(void *)field) == -1) {
+			snprintf(config_why, sizeof(config_why),
+			    "%s must be yes or no", k->name);
+			*why_r = config_why;
+			return -1;
+		}
+		return 0;
 	case T_UINT:
-		if (parse_number(value, k->type == T_SIZE, &n) == -1 ||
-		    n < k->min || n > k->max) {
-			*why_r = "value is not a number in range";
+	case T_SIZE:
+	case T_SECONDS:
+	case T_MILLIS:
+		if (parse_number(value, k->type, &n) == -1 || n < k->min ||
+		    n > k->max) {
+			snprintf(config_why, sizeof(config_why),
+			    "%s must be between %llu and %llu%s", k->name,
+			    k->min, k->max, unit_name(k->type));
+			*why_r = config_why;
 			return -1;
 		}
 		if (k->type == T_SIZE)
-			*(size_t *)((char *)cfg + k->offset) = (size_t)n;
+			*(size_t *)(void *)field = (size_t)n;
 		else
-			*(unsigned *)((char *)cfg + k->offset) = (unsigned)n;
+			*(unsigned *)(void *)field = (unsigned)n;
 		return 0;
 	case T_LEVEL:
-		if (log_level_parse(value, (enum log_level *)((char *)cfg +
-		    k->offset)) == -1) {
+		if (log_level_parse(value, (enum log_level *)(void *)field) ==
+		    -1) {
 			*why_r = "log level is not error, warn, info or debug";
 			return -1;
 		}
@@ -228,6 +447,53 @@ config_set(struct config *cfg, const char *key, const char *value,
 nomem:
 	*why_r = "out of memory";
 	return -1;
+}
+
+void
+config_init(struct config *cfg)
+{
+	char buf[64];
+	const char *why;
+	size_t i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_table[i];
+
+		if (k->def_fn != NULL)
+			k->def_fn(buf, sizeof(buf));
+		/* test_config checks every default passes its own row. */
+		(void)set_value(cfg, k, k->def_fn != NULL ? buf : k->def, &why);
+	}
+	cfg->listen_default = 1;
+}
+
+void
+config_clear(struct config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nlisten; i++)
+		free(cfg->listen[i]);
+	for (i = 0; i < NKEYS; i++)
+		if (config_table[i].type == T_STRING ||
+		    config_table[i].type == T_DOMAIN)
+			free(*(char **)(void *)((char *)cfg +
+			    config_table[i].offset));
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+int
+config_set(struct config *cfg, const char *key, const char *value,
+    const char **why_r)
+{
+	const struct config_key *k = find_key(key);
+
+	if (k == NULL) {
+		*why_r = "unknown setting";
+		return -1;
+	}
+	return set_value(cfg, k, value, why_r);
 }
 
 static char *
@@ -289,7 +555,7 @@ fail:
 	return -1;
 }
 
-/* Print text from column indent, wrapped before column 79. */
+/* Print text from column col, wrapped before column 79 at indent. */
 static void
 usage_wrap(FILE *out, const char *text, int col, int indent)
 {
@@ -316,48 +582,45 @@ usage_wrap(FILE *out, const char *text, int col, int indent)
 	}
 }
 
+/* "64 to 4294967295 bytes, default 1M" or "default info". */
+static void
+usage_range(const struct config_key *k, char *buf, size_t len)
+{
+	if (is_number_type(k->type))
+		snprintf(buf, len, "%llu to %llu%s, default %s", k->min, k->max,
+		    unit_name(k->type), k->def);
+	else
+		snprintf(buf, len, "default %s", k->def);
+}
+
+void
+config_usage_line(FILE *out, const char *option, const char *text)
+{
+	const int indent = 23;
+	int n;
+
+	n = fprintf(out, "  %s", option);
+	if (n >= indent - 1)
+		fprintf(out, "\n%*s", indent, "");
+	else
+		fprintf(out, "%*s", indent - n, "");
+	usage_wrap(out, text, indent, indent);
+}
+
 void
 config_usage(FILE *out)
 {
-	const int indent = 23;
+	char opt[80], range[128], text[512];
 	size_t i;
-	int n;
 
-	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
-		n = fprintf(out, "  --%s %s", config_keys[i].name,
-		    config_keys[i].arg);
-		if (n >= indent - 1) {
-			fprintf(out, "\n%*s", indent, "");
-			n = indent;
-		} else {
-			fprintf(out, "%*s", indent - n, "");
-			n = indent;
-		}
-		usage_wrap(out, config_keys[i].help, n, indent);
+	for (i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_table[i];
+
+		snprintf(opt, sizeof(opt), "--%s %s", k->name, k->arg);
+		usage_range(k, range, sizeof(range));
+		snprintf(text, sizeof(text), "%s (%s)", k->help, range);
+		config_usage_line(out, opt, text);
 	}
-}
-
-/*
- * Settings a running server takes on SIGHUP: each is read at use time on
- * the reactor thread. The others shape state built once at start-up
- * (sockets, the store and its lock, worker threads, addresses in stored
- * mail) and need a restart.
- */
-static const char *const config_reloadable[] = {
-	"max-frame", "max-output", "max-connections", "timeout-login",
-	"timeout-idle", "log-level",
-};
-
-static int
-is_reloadable(const struct config_key *k)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(config_reloadable) /
-	    sizeof(config_reloadable[0]); i++)
-		if (strcmp(k->name, config_reloadable[i]) == 0)
-			return 1;
-	return 0;
 }
 
 /* A setting's value as text, for the reload report. */
@@ -379,12 +642,19 @@ format_value(const struct config *cfg, const struct config_key *k, char *buf,
 		}
 		break;
 	case T_STRING:
+	case T_DOMAIN:
 		snprintf(buf, len, "%s", *(char *const *)(const void *)p);
+		break;
+	case T_BOOL:
+		snprintf(buf, len, "%s", *(const int *)(const void *)p ? "yes" :
+		    "no");
 		break;
 	case T_SIZE:
 		snprintf(buf, len, "%zu", *(const size_t *)(const void *)p);
 		break;
 	case T_UINT:
+	case T_SECONDS:
+	case T_MILLIS:
 		snprintf(buf, len, "%u", *(const unsigned *)(const void *)p);
 		break;
 	case T_LEVEL:
@@ -394,8 +664,8 @@ format_value(const struct config *cfg, const struct config_key *k, char *buf,
 	}
 }
 
-/* Copy one scalar setting from src to dst. */
-static void
+/* Copy one scalar setting from src to dst; 0, or -1 when not a scalar. */
+static int
 copy_value(struct config *dst, const struct config *src,
     const struct config_key *k)
 {
@@ -403,19 +673,26 @@ copy_value(struct config *dst, const struct config *src,
 	char *to = (char *)dst + k->offset;
 
 	switch (k->type) {
+	case T_BOOL:
+		memcpy(to, from, sizeof(int));
+		return 0;
 	case T_SIZE:
 		memcpy(to, from, sizeof(size_t));
-		break;
+		return 0;
 	case T_UINT:
+	case T_SECONDS:
+	case T_MILLIS:
 		memcpy(to, from, sizeof(unsigned));
-		break;
+		return 0;
 	case T_LEVEL:
 		memcpy(to, from, sizeof(enum log_level));
-		break;
+		return 0;
 	case T_LISTEN:
 	case T_STRING:
+	case T_DOMAIN:
 		break; /* never reloadable: pointers other threads may hold */
 	}
+	return -1;
 }
 
 int
@@ -425,20 +702,19 @@ config_reload(struct config *live, const struct config *fresh)
 	size_t i;
 	int changed = 0;
 
-	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
-		const struct config_key *k = &config_keys[i];
+	for (i = 0; i < NKEYS; i++) {
+		const struct config_key *k = &config_table[i];
 
 		format_value(live, k, was, sizeof(was));
 		format_value(fresh, k, now, sizeof(now));
 		if (strcmp(was, now) == 0)
 			continue;
-		if (!is_reloadable(k)) {
+		if (!k->reload || copy_value(live, fresh, k) == -1) {
 			log_warn("reload: %s cannot change while running "
 			    "(keeping %s; restart to use %s)", k->name, was,
 			    now);
 			continue;
 		}
-		copy_value(live, fresh, k);
 		log_info("reload: %s %s -> %s", k->name, was, now);
 		changed++;
 	}
@@ -448,11 +724,20 @@ config_reload(struct config *live, const struct config *fresh)
 void
 config_usage_reload(FILE *out)
 {
-	size_t i;
+	char text[1024];
+	size_t i, used, first = 1;
 
-	fprintf(out, "SIGHUP reads the settings again and applies\n ");
-	for (i = 0; i < sizeof(config_reloadable) /
-	    sizeof(config_reloadable[0]); i++)
-		fprintf(out, "%s %s", i == 0 ? "" : ",", config_reloadable[i]);
-	fprintf(out, ";\nthe others need a restart.\n");
+	used = (size_t)snprintf(text, sizeof(text),
+	    "SIGHUP reads the settings again and applies");
+	for (i = 0; i < NKEYS && used < sizeof(text); i++) {
+		if (!config_table[i].reload)
+			continue;
+		used += (size_t)snprintf(text + used, sizeof(text) - used,
+		    "%s %s", first ? "" : ",", config_table[i].name);
+		first = 0;
+	}
+	if (used < sizeof(text))
+		snprintf(text + used, sizeof(text) - used,
+		    "; the others need a restart.");
+	usage_wrap(out, text, 0, 0);
 }

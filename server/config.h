@@ -1,7 +1,8 @@
 /*
- * config.h - glomaild's settings: defaults, the command line and the
- * configuration file share one table of keys, so every setting is
- * available in both places under the same name.
+ * config.h - glomaild's settings: one table in config.c gives each key its
+ * type, range, default, reload rule and help; the command line and the
+ * configuration file both go through it, so every setting is available in
+ * both places under the same name.
  */
 #ifndef GLOMAILD_CONFIG_H
 #define GLOMAILD_CONFIG_H
@@ -22,6 +23,7 @@ struct config {
 	char *domain;
 	size_t max_frame;        /* bytes of one frame body */
 	size_t max_output;       /* bytes queued for one client */
+	size_t max_memory;       /* bytes all connections may hold together */
 	unsigned max_connections;
 	unsigned timeout_login;  /* seconds idle before login */
 	unsigned timeout_idle;   /* seconds idle after login */
@@ -32,7 +34,7 @@ struct config {
 	enum log_level log_level;
 };
 
-/* Fill with the embedded defaults. */
+/* Fill with the defaults of the table. */
 void config_init(struct config *cfg);
 
 /* Release what config_set allocated. */
@@ -41,7 +43,9 @@ void config_clear(struct config *cfg);
 /*
  * Set one key ("listen", "data-dir", "max-frame"...; '_' and '-' are the
  * same). "listen" accumulates; the first call after config_init replaces the
- * default. Returns 0, or -1 with *why_r naming the problem.
+ * default. Returns 0, or -1 with *why_r naming the problem (for a number,
+ * "max-frame must be between 64 and 4294967295 bytes"); *why_r stays valid
+ * until the next call.
  */
 int config_set(struct config *cfg, const char *key, const char *value,
     const char **why_r);
@@ -53,8 +57,22 @@ int config_set(struct config *cfg, const char *key, const char *value,
 int config_load(struct config *cfg, const char *path, char *err,
     size_t errlen);
 
-/* Print every key with its meaning (for --help and the manual). */
+/* Print every key with its meaning, range and default (for --help). */
 void config_usage(FILE *out);
+
+/* Print one "  --option ARG   text" entry of --help, wrapped at 79. */
+void config_usage_line(FILE *out, const char *option, const char *text);
+
+/* The table's keys, for getopt_long and the tests: i from 0 to count-1. */
+size_t config_key_count(void);
+const char *config_key_name(size_t i);      /* NULL past the end */
+
+/* A numeric key's range: 0, or -1 for a key that is not a number. */
+int config_key_range(size_t i, unsigned long long *min_r,
+    unsigned long long *max_r);
+
+/* Whether SIGHUP applies key i. */
+int config_key_reloads(size_t i);
 
 /*
  * Take from fresh (a configuration read again, on SIGHUP) the settings a
@@ -64,7 +82,7 @@ void config_usage(FILE *out);
  */
 int config_reload(struct config *live, const struct config *fresh);
 
-/* One line for --help: which settings SIGHUP applies. */
+/* For --help: which settings SIGHUP applies. */
 void config_usage_reload(FILE *out);
 
 #endif

@@ -24,26 +24,35 @@ usage(FILE *out)
 	    "\n"
 	    "Options (each also a KEY of the configuration file):\n");
 	config_usage(out);
+	config_usage_line(out, "--config FILE", "read settings from FILE "
+	    "first; command-line options win (the service reads "
+	    CONFIG_DEFAULT_FILE ")");
+	config_usage_line(out, "--check-config", "validate the settings and "
+	    "exit: 0 when they are good, else 1 and FILE:LINE");
+	config_usage_line(out, "--help", "show this help and exit");
+	config_usage_line(out, "--version", "show the version and exit");
 	fprintf(out,
-	    "  --config FILE        read settings from FILE first; command-line\n"
-	    "                       options win (the service reads\n"
-	    "                       " CONFIG_DEFAULT_FILE ")\n"
-	    "  --check-config       validate the settings and exit: 0 when\n"
-	    "                       they are good, else 1 and FILE:LINE\n"
-	    "  --help               show this help and exit\n"
-	    "  --version            show the version and exit\n"
 	    "\n"
 	    "SIGTERM or SIGINT stop gracefully: no new connections, requests in\n"
 	    "flight finish and are answered, then exit (at most 10 s).\n");
 	config_usage_reload(out);
 }
 
-/* Where the settings come from, kept to read them again on SIGHUP. */
+/* One setting given on the command line: a key of the table and its text. */
+struct cli_setting {
+	size_t key;
+	const char *value;    /* in argv, which lives as long as the process */
+};
+
+/*
+ * Where the settings come from, kept to read them again on SIGHUP: the
+ * command line is parsed once, and its settings are applied again after
+ * the file at every reload.
+ */
 struct settings {
-	const struct option *opts;
 	const char *file;     /* NULL: the command line only */
-	int argc;
-	char **argv;
+	struct cli_setting *cli;
+	size_t ncli;
 	struct config *live;  /* what the server runs with */
 };
 
@@ -56,21 +65,16 @@ static int
 settings_read(const struct settings *st, struct config *cfg, char *err,
     size_t errlen)
 {
-	const char *why;
-	int ch, idx;
+	const char *why, *key;
+	size_t i;
 
 	if (st->file != NULL && config_load(cfg, st->file, err, errlen) == -1)
 		return -1;
-	/* optind 0 makes glibc's getopt start afresh, as a reload needs. */
-	optind = 0;
-	opterr = 0;
-	while ((ch = getopt_long(st->argc, st->argv, "", st->opts, &idx)) !=
-	    -1) {
-		if (ch != 0)
-			continue;
-		if (config_set(cfg, st->opts[idx].name, optarg, &why) == -1) {
-			snprintf(err, errlen, "--%s %s: %s", st->opts[idx].name,
-			    optarg, why);
+	for (i = 0; i < st->ncli; i++) {
+		key = config_key_name(st->cli[i].key);
+		if (config_set(cfg, key, st->cli[i].value, &why) == -1) {
+			snprintf(err, errlen, "--%s %s: %s", key,
+			    st->cli[i].value, why);
 			return -1;
 		}
 	}
@@ -100,57 +104,76 @@ out:
 }
 
 
-int
-main(int argc, char **argv)
+/* The options: every key of the table, then those of the command alone. */
+static struct option *
+options_new(void)
 {
-	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, 0 },
-		{ "data-dir", required_argument, NULL, 0 },
-		{ "domain", required_argument, NULL, 0 },
-		{ "max-frame", required_argument, NULL, 0 },
-		{ "max-output", required_argument, NULL, 0 },
-		{ "max-connections", required_argument, NULL, 0 },
-		{ "timeout-login", required_argument, NULL, 0 },
-		{ "timeout-idle", required_argument, NULL, 0 },
-		{ "login-penalty", required_argument, NULL, 0 },
-		{ "login-penalty-max", required_argument, NULL, 0 },
-		{ "auth-workers", required_argument, NULL, 0 },
-		{ "store-workers", required_argument, NULL, 0 },
-		{ "log-level", required_argument, NULL, 0 },
+	static const struct option own[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	size_t i, n = config_key_count();
+	struct option *opts;
+
+	if ((opts = calloc(n + sizeof(own) / sizeof(own[0]),
+	    sizeof(*opts))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		opts[i].name = config_key_name(i);
+		opts[i].has_arg = required_argument;
+	}
+	memcpy(opts + n, own, sizeof(own));
+	return opts;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct option *opts;
 	struct config cfg;
-	struct settings st;
+	struct settings st = { 0 };
 	struct server *srv;
-	const char *config_file = NULL;
 	char err[512];
 	int ch, idx, check = 0, rc = 1;
 
 	log_init("glomaild", LOG_LEVEL_INFO);
 	config_init(&cfg);
-	/* First pass: find --config, --help, --version. */
+	st.live = &cfg;
+	opts = options_new();
+	/* Every setting given fits: at most one per argument. */
+	st.cli = calloc((size_t)argc + 1, sizeof(*st.cli));
+	if (opts == NULL || st.cli == NULL) {
+		fprintf(stderr, "glomaild: out of memory\n");
+		goto out;
+	}
+	/* One pass: the command's own options, and the settings to apply
+	 * over the file, in their order. */
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, &idx)) != -1) {
 		switch (ch) {
+		case 0:
+			st.cli[st.ncli].key = (size_t)idx;
+			st.cli[st.ncli++].value = optarg;
+			break;
 		case 'c':
-			config_file = optarg;
+			st.file = optarg;
 			break;
 		case 'C':
 			check = 1;
 			break;
 		case 'h':
 			usage(stdout);
-			config_clear(&cfg);
-			return 0;
+			rc = 0;
+			goto out;
 		case 'V':
 			printf("glomaild %s\n", GLOMAIL_VERSION);
-			config_clear(&cfg);
-			return 0;
+			rc = 0;
+			goto out;
 		case '?':
+		default:
 			fprintf(stderr, "glomaild: unknown or incomplete option "
 			    "'%s'\n", argv[optind - 1]);
 			usage(stderr);
@@ -162,12 +185,7 @@ main(int argc, char **argv)
 		    argv[optind]);
 		goto out;
 	}
-	/* Second pass: the file, then command-line settings over it. */
-	st.opts = opts;
-	st.file = config_file;
-	st.argc = argc;
-	st.argv = argv;
-	st.live = &cfg;
+	/* The file, then command-line settings over it. */
 	if (settings_read(&st, &cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "glomaild: %s\n", err);
 		goto out;
@@ -190,5 +208,7 @@ main(int argc, char **argv)
 	server_free(srv);
 out:
 	config_clear(&cfg);
+	free(st.cli);
+	free(opts);
 	return rc;
 }
