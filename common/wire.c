@@ -3,16 +3,33 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <errno.h>
 #include <netdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "frame.h"
 #include "wire.h"
+
+struct wire {
+	int fd;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	char desc[96];
+};
 
 /*
  * With nobody listening on a port of the ephemeral range, the kernel can
@@ -103,16 +120,42 @@ wire_send(int fd, int header, json_t *payload, size_t max)
 	return rc;
 }
 
+/* Read up to len bytes from a plain socket or a TLS stream: recv(2)'s
+ * contract (0 at EOF, -1 with errno). */
+static ssize_t
+read_some(int fd, SSL *ssl, void *buf, size_t len)
+{
+	int n, e;
+
+	if (ssl == NULL)
+		return recv(fd, buf, len, 0);
+	ERR_clear_error();
+	if ((n = SSL_read(ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len)) >
+	    0)
+		return n;
+	e = SSL_get_error(ssl, n);
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	if (e == SSL_ERROR_SYSCALL && errno != 0)
+		return -1;
+	if (e == SSL_ERROR_SSL &&
+	    ERR_GET_REASON(ERR_peek_last_error()) ==
+	    SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		return 0;
+	errno = e == SSL_ERROR_WANT_READ ? EAGAIN : EPROTO;
+	return -1;
+}
+
 /* Read exactly len bytes. Returns 1, 0 on a clean EOF before any byte, -1. */
 static int
-read_exact(int fd, void *buf, size_t len)
+read_exact(int fd, SSL *ssl, void *buf, size_t len)
 {
 	char *p = buf;
 	size_t got = 0;
 	ssize_t n;
 
 	while (got < len) {
-		n = recv(fd, p + got, len - got, 0);
+		n = read_some(fd, ssl, p + got, len - got);
 		if (n == 0)
 			return got == 0 ? 0 : -1;
 		if (n == -1) {
@@ -125,15 +168,17 @@ read_exact(int fd, void *buf, size_t len)
 	return 1;
 }
 
-int
-wire_recv(int fd, size_t max, struct msg **msg_r, const char **why_r)
+/* One frame from fd or ssl. */
+static int
+recv_frame(int fd, SSL *ssl, size_t max, struct msg **msg_r,
+    const char **why_r)
 {
 	unsigned char hdr[FRAME_HEADER_LEN];
 	size_t len;
 	char *body = NULL;
 	int rc;
 
-	if ((rc = read_exact(fd, hdr, sizeof(hdr))) != 1) {
+	if ((rc = read_exact(fd, ssl, hdr, sizeof(hdr))) != 1) {
 		*why_r = rc == 0 || errno == ECONNRESET ? "connection closed" :
 		    "read error";
 		return -1;
@@ -146,7 +191,7 @@ wire_recv(int fd, size_t max, struct msg **msg_r, const char **why_r)
 		*why_r = "out of memory";
 		return -1;
 	}
-	if (len > 0 && read_exact(fd, body, len) != 1) {
+	if (len > 0 && read_exact(fd, ssl, body, len) != 1) {
 		*why_r = "connection closed";
 		goto fail;
 	}
@@ -157,4 +202,177 @@ wire_recv(int fd, size_t max, struct msg **msg_r, const char **why_r)
 fail:
 	free(body);
 	return -1;
+}
+
+int
+wire_recv(int fd, size_t max, struct msg **msg_r, const char **why_r)
+{
+	return recv_frame(fd, NULL, max, msg_r, why_r);
+}
+
+/* Client side of TLS: verify the chain and the name, 1.2 at least. */
+static int
+tls_start(struct wire *w, const char *host, const struct wire_tls *tls,
+    char *err, size_t errlen)
+{
+	const char *name = tls->servername != NULL ? tls->servername : host;
+	unsigned char ip[16];
+	int is_ip, rc;
+	long vr;
+
+	is_ip = inet_pton(AF_INET, name, ip) == 1 ||
+	    inet_pton(AF_INET6, name, ip) == 1;
+	ERR_clear_error();
+	if ((w->ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
+	    SSL_CTX_set_min_proto_version(w->ctx, TLS1_2_VERSION) != 1)
+		goto ssl_fail;
+	SSL_CTX_set_verify(w->ctx, SSL_VERIFY_PEER, NULL);
+	if (tls->cafile != NULL) {
+		if (SSL_CTX_load_verify_locations(w->ctx, tls->cafile, NULL) !=
+		    1) {
+			snprintf(err, errlen, "%s: cannot load the "
+			    "certificate authority", tls->cafile);
+			return -1;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(w->ctx) != 1)
+		goto ssl_fail;
+	if ((w->ssl = SSL_new(w->ctx)) == NULL ||
+	    SSL_set_fd(w->ssl, w->fd) != 1)
+		goto ssl_fail;
+	if (is_ip) {
+		/* RFC 6066: no SNI for an address; check it as an IP SAN. */
+		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(w->ssl),
+		    name) != 1)
+			goto ssl_fail;
+	} else if (SSL_set_tlsext_host_name(w->ssl, name) != 1 ||
+	    SSL_set1_host(w->ssl, name) != 1)
+		goto ssl_fail;
+	if ((rc = SSL_connect(w->ssl)) != 1) {
+		if ((vr = SSL_get_verify_result(w->ssl)) != X509_V_OK)
+			snprintf(err, errlen, "TLS: %s",
+			    X509_verify_cert_error_string(vr));
+		else if (SSL_get_error(w->ssl, rc) == SSL_ERROR_SYSCALL &&
+		    ERR_peek_error() == 0)
+			snprintf(err, errlen, "TLS handshake: %s",
+			    errno != 0 ? strerror(errno) :
+			    "connection closed");
+		else
+			goto ssl_fail;
+		return -1;
+	}
+	snprintf(w->desc, sizeof(w->desc), "%s %s", SSL_get_version(w->ssl),
+	    SSL_get_cipher_name(w->ssl));
+	return 0;
+ssl_fail: {
+		char why[200];
+		unsigned long e, last = 0;
+
+		while ((e = ERR_get_error()) != 0)
+			last = e;
+		if (last != 0)
+			ERR_error_string_n(last, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "failure");
+		snprintf(err, errlen, "TLS: %s", why);
+	}
+	return -1;
+}
+
+struct wire *
+wire_open(const char *host, const char *port, const struct wire_tls *tls,
+    int timeout, char *err, size_t errlen)
+{
+	struct timeval tv = { timeout, 0 };
+	struct wire *w;
+	int one = 1;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return NULL;
+	}
+	if ((w->fd = wire_connect(host, port, err, errlen)) == -1) {
+		free(w);
+		return NULL;
+	}
+	if (timeout > 0 && (setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	    sizeof(tv)) == -1 || setsockopt(w->fd, SOL_SOCKET, SO_SNDTIMEO,
+	    &tv, sizeof(tv)) == -1)) {
+		snprintf(err, errlen, "setsockopt: %s", strerror(errno));
+		goto fail;
+	}
+	/* A request is one write; it should not wait for a delayed ACK. */
+	(void)setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (tls != NULL && tls_start(w, host, tls, err, errlen) == -1)
+		goto fail;
+	return w;
+fail:
+	SSL_free(w->ssl);
+	SSL_CTX_free(w->ctx);
+	close(w->fd);
+	free(w);
+	return NULL;
+}
+
+int
+wire_write(struct wire *w, const void *buf, size_t len)
+{
+	const char *p = buf;
+	int n;
+
+	if (w->ssl == NULL)
+		return wire_write_all(w->fd, buf, len);
+	while (len > 0) {
+		ERR_clear_error();
+		n = SSL_write(w->ssl, p, len > INT32_MAX ? INT32_MAX :
+		    (int)len);
+		if (n <= 0) {
+			if (SSL_get_error(w->ssl, n) == SSL_ERROR_SYSCALL &&
+			    errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+wire_read_msg(struct wire *w, size_t max, struct msg **msg_r,
+    const char **why_r)
+{
+	return recv_frame(w->fd, w->ssl, max, msg_r, why_r);
+}
+
+int
+wire_fd(const struct wire *w)
+{
+	return w->fd;
+}
+
+int
+wire_pending(const struct wire *w)
+{
+	return w->ssl != NULL && SSL_pending(w->ssl) > 0;
+}
+
+const char *
+wire_describe(const struct wire *w)
+{
+	return w->desc;
+}
+
+void
+wire_close(struct wire *w)
+{
+	if (w == NULL)
+		return;
+	if (w->ssl != NULL) {
+		/* close_notify, so the server logs a clean end. */
+		(void)SSL_shutdown(w->ssl);
+		SSL_free(w->ssl);
+	}
+	SSL_CTX_free(w->ctx);
+	close(w->fd);
+	free(w);
 }

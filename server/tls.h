@@ -1,0 +1,68 @@
+/*
+ * tls.h - the server's TLS context: built from the certificate settings,
+ * with the profile's protocol versions and suites, and replaced whole on
+ * SIGHUP. Each connection's SSL holds a reference to the context it was made
+ * from, so sessions opened before a reload keep the old certificate while
+ * new handshakes get the new one.
+ */
+#ifndef GLOMAILD_TLS_H
+#define GLOMAILD_TLS_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+enum tls_profile {
+	TLS_PROFILE_INTERMEDIATE, /* TLS 1.2 and 1.3, ECDHE AEAD suites only */
+	TLS_PROFILE_MODERN,       /* TLS 1.3 only */
+};
+
+struct tls;
+
+/* "intermediate" or "modern". 0 or -1. */
+int tls_profile_parse(const char *name, enum tls_profile *profile_r);
+const char *tls_profile_name(enum tls_profile profile);
+
+/*
+ * The certificate and key files to use: the settings when given, else
+ * tls.crt and tls.key in $CREDENTIALS_DIRECTORY (systemd's LoadCredential=).
+ * Returns 0 with both set (allocated), or -1 with the reason in err.
+ */
+int tls_paths(const char *cert, const char *key, char **cert_r,
+    char **key_r, char *err, size_t errlen);
+
+/*
+ * Build a context from a PEM chain (leaf first) and its private key. Refuses
+ * a key readable by group or others, an encrypted key (never prompts), a key
+ * that does not match the certificate. Logs the certificate's subject, serial
+ * and expiry, and warns when it expires within 14 days. NULL with the reason
+ * in err on failure.
+ */
+struct tls *tls_new(const char *cert, const char *key,
+    enum tls_profile profile, char *err, size_t errlen);
+
+/*
+ * Replace the context with one built from these files; on failure the old
+ * one stays in service (and -1 with the reason in err).
+ */
+int tls_reload(struct tls *t, const char *cert, const char *key,
+    enum tls_profile profile, char *err, size_t errlen);
+
+/* A new server-side SSL for one accepted connection. NULL on failure. */
+SSL *tls_ssl_new(struct tls *t);
+
+/* The current certificate's serial number in hex (for logs and tests). */
+const char *tls_serial(const struct tls *t);
+
+void tls_free(struct tls *t);
+
+/*
+ * Describe the errors OpenSSL queued (newest last) into buf; classify whether
+ * they are what a scanner or a vanished peer causes (plaintext sent to the
+ * TLS port, an unexpected EOF, a reset), which are logged at info level.
+ * Returns 1 for such benign failures, 0 otherwise.
+ */
+int tls_describe_errors(unsigned long *codes, size_t ncodes, char *buf,
+    size_t len);
+
+#endif

@@ -1,0 +1,311 @@
+/*
+ * test_tls.c - the server's TLS context: profiles, certificate and key
+ * checks, reload keeping the old context on failure, credentials, and real
+ * handshakes between the context and OpenSSL clients on a socketpair.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "testsrv.h"
+#include "tls.h"
+
+static char certs[512];
+
+/* DIR/name in a static buffer (one of four, for several in a call). */
+static const char *
+cert(const char *name)
+{
+	static char bufs[4][600];
+	static int i;
+	char *b = bufs[i++ % 4];
+
+	snprintf(b, sizeof(bufs[0]), "%s/%s", certs, name);
+	return b;
+}
+
+static int
+setup(void **state)
+{
+	const char *dir = getenv("GLOMAIL_TLS_CERTS");
+
+	(void)state;
+	if (dir == NULL) {
+		fprintf(stderr, "GLOMAIL_TLS_CERTS is not set\n");
+		return -1;
+	}
+	snprintf(certs, sizeof(certs), "%s", dir);
+	return 0;
+}
+
+static void
+test_profiles(void **state)
+{
+	enum tls_profile p;
+
+	(void)state;
+	assert_int_equal(tls_profile_parse("intermediate", &p), 0);
+	assert_int_equal(p, TLS_PROFILE_INTERMEDIATE);
+	assert_int_equal(tls_profile_parse("modern", &p), 0);
+	assert_int_equal(p, TLS_PROFILE_MODERN);
+	assert_int_equal(tls_profile_parse("old", &p), -1);
+	assert_int_equal(tls_profile_parse("", &p), -1);
+	assert_string_equal(tls_profile_name(TLS_PROFILE_MODERN), "modern");
+}
+
+static void
+test_load_refusals(void **state)
+{
+	char err[512], key[600];
+	struct tls *t;
+
+	(void)state;
+	t = tls_new(cert("server.crt"), cert("server.key"),
+	    TLS_PROFILE_INTERMEDIATE, err, sizeof(err));
+	assert_non_null(t);
+	assert_string_equal(tls_serial(t), "1000");
+	tls_free(t);
+	/* RSA works too. */
+	t = tls_new(cert("rsa.crt"), cert("rsa.key"), TLS_PROFILE_MODERN, err,
+	    sizeof(err));
+	assert_non_null(t);
+	tls_free(t);
+
+	/* An encrypted key fails with a message, never a prompt. */
+	assert_null(tls_new(cert("server.crt"), cert("encrypted.key"),
+	    TLS_PROFILE_INTERMEDIATE, err, sizeof(err)));
+	assert_non_null(strstr(err, "encrypted key is not supported"));
+
+	/* A key others can read is refused, as OpenSSH does. */
+	snprintf(key, sizeof(key), "%s/open.key", certs);
+	{
+		char *pem = testsrv_read_file(cert("server.key"));
+		FILE *f = fopen(key, "w");
+
+		assert_non_null(pem);
+		assert_non_null(f);
+		fputs(pem, f);
+		fclose(f);
+		free(pem);
+	}
+	assert_int_equal(chmod(key, 0640), 0);
+	assert_null(tls_new(cert("server.crt"), key, TLS_PROFILE_INTERMEDIATE,
+	    err, sizeof(err)));
+	assert_non_null(strstr(err, "accessible by group or others"));
+	assert_int_equal(chmod(key, 0600), 0);
+	t = tls_new(cert("server.crt"), key, TLS_PROFILE_INTERMEDIATE, err,
+	    sizeof(err));
+	assert_non_null(t);
+	tls_free(t);
+	unlink(key);
+
+	/* A key of another certificate. */
+	assert_null(tls_new(cert("server.crt"), cert("other.key"),
+	    TLS_PROFILE_INTERMEDIATE, err, sizeof(err)));
+	assert_non_null(strstr(err, "does not match"));
+	/* Missing files, a certificate that is not PEM. */
+	assert_null(tls_new(cert("none.crt"), cert("server.key"),
+	    TLS_PROFILE_INTERMEDIATE, err, sizeof(err)));
+	assert_null(tls_new(cert("server.crt"), cert("none.key"),
+	    TLS_PROFILE_INTERMEDIATE, err, sizeof(err)));
+	assert_null(tls_new(cert("ca.cnf"), cert("server.key"),
+	    TLS_PROFILE_INTERMEDIATE, err, sizeof(err)));
+	assert_non_null(strstr(err, "cannot load the certificate"));
+}
+
+static void
+test_reload(void **state)
+{
+	char err[512];
+	struct tls *t;
+
+	(void)state;
+	t = tls_new(cert("server.crt"), cert("server.key"),
+	    TLS_PROFILE_INTERMEDIATE, err, sizeof(err));
+	assert_non_null(t);
+	assert_string_equal(tls_serial(t), "1000");
+	/* A broken new certificate: the old context stays in service. */
+	assert_int_equal(tls_reload(t, cert("server2.crt"), cert("server.key"),
+	    TLS_PROFILE_INTERMEDIATE, err, sizeof(err)), -1);
+	assert_string_equal(tls_serial(t), "1000");
+	assert_int_equal(tls_reload(t, cert("server2.crt"),
+	    cert("server2.key"), TLS_PROFILE_INTERMEDIATE, err, sizeof(err)),
+	    0);
+	assert_string_equal(tls_serial(t), "1001");
+	tls_free(t);
+}
+
+static void
+test_paths(void **state)
+{
+	char err[256], *c, *k;
+
+	(void)state;
+	unsetenv("CREDENTIALS_DIRECTORY");
+	assert_int_equal(tls_paths("a.crt", "a.key", &c, &k, err, sizeof(err)),
+	    0);
+	assert_string_equal(c, "a.crt");
+	assert_string_equal(k, "a.key");
+	free(c);
+	free(k);
+	assert_int_equal(tls_paths(NULL, NULL, &c, &k, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "tls-cert"));
+	assert_int_equal(tls_paths("a.crt", NULL, &c, &k, err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "tls-key is not"));
+	setenv("CREDENTIALS_DIRECTORY", "/run/credentials/glomaild.service",
+	    1);
+	assert_int_equal(tls_paths(NULL, "", &c, &k, err, sizeof(err)), 0);
+	assert_string_equal(c, "/run/credentials/glomaild.service/tls.crt");
+	assert_string_equal(k, "/run/credentials/glomaild.service/tls.key");
+	free(c);
+	free(k);
+	/* The settings win over the credentials. */
+	assert_int_equal(tls_paths("a.crt", "a.key", &c, &k, err, sizeof(err)),
+	    0);
+	assert_string_equal(c, "a.crt");
+	free(c);
+	free(k);
+	unsetenv("CREDENTIALS_DIRECTORY");
+}
+
+/*
+ * Handshake the server context against a client SSL over a socketpair: the
+ * client runs in a child process. Returns the negotiated version on the
+ * server side (e.g. TLS1_3_VERSION) or -1 when the handshake failed.
+ */
+static int
+handshake(struct tls *t, int min, int max, const char *ciphers)
+{
+	int sv[2], status, version = -1;
+	pid_t pid;
+	SSL *s;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+		SSL *c;
+
+		close(sv[0]);
+		signal(SIGPIPE, SIG_IGN);
+		SSL_CTX_set_min_proto_version(cctx, min);
+		SSL_CTX_set_max_proto_version(cctx, max);
+		SSL_CTX_set_security_level(cctx, 0);
+		if (ciphers != NULL)
+			SSL_CTX_set_cipher_list(cctx, ciphers);
+		c = SSL_new(cctx);
+		SSL_set_fd(c, sv[1]);
+		if (SSL_connect(c) == 1) {
+			/* Renegotiation is off: asking for it fails. */
+			if (SSL_version(c) == TLS1_2_VERSION &&
+			    SSL_renegotiate(c) == 1 && SSL_do_handshake(c) == 1)
+				_exit(3);
+			SSL_write(c, "x", 1);
+			SSL_shutdown(c);
+			_exit(0);
+		}
+		_exit(1);
+	}
+	close(sv[1]);
+	s = tls_ssl_new(t);
+	assert_non_null(s);
+	SSL_set_fd(s, sv[0]);
+	if (SSL_accept(s) == 1) {
+		char c;
+
+		version = SSL_version(s);
+		(void)SSL_read(s, &c, 1);
+	}
+	ERR_clear_error();
+	SSL_free(s);
+	close(sv[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_not_equal(WEXITSTATUS(status), 3);
+	return version;
+}
+
+static void
+test_handshakes(void **state)
+{
+	char err[512];
+	struct tls *t;
+
+	(void)state;
+	t = tls_new(cert("server.crt"), cert("server.key"),
+	    TLS_PROFILE_INTERMEDIATE, err, sizeof(err));
+	assert_non_null(t);
+	assert_int_equal(handshake(t, TLS1_3_VERSION, TLS1_3_VERSION, NULL),
+	    TLS1_3_VERSION);
+	assert_int_equal(handshake(t, TLS1_2_VERSION, TLS1_2_VERSION, NULL),
+	    TLS1_2_VERSION);
+	/* TLS 1.1, and TLS 1.2 without ECDHE or without an AEAD: refused. */
+	assert_int_equal(handshake(t, TLS1_1_VERSION, TLS1_1_VERSION, NULL),
+	    -1);
+	assert_int_equal(handshake(t, TLS1_2_VERSION, TLS1_2_VERSION,
+	    "AES128-SHA"), -1);
+	assert_int_equal(handshake(t, TLS1_2_VERSION, TLS1_2_VERSION,
+	    "ECDHE-ECDSA-AES128-SHA"), -1);
+	tls_free(t);
+
+	t = tls_new(cert("server.crt"), cert("server.key"), TLS_PROFILE_MODERN,
+	    err, sizeof(err));
+	assert_non_null(t);
+	assert_int_equal(handshake(t, TLS1_3_VERSION, TLS1_3_VERSION, NULL),
+	    TLS1_3_VERSION);
+	assert_int_equal(handshake(t, TLS1_2_VERSION, TLS1_2_VERSION, NULL),
+	    -1);
+	tls_free(t);
+}
+
+static void
+test_describe_errors(void **state)
+{
+	unsigned long codes[3];
+	char buf[512];
+
+	(void)state;
+	/* Nothing but SSL_get_error()'s own code: the peer went away. */
+	codes[0] = SSL_ERROR_SYSCALL;
+	assert_int_equal(tls_describe_errors(codes, 1, buf, sizeof(buf)), 1);
+	assert_string_equal(buf, "connection closed by peer");
+	/* Plaintext on the TLS port is a scanner, not an error. */
+	codes[0] = SSL_ERROR_SSL;
+	codes[1] = ERR_PACK(ERR_LIB_SSL, 0, SSL_R_WRONG_VERSION_NUMBER);
+	assert_int_equal(tls_describe_errors(codes, 2, buf, sizeof(buf)), 1);
+	assert_non_null(strstr(buf, "wrong version number"));
+	/* A bad certificate from a client is worth a warning. */
+	codes[1] = ERR_PACK(ERR_LIB_SSL, 0, SSL_R_BAD_SIGNATURE);
+	assert_int_equal(tls_describe_errors(codes, 2, buf, sizeof(buf)), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_profiles),
+		cmocka_unit_test(test_load_refusals),
+		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_handshakes),
+		cmocka_unit_test(test_describe_errors),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
