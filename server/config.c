@@ -76,6 +76,8 @@ struct config_key {
 	{ n, T_STRING, arg, FIELD(f, char *), 0, 0, def, NULL, rl, help }
 #define ROW_DOMAIN(n, f, def, rl, help) \
 	{ n, T_DOMAIN, "NAME", FIELD(f, char *), 0, 0, def, NULL, rl, help }
+#define ROW_STRING_FN(n, f, arg, words, fn, rl, help) \
+	{ n, T_STRING, arg, FIELD(f, char *), 0, 0, words, fn, rl, help }
 #define ROW_BOOL(n, f, def, rl, help) \
 	{ n, T_BOOL, "yes|no", FIELD(f, int), 0, 1, def, NULL, rl, help }
 #define ROW_UINT(n, f, arg, lo, hi, def, rl, help) \
@@ -94,6 +96,8 @@ struct config_key {
 	  help }
 
 static void default_max_memory(char *buf, size_t len);
+static void default_control_socket(char *buf, size_t len);
+static void default_none(char *buf, size_t len);
 
 static const struct config_key config_table[] = {
 	{ "listen", T_LISTEN, "HOST:PORT", FIELD(listen, char *[CONFIG_LISTEN_MAX]),
@@ -133,6 +137,16 @@ static const struct config_key config_table[] = {
 	    "threads writing mail to disk"),
 	ROW_LEVEL("log-level", log_level, "info", RELOAD,
 	    "error, warn, info or debug"),
+	ROW_STRING_FN("control-socket", control_socket, "PATH",
+	    "$RUNTIME_DIRECTORY/control under systemd, else "
+	    "$XDG_RUNTIME_DIR/glomail/control, else none",
+	    default_control_socket, RESTART,
+	    "the Unix socket glomailctl talks to; never inside the data "
+	    "directory, which several servers may share"),
+	ROW_STRING_FN("control-group", control_group, "GROUP", "none",
+	    default_none, RESTART,
+	    "a group whose members may use the control socket besides root "
+	    "and the server's own user"),
 };
 
 #define NKEYS (sizeof(config_table) / sizeof(config_table[0]))
@@ -155,6 +169,37 @@ default_max_memory(char *buf, size_t len)
 	if (v > SIZE_MAX)
 		v = SIZE_MAX;
 	snprintf(buf, len, "%llu", v);
+}
+
+/*
+ * The runtime directory systemd made for the service (RuntimeDirectory=),
+ * else the user's own; with neither, "" (no default: the setting is then
+ * needed, as guessing a shared place like /tmp would let others in).
+ */
+static void
+default_control_socket(char *buf, size_t len)
+{
+	const char *rt = getenv("RUNTIME_DIRECTORY");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (rt != NULL && rt[0] == '/')
+		n = snprintf(buf, len, "%.*s/control",
+		    (int)strcspn(rt, ":"), rt); /* several: the first */
+	else if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(buf, len, "%s/glomail/control", xdg);
+	else
+		n = -1;
+	if (n < 0 || (size_t)n >= len)
+		buf[0] = '\0';
+}
+
+/* A string setting that is unset unless given. */
+static void
+default_none(char *buf, size_t len)
+{
+	if (len > 0)
+		buf[0] = '\0';
 }
 
 size_t
@@ -452,7 +497,7 @@ nomem:
 void
 config_init(struct config *cfg)
 {
-	char buf[64];
+	char buf[4096];
 	const char *why;
 	size_t i;
 
@@ -643,7 +688,9 @@ format_value(const struct config *cfg, const struct config_key *k, char *buf,
 		break;
 	case T_STRING:
 	case T_DOMAIN:
-		snprintf(buf, len, "%s", *(char *const *)(const void *)p);
+		if (*(char *const *)(const void *)p != NULL) /* unset: "" */
+			snprintf(buf, len, "%s",
+			    *(char *const *)(const void *)p);
 		break;
 	case T_BOOL:
 		snprintf(buf, len, "%s", *(const int *)(const void *)p ? "yes" :

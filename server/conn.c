@@ -434,3 +434,19 @@ conn_limits_changed(struct server *srv)
 		bufferevent_setwatermark(c->bev, EV_READ, 0,
 		    srv->cfg->max_frame + FRAME_HEADER_LEN + 4096);
 }
+
+unsigned
+conn_close_user(struct server *srv, const char *user, const char *reason)
+{
+	struct conn *c, *next;
+	unsigned n = 0;
+
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		if (strcmp(c->session.user, user) == 0) {
+			conn_close(c, reason);
+			n++;
+		}
+	}
+	return n;
+}

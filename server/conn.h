@@ -54,6 +54,11 @@ void conn_release(struct conn *c);
 /* Graceful stop: every connection finishes what it has and closes. */
 void conn_close_all(struct server *srv, int now);
 
+/* Close every connection logged in as user (an administrator removed,
+ * renamed or locked the account); returns how many. */
+unsigned conn_close_user(struct server *srv, const char *user,
+    const char *reason);
+
 /* The configuration was reloaded: apply its limits to open connections. */
 void conn_limits_changed(struct server *srv);
 

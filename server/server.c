@@ -249,18 +249,21 @@ status_cb(evutil_socket_t fd, short what, void *arg)
  * since other modules read them at use time on this thread; config_reload
  * logs what needs a restart instead.
  */
-static void
+int
 server_reload(struct server *srv)
 {
+	int rc = -1;
+
 	if (srv->stopping)
-		return;
+		return -1;
 	if (srv->reload == NULL) {
 		log_info("SIGHUP: no configuration file to read again");
-		return;
+		return 0;
 	}
 	service_notify("RELOADING=1");
 	log_info("SIGHUP: reading the configuration again");
 	if (srv->reload(srv->reload_arg) == 0) {
+		rc = 0;
 		log_set_level(srv->cfg->log_level);
 		conn_limits_changed(srv);
 		/* A new max-connections may pause or resume accepting. */
@@ -271,6 +274,7 @@ server_reload(struct server *srv)
 		log_info("configuration reloaded");
 	}
 	status_update(srv, "READY=1\n");
+	return rc;
 }
 
 static void
@@ -300,7 +304,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	if (sig == SIGHUP)
-		server_reload(arg);
+		(void)server_reload(arg);
 	else
 		server_stop(arg, sig == SIGINT ? "SIGINT" : "SIGTERM");
 }

@@ -59,6 +59,9 @@ struct server *server_new(const struct config *cfg);
  */
 int server_listen(struct server *srv);
 
+/* Read the settings again, as SIGHUP does. 0, or -1 (the old ones kept). */
+int server_reload(struct server *srv);
+
 /* SIGHUP calls fn(arg); without it SIGHUP only says there is nothing to do. */
 void server_on_reload(struct server *srv, server_reload_fn fn, void *arg);
 

@@ -14,7 +14,9 @@
 
 #include <sodium.h>
 
+#include "account.h"
 #include "fault.h"
+#include "log.h"
 #include "maildir.h"
 #include "users.h"
 
@@ -146,19 +148,25 @@ fail:
 	return USERS_FAILED;
 }
 
+/*
+ * A legacy digest (from an import) is checked, then replaced by an Argon2id
+ * hash of the same password; a locked account is denied after the same
+ * work as any other, so the reply does not say which.
+ */
 enum users_result
 users_verify(const char *data_dir, const char *user, const char *password)
 {
-	char path[4096], hash[crypto_pwhash_STRBYTES + 2];
+	char path[4096], hash[ACCOUNT_PASS_MAX + 2];
+	const char *step;
 	ssize_t n = -1;
-	int fd;
+	int fd, ok;
 
 	snprintf(path, sizeof(path), "%s/%s/pass", data_dir, user);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) != -1) {
 		n = read(fd, hash, sizeof(hash) - 1);
 		close(fd);
 	}
-	if (n <= 0 || (size_t)n >= crypto_pwhash_STRBYTES) {
+	if (n <= 0 || (size_t)n > ACCOUNT_PASS_MAX) {
 		/* Unknown user (or unreadable hash): spend the same time. */
 		int spent = crypto_pwhash_str_verify(users_dummy_hash,
 		    password, strlen(password));
@@ -168,7 +176,27 @@ users_verify(const char *data_dir, const char *user, const char *password)
 	}
 	hash[n] = '\0';
 	hash[strcspn(hash, "\r\n")] = '\0';
+	if (account_is_legacy(hash)) {
+		ok = account_legacy_verify(hash, password) == 1;
+		if (ok && !account_has(data_dir, user, ACCOUNT_LOCKED)) {
+			if (account_pass_set(data_dir, user, password,
+			    &step) == -1)
+				log_warn("login user=%s: legacy hash kept: %s: "
+				    "%s", user, step, strerror(errno));
+			else
+				log_info("login user=%s: legacy hash replaced "
+				    "by Argon2id", user);
+			return USERS_OK;
+		}
+		/* A failed legacy check costs what an Argon2id one does. */
+		ok = crypto_pwhash_str_verify(users_dummy_hash, password,
+		    strlen(password));
+		(void)ok;
+		return USERS_DENIED;
+	}
 	if (crypto_pwhash_str_verify(hash, password, strlen(password)) != 0)
+		return USERS_DENIED;
+	if (account_has(data_dir, user, ACCOUNT_LOCKED))
 		return USERS_DENIED;
 	return USERS_OK;
 }
@@ -193,4 +221,68 @@ void
 users_remove_staging(const char *path)
 {
 	nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+void
+users_staging_name(char *buf, size_t len)
+{
+	unsigned char rnd[8];
+	char rhex[sizeof(rnd) * 2 + 1];
+
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(rhex, sizeof(rhex), rnd, sizeof(rnd));
+	snprintf(buf, len, "%s%s", STAGING_PREFIX, rhex);
+}
+
+enum users_result
+users_create_pass(const char *data_dir, const char *user, const char *pass,
+    const char *marker, const char *marker_text, const char **step_r)
+{
+	char stage[4096], path[4200], dst[4096], name[64];
+	int saved;
+
+	snprintf(dst, sizeof(dst), "%s/%s", data_dir, user);
+	if (access(dst, F_OK) == 0)
+		return USERS_TAKEN;
+	users_staging_name(name, sizeof(name));
+	snprintf(stage, sizeof(stage), "%s/%s", data_dir, name);
+	if (maildir_create(stage) == -1) {
+		*step_r = "create staging directory";
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s/pass", stage);
+	if (write_file_durable(path, pass, strlen(pass)) == -1) {
+		*step_r = "write pass";
+		goto fail;
+	}
+	if (marker != NULL && (snprintf(path, sizeof(path), "%s/%s", stage,
+	    marker) < 0 || write_file_durable(path, marker_text,
+	    strlen(marker_text)) == -1)) {
+		*step_r = "write marker";
+		goto fail;
+	}
+	if (fsync_path(stage) == -1) {
+		*step_r = "fsync staging directory";
+		goto fail;
+	}
+	if (syscall(SYS_renameat2, AT_FDCWD, stage, AT_FDCWD, dst,
+	    RENAME_NOREPLACE) == -1) {
+		saved = errno;
+		users_remove_staging(stage);
+		if (saved == EEXIST || saved == ENOTEMPTY)
+			return USERS_TAKEN;
+		errno = saved;
+		*step_r = "rename into place";
+		return USERS_FAILED;
+	}
+	if (fsync_path(data_dir) == -1) {
+		*step_r = "fsync data directory";
+		return USERS_FAILED;
+	}
+	return USERS_OK;
+fail:
+	saved = errno;
+	users_remove_staging(stage);
+	errno = saved;
+	return USERS_FAILED;
 }

@@ -1,0 +1,100 @@
+/*
+ * ctl_admin.c - the server as a whole: status, reload and the log level.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "log.h"
+#include "pool.h"
+#include "server.h"
+
+/* Resident memory in bytes, from /proc; -1 when unknown. */
+static long long
+resident_bytes(void)
+{
+	unsigned long long size, rss;
+	long page = sysconf(_SC_PAGESIZE);
+	FILE *f = fopen("/proc/self/statm", "r");
+	int n;
+
+	if (f == NULL)
+		return -1;
+	n = fscanf(f, "%llu %llu", &size, &rss);
+	fclose(f);
+	return n == 2 && page > 0 ? (long long)(rss * (unsigned long long)page) :
+	    -1;
+}
+
+void
+ctl_do_status(struct ctl_conn *cc, json_t *payload)
+{
+	struct server *srv = ctl_server(cc);
+	const struct config *cfg = srv->cfg;
+	time_t now = time(NULL), started = ctl_started(ctl_of(cc));
+	json_t *listen = json_array(), *out;
+	size_t i;
+
+	(void)payload;
+	for (i = 0; i < cfg->nlisten && srv->nlisteners > 0; i++)
+		json_array_append_new(listen, json_string(cfg->listen[i]));
+	out = json_pack("{s:s, s:I, s:I, s:s, s:s, s:o, s:I, s:I, s:I, s:I,"
+	    " s:{s:I, s:I}, s:{s:I, s:I}, s:s, s:b}",
+	    "version", GLOMAIL_VERSION,
+	    "pid", (json_int_t)getpid(),
+	    "uptime", (json_int_t)(now - started),
+	    "data_dir", cfg->data_dir,
+	    "control_socket", ctl_path(ctl_of(cc)),
+	    "listen", listen,
+	    "connections", (json_int_t)srv->nconns,
+	    "max_connections", (json_int_t)cfg->max_connections,
+	    "control_connections", (json_int_t)ctl_nconns(ctl_of(cc)),
+	    "delivered", (json_int_t)srv->delivered,
+	    "pools",
+	    "auth", (json_int_t)pool_pending(srv->auth_pool),
+	    "store", (json_int_t)pool_pending(srv->store_pool),
+	    "memory",
+	    "resident", (json_int_t)resident_bytes(),
+	    "max", (json_int_t)cfg->max_memory,
+	    "log_level", log_level_name(log_get_level()),
+	    "stopping", srv->stopping);
+	if (out == NULL) {
+		ctl_reply_error(cc, "server error");
+		return;
+	}
+	ctl_reply(cc, out);
+}
+
+void
+ctl_do_reload(struct ctl_conn *cc, json_t *payload)
+{
+	(void)payload;
+	ctl_log_change(cc, "reload");
+	if (server_reload(ctl_server(cc)) == -1) {
+		ctl_reply_error(cc, "the settings could not be read; the "
+		    "running ones are kept (see the server's log)");
+		return;
+	}
+	ctl_reply(cc, NULL);
+}
+
+void
+ctl_do_log_level(struct ctl_conn *cc, json_t *payload)
+{
+	enum log_level level;
+	const char *name;
+
+	if (ctl_arg_string(cc, payload, "level", 0, &name) == -1)
+		return;
+	if (log_level_parse(name, &level) == -1) {
+		ctl_reply_error(cc, "log level must be error, warn, info or "
+		    "debug");
+		return;
+	}
+	ctl_log_change(cc, "log-level %s -> %s",
+	    log_level_name(log_get_level()), log_level_name(level));
+	log_set_level(level);
+	ctl_reply(cc, json_pack("{s:s}", "level", log_level_name(level)));
+}
