@@ -1,6 +1,10 @@
 /*
  * ctl_admin.c - the server as a whole: status, reload and the log level.
  */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -28,6 +32,37 @@ resident_bytes(void)
 	    -1;
 }
 
+/* "127.0.0.1:9672" or "[::1]:9672": where a listener is bound. */
+static json_t *
+bound_address(struct evconnlistener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[INET6_ADDRSTRLEN] = "?", buf[INET6_ADDRSTRLEN + 10];
+	int port = 0;
+
+	memset(&ss, 0, sizeof(ss));
+	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss,
+	    &len) == -1)
+		return json_string("?");
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+		snprintf(buf, sizeof(buf), "[%s]:%d", host, port);
+	} else if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		port = ntohs(a->sin_port);
+		snprintf(buf, sizeof(buf), "%s:%d", host, port);
+	} else {
+		snprintf(buf, sizeof(buf), "local");
+	}
+	return json_string(buf);
+}
+
 void
 ctl_do_status(struct ctl_conn *cc, json_t *payload)
 {
@@ -38,8 +73,8 @@ ctl_do_status(struct ctl_conn *cc, json_t *payload)
 	size_t i;
 
 	(void)payload;
-	for (i = 0; i < cfg->nlisten && srv->nlisteners > 0; i++)
-		json_array_append_new(listen, json_string(cfg->listen[i]));
+	for (i = 0; i < srv->nlisteners; i++)
+		json_array_append_new(listen, bound_address(srv->listeners[i]));
 	out = json_pack("{s:s, s:I, s:I, s:s, s:s, s:o, s:I, s:I, s:I, s:I,"
 	    " s:{s:I, s:I}, s:{s:I, s:I}, s:s, s:b}",
 	    "version", GLOMAIL_VERSION,

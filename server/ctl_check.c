@@ -202,9 +202,12 @@ check_account(struct check_job *j, const char *name, int is_lost)
 	if (!is_lost) {
 		snprintf(path, sizeof(path), "%s/" ACCOUNT_PASS, dir);
 		snprintf(shown, sizeof(shown), "%s/" ACCOUNT_PASS, name);
-		if (lstat(path, &st) == -1 || !S_ISREG(st.st_mode))
+		if (lstat(path, &st) == -1 || !S_ISREG(st.st_mode)) {
+			/* Not an account: nothing in it is glomail's. */
 			report(j, name, "account without a pass file", 0);
-		else if (!pass_readable(path))
+			return;
+		}
+		if (!pass_readable(path))
 			report(j, shown, "pass file in no known scheme", 0);
 	}
 	if ((d = opendir(dir)) != NULL) {

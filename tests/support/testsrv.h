@@ -19,13 +19,15 @@ struct testsrv {
 	char data[300];  /* dir/data: the server's --data-dir */
 	char log[300];   /* dir/server.log: the server's stderr */
 	char port[16];   /* the port the server bound */
+	char control[300]; /* dir/control: the server's --control-socket */
 };
 
 /* Path of the built glomaild. */
 const char *testsrv_binary(void);
 
 /*
- * Start glomaild --listen 127.0.0.1:0 --data-dir <fresh dir> plus extra
+ * Start glomaild --listen 127.0.0.1:0 --data-dir <fresh dir>
+ * --control-socket <fresh dir>/control plus extra
  * arguments (NULL-terminated, may be NULL), and wait until it logs the port
  * it bound. Returns 0 or -1 (the log is printed on failure).
  */
