@@ -2,13 +2,16 @@
  * ctl_offline.c - glomailctl --data-dir: a private glomaild on the store,
  * with no TCP listener and its control socket in a private directory, so
  * that offline work goes through the very code a running server uses. The
- * store's lock makes this refuse while a server runs on it.
+ * store's lock makes this refuse while a server runs on it. Run by root on
+ * a store another user owns (the service's), the private server runs as
+ * that owner.
  */
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -78,6 +81,9 @@ ctl_offline_start(struct ctl_offline *o, const char *data_dir,
 	char *argv[16];
 	struct timespec pause = { 0, 10 * 1000 * 1000 };
 	int fd, status, waited, locked, n = 0;
+	uid_t owner = (uid_t)-1;
+	gid_t group = (gid_t)-1;
+	struct stat st;
 
 	memset(o, 0, sizeof(*o));
 	o->pid = -1;
@@ -91,6 +97,15 @@ ctl_offline_start(struct ctl_offline *o, const char *data_dir,
 	snprintf(o->socket, sizeof(o->socket), "%s/control", o->dir);
 	snprintf(o->log, sizeof(o->log), "%s/server.log", o->dir);
 	server_binary(bin, sizeof(bin));
+	if (getuid() == 0 && stat(data_dir, &st) == 0 && st.st_uid != 0) {
+		owner = st.st_uid;
+		group = st.st_gid;
+		if (chown(o->dir, owner, group) == -1) {
+			fprintf(stderr, "glomailctl: %s: %s\n", o->dir,
+			    strerror(errno));
+			goto fail;
+		}
+	}
 	/* execv's argv is not const for historical reasons only. */
 	argv[n++] = bin;
 	if (config != NULL) {
@@ -120,6 +135,14 @@ ctl_offline_start(struct ctl_offline *o, const char *data_dir,
 		fd = open("/dev/null", O_RDONLY);
 		if (fd != -1)
 			dup2(fd, STDIN_FILENO);
+		/* Root works on a store as its owner: files made offline must
+		 * stay the service's, not become root's. */
+		if (owner != (uid_t)-1 && (setgroups(0, NULL) == -1 ||
+		    setgid(group) == -1 || setuid(owner) == -1)) {
+			fprintf(stderr, "cannot become the store's owner: %s\n",
+			    strerror(errno));
+			_exit(126);
+		}
 		execv(bin, argv);
 		fprintf(stderr, "cannot run %s: %s\n", bin, strerror(errno));
 		_exit(127);

@@ -766,7 +766,8 @@ static void
 test_offline(void **state)
 {
 	struct clientrun_result r;
-	char dir[256], data[300], *log;
+	char dir[256], data[300], path[400], *log;
+	struct stat st;
 
 	(void)state;
 	assert_int_equal(testsrv_scratch(dir, sizeof(dir), "offline"), 0);
@@ -801,6 +802,22 @@ test_offline(void **state)
 	log = testsrv_read_file(srv->log);
 	free(log);
 	testsrv_stop(srv);
+
+	/* Root on a store another user owns works as that user. */
+	if (geteuid() != 0)
+		return;
+	assert_int_equal(testsrv_scratch(dir, sizeof(dir), "owned"), 0);
+	assert_int_equal(chmod(dir, 0711), 0);
+	snprintf(data, sizeof(data), "%s/data", dir);
+	assert_int_equal(mkdir(data, 0700), 0);
+	assert_int_equal(chown(data, 65534, 65534), 0);
+	assert_int_equal(ctl_run(&r, NULL, PASSWORD "\n", "--data-dir", data,
+	    "user", "add", "kay", "--password-stdin", NULL), 0);
+	clientrun_free(&r);
+	snprintf(path, sizeof(path), "%s/kay/pass", data);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	testsrv_remove_tree(dir);
 }
 
 /* SHA3-512 hex of s, as the original servers stored passwords. */
