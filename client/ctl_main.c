@@ -311,8 +311,9 @@ print_status(json_t *r)
 	json_array_foreach(l, i, v)
 		printf(" %s", json_string_value(v));
 	printf("%s\n", json_array_size(l) == 0 ? _(" (nothing)") : "");
-	printf("%-20s %lld / %lld\n", _("connections"), num(r, "connections"),
-	    num(r, "max_connections"));
+	printf("%-20s %lld / %lld, %lld %s\n", _("connections"),
+	    num(r, "connections"), num(r, "max_connections"),
+	    num(r, "logged_in"), _("logged in"));
 	printf("%-20s %lld\n", _("delivered"), num(r, "delivered"));
 	printf("%-20s auth %lld, store %lld\n", _("queued work"),
 	    num(json_object_get(r, "pools"), "auth"),

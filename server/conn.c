@@ -450,3 +450,15 @@ conn_close_user(struct server *srv, const char *user, const char *reason)
 	}
 	return n;
 }
+
+unsigned
+conn_count_authenticated(const struct server *srv)
+{
+	const struct conn *c;
+	unsigned n = 0;
+
+	for (c = srv->conns; c != NULL; c = c->next)
+		if (c->session.user[0] != '\0')
+			n++;
+	return n;
+}

@@ -59,6 +59,9 @@ void conn_close_all(struct server *srv, int now);
 unsigned conn_close_user(struct server *srv, const char *user,
     const char *reason);
 
+/* How many connections are logged in (for glomailctl status). */
+unsigned conn_count_authenticated(const struct server *srv);
+
 /* The configuration was reloaded: apply its limits to open connections. */
 void conn_limits_changed(struct server *srv);
 

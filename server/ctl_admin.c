@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "ctl.h"
 #include "log.h"
 #include "pool.h"
@@ -75,7 +76,7 @@ ctl_do_status(struct ctl_conn *cc, json_t *payload)
 	(void)payload;
 	for (i = 0; i < srv->nlisteners; i++)
 		json_array_append_new(listen, bound_address(srv->listeners[i]));
-	out = json_pack("{s:s, s:I, s:I, s:s, s:s, s:o, s:I, s:I, s:I, s:I,"
+	out = json_pack("{s:s, s:I, s:I, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I,"
 	    " s:{s:I, s:I}, s:{s:I, s:I}, s:s, s:b}",
 	    "version", GLOMAIL_VERSION,
 	    "pid", (json_int_t)getpid(),
@@ -84,6 +85,7 @@ ctl_do_status(struct ctl_conn *cc, json_t *payload)
 	    "control_socket", ctl_path(ctl_of(cc)),
 	    "listen", listen,
 	    "connections", (json_int_t)srv->nconns,
+	    "logged_in", (json_int_t)conn_count_authenticated(srv),
 	    "max_connections", (json_int_t)cfg->max_connections,
 	    "control_connections", (json_int_t)ctl_nconns(ctl_of(cc)),
 	    "delivered", (json_int_t)srv->delivered,

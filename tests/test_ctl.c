@@ -255,6 +255,7 @@ test_status_reload_log_level(void **state)
 	struct clientrun_result r;
 	json_t *j;
 	char port[64];
+	int fd;
 
 	(void)state;
 	assert_int_equal(testsrv_start(srv, fast), 0);
@@ -268,7 +269,17 @@ test_status_reload_log_level(void **state)
 	    json_object_get(j, "listen"), 0)), port);
 	assert_string_equal(json_string_value(json_object_get(j, "log_level")),
 	    "info");
+	assert_int_equal(json_integer_value(json_object_get(j, "logged_in")),
+	    0);
 	json_decref(j);
+	fd = testsrv_user(srv, "lou", PASSWORD);
+	j = ctl_json(srv, "status", NULL);
+	assert_int_equal(json_integer_value(json_object_get(j, "logged_in")),
+	    1);
+	assert_int_equal(json_integer_value(json_object_get(j, "connections")),
+	    1);
+	json_decref(j);
+	close(fd);
 
 	assert_int_equal(ctl_run(&r, srv, NULL, "log-level", "debug", NULL), 0);
 	clientrun_free(&r);
