@@ -937,6 +937,101 @@ test_import_crash(void **state)
 	testsrv_stop(srv);
 }
 
+/* On a terminal the password is asked twice, without echo. */
+static void
+test_password_terminal(void **state)
+{
+	const char *argv[] = { "glomailctl", "--control-socket", NULL, "user",
+		"add", "mia", NULL };
+	struct pty p;
+
+	(void)state;
+	assert_int_equal(testsrv_start(srv, fast), 0);
+	argv[2] = srv->control;
+	setenv("GLOMAIL_CLIENT", CTL, 1);
+	assert_int_equal(pty_spawn(&p, argv, NULL), 0);
+	assert_int_equal(pty_expect(&p, "New password: ", 10000), 0);
+	assert_int_equal(pty_echo(&p), 0);
+	assert_int_equal(pty_type(&p, PASSWORD "\n"), 0);
+	assert_int_equal(pty_expect(&p, "Retype the new password: ", 10000), 0);
+	assert_int_equal(pty_type(&p, "Other0Password\n"), 0);
+	assert_int_equal(pty_wait(&p, 10000), 2);
+	assert_non_null(strstr(p.buf, "the passwords do not match"));
+	pty_close(&p);
+	assert_int_equal(login(srv, "mia", PASSWORD, NULL), PROTO_ERROR);
+
+	assert_int_equal(pty_spawn(&p, argv, NULL), 0);
+	assert_int_equal(pty_expect(&p, "New password: ", 10000), 0);
+	assert_int_equal(pty_type(&p, PASSWORD "\n"), 0);
+	assert_int_equal(pty_expect(&p, "Retype the new password: ", 10000), 0);
+	assert_int_equal(pty_type(&p, PASSWORD "\n"), 0);
+	assert_int_equal(pty_wait(&p, 10000), 0);
+	pty_close(&p);
+	assert_int_equal(login(srv, "mia", PASSWORD, NULL), PROTO_OK);
+	testsrv_stop(srv);
+}
+
+/* SHA3-512 or SHA3-224 hex of s, as the original servers stored them. */
+static void
+sha3_hex_md(const char *s, const EVP_MD *md, char *out)
+{
+	unsigned char d[64];
+	unsigned len = 0, i;
+
+	assert_int_equal(EVP_Digest(s, strlen(s), d, &len, md, NULL), 1);
+	for (i = 0; i < len; i++)
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+/* Legacy schemes: known ones verify (any hex case), others deny. */
+static void
+test_legacy_schemes(void **state)
+{
+	struct clientrun_result r;
+	char path[600], hex[129], line[300];
+	struct {
+		const char *prefix;
+		const EVP_MD *(*md)(void);
+		int upper, cut, ok;
+	} cases[] = {
+		{ "{SHA3-512.HEX}", EVP_sha3_512, 0, 0, 1 },
+		{ "{SHA3-512.HEX}", EVP_sha3_512, 1, 0, 1 },
+		{ "{SHA3-224.HEX}", EVP_sha3_224, 0, 0, 1 },
+		{ "{SHA3-224.HEX}", EVP_sha3_512, 0, 0, 0 }, /* wrong length */
+		{ "{SHA3-512.HEX}", EVP_sha3_512, 0, 1, 0 }, /* truncated */
+		{ "{SHA3-256.HEX}", EVP_sha3_256, 0, 0, 0 }, /* unknown */
+		{ "{sha3-512.hex}", EVP_sha3_512, 0, 0, 0 },
+		{ "", EVP_sha3_512, 0, 0, 0 },               /* bare hex */
+	};
+	size_t i, k;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(testsrv_start(srv, fast), 0);
+	assert_int_equal(ctl_run(&r, srv, PASSWORD "\n", "user", "add",
+	    "nia", "--password-stdin", NULL), 0);
+	clientrun_free(&r);
+	snprintf(path, sizeof(path), "%s/nia/pass", srv->data);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		sha3_hex_md(PASSWORD, cases[i].md(), hex);
+		for (k = 0; cases[i].upper && hex[k] != '\0'; k++)
+			if (hex[k] >= 'a' && hex[k] <= 'f')
+				hex[k] = (char)(hex[k] - 32);
+		if (cases[i].cut)
+			hex[strlen(hex) - 1] = '\0';
+		snprintf(line, sizeof(line), "%s%s\n", cases[i].prefix, hex);
+		assert_non_null(f = fopen(path, "w"));
+		fputs(line, f);
+		fclose(f);
+		assert_int_equal(login(srv, "nia", "Wrong0Password", NULL),
+		    PROTO_ERROR);
+		if (login(srv, "nia", PASSWORD, NULL) !=
+		    (cases[i].ok ? PROTO_OK : PROTO_ERROR))
+			fail_msg("case %zu: %s", i, line);
+	}
+	testsrv_stop(srv);
+}
+
 int
 main(void)
 {
@@ -944,6 +1039,8 @@ main(void)
 		cmocka_unit_test_teardown(test_gate, stop_server),
 		cmocka_unit_test_teardown(test_status_reload_log_level, stop_server),
 		cmocka_unit_test_teardown(test_users, stop_server),
+		cmocka_unit_test_teardown(test_password_terminal, stop_server),
+		cmocka_unit_test_teardown(test_legacy_schemes, stop_server),
 		cmocka_unit_test_teardown(test_permission, stop_server),
 		cmocka_unit_test_teardown(test_lost, stop_server),
 		cmocka_unit_test_teardown(test_check, stop_server),
