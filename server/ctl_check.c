@@ -269,7 +269,7 @@ check_work(void *arg)
 {
 	struct check_job *j = arg;
 	const char *data = j->srv->cfg->data_dir;
-	char path[4200];
+	char path[4400];
 	struct dirent *de;
 	struct stat st;
 	size_t i;

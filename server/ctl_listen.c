@@ -32,8 +32,12 @@
 #include "proto.h"
 #include "server.h"
 
-/* An administrator waits for the server, not the other way round. */
-#define CTL_IDLE_SEC 600
+/*
+ * A peer that stops reading its replies is cut after this long. There is
+ * no read timeout: the peers are local and few, and an import may keep one
+ * waiting for its reply far longer.
+ */
+#define CTL_WRITE_SEC 600
 /* More peers than this at once is a script gone wrong. */
 #define CTL_CONNS_MAX 64
 #define CTL_GROUPS_MAX 256
@@ -436,7 +440,7 @@ ctl_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
 	struct ctl *ctl = arg;
-	struct timeval idle = { CTL_IDLE_SEC, 0 };
+	struct timeval wr = { CTL_WRITE_SEC, 0 };
 	struct ucred cr;
 	socklen_t crlen = sizeof(cr);
 	struct ctl_conn *cc;
@@ -474,7 +478,7 @@ ctl_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	bufferevent_setcb(cc->bev, ctl_readcb, ctl_writecb, ctl_eventcb, cc);
-	bufferevent_set_timeouts(cc->bev, &idle, &idle);
+	bufferevent_set_timeouts(cc->bev, NULL, &wr);
 	cc->next = ctl->conns;
 	if (ctl->conns != NULL)
 		ctl->conns->prev = cc;

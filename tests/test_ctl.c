@@ -618,7 +618,7 @@ struct seen {
 
 static void
 import_and_login(const char *source, const struct seen *want, size_t nwant,
-    const char *lost_date)
+    const char *lost_date, time_t lost_when)
 {
 	static const char *const users[3][2] = {
 		{ "alice", "Alice0Password" }, { "bob", "Bob0Password11" },
@@ -626,6 +626,7 @@ import_and_login(const char *source, const struct seen *want, size_t nwant,
 	struct clientrun_result r;
 	char path[700], pass[600], *list;
 	json_t *j, *lost;
+	struct stat st;
 	size_t i, k;
 	int fd;
 
@@ -685,6 +686,10 @@ import_and_login(const char *source, const struct seen *want, size_t nwant,
 	lost = json_array_get(json_object_get(j, "messages"), 0);
 	assert_string_equal(json_string_value(json_object_get(lost, "date")),
 	    lost_date);
+	snprintf(path, sizeof(path), "%s/LOST/new/%s", srv->data,
+	    json_string_value(json_object_get(lost, "id")));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mtime, lost_when);
 	json_decref(j);
 
 	/* Again: nothing added. */
@@ -718,7 +723,7 @@ test_import_alexctz(void **state)
 
 	(void)state;
 	import_and_login(SEED "/alexctz-tp_4", want,
-	    sizeof(want) / sizeof(want[0]), "Thu, 21 Nov 2024 10:30:00 +0000");
+	    sizeof(want) / sizeof(want[0]), "Thu, 21 Nov 2024 10:30:00 +0000", 1732185000);
 }
 
 static void
@@ -741,7 +746,7 @@ test_import_lobou(void **state)
 
 	(void)state;
 	import_and_login(SEED "/lobou-tp4-reseaux", want,
-	    sizeof(want) / sizeof(want[0]), "Thu, 23 Nov 2023 10:30:00 +0000");
+	    sizeof(want) / sizeof(want[0]), "Thu, 23 Nov 2023 10:30:00 +0000", 1700735400);
 }
 
 /* An account that no import made is a clash: kept as it is, mail skipped. */
