@@ -506,17 +506,17 @@ server_listen(struct server *srv)
 	}
 	if (passed > 0)
 		return listen_passed(srv, passed);
-	for (i = 0; i < srv->cfg->nlisten; i++) {
+	for (i = 0; i < srv->cfg->listen.n; i++) {
 		memset(&ss, 0, sizeof(ss));
-		if (parse_listen(srv->cfg->listen[i], &ss, &len) == -1) {
+		if (parse_listen(srv->cfg->listen.addr[i], &ss, &len) == -1) {
 			log_error("listen %s: not an address HOST:PORT",
-			    srv->cfg->listen[i]);
+			    srv->cfg->listen.addr[i]);
 			return -1;
 		}
 		l = evconnlistener_new_bind(srv->base, accept_cb, srv, flags,
 		    SOMAXCONN, (struct sockaddr *)&ss, (int)len);
 		if (l == NULL) {
-			log_error("listen %s: %s", srv->cfg->listen[i],
+			log_error("listen %s: %s", srv->cfg->listen.addr[i],
 			    strerror(errno));
 			return -1;
 		}
