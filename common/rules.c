@@ -7,6 +7,9 @@
 
 #include "rules.h"
 
+#define STR(x) STR1(x)
+#define STR1(x) #x
+
 static int
 username_char(unsigned char c)
 {
@@ -156,9 +159,34 @@ rules_address(const char *addr, const char *domain,
 int
 rules_header_safe(const char *s)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+	const unsigned char *p = (const unsigned char *)s;
+
+	/* A stray 0x9b byte is CSI to an 8-bit terminal: invalid UTF-8 goes. */
+	if (utf8_length(p) < 0)
+		return -1;
+	for (; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
 			return -1;
+		/* U+0080..U+009F are 0xc2 0x80..0x9f in UTF-8. */
+		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return -1;
+	}
+	return 0;
+}
+
+int
+rules_subject(const char *subject, const char **why_r)
+{
+	if (strlen(subject) > RULES_SUBJECT_MAX) {
+		*why_r = "subject is longer than " STR(RULES_SUBJECT_MAX)
+		    " bytes";
+		return -1;
+	}
+	if (rules_header_safe(subject) == -1) {
+		*why_r = "subject may not contain line breaks or control "
+		    "characters";
+		return -1;
+	}
 	return 0;
 }
 
