@@ -57,7 +57,7 @@ static long
 utf8_length(const unsigned char *s)
 {
 	long n = 0;
-	unsigned cp;
+	unsigned cp, min;
 	int more;
 
 	while (*s != '\0') {
@@ -69,12 +69,15 @@ utf8_length(const unsigned char *s)
 		if ((*s & 0xe0) == 0xc0) {
 			cp = *s & 0x1f;
 			more = 1;
+			min = 0x80;
 		} else if ((*s & 0xf0) == 0xe0) {
 			cp = *s & 0x0f;
 			more = 2;
+			min = 0x800;
 		} else if ((*s & 0xf8) == 0xf0) {
 			cp = *s & 0x07;
 			more = 3;
+			min = 0x10000;
 		} else {
 			return -1;
 		}
@@ -84,7 +87,8 @@ utf8_length(const unsigned char *s)
 				return -1;
 			cp = cp << 6 | (*s & 0x3f);
 		}
-		if (cp < 0x80 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		/* Overlong forms hide one character as another: refused. */
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return -1;
 		n++;
 	}

@@ -13,6 +13,9 @@
 #include "message.h"
 #include "rules.h"
 
+/* The longest field value message_parse returns: one RFC 5322 line. */
+#define FIELD_MAX RULES_SUBJECT_MAX
+
 /* A growable byte buffer; on allocation failure it stays failed. */
 struct buf {
 	char *p;
@@ -579,7 +582,7 @@ field_keep(struct message_info *info, const struct field *f,
 		if ((d = a) == NULL)
 			return -1;
 	}
-	cut_utf8(d, RULES_SUBJECT_MAX);
+	cut_utf8(d, FIELD_MAX);
 	*slot = d;
 	return 0;
 }

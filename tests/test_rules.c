@@ -134,6 +134,10 @@ test_header_safe(void **state)
 	/* A lone 0x9b byte is CSI to an 8-bit terminal: not UTF-8, refused. */
 	assert_int_equal(rules_header_safe("a\x9b" "2J"), -1);
 	assert_int_equal(rules_header_safe("\xc3"), -1);
+	/* Overlong forms (U+079F in three bytes, U+FFFF in four). */
+	assert_int_equal(rules_header_safe("not\xe0\x9e\x9f"), -1);
+	assert_int_equal(rules_header_safe("\xf0\x8f\xbf\xbf"), -1);
+	assert_int_equal(rules_header_safe("\xe0\xa0\x80"), 0);
 	assert_int_equal(rules_header_safe("\xe2\x9c\x93 \xf0\x9f\x98\x80"), 0);
 }
 
