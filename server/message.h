@@ -1,5 +1,5 @@
 /*
- * message.h - one mail as an RFC 5322 file: built from a protocol email,
+ * message.h - one mail as an RFC 5322 file: built from its fields,
  * and parsed back (headers unfolded, RFC 2047 subjects decoded) from what
  * glomaild or any other Maildir writer left in the store.
  */
@@ -9,13 +9,15 @@
 #include <stddef.h>
 #include <time.h>
 
-/* What a list line and a read reply need of a stored message. */
+/*
+ * What a list line and a read reply need of a stored message. The four
+ * header fields come sanitized (see message_parse): no control character.
+ */
 struct message_info {
 	char *from;     /* address in From:, or "" */
 	char *to;       /* address in To:, or "" */
 	char *subject;  /* decoded to UTF-8, or "" */
 	char *date;     /* the Date: header as written, or "" */
-	/* (each of the four sanitized, see message_parse) */
 	time_t when;    /* Date: parsed, or -1 */
 	char *body;     /* only when asked for: UTF-8, after the blank line */
 };
