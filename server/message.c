@@ -360,21 +360,32 @@ static char *
 decode_header(const char *v, size_t len)
 {
 	struct buf b = { NULL, 0, 0, 0 };
-	size_t i = 0, j, close;
+	size_t i = 0, j, close, held = 0;
+	int holding = 0;
 
 	buf_add(&b, "", 0);
 	while (i < len) {
 		if (v[i] == '=' && i + 1 < len && v[i + 1] == '?' &&
 		    (close = word_end(v, i, len)) != 0 &&
 		    decode_word(&b, v + i, close - i) == 0) {
+			/* Blanks between two encoded-words are not text (RFC
+			 * 2047 section 6.2): held until the next one decodes. */
+			holding = 0;
 			i = close;
 			j = i;
 			while (j < len && (v[j] == ' ' || v[j] == '\t'))
 				j++;
-			if (j + 1 < len && v[j] == '=' && v[j + 1] == '?' &&
-			    word_end(v, j, len) != 0)
+			if (j > i && j + 1 < len && v[j] == '=' && v[j + 1] == '?') {
+				held = i;
+				holding = 1;
 				i = j;
+			}
 			continue;
+		}
+		if (holding) {
+			/* What followed the blanks was not a word: they are text. */
+			i = held;
+			holding = 0;
 		}
 		/* Plain text up to the next possible encoded-word. */
 		j = i + 1;

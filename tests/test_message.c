@@ -315,6 +315,33 @@ test_long_words(void **state)
 	message_info_clear(&info);
 }
 
+/* Blanks go only between two encoded-words that both decode. */
+static void
+test_blanks_between_words(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "=?utf-8?q?a?= =?utf-8?q?b?=", "ab" },
+		{ "=?utf-8?q?a?=  \t =?utf-8?q?b?=", "ab" },
+		{ "=?utf-8?q?a?= =?koi8-r?q?b?=", "a =?koi8-r?q?b?=" },
+		{ "=?utf-8?q?a?= =?", "a =?" },
+		{ "=?utf-8?q?a?= b =?utf-8?q?c?=", "a b c" },
+		{ "x =?utf-8?q?a?=", "x a" },
+		{ "=?utf-8?q?a?=", "a" },
+	};
+	char file[256];
+	struct message_info info;
+	size_t i;
+	int n;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = snprintf(file, sizeof(file), "Subject: %s\n\n", cases[i][0]);
+		assert_int_equal(message_parse(file, (size_t)n, 0, &info), 0);
+		assert_string_equal(info.subject, cases[i][1]);
+		message_info_clear(&info);
+	}
+}
+
 /* Header lines: folding on any line, junk lines skipped whole. */
 static void
 test_header_lines(void **state)
@@ -390,6 +417,7 @@ main(void)
 		cmocka_unit_test(test_foreign),
 		cmocka_unit_test(test_foreign_controls),
 		cmocka_unit_test(test_long_words),
+		cmocka_unit_test(test_blanks_between_words),
 		cmocka_unit_test(test_header_lines),
 		cmocka_unit_test(test_missing_headers),
 	};
