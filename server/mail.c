@@ -127,9 +127,8 @@ h_email_send(struct conn *c, const union msg_args *args)
 		conn_reply_error(c, "sender must be the logged-in account");
 		goto out;
 	}
-	if (rules_header_safe(e->subject) == -1) {
-		conn_reply_error(c, "subject may not contain line breaks or "
-		    "control characters");
+	if (rules_subject(e->subject, &why) == -1) {
+		conn_reply_error(c, why);
 		goto out;
 	}
 	switch (rules_address(e->destination, domain, rcpt, &why)) {

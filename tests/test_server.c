@@ -22,6 +22,7 @@
 #include "frame.h"
 #include "msg.h"
 #include "proto.h"
+#include "rules.h"
 #include "testsrv.h"
 #include "wire.h"
 
@@ -593,6 +594,191 @@ test_restart_keeps_mail(void **state)
 	close(fd);
 }
 
+/* 1 when s holds a C0 control, DEL or a C1 control (U+0080..U+009F). */
+static int
+has_control(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f ||
+		    (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return 1;
+	return 0;
+}
+
+/* Read message n of the current list; the reply's email (free *reply_r). */
+static void
+read_mail(int fd, int n, struct msg **reply_r, union msg_args *a)
+{
+	const char *why;
+
+	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_CHOICE,
+	    msg_choice_new(n), reply_r), PROTO_OK);
+	assert_int_equal(msg_unpack(*reply_r, PROTO_SHAPE_EMAIL, a, &why), 0);
+}
+
+/* Subjects are refused at send: C1 controls like C0 ones, and past 998. */
+static void
+test_subject_refused(void **state)
+{
+	char big[RULES_SUBJECT_MAX + 2];
+	long long count, size;
+	int fd;
+
+	(void)state;
+	fd = user_conn("paula");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "paula@glo2000.ca", "paula@glo2000.ca", "x\xc2\x9b" "2J", "c")),
+	    "subject may not contain line breaks or control characters");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "paula@glo2000.ca", "paula@glo2000.ca", "x\x1b[2J", "c")),
+	    "subject may not contain line breaks or control characters");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "paula@glo2000.ca", "paula@glo2000.ca", "tab\there", "c")),
+	    "subject may not contain line breaks or control characters");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "paula@glo2000.ca", "paula@glo2000.ca", big, "c")),
+	    "subject is longer than 998 bytes");
+	/* Sender and destination cannot carry controls either. */
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "paula@glo2000.ca\xc2\x9b", "paula@glo2000.ca", "s", "c")),
+	    "sender must be the logged-in account");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "paula@glo2000.ca", "paula@glo2000.ca\xc2\x9b", "s", "c")),
+	    "invalid destination address");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "paula@glo2000.ca", "pa\x1bula@glo2000.ca", "s", "c")),
+	    "invalid destination address");
+	/* At the cap: accepted. */
+	big[RULES_SUBJECT_MAX] = '\0';
+	assert_int_equal(send_mail(fd, NULL, "paula@glo2000.ca", big, "c"),
+	    PROTO_OK);
+	get_stats(fd, &count, &size);
+	assert_int_equal(count, 1);
+	close(fd);
+}
+
+/*
+ * What list and read return is exactly what was sent, before a restart
+ * (from the index) and after it (parsed back from the files): subjects
+ * that look like encoded-words stay text, blanks at either end stay.
+ */
+static void
+test_subject_exact(void **state)
+{
+	static const char *const subjects[] = {
+		"=?utf-8?q?=1b[2J=0d=0a?=",
+		"=?UTF-8?B?G1sySg0KRnJvbTogYm9zc0BnbG8yMDAwLmNh?=",
+		" leading blank",
+		"trailing blank ",
+		"  ",
+		"R\xc3\xa9union =?iso-8859-1?q?=9b?= \xe2\x9c\x93",
+	};
+	char lng[RULES_SUBJECT_MAX + 1], prefix[64];
+	const char *want;
+	json_t *list, *list2;
+	struct msg *reply;
+	union msg_args a;
+	size_t i, n = sizeof(subjects) / sizeof(subjects[0]), k;
+	int fd, pass;
+
+	(void)state;
+	for (k = 0; k + 2 <= RULES_SUBJECT_MAX; k += 2)
+		memcpy(lng + k, "\xc3\xa9", 2);
+	lng[k] = '\0';
+	fd = user_conn("quinn");
+	for (i = 0; i < n; i++)
+		assert_int_equal(send_mail(fd, NULL, "quinn@glo2000.ca",
+		    subjects[i], "body"), PROTO_OK);
+	assert_int_equal(send_mail(fd, NULL, "quinn@glo2000.ca", lng, "b"),
+	    PROTO_OK);
+	list = get_list(fd);
+	close(fd);
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			assert_int_equal(testsrv_kill(&srv, SIGTERM) & 0x7f, 0);
+			assert_int_equal(testsrv_restart(&srv, NULL), 0);
+		}
+		fd = user_conn("quinn");
+		list2 = get_list(fd);
+		assert_int_equal(json_array_size(list2), n + 1);
+		assert_true(json_equal(list, list2));
+		/* Newest first: the long one, then the others in reverse. */
+		for (i = 0; i <= n; i++) {
+			want = i == 0 ? lng : subjects[n - i];
+			snprintf(prefix, sizeof(prefix), "#%zu ", i + 1);
+			assert_memory_equal(json_string_value(json_array_get(
+			    list2, i)), prefix, strlen(prefix));
+			assert_false(has_control(json_string_value(
+			    json_array_get(list2, i))));
+			assert_non_null(strstr(json_string_value(
+			    json_array_get(list2, i)), want));
+			read_mail(fd, (int)i + 1, &reply, &a);
+			assert_string_equal(a.email.subject, want);
+			msg_free(reply);
+		}
+		json_decref(list2);
+		close(fd);
+	}
+	json_decref(list);
+}
+
+/*
+ * A file another program left in new/, with encoded-words that decode to
+ * ESC, CR, LF and U+009B and raw control bytes: nothing the server returns
+ * holds a control character; the body stays exact (valid UTF-8).
+ */
+static void
+test_foreign_file(void **state)
+{
+	static const char file[] =
+	    "From: =?utf-8?q?=0d=0aFrom:_boss?= <rita\x1b[2J@glo2000.ca>\n"
+	    "To: rita@glo2000.ca\n"
+	    "Subject: =?utf-8?q?=1b[2J=0d=0aFrom:_boss@glo2000.ca?= "
+	    "=?UTF-8?B?wpsyMW0=?= =?iso-8859-1?q?=9b31m?= raw\x1b]0;t\x07 "
+	    "\xc2\x9b" "1m \x9b" "2J\r\n"
+	    "Date: Tue, 12 Jul 2022 19:21:57 +0000\x1b[K\n"
+	    "\n"
+	    "body \x1b[31m \xff stays\n";
+	char path[1024];
+	json_t *list;
+	struct msg *reply;
+	union msg_args a;
+	const char *line;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	fd = user_conn("rita");
+	close(fd);
+	assert_int_equal(testsrv_kill(&srv, SIGTERM) & 0x7f, 0);
+	snprintf(path, sizeof(path), "%s/rita/new/1657653717.M1P1.elsewhere",
+	    srv.data);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(file, 1, sizeof(file) - 1, f), sizeof(file) - 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(testsrv_restart(&srv, NULL), 0);
+	fd = user_conn("rita");
+	list = get_list(fd);
+	assert_int_equal(json_array_size(list), 1);
+	line = json_string_value(json_array_get(list, 0));
+	assert_false(has_control(line));
+	assert_non_null(strstr(line, "From: boss@glo2000.ca"));
+	json_decref(list);
+	read_mail(fd, 1, &reply, &a);
+	assert_false(has_control(a.email.sender));
+	assert_false(has_control(a.email.destination));
+	assert_false(has_control(a.email.subject));
+	assert_false(has_control(a.email.date));
+	assert_string_equal(a.email.sender, "rita\xef\xbf\xbd[2J@glo2000.ca");
+	assert_string_equal(a.email.content, "body \x1b[31m \xef\xbf\xbd stays\n");
+	msg_free(reply);
+	close(fd);
+}
+
 /* The port of the "listening on [::1]:PORT" line, waiting up to 20 s. */
 static int
 v6_port(const struct testsrv *s, char *port, size_t len)
@@ -661,6 +847,9 @@ main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_seed_bytes),
 		cmocka_unit_test(test_restart_keeps_mail),
+		cmocka_unit_test(test_subject_refused),
+		cmocka_unit_test(test_subject_exact),
+		cmocka_unit_test(test_foreign_file),
 		cmocka_unit_test(test_ipv6),
 	};
 
