@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,25 +22,49 @@
 #include "maildir.h"
 #include "testsrv.h"
 
+/*
+ * A scratch data directory root/ holding the Maildir root/box, and their
+ * descriptors: the store's calls work relative to them.
+ */
+struct fixture {
+	char root[256];
+	char dir[300];   /* root/box, for the checks made by path */
+	int rootfd;
+	int md;
+};
+
 static int
 setup(void **state)
 {
-	char *dir = malloc(256);
+	struct fixture *t = calloc(1, sizeof(*t));
 
-	if (dir == NULL || testsrv_scratch(dir, 256, "maildir") == -1) {
-		free(dir);
+	if (t == NULL || testsrv_scratch(t->root, sizeof(t->root),
+	    "maildir") == -1) {
+		free(t);
 		return -1;
 	}
+	snprintf(t->dir, sizeof(t->dir), "%s/box", t->root);
 	maildir_init();
-	*state = dir;
+	if ((t->rootfd = open(t->root, O_RDONLY | O_DIRECTORY)) == -1 ||
+	    maildir_create(t->rootfd, "box") == -1 ||
+	    (t->md = maildir_open(t->rootfd, "box")) == -1) {
+		testsrv_remove_tree(t->root);
+		free(t);
+		return -1;
+	}
+	*state = t;
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	testsrv_remove_tree(*state);
-	free(*state);
+	struct fixture *t = *state;
+
+	close(t->md);
+	close(t->rootfd);
+	testsrv_remove_tree(t->root);
+	free(t);
 	return 0;
 }
 
@@ -65,13 +90,14 @@ count_files(const char *dir, const char *sub)
 static void
 test_deliver(void **state)
 {
-	const char *dir = *state;
+	struct fixture *t = *state;
+	const char *dir = t->dir;
 	char name[MAILDIR_NAME_MAX], path[4200], buf[64];
 	const char *step = NULL;
 	FILE *f;
 
-	assert_int_equal(maildir_create(dir), 0);
-	assert_int_equal(maildir_deliver(dir, "hello\n", 6, name, &step), 0);
+	assert_int_equal(maildir_create(t->rootfd, "box"), 0);
+	assert_int_equal(maildir_deliver(t->md, "hello\n", 6, name, &step), 0);
 	assert_int_equal(count_files(dir, "new"), 1);
 	assert_int_equal(count_files(dir, "tmp"), 0);
 	assert_int_equal(count_files(dir, "cur"), 0);
@@ -90,26 +116,27 @@ test_deliver(void **state)
 static void
 test_deliver_failure(void **state)
 {
-	const char *dir = *state;
+	struct fixture *t = *state;
+	const char *dir = t->dir;
 	char name[MAILDIR_NAME_MAX], path[4200];
 	const char *step = NULL;
 
-	assert_int_equal(maildir_create(dir), 0);
+	assert_int_equal(maildir_create(t->rootfd, "box"), 0);
 	/* new/ missing: the rename fails after the tmp file was written. */
 	snprintf(path, sizeof(path), "%s/new", dir);
 	assert_int_equal(rmdir(path), 0);
-	assert_int_equal(maildir_deliver(dir, "x", 1, name, &step), -1);
+	assert_int_equal(maildir_deliver(t->md, "x", 1, name, &step), -1);
 	assert_string_equal(step, "rename");
 	assert_int_equal(count_files(dir, "tmp"), 0);
 	/* tmp/ missing: the create fails. */
 	snprintf(path, sizeof(path), "%s/tmp", dir);
 	assert_int_equal(rmdir(path), 0);
-	assert_int_equal(maildir_deliver(dir, "x", 1, name, &step), -1);
+	assert_int_equal(maildir_deliver(t->md, "x", 1, name, &step), -1);
 	assert_string_equal(step, "create");
 }
 
 struct burst {
-	const char *dir;
+	int md;
 	int failures;
 };
 
@@ -122,7 +149,7 @@ burst_thread(void *arg)
 	int i;
 
 	for (i = 0; i < 100; i++)
-		if (maildir_deliver(b->dir, "m", 1, name, &step) != 0)
+		if (maildir_deliver(b->md, "m", 1, name, &step) != 0)
 			b->failures++;
 	return NULL;
 }
@@ -131,13 +158,14 @@ burst_thread(void *arg)
 static void
 test_unique_burst(void **state)
 {
+	struct fixture *fx = *state;
 	struct burst b[4];
 	pthread_t t[4];
 	int i;
 
-	assert_int_equal(maildir_create(*state), 0);
+	assert_int_equal(maildir_create(fx->rootfd, "box"), 0);
 	for (i = 0; i < 4; i++) {
-		b[i].dir = *state;
+		b[i].md = fx->md;
 		b[i].failures = 0;
 		assert_int_equal(pthread_create(&t[i], NULL, burst_thread,
 		    &b[i]), 0);
@@ -146,44 +174,45 @@ test_unique_burst(void **state)
 		pthread_join(t[i], NULL);
 		assert_int_equal(b[i].failures, 0);
 	}
-	assert_int_equal(count_files(*state, "new"), 400);
+	assert_int_equal(count_files(fx->dir, "new"), 400);
 }
 
 static void
 test_list_read_seen(void **state)
 {
-	const char *dir = *state;
+	struct fixture *t = *state;
+	const char *dir = t->dir;
 	char name[MAILDIR_NAME_MAX];
 	struct maildir_file *files = NULL, f;
 	const char *step;
 	size_t n = 0, len = 0;
 	char *buf;
 
-	assert_int_equal(maildir_create(dir), 0);
-	assert_int_equal(maildir_deliver(dir, "one", 3, name, &step), 0);
-	assert_int_equal(maildir_deliver(dir, "two!", 4, name, &step), 0);
-	assert_int_equal(maildir_list(dir, &files, &n), 0);
+	assert_int_equal(maildir_create(t->rootfd, "box"), 0);
+	assert_int_equal(maildir_deliver(t->md, "one", 3, name, &step), 0);
+	assert_int_equal(maildir_deliver(t->md, "two!", 4, name, &step), 0);
+	assert_int_equal(maildir_list(t->md, &files, &n), 0);
 	assert_int_equal(n, 2);
 	f = strcmp(files[0].name, name) == 0 ? files[0] : files[1];
 	free(files);
 	assert_int_equal(f.size, 4);
 	assert_int_equal(f.in_cur, 0);
-	buf = maildir_read(dir, &f, 0, &len);
+	buf = maildir_read(t->md, &f, 0, &len);
 	assert_non_null(buf);
 	assert_int_equal(len, 4);
 	assert_string_equal(buf, "two!");
 	free(buf);
 	/* Seen: moved to cur/ with the S flag. */
-	assert_int_equal(maildir_mark_seen(dir, &f), 0);
+	assert_int_equal(maildir_mark_seen(t->md, &f), 0);
 	assert_int_equal(f.in_cur, 1);
 	assert_non_null(strstr(f.name, ":2,S"));
 	assert_int_equal(count_files(dir, "new"), 1);
 	assert_int_equal(count_files(dir, "cur"), 1);
 	/* Marking again is a no-op; reading by the old place still works. */
-	assert_int_equal(maildir_mark_seen(dir, &f), 0);
+	assert_int_equal(maildir_mark_seen(t->md, &f), 0);
 	f.in_cur = 0;
 	snprintf(f.name, sizeof(f.name), "%s", name);
-	buf = maildir_read(dir, &f, 2, &len);
+	buf = maildir_read(t->md, &f, 2, &len);
 	assert_non_null(buf);
 	assert_int_equal(len, 2);
 	assert_int_equal(f.in_cur, 1);
@@ -194,12 +223,13 @@ test_list_read_seen(void **state)
 static void
 test_seen_keeps_flags(void **state)
 {
-	const char *dir = *state;
+	struct fixture *t = *state;
+	const char *dir = t->dir;
 	char path[4200];
 	struct maildir_file f;
 	FILE *fp;
 
-	assert_int_equal(maildir_create(dir), 0);
+	assert_int_equal(maildir_create(t->rootfd, "box"), 0);
 	snprintf(path, sizeof(path), "%s/cur/123.M1P2Q3.host:2,FT", dir);
 	fp = fopen(path, "w");
 	assert_non_null(fp);
@@ -208,14 +238,15 @@ test_seen_keeps_flags(void **state)
 	memset(&f, 0, sizeof(f));
 	snprintf(f.name, sizeof(f.name), "123.M1P2Q3.host:2,FT");
 	f.in_cur = 1;
-	assert_int_equal(maildir_mark_seen(dir, &f), 0);
+	assert_int_equal(maildir_mark_seen(t->md, &f), 0);
 	assert_string_equal(f.name, "123.M1P2Q3.host:2,FST");
 }
 
 static void
 test_order_and_clean(void **state)
 {
-	const char *dir = *state;
+	struct fixture *t = *state;
+	const char *dir = t->dir;
 	uint64_t o[3];
 	char path[4200];
 	FILE *fp;
@@ -227,12 +258,12 @@ test_order_and_clean(void **state)
 	maildir_order("1700000000.foreign", o);
 	assert_int_equal(o[0], 1700000000);
 	assert_int_equal(o[1], 0);
-	assert_int_equal(maildir_create(dir), 0);
+	assert_int_equal(maildir_create(t->rootfd, "box"), 0);
 	snprintf(path, sizeof(path), "%s/tmp/leftover", dir);
 	fp = fopen(path, "w");
 	assert_non_null(fp);
 	fclose(fp);
-	assert_int_equal(maildir_clean_tmp(dir), 1);
+	assert_int_equal(maildir_clean_tmp(t->md), 1);
 	assert_int_equal(count_files(dir, "tmp"), 0);
 }
 

@@ -3,6 +3,9 @@
  */
 #include <sys/stat.h>
 
+#include <errno.h>
+#include <fcntl.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -23,14 +27,16 @@ test_accounts(void **state)
 	char dir[256], path[512], hash[256];
 	const char *step = NULL;
 	struct stat st;
+	int fd;
 	FILE *f;
 
 	(void)state;
 	assert_int_equal(testsrv_scratch(dir, sizeof(dir), "users"), 0);
-	assert_int_equal(users_exists(dir, "ann"), 0);
-	assert_int_equal(users_create(dir, "ann", "Interop0Passw", &step),
+	assert_true((fd = open(dir, O_RDONLY | O_DIRECTORY)) >= 0);
+	assert_int_equal(users_exists(fd, "ann"), 0);
+	assert_int_equal(users_create(fd, "ann", "Interop0Passw", &step),
 	    USERS_OK);
-	assert_int_equal(users_exists(dir, "ann"), 1);
+	assert_int_equal(users_exists(fd, "ann"), 1);
 	/* A Maildir with the account, and no staging left behind. */
 	snprintf(path, sizeof(path), "%s/ann/new", dir);
 	assert_int_equal(stat(path, &st), 0);
@@ -42,13 +48,14 @@ test_accounts(void **state)
 	assert_non_null(fgets(hash, sizeof(hash), f));
 	fclose(f);
 	assert_memory_equal(hash, "$argon2id$", 10);
-	assert_int_equal(users_create(dir, "ann", "Other0Password", &step),
+	assert_int_equal(users_create(fd, "ann", "Other0Password", &step),
 	    USERS_TAKEN);
-	assert_int_equal(users_verify(dir, "ann", "Interop0Passw"), USERS_OK);
-	assert_int_equal(users_verify(dir, "ann", "interop0Passw"),
+	assert_int_equal(users_verify(fd, "ann", "Interop0Passw"), USERS_OK);
+	assert_int_equal(users_verify(fd, "ann", "interop0Passw"),
 	    USERS_DENIED);
-	assert_int_equal(users_verify(dir, "nobody", "Interop0Passw"),
+	assert_int_equal(users_verify(fd, "nobody", "Interop0Passw"),
 	    USERS_DENIED);
+	close(fd);
 	testsrv_remove_tree(dir);
 }
 
