@@ -1,6 +1,6 @@
 /*
  * test_maildir.c - durable delivery, listing, reading and flags on a
- * scratch directory.
+ * scratch directory, and links the store did not make never followed.
  */
 #include <sys/stat.h>
 
@@ -267,6 +267,162 @@ test_order_and_clean(void **state)
 	assert_int_equal(count_files(dir, "tmp"), 0);
 }
 
+/* Write a small file at a path; a test helper. */
+static void
+put_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/*
+ * Links the store did not make are never followed: not an account's
+ * directory, not tmp/, new/ or cur/, not a message file. What they point
+ * to is neither read, nor written, nor removed.
+ */
+static void
+test_links_not_followed(void **state)
+{
+	struct fixture *t = *state;
+	char victim[400], path[600], other[600], name[MAILDIR_NAME_MAX];
+	struct maildir_file *files = NULL, f;
+	const char *step = NULL;
+	size_t n = 9, len;
+	int md;
+
+	snprintf(victim, sizeof(victim), "%s/victim", t->root);
+	assert_int_equal(mkdir(victim, 0700), 0);
+	snprintf(path, sizeof(path), "%s/precious", victim);
+	put_file(path, "keep me");
+
+	/* An account directory that is a link: no Maildir, and ELOOP. */
+	snprintf(path, sizeof(path), "%s/eve", t->root);
+	assert_int_equal(symlink("box", path), 0);
+	assert_int_equal(maildir_open(t->rootfd, "eve"), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(maildir_create(t->rootfd, "eve"), -1);
+	assert_int_equal(errno, ELOOP);
+
+	/* A message file that is a link to a file outside: not listed, not
+	 * read, even by its name. */
+	snprintf(path, sizeof(path), "%s/new/1.M1P1Q1.host", t->dir);
+	snprintf(other, sizeof(other), "%s/precious", victim);
+	assert_int_equal(symlink(other, path), 0);
+	assert_int_equal(maildir_list(t->md, &files, &n), 0);
+	assert_int_equal(n, 0);
+	free(files);
+	memset(&f, 0, sizeof(f));
+	snprintf(f.name, sizeof(f.name), "1.M1P1Q1.host");
+	assert_null(maildir_read(t->md, &f, 0, &len));
+	assert_int_equal(errno, ELOOP);
+
+	/* tmp/ a link to another directory: start-up cleaning removes nothing
+	 * there, and delivery does not write there. */
+	snprintf(path, sizeof(path), "%s/tmp", t->dir);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_int_equal(maildir_clean_tmp(t->md), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(maildir_deliver(t->md, "x", 1, name, &step), -1);
+	assert_string_equal(step, "create");
+	assert_int_equal(count_files(victim, "."), 1);
+	assert_int_equal(maildir_create(t->rootfd, "box"), -1);
+
+	/* new/ and cur/ links: skipped by the listing, refused for delivery
+	 * and for the seen flag. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/cur", t->dir);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_int_equal(maildir_deliver(t->md, "y", 1, name, &step), 0);
+	assert_int_equal(maildir_list(t->md, &files, &n), 0);
+	assert_int_equal(n, 1);
+	f = files[0];
+	free(files);
+	assert_int_equal(maildir_mark_seen(t->md, &f), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(count_files(t->dir, "new"), 2);
+	snprintf(path, sizeof(path), "%s/new", t->dir);
+	snprintf(other, sizeof(other), "%s/new.real", t->dir);
+	assert_int_equal(rename(path, other), 0);
+	assert_int_equal(symlink(victim, path), 0);
+	assert_int_equal(maildir_list(t->md, &files, &n), 0);
+	assert_int_equal(n, 0);
+	free(files);
+	assert_int_equal(maildir_deliver(t->md, "z", 1, name, &step), -1);
+	assert_string_equal(step, "rename");
+	assert_int_equal(count_files(victim, "."), 1);
+	assert_int_equal(count_files(t->dir, "tmp"), 0);
+
+	/* Names are one component: no walking through other directories. */
+	assert_int_equal(maildir_open(t->rootfd, "box/new"), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(maildir_open(t->rootfd, ".."), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(maildir_open(t->rootfd, ""), -1);
+	assert_true((md = maildir_open(t->rootfd, "box")) >= 0);
+	close(md);
+	snprintf(path, sizeof(path), "%s/precious", victim);
+	assert_int_equal(access(path, F_OK), 0);
+}
+
+/* Start-up cleaning removes leftovers, never what is not a file. */
+static void
+test_clean_leaves_links(void **state)
+{
+	struct fixture *t = *state;
+	char path[600], target[600];
+
+	snprintf(target, sizeof(target), "%s/outside", t->root);
+	put_file(target, "outside");
+	snprintf(path, sizeof(path), "%s/tmp/link", t->dir);
+	assert_int_equal(symlink(target, path), 0);
+	snprintf(path, sizeof(path), "%s/tmp/1.M1P1Q1.crashed", t->dir);
+	put_file(path, "half");
+	assert_int_equal(maildir_clean_tmp(t->md), 1);
+	assert_int_equal(count_files(t->dir, "tmp"), 1);
+	assert_int_equal(access(target, F_OK), 0);
+}
+
+/* A FIFO where a message should be fails the read; it does not hang it. */
+static void
+test_read_not_a_file(void **state)
+{
+	struct fixture *t = *state;
+	struct maildir_file f;
+	char path[600];
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/cur/7.M1P1Q1.host:2,S", t->dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	memset(&f, 0, sizeof(f));
+	snprintf(f.name, sizeof(f.name), "7.M1P1Q1.host");
+	assert_null(maildir_read(t->md, &f, 0, &len));
+	assert_int_equal(errno, EINVAL);
+}
+
+/* A name longer than the system allows fails; nothing is truncated. */
+static void
+test_long_name(void **state)
+{
+	struct fixture *t = *state;
+	char name[5000];
+
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	assert_int_equal(maildir_create(t->rootfd, name), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+	name[255] = '\0';
+	assert_int_equal(maildir_create(t->rootfd, name), 0);
+	name[254] = '\0';
+	assert_int_equal(maildir_open(t->rootfd, name), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 int
 main(void)
 {
@@ -281,6 +437,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_seen_keeps_flags, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_order_and_clean, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_links_not_followed, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_clean_leaves_links, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_read_not_a_file, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_long_name, setup,
 		    teardown),
 	};
 
