@@ -4,6 +4,10 @@
  * Durability follows Dovecot's maildir-save.c: the message is complete and
  * on disk (fsync) before it appears in new/ (rename), and the rename itself
  * is on disk (fsync of new/) before the caller may acknowledge it.
+ *
+ * Every name is one component opened relative to a directory descriptor,
+ * directories with O_NOFOLLOW|O_DIRECTORY and files with O_NOFOLLOW: a
+ * symbolic link someone else put in a Maildir is never followed.
  */
 #include <sys/stat.h>
 
@@ -171,7 +175,7 @@ maildir_deliver(int md, const void *data, size_t len,
     char name_r[MAILDIR_NAME_MAX], const char **step_r)
 {
 	struct timespec ts;
-	int tmpfd, newfd = -1, fd = -1, tries, n;
+	int tmpfd, newfd = -1, fd = -1, tries, n, saved;
 
 	/* Without tmp/ nothing can be created. */
 	if ((tmpfd = maildir_open(md, "tmp")) == -1) {
@@ -223,8 +227,7 @@ maildir_deliver(int md, const void *data, size_t len,
 	close(tmpfd);
 	if (fault_hit("fsync-new") || maildir_sync_new(md) == -1) {
 		/* The file is in new/ but may not survive a crash: withdraw it. */
-		int saved = errno;
-
+		saved = errno;
 		unlinkat(newfd, name_r, 0);
 		close(newfd);
 		errno = saved;
@@ -234,15 +237,14 @@ maildir_deliver(int md, const void *data, size_t len,
 	close(newfd);
 	return 0;
 fail:
-	close_keep_errno(fd);
-	close_keep_errno(newfd);
-	{
-		int saved = errno;
-
-		unlinkat(tmpfd, name_r, 0);
-		close(tmpfd);
-		errno = saved;
-	}
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	if (newfd != -1)
+		close(newfd);
+	unlinkat(tmpfd, name_r, 0);
+	close(tmpfd);
+	errno = saved;
 	return -1;
 }
 
@@ -425,7 +427,7 @@ maildir_read(int md, struct maildir_file *f, size_t max, size_t *len_r)
 	size_t want, got = 0;
 	ssize_t n;
 	char *buf = NULL;
-	int fd;
+	int fd, saved;
 
 	if ((fd = open_file(md, f, &st)) == -1)
 		return NULL;
@@ -450,13 +452,10 @@ maildir_read(int md, struct maildir_file *f, size_t max, size_t *len_r)
 	*len_r = got;
 	return buf;
 fail:
-	close_keep_errno(fd);
-	{
-		int saved = errno;
-
-		free(buf);
-		errno = saved;
-	}
+	saved = errno;
+	free(buf);
+	close(fd);
+	errno = saved;
 	return NULL;
 }
 
