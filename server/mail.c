@@ -65,7 +65,8 @@ send_work(void *arg)
 		j->error = errno;
 		return;
 	}
-	if (maildir_deliver(md, j->data, j->len, j->file.name, &j->step) == -1) {
+	if (maildir_deliver(md, j->data, j->len, j->file.name, &j->step) ==
+	    -1) {
 		j->failed = 1;
 		j->error = errno;
 		close(md);
@@ -269,8 +270,9 @@ read_done(void *arg)
 
 	mailbox_update_file(j->entry, &j->file);
 	if (j->failed) {
-		log_write(LOG_LEVEL_ERROR, conn_id(c), "read user=%s file=%s: %s",
-		    j->user, j->file.name, strerror(j->error));
+		log_write(LOG_LEVEL_ERROR, conn_id(c),
+		    "read user=%s file=%s: %s", j->user, j->file.name,
+		    strerror(j->error));
 		conn_reply_error(c, "message could not be read");
 	} else {
 		e.sender = j->info.from;

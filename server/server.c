@@ -136,7 +136,8 @@ store_open(struct server *srv)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (users_is_staging(de->d_name)) {
-			if (users_remove_staging(srv->data_fd, de->d_name) == -1)
+			if (users_remove_staging(srv->data_fd, de->d_name) ==
+			    -1)
 				log_warn("cannot remove %s/%s: %s", data,
 				    de->d_name, strerror(errno));
 			continue;

@@ -289,8 +289,8 @@ test_message_link(void **state)
 	assert_int_equal(testsrv_request(bob, PROTO_INBOX_READING_CHOICE,
 	    msg_choice_new(2), NULL), PROTO_ERROR);
 	close(bob);
-	assert_true(testsrv_log_contains(&srv, "skipped new/1000000000.M1P1Q1.x:"
-	    " a symbolic link, not followed"));
+	assert_true(testsrv_log_contains(&srv,
+	    "skipped new/1000000000.M1P1Q1.x: a symbolic link, not followed"));
 	/* The link and its target are left as they were. */
 	assert_int_equal(count("bob", "new") + count("bob", "cur"), 2);
 	assert_int_equal(count_dir(secret), 1);
