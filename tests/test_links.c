@@ -4,7 +4,8 @@
  * cleaned at start-up (what it points to keeps every file), a linked
  * account directory neither logs in nor receives mail (mail to it is kept
  * as undeliverable in LOST), and a linked message file is never listed or
- * read. Each link is named in the log, and the server keeps serving.
+ * read; a linked lock file stops the start. Each link is named in the log,
+ * and the server keeps serving.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -296,6 +297,26 @@ test_message_link(void **state)
 	assert_int_equal(count_dir(secret), 1);
 }
 
+/*
+ * DATA/.glomaild.lock a link to a file elsewhere: the server refuses to
+ * start rather than create or lock a file outside the store.
+ */
+static void
+test_lock_link(void **state)
+{
+	char target[600], path[600];
+
+	(void)state;
+	assert_int_equal(testsrv_kill(&srv, SIGTERM), 0);
+	snprintf(path, sizeof(path), "%s/.glomaild.lock", srv.data);
+	assert_int_equal(unlink(path), 0);
+	snprintf(target, sizeof(target), "%s/planted", srv.dir);
+	assert_int_equal(symlink(target, path), 0);
+	assert_int_equal(testsrv_restart_anyport(&srv, NULL), -1);
+	assert_int_equal(access(target, F_OK), -1);
+	assert_true(testsrv_log_contains(&srv, "cannot lock"));
+}
+
 int
 main(void)
 {
@@ -304,6 +325,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_account_link, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_message_link, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_lock_link, setup,
 		    teardown),
 	};
 

@@ -98,6 +98,8 @@ test_deliver(void **state)
 
 	assert_int_equal(maildir_create(t->rootfd, "box"), 0);
 	assert_int_equal(maildir_deliver(t->md, "hello\n", 6, name, &step), 0);
+	/* The step a delivery ends with, on its own: new/ to disk. */
+	assert_int_equal(maildir_sync_new(t->md), 0);
 	assert_int_equal(count_files(dir, "new"), 1);
 	assert_int_equal(count_files(dir, "tmp"), 0);
 	assert_int_equal(count_files(dir, "cur"), 0);
