@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -73,14 +74,16 @@ static int
 scan_mailbox(struct auth_job *j)
 {
 	struct maildir_file *files = NULL;
-	char dir[4096], *buf;
+	char *buf;
 	size_t n = 0, i, len;
+	int md;
 
-	if (server_user_dir(j->srv, j->user, dir, sizeof(dir)) == -1 ||
-	    maildir_list(dir, &files, &n) == -1)
+	if ((md = maildir_open(server_data_fd(j->srv), j->user)) == -1)
 		return -1;
-	if ((j->found = calloc(n ? n : 1, sizeof(*j->found))) == NULL) {
+	if (maildir_list(md, &files, &n) == -1 ||
+	    (j->found = calloc(n ? n : 1, sizeof(*j->found))) == NULL) {
 		free(files);
+		close(md);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
@@ -88,13 +91,14 @@ scan_mailbox(struct auth_job *j)
 
 		s->file = files[i];
 		/* Headers are at the start; 64 KiB holds any sane set. */
-		if ((buf = maildir_read(dir, &s->file, 64 * 1024, &len)) == NULL)
+		if ((buf = maildir_read(md, &s->file, 64 * 1024, &len)) == NULL)
 			continue; /* gone since the listing */
 		if (message_parse(buf, len, 0, &s->info) == 0)
 			j->nfound++;
 		free(buf);
 	}
 	free(files);
+	close(md);
 	return 0;
 }
 
@@ -102,7 +106,7 @@ static void
 auth_work(void *arg)
 {
 	struct auth_job *j = arg;
-	const char *data = j->srv->cfg->data_dir;
+	int data = server_data_fd(j->srv);
 
 	if (j->registering) {
 		j->result = users_create(data, j->user, j->password, &j->step);

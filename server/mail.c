@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -54,16 +55,24 @@ static void
 send_work(void *arg)
 {
 	struct send_job *j = arg;
-	char dir[4096];
+	int data = server_data_fd(j->srv), md;
 
-	j->lost = !users_exists(j->srv->cfg->data_dir, j->rcpt);
-	if (server_user_dir(j->srv, j->lost ? RULES_LOST_DIR : j->rcpt, dir,
-	    sizeof(dir)) == -1 ||
-	    maildir_deliver(dir, j->data, j->len, j->file.name, &j->step) == -1) {
+	j->lost = !users_exists(data, j->rcpt);
+	if ((md = maildir_open(data, j->lost ? RULES_LOST_DIR : j->rcpt)) ==
+	    -1) {
+		j->step = "open";
 		j->failed = 1;
 		j->error = errno;
 		return;
 	}
+	if (maildir_deliver(md, j->data, j->len, j->file.name, &j->step) ==
+	    -1) {
+		j->failed = 1;
+		j->error = errno;
+		close(md);
+		return;
+	}
+	close(md);
 	j->file.in_cur = 0;
 	j->file.size = (off_t)j->len;
 	maildir_order(j->file.name, j->file.order);
@@ -212,7 +221,8 @@ struct read_job {
 	struct conn *conn;
 	struct mailbox *mb;          /* held: keeps the entry alive */
 	struct mailbox_entry *entry;
-	char dir[4096];
+	int datafd;                  /* the store, and the user's name in it */
+	char user[RULES_USERNAME_MAX + 1];
 	struct maildir_file file;    /* where it was, then where it is */
 	struct message_info info;
 	int failed;
@@ -225,11 +235,14 @@ read_work(void *arg)
 	struct read_job *j = arg;
 	char *buf;
 	size_t len;
-	int rc;
+	int rc, md;
 
-	if ((buf = maildir_read(j->dir, &j->file, 0, &len)) == NULL) {
+	if ((md = maildir_open(j->datafd, j->user)) == -1 ||
+	    (buf = maildir_read(md, &j->file, 0, &len)) == NULL) {
 		j->failed = 1;
 		j->error = errno;
+		if (md != -1)
+			close(md);
 		return;
 	}
 	rc = message_parse(buf, len, 1, &j->info);
@@ -237,12 +250,14 @@ read_work(void *arg)
 	if (rc == -1) {
 		j->failed = 1;
 		j->error = ENOMEM;
+		close(md);
 		return;
 	}
 	/* Seen, as a Maildir reader expects; a failure here loses nothing. */
-	if (maildir_mark_seen(j->dir, &j->file) == -1)
-		log_warn("cannot mark %s seen in %s: %s", j->file.name, j->dir,
-		    strerror(errno));
+	if (maildir_mark_seen(md, &j->file) == -1)
+		log_warn("cannot mark %s seen for user=%s: %s", j->file.name,
+		    j->user, strerror(errno));
+	close(md);
 }
 
 static void
@@ -254,8 +269,9 @@ read_done(void *arg)
 
 	mailbox_update_file(j->entry, &j->file);
 	if (j->failed) {
-		log_write(LOG_LEVEL_ERROR, conn_id(c), "read %s/%s: %s", j->dir,
-		    j->file.name, strerror(j->error));
+		log_write(LOG_LEVEL_ERROR, conn_id(c),
+		    "read user=%s file=%s: %s", j->user, j->file.name,
+		    strerror(j->error));
 		conn_reply_error(c, "message could not be read");
 	} else {
 		e.sender = j->info.from;
@@ -295,11 +311,8 @@ h_inbox_read(struct conn *c, const union msg_args *args)
 	j->conn = c;
 	j->entry = s->view->entry[n - 1];
 	j->file = j->entry->file;
-	if (server_user_dir(srv, s->user, j->dir, sizeof(j->dir)) == -1) {
-		free(j);
-		conn_reply_error(c, "server error");
-		return;
-	}
+	j->datafd = server_data_fd(srv);
+	memcpy(j->user, s->user, sizeof(j->user));
 	j->mb = mailbox_acquire(srv->mailboxes, s->user);
 	conn_hold(c);
 	if (pool_submit(srv->store_pool, read_work, read_done, j) == -1) {

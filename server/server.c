@@ -42,26 +42,58 @@
 #define STATUS_INTERVAL_SEC 2
 
 int
-server_user_dir(const struct server *srv, const char *user, char *buf,
-    size_t len)
+server_data_fd(const struct server *srv)
 {
-	int n = snprintf(buf, len, "%s/%s", srv->cfg->data_dir, user);
-
-	return n > 0 && (size_t)n < len ? 0 : -1;
+	return srv->data_fd;
 }
 
 /*
- * Make the store ready: the data directory, the LOST Maildir, one running
- * server per store (a lock), and nothing left behind by a crash: files in
- * tmp/ were never acknowledged, and half-built accounts were never used.
+ * Remove what a crash left in one account's tmp/: it was never
+ * acknowledged. Nothing here follows a link: an account or tmp/ that is
+ * one is logged and left alone. Returns the count removed.
+ */
+static int
+store_clean_account(struct server *srv, const char *name)
+{
+	struct stat st;
+	int md, cleaned;
+
+	if (fstatat(srv->data_fd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return 0;
+	if (S_ISLNK(st.st_mode)) {
+		log_warn("data directory: skipped %s: a symbolic link, not "
+		    "followed", name);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	if ((md = maildir_open(srv->data_fd, name)) == -1) {
+		log_warn("data directory: skipped %s: %s", name,
+		    strerror(errno));
+		return 0;
+	}
+	if ((cleaned = maildir_clean_tmp(md)) == -1) {
+		log_warn("data directory: not cleaned %s/tmp: %s", name,
+		    errno == ELOOP ? "a symbolic link, not followed" :
+		    strerror(errno));
+		cleaned = 0;
+	}
+	close(md);
+	return cleaned;
+}
+
+/*
+ * Make the store ready: the data directory, opened once (every later access
+ * is relative to it), the LOST Maildir, one running server per store (a
+ * lock), and nothing left behind by a crash: files in tmp/ were never
+ * acknowledged, and half-built accounts were never used.
  */
 static int
 store_open(struct server *srv)
 {
 	const char *data = srv->cfg->data_dir;
-	char path[4096], lock[4096];
 	struct dirent *de;
-	int cleaned, total = 0;
+	int fd, total = 0;
 	DIR *d;
 
 	if (mkdir(data, 0700) == -1 && errno != EEXIST) {
@@ -69,34 +101,50 @@ store_open(struct server *srv)
 		    strerror(errno));
 		return -1;
 	}
-	snprintf(lock, sizeof(lock), "%s/.glomaild.lock", data);
-	srv->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (srv->lock_fd == -1 || flock(srv->lock_fd, LOCK_EX | LOCK_NB) == -1) {
-		log_error("cannot lock %s (is another glomaild using it?): %s",
-		    lock, strerror(errno));
+	/*
+	 * The one path the store follows links in: the administrator named
+	 * it, and systemd's DynamicUser makes /var/lib/glomail a link to
+	 * /var/lib/private/glomail. Below it, nothing is followed.
+	 */
+	if ((srv->data_fd = open(data, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1) {
+		log_error("cannot open data directory %s: %s", data,
+		    strerror(errno));
 		return -1;
 	}
-	if (server_user_dir(srv, RULES_LOST_DIR, path, sizeof(path)) == -1 ||
-	    maildir_create(path) == -1) {
+	srv->lock_fd = openat(srv->data_fd, ".glomaild.lock",
+	    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (srv->lock_fd == -1 || flock(srv->lock_fd, LOCK_EX | LOCK_NB) == -1) {
+		log_error("cannot lock %s/.glomaild.lock (is another glomaild "
+		    "using it?): %s", data, strerror(errno));
+		return -1;
+	}
+	if (maildir_create(srv->data_fd, RULES_LOST_DIR) == -1) {
 		log_error("cannot create %s/%s: %s", data, RULES_LOST_DIR,
 		    strerror(errno));
 		return -1;
 	}
-	if ((d = opendir(data)) == NULL) {
+	/* Its own descriptor: a listing must not move data_fd's offset. */
+	if ((fd = openat(srv->data_fd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
 		log_error("cannot read %s: %s", data, strerror(errno));
+		if (fd != -1)
+			close(fd);
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
 		if (users_is_staging(de->d_name)) {
-			snprintf(path, sizeof(path), "%s/%s", data, de->d_name);
-			users_remove_staging(path);
+			if (users_remove_staging(srv->data_fd, de->d_name) ==
+			    -1)
+				log_warn("cannot remove %s/%s: %s", data,
+				    de->d_name, strerror(errno));
 			continue;
 		}
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", data, de->d_name);
-		if ((cleaned = maildir_clean_tmp(path)) > 0)
-			total += cleaned;
+		total += store_clean_account(srv, de->d_name);
 	}
 	closedir(d);
 	if (total > 0)
@@ -323,6 +371,7 @@ server_new(const struct config *cfg)
 		return NULL;
 	srv->cfg = cfg;
 	srv->lock_fd = -1;
+	srv->data_fd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	maildir_init();
 	raise_fd_limit(cfg);
@@ -576,5 +625,7 @@ server_free(struct server *srv)
 		event_base_free(srv->base);
 	if (srv->lock_fd != -1)
 		close(srv->lock_fd);
+	if (srv->data_fd != -1)
+		close(srv->data_fd);
 	free(srv);
 }

@@ -44,6 +44,7 @@ struct server {
 	int accepting;
 	int stopping;
 	int lock_fd;
+	int data_fd;                /* the data directory: the store's root */
 	struct timeval stop_started;
 	unsigned long long next_conn_id;
 	unsigned long long delivered;
@@ -73,8 +74,10 @@ void server_free(struct server *srv);
 /* A connection went away: accepting may resume. */
 void server_conn_gone(struct server *srv);
 
-/* The path of a user's Maildir (or LOST's) in buf. 0 or -1 (too long). */
-int server_user_dir(const struct server *srv, const char *user, char *buf,
-    size_t len);
+/*
+ * The data directory's descriptor, open for the server's life: the store
+ * opens everything relative to it (maildir_open, users_*), never by path.
+ */
+int server_data_fd(const struct server *srv);
 
 #endif
