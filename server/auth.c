@@ -226,6 +226,15 @@ auth_submit(void *arg)
 	}
 }
 
+/* A login whose client left needs no penalty served: it is dropped. */
+static int
+auth_wanted(void *arg)
+{
+	struct auth_job *j = arg;
+
+	return conn_alive(j->conn);
+}
+
 static void
 auth_start(struct conn *c, const struct msg_credentials *cred,
     int registering)
@@ -280,7 +289,7 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 	 * parallel logins for one account wait for each other's results.
 	 */
 	now = registering ? 1 : penalty_enter(srv->penalty, user, j->addr,
-	    conn_id(c), auth_submit, j, &j->turn);
+	    conn_id(c), auth_submit, auth_wanted, j, &j->turn);
 	if (now == -1) {
 		int busy = errno == EBUSY;
 

@@ -74,6 +74,7 @@ struct penalty_turn {
 	enum turn_stage stage;
 	struct event *ev;
 	void (*fn)(void *);
+	int (*wanted)(void *);
 	void *arg;
 	unsigned long long log_id;
 	TAILQ_ENTRY(penalty_turn) queue;  /* in the entry it waits for */
@@ -376,7 +377,7 @@ turn_advance(struct penalty_turn *t)
 		da = entry_delay(pen, t->addr, now);
 	if (da > d)
 		d = da;
-	if (d > 0) {
+	if (d > 0 && (t->wanted == NULL || t->wanted(t->arg))) {
 		log_write(LOG_LEVEL_INFO, t->log_id,
 		    "login user=%s delayed ms=%u after failures",
 		    t->user->key + 2, d);
@@ -425,8 +426,8 @@ turn_cb(evutil_socket_t fd, short what, void *arg)
 
 int
 penalty_enter(struct penalty *pen, const char *user, const char *addr,
-    unsigned long long log_id, void (*fn)(void *), void *arg,
-    struct penalty_turn **turn_r)
+    unsigned long long log_id, void (*fn)(void *), int (*wanted)(void *),
+    void *arg, struct penalty_turn **turn_r)
 {
 	struct penalty_entry *u = NULL, *a = NULL;
 	struct penalty_turn *t = NULL;
@@ -450,6 +451,7 @@ penalty_enter(struct penalty *pen, const char *user, const char *addr,
 	t->user = u;
 	t->addr = a;
 	t->fn = fn;
+	t->wanted = wanted;
 	t->arg = arg;
 	t->log_id = log_id;
 	/*

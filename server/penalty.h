@@ -20,7 +20,7 @@ struct penalty_turn;
 /* Distinct names failed from one address that make it "guessing". */
 #define PENALTY_GUESS_NAMES 10
 /* Logins that may wait behind the one being checked, per account/address. */
-#define PENALTY_QUEUE_MAX 16
+#define PENALTY_QUEUE_MAX 4
 
 enum penalty_outcome {
 	PENALTY_SUCCEEDED,      /* the password was right */
@@ -50,11 +50,14 @@ void penalty_free(struct penalty *pen);
  * penalty); -1: refused, errno EBUSY (too many logins already waiting for
  * this account or address) or ENOMEM. Unless -1, *turn_r is set (NULL when
  * throttling is off) and must be given to penalty_leave exactly once.
- * log_id is the connection id for the "delayed" log line.
+ * log_id is the connection id for the "delayed" log line. wanted(arg),
+ * when not NULL, says whether the login is still wanted (its client still
+ * there): one that is not gets fn(arg) at once when its turn comes instead
+ * of waiting out a penalty, so logins abandoned in the queue hold nobody up.
  */
 int penalty_enter(struct penalty *pen, const char *user, const char *addr,
-    unsigned long long log_id, void (*fn)(void *), void *arg,
-    struct penalty_turn **turn_r);
+    unsigned long long log_id, void (*fn)(void *), int (*wanted)(void *),
+    void *arg, struct penalty_turn **turn_r);
 
 /* The check of a turn ended (NULL: nothing); the next login's turn comes. */
 void penalty_leave(struct penalty_turn *turn, enum penalty_outcome outcome);

@@ -76,7 +76,7 @@ enter(struct login *l, const char *user, const char *addr)
 	int rc;
 
 	memset(l, 0, sizeof(*l));
-	rc = penalty_enter(pen, user, addr, 1, started, l, &l->turn);
+	rc = penalty_enter(pen, user, addr, 1, started, NULL, l, &l->turn);
 	if (rc == 1)
 		started(l);
 	return rc;
@@ -159,7 +159,7 @@ test_parallel_turns(void **state)
 	assert_int_equal(now, 1);
 	assert_int_equal(refused, 40 - 1 - PENALTY_QUEUE_MAX);
 	/* Each check ends in a failure; the next starts only after it. */
-	while (now_ms() - t0 < 10000 && done < 6) {
+	while (now_ms() - t0 < 10000 && done < 1 + PENALTY_QUEUE_MAX) {
 		int running = 0;
 
 		for (i = 0; i < 40; i++)
@@ -181,7 +181,7 @@ test_parallel_turns(void **state)
 		}
 		run_for(5);
 	}
-	assert_int_equal(done, 6);
+	assert_int_equal(done, 1 + PENALTY_QUEUE_MAX);
 	/* The rest give up while queued. */
 	for (i = 0; i < 40; i++)
 		if (l[i].turn != NULL)
@@ -290,7 +290,8 @@ test_free_runs_waiting(void **state)
 	(void)state;
 	assert_int_equal(enter(&a, "dave", "10.5.0.1"), 1);
 	memset(&b, 0, sizeof(b));
-	rc = penalty_enter(pen, "dave", "10.5.0.2", 1, abandon, &b, &b.turn);
+	rc = penalty_enter(pen, "dave", "10.5.0.2", 1, abandon, NULL, &b,
+	    &b.turn);
 	assert_int_equal(rc, 0);
 	/* a is being checked when the table goes; its leave comes after. */
 	penalty_free(pen);
@@ -298,6 +299,41 @@ test_free_runs_waiting(void **state)
 	penalty_leave(a.turn, PENALTY_FAILED);
 	pen = penalty_new(base, BASE_MS, MAX_MS);
 	assert_non_null(pen);
+}
+
+static int
+not_wanted(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+/* Logins whose clients left pass through the queue without any delay. */
+static void
+test_abandoned_queue(void **state)
+{
+	struct login a, q[3], e;
+	long long t0;
+	int i;
+
+	(void)state;
+	assert_int_equal(enter(&a, "erin", "10.8.0.1"), 1);
+	for (i = 0; i < 3; i++) {
+		memset(&q[i], 0, sizeof(q[i]));
+		assert_int_equal(penalty_enter(pen, "erin", "10.8.0.2", 1,
+		    abandon, not_wanted, &q[i], &q[i].turn), 0);
+	}
+	penalty_leave(a.turn, PENALTY_FAILED);
+	t0 = now_ms();
+	run_for(30);
+	for (i = 0; i < 3; i++)
+		assert_null(q[i].turn);
+	/* The next one still serves the penalty of that failure. */
+	assert_int_equal(enter(&e, "erin", "10.8.0.3"), 0);
+	run_for(BASE_MS + 30);
+	assert_true(e.started);
+	assert_true(e.at_ms - t0 >= BASE_MS - 15);
+	penalty_leave(e.turn, PENALTY_SUCCEEDED);
 }
 
 /*
@@ -345,7 +381,7 @@ test_off(void **state)
 	assert_non_null(off);
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(penalty_enter(off, "x", "10.9.0.1", 1,
-		    started, NULL, &t), 1);
+		    started, NULL, NULL, &t), 1);
 		assert_null(t);
 	}
 	assert_int_equal(penalty_delay(off, "x", "10.9.0.1"), 0);
@@ -368,6 +404,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_parallel_names, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_free_runs_waiting, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_abandoned_queue, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_flood_keeps_accounts, setup,
 		    teardown),
