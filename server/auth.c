@@ -156,6 +156,9 @@ auth_done(void *arg)
 	const char *what = j->registering ? "register" : "login";
 
 	/* The check was made: it counts even if the client left meanwhile. */
+	if (j->result == USERS_DENIED)
+		log_write(LOG_LEVEL_WARN, conn_id(c),
+		    "login failed user=%s addr=%s", j->user, j->addr);
 	if (!j->registering) {
 		penalty_leave(j->turn, j->result == USERS_OK ?
 		    PENALTY_SUCCEEDED : j->result != USERS_DENIED ?
@@ -163,9 +166,6 @@ auth_done(void *arg)
 		    PENALTY_FAILED_UNKNOWN);
 		j->turn = NULL;
 	}
-	if (j->result == USERS_DENIED)
-		log_write(LOG_LEVEL_WARN, conn_id(c),
-		    "login failed user=%s addr=%s", j->user, j->addr);
 	if (!conn_alive(c))
 		goto out;
 	switch (j->result) {

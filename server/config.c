@@ -42,9 +42,9 @@ static const struct config_key {
 	{ "timeout-idle", "SECONDS", T_UINT, offsetof(struct config, timeout_idle), 1,
 	  86400, "seconds a logged-in connection may stay silent (default 900)" },
 	{ "login-penalty", "MS", T_UINT, offsetof(struct config, login_penalty), 0,
-	  60000, "milliseconds the next login for an account or from an "
-	  "address waits after one failure, doubling per failure; 0 turns "
-	  "throttling off (default 2000)" },
+	  60000, "milliseconds the next login for an account (or from an "
+	  "address guessing across accounts) waits after one failure, "
+	  "doubling per failure; 0 turns throttling off (default 2000)" },
 	{ "login-penalty-max", "MS", T_UINT, offsetof(struct config,
 	  login_penalty_max), 0, 3600000,
 	  "longest such wait, in milliseconds (default 15000)" },
