@@ -219,6 +219,15 @@ auth_submit(void *arg)
 		auth_job_free(j);
 		return;
 	}
+	if (penalty_refused(j->turn)) {
+		log_write(LOG_LEVEL_WARN, conn_id(c),
+		    "login refused user=%s addr=%s: too many attempts waiting",
+		    j->user, j->addr);
+		conn_reply_error(c, LOGIN_BUSY);
+		conn_release(c);
+		auth_job_free(j);
+		return;
+	}
 	if (pool_submit(j->srv->auth_pool, auth_work, auth_done, j) == -1) {
 		conn_reply_error(c, "server busy, try again later");
 		conn_release(c);

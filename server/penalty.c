@@ -46,6 +46,8 @@ enum turn_stage {
 	TURN_RUNNING, /* fn was called or the caller checks now */
 };
 
+TAILQ_HEAD(turn_queue, penalty_turn);
+
 struct penalty_entry {
 	LIST_ENTRY(penalty_entry) chain;  /* hash bucket */
 	TAILQ_ENTRY(penalty_entry) age;   /* its list, stalest first */
@@ -55,8 +57,8 @@ struct penalty_entry {
 	unsigned refs;                    /* turns using it */
 	unsigned failures;
 	uint64_t last_ms;                 /* monotonic time of the last failure */
-	struct penalty_turn *holder;      /* the turn being checked or delayed */
-	TAILQ_HEAD(, penalty_turn) waiting;
+	unsigned holders;                 /* turns being checked or delayed */
+	struct turn_queue waiting;
 	unsigned nwaiting;
 	/* Addresses: logins in progress, distinct names failed recently. */
 	unsigned active;
@@ -71,6 +73,7 @@ struct penalty_turn {
 	struct penalty *pen;              /* NULL once the table is freed */
 	struct penalty_entry *user, *addr;
 	int holds_user, holds_addr, need_addr;
+	int refused;                      /* taken out of a queue grown long */
 	enum turn_stage stage;
 	struct event *ev;
 	void (*fn)(void *);
@@ -337,6 +340,35 @@ penalty_delay(struct penalty *pen, const char *user, const char *addr)
 
 static void turn_cb(evutil_socket_t, short, void *);
 
+static int
+has_failures(const struct penalty_entry *e, uint64_t now)
+{
+	return e->failures > 0 && now - e->last_ms <= PENALTY_FORGET_MS;
+}
+
+/*
+ * Whether a turn may take e now. An account without recent failures lets
+ * PENALTY_PARALLEL checks run at once (a user's own parallel logins);
+ * with failures, or for an address, one at a time.
+ */
+static int
+may_take(const struct penalty_entry *e, int is_user, uint64_t now)
+{
+	if (e->holders == 0)
+		return 1;
+	return is_user && e->holders < PENALTY_PARALLEL &&
+	    !has_failures(e, now);
+}
+
+/* How many may wait for e: few once it is being guessed. */
+static unsigned
+queue_max(const struct penalty_entry *e, int is_user, uint64_t now)
+{
+	if (is_user ? has_failures(e, now) : guessing(e, now))
+		return PENALTY_QUEUE_MAX;
+	return PENALTY_QUEUE_CLEAN_MAX;
+}
+
 /*
  * Move a turn on: take the address's turn when it must, then the
  * account's, then wait out the penalty. 1 when it may be checked now, 0
@@ -353,23 +385,23 @@ turn_advance(struct penalty_turn *t)
 	unsigned d, da = 0;
 
 	if (t->need_addr && !t->holds_addr) {
-		if (t->addr->holder != NULL) {
+		if (!may_take(t->addr, 0, now)) {
 			TAILQ_INSERT_TAIL(&t->addr->waiting, t, queue);
 			t->addr->nwaiting++;
 			t->stage = TURN_QUEUED;
 			return 0;
 		}
-		t->addr->holder = t;
+		t->addr->holders++;
 		t->holds_addr = 1;
 	}
 	if (!t->holds_user) {
-		if (t->user->holder != NULL) {
+		if (!may_take(t->user, 1, now)) {
 			TAILQ_INSERT_TAIL(&t->user->waiting, t, queue);
 			t->user->nwaiting++;
 			t->stage = TURN_QUEUED;
 			return 0;
 		}
-		t->user->holder = t;
+		t->user->holders++;
 		t->holds_user = 1;
 	}
 	d = entry_delay(pen, t->user, now);
@@ -392,24 +424,50 @@ turn_advance(struct penalty_turn *t)
 	return 1;
 }
 
-/* A turn woken from a queue: on its way again, on the next loop turn. */
+/* Start t from the loop, not from inside whoever ended the last turn. */
 static void
-turn_wake(struct penalty_entry *e)
+turn_soon(struct penalty_turn *t)
 {
-	struct penalty_turn *t;
 	struct timeval now = { 0, 0 };
 
-	if ((t = TAILQ_FIRST(&e->waiting)) == NULL)
-		return;
-	TAILQ_REMOVE(&e->waiting, t, queue);
-	e->nwaiting--;
-	/* Run from the loop, not from inside whoever ended the last turn. */
-	if (turn_advance(t) == 1) {
-		t->stage = TURN_TIMER;
-		if (evtimer_add(t->ev, &now) == -1) {
-			t->stage = TURN_RUNNING;
-			t->fn(t->arg);
-		}
+	t->stage = TURN_TIMER;
+	if (evtimer_add(t->ev, &now) == -1) {
+		t->stage = TURN_RUNNING;
+		t->fn(t->arg);
+	}
+}
+
+/* Turns woken from e's queue, as many as may take it: on their way again. */
+static void
+turn_wake(struct penalty_entry *e, int is_user)
+{
+	struct penalty_turn *t;
+
+	while ((t = TAILQ_FIRST(&e->waiting)) != NULL &&
+	    may_take(e, is_user, now_ms())) {
+		TAILQ_REMOVE(&e->waiting, t, queue);
+		e->nwaiting--;
+		if (turn_advance(t) == 1)
+			turn_soon(t);
+	}
+}
+
+/*
+ * A queue that grew while nobody was guessing is cut to the short bound
+ * once somebody is: the last comers are refused, so the account's owner
+ * does not wait behind a whole burst served one penalty at a time.
+ */
+static void
+trim(struct penalty_entry *e, int is_user, uint64_t now)
+{
+	struct penalty_turn *t;
+
+	while (e->nwaiting > queue_max(e, is_user, now) &&
+	    (t = TAILQ_LAST(&e->waiting, turn_queue)) != NULL) {
+		TAILQ_REMOVE(&e->waiting, t, queue);
+		e->nwaiting--;
+		t->refused = 1;
+		turn_soon(t);
 	}
 }
 
@@ -460,9 +518,9 @@ penalty_enter(struct penalty *pen, const char *user, const char *addr,
 	 * be checked before the first result is in.
 	 */
 	t->need_addr = recent_names(a, now) + a->active >= PENALTY_GUESS_NAMES;
-	if ((t->need_addr && a->holder != NULL &&
-	    a->nwaiting >= PENALTY_QUEUE_MAX) ||
-	    (u->holder != NULL && u->nwaiting >= PENALTY_QUEUE_MAX)) {
+	if ((t->need_addr && a->holders > 0 &&
+	    a->nwaiting >= queue_max(a, 0, now)) ||
+	    (u->holders > 0 && u->nwaiting >= queue_max(u, 1, now))) {
 		event_free(t->ev);
 		free(t);
 		unref(pen, u);
@@ -532,6 +590,10 @@ penalty_leave(struct penalty_turn *t, enum penalty_outcome outcome)
 		record_failure(pen, u, outcome == PENALTY_FAILED, now);
 		record_failure(pen, a, 0, now);
 		name_add(a, u->hash, now);
+		if (!pen->closing) {
+			trim(u, 1, now);
+			trim(a, 0, now);
+		}
 		break;
 	case PENALTY_SUCCEEDED:
 		/* Typos of someone who then got in are not guessing. */
@@ -551,18 +613,24 @@ penalty_leave(struct penalty_turn *t, enum penalty_outcome outcome)
 	TAILQ_REMOVE(&pen->turns, t, all);
 	a->active--;
 	if (t->holds_user) {
-		u->holder = NULL;
+		u->holders--;
 		if (!pen->closing)
-			turn_wake(u);
+			turn_wake(u, 1);
 	}
 	if (t->holds_addr) {
-		a->holder = NULL;
+		a->holders--;
 		if (!pen->closing)
-			turn_wake(a);
+			turn_wake(a, 0);
 	}
 	unref(pen, u);
 	unref(pen, a);
 	turn_free(t);
+}
+
+int
+penalty_refused(const struct penalty_turn *t)
+{
+	return t != NULL && t->refused;
 }
 
 void
@@ -581,9 +649,9 @@ penalty_free(struct penalty *pen)
 			TAILQ_REMOVE(&pen->turns, t, all);
 			t->addr->active--;
 			if (t->holds_user)
-				t->user->holder = NULL;
+				t->user->holders--;
 			if (t->holds_addr)
-				t->addr->holder = NULL;
+				t->addr->holders--;
 			t->user->refs--;
 			t->addr->refs--;
 			t->pen = NULL;

@@ -29,6 +29,7 @@ static struct penalty *pen;
 struct login {
 	struct penalty_turn *turn;
 	int started;       /* fn ran (or the check may start at once) */
+	int refused;       /* fn ran, but for a refusal */
 	long long at_ms;   /* when it started */
 };
 
@@ -48,6 +49,12 @@ started(void *arg)
 
 	l->started = 1;
 	l->at_ms = now_ms();
+	if (penalty_refused(l->turn)) {
+		/* As auth does: answer "try again later", end the turn. */
+		l->refused = 1;
+		penalty_leave(l->turn, PENALTY_ABANDONED);
+		l->turn = NULL;
+	}
 }
 
 static int
@@ -131,78 +138,90 @@ test_doubling(void **state)
 }
 
 /*
- * Forty logins for one account entered at once: one is checked at a time,
- * each after the penalty of the failures before it, and those past the
- * queue's bound are refused; never forty checks at once.
+ * Forty logins for one account entered at once: two are checked (a clean
+ * account may be logged into twice at once); once they failed, the queue is
+ * cut to its short bound and the rest refused, and what is left is checked
+ * one at a time, each after the penalty of the failures before it. Never
+ * forty checks at once.
  */
 static void
 test_parallel_turns(void **state)
 {
 	struct login l[40];
 	char addr[32];
-	int i, now = 0, refused = 0, done = 0;
-	long long t0 = now_ms(), prev = 0;
+	int i, now = 0, refused = 0, done = 0, running;
+	long long t0 = now_ms(), prev, want;
 
 	(void)state;
 	for (i = 0; i < 40; i++) {
 		snprintf(addr, sizeof(addr), "10.1.0.%d", i);
-		switch (enter(&l[i], "victim", addr)) {
-		case 1:
+		if (enter(&l[i], "victim", addr) == 1)
 			now++;
-			break;
-		case -1:
-			assert_int_equal(errno, EBUSY);
-			refused++;
-			break;
-		}
 	}
-	assert_int_equal(now, 1);
-	assert_int_equal(refused, 40 - 1 - PENALTY_QUEUE_MAX);
-	/* Each check ends in a failure; the next starts only after it. */
-	while (now_ms() - t0 < 10000 && done < 1 + PENALTY_QUEUE_MAX) {
-		int running = 0;
-
+	assert_int_equal(now, PENALTY_PARALLEL);
+	for (i = 0; i < 40; i++)
+		if (l[i].started) {
+			penalty_leave(l[i].turn, PENALTY_FAILED);
+			l[i].turn = NULL;
+			done++;
+		}
+	prev = now_ms();
+	while (now_ms() - t0 < 10000 &&
+	    done < PENALTY_PARALLEL + PENALTY_QUEUE_MAX) {
+		running = 0;
 		for (i = 0; i < 40; i++)
 			if (l[i].started && l[i].turn != NULL)
 				running++;
 		assert_true(running <= 1);
 		for (i = 0; i < 40 && running == 1; i++) {
-			long long want;
-
 			if (!l[i].started || l[i].turn == NULL)
 				continue;
-			want = done == 0 ? 0 : done == 1 ? BASE_MS :
-			    done == 2 ? 2 * BASE_MS : MAX_MS;
+			want = (long long)BASE_MS << (done - 1);
+			if (want > MAX_MS)
+				want = MAX_MS;
 			assert_true(l[i].at_ms - prev >= want - 15);
-			prev = now_ms();
 			penalty_leave(l[i].turn, PENALTY_FAILED);
+			prev = now_ms();
 			l[i].turn = NULL;
 			done++;
 		}
 		run_for(5);
 	}
-	assert_int_equal(done, 1 + PENALTY_QUEUE_MAX);
-	/* The rest give up while queued. */
+	assert_int_equal(done, PENALTY_PARALLEL + PENALTY_QUEUE_MAX);
 	for (i = 0; i < 40; i++)
-		if (l[i].turn != NULL)
+		refused += l[i].refused;
+	assert_int_equal(refused, 40 - PENALTY_PARALLEL - PENALTY_QUEUE_MAX);
+	/* While being guessed, a newcomer past the short queue is refused. */
+	for (i = 0; i < PENALTY_QUEUE_MAX + 2; i++)
+		if (enter(&l[i], "victim", "10.1.1.1") == -1)
+			break;
+	assert_int_equal(i, PENALTY_QUEUE_MAX + 1);
+	assert_int_equal(errno, EBUSY);
+	for (i = 0; i < 40; i++)
+		if (l[i].turn != NULL && !l[i].started)
 			penalty_leave(l[i].turn, PENALTY_ABANDONED);
 }
 
-/* A success ends the turn at once; a second login goes on without delay. */
+/*
+ * A clean account: two checks at once, a third waits; a success lets it
+ * on at once, without delay.
+ */
 static void
 test_turn_after_success(void **state)
 {
-	struct login a, b;
+	struct login a, b, c;
 
 	(void)state;
 	assert_int_equal(enter(&a, "carol", "10.2.0.1"), 1);
-	assert_int_equal(enter(&b, "carol", "10.2.0.2"), 0);
+	assert_int_equal(enter(&b, "carol", "10.2.0.2"), 1);
+	assert_int_equal(enter(&c, "carol", "10.2.0.3"), 0);
 	run_for(20);
-	assert_false(b.started);
+	assert_false(c.started);
 	penalty_leave(a.turn, PENALTY_SUCCEEDED);
 	run_for(20);
-	assert_true(b.started);
+	assert_true(c.started);
 	penalty_leave(b.turn, PENALTY_SUCCEEDED);
+	penalty_leave(c.turn, PENALTY_SUCCEEDED);
 }
 
 /* Another account's typos from the same address delay no one. */
@@ -288,7 +307,10 @@ test_free_runs_waiting(void **state)
 	int rc;
 
 	(void)state;
+	struct login a2;
+
 	assert_int_equal(enter(&a, "dave", "10.5.0.1"), 1);
+	assert_int_equal(enter(&a2, "dave", "10.5.0.1"), 1);
 	memset(&b, 0, sizeof(b));
 	rc = penalty_enter(pen, "dave", "10.5.0.2", 1, abandon, NULL, &b,
 	    &b.turn);
@@ -297,6 +319,7 @@ test_free_runs_waiting(void **state)
 	penalty_free(pen);
 	assert_null(b.turn);
 	penalty_leave(a.turn, PENALTY_FAILED);
+	penalty_leave(a2.turn, PENALTY_FAILED);
 	pen = penalty_new(base, BASE_MS, MAX_MS);
 	assert_non_null(pen);
 }
@@ -317,6 +340,9 @@ test_abandoned_queue(void **state)
 	int i;
 
 	(void)state;
+	/* With a failure behind it, the account takes one check at a time. */
+	fail_once("erin", "10.8.0.1", PENALTY_FAILED);
+	run_for(BASE_MS + 20);
 	assert_int_equal(enter(&a, "erin", "10.8.0.1"), 1);
 	for (i = 0; i < 3; i++) {
 		memset(&q[i], 0, sizeof(q[i]));
@@ -330,9 +356,9 @@ test_abandoned_queue(void **state)
 		assert_null(q[i].turn);
 	/* The next one still serves the penalty of that failure. */
 	assert_int_equal(enter(&e, "erin", "10.8.0.3"), 0);
-	run_for(BASE_MS + 30);
+	run_for(2 * BASE_MS + 30);
 	assert_true(e.started);
-	assert_true(e.at_ms - t0 >= BASE_MS - 15);
+	assert_true(e.at_ms - t0 >= 2 * BASE_MS - 15);
 	penalty_leave(e.turn, PENALTY_SUCCEEDED);
 }
 
