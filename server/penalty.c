@@ -60,7 +60,8 @@ struct penalty_entry {
 	unsigned holders;                 /* turns being checked or delayed */
 	struct turn_queue waiting;
 	unsigned nwaiting;
-	/* Addresses: logins in progress, distinct names failed recently. */
+	/* Addresses: logins in progress for names without failures (names
+	 * it may be trying), distinct names failed recently. */
 	unsigned active;
 	uint64_t names[PENALTY_GUESS_NAMES];
 	uint64_t names_ms[PENALTY_GUESS_NAMES];
@@ -74,6 +75,7 @@ struct penalty_turn {
 	struct penalty_entry *user, *addr;
 	int holds_user, holds_addr, need_addr;
 	int refused;                      /* taken out of a queue grown long */
+	int counted;                      /* in its address's active count */
 	enum turn_stage stage;
 	struct event *ev;
 	void (*fn)(void *);
@@ -515,7 +517,9 @@ penalty_enter(struct penalty *pen, const char *user, const char *addr,
 	/*
 	 * Checks in progress from the address count as names it may be
 	 * guessing, so a burst of parallel logins on made-up names cannot all
-	 * be checked before the first result is in.
+	 * be checked before the first result is in. Retries on an account
+	 * that already failed do not: they wait for that account anyway, and
+	 * must not make the address look like guessing for everyone.
 	 */
 	t->need_addr = recent_names(a, now) + a->active >= PENALTY_GUESS_NAMES;
 	if ((t->need_addr && a->holders > 0 &&
@@ -528,7 +532,10 @@ penalty_enter(struct penalty *pen, const char *user, const char *addr,
 		errno = EBUSY;
 		return -1;
 	}
-	a->active++;
+	if (!has_failures(u, now)) {
+		t->counted = 1;
+		a->active++;
+	}
 	TAILQ_INSERT_TAIL(&pen->turns, t, all);
 	*turn_r = t;
 	return turn_advance(t);
@@ -611,7 +618,8 @@ penalty_leave(struct penalty_turn *t, enum penalty_outcome outcome)
 		q->nwaiting--;
 	}
 	TAILQ_REMOVE(&pen->turns, t, all);
-	a->active--;
+	if (t->counted)
+		a->active--;
 	if (t->holds_user) {
 		u->holders--;
 		if (!pen->closing)
@@ -647,7 +655,8 @@ penalty_free(struct penalty *pen)
 		if (t->stage == TURN_RUNNING) {
 			/* Being checked: its penalty_leave only frees it. */
 			TAILQ_REMOVE(&pen->turns, t, all);
-			t->addr->active--;
+			if (t->counted)
+				t->addr->active--;
 			if (t->holds_user)
 				t->user->holders--;
 			if (t->holds_addr)

@@ -263,6 +263,37 @@ test_guessing_address(void **state)
 }
 
 /*
+ * Retries on accounts that already failed wait for those accounts; they do
+ * not make their address look like guessing for everyone else.
+ */
+static void
+test_retries_are_not_names(void **state)
+{
+	struct login bob[1 + PENALTY_QUEUE_MAX], ben[1 + PENALTY_QUEUE_MAX],
+	    other[PENALTY_GUESS_NAMES - 1];
+	char name[32];
+	int i;
+
+	(void)state;
+	fail_once("bob", "10.10.0.1", PENALTY_FAILED);
+	fail_once("ben", "10.10.0.1", PENALTY_FAILED);
+	for (i = 0; i < 1 + PENALTY_QUEUE_MAX; i++) {
+		assert_int_equal(enter(&bob[i], "bob", "10.10.0.1"), 0);
+		assert_int_equal(enter(&ben[i], "ben", "10.10.0.1"), 0);
+	}
+	for (i = 0; i < PENALTY_GUESS_NAMES - 1; i++) {
+		snprintf(name, sizeof(name), "user%d", i);
+		assert_int_equal(enter(&other[i], name, "10.10.0.1"), 1);
+	}
+	for (i = 0; i < PENALTY_GUESS_NAMES - 1; i++)
+		penalty_leave(other[i].turn, PENALTY_SUCCEEDED);
+	for (i = 0; i < 1 + PENALTY_QUEUE_MAX; i++) {
+		penalty_leave(bob[i].turn, PENALTY_ABANDONED);
+		penalty_leave(ben[i].turn, PENALTY_ABANDONED);
+	}
+}
+
+/*
  * Parallel logins on made-up names from one address: they count as names
  * being guessed while in progress, so no more than the threshold are
  * checked before results come in.
@@ -427,6 +458,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_guessing_address, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_retries_are_not_names,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_names, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_free_runs_waiting, setup,
