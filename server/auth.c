@@ -3,8 +3,10 @@
  *
  * Hashing runs on the auth pool; the connection is held meanwhile, so its
  * next request waits for this reply while other clients are served. A login
- * for an account or from an address with recent failures first waits out
- * its penalty on a timer (penalty.c), held the same way.
+ * first takes its turn for the account (penalty.c): it waits for a check of
+ * that account already in progress, then out the account's penalty (or its
+ * address's, when that address is guessing across accounts) on a timer,
+ * held the same way.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@
 #include "users.h"
 
 #define LOGIN_FAILED "unknown user or wrong password"
+#define LOGIN_BUSY "too many login attempts, try again later"
 
 /* What a login's scan of the mailbox found, applied on the reactor. */
 struct scanned {
@@ -42,7 +45,9 @@ struct auth_job {
 	char addr[64];            /* the client's address, for penalties */
 	char *password;
 	size_t password_len;
+	struct penalty_turn *turn; /* login: its reserved password check */
 	enum users_result result;
+	int known;                /* a denied login's account exists */
 	const char *step;
 	int error;
 	int scan;                 /* login: load the mailbox too */
@@ -58,6 +63,8 @@ auth_job_free(struct auth_job *j)
 {
 	size_t i;
 
+	/* Ended without a result: the next login for the account goes on. */
+	penalty_leave(j->turn, PENALTY_ABANDONED);
 	mailbox_release(j->held);
 	if (j->password != NULL) {
 		sodium_memzero(j->password, j->password_len);
@@ -114,6 +121,9 @@ auth_work(void *arg)
 		return;
 	}
 	j->result = users_verify(data, j->user, j->password);
+	/* Failures on names that exist are kept apart from made-up ones. */
+	if (j->result == USERS_DENIED)
+		j->known = users_exists(data, j->user) == 1;
 	if (j->result == USERS_OK && j->scan && scan_mailbox(j) == -1) {
 		j->scan_failed = 1;
 		j->error = errno;
@@ -149,6 +159,17 @@ auth_done(void *arg)
 	struct conn *c = j->conn;
 	const char *what = j->registering ? "register" : "login";
 
+	/* The check was made: it counts even if the client left meanwhile. */
+	if (j->result == USERS_DENIED)
+		log_write(LOG_LEVEL_WARN, conn_id(c),
+		    "login failed user=%s addr=%s", j->user, j->addr);
+	if (!j->registering) {
+		penalty_leave(j->turn, j->result == USERS_OK ?
+		    PENALTY_SUCCEEDED : j->result != USERS_DENIED ?
+		    PENALTY_ABANDONED : j->known ? PENALTY_FAILED :
+		    PENALTY_FAILED_UNKNOWN);
+		j->turn = NULL;
+	}
 	if (!conn_alive(c))
 		goto out;
 	switch (j->result) {
@@ -164,8 +185,6 @@ auth_done(void *arg)
 			conn_reply_error(c, "server error");
 			break;
 		}
-		if (!j->registering)
-			penalty_succeeded(j->srv->penalty, j->user, j->addr);
 		log_write(LOG_LEVEL_INFO, conn_id(c), "%s user=%s", what,
 		    j->user);
 		conn_reply(c, PROTO_OK, NULL);
@@ -174,9 +193,6 @@ auth_done(void *arg)
 		conn_reply_error(c, "user name is taken");
 		break;
 	case USERS_DENIED:
-		penalty_failed(j->srv->penalty, j->user, j->addr);
-		log_write(LOG_LEVEL_INFO, conn_id(c), "login failed user=%s",
-		    j->user);
 		conn_reply_error(c, LOGIN_FAILED);
 		break;
 	case USERS_FAILED:
@@ -207,11 +223,29 @@ auth_submit(void *arg)
 		auth_job_free(j);
 		return;
 	}
+	if (penalty_refused(j->turn)) {
+		log_write(LOG_LEVEL_WARN, conn_id(c),
+		    "login refused user=%s addr=%s: too many attempts waiting",
+		    j->user, j->addr);
+		conn_reply_error(c, LOGIN_BUSY);
+		conn_release(c);
+		auth_job_free(j);
+		return;
+	}
 	if (pool_submit(j->srv->auth_pool, auth_work, auth_done, j) == -1) {
 		conn_reply_error(c, "server busy, try again later");
 		conn_release(c);
 		auth_job_free(j);
 	}
+}
+
+/* A login whose client left needs no penalty served: it is dropped. */
+static int
+auth_wanted(void *arg)
+{
+	struct auth_job *j = arg;
+
+	return conn_alive(j->conn);
 }
 
 static void
@@ -222,10 +256,15 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 	struct auth_job *j;
 	const char *why;
 	char user[RULES_USERNAME_MAX + 1];
-	unsigned delay;
+	int now;
 
 	if (rules_username(cred->username, user, &why) == -1) {
-		/* A login never says which half was wrong. */
+		/* A login never says which half was wrong. The name is the
+		 * peer's bytes: it stays out of the log. */
+		if (!registering)
+			log_write(LOG_LEVEL_WARN, conn_id(c),
+			    "login failed user=(invalid) addr=%s",
+			    conn_addr(c));
 		conn_reply_error(c, registering ? why : LOGIN_FAILED);
 		return;
 	}
@@ -234,6 +273,8 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 		return;
 	}
 	if (!registering && strlen(cred->password) > RULES_PASSWORD_MAX) {
+		log_write(LOG_LEVEL_WARN, conn_id(c),
+		    "login failed user=%s addr=%s", user, conn_addr(c));
 		conn_reply_error(c, LOGIN_FAILED);
 		return;
 	}
@@ -256,15 +297,25 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 	}
 	/* A new account's mailbox is empty; a login loads it unless loaded. */
 	j->scan = !registering && !mailbox_loaded(j->held);
-	conn_hold(c);
-	delay = registering ? 0 : penalty_delay(srv->penalty, user, j->addr);
-	if (delay > 0) {
-		log_write(LOG_LEVEL_INFO, conn_id(c),
-		    "login user=%s delayed ms=%u after failures", user, delay);
-		if (penalty_defer(srv->penalty, delay, auth_submit, j) == 0)
-			return;
+	/*
+	 * The check is reserved here, on the reactor, before any hashing, so
+	 * parallel logins for one account wait for each other's results.
+	 */
+	now = registering ? 1 : penalty_enter(srv->penalty, user, j->addr,
+	    conn_id(c), auth_submit, auth_wanted, j, &j->turn);
+	if (now == -1) {
+		int busy = errno == EBUSY;
+
+		log_write(LOG_LEVEL_WARN, conn_id(c),
+		    "login refused user=%s addr=%s: %s", user, j->addr,
+		    busy ? "too many attempts waiting" : "out of memory");
+		auth_job_free(j);
+		conn_reply_error(c, busy ? LOGIN_BUSY : "server error");
+		return;
 	}
-	auth_submit(j);
+	conn_hold(c);
+	if (now == 1)
+		auth_submit(j);
 }
 
 void

@@ -157,9 +157,9 @@ static const struct config_key config_table[] = {
 	ROW_SECONDS("timeout-idle", timeout_idle, 1, 86400, "900", RELOAD,
 	    "how long a logged-in connection may stay silent"),
 	ROW_MILLIS("login-penalty", login_penalty, 0, 60000, "2000", RESTART,
-	    "how long the next login for an account or from an address "
-	    "waits after one failure, doubling per failure; 0 turns "
-	    "throttling off"),
+	    "how long the next login for an account (or from an address "
+	    "guessing across accounts) waits after one failure, doubling "
+	    "per failure; 0 turns throttling off"),
 	ROW_MILLIS("login-penalty-max", login_penalty_max, 0, 3600000, "15000",
 	    RESTART, "longest such wait"),
 	ROW_UINT("auth-workers", auth_workers, "N", 1, 64, "2", RESTART,
