@@ -102,7 +102,7 @@ static void
 auth_work(void *arg)
 {
 	struct auth_job *j = arg;
-	const char *data = j->srv->cfg->data_dir;
+	const char *data = server_cfg(j->srv)->data_dir;
 
 	if (j->registering) {
 		j->result = users_create(data, j->user, j->password, &j->step);
@@ -120,7 +120,6 @@ auth_work(void *arg)
 static int
 session_login(struct auth_job *j)
 {
-	struct session *s = conn_session(j->conn);
 	struct mailbox *mb = j->held;
 	size_t i;
 
@@ -131,10 +130,8 @@ session_login(struct auth_job *j)
 				return -1;
 		mailbox_set_loaded(mb);
 	}
-	memcpy(s->user, j->user, sizeof(s->user));
-	s->mailbox = mb;
+	conn_login(j->conn, j->user, mb);
 	j->held = NULL;
-	conn_set_authenticated(j->conn, 1);
 	return 0;
 }
 
@@ -161,7 +158,8 @@ auth_done(void *arg)
 			break;
 		}
 		if (!j->registering)
-			penalty_succeeded(j->srv->penalty, j->user, j->addr);
+			penalty_succeeded(server_penalty(j->srv), j->user,
+			    j->addr);
 		log_write(LOG_LEVEL_INFO, conn_id(c), "%s user=%s", what,
 		    j->user);
 		conn_reply(c, PROTO_OK, NULL);
@@ -170,7 +168,7 @@ auth_done(void *arg)
 		conn_reply_error(c, "user name is taken");
 		break;
 	case USERS_DENIED:
-		penalty_failed(j->srv->penalty, j->user, j->addr);
+		penalty_failed(server_penalty(j->srv), j->user, j->addr);
 		log_write(LOG_LEVEL_INFO, conn_id(c), "login failed user=%s",
 		    j->user);
 		conn_reply_error(c, LOGIN_FAILED);
@@ -203,9 +201,9 @@ auth_submit(void *arg)
 		auth_job_free(j);
 		return;
 	}
-	if (pool_submit(j->srv->auth_pool, auth_work, auth_done, j) == -1) {
-		conn_reply_error(c, "server busy, try again later");
-		conn_release(c);
+	if (pool_submit(server_auth_pool(j->srv), auth_work, auth_done,
+	    j) == -1) {
+		conn_release_error(c, "server busy, try again later");
 		auth_job_free(j);
 	}
 }
@@ -245,7 +243,7 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 	j->registering = registering;
 	memcpy(j->user, user, sizeof(user));
 	snprintf(j->addr, sizeof(j->addr), "%s", conn_addr(c));
-	if ((j->held = mailbox_acquire(srv->mailboxes, user)) == NULL) {
+	if ((j->held = mailbox_acquire(server_mailboxes(srv), user)) == NULL) {
 		auth_job_free(j);
 		conn_reply_error(c, "server error");
 		return;
@@ -253,11 +251,13 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 	/* A new account's mailbox is empty; a login loads it unless loaded. */
 	j->scan = !registering && !mailbox_loaded(j->held);
 	conn_hold(c);
-	delay = registering ? 0 : penalty_delay(srv->penalty, user, j->addr);
+	delay = registering ? 0 : penalty_delay(server_penalty(srv), user,
+	    j->addr);
 	if (delay > 0) {
 		log_write(LOG_LEVEL_INFO, conn_id(c),
 		    "login user=%s delayed ms=%u after failures", user, delay);
-		if (penalty_defer(srv->penalty, delay, auth_submit, j) == 0)
+		if (penalty_defer(server_penalty(srv), delay, auth_submit,
+		    j) == 0)
 			return;
 	}
 	auth_submit(j);
@@ -282,8 +282,7 @@ h_auth_logout(struct conn *c, const union msg_args *args)
 	(void)args;
 	log_write(LOG_LEVEL_INFO, conn_id(c), "logout user=%s",
 	    conn_session(c)->user);
-	session_logout(conn_session(c));
-	conn_set_authenticated(c, 0);
+	conn_logout(c);
 }
 
 /* No reply: the server closes once earlier replies are written. */

@@ -4,9 +4,11 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "frame.h"
@@ -33,8 +35,13 @@ static const struct config_key {
 	  FRAME_MAX_LIMIT, "largest request accepted, in bytes (default 1048576)" },
 	{ "max-output", "BYTES", T_SIZE, offsetof(struct config, max_output), 4096,
 	  (unsigned long long)1 << 40,
-	  "replies queued for one client before it is paused, in bytes "
-	  "(default 4194304)" },
+	  "replies queued for one client, in bytes; a reply that would "
+	  "exceed it is refused (default 4194304)" },
+	{ "max-memory", "BYTES", T_SIZE, offsetof(struct config, max_memory),
+	  1024 * 1024, (unsigned long long)1 << 48,
+	  "input and output all connections may hold together, in bytes; "
+	  "past it large requests and replies are refused (default a quarter "
+	  "of physical memory, at least 64M)" },
 	{ "max-connections", "N", T_UINT, offsetof(struct config, max_connections),
 	  1, 1000000, "simultaneous connections (default 16384)" },
 	{ "timeout-login", "SECONDS", T_UINT, offsetof(struct config, timeout_login), 1,
@@ -56,6 +63,19 @@ static const struct config_key {
 	  "error, warn, info or debug (default info)" },
 };
 
+/* A quarter of physical memory, at least 64 MiB: max-memory's default. */
+static size_t
+default_max_memory(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	unsigned long long quarter = pages > 0 && size > 0 ?
+	    (unsigned long long)pages * (unsigned long long)size / 4 : 0;
+
+	if (quarter < (unsigned long long)64 << 20)
+		quarter = (unsigned long long)64 << 20;
+	return quarter > SIZE_MAX ? SIZE_MAX : (size_t)quarter;
+}
+
 void
 config_init(struct config *cfg)
 {
@@ -67,6 +87,7 @@ config_init(struct config *cfg)
 	cfg->domain = strdup(PROTO_DEFAULT_DOMAIN);
 	cfg->max_frame = FRAME_MAX_DEFAULT;
 	cfg->max_output = (size_t)4 << 20;
+	cfg->max_memory = default_max_memory();
 	cfg->max_connections = 16384;
 	cfg->timeout_login = 60;
 	cfg->timeout_idle = 900;
@@ -344,8 +365,8 @@ config_usage(FILE *out)
  * mail) and need a restart.
  */
 static const char *const config_reloadable[] = {
-	"max-frame", "max-output", "max-connections", "timeout-login",
-	"timeout-idle", "log-level",
+	"max-frame", "max-output", "max-memory", "max-connections",
+	"timeout-login", "timeout-idle", "log-level",
 };
 
 static int

@@ -22,6 +22,7 @@ struct config {
 	char *domain;
 	size_t max_frame;        /* bytes of one frame body */
 	size_t max_output;       /* bytes queued for one client */
+	size_t max_memory;       /* bytes all connections' buffers may hold */
 	unsigned max_connections;
 	unsigned timeout_login;  /* seconds idle before login */
 	unsigned timeout_idle;   /* seconds idle after login */

@@ -109,6 +109,7 @@ main(int argc, char **argv)
 		{ "domain", required_argument, NULL, 0 },
 		{ "max-frame", required_argument, NULL, 0 },
 		{ "max-output", required_argument, NULL, 0 },
+		{ "max-memory", required_argument, NULL, 0 },
 		{ "max-connections", required_argument, NULL, 0 },
 		{ "timeout-login", required_argument, NULL, 0 },
 		{ "timeout-idle", required_argument, NULL, 0 },

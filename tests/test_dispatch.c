@@ -51,7 +51,7 @@ setup(void **state)
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
 		return -1;
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	if (conn_new(fx->srv, sv[0], &sa, sizeof(sa)) == NULL)
+	if (server_conn_add(fx->srv, sv[0], &sa, sizeof(sa)) == NULL)
 		return -1;
 	fx->peer = sv[1];
 	fcntl(fx->peer, F_SETFL, O_NONBLOCK);
@@ -99,7 +99,7 @@ reply(struct fixture *fx, char *text, size_t textlen)
 	int rounds, h;
 
 	for (rounds = 0; rounds < 3000; rounds++) {
-		event_base_loop(fx->srv->base, EVLOOP_NONBLOCK);
+		event_base_loop(server_base(fx->srv), EVLOOP_NONBLOCK);
 		n = read(fx->peer, buf + have, sizeof(buf) - have);
 		if (n > 0)
 			have += (size_t)n;
