@@ -772,7 +772,7 @@ test_pipelined_10000(void **state)
 
 /*
  * A client that sends a stream of requests and never reads: the server
- * stops taking its requests once max-output is queued, so its memory stays
+ * stops taking its requests while its replies wait, so its memory stays
  * bounded, while others are served; when the client reads at last, every
  * reply is there, in order.
  */
