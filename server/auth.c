@@ -134,7 +134,6 @@ auth_work(void *arg)
 static int
 session_login(struct auth_job *j)
 {
-	struct session *s = conn_session(j->conn);
 	struct mailbox *mb = j->held;
 	size_t i;
 
@@ -145,10 +144,8 @@ session_login(struct auth_job *j)
 				return -1;
 		mailbox_set_loaded(mb);
 	}
-	memcpy(s->user, j->user, sizeof(s->user));
-	s->mailbox = mb;
+	conn_login(j->conn, j->user, mb);
 	j->held = NULL;
-	conn_set_authenticated(j->conn, 1);
 	return 0;
 }
 
@@ -227,15 +224,14 @@ auth_submit(void *arg)
 		log_write(LOG_LEVEL_WARN, conn_id(c),
 		    "login refused user=%s addr=%s: too many attempts waiting",
 		    j->user, j->addr);
-		conn_reply_error(c, LOGIN_BUSY);
-		conn_release(c);
 		auth_job_free(j);
+		conn_release_error(c, LOGIN_BUSY);
 		return;
 	}
-	if (pool_submit(j->srv->auth_pool, auth_work, auth_done, j) == -1) {
-		conn_reply_error(c, "server busy, try again later");
-		conn_release(c);
+	if (pool_submit(server_auth_pool(j->srv), auth_work, auth_done,
+	    j) == -1) {
 		auth_job_free(j);
+		conn_release_error(c, "server busy, try again later");
 	}
 }
 
@@ -290,7 +286,7 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 	j->registering = registering;
 	memcpy(j->user, user, sizeof(user));
 	snprintf(j->addr, sizeof(j->addr), "%s", conn_addr(c));
-	if ((j->held = mailbox_acquire(srv->mailboxes, user)) == NULL) {
+	if ((j->held = mailbox_acquire(server_mailboxes(srv), user)) == NULL) {
 		auth_job_free(j);
 		conn_reply_error(c, "server error");
 		return;
@@ -301,7 +297,7 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 	 * The check is reserved here, on the reactor, before any hashing, so
 	 * parallel logins for one account wait for each other's results.
 	 */
-	now = registering ? 1 : penalty_enter(srv->penalty, user, j->addr,
+	now = registering ? 1 : penalty_enter(server_penalty(srv), user, j->addr,
 	    conn_id(c), auth_submit, auth_wanted, j, &j->turn);
 	if (now == -1) {
 		int busy = errno == EBUSY;
@@ -337,8 +333,7 @@ h_auth_logout(struct conn *c, const union msg_args *args)
 	(void)args;
 	log_write(LOG_LEVEL_INFO, conn_id(c), "logout user=%s",
 	    conn_session(c)->user);
-	session_logout(conn_session(c));
-	conn_set_authenticated(c, 0);
+	conn_logout(c);
 }
 
 /* No reply: the server closes once earlier replies are written. */

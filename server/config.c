@@ -144,12 +144,13 @@ static const struct config_key config_table[] = {
 	    "largest request accepted"),
 	ROW_SIZE("max-output", max_output, 4096, (unsigned long long)1 << 40,
 	    "4M", RELOAD,
-	    "replies queued for one client before it is paused"),
-	ROW_SIZE_FN("max-memory", max_memory, 4096,
+	    "replies queued for one client; a reply that would exceed it is "
+	    "refused"),
+	ROW_SIZE_FN("max-memory", max_memory, 1024 * 1024,
 	    (unsigned long long)1 << 48,
 	    "a quarter of physical memory, at least 64M", default_max_memory,
-	    RELOAD, "the sum of bytes all connections may hold, in and out; "
-	    "past it new work is refused"),
+	    RELOAD, "input and output all connections may hold together; "
+	    "past it large requests and replies are refused"),
 	ROW_UINT("max-connections", max_connections, "N", 1, 1000000, "16384",
 	    RELOAD, "simultaneous connections"),
 	ROW_SECONDS("timeout-login", timeout_login, 1, 86400, "60", RELOAD,

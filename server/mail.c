@@ -92,7 +92,7 @@ send_done(void *arg)
 		conn_reply_error(c, "message could not be stored");
 		goto out;
 	}
-	j->srv->delivered++;
+	server_count_delivery(j->srv);
 	if (j->lost) {
 		log_write(LOG_LEVEL_INFO, conn_id(c),
 		    "undeliverable to=%s kept in LOST file=%s", j->rcpt,
@@ -102,7 +102,7 @@ send_done(void *arg)
 		goto out;
 	}
 	/* The recipient's index, if loaded, learns of it without a rescan. */
-	if ((mb = mailbox_find(j->srv->mailboxes, j->rcpt)) != NULL &&
+	if ((mb = mailbox_find(server_mailboxes(j->srv), j->rcpt)) != NULL &&
 	    mailbox_add(mb, &j->file, &j->info) == -1)
 		log_error("cannot index a delivery to %s", j->rcpt);
 	log_write(LOG_LEVEL_INFO, conn_id(c), "delivered from=%s to=%s size=%zu",
@@ -119,7 +119,7 @@ h_email_send(struct conn *c, const union msg_args *args)
 	const struct msg_email *e = &args->email;
 	struct server *srv = conn_server(c);
 	const struct session *s = conn_session(c);
-	const char *domain = srv->cfg->domain, *why;
+	const char *domain = server_cfg(srv)->domain, *why;
 	char rcpt[RULES_USERNAME_MAX + 1], date[RULES_DATE_LEN];
 	char *from = NULL, *to = NULL, *msgid = NULL;
 	unsigned char rnd[8];
@@ -177,9 +177,9 @@ h_email_send(struct conn *c, const union msg_args *args)
 	if (j->data == NULL || j->info.subject == NULL || j->info.date == NULL)
 		goto fail;
 	conn_hold(c);
-	if (pool_submit(srv->store_pool, send_work, send_done, j) == -1) {
-		conn_release(c);
-		conn_reply_error(c, "server busy, try again later");
+	if (pool_submit(server_store_pool(srv), send_work, send_done,
+	    j) == -1) {
+		conn_release_error(c, "server busy, try again later");
 		goto out;
 	}
 	j = NULL;
@@ -313,13 +313,13 @@ h_inbox_read(struct conn *c, const union msg_args *args)
 	j->file = j->entry->file;
 	j->datafd = server_data_fd(srv);
 	memcpy(j->user, s->user, sizeof(j->user));
-	j->mb = mailbox_acquire(srv->mailboxes, s->user);
+	j->mb = mailbox_acquire(server_mailboxes(srv), s->user);
 	conn_hold(c);
-	if (pool_submit(srv->store_pool, read_work, read_done, j) == -1) {
-		conn_release(c);
+	if (pool_submit(server_store_pool(srv), read_work, read_done,
+	    j) == -1) {
 		mailbox_release(j->mb);
 		free(j);
-		conn_reply_error(c, "server busy, try again later");
+		conn_release_error(c, "server busy, try again later");
 	}
 }
 

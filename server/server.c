@@ -4,6 +4,7 @@
  * service manager and the graceful stop.
  */
 #include <sys/file.h>
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 #include <event2/listener.h>
 
 #include "conn.h"
+#include "dispatch.h"
 #include "log.h"
 #include "mailbox.h"
 #include "maildir.h"
@@ -40,6 +43,83 @@
 #define POOL_QUEUE_MAX 4096
 /* How often the service manager's STATUS line may change. */
 #define STATUS_INTERVAL_SEC 2
+
+/* One entry of the server's list of live connections. */
+struct server_client {
+	TAILQ_ENTRY(server_client) entry;
+	struct conn *conn;
+};
+
+struct server {
+	const struct config *cfg;
+	struct event_base *base;
+	struct evconnlistener *listeners[CONFIG_LISTEN_MAX];
+	size_t nlisteners;
+	struct event *signals[3];
+	struct event *accept_retry; /* re-enables accepting after EMFILE */
+	struct event *drain_timer;  /* polls for the end of a graceful stop */
+	struct event *status_timer; /* refreshes the service manager's STATUS */
+	unsigned status_conns;      /* the counts STATUS last showed */
+	unsigned long long status_delivered;
+	server_reload_fn reload;
+	void *reload_arg;
+	struct pool *auth_pool;     /* password hashing */
+	struct pool *store_pool;    /* disk: delivery, reads, scans */
+	struct mailboxes *mailboxes;
+	struct penalty *penalty;    /* failed-login throttling */
+	struct conn_env *conn_env;  /* what every connection shares */
+	TAILQ_HEAD(, server_client) clients; /* every live connection */
+	unsigned nconns;
+	int accepting;
+	int stopping;
+	int lock_fd;
+	int data_fd;                /* the data directory: the store's root */
+	struct timeval stop_started;
+	unsigned long long next_conn_id;
+	unsigned long long delivered;
+};
+
+const struct config *
+server_cfg(const struct server *srv)
+{
+	return srv->cfg;
+}
+
+struct event_base *
+server_base(const struct server *srv)
+{
+	return srv->base;
+}
+
+struct pool *
+server_auth_pool(const struct server *srv)
+{
+	return srv->auth_pool;
+}
+
+struct pool *
+server_store_pool(const struct server *srv)
+{
+	return srv->store_pool;
+}
+
+struct mailboxes *
+server_mailboxes(const struct server *srv)
+{
+	return srv->mailboxes;
+}
+
+struct penalty *
+server_penalty(const struct server *srv)
+{
+	return srv->penalty;
+}
+
+void
+server_count_delivery(struct server *srv)
+{
+	srv->delivered++;
+}
 
 int
 server_data_fd(const struct server *srv)
@@ -188,13 +268,55 @@ set_accepting(struct server *srv, int on)
 	}
 }
 
-void
-server_conn_gone(struct server *srv)
+/* A connection closed (a conn_gone_fn): forget it; accepting may resume. */
+static void
+server_conn_gone(struct server *srv, void *link)
 {
+	struct server_client *sc = link;
+
+	TAILQ_REMOVE(&srv->clients, sc, entry);
+	free(sc);
 	srv->nconns--;
 	if (!srv->stopping && srv->nconns < srv->cfg->max_connections &&
 	    !evtimer_pending(srv->accept_retry, NULL))
 		set_accepting(srv, 1);
+}
+
+struct conn *
+server_conn_add(struct server *srv, evutil_socket_t fd,
+    const struct sockaddr *sa, int salen)
+{
+	struct server_client *sc;
+
+	if ((sc = calloc(1, sizeof(*sc))) == NULL) {
+		evutil_closesocket(fd);
+		return NULL;
+	}
+	sc->conn = conn_new(srv->conn_env, ++srv->next_conn_id, fd, sa, salen,
+	    dispatch_frame, sc);
+	if (sc->conn == NULL) {
+		free(sc);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&srv->clients, sc, entry);
+	srv->nconns++;
+	return sc->conn;
+}
+
+/* Every connection closes: now, or once it has answered what it has. */
+static void
+server_close_all(struct server *srv, int now)
+{
+	struct server_client *sc, *next;
+
+	/* A close frees its entry: step to the next one first. */
+	for (sc = TAILQ_FIRST(&srv->clients); sc != NULL; sc = next) {
+		next = TAILQ_NEXT(sc, entry);
+		if (now)
+			conn_close(sc->conn, "server stopping");
+		else
+			conn_close_after_reply(sc->conn);
+	}
 }
 
 static void
@@ -208,7 +330,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		evutil_closesocket(fd);
 		return;
 	}
-	conn_new(srv, fd, sa, salen);
+	server_conn_add(srv, fd, sa, salen);
 	if (srv->nconns >= srv->cfg->max_connections) {
 		log_warn("max-connections %u reached: accepting paused",
 		    srv->cfg->max_connections);
@@ -260,7 +382,7 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 	if (elapsed.tv_sec >= STOP_GRACE_SEC) {
 		log_warn("stop: %u connections still open after %d s, closing",
 		    srv->nconns, STOP_GRACE_SEC);
-		conn_close_all(srv, 1);
+		server_close_all(srv, 1);
 		event_base_loopexit(srv->base, NULL);
 	}
 }
@@ -300,6 +422,8 @@ status_cb(evutil_socket_t fd, short what, void *arg)
 static void
 server_reload(struct server *srv)
 {
+	struct server_client *sc;
+
 	if (srv->stopping)
 		return;
 	if (srv->reload == NULL) {
@@ -310,7 +434,8 @@ server_reload(struct server *srv)
 	log_info("SIGHUP: reading the configuration again");
 	if (srv->reload(srv->reload_arg) == 0) {
 		log_set_level(srv->cfg->log_level);
-		conn_limits_changed(srv);
+		TAILQ_FOREACH(sc, &srv->clients, entry)
+			conn_limits_changed(sc->conn);
 		/* A new max-connections may pause or resume accepting. */
 		if (srv->nconns >= srv->cfg->max_connections)
 			set_accepting(srv, 0);
@@ -337,7 +462,7 @@ server_stop(struct server *srv, const char *why)
 	srv->stopping = 1;
 	evutil_gettimeofday(&srv->stop_started, NULL);
 	/* Requests in flight finish and their replies are written first. */
-	conn_close_all(srv, 0);
+	server_close_all(srv, 0);
 	srv->drain_timer = event_new(srv->base, -1, EV_PERSIST, drain_cb, srv);
 	if (srv->drain_timer == NULL || event_add(srv->drain_timer, &tv) == -1)
 		event_base_loopexit(srv->base, NULL);
@@ -372,6 +497,7 @@ server_new(const struct config *cfg)
 	srv->cfg = cfg;
 	srv->lock_fd = -1;
 	srv->data_fd = -1;
+	TAILQ_INIT(&srv->clients);
 	signal(SIGPIPE, SIG_IGN);
 	maildir_init();
 	raise_fd_limit(cfg);
@@ -382,7 +508,9 @@ server_new(const struct config *cfg)
 		goto fail;
 	}
 	if ((srv->base = event_base_new()) == NULL ||
-	    (srv->mailboxes = mailboxes_new()) == NULL)
+	    (srv->mailboxes = mailboxes_new()) == NULL ||
+	    (srv->conn_env = conn_env_new(srv, srv->base, cfg,
+	    server_conn_gone)) == NULL)
 		goto fail;
 	srv->auth_pool = pool_new(srv->base, "auth", cfg->auth_workers,
 	    POOL_QUEUE_MAX);
@@ -488,6 +616,39 @@ log_listening(struct evconnlistener *l)
 	}
 }
 
+/*
+ * The one line that says what this server is: version, where it listens,
+ * where the mail lives and which domain it serves.
+ */
+static void
+log_started(const struct server *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char shown[160], addrs[CONFIG_LISTEN_MAX * 162], dir[PATH_MAX];
+	size_t i, used = 0;
+	int n;
+
+	addrs[0] = '\0';
+	for (i = 0; i < srv->nlisteners; i++) {
+		len = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		if (getsockname(evconnlistener_get_fd(srv->listeners[i]),
+		    (struct sockaddr *)&ss, &len) == -1)
+			snprintf(shown, sizeof(shown), "?");
+		else
+			format_addr(&ss, shown, sizeof(shown));
+		n = snprintf(addrs + used, sizeof(addrs) - used, "%s%s",
+		    i > 0 ? "," : "", shown);
+		if (n > 0 && (size_t)n < sizeof(addrs) - used)
+			used += (size_t)n;
+	}
+	if (realpath(srv->cfg->data_dir, dir) == NULL)
+		snprintf(dir, sizeof(dir), "%s", srv->cfg->data_dir);
+	log_info("glomaild %s started listen=%s data-dir=%s domain=%s",
+	    GLOMAIL_VERSION, addrs, dir, srv->cfg->domain);
+}
+
 /* Keep a new listener, whichever way it came: serve it and log it. */
 static void
 listener_add(struct server *srv, struct evconnlistener *l)
@@ -535,6 +696,7 @@ listen_passed(struct server *srv, int n)
 		listener_add(srv, l);
 	}
 	set_accepting(srv, 1);
+	log_started(srv);
 	return 0;
 }
 
@@ -572,6 +734,7 @@ server_listen(struct server *srv)
 		listener_add(srv, l);
 	}
 	set_accepting(srv, 1);
+	log_started(srv);
 	return 0;
 }
 
@@ -603,7 +766,7 @@ server_free(struct server *srv)
 
 	if (srv == NULL)
 		return;
-	conn_close_all(srv, 1);
+	server_close_all(srv, 1);
 	/* Logins waiting out a penalty find their connections closed. */
 	penalty_free(srv->penalty);
 	/* Pools finish their jobs; done callbacks see closed connections. */
@@ -621,6 +784,7 @@ server_free(struct server *srv)
 	if (srv->status_timer != NULL)
 		event_free(srv->status_timer);
 	mailboxes_free(srv->mailboxes);
+	conn_env_free(srv->conn_env);
 	if (srv->base != NULL)
 		event_base_free(srv->base);
 	if (srv->lock_fd != -1)

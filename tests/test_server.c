@@ -144,6 +144,22 @@ count_dir(const char *user, const char *sub)
 }
 
 /* Register, send to oneself, list, read, stats, logout, login, bye. */
+/*
+ * Start-up says in one line what runs: version, where it listens, where
+ * the mail lives, which domain it serves.
+ */
+static void
+test_startup_line(void **state)
+{
+	char want[4096 + 512], dir[4096];
+
+	(void)state;
+	assert_non_null(realpath(srv.data, dir));
+	snprintf(want, sizeof(want), "glomaild %s started listen=127.0.0.1:%s "
+	    "data-dir=%s domain=glo2000.ca", GLOMAIL_VERSION, srv.port, dir);
+	assert_true(testsrv_log_contains(&srv, want));
+}
+
 static void
 test_full_session(void **state)
 {
@@ -835,6 +851,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_startup_line),
 		cmocka_unit_test(test_full_session),
 		cmocka_unit_test(test_register_errors),
 		cmocka_unit_test(test_login_errors),

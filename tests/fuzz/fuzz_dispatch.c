@@ -27,7 +27,6 @@
 #include "mailbox.h"
 #include "msg.h"
 #include "server.h"
-#include "session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -110,17 +109,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	if ((c = conn_new(srv, sv[0], &sa, sizeof(sa))) == NULL)
+	if ((c = server_conn_add(srv, sv[0], &sa, sizeof(sa))) == NULL)
 		abort();
 	if (data[0] & 1) {
-		struct session *s = conn_session(c);
+		struct mailbox *mb = mailbox_acquire(server_mailboxes(srv),
+		    "fuzz");
 
-		snprintf(s->user, sizeof(s->user), "fuzz");
-		if ((s->mailbox = mailbox_acquire(srv->mailboxes, "fuzz")) ==
-		    NULL)
+		if (mb == NULL)
 			abort();
-		mailbox_set_loaded(s->mailbox);
-		conn_set_authenticated(c, 1);
+		mailbox_set_loaded(mb);
+		conn_login(c, "fuzz", mb);
 	}
 	data++;
 	size--;
@@ -136,7 +134,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else if (size == 0) {
 			shutdown(sv[1], SHUT_WR);
 		}
-		event_base_loop(srv->base, EVLOOP_NONBLOCK);
+		event_base_loop(server_base(srv), EVLOOP_NONBLOCK);
 		while ((n = read(sv[1], buf + have, sizeof(buf) - have)) > 0) {
 			have += (size_t)n;
 			used = check_replies(buf, have);
