@@ -19,46 +19,22 @@
 #include <cmocka.h>
 
 #include "maildir.h"
+#include "testfs.h"
 #include "testsrv.h"
 
 static int
 setup(void **state)
 {
-	char *dir = malloc(256);
-
-	if (dir == NULL || testsrv_scratch(dir, 256, "maildir") == -1) {
-		free(dir);
+	if (testfs_scratch_setup(state) == -1)
 		return -1;
-	}
 	maildir_init();
-	*state = dir;
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	testsrv_remove_tree(*state);
-	free(*state);
-	return 0;
-}
-
-static int
-count_files(const char *dir, const char *sub)
-{
-	char path[4096];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
+	return testfs_scratch_teardown(state);
 }
 
 /* A delivery lands in new/ only, whole, and leaves tmp/ empty. */
@@ -72,9 +48,9 @@ test_deliver(void **state)
 
 	assert_int_equal(maildir_create(dir), 0);
 	assert_int_equal(maildir_deliver(dir, "hello\n", 6, name, &step), 0);
-	assert_int_equal(count_files(dir, "new"), 1);
-	assert_int_equal(count_files(dir, "tmp"), 0);
-	assert_int_equal(count_files(dir, "cur"), 0);
+	assert_int_equal(testfs_count("%s/new", dir), 1);
+	assert_int_equal(testfs_count("%s/tmp", dir), 0);
+	assert_int_equal(testfs_count("%s/cur", dir), 0);
 	snprintf(path, sizeof(path), "%s/new/%s", dir, name);
 	f = fopen(path, "r");
 	assert_non_null(f);
@@ -100,7 +76,7 @@ test_deliver_failure(void **state)
 	assert_int_equal(rmdir(path), 0);
 	assert_int_equal(maildir_deliver(dir, "x", 1, name, &step), -1);
 	assert_string_equal(step, "rename");
-	assert_int_equal(count_files(dir, "tmp"), 0);
+	assert_int_equal(testfs_count("%s/tmp", dir), 0);
 	/* tmp/ missing: the create fails. */
 	snprintf(path, sizeof(path), "%s/tmp", dir);
 	assert_int_equal(rmdir(path), 0);
@@ -146,7 +122,7 @@ test_unique_burst(void **state)
 		pthread_join(t[i], NULL);
 		assert_int_equal(b[i].failures, 0);
 	}
-	assert_int_equal(count_files(*state, "new"), 400);
+	assert_int_equal(testfs_count("%s/new", (const char *)*state), 400);
 }
 
 static void
@@ -177,8 +153,8 @@ test_list_read_seen(void **state)
 	assert_int_equal(maildir_mark_seen(dir, &f), 0);
 	assert_int_equal(f.in_cur, 1);
 	assert_non_null(strstr(f.name, ":2,S"));
-	assert_int_equal(count_files(dir, "new"), 1);
-	assert_int_equal(count_files(dir, "cur"), 1);
+	assert_int_equal(testfs_count("%s/new", dir), 1);
+	assert_int_equal(testfs_count("%s/cur", dir), 1);
 	/* Marking again is a no-op; reading by the old place still works. */
 	assert_int_equal(maildir_mark_seen(dir, &f), 0);
 	f.in_cur = 0;
@@ -233,7 +209,7 @@ test_order_and_clean(void **state)
 	assert_non_null(fp);
 	fclose(fp);
 	assert_int_equal(maildir_clean_tmp(dir), 1);
-	assert_int_equal(count_files(dir, "tmp"), 0);
+	assert_int_equal(testfs_count("%s/tmp", dir), 0);
 }
 
 int

@@ -34,6 +34,7 @@
 #include "msg.h"
 #include "proto.h"
 #include "service.h"
+#include "testfs.h"
 #include "testsrv.h"
 #include "wire.h"
 
@@ -391,27 +392,6 @@ test_socket_activation(void **state)
 	close(nfd);
 }
 
-/* How many entries dir holds, besides "." and ".."; -1 if unreadable. */
-static int
-count_entries(const char *dir, char *first, size_t len)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int n = 0;
-
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (n++ == 0 && first != NULL)
-			snprintf(first, len, "%s/%s", dir, de->d_name);
-	}
-	closedir(d);
-	return n;
-}
-
 #define INFLIGHT_CONNS 6
 #define INFLIGHT_BODY (400 * 1024)
 
@@ -523,7 +503,7 @@ sigterm_round(long delay_ms, int half)
 	assert_true(testsrv_log_contains(&s, "SIGTERM: stopping"));
 
 	snprintf(dir, sizeof(dir), "%s/alice/tmp", s.data);
-	assert_int_equal(count_entries(dir, NULL, 0), 0);
+	assert_int_equal(testfs_count("%s", dir), 0);
 	snprintf(dir, sizeof(dir), "%s/alice/new", s.data);
 	for (i = 0; i < INFLIGHT_CONNS; i++) {
 		if (stored_in(dir, body[i], &nfiles) != acked[i])
