@@ -3,7 +3,6 @@
  * result: a table row for people and one JSON line for comparing runs.
  * Also the /proc readers (server RSS and descriptors).
  */
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
