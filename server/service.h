@@ -3,10 +3,8 @@
  * (READY=1, STOPPING=1, STATUS=...) and the listening sockets it passes at
  * start-up (socket activation).
  *
- * Uses libsystemd when glomaild is built with it (GLOMAIL_HAVE_SYSTEMD);
- * otherwise speaks the two documented protocols itself: a datagram to the
- * AF_UNIX socket named by $NOTIFY_SOCKET, and $LISTEN_PID/$LISTEN_FDS.
- * Outside a service manager every call is a cheap no-op.
+ * Through libsystemd (sd_notify, sd_listen_fds, sd_is_socket), which every
+ * Debian system has. Outside a service manager every call is a cheap no-op.
  */
 #ifndef GLOMAILD_SERVICE_H
 #define GLOMAILD_SERVICE_H

@@ -27,21 +27,6 @@
 
 static struct testsrv srv;
 
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return testsrv_start(&srv, NULL);
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	testsrv_stop(&srv);
-	return 0;
-}
-
 /*
  * Run glomail -d 127.0.0.1 -p <port> <args...> with input on stdin and
  * env (may be NULL). args is NULL-terminated.
@@ -595,5 +580,6 @@ main(void)
 		cmocka_unit_test(test_french_messages),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	testsrv_use(&srv, NULL);
+	return cmocka_run_group_tests(tests, testsrv_setup, testsrv_teardown);
 }

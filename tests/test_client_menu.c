@@ -119,21 +119,6 @@ static const struct texts french = {
 };
 
 static int
-group_setup(void **state)
-{
-	(void)state;
-	return testsrv_start(&srv, NULL);
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	testsrv_stop(&srv);
-	return 0;
-}
-
-static int
 teardown(void **state)
 {
 	(void)state;
@@ -608,5 +593,6 @@ main(void)
 	};
 #undef T
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	testsrv_use(&srv, NULL);
+	return cmocka_run_group_tests(tests, testsrv_setup, testsrv_teardown);
 }

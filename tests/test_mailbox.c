@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "testassert.h"
+
 #include "frame.h"
 #include "mailbox.h"
 #include "msg.h"
@@ -117,8 +119,8 @@ test_list_frame(void **state)
 	mailbox_set_loaded(mb);
 	frame = mailbox_list_frame(mb, FRAME_MAX_DEFAULT, &len);
 	assert_non_null(frame);
-	assert_memory_equal(frame + 4, "{\"header\": 1, \"payload\": "
-	    "{\"email_list\": []}}", len - 4);
+	assert_bytes_equal(frame + 4, len - 4, "{\"header\": 1, \"payload\": "
+	    "{\"email_list\": []}}");
 	add(mb, "1.M1P1Q1.h", 1, 5, "R\xc3\xa9union");
 	frame = mailbox_list_frame(mb, FRAME_MAX_DEFAULT, &len);
 	assert_int_equal(frame_decode(frame, len, FRAME_MAX_DEFAULT, &blen),
@@ -132,12 +134,12 @@ test_list_frame(void **state)
 	again = mailbox_list_frame(mb, FRAME_MAX_DEFAULT, &len);
 	assert_ptr_equal(again, frame);
 	frame = mailbox_stats_frame(mb, &len);
-	assert_memory_equal(frame + 4, "{\"header\": 1, \"payload\": "
-	    "{\"count\": 1, \"size\": 5}}", len - 4);
+	assert_bytes_equal(frame + 4, len - 4, "{\"header\": 1, \"payload\": "
+	    "{\"count\": 1, \"size\": 5}}");
 	add(mb, "2.M1P1Q1.h", 2, 7, "second");
 	frame = mailbox_stats_frame(mb, &len);
-	assert_memory_equal(frame + 4, "{\"header\": 1, \"payload\": "
-	    "{\"count\": 2, \"size\": 12}}", len - 4);
+	assert_bytes_equal(frame + 4, len - 4, "{\"header\": 1, \"payload\": "
+	    "{\"count\": 2, \"size\": 12}}");
 	mailbox_release(mb);
 	mailboxes_free(all);
 }

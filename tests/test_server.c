@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,27 +22,13 @@
 #include "msg.h"
 #include "proto.h"
 #include "rules.h"
+#include "testfs.h"
 #include "testsrv.h"
 #include "wire.h"
 
 #define PASSWORD "Interop0Passw"
 
 static struct testsrv srv;
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return testsrv_start(&srv, NULL);
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	testsrv_stop(&srv);
-	return 0;
-}
 
 /* A new connection logged in as user (registered on first use). */
 static int
@@ -125,24 +110,6 @@ get_stats(int fd, long long *count, long long *size)
 	msg_free(reply);
 }
 
-static int
-count_dir(const char *user, const char *sub)
-{
-	char path[1024];
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "%s/%s/%s", srv.data, user, sub);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* Register, send to oneself, list, read, stats, logout, login, bye. */
 /*
  * Start-up says in one line what runs: version, where it listens, where
@@ -194,7 +161,7 @@ test_full_session(void **state)
 	/* The server stamps the date, not the client. */
 	assert_null(strstr(line, "2001"));
 	assert_non_null(strstr(line, "+0000"));
-	assert_int_equal(count_dir("carol", "new"), 1);
+	assert_int_equal(testfs_count("%s/carol/new", srv.data), 1);
 	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_CHOICE,
 	    msg_choice_new(1), &reply), PROTO_OK);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL, &a, &why), 0);
@@ -206,8 +173,8 @@ test_full_session(void **state)
 	assert_non_null(strstr(line, a.email.date));
 	msg_free(reply);
 	/* Read means seen: moved to cur/ with the S flag. */
-	assert_int_equal(count_dir("carol", "new"), 0);
-	assert_int_equal(count_dir("carol", "cur"), 1);
+	assert_int_equal(testfs_count("%s/carol/new", srv.data), 0);
+	assert_int_equal(testfs_count("%s/carol/cur", srv.data), 1);
 	get_stats(fd, &count, &size);
 	assert_int_equal(count, 1);
 	assert_true(size > 200);
@@ -267,8 +234,8 @@ test_register_errors(void **state)
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "dave",
 	    "NoDigitsHereAtAll"), PROTO_ERROR);
 	/* Nothing was created for any refused name. */
-	assert_int_equal(count_dir("dave", "new"), -1);
-	assert_int_equal(count_dir("..", "new"), -1);
+	assert_int_equal(testfs_count("%s/dave/new", srv.data), -1);
+	assert_int_equal(testfs_count("%s/../new", srv.data), -1);
 	/* A taken name, in any case. */
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "dave",
 	    PASSWORD), PROTO_OK);
@@ -381,13 +348,13 @@ test_send_errors(void **state)
 	    "missing field: content");
 	get_stats(fd, &count, &size);
 	assert_int_equal(count, 2);
-	assert_int_equal(count_dir("LOST", "new"), 0);
+	assert_int_equal(testfs_count("%s/LOST/new", srv.data), 0);
 	/* No such account: kept in LOST, and the sender is told. */
 	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
 	    "gina@glo2000.ca", "ghost@glo2000.ca", "s", "c")),
 	    "no such recipient; the message was kept as undeliverable");
-	assert_int_equal(count_dir("LOST", "new"), 1);
-	assert_int_equal(count_dir("ghost", "new"), -1);
+	assert_int_equal(testfs_count("%s/LOST/new", srv.data), 1);
+	assert_int_equal(testfs_count("%s/ghost/new", srv.data), -1);
 	close(fd);
 }
 
@@ -870,5 +837,6 @@ main(void)
 		cmocka_unit_test(test_ipv6),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	testsrv_use(&srv, NULL);
+	return cmocka_run_group_tests(tests, testsrv_setup, testsrv_teardown);
 }

@@ -226,6 +226,34 @@ testsrv_stop(struct testsrv *s)
 		testsrv_remove_tree(s->dir);
 }
 
+static struct testsrv *used;
+static const char *const *used_extra;
+
+void
+testsrv_use(struct testsrv *s, const char *const *extra)
+{
+	used = s;
+	used_extra = extra;
+}
+
+int
+testsrv_setup(void **state)
+{
+	(void)state;
+	if (used == NULL)
+		return -1;
+	return testsrv_start(used, used_extra);
+}
+
+int
+testsrv_teardown(void **state)
+{
+	(void)state;
+	if (used != NULL)
+		testsrv_stop(used);
+	return 0;
+}
+
 int
 testsrv_connect(const struct testsrv *s)
 {

@@ -47,6 +47,18 @@ int testsrv_kill(struct testsrv *s, int sig);
 /* Stop the server (if running) and remove the scratch directory. */
 void testsrv_stop(struct testsrv *s);
 
+/*
+ * cmocka set-up and tear-down shared by the tests that run against one
+ * server with the defaults (for a group, or for each test): testsrv_use
+ * names the struct testsrv (and extra arguments, may be NULL) that
+ * testsrv_setup starts and testsrv_teardown stops. For example:
+ *	testsrv_use(&srv, NULL);
+ *	return cmocka_run_group_tests(tests, testsrv_setup, testsrv_teardown);
+ */
+void testsrv_use(struct testsrv *s, const char *const *extra);
+int testsrv_setup(void **state);
+int testsrv_teardown(void **state);
+
 /* A new connection to the server, or -1. */
 int testsrv_connect(const struct testsrv *s);
 
