@@ -15,9 +15,7 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
-#include "mailbox.h"
-#include "maildir.h"
-#include "message.h"
+#include "mail.h"
 #include "penalty.h"
 #include "pool.h"
 #include "rules.h"
@@ -26,12 +24,6 @@
 #include "users.h"
 
 #define LOGIN_FAILED "unknown user or wrong password"
-
-/* What a login's scan of the mailbox found, applied on the reactor. */
-struct scanned {
-	struct maildir_file file;
-	struct message_info info;
-};
 
 struct auth_job {
 	struct conn *conn;
@@ -44,58 +36,16 @@ struct auth_job {
 	enum users_result result;
 	const char *step;
 	int error;
-	int scan;                 /* login: load the mailbox too */
-	struct mailbox *held;     /* the user's mailbox, from submission on, so
-				   deliveries meanwhile are indexed */
-	int scan_failed;
-	struct scanned *found;
-	size_t nfound;
 };
 
 static void
 auth_job_free(struct auth_job *j)
 {
-	size_t i;
-
-	mailbox_release(j->held);
 	if (j->password != NULL) {
 		sodium_memzero(j->password, j->password_len);
 		free(j->password);
 	}
-	for (i = 0; i < j->nfound; i++)
-		message_info_clear(&j->found[i].info);
-	free(j->found);
 	free(j);
-}
-
-/* Read the headers of every message of the user's Maildir (worker thread). */
-static int
-scan_mailbox(struct auth_job *j)
-{
-	struct maildir_file *files = NULL;
-	char dir[4096], *buf;
-	size_t n = 0, i, len;
-
-	if (server_user_dir(j->srv, j->user, dir, sizeof(dir)) == -1 ||
-	    maildir_list(dir, &files, &n) == -1)
-		return -1;
-	if ((j->found = calloc(n ? n : 1, sizeof(*j->found))) == NULL) {
-		free(files);
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		struct scanned *s = &j->found[j->nfound];
-
-		s->file = files[i];
-		/* Headers are at the start; 64 KiB holds any sane set. */
-		if ((buf = maildir_read(dir, &s->file, 64 * 1024, &len)) == NULL)
-			continue; /* gone since the listing */
-		if (message_parse(buf, len, 0, &s->info) == 0)
-			j->nfound++;
-		free(buf);
-	}
-	free(files);
-	return 0;
 }
 
 static void
@@ -110,32 +60,6 @@ auth_work(void *arg)
 		return;
 	}
 	j->result = users_verify(data, j->user, j->password);
-	if (j->result == USERS_OK && j->scan && scan_mailbox(j) == -1) {
-		j->scan_failed = 1;
-		j->error = errno;
-	}
-}
-
-/* Log the session in; the job's mailbox becomes the session's. */
-static int
-session_login(struct auth_job *j)
-{
-	struct session *s = conn_session(j->conn);
-	struct mailbox *mb = j->held;
-	size_t i;
-
-	if (!mailbox_loaded(mb)) {
-		for (i = 0; i < j->nfound; i++)
-			if (mailbox_add_scanned(mb, &j->found[i].file,
-			    &j->found[i].info) == -1)
-				return -1;
-		mailbox_set_loaded(mb);
-	}
-	memcpy(s->user, j->user, sizeof(s->user));
-	s->mailbox = mb;
-	j->held = NULL;
-	conn_set_authenticated(j->conn, 1);
-	return 0;
 }
 
 static void
@@ -149,22 +73,12 @@ auth_done(void *arg)
 		goto out;
 	switch (j->result) {
 	case USERS_OK:
-		if (j->scan_failed) {
-			log_write(LOG_LEVEL_ERROR, conn_id(c),
-			    "login user=%s: cannot read mailbox: %s", j->user,
-			    strerror(j->error));
-			conn_reply_error(c, "mailbox unavailable");
-			break;
-		}
-		if (session_login(j) == -1) {
-			conn_reply_error(c, "server error");
-			break;
-		}
 		if (!j->registering)
 			penalty_succeeded(j->srv->penalty, j->user, j->addr);
 		log_write(LOG_LEVEL_INFO, conn_id(c), "%s user=%s", what,
 		    j->user);
-		conn_reply(c, PROTO_OK, NULL);
+		/* The mailbox loads on the store pool; its reply follows. */
+		mail_login(c, j->user);
 		break;
 	case USERS_TAKEN:
 		conn_reply_error(c, "user name is taken");
@@ -245,13 +159,6 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 	j->registering = registering;
 	memcpy(j->user, user, sizeof(user));
 	snprintf(j->addr, sizeof(j->addr), "%s", conn_addr(c));
-	if ((j->held = mailbox_acquire(srv->mailboxes, user)) == NULL) {
-		auth_job_free(j);
-		conn_reply_error(c, "server error");
-		return;
-	}
-	/* A new account's mailbox is empty; a login loads it unless loaded. */
-	j->scan = !registering && !mailbox_loaded(j->held);
 	conn_hold(c);
 	delay = registering ? 0 : penalty_delay(srv->penalty, user, j->addr);
 	if (delay > 0) {
