@@ -227,19 +227,19 @@ test_login_racing_deliveries(void **state)
 
 	(void)state;
 	close(user_conn("flooder"));
-	for (round = 0; round < 8; round++) {
+	for (round = 0; round < 12; round++) {
 		snprintf(rcpt, sizeof(rcpt), "race%d", round);
 		close(user_conn(rcpt));
 		/* No session holds the mailbox: the next login loads it. */
 		usleep(50 * 1000);
 		for (i = 0; i < 6; i++) {
 			fl[i].rcpt = rcpt;
-			fl[i].n = 15;
+			fl[i].n = 20;
 			fl[i].failed = 0;
 			assert_int_equal(pthread_create(&th[i], NULL, flood_run,
 			    &fl[i]), 0);
 		}
-		usleep((useconds_t)(20 + 10 * round) * 1000);
+		usleep((useconds_t)(10 + 8 * round) * 1000);
 		fd = user_conn(rcpt);
 		for (i = 0; i < 6; i++) {
 			pthread_join(th[i], NULL);
@@ -247,7 +247,7 @@ test_login_racing_deliveries(void **state)
 		}
 		get_stats(fd, &count, &size);
 		on_disk(rcpt, &dcount, &dsize);
-		assert_int_equal(dcount, 90);
+		assert_int_equal(dcount, 120);
 		assert_int_equal(count, dcount);
 		assert_int_equal(size, dsize);
 		list = get_list(fd);
