@@ -4,7 +4,9 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +17,15 @@
 
 /*
  * How long after a directory's last change its timestamps cannot tell a
- * later change apart. Linux stamps files from a clock that ticks at least
- * every 10 ms; filesystems without sub-second timestamps (their nanoseconds
- * always 0) stamp whole seconds.
+ * later change apart: Linux stamps files from its coarse clock, so two
+ * ticks of it (SETTLE_FINE_NS if it cannot say); filesystems without
+ * sub-second timestamps (their nanoseconds always 0) stamp whole seconds.
  */
 #define SETTLE_FINE_NS (20LL * 1000 * 1000)
 #define SETTLE_COARSE_NS (2LL * 1000 * 1000 * 1000)
+/* A scan waits this long at most for a change to settle, rather than
+ * leave the next request to scan again. */
+#define SETTLE_WAIT_MAX_NS (50LL * 1000 * 1000)
 
 /* Headers are at the start: most files hold them whole in the first read. */
 #define SCAN_FIRST_READ (64 * 1024)
@@ -554,22 +559,38 @@ ts_ns(struct timespec t)
  * timestamps as the stamp shows: the directory changed within one tick of
  * the filesystem's clock before it was looked at.
  */
-static int
+static long long
+settle_fine(void)
+{
+	struct timespec res;
+
+	if (clock_getres(CLOCK_REALTIME_COARSE, &res) == -1 ||
+	    ts_ns(res) <= 0 || 2 * ts_ns(res) > SETTLE_FINE_NS)
+		return SETTLE_FINE_NS;
+	return 2 * ts_ns(res);
+}
+
+/* How much longer than the stamp's time a look would have to wait to be
+ * trusted; 0 when the stamp can be trusted. */
+static long long
 stamp_unsettled(const struct stamp *st)
 {
-	long long settle;
+	long long settle, fine = settle_fine(), wait = 0, w;
 	int i;
 
 	for (i = 0; i < 2; i++) {
 		const struct dir_stamp *d = &st->dir[i];
 
-		settle = d->mtime.tv_nsec == 0 && d->ctime.tv_nsec == 0 ?
-		    SETTLE_COARSE_NS : SETTLE_FINE_NS;
-		if (ts_ns(st->taken) - ts_ns(d->mtime) < settle ||
-		    ts_ns(st->taken) - ts_ns(d->ctime) < settle)
-			return 1;
+		settle = d->mtime.tv_nsec == 0 || d->ctime.tv_nsec == 0 ?
+		    SETTLE_COARSE_NS : fine;
+		w = settle - (ts_ns(st->taken) - ts_ns(d->mtime));
+		if (w > wait)
+			wait = w;
+		w = settle - (ts_ns(st->taken) - ts_ns(d->ctime));
+		if (w > wait)
+			wait = w;
 	}
-	return 0;
+	return wait;
 }
 
 int
@@ -578,7 +599,7 @@ mailbox_stale(struct mailbox *mb, const char *dir)
 	struct stamp now;
 	int i;
 
-	if (!mb->loaded || !mb->stamp.valid || stamp_unsettled(&mb->stamp))
+	if (!mb->loaded || !mb->stamp.valid || stamp_unsettled(&mb->stamp) > 0)
 		return 1;
 	if (stamp_take(dir, &now) == -1)
 		return 1;
@@ -643,55 +664,144 @@ scan_parse(const char *dir, struct scan_file *f)
 	return 0;
 }
 
+/* The entry of base name name[0..len) among the known, or NULL. */
+static struct mailbox_entry *
+known_find(struct mailbox_entry **known, size_t cap, const char *name,
+    size_t len)
+{
+	struct mailbox_entry *e;
+	size_t h = hash_str(name, len) & (cap - 1);
+
+	for (; (e = known[h]) != NULL; h = (h + 1) & (cap - 1))
+		if (strlen(e->base) == len && memcmp(e->base, name, len) == 0)
+			return e;
+	return NULL;
+}
+
+static int
+scan_add(struct mailbox_scan *scan, size_t *cap)
+{
+	struct scan_file *grown;
+
+	if (scan->nfiles < *cap)
+		return 0;
+	*cap = *cap ? *cap * 2 : 64;
+	if ((grown = realloc(scan->files, *cap * sizeof(*grown))) == NULL)
+		return -1;
+	scan->files = grown;
+	return 0;
+}
+
+/*
+ * List one of new/ and cur/. A known file costs a directory entry: Maildir
+ * files do not change, so only the files the index lacks are stat'ed
+ * (regular files only, as maildir_list) and have their headers read.
+ */
+static int
+scan_sub(struct mailbox_scan *scan, const char *dir, int in_cur,
+    struct mailbox_entry **known, size_t kcap, size_t *cap)
+{
+	char path[4096];
+	struct scan_file *f;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	size_t len;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, in_cur ? "cur" : "new") >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((d = opendir(path)) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' ||
+		    (len = strlen(de->d_name)) >= MAILDIR_NAME_MAX ||
+		    (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
+			continue;
+		if (scan_add(scan, cap) == -1)
+			goto fail;
+		f = &scan->files[scan->nfiles];
+		memset(f, 0, sizeof(*f));
+		memcpy(f->file.name, de->d_name, len + 1);
+		f->file.in_cur = in_cur;
+		f->known = known_find(known, kcap, de->d_name,
+		    base_len(de->d_name));
+		if (f->known != NULL && de->d_type == DT_REG) {
+			scan->nfiles++;
+			continue;
+		}
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		f->file.size = st.st_size;
+		maildir_order(f->file.name, f->file.order);
+		if (f->file.order[0] == 0)
+			f->file.order[0] = (uint64_t)st.st_mtime;
+		if (f->known == NULL && scan_parse(dir, f) == -1)
+			goto fail;
+		if (f->known != NULL || f->parsed)
+			scan->nfiles++;
+	}
+	closedir(d);
+	return 0;
+fail:
+	closedir(d);
+	return -1;
+}
+
 int
 mailbox_scan_run(struct mailbox_scan *scan, const char *dir)
 {
-	struct maildir_file *files = NULL;
 	struct mailbox_entry **known = NULL, *e;
-	size_t n = 0, i, cap, h, len;
+	size_t i, kcap, h, cap;
+	struct timespec nap;
+	long long wait;
 	int saved;
 
-	if (stamp_take(dir, &scan->stamp) == -1 ||
-	    maildir_list(dir, &files, &n) == -1)
+	if (stamp_take(dir, &scan->stamp) == -1)
 		return -1;
+	/*
+	 * Just changed (by a delivery or a reader of ours, often): wait for
+	 * the tick to pass, so that what this scan lists is trusted until the
+	 * next change and the next request need not scan again.
+	 */
+	if ((wait = stamp_unsettled(&scan->stamp)) > 0 &&
+	    wait <= SETTLE_WAIT_MAX_NS) {
+		nap.tv_sec = (time_t)(wait / 1000000000LL);
+		nap.tv_nsec = (long)(wait % 1000000000LL);
+		nanosleep(&nap, NULL);
+		if (stamp_take(dir, &scan->stamp) == -1)
+			return -1;
+	}
 	/* The known base names, in a table local to this thread. */
-	for (cap = 64; cap < scan->known->n * 2; cap *= 2)
+	for (kcap = 64; kcap < scan->known->n * 2; kcap *= 2)
 		;
-	if ((known = calloc(cap, sizeof(*known))) == NULL ||
-	    (scan->files = calloc(n ? n : 1, sizeof(*scan->files))) == NULL)
-		goto fail;
+	cap = scan->known->n + 64;
+	if ((known = calloc(kcap, sizeof(*known))) == NULL ||
+	    (scan->files = calloc(cap, sizeof(*scan->files))) == NULL) {
+		free(known);
+		return -1;
+	}
 	for (i = 0; i < scan->known->n; i++) {
 		e = scan->known->entry[i];
-		h = hash_str(e->base, strlen(e->base)) & (cap - 1);
+		h = hash_str(e->base, strlen(e->base)) & (kcap - 1);
 		while (known[h] != NULL)
-			h = (h + 1) & (cap - 1);
+			h = (h + 1) & (kcap - 1);
 		known[h] = e;
 	}
-	for (i = 0; i < n; i++) {
-		struct scan_file *f = &scan->files[scan->nfiles];
-
-		f->file = files[i];
-		len = base_len(f->file.name);
-		h = hash_str(f->file.name, len) & (cap - 1);
-		for (; (e = known[h]) != NULL; h = (h + 1) & (cap - 1))
-			if (strlen(e->base) == len &&
-			    memcmp(e->base, f->file.name, len) == 0)
-				break;
-		f->known = e;
-		if (e == NULL && scan_parse(dir, f) == -1)
-			goto fail;
-		if (e != NULL || f->parsed)
-			scan->nfiles++;
+	/* new/ before cur/: a file a reader moves in between is seen in
+	 * cur/ then, rather than in neither. */
+	if (scan_sub(scan, dir, 0, known, kcap, &cap) == -1 ||
+	    scan_sub(scan, dir, 1, known, kcap, &cap) == -1) {
+		saved = errno;
+		free(known);
+		errno = saved;
+		return -1;
 	}
 	free(known);
-	free(files);
 	return 0;
-fail:
-	saved = errno;
-	free(known);
-	free(files);
-	errno = saved;
-	return -1;
 }
 
 int
@@ -709,9 +819,13 @@ mailbox_scan_apply(struct mailbox *mb, struct mailbox_scan *scan)
 			if (e->gone)
 				continue;
 			e->seen = scan->seq;
-			/* A reader may have moved it since the listing. */
-			if (e->touched < scan->seq)
-				e->file = f->file;
+			/* Moved (a reader's flags), unless a reader of ours
+			 * moved it since the listing. */
+			if (e->touched < scan->seq) {
+				memcpy(e->file.name, f->file.name,
+				    sizeof(e->file.name));
+				e->file.in_cur = f->file.in_cur;
+			}
 			continue;
 		}
 		if (grow(mb) == -1 || (e = entry_new(&f->file, &f->info)) == NULL)
