@@ -231,6 +231,7 @@ struct mail_box {
 	unsigned char *stats_frame;
 	size_t stats_len;
 	int scanning;
+	int rescan;                  /* scan again after the running one */
 	struct mail_waits covered;   /* served by the running scan */
 	struct mail_waits next;      /* waiting for the next one */
 };
@@ -322,8 +323,10 @@ sync_done(void *arg)
 	TAILQ_INIT(&done);
 	TAILQ_CONCAT(&done, &ctx->covered, link);
 	ctx->scanning = 0;
-	if (!TAILQ_EMPTY(&ctx->next))
+	if (!TAILQ_EMPTY(&ctx->next) || ctx->rescan) {
+		ctx->rescan = 0;
 		sync_start(j->srv, j->mb, ctx);
+	}
 	while ((w = TAILQ_FIRST(&done)) != NULL) {
 		TAILQ_REMOVE(&done, w, link);
 		wait_finish(w, err);
@@ -360,6 +363,7 @@ fail:
 	if (j != NULL)
 		mailbox_scan_free(j->scan);
 	free(j);
+	mailbox_distrust(mb);
 	while ((w = TAILQ_FIRST(&ctx->covered)) != NULL) {
 		TAILQ_REMOVE(&ctx->covered, w, link);
 		wait_finish(w, err);
@@ -399,6 +403,20 @@ mail_sync(struct conn *c, struct mailbox *mb, mail_fn fn, long long arg)
 	conn_hold(c);
 	TAILQ_INSERT_TAIL(&ctx->next, w, link);
 	if (!ctx->scanning)
+		sync_start(srv, mb, ctx);
+}
+
+/* Check the index against the Maildir in the background. */
+static void
+mail_verify(struct server *srv, struct mailbox *mb)
+{
+	struct mail_box *ctx = mail_box(mb);
+
+	if (ctx == NULL)
+		mailbox_distrust(mb);
+	else if (ctx->scanning)
+		ctx->rescan = 1;
+	else
 		sync_start(srv, mb, ctx);
 }
 
@@ -578,6 +596,8 @@ struct read_job {
 	char dir[4096];
 	struct maildir_file file;    /* where it was, then where it is */
 	struct message_info info;
+	struct mailbox_stamp before, after; /* around marking it seen */
+	int moved;
 	int failed;
 	int too_big;
 	int error;
@@ -587,7 +607,7 @@ static void
 read_work(void *arg)
 {
 	struct read_job *j = arg;
-	char *buf;
+	char *buf, name[MAILDIR_NAME_MAX];
 	size_t len;
 	int rc;
 
@@ -610,10 +630,17 @@ read_work(void *arg)
 		j->error = ENOMEM;
 		return;
 	}
-	/* Seen, as a Maildir reader expects; a failure here loses nothing. */
+	/* Seen, as a Maildir reader expects; a failure here loses nothing.
+	 * The looks around it let the index know the change is ours. */
+	if (mailbox_stamp_take(j->dir, &j->before) == -1)
+		j->before.valid = 0;
+	snprintf(name, sizeof(name), "%s", j->file.name);
 	if (maildir_mark_seen(j->dir, &j->file) == -1)
 		log_warn("cannot mark %s seen in %s: %s", j->file.name, j->dir,
 		    strerror(errno));
+	if ((j->moved = strcmp(name, j->file.name) != 0) &&
+	    mailbox_stamp_take(j->dir, &j->after) == -1)
+		j->after.valid = 0;
 }
 
 static void
@@ -637,6 +664,8 @@ read_done(void *arg)
 		conn_reply_error(c, "message could not be read");
 	} else {
 		mailbox_update_file(j->mb, j->entry, &j->file);
+		if (j->moved && mailbox_own_change(j->mb, &j->before, &j->after))
+			mail_verify(conn_server(c), j->mb);
 		e.sender = j->info.from;
 		e.destination = j->info.to;
 		e.subject = j->info.subject;

@@ -30,20 +30,6 @@
 /* Headers are at the start: most files hold them whole in the first read. */
 #define SCAN_FIRST_READ (64 * 1024)
 
-/* What a scan saw of new/ (0) and cur/ (1). */
-struct dir_stamp {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
-};
-
-struct stamp {
-	int valid;
-	struct timespec taken; /* when the directories were looked at */
-	struct dir_stamp dir[2];
-};
-
 struct mailbox {
 	struct mailboxes *registry;
 	struct mailbox *next;            /* bucket chain */
@@ -58,7 +44,9 @@ struct mailbox {
 	size_t hcap;
 	long long size;
 	struct mailbox_view *view;       /* current list, NULL when stale */
-	struct stamp stamp;              /* the last scan's */
+	struct mailbox_stamp stamp;      /* the last scan's */
+	int trusting;                    /* stamp from a change of ours, a
+					    verifying scan to come */
 	void *ctx;
 	void (*ctx_free)(void *);
 };
@@ -78,7 +66,7 @@ struct scan_file {
 struct mailbox_scan {
 	uint64_t seq;
 	struct mailbox_view *known;  /* the index as the scan began */
-	struct stamp stamp;
+	struct mailbox_stamp stamp;
 	struct scan_file *files;
 	size_t nfiles;
 };
@@ -510,7 +498,7 @@ mailbox_update_file(struct mailbox *mb, struct mailbox_entry *e,
 }
 
 static int
-stamp_take(const char *dir, struct stamp *st)
+stamp_take(const char *dir, struct mailbox_stamp *st)
 {
 	static const char *subs[2] = { "new", "cur" };
 	char path[4096];
@@ -570,16 +558,33 @@ settle_fine(void)
 	return 2 * ts_ns(res);
 }
 
+/* The same directories, unchanged. */
+static int
+stamp_same(const struct mailbox_stamp *x, const struct mailbox_stamp *y)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		const struct mailbox_dir_stamp *a = &x->dir[i], *b = &y->dir[i];
+
+		if (a->dev != b->dev || a->ino != b->ino || a->size != b->size ||
+		    !ts_equal(a->mtime, b->mtime) ||
+		    !ts_equal(a->ctime, b->ctime))
+			return 0;
+	}
+	return 1;
+}
+
 /* How much longer than the stamp's time a look would have to wait to be
  * trusted; 0 when the stamp can be trusted. */
 static long long
-stamp_unsettled(const struct stamp *st)
+stamp_unsettled(const struct mailbox_stamp *st)
 {
 	long long settle, fine = settle_fine(), wait = 0, w;
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		const struct dir_stamp *d = &st->dir[i];
+		const struct mailbox_dir_stamp *d = &st->dir[i];
 
 		settle = d->mtime.tv_nsec == 0 || d->ctime.tv_nsec == 0 ?
 		    SETTLE_COARSE_NS : fine;
@@ -596,22 +601,39 @@ stamp_unsettled(const struct stamp *st)
 int
 mailbox_stale(struct mailbox *mb, const char *dir)
 {
-	struct stamp now;
-	int i;
+	struct mailbox_stamp now;
 
-	if (!mb->loaded || !mb->stamp.valid || stamp_unsettled(&mb->stamp) > 0)
+	if (!mb->loaded || !mb->stamp.valid ||
+	    (!mb->trusting && stamp_unsettled(&mb->stamp) > 0))
 		return 1;
 	if (stamp_take(dir, &now) == -1)
 		return 1;
-	for (i = 0; i < 2; i++) {
-		const struct dir_stamp *a = &mb->stamp.dir[i], *b = &now.dir[i];
+	return !stamp_same(&mb->stamp, &now);
+}
 
-		if (a->dev != b->dev || a->ino != b->ino || a->size != b->size ||
-		    !ts_equal(a->mtime, b->mtime) ||
-		    !ts_equal(a->ctime, b->ctime))
-			return 1;
-	}
-	return 0;
+int
+mailbox_stamp_take(const char *dir, struct mailbox_stamp *st)
+{
+	return stamp_take(dir, st);
+}
+
+int
+mailbox_own_change(struct mailbox *mb, const struct mailbox_stamp *before,
+    const struct mailbox_stamp *after)
+{
+	if (!mb->loaded || !mb->stamp.valid || !before->valid ||
+	    !after->valid || !stamp_same(&mb->stamp, before) ||
+	    (!mb->trusting && stamp_unsettled(&mb->stamp) > 0))
+		return 0;
+	mb->stamp = *after;
+	mb->trusting = 1;
+	return 1;
+}
+
+void
+mailbox_distrust(struct mailbox *mb)
+{
+	mb->trusting = 0;
 }
 
 struct mailbox_scan *
@@ -845,6 +867,7 @@ mailbox_scan_apply(struct mailbox *mb, struct mailbox_scan *scan)
 		invalidate(mb);
 	}
 	mb->stamp = scan->stamp;
+	mb->trusting = 0;
 	mb->loaded = 1;
 	return 0;
 }

@@ -18,6 +18,8 @@
 #ifndef GLOMAILD_MAILBOX_H
 #define GLOMAILD_MAILBOX_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -35,6 +37,20 @@
 struct mailbox;
 struct mailboxes;
 struct mailbox_scan;
+
+/* How new/ (0) and cur/ (1) looked at one moment. */
+struct mailbox_dir_stamp {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
+struct mailbox_stamp {
+	int valid;
+	struct timespec taken; /* when the directories were looked at */
+	struct mailbox_dir_stamp dir[2];
+};
 
 struct mailbox_entry {
 	struct maildir_file file; /* where it is on disk */
@@ -122,6 +138,24 @@ void mailbox_update_file(struct mailbox *mb, struct mailbox_entry *e,
  * Two stat() calls. dir is the Maildir.
  */
 int mailbox_stale(struct mailbox *mb, const char *dir);
+
+/* Worker: how the Maildir's directories look now. 0 or -1. */
+int mailbox_stamp_take(const char *dir, struct mailbox_stamp *st);
+
+/*
+ * Reactor: a reader of ours moved a file (marked it seen) between the looks
+ * before and after. When nothing else had changed the directories since
+ * the last scan (before matches it), after is taken as the index's view,
+ * so that the next requests need not scan a large mailbox for a change of
+ * our own; returns 1, and the caller must start a scan at once, which
+ * catches whatever another program did in that same instant. Else 0: the
+ * next request scans.
+ */
+int mailbox_own_change(struct mailbox *mb,
+    const struct mailbox_stamp *before, const struct mailbox_stamp *after);
+
+/* The verifying scan could not start: the next request scans. */
+void mailbox_distrust(struct mailbox *mb);
 
 /* Reactor: start a scan (one at a time per mailbox). NULL: no memory. */
 struct mailbox_scan *mailbox_scan_begin(struct mailbox *mb);
