@@ -253,6 +253,52 @@ test_same_tick_is_rescanned(void **state)
 }
 
 /*
+ * A reader of ours moving a file is trusted without a scan only when
+ * nothing else changed the directories since the last scan; the verifying
+ * scan then ends the trust.
+ */
+static void
+test_own_change(void **state)
+{
+	struct mailboxes *all = mailboxes_new();
+	struct mailbox *mb = mailbox_acquire(all, "gaby");
+	struct mailbox_stamp before, after;
+	char dir[256], from[512], to[512];
+
+	(void)state;
+	maildir_at(dir, sizeof(dir));
+	put_file(dir, "new", "1.M1P1Q1.h", msg1, sizeof(msg1) - 1);
+	put_file(dir, "new", "2.M1P1Q1.h", msg2, sizeof(msg2) - 1);
+	scan(mb, dir);
+	settle(mb, dir);
+	snprintf(from, sizeof(from), "%s/new/1.M1P1Q1.h", dir);
+	snprintf(to, sizeof(to), "%s/cur/1.M1P1Q1.h:2,S", dir);
+	assert_int_equal(mailbox_stamp_take(dir, &before), 0);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(mailbox_stamp_take(dir, &after), 0);
+	assert_true(mailbox_own_change(mb, &before, &after));
+	assert_false(mailbox_stale(mb, dir));
+	/* Another program's change afterwards still shows. */
+	put_file(dir, "new", "3.M1P1Q1.h", msg2, sizeof(msg2) - 1);
+	assert_true(mailbox_stale(mb, dir));
+	scan(mb, dir);
+	assert_int_equal(mailbox_count(mb), 3);
+	settle(mb, dir);
+	/* Another program changed it before ours: not trusted. */
+	assert_int_equal(mailbox_stamp_take(dir, &before), 0);
+	snprintf(from, sizeof(from), "%s/new/3.M1P1Q1.h", dir);
+	assert_int_equal(unlink(from), 0);
+	usleep(30 * 1000);
+	assert_int_equal(mailbox_stamp_take(dir, &before), 0);
+	assert_int_equal(mailbox_stamp_take(dir, &after), 0);
+	assert_false(mailbox_own_change(mb, &before, &after));
+	assert_true(mailbox_stale(mb, dir));
+	mailbox_release(mb);
+	mailboxes_free(all);
+	testsrv_remove_tree(dir);
+}
+
+/*
  * A scan reads the whole header block, however long, and cuts the list's
  * subject to MAILBOX_SUBJECT_MAX characters; a delivery the index made
  * while the scan ran is not indexed twice.
@@ -333,6 +379,7 @@ main(void)
 		cmocka_unit_test(test_one_entry_per_file),
 		cmocka_unit_test(test_scan_follows_the_store),
 		cmocka_unit_test(test_same_tick_is_rescanned),
+		cmocka_unit_test(test_own_change),
 		cmocka_unit_test(test_scan_long_headers),
 		cmocka_unit_test(test_registry),
 	};
