@@ -469,6 +469,34 @@ test_list_bounded(void **state)
 	close(fd);
 }
 
+/* A file too large for any reply a client accepts: a clear ERROR. */
+static void
+test_read_too_large(void **state)
+{
+	size_t len = FRAME_REPLY_MAX + 4096;
+	char *data, subj[256];
+	json_t *list;
+	int fd, n;
+
+	(void)state;
+	fd = user_conn("huge");
+	data = malloc(len);
+	n = snprintf(data, 200, "From: x@y\nSubject: huge\nDate: Mon, 01 Jan "
+	    "2001 00:00:00 +0000\n\n");
+	memset(data + n, 'x', len - (size_t)n);
+	drop_file("huge", "1.M1P1Q1.big", data, len);
+	free(data);
+	list = get_list(fd);
+	assert_int_equal(json_array_size(list), 1);
+	json_decref(list);
+	assert_int_equal(read_choice(fd, 1, subj, sizeof(subj)), PROTO_ERROR);
+	assert_string_equal(subj, "message too large to be read");
+	/* The session goes on. */
+	assert_int_equal(read_choice(fd, 2, subj, sizeof(subj)), PROTO_ERROR);
+	assert_string_equal(subj, "choice out of range");
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -478,6 +506,7 @@ main(void)
 		cmocka_unit_test(test_read_before_list),
 		cmocka_unit_test(test_external_changes),
 		cmocka_unit_test(test_list_bounded),
+		cmocka_unit_test(test_read_too_large),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
