@@ -20,9 +20,9 @@
 
 /*
  * Replies may be larger than requests: a mailbox list grows with the
- * mailbox. The bound only stops a broken server from exhausting memory.
+ * mailbox. The server never sends more than FRAME_REPLY_MAX.
  */
-#define SESSION_REPLY_MAX (16 * FRAME_MAX_DEFAULT)
+#define SESSION_REPLY_MAX FRAME_REPLY_MAX
 
 struct session {
 	int fd;

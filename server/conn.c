@@ -73,7 +73,8 @@ struct conn {
 	unsigned long long id;
 	enum conn_state state;
 	unsigned flags;             /* CONN_F_* */
-	unsigned refs;              /* 1 while alive, + a hold, + processing */
+	unsigned refs;              /* 1 while alive, + holds, + processing */
+	unsigned holds;             /* work in flight for the request */
 	size_t held;                /* bytes in its input and output */
 	size_t skip;                /* bytes of a refused request to discard */
 	struct timeval partial_since; /* a frame began and is not complete */
@@ -401,6 +402,10 @@ void
 conn_hold(struct conn *c)
 {
 	c->refs++;
+	/* A request's work may go through several steps (a scan, then the
+	 * read): the request ends when the last of them releases. */
+	if (c->holds++ > 0)
+		return;
 	switch (c->state) {
 	case CONN_READY:
 	case CONN_BLOCKED:
@@ -420,6 +425,10 @@ conn_hold(struct conn *c)
 void
 conn_release(struct conn *c)
 {
+	if (c->holds > 0 && --c->holds > 0) {
+		conn_unref(c);
+		return;
+	}
 	switch (c->state) {
 	case CONN_WORKING:
 		c->state = CONN_READY;

@@ -99,8 +99,9 @@ void conn_close_after_reply(struct conn *c);
 void conn_close(struct conn *c, const char *reason);
 
 /*
- * Pause request processing while one request's work is on a pool (one
- * hold at a time: the request being dispatched), and resume it. conn_release_error queues the reply first and then releases:
+ * Pause request processing while one request's work is on a pool, and
+ * resume it. Holds nest (a request's work may take several steps): the
+ * next request is taken when the last one is released. conn_release_error queues the reply first and then releases:
  * a release may start on the client's next request, or free a closed
  * connection, so nothing may touch c after it.
  */
