@@ -49,6 +49,9 @@ struct texts {
 	const char *choice4;
 	const char *user;
 	const char *password;
+	const char *again;
+	const char *created;
+	const char *logged_out;
 	const char *to;
 	const char *subject;
 	const char *body;
@@ -73,6 +76,9 @@ static const struct texts english = {
 	.choice4 = "Enter your choice [1-4]: ",
 	.user = "Enter a user name: ",
 	.password = "Enter a password: ",
+	.again = "Enter the password again: ",
+	.created = "Account created.\n",
+	.logged_out = "Logged out.\n",
 	.to = "Enter the recipient's address: ",
 	.subject = "Enter the subject: ",
 	.body = "Enter the message, end it with a '.' on a line of its own:\n",
@@ -100,6 +106,9 @@ static const struct texts french = {
 	.choice4 = "Entrez votre choix [1-4]: ",
 	.user = "Entrez un nom d'utilisateur: ",
 	.password = "Entrez un mot de passe: ",
+	.again = "Entrez le mot de passe de nouveau: ",
+	.created = "Compte cr\xc3\xa9\xc3\xa9.\n",
+	.logged_out = "D\xc3\xa9" "connect\xc3\xa9.\n",
 	.to = "Entrez l'adresse du destinataire: ",
 	.subject = "Entrez le sujet: ",
 	.body = "Entrez le contenu du courriel, terminez avec un '.' sur une "
@@ -200,6 +209,22 @@ auth(struct pty *p, const struct texts *t, const char *choice,
 	type(p, "\n");
 }
 
+/*
+ * Create an account with a valid password: asked twice, echo off both
+ * times, and the creation confirmed.
+ */
+static void
+create(struct pty *p, const struct texts *t, const char *user,
+    const char *password)
+{
+	auth(p, t, "1\n", user, password);
+	expect(p, t->again);
+	assert_int_equal(pty_echo(p), 0);
+	type(p, password);
+	type(p, "\n");
+	expect(p, t->created);
+}
+
 static void
 logged_in(struct pty *p, const struct texts *t, const char *password)
 {
@@ -224,7 +249,7 @@ tour(const struct texts *t, const char *lang, const char *locpath,
 	auth(p, t, "1\n", user, "short");
 	expect(p, t->bad_password);
 
-	auth(p, t, "1\n", user, PASSWORD);
+	create(p, t, user, PASSWORD);
 	logged_in(p, t, PASSWORD);
 
 	type(p, "1\n");
@@ -263,9 +288,11 @@ tour(const struct texts *t, const char *lang, const char *locpath,
 
 	/* Log out, back in, out again, quit. */
 	type(p, "4\n");
+	expect(p, t->logged_out);
 	auth(p, t, "2\n", user, PASSWORD);
 	logged_in(p, t, PASSWORD);
 	type(p, "4\n");
+	expect(p, t->logged_out);
 	expect(p, t->conn_menu);
 	expect(p, t->choice3);
 	type(p, "3\n");
@@ -350,6 +377,8 @@ test_invalid_choices_reprompt(void **state)
 	type(p, "choosy\n");
 	expect(p, english.password);
 	type(p, PASSWORD "\n");
+	expect(p, english.again);
+	type(p, PASSWORD "\n");
 	expect(p, english.choice4);
 	type(p, "5\n");
 	expect(p, english.choice4);
@@ -412,7 +441,7 @@ test_ctrl_d_main_menu_and_body(void **state)
 
 	(void)state;
 	start(p, srv.port, NULL, NULL);
-	auth(p, &english, "1\n", "eof.user", PASSWORD);
+	create(p, &english, "eof.user", PASSWORD);
 	logged_in(p, &english, PASSWORD);
 	type(p, "\004");
 	ends_with(p, 0);
@@ -447,7 +476,7 @@ test_server_killed(void **state)
 	(void)state;
 	assert_int_equal(testsrv_start(&own, NULL), 0);
 	start(p, own.port, NULL, NULL);
-	auth(p, &english, "1\n", "doomed", PASSWORD);
+	create(p, &english, "doomed", PASSWORD);
 	logged_in(p, &english, PASSWORD);
 	testsrv_kill(&own, SIGKILL);
 	type(p, "3\n");
@@ -487,9 +516,26 @@ test_command_password_prompt(void **state)
 	expect(p, "Password: ");
 	assert_int_equal(pty_echo(p), 0);
 	type(p, PASSWORD "\n");
+	/* A new password is typed twice; success is said. */
+	expect(p, "Password again: ");
+	assert_int_equal(pty_echo(p), 0);
+	type(p, PASSWORD "\n");
+	expect(p, "glomail: account created\n");
 	ends_with(p, 0);
 	assert_null(strstr(p->buf, PASSWORD));
 	pty_close(p);
+
+	/* A mismatch: refused before anything is sent. */
+	argv[6] = "prompted.two";
+	assert_int_equal(pty_spawn(p, argv, NULL), 0);
+	expect(p, "Password: ");
+	type(p, PASSWORD "\n");
+	expect(p, "Password again: ");
+	type(p, PASSWORD "x\n");
+	expect(p, "glomail: the passwords do not match\n");
+	ends_with(p, 2);
+	pty_close(p);
+	argv[6] = "prompted";
 
 	argv[7] = "stats";
 	assert_int_equal(pty_spawn(p, argv, NULL), 0);
