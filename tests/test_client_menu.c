@@ -569,6 +569,23 @@ seed_like_server(int fd)
 			_exit(0);
 		if (h == PROTO_STATS_REQUEST)
 			reply = msg_stats_new(7, 2100000);
+		if (h == PROTO_INBOX_READING_REQUEST)
+			reply = json_pack("{s:[s]}", "email_list",
+			    "#1 x@glo2000.ca - \x1b]0;title\x07" "Hi "
+			    "Tue, 12 Jul 2022 19:21:57 +0000");
+		if (h == PROTO_INBOX_READING_CHOICE) {
+			struct msg_email e = { "x@glo2000.ca\r",
+				"seedy@glo2000.ca", "\x1b[2JHi",
+				"Tue, 12 Jul 2022 19:21:57 +0000",
+				"\xc2\x9b" "31mred\x1b[0m" };
+
+			reply = msg_email_new(&e);
+		}
+		/* As seed servers do: an unknown header gets ERROR. */
+		if (h > PROTO_STATS_REQUEST) {
+			h = PROTO_ERROR;
+			reply = msg_error_new("unknown header");
+		}
 		if (h == PROTO_EMAIL_SENDING &&
 		    (msg_unpack(m, PROTO_SHAPE_EMAIL, &a, &why) == -1 ||
 		    a.email.sender == NULL ||
@@ -625,6 +642,15 @@ test_seed_like_server(void **state)
 	expect(p, "Number of messages: 7\n"
 	    "Mailbox size: 2.1 MB (2100000 bytes)\n");
 	expect(p, english.choice4);
+	/* What such a server stores as sent is shown, never obeyed. */
+	type(p, "1\n");
+	expect(p, "#1 x@glo2000.ca - ^[]0;title^GHi Tue");
+	type(p, "1\n");
+	expect(p, "From: x@glo2000.ca^M\nTo: seedy@glo2000.ca\n"
+	    "Subject: ^[[2JHi\n");
+	expect(p, "-\n\\u009b31mred^[[0m\n");
+	expect(p, english.choice4);
+	assert_null(strchr(p->buf, '\x1b'));
 	type(p, "4\n");
 	expect(p, english.choice3);
 	type(p, "3\n");
@@ -632,6 +658,210 @@ test_seed_like_server(void **state)
 	assert_int_equal(waitpid(fake, &status, 0), fake);
 	fake = 0;
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A hostile body: a title change, a colour, a carriage return, C1 CSI. */
+#define HOSTILE_BODY "a\x1b]0;pwned\x07 \x1b[31mred\rb\xc2\x9b" "2Jc\ttab"
+#define HOSTILE_SHOWN "a^[]0;pwned^G ^[[31mred^Mb\\u009b2Jc\ttab\n"
+
+/* Send body to user from user with a command through pipes. */
+static void
+piped_send(const char *user, const char *subject, const char *body)
+{
+	const char *argv[] = { "glomail", "-d", "127.0.0.1", "-p", srv.port,
+		"-u", user, "send", "--to", user, "--subject", subject, NULL };
+	const char *const env[] = { "GLOMAIL_PASSWORD=" PASSWORD, NULL };
+	struct clientrun_result r;
+
+	assert_int_equal(clientrun(argv, env, body, &r), 0);
+	if (r.exit_code != 0)
+		fprintf(stderr, "send: %s", r.err);
+	assert_int_equal(r.exit_code, 0);
+	clientrun_free(&r);
+}
+
+/*
+ * On a terminal, control characters in what the server returns are shown
+ * visibly, in the menus and in the read command: the terminal never gets
+ * an escape sequence from a message.
+ */
+static void
+test_escapes_on_terminal(void **state)
+{
+	const char *argv[] = { "glomail", "-d", "127.0.0.1", "-p", srv.port,
+		"-u", "esc.tty", "read", "1", NULL };
+	const char *const env[] = { "GLOMAIL_PASSWORD=" PASSWORD, NULL };
+	struct pty *p = &cur;
+
+	(void)state;
+	start(p, srv.port, NULL, NULL);
+	create(p, &english, "esc.tty", PASSWORD);
+	logged_in(p, &english, PASSWORD);
+	piped_send("esc.tty", "colours", HOSTILE_BODY "\n");
+	type(p, "1\n");
+	expect(p, "Enter your choice [1-1]: ");
+	type(p, "1\n");
+	expect(p, "----------------------------------------\n" HOSTILE_SHOWN);
+	expect(p, english.choice4);
+	assert_null(strchr(p->buf, '\x1b'));
+	assert_null(strchr(p->buf, '\a'));
+	assert_null(strstr(p->buf, "\xc2\x9b"));
+	type(p, "\004");
+	ends_with(p, 0);
+	pty_close(p);
+
+	assert_int_equal(pty_spawn(p, argv, env), 0);
+	expect(p, "Subject: colours\n");
+	expect(p, "\n\n" HOSTILE_SHOWN);
+	ends_with(p, 0);
+	assert_null(strchr(p->buf, '\x1b'));
+}
+
+/*
+ * The address and the subject are checked before the body is asked for;
+ * a bare name is completed with the domain; the error names the domain.
+ */
+static void
+test_send_checks_first(void **state)
+{
+	struct pty *p = &cur;
+
+	(void)state;
+	start(p, srv.port, NULL, NULL);
+	create(p, &english, "checker", PASSWORD);
+	logged_in(p, &english, PASSWORD);
+
+	type(p, "2\n");
+	expect(p, english.to);
+	type(p, "someone@example.com\n");
+	expect(p, "the address is outside the local domain (glo2000.ca)\n");
+	expect(p, english.choice4);
+	type(p, "2\n");
+	expect(p, english.to);
+	type(p, "not/valid\n");
+	expect(p, "invalid address\n");
+	expect(p, english.choice4);
+	/* Neither got as far as the subject. */
+	assert_null(strstr(p->buf, english.subject));
+
+	type(p, "2\n");
+	expect(p, english.to);
+	type(p, "checker\n");
+	expect(p, english.subject);
+	type(p, "bell\a\n");
+	expect(p, "subject may not contain line breaks or control "
+	    "characters\n");
+	expect(p, english.choice4);
+	assert_null(strstr(p->buf, english.body));
+
+	type(p, "2\n");
+	expect(p, english.to);
+	type(p, " checker \n");
+	expect(p, english.subject);
+	type(p, "completed\n");
+	expect(p, english.body);
+	type(p, "text\n.\n");
+	expect(p, english.sent);
+	type(p, "1\n");
+	expect(p, "#1 checker@glo2000.ca - completed ");
+	type(p, "1\n");
+	expect(p, "From: checker@glo2000.ca\nTo: checker@glo2000.ca\n");
+	expect(p, english.choice4);
+	type(p, "\004");
+	ends_with(p, 0);
+}
+
+/*
+ * Registration: the name rules before the password is asked, the
+ * password rules before it is asked again, then a mismatch refused.
+ */
+static void
+test_register_checks(void **state)
+{
+	struct pty *p = &cur;
+	size_t from;
+
+	(void)state;
+	start(p, srv.port, NULL, NULL);
+	expect(p, english.choice3);
+	from = p->mark;
+	type(p, "1\n");
+	expect(p, english.user);
+	type(p, "bad/name\n");
+	expect(p, "user name may hold only letters, digits, '_', '.' and "
+	    "'-'\n");
+	expect(p, english.choice3);
+	assert_null(strstr(p->buf + from, english.password));
+
+	type(p, "1\n");
+	expect(p, english.user);
+	type(p, "mismatch\n");
+	expect(p, english.password);
+	type(p, PASSWORD "\n");
+	expect(p, english.again);
+	type(p, PASSWORD "x\n");
+	expect(p, "The passwords do not match.\n");
+	/* Nothing was created: the name is still free. */
+	create(p, &english, "mismatch", PASSWORD);
+	logged_in(p, &english, PASSWORD);
+	type(p, "\004");
+	ends_with(p, 0);
+}
+
+/*
+ * A login the server holds back (after a failed one): "please wait"
+ * shows once, and the login then goes through.
+ */
+static void
+test_please_wait(void **state)
+{
+	struct pty *p = &cur;
+	const char *wait_en = "Please wait: the server has not answered "
+	    "yet...\n";
+
+	(void)state;
+	assert_int_equal(testsrv_start(&own, NULL), 0);
+	start(p, own.port, NULL, NULL);
+	create(p, &english, "patient", PASSWORD);
+	logged_in(p, &english, PASSWORD);
+	type(p, "4\n");
+	expect(p, english.logged_out);
+	auth(p, &english, "2\n", "patient", "Wrong0Password");
+	expect(p, "unknown user or wrong password\n");
+	auth(p, &english, "2\n", "patient", PASSWORD);
+	expect(p, wait_en);
+	logged_in(p, &english, PASSWORD);
+	assert_null(strstr(p->buf + p->mark, wait_en));
+	type(p, "\004");
+	ends_with(p, 0);
+	pty_close(p);
+	testsrv_stop(&own);
+}
+
+/* A server for another domain: the menus complete to it and send. */
+static void
+test_menu_other_domain(void **state)
+{
+	static const char *const extra[] = { "--domain", "example.org", NULL };
+	struct pty *p = &cur;
+
+	(void)state;
+	assert_int_equal(testsrv_start(&own, extra), 0);
+	start(p, own.port, NULL, NULL);
+	create(p, &english, "dom", PASSWORD);
+	logged_in(p, &english, PASSWORD);
+	type(p, "2\n");
+	expect(p, english.to);
+	type(p, "dom@glo2000.ca\n");
+	expect(p, "the address is outside the local domain (example.org)\n");
+	type(p, "2\n");
+	expect(p, english.to);
+	type(p, "dom\nmine\nbody\n.\n");
+	expect(p, english.sent);
+	type(p, "1\n");
+	expect(p, "#1 dom@example.org - mine ");
+	type(p, "\004");
+	ends_with(p, 0);
 }
 
 int
@@ -651,6 +881,11 @@ main(void)
 		T(test_login_refused),
 		T(test_command_password_prompt),
 		T(test_seed_like_server),
+		T(test_escapes_on_terminal),
+		T(test_send_checks_first),
+		T(test_register_checks),
+		T(test_please_wait),
+		T(test_menu_other_domain),
 	};
 #undef T
 
