@@ -13,7 +13,6 @@
 
 #include "cmd.h"
 #include "compose.h"
-#include "frame.h"
 #include "i18n.h"
 #include "msg.h"
 #include "proto.h"
@@ -85,8 +84,9 @@ malformed(const char *why)
 
 /*
  * The password from the environment, the terminal, or stdin's first line.
- * A new one (register) typed on the terminal is asked twice: nobody sees
- * what they typed.
+ * A new one (register) typed on the terminal is checked against the rules
+ * and asked twice: nobody sees what they typed. Returns 0, or an exit
+ * code: SESSION_EXIT_REFUSED for a password the rules refuse.
  */
 static int
 get_password(int twice, char **password_r)
@@ -101,7 +101,7 @@ get_password(int twice, char **password_r)
 		*password_r = strdup(env);
 		if (*password_r == NULL) {
 			perror("glomail");
-			return -1;
+			return SESSION_EXIT_FAILED;
 		}
 		return 0;
 	}
@@ -109,13 +109,15 @@ get_password(int twice, char **password_r)
 	if (r == TERM_EOF)
 		fprintf(stderr, "glomail: %s\n", _("no password given"));
 	if (r != TERM_OK)
-		return -1;
+		return SESSION_EXIT_FAILED;
 	if (!twice || out == NULL)
 		return 0;
 	/* The rule first: a weak password is not worth typing again. */
 	if (rules_password(*password_r, &why) == -1) {
 		fprintf(stderr, "glomail: %s\n", i18n_server_text(why));
-		goto fail;
+		term_forget(*password_r);
+		*password_r = NULL;
+		return SESSION_EXIT_REFUSED;
 	}
 	r = term_password(out, _("Password again: "), &again);
 	if (r == TERM_EOF)
@@ -130,7 +132,7 @@ get_password(int twice, char **password_r)
 fail:
 	term_forget(*password_r);
 	*password_r = NULL;
-	return -1;
+	return SESSION_EXIT_FAILED;
 }
 
 /*
@@ -395,9 +397,9 @@ cmd_run(struct session *s, const struct cmd_opts *o)
 
 	if ((rc = precheck(s, o, addr)) != SESSION_EXIT_OK)
 		return rc;
+	if ((rc = get_password(o->verb == CMD_REGISTER, &password)) != 0)
+		return rc;
 	rc = SESSION_EXIT_FAILED;
-	if (get_password(o->verb == CMD_REGISTER, &password) == -1)
-		return SESSION_EXIT_FAILED;
 	if ((payload = msg_credentials_new(o->user, password)) == NULL) {
 		fprintf(stderr, "glomail: %s\n",
 		    _("the text is not valid UTF-8"));

@@ -29,6 +29,20 @@
 
 static struct testsrv srv;
 
+/* Servers of one test, stopped by its teardown even when it fails. */
+static struct testsrv other;
+static struct seedsrv seed;
+
+static int
+stop_others(void **state)
+{
+	(void)state;
+	testsrv_stop(&other);
+	memset(&other, 0, sizeof(other));
+	seedsrv_stop(&seed);
+	return 0;
+}
+
 static int
 group_setup(void **state)
 {
@@ -623,7 +637,6 @@ test_other_domain(void **state)
 {
 	static const char *const extra[] = { "--domain", "example.org", NULL };
 	struct clientrun_result r;
-	struct testsrv other;
 
 	(void)state;
 	assert_int_equal(testsrv_start(&other, extra), 0);
@@ -746,7 +759,6 @@ static void
 test_seed_server(void **state)
 {
 	struct clientrun_result r;
-	struct seedsrv seed;
 	char err[256];
 	int fd = -1, rc = -1;
 	struct msg_email e = { "evil@glo2000.ca", "seedy@glo2000.ca",
@@ -776,8 +788,6 @@ test_seed_server(void **state)
 		    NULL);
 	if (fd >= 0)
 		close(fd);
-	if (rc != PROTO_OK)
-		seedsrv_stop(&seed);
 	assert_int_equal(rc, PROTO_OK);
 
 	run_on(seed.port, &r, pw_env, NULL, "-u", "seedy", "read", "2", NULL);
@@ -816,11 +826,11 @@ main(void)
 		cmocka_unit_test(test_server_hangs_up),
 		cmocka_unit_test(test_server_silent),
 		cmocka_unit_test(test_french_messages),
-		cmocka_unit_test(test_other_domain),
+		cmocka_unit_test_teardown(test_other_domain, stop_others),
 		cmocka_unit_test(test_repeated_to),
 		cmocka_unit_test(test_checked_before_password),
 		cmocka_unit_test(test_escapes_piped),
-		cmocka_unit_test(test_seed_server),
+		cmocka_unit_test_teardown(test_seed_server, stop_others),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

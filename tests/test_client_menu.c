@@ -65,6 +65,8 @@ struct texts {
 	const char *size;
 	const char *bytes;
 	const char *bad_password;
+	const char *wrong_login;
+	const char *wait;
 };
 
 static const struct texts english = {
@@ -93,6 +95,8 @@ static const struct texts english = {
 	.bytes = " bytes",
 	.bad_password = "password must have at least 10 characters, a digit, "
 			"a lower-case and an upper-case letter",
+	.wrong_login = "unknown user or wrong password\n",
+	.wait = "Please wait: the server has not answered yet...\n",
 };
 
 /* The original client's French texts, character for character. */
@@ -125,6 +129,9 @@ static const struct texts french = {
 	.bad_password = "le mot de passe doit avoir au moins 10 "
 			"caract\xc3\xa8res, un chiffre, une minuscule et une "
 			"majuscule",
+	.wrong_login = "utilisateur inconnu ou mot de passe erron\xc3\xa9\n",
+	.wait = "Veuillez patienter : le serveur n'a pas encore "
+		"r\xc3\xa9pondu...\n",
 };
 
 static int
@@ -535,6 +542,15 @@ test_command_password_prompt(void **state)
 	expect(p, "glomail: the passwords do not match\n");
 	ends_with(p, 2);
 	pty_close(p);
+
+	/* A weak one: refused by the rules before it is asked again. */
+	assert_int_equal(pty_spawn(p, argv, NULL), 0);
+	expect(p, "Password: ");
+	type(p, "weak\n");
+	expect(p, "glomail: password must have at least 10 characters");
+	ends_with(p, 1);
+	assert_null(strstr(p->buf, "Password again: "));
+	pty_close(p);
 	argv[6] = "prompted";
 
 	argv[7] = "stats";
@@ -810,32 +826,45 @@ test_register_checks(void **state)
 
 /*
  * A login the server holds back (after a failed one): "please wait"
- * shows once, and the login then goes through.
+ * shows once, in the user's language, and the login then goes through.
  */
 static void
-test_please_wait(void **state)
+please_wait(const struct texts *t, const char *lang, const char *locpath)
 {
 	struct pty *p = &cur;
-	const char *wait_en = "Please wait: the server has not answered "
-	    "yet...\n";
 
-	(void)state;
 	assert_int_equal(testsrv_start(&own, NULL), 0);
-	start(p, own.port, NULL, NULL);
-	create(p, &english, "patient", PASSWORD);
-	logged_in(p, &english, PASSWORD);
+	start(p, own.port, lang, locpath);
+	create(p, t, "patient", PASSWORD);
+	logged_in(p, t, PASSWORD);
 	type(p, "4\n");
-	expect(p, english.logged_out);
-	auth(p, &english, "2\n", "patient", "Wrong0Password");
-	expect(p, "unknown user or wrong password\n");
-	auth(p, &english, "2\n", "patient", PASSWORD);
-	expect(p, wait_en);
-	logged_in(p, &english, PASSWORD);
-	assert_null(strstr(p->buf + p->mark, wait_en));
+	expect(p, t->logged_out);
+	auth(p, t, "2\n", "patient", "Wrong0Password");
+	expect(p, t->wrong_login);
+	auth(p, t, "2\n", "patient", PASSWORD);
+	expect(p, t->wait);
+	logged_in(p, t, PASSWORD);
+	assert_null(strstr(p->buf + p->mark, t->wait));
 	type(p, "\004");
 	ends_with(p, 0);
 	pty_close(p);
 	testsrv_stop(&own);
+	memset(&own, 0, sizeof(own));
+}
+
+static void
+test_please_wait(void **state)
+{
+	const char *locpath;
+	char why[256];
+
+	(void)state;
+	please_wait(&english, NULL, NULL);
+	if (clientrun_french(&locpath, why, sizeof(why)) == -1) {
+		fprintf(stderr, "skipping French: %s\n", why);
+		return;
+	}
+	please_wait(&french, "LANG=fr_CA.UTF-8", locpath);
 }
 
 /* A server for another domain: the menus complete to it and send. */
