@@ -398,7 +398,7 @@ seedsrv_start(struct seedsrv *s)
 		seedsrv_stop(s);
 		return -1;
 	}
-	snprintf(s->port, sizeof(s->port), "%s", line);
+	memcpy(s->port, line, strlen(line) + 1); /* at most 5 digits */
 	return 0;
 }
 
