@@ -848,6 +848,24 @@ please_wait(const struct texts *t, const char *lang, const char *locpath)
 	type(p, "\004");
 	ends_with(p, 0);
 	pty_close(p);
+	if (t == &english) {
+		/* A command says it on standard error, at the terminal. */
+		const char *argv[] = { "glomail", "-d", "127.0.0.1", "-p",
+			own.port, "-u", "patient", "stats", NULL };
+		const char *const bad[] = { "GLOMAIL_PASSWORD=Wrong0Password",
+			NULL };
+		const char *const good[] = { "GLOMAIL_PASSWORD=" PASSWORD,
+			NULL };
+
+		assert_int_equal(pty_spawn(p, argv, bad), 0);
+		ends_with(p, 1);
+		pty_close(p);
+		assert_int_equal(pty_spawn(p, argv, good), 0);
+		expect(p, t->wait);
+		expect(p, "messages: 0\n");
+		ends_with(p, 0);
+		pty_close(p);
+	}
 	testsrv_stop(&own);
 	memset(&own, 0, sizeof(own));
 }
