@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "i18n.h"
@@ -62,7 +63,8 @@ usage(FILE *out)
 "Commands:\n"
 "  register                       create the account (and log in)\n"
 "  send --to ADDR --subject TEXT  send a message; the body is read\n"
-"                                 from standard input\n"
+"                                 from standard input; ADDR is user or\n"
+"                                 user@DOMAIN, one --to per message\n"
 "  list                           list the mailbox, newest first\n"
 "  read N                         show message N of the list\n"
 "  stats                          message count and mailbox size\n"
@@ -134,7 +136,10 @@ main(int argc, char **argv)
 			o.json = 1;
 			break;
 		case OPT_TO:
-			o.to = optarg;
+			if (o.nto == CMD_TO_MAX)
+				return usage_error(_("too many recipients"),
+				    NULL);
+			o.to[o.nto++] = optarg;
 			break;
 		case OPT_SUBJECT:
 			o.subject = optarg;
@@ -190,15 +195,20 @@ main(int argc, char **argv)
 	if (o.verb != CMD_NONE && o.user == NULL)
 		return usage_error(_("a command needs the account (-u USER)"),
 		    NULL);
-	if (o.verb == CMD_SEND && (o.to == NULL || o.subject == NULL))
+	if (o.verb == CMD_SEND && (o.nto == 0 || o.subject == NULL))
 		return usage_error(_("send needs --to and --subject"), NULL);
-	if (o.verb != CMD_SEND && (o.to != NULL || o.subject != NULL))
+	if (o.verb != CMD_SEND && (o.nto > 0 || o.subject != NULL))
 		return usage_error(_("--to and --subject go with send"), NULL);
 	if (o.verb == CMD_NONE && o.json)
 		return usage_error(_("--json goes with a command"), NULL);
 
 	if (session_open(host, port, (int)timeout, &s) == -1)
 		return SESSION_EXIT_FAILED;
+	/* "Please wait" goes where a person is looking, never into data. */
+	if (o.verb == CMD_NONE && isatty(STDOUT_FILENO))
+		session_set_notice(s, stdout);
+	else if (o.verb != CMD_NONE && isatty(STDERR_FILENO))
+		session_set_notice(s, stderr);
 	rc = o.verb == CMD_NONE ? menu_run(s) : cmd_run(s, &o);
 	session_close(s);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
