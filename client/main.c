@@ -25,6 +25,9 @@ enum {
 	OPT_TIMEOUT,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_TLS,
+	OPT_CAFILE,
+	OPT_SERVERNAME,
 };
 
 static const struct option long_options[] = {
@@ -35,6 +38,9 @@ static const struct option long_options[] = {
 	{ "to", required_argument, NULL, OPT_TO },
 	{ "subject", required_argument, NULL, OPT_SUBJECT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "tls", no_argument, NULL, OPT_TLS },
+	{ "cafile", required_argument, NULL, OPT_CAFILE },
+	{ "servername", required_argument, NULL, OPT_SERVERNAME },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -45,16 +51,21 @@ usage(FILE *out)
 {
 	/* One string: translators see the whole screen at once. */
 	fprintf(out, _(
-"Usage: glomail -d HOST [-p PORT] [--timeout SECONDS]\n"
-"       glomail -d HOST [-p PORT] -u USER [--json] COMMAND\n"
+"Usage: glomail -d HOST [-p PORT] [--tls] [--timeout SECONDS]\n"
+"       glomail -d HOST [-p PORT] [--tls] -u USER [--json] COMMAND\n"
 "\n"
 "Without a command, glomail shows the connection and main menus.\n"
 "\n"
 "Options:\n"
 "  -d, --destination HOST  server name or address (required)\n"
-"  -p, --port PORT         server port (default %s)\n"
+"  -p, --port PORT         server port (default %s, %s with --tls)\n"
 "  -u, --user USER         account for a command\n"
 "      --json              print the server's replies as JSON lines\n"
+"      --tls               talk TLS, verifying the server's certificate\n"
+"                          and its name (no fallback to plaintext)\n"
+"      --cafile FILE       trust this authority instead of the system's\n"
+"      --servername NAME   the name the certificate must carry\n"
+"                          (default: HOST)\n"
 "      --timeout SECONDS   wait at most this long for a reply\n"
 "                          (default %d, 0 waits forever)\n"
 "      --help              show this help and exit\n"
@@ -75,7 +86,8 @@ usage(FILE *out)
 "\n"
 "Exit status: 0 success, 1 the server refused (the reason is printed\n"
 "on standard error), 2 usage, connection or local error.\n"),
-	    PROTO_DEFAULT_PORT_STR, DEFAULT_TIMEOUT);
+	    PROTO_DEFAULT_PORT_STR, PROTO_DEFAULT_TLS_PORT_STR,
+	    DEFAULT_TIMEOUT);
 }
 
 /* Complain about the command line and point at --help. */
@@ -109,7 +121,9 @@ int
 main(int argc, char **argv)
 {
 	struct cmd_opts o = { .verb = CMD_NONE };
-	const char *host = NULL, *port = PROTO_DEFAULT_PORT_STR;
+	const char *host = NULL, *port = NULL;
+	struct wire_tls tls = { NULL, NULL };
+	int use_tls = 0;
 	long long timeout = DEFAULT_TIMEOUT;
 	struct session *s;
 	int c, rc;
@@ -148,6 +162,15 @@ main(int argc, char **argv)
 			if ((timeout = parse_number(optarg, 0, 86400)) == -1)
 				return usage_error(_("invalid timeout"),
 				    optarg);
+			break;
+		case OPT_TLS:
+			use_tls = 1;
+			break;
+		case OPT_CAFILE:
+			tls.cafile = optarg;
+			break;
+		case OPT_SERVERNAME:
+			tls.servername = optarg;
 			break;
 		case OPT_HELP:
 			usage(stdout);
@@ -202,7 +225,14 @@ main(int argc, char **argv)
 	if (o.verb == CMD_NONE && o.json)
 		return usage_error(_("--json goes with a command"), NULL);
 
-	if (session_open(host, port, (int)timeout, &s) == -1)
+	if ((tls.cafile != NULL || tls.servername != NULL) && !use_tls)
+		return usage_error(_("--cafile and --servername go with --tls"),
+		    NULL);
+	if (port == NULL)
+		port = use_tls ? PROTO_DEFAULT_TLS_PORT_STR :
+		    PROTO_DEFAULT_PORT_STR;
+	if (session_open(host, port, use_tls ? &tls : NULL, (int)timeout,
+	    &s) == -1)
 		return SESSION_EXIT_FAILED;
 	/* "Please wait" goes where a person is looking, never into data. */
 	if (o.verb == CMD_NONE && isatty(STDOUT_FILENO))

@@ -72,17 +72,31 @@ run_on(const char *port, struct clientrun_result *r,
 	va_end(ap);
 }
 
+/*
+ * Run glomail against the test's server. In TLS mode, the client itself
+ * speaks TLS to the server's TLS port, verifying it against the test CA.
+ */
 static void
 run(struct clientrun_result *r, const char *const *env, const char *input,
     ...)
 {
-	const char *argv[32] = { "glomail", "-d", "127.0.0.1", "-p",
+	static char ca[512];
+	const char *argv[40] = { "glomail", "-d", "127.0.0.1", "-p",
 		srv.port };
 	size_t n = 5;
 	va_list ap;
 
+	if (testsrv_tls_mode()) {
+		snprintf(ca, sizeof(ca), "%s/ca.crt",
+		    getenv("GLOMAIL_TLS_CERTS"));
+		argv[4] = srv.tls_port;
+		argv[n++] = "--tls";
+		argv[n++] = "--cafile";
+		argv[n++] = ca;
+	}
+
 	va_start(ap, input);
-	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
+	while (n < 39 && (argv[n] = va_arg(ap, const char *)) != NULL)
 		n++;
 	va_end(ap);
 	argv[n] = NULL;
