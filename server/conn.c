@@ -67,6 +67,7 @@ enum conn_state {
 /* Orthogonal to the state. */
 #define CONN_F_EOF        0x1 /* the peer finished sending */
 #define CONN_F_PROCESSING 0x2 /* conn_process is on the stack */
+#define CONN_F_TLS_UP     0x4 /* the TLS handshake is done */
 
 struct conn {
 	struct conn_env *env;
@@ -653,8 +654,8 @@ tls_error(struct conn *c, struct bufferevent *bev)
 			codes[n++] = e;
 	benign = tls_describe_errors(codes, n, why, sizeof(why));
 	log_write(benign ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, c->id,
-	    "tls %s: %s", c->session.user[0] != '\0' || c->held > 0 ?
-	    "session ended" : "handshake failed", why);
+	    "tls %s: %s", (c->flags & CONN_F_TLS_UP) ? "session ended" :
+	    "handshake failed", why);
 	ERR_clear_error();
 	conn_close(c, benign ? "peer closed" : "tls error");
 }
@@ -677,10 +678,18 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
+		c->flags |= CONN_F_TLS_UP;
 		if (ssl != NULL)
 			log_write(LOG_LEVEL_INFO, c->id, "tls version=%s "
 			    "cipher=%s", SSL_get_version(ssl),
 			    SSL_get_cipher_name(ssl));
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && c->tls &&
+	    !(c->flags & CONN_F_TLS_UP)) {
+		/* Silent or stalled before the handshake ended: the login
+		 * timeout cuts it like any other silent peer. */
+		conn_close(c, "tls handshake timeout");
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
