@@ -499,6 +499,20 @@ test_hostile(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_true(t1.tv_sec - t0.tv_sec >= 1 && t1.tv_sec - t0.tv_sec <= 6);
 	close(fd);
+	/* A client that vanishes mid-session (no close_notify, a reset):
+	 * an ordinary close in the log, not an error. */
+	{
+		struct wire *v = open_tls(NULL, 0);
+		struct linger lg = { 1, 0 };
+
+		assert_int_equal(wire_request(v, PROTO_AUTH_LOGIN,
+		    msg_credentials_new("bystander", PASSWORD)), PROTO_OK);
+		setsockopt(wire_fd(v), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		shutdown(wire_fd(v), SHUT_RDWR);
+		wire_close(v);
+		wait_log("close reason=\"end of input\" user=bystander");
+		assert_false(testsrv_log_contains(&srv, "tls session ended"));
+	}
 	/* Everyone else was served all along. */
 	assert_int_equal(wire_request(w, PROTO_STATS_REQUEST, NULL), PROTO_OK);
 	wire_close(w);
