@@ -14,6 +14,7 @@
 #include "menu.h"
 #include "proto.h"
 #include "session.h"
+#include "settings.h"
 
 /* Seconds to wait for a reply before calling the server gone. */
 #define DEFAULT_TIMEOUT 30
@@ -80,6 +81,9 @@ usage(FILE *out)
 "  read N                         show message N of the list\n"
 "  stats                          message count and mailbox size\n"
 "\n"
+"Defaults for -d, -p, -u and the TLS options may be set in\n"
+"~/.config/glomail/config (see glomail(1)); options win over it.\n"
+"\n"
 "The password is taken from GLOMAIL_PASSWORD; otherwise it is asked\n"
 "on the terminal without echo, or read as the first line of standard\n"
 "input when that is not a terminal.\n"
@@ -123,12 +127,21 @@ main(int argc, char **argv)
 	struct cmd_opts o = { .verb = CMD_NONE };
 	const char *host = NULL, *port = NULL;
 	struct wire_tls tls = { NULL, NULL };
+	static struct settings conf; /* static: a usage error leaves it to exit */
 	int use_tls = 0;
 	long long timeout = DEFAULT_TIMEOUT;
 	struct session *s;
 	int c, rc;
 
 	i18n_init();
+	/* The file first: every option given below wins over it. */
+	if (settings_load(&conf) == -1)
+		return SESSION_EXIT_FAILED;
+	host = conf.server;
+	port = conf.port;
+	use_tls = conf.tls == 1;
+	tls.cafile = conf.cafile;
+	tls.servername = conf.servername;
 	/* A server gone mid-write is reported by the write, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
@@ -208,6 +221,9 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error(_("unexpected argument"), argv[optind]);
+	/* The file's account is for commands; the menus ask for it. */
+	if (o.verb != CMD_NONE && o.user == NULL)
+		o.user = conf.user;
 	if (host == NULL)
 		return usage_error(_("the server is required (-d HOST)"),
 		    NULL);
@@ -241,6 +257,7 @@ main(int argc, char **argv)
 		session_set_notice(s, stderr);
 	rc = o.verb == CMD_NONE ? menu_run(s) : cmd_run(s, &o);
 	session_close(s);
+	settings_clear(&conf);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		perror("glomail: stdout");
 		return SESSION_EXIT_FAILED;
