@@ -329,11 +329,12 @@ print_users(json_t *r)
 	json_t *u;
 	size_t i;
 
-	printf("%-24s %8s %12s  %s\n", _("NAME"), _("MESSAGES"), _("BYTES"),
-	    _("STATE"));
+	printf("%-24s %8s %12s  %-20s  %s\n", _("NAME"), _("MESSAGES"),
+	    _("BYTES"), _("LAST LOGIN"), _("STATE"));
 	json_array_foreach(json_object_get(r, "users"), i, u)
-		printf("%-24s %8lld %12lld  %s%s%s\n", str(u, "name"),
+		printf("%-24s %8lld %12lld  %-20s  %s%s%s\n", str(u, "name"),
 		    num(u, "messages"), num(u, "size"),
+		    str(u, "last_login")[0] != '\0' ? str(u, "last_login") : "-",
 		    flag(u, "locked") ? _("locked ") : "",
 		    flag(u, "imported") ? _("imported ") : "",
 		    flag(u, "legacy_password") ? _("legacy-password") : "");

@@ -11,6 +11,12 @@
 #define PROTO_DEFAULT_PORT 9672
 #define PROTO_DEFAULT_PORT_STR "9672"
 #define PROTO_DEFAULT_DOMAIN "glo2000.ca"
+/*
+ * The same protocol under implicit TLS. Not 5321, 9672 or 9673: editions
+ * of the original assignment use those.
+ */
+#define PROTO_DEFAULT_TLS_PORT 9674
+#define PROTO_DEFAULT_TLS_PORT_STR "9674"
 
 enum proto_header {
 #define GLO_MSG(name, num, stem, dir, gate, shape) PROTO_##name = num,

@@ -7,6 +7,9 @@
 
 #include "rules.h"
 
+#define STR(x) STR1(x)
+#define STR1(x) #x
+
 static int
 username_char(unsigned char c)
 {
@@ -54,7 +57,7 @@ static long
 utf8_length(const unsigned char *s)
 {
 	long n = 0;
-	unsigned cp;
+	unsigned cp, min;
 	int more;
 
 	while (*s != '\0') {
@@ -66,12 +69,15 @@ utf8_length(const unsigned char *s)
 		if ((*s & 0xe0) == 0xc0) {
 			cp = *s & 0x1f;
 			more = 1;
+			min = 0x80;
 		} else if ((*s & 0xf0) == 0xe0) {
 			cp = *s & 0x0f;
 			more = 2;
+			min = 0x800;
 		} else if ((*s & 0xf8) == 0xf0) {
 			cp = *s & 0x07;
 			more = 3;
+			min = 0x10000;
 		} else {
 			return -1;
 		}
@@ -81,7 +87,8 @@ utf8_length(const unsigned char *s)
 				return -1;
 			cp = cp << 6 | (*s & 0x3f);
 		}
-		if (cp < 0x80 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		/* Overlong forms hide one character as another: refused. */
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return -1;
 		n++;
 	}
@@ -156,9 +163,34 @@ rules_address(const char *addr, const char *domain,
 int
 rules_header_safe(const char *s)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+	const unsigned char *p = (const unsigned char *)s;
+
+	/* A stray 0x9b byte is CSI to an 8-bit terminal: invalid UTF-8 goes. */
+	if (utf8_length(p) < 0)
+		return -1;
+	for (; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
 			return -1;
+		/* U+0080..U+009F are 0xc2 0x80..0x9f in UTF-8. */
+		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return -1;
+	}
+	return 0;
+}
+
+int
+rules_subject(const char *subject, const char **why_r)
+{
+	if (strlen(subject) > RULES_SUBJECT_MAX) {
+		*why_r = "subject is longer than " STR(RULES_SUBJECT_MAX)
+		    " bytes";
+		return -1;
+	}
+	if (rules_header_safe(subject) == -1) {
+		*why_r = "subject may not contain line breaks or control "
+		    "characters";
+		return -1;
+	}
 	return 0;
 }
 

@@ -15,6 +15,11 @@
 #define RULES_PASSWORD_MAX 1024  /* bytes: bounds the hashing input */
 #define RULES_DATE_LEN 40        /* room for "Tue, 12 Jul 2022 19:21:57 +0000" */
 #define RULES_LOST_DIR "LOST"
+/*
+ * Longest subject, in bytes of UTF-8: RFC 5322's 998-character line, which
+ * RFC 6532 counts in octets. It also bounds what one list line can cost.
+ */
+#define RULES_SUBJECT_MAX 998
 
 /*
  * Check a user name (ASCII letters, digits, '_', '.', '-'; 1 to 64
@@ -41,8 +46,14 @@ enum rules_addr {
 enum rules_addr rules_address(const char *addr, const char *domain,
     char user_r[RULES_USERNAME_MAX + 1], const char **why_r);
 
-/* 0 when s may go in a mail header: no CR, LF or other control character. */
+/*
+ * 0 when s may go in a mail header: valid UTF-8 without a control character,
+ * C0 (CR, LF, TAB, ESC...), DEL or C1 (U+0080 to U+009F, e.g. U+009B, CSI).
+ */
 int rules_header_safe(const char *s);
+
+/* A subject: header safe and at most RULES_SUBJECT_MAX bytes. */
+int rules_subject(const char *subject, const char **why_r);
 
 /* Format t as the seed does ("Tue, 12 Jul 2022 19:21:57 +0000", UTC, C locale). */
 size_t rules_date(time_t t, char buf[RULES_DATE_LEN]);

@@ -4,6 +4,8 @@
  * Legacy digests are verified with OpenSSL's SHA3 (libsodium has none) and
  * compared with sodium_memcmp; the caller replaces them by an Argon2id hash
  * at the first successful login, as Dovecot and Django upgrade schemes.
+ * Everything is opened relative to the data directory's descriptor, never
+ * through a symbolic link.
  */
 #include <sys/stat.h>
 
@@ -18,6 +20,7 @@
 #include <sodium.h>
 
 #include "account.h"
+#include "maildir.h"
 
 static const struct {
 	const char *scheme;
@@ -72,29 +75,15 @@ account_legacy_verify(const char *stored, const char *password)
 	return ok;
 }
 
+/* Create name in dirfd with content, durably (O_EXCL unless replacing). */
 static int
-fsync_dir(const char *path)
-{
-	int fd, rc, saved;
-
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return rc;
-}
-
-/* Create path with content, durably (O_EXCL unless replace is set). */
-static int
-write_durable(const char *path, const char *content, int excl)
+write_durable(int dirfd, const char *name, const char *content, int excl)
 {
 	size_t len = strlen(content);
 	ssize_t n;
 	int fd, saved;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
 	    (excl ? O_EXCL : O_TRUNC), 0600);
 	if (fd == -1)
 		return -1;
@@ -118,48 +107,50 @@ fail:
 }
 
 int
-account_pass_write(const char *data_dir, const char *user,
-    const char *content, const char **step_r)
+account_pass_write(int datafd, const char *user, const char *content,
+    const char **step_r)
 {
-	char dir[4096], tmp[4200], dst[4200];
+	char tmp[32];
 	unsigned char rnd[8];
 	char rhex[sizeof(rnd) * 2 + 1];
-	int saved;
+	int afd, saved;
 
-	if (snprintf(dir, sizeof(dir), "%s/%s", data_dir, user) >=
-	    (int)sizeof(dir)) {
-		errno = ENAMETOOLONG;
-		*step_r = "path";
+	if ((afd = maildir_open(datafd, user)) == -1) {
+		*step_r = "open account";
 		return -1;
 	}
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(rhex, sizeof(rhex), rnd, sizeof(rnd));
 	/* A dot name: a leftover after a crash is no message and no pass. */
-	snprintf(tmp, sizeof(tmp), "%s/.pass-%s", dir, rhex);
-	snprintf(dst, sizeof(dst), "%s/" ACCOUNT_PASS, dir);
-	if (write_durable(tmp, content, 1) == -1) {
+	snprintf(tmp, sizeof(tmp), ".pass-%s", rhex);
+	if (write_durable(afd, tmp, content, 1) == -1) {
 		*step_r = "write new pass";
 		goto fail;
 	}
-	if (rename(tmp, dst) == -1) {
+	if (renameat(afd, tmp, afd, ACCOUNT_PASS) == -1) {
 		*step_r = "rename pass";
 		goto fail;
 	}
-	if (fsync_dir(dir) == -1) {
+	if (fsync(afd) == -1) {
 		*step_r = "fsync account directory";
+		saved = errno;
+		close(afd);
+		errno = saved;
 		return -1;
 	}
+	close(afd);
 	return 0;
 fail:
 	saved = errno;
-	unlink(tmp);
+	unlinkat(afd, tmp, 0);
+	close(afd);
 	errno = saved;
 	return -1;
 }
 
 int
-account_pass_set(const char *data_dir, const char *user,
-    const char *password, const char **step_r)
+account_pass_set(int datafd, const char *user, const char *password,
+    const char **step_r)
 {
 	char hash[crypto_pwhash_STRBYTES];
 	int rc;
@@ -171,34 +162,74 @@ account_pass_set(const char *data_dir, const char *user,
 		*step_r = "hash";
 		return -1;
 	}
-	rc = account_pass_write(data_dir, user, hash, step_r);
+	rc = account_pass_write(datafd, user, hash, step_r);
 	sodium_memzero(hash, sizeof(hash));
 	return rc;
 }
 
 int
-account_has(const char *data_dir, const char *user, const char *marker)
+account_has(int datafd, const char *user, const char *marker)
 {
-	char path[4200];
 	struct stat st;
+	int afd, rc;
 
-	snprintf(path, sizeof(path), "%s/%s/%s", data_dir, user, marker);
-	return lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+	if ((afd = maildir_open(datafd, user)) == -1)
+		return 0;
+	rc = fstatat(afd, marker, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode);
+	close(afd);
+	return rc;
 }
 
 int
-account_mark(const char *data_dir, const char *user, const char *marker,
+account_mark(int datafd, const char *user, const char *marker,
     const char *content, int on)
 {
-	char dir[4096], path[4200];
+	int afd, rc, saved;
 
-	snprintf(dir, sizeof(dir), "%s/%s", data_dir, user);
-	snprintf(path, sizeof(path), "%s/%s", dir, marker);
-	if (on) {
-		if (write_durable(path, content != NULL ? content : "", 0) == -1)
-			return -1;
-	} else if (unlink(path) == -1) {
-		return errno == ENOENT ? 0 : -1;
+	if ((afd = maildir_open(datafd, user)) == -1)
+		return -1;
+	if (on)
+		rc = write_durable(afd, marker, content != NULL ? content : "",
+		    0);
+	else
+		rc = unlinkat(afd, marker, 0) == -1 && errno != ENOENT ? -1 : 0;
+	if (rc == 0)
+		rc = fsync(afd);
+	saved = errno;
+	close(afd);
+	errno = saved;
+	return rc;
+}
+
+int
+account_touch(int datafd, const char *user, const char *name)
+{
+	int afd, fd, rc = -1, saved;
+
+	if ((afd = maildir_open(datafd, user)) == -1)
+		return -1;
+	/* Advisory: no fsync; a crash may only lose the latest time. */
+	if ((fd = openat(afd, name, O_WRONLY | O_CREAT | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC, 0600)) != -1) {
+		rc = futimens(fd, NULL);
+		close(fd);
 	}
-	return fsync_dir(dir);
+	saved = errno;
+	close(afd);
+	errno = saved;
+	return rc;
+}
+
+time_t
+account_time(int datafd, const char *user, const char *name)
+{
+	struct stat st;
+	int afd, rc;
+
+	if ((afd = maildir_open(datafd, user)) == -1)
+		return (time_t)-1;
+	rc = fstatat(afd, name, &st, AT_SYMLINK_NOFOLLOW);
+	close(afd);
+	return rc == 0 && S_ISREG(st.st_mode) ? st.st_mtime : (time_t)-1;
 }

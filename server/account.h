@@ -1,18 +1,20 @@
 /*
  * account.h - the small files of an account beside its Maildir: the pass
  * file (an Argon2id string, or a legacy digest brought by an import), its
- * atomic replacement, and the markers an administrator sets ("locked") or
- * an import leaves ("imported"). Plain file operations: call them off the
+ * atomic replacement, and the markers an administrator sets ("locked"),
+ * an import leaves ("imported") or a login refreshes ("last-login"). Plain file operations: call them off the
  * reactor.
  */
 #ifndef GLOMAILD_ACCOUNT_H
 #define GLOMAILD_ACCOUNT_H
 
 #include <stddef.h>
+#include <time.h>
 
 #define ACCOUNT_PASS "pass"
 #define ACCOUNT_LOCKED "locked"
 #define ACCOUNT_IMPORTED "imported"
+#define ACCOUNT_LAST_LOGIN "last-login"
 /* The longest pass file: an Argon2id string or a legacy scheme and digest. */
 #define ACCOUNT_PASS_MAX 256
 
@@ -28,22 +30,30 @@ int account_legacy_verify(const char *stored, const char *password);
 int account_is_legacy(const char *stored);
 
 /*
- * Replace the pass file of DATA/user with content: written to a temporary
+ * Replace the pass file of the account user (in the data directory datafd)
+ * with content: written to a temporary
  * file, fsync'd, renamed over the old one, and the directory fsync'd, so a
  * crash leaves the old file or the new one. 0, or -1 with errno and *step_r.
  */
-int account_pass_write(const char *data_dir, const char *user,
+int account_pass_write(int datafd, const char *user,
     const char *content, const char **step_r);
 
 /* The same with an Argon2id hash of password. */
-int account_pass_set(const char *data_dir, const char *user,
+int account_pass_set(int datafd, const char *user,
     const char *password, const char **step_r);
 
 /* 1 when the account carries the marker, 0 when not. */
-int account_has(const char *data_dir, const char *user, const char *marker);
+int account_has(int datafd, const char *user, const char *marker);
 
 /* Set (durably) or remove a marker. 0 or -1 with errno. */
-int account_mark(const char *data_dir, const char *user, const char *marker,
+int account_mark(int datafd, const char *user, const char *marker,
     const char *content, int on);
+
+/* Set a marker's time to now, creating it if need be (not made durable:
+ * a login time is advice). 0 or -1. */
+int account_touch(int datafd, const char *user, const char *name);
+
+/* A marker's time, or -1 when it is not there. */
+time_t account_time(int datafd, const char *user, const char *name);
 
 #endif

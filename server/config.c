@@ -36,8 +36,10 @@
 #include "proto.h"
 
 enum config_type {
-	T_LISTEN,   /* HOST:PORT, repeatable: listen[], nlisten */
+	T_LISTEN,   /* HOST:PORT, repeatable: struct config_listen */
 	T_STRING,   /* char *, not empty */
+	T_PATH,     /* char *, a file name; empty: unset (NULL) */
+	T_CHOICE,   /* unsigned: the index of one of the row's words */
 	T_DOMAIN,   /* char *, a mail domain, stored in lower case */
 	T_BOOL,     /* int: yes/no, true/false, on/off, 1/0 */
 	T_UINT,     /* unsigned: a count */
@@ -63,6 +65,7 @@ struct config_key {
 	void (*def_fn)(char *buf, size_t len);
 	int reload;              /* SIGHUP applies it */
 	const char *help;
+	const char *const *words; /* T_CHOICE: the values, NULL-terminated */
 };
 
 /*
@@ -73,37 +76,68 @@ struct config_key {
 	sizeof(((struct config *)0)->f) == sizeof(type) ? 1 : -1]))
 
 #define ROW_STRING(n, f, arg, def, rl, help) \
-	{ n, T_STRING, arg, FIELD(f, char *), 0, 0, def, NULL, rl, help }
+	{ n, T_STRING, arg, FIELD(f, char *), 0, 0, def, NULL, rl, help, NULL }
 #define ROW_DOMAIN(n, f, def, rl, help) \
-	{ n, T_DOMAIN, "NAME", FIELD(f, char *), 0, 0, def, NULL, rl, help }
-#define ROW_STRING_FN(n, f, arg, words, fn, rl, help) \
-	{ n, T_STRING, arg, FIELD(f, char *), 0, 0, words, fn, rl, help }
+	{ n, T_DOMAIN, "NAME", FIELD(f, char *), 0, 0, def, NULL, rl, help, NULL }
 #define ROW_BOOL(n, f, def, rl, help) \
-	{ n, T_BOOL, "yes|no", FIELD(f, int), 0, 1, def, NULL, rl, help }
+	{ n, T_BOOL, "yes|no", FIELD(f, int), 0, 1, def, NULL, rl, help, NULL }
 #define ROW_UINT(n, f, arg, lo, hi, def, rl, help) \
-	{ n, T_UINT, arg, FIELD(f, unsigned), lo, hi, def, NULL, rl, help }
+	{ n, T_UINT, arg, FIELD(f, unsigned), lo, hi, def, NULL, rl, help, NULL }
 #define ROW_SIZE(n, f, lo, hi, def, rl, help) \
-	{ n, T_SIZE, "BYTES", FIELD(f, size_t), lo, hi, def, NULL, rl, help }
+	{ n, T_SIZE, "BYTES", FIELD(f, size_t), lo, hi, def, NULL, rl, help, NULL }
 #define ROW_SIZE_FN(n, f, lo, hi, words, fn, rl, help) \
-	{ n, T_SIZE, "BYTES", FIELD(f, size_t), lo, hi, words, fn, rl, help }
+	{ n, T_SIZE, "BYTES", FIELD(f, size_t), lo, hi, words, fn, rl, help, NULL }
 #define ROW_SECONDS(n, f, lo, hi, def, rl, help) \
 	{ n, T_SECONDS, "SECONDS", FIELD(f, unsigned), lo, hi, def, NULL, rl, \
-	  help }
+	  help, NULL }
 #define ROW_MILLIS(n, f, lo, hi, def, rl, help) \
-	{ n, T_MILLIS, "MS", FIELD(f, unsigned), lo, hi, def, NULL, rl, help }
+	{ n, T_MILLIS, "MS", FIELD(f, unsigned), lo, hi, def, NULL, rl, help, NULL }
+#define ROW_LISTEN(n, f, def, help) \
+	{ n, T_LISTEN, "HOST:PORT", FIELD(f, struct config_listen), 0, 0, def, \
+	  NULL, RESTART, help, NULL }
+#define ROW_PATH_FN(n, f, arg, words, fn, rl, help) \
+	{ n, T_PATH, arg, FIELD(f, char *), 0, 0, words, fn, rl, help, NULL }
+#define ROW_PATH(n, f, rl, help) \
+	{ n, T_PATH, "FILE", FIELD(f, char *), 0, 0, "", NULL, rl, help, NULL }
+#define ROW_CHOICE(n, f, arg, words, def, rl, help) \
+	{ n, T_CHOICE, arg, FIELD(f, unsigned), 0, 0, def, NULL, rl, help, \
+	  words }
 #define ROW_LEVEL(n, f, def, rl, help) \
 	{ n, T_LEVEL, "LEVEL", FIELD(f, enum log_level), 0, 0, def, NULL, rl, \
-	  help }
+	  help, NULL }
 
 static void default_max_memory(char *buf, size_t len);
 static void default_control_socket(char *buf, size_t len);
-static void default_none(char *buf, size_t len);
+
+/* The words of each T_CHOICE row, in the order of its enum. */
+static const char *const tls_profiles[] = { "intermediate", "modern", NULL };
+static const char *const plaintext_auths[] = { "loopback", "always", "never",
+	NULL };
+static const char *const registrations[] = { "open", "loopback", "closed",
+	NULL };
 
 static const struct config_key config_table[] = {
-	{ "listen", T_LISTEN, "HOST:PORT", FIELD(listen, char *[CONFIG_LISTEN_MAX]),
-	  0, 0, "127.0.0.1:" PROTO_DEFAULT_PORT_STR, NULL, RESTART,
-	  "address to listen on, HOST:PORT or [IPV6]:PORT; repeatable, port 0 "
-	  "picks a free port" },
+	ROW_LISTEN("listen", listen, "127.0.0.1:" PROTO_DEFAULT_PORT_STR,
+	    "address to listen on, HOST:PORT or [IPV6]:PORT; repeatable, port 0 "
+	    "picks a free port"),
+	ROW_LISTEN("tls-listen", tls_listen, "",
+	    "address to listen on with TLS from the first byte (port "
+	    PROTO_DEFAULT_TLS_PORT_STR " by convention); repeatable"),
+	ROW_PATH("tls-cert", tls_cert, RELOAD,
+	    "certificate chain in PEM, leaf first; unset: tls.crt in "
+	    "$CREDENTIALS_DIRECTORY"),
+	ROW_PATH("tls-key", tls_key, RELOAD,
+	    "the certificate's private key in PEM, unencrypted, mode 0600; "
+	    "unset: tls.key in $CREDENTIALS_DIRECTORY"),
+	ROW_CHOICE("tls-profile", tls_profile, "PROFILE", tls_profiles, "intermediate",
+	    RELOAD, "intermediate (TLS 1.2 and 1.3, ECDHE AEAD suites) or "
+	    "modern (TLS 1.3 only)"),
+	ROW_CHOICE("plaintext-auth", plaintext_auth, "WHERE", plaintext_auths,
+	    "loopback", RELOAD, "where register, login and password changes "
+	    "may go without TLS: loopback peers only, always, or never"),
+	ROW_CHOICE("registration", registration, "WHO", registrations, "open",
+	    RELOAD, "who may create an account: open, loopback peers only, "
+	    "or closed (the administrator only)"),
 	ROW_STRING("data-dir", data_dir, "DIR", "./glo_server_data", RESTART,
 	    "the mail store"),
 	ROW_DOMAIN("domain", domain, PROTO_DEFAULT_DOMAIN, RESTART,
@@ -113,12 +147,13 @@ static const struct config_key config_table[] = {
 	    "largest request accepted"),
 	ROW_SIZE("max-output", max_output, 4096, (unsigned long long)1 << 40,
 	    "4M", RELOAD,
-	    "replies queued for one client before it is paused"),
-	ROW_SIZE_FN("max-memory", max_memory, 4096,
+	    "replies queued for one client; a reply that would exceed it is "
+	    "refused"),
+	ROW_SIZE_FN("max-memory", max_memory, 1024 * 1024,
 	    (unsigned long long)1 << 48,
 	    "a quarter of physical memory, at least 64M", default_max_memory,
-	    RELOAD, "the sum of bytes all connections may hold, in and out; "
-	    "past it new work is refused"),
+	    RELOAD, "input and output all connections may hold together; "
+	    "past it large requests and replies are refused"),
 	ROW_UINT("max-connections", max_connections, "N", 1, 1000000, "16384",
 	    RELOAD, "simultaneous connections"),
 	ROW_SECONDS("timeout-login", timeout_login, 1, 86400, "60", RELOAD,
@@ -126,9 +161,9 @@ static const struct config_key config_table[] = {
 	ROW_SECONDS("timeout-idle", timeout_idle, 1, 86400, "900", RELOAD,
 	    "how long a logged-in connection may stay silent"),
 	ROW_MILLIS("login-penalty", login_penalty, 0, 60000, "2000", RESTART,
-	    "how long the next login for an account or from an address "
-	    "waits after one failure, doubling per failure; 0 turns "
-	    "throttling off"),
+	    "how long the next login for an account (or from an address "
+	    "guessing across accounts) waits after one failure, doubling "
+	    "per failure; 0 turns throttling off"),
 	ROW_MILLIS("login-penalty-max", login_penalty_max, 0, 3600000, "15000",
 	    RESTART, "longest such wait"),
 	ROW_UINT("auth-workers", auth_workers, "N", 1, 64, "2", RESTART,
@@ -137,16 +172,15 @@ static const struct config_key config_table[] = {
 	    "threads writing mail to disk"),
 	ROW_LEVEL("log-level", log_level, "info", RELOAD,
 	    "error, warn, info or debug"),
-	ROW_STRING_FN("control-socket", control_socket, "PATH",
+	ROW_PATH_FN("control-socket", control_socket, "PATH",
 	    "$RUNTIME_DIRECTORY/control under systemd, else "
-	    "$XDG_RUNTIME_DIR/glomail/control, else none",
+	    "$XDG_RUNTIME_DIR/glomail/control, else unset",
 	    default_control_socket, RESTART,
 	    "the Unix socket glomailctl talks to; never inside the data "
 	    "directory, which several servers may share"),
-	ROW_STRING_FN("control-group", control_group, "GROUP", "none",
-	    default_none, RESTART,
-	    "a group whose members may use the control socket besides root "
-	    "and the server's own user"),
+	{ "control-group", T_PATH, "GROUP", FIELD(control_group, char *), 0, 0,
+	  "", NULL, RESTART, "a group whose members may use the control "
+	  "socket besides root and the server's own user", NULL },
 };
 
 #define NKEYS (sizeof(config_table) / sizeof(config_table[0]))
@@ -191,14 +225,6 @@ default_control_socket(char *buf, size_t len)
 	else
 		n = -1;
 	if (n < 0 || (size_t)n >= len)
-		buf[0] = '\0';
-}
-
-/* A string setting that is unset unless given. */
-static void
-default_none(char *buf, size_t len)
-{
-	if (len > 0)
 		buf[0] = '\0';
 }
 
@@ -404,6 +430,22 @@ unit_name(enum config_type t)
 	}
 }
 
+/* config_init is filling in defaults: an empty listen default means none. */
+static int cfg_initialising;
+
+/* "tls-profile must be intermediate or modern" */
+static void
+choice_list(const struct config_key *k, char *buf, size_t len)
+{
+	size_t i, used;
+
+	used = (size_t)snprintf(buf, len, "%s must be", k->name);
+	for (i = 0; k->words[i] != NULL && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s %s",
+		    i == 0 ? "" : k->words[i + 1] == NULL ? " or" : ",",
+		    k->words[i]);
+}
+
 /* Store value into the row's field; -1 with *why_r on a bad value. */
 static int
 set_value(struct config *cfg, const struct config_key *k, const char *value,
@@ -413,24 +455,56 @@ set_value(struct config *cfg, const struct config_key *k, const char *value,
 	unsigned long long n;
 
 	switch (k->type) {
-	case T_LISTEN:
+	case T_LISTEN: {
+		struct config_listen *l = (struct config_listen *)(void *)field;
+		size_t i;
+
+		/* The first value set replaces the default (even "none"). */
+		if (l->is_default) {
+			for (i = 0; i < l->n; i++)
+				free(l->addr[i]);
+			l->n = 0;
+			l->is_default = 0;
+		}
+		if (*value == '\0' && cfg_initialising)
+			return 0;
 		if (check_listen(value) == -1) {
-			*why_r = "listen wants HOST:PORT or [IPV6]:PORT";
+			snprintf(config_why, sizeof(config_why), "%s wants "
+			    "HOST:PORT or [IPV6]:PORT", k->name);
+			*why_r = config_why;
 			return -1;
 		}
-		if (cfg->listen_default) {
-			free(cfg->listen[0]);
-			cfg->nlisten = 0;
-			cfg->listen_default = 0;
-		}
-		if (cfg->nlisten == CONFIG_LISTEN_MAX) {
-			*why_r = "too many listen addresses";
+		if (l->n == CONFIG_LISTEN_MAX) {
+			snprintf(config_why, sizeof(config_why), "too many %s "
+			    "addresses (at most %d)", k->name,
+			    CONFIG_LISTEN_MAX);
+			*why_r = config_why;
 			return -1;
 		}
 		if ((copy = strdup(value)) == NULL)
 			goto nomem;
-		cfg->listen[cfg->nlisten++] = copy;
+		l->addr[l->n++] = copy;
 		return 0;
+	}
+	case T_PATH:
+		copy = NULL;
+		if (*value != '\0' && (copy = strdup(value)) == NULL)
+			goto nomem;
+		free(*(char **)(void *)field);
+		*(char **)(void *)field = copy;
+		return 0;
+	case T_CHOICE: {
+		unsigned i;
+
+		for (i = 0; k->words[i] != NULL; i++)
+			if (strcmp(value, k->words[i]) == 0) {
+				*(unsigned *)(void *)field = i;
+				return 0;
+			}
+		choice_list(k, config_why, sizeof(config_why));
+		*why_r = config_why;
+		return -1;
+	}
 	case T_DOMAIN:
 		if (*value == '\0') {
 			*why_r = "empty value";
@@ -502,6 +576,7 @@ config_init(struct config *cfg)
 	size_t i;
 
 	memset(cfg, 0, sizeof(*cfg));
+	cfg_initialising = 1;
 	for (i = 0; i < NKEYS; i++) {
 		const struct config_key *k = &config_table[i];
 
@@ -509,8 +584,11 @@ config_init(struct config *cfg)
 			k->def_fn(buf, sizeof(buf));
 		/* test_config checks every default passes its own row. */
 		(void)set_value(cfg, k, k->def_fn != NULL ? buf : k->def, &why);
+		if (k->type == T_LISTEN)
+			((struct config_listen *)(void *)((char *)cfg +
+			    k->offset))->is_default = 1;
 	}
-	cfg->listen_default = 1;
+	cfg_initialising = 0;
 }
 
 void
@@ -518,13 +596,21 @@ config_clear(struct config *cfg)
 {
 	size_t i;
 
-	for (i = 0; i < cfg->nlisten; i++)
-		free(cfg->listen[i]);
-	for (i = 0; i < NKEYS; i++)
-		if (config_table[i].type == T_STRING ||
-		    config_table[i].type == T_DOMAIN)
-			free(*(char **)(void *)((char *)cfg +
-			    config_table[i].offset));
+	for (i = 0; i < NKEYS; i++) {
+		char *field = (char *)cfg + config_table[i].offset;
+
+		if (config_table[i].type == T_LISTEN) {
+			struct config_listen *l =
+			    (struct config_listen *)(void *)field;
+			size_t j;
+
+			for (j = 0; j < l->n; j++)
+				free(l->addr[j]);
+		} else if (config_table[i].type == T_STRING ||
+		    config_table[i].type == T_DOMAIN ||
+		    config_table[i].type == T_PATH)
+			free(*(char **)(void *)field);
+	}
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -635,7 +721,8 @@ usage_range(const struct config_key *k, char *buf, size_t len)
 		snprintf(buf, len, "%llu to %llu%s, default %s", k->min, k->max,
 		    unit_name(k->type), k->def);
 	else
-		snprintf(buf, len, "default %s", k->def);
+		snprintf(buf, len, "default %s", *k->def != '\0' ? k->def :
+		    k->type == T_LISTEN ? "none" : "unset");
 }
 
 void
@@ -679,18 +766,28 @@ format_value(const struct config *cfg, const struct config_key *k, char *buf,
 
 	buf[0] = '\0';
 	switch (k->type) {
-	case T_LISTEN:
-		for (i = 0; i < cfg->nlisten && used < len; i++) {
+	case T_LISTEN: {
+		const struct config_listen *l =
+		    (const struct config_listen *)(const void *)p;
+
+		for (i = 0; i < l->n && used < len; i++) {
 			n = snprintf(buf + used, len - used, "%s%s",
-			    i > 0 ? " " : "", cfg->listen[i]);
+			    i > 0 ? " " : "", l->addr[i]);
 			used += n > 0 ? (size_t)n : 0;
 		}
 		break;
+	}
 	case T_STRING:
 	case T_DOMAIN:
-		if (*(char *const *)(const void *)p != NULL) /* unset: "" */
-			snprintf(buf, len, "%s",
-			    *(char *const *)(const void *)p);
+	case T_PATH: {
+		const char *v = *(char *const *)(const void *)p;
+
+		snprintf(buf, len, "%s", v != NULL ? v : "");
+		break;
+	}
+	case T_CHOICE:
+		snprintf(buf, len, "%s",
+		    k->words[*(const unsigned *)(const void *)p]);
 		break;
 	case T_BOOL:
 		snprintf(buf, len, "%s", *(const int *)(const void *)p ? "yes" :
@@ -729,11 +826,23 @@ copy_value(struct config *dst, const struct config *src,
 	case T_UINT:
 	case T_SECONDS:
 	case T_MILLIS:
+	case T_CHOICE:
 		memcpy(to, from, sizeof(unsigned));
 		return 0;
 	case T_LEVEL:
 		memcpy(to, from, sizeof(enum log_level));
 		return 0;
+	case T_PATH: {
+		/* Only the reactor reads these (when it builds a context). */
+		const char *v = *(char *const *)(const void *)from;
+		char *copy = NULL;
+
+		if (v != NULL && (copy = strdup(v)) == NULL)
+			return -1;
+		free(*(char **)(void *)to);
+		*(char **)(void *)to = copy;
+		return 0;
+	}
 	case T_LISTEN:
 	case T_STRING:
 	case T_DOMAIN:

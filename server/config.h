@@ -15,10 +15,35 @@
 #define CONFIG_LISTEN_MAX 8
 #define CONFIG_DEFAULT_FILE "/etc/glomail/glomaild.conf"
 
+/* A repeatable HOST:PORT setting. */
+struct config_listen {
+	char *addr[CONFIG_LISTEN_MAX]; /* HOST:PORT, [V6]:PORT */
+	size_t n;
+	int is_default;          /* addr[] still holds the default */
+};
+
+/* plaintext-auth: where passwords may cross a connection without TLS. */
+enum config_plaintext_auth {
+	CONFIG_PLAINTEXT_LOOPBACK,
+	CONFIG_PLAINTEXT_ALWAYS,
+	CONFIG_PLAINTEXT_NEVER,
+};
+
+/* registration: who may create an account over the protocol. */
+enum config_registration {
+	CONFIG_REGISTRATION_OPEN,
+	CONFIG_REGISTRATION_LOOPBACK,
+	CONFIG_REGISTRATION_CLOSED,
+};
+
 struct config {
-	char *listen[CONFIG_LISTEN_MAX]; /* HOST:PORT, [V6]:PORT */
-	size_t nlisten;
-	int listen_default;      /* listen[] still holds the default */
+	struct config_listen listen;     /* the plaintext protocol */
+	struct config_listen tls_listen; /* the protocol under implicit TLS */
+	char *tls_cert;          /* PEM chain, leaf first; NULL: credentials */
+	char *tls_key;           /* PEM private key, mode 0600 */
+	unsigned tls_profile;    /* enum tls_profile */
+	unsigned plaintext_auth; /* enum config_plaintext_auth */
+	unsigned registration;   /* enum config_registration */
 	char *data_dir;
 	char *domain;
 	size_t max_frame;        /* bytes of one frame body */

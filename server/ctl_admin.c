@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn.h"
 #include "ctl.h"
 #include "log.h"
 #include "pool.h"
@@ -35,7 +34,7 @@ resident_bytes(void)
 
 /* "127.0.0.1:9672" or "[::1]:9672": where a listener is bound. */
 static json_t *
-bound_address(struct evconnlistener *l)
+bound_address(int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -43,8 +42,7 @@ bound_address(struct evconnlistener *l)
 	int port = 0;
 
 	memset(&ss, 0, sizeof(ss));
-	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss,
-	    &len) == -1)
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
 		return json_string("?");
 	if (ss.ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
@@ -68,14 +66,15 @@ void
 ctl_do_status(struct ctl_conn *cc, json_t *payload)
 {
 	struct server *srv = ctl_server(cc);
-	const struct config *cfg = srv->cfg;
+	const struct config *cfg = server_cfg(srv);
 	time_t now = time(NULL), started = ctl_started(ctl_of(cc));
 	json_t *listen = json_array(), *out;
 	size_t i;
 
 	(void)payload;
-	for (i = 0; i < srv->nlisteners; i++)
-		json_array_append_new(listen, bound_address(srv->listeners[i]));
+	for (i = 0; i < server_nlisteners(srv); i++)
+		json_array_append_new(listen,
+		    bound_address(server_listener_fd(srv, i)));
 	out = json_pack("{s:s, s:I, s:I, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I,"
 	    " s:{s:I, s:I}, s:{s:I, s:I}, s:s, s:b}",
 	    "version", GLOMAIL_VERSION,
@@ -84,19 +83,19 @@ ctl_do_status(struct ctl_conn *cc, json_t *payload)
 	    "data_dir", cfg->data_dir,
 	    "control_socket", ctl_path(ctl_of(cc)),
 	    "listen", listen,
-	    "connections", (json_int_t)srv->nconns,
-	    "logged_in", (json_int_t)conn_count_authenticated(srv),
+	    "connections", (json_int_t)server_nconns(srv),
+	    "logged_in", (json_int_t)server_logged_in(srv),
 	    "max_connections", (json_int_t)cfg->max_connections,
 	    "control_connections", (json_int_t)ctl_nconns(ctl_of(cc)),
-	    "delivered", (json_int_t)srv->delivered,
+	    "delivered", (json_int_t)server_delivered(srv),
 	    "pools",
-	    "auth", (json_int_t)pool_pending(srv->auth_pool),
-	    "store", (json_int_t)pool_pending(srv->store_pool),
+	    "auth", (json_int_t)pool_pending(server_auth_pool(srv)),
+	    "store", (json_int_t)pool_pending(server_store_pool(srv)),
 	    "memory",
 	    "resident", (json_int_t)resident_bytes(),
 	    "max", (json_int_t)cfg->max_memory,
 	    "log_level", log_level_name(log_get_level()),
-	    "stopping", srv->stopping);
+	    "stopping", server_stopping(srv));
 	if (out == NULL) {
 		ctl_reply_error(cc, "server error");
 		return;

@@ -80,13 +80,19 @@ old_enough(const struct stat *st, time_t now, time_t age)
 	return st->st_mtime + age < now;
 }
 
-static void
-remove_tree_or_file(const char *path, const struct stat *st)
+/* A directory stream over name in dirfd_, never through a link. */
+static DIR *
+open_dir(int dirfd_, const char *name)
 {
-	if (S_ISDIR(st->st_mode))
-		users_remove_staging(path);
-	else
-		unlink(path);
+	int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	DIR *d;
+
+	if (fd == -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL)
+		close(fd);
+	return d;
 }
 
 /* A message name glomail or another Maildir writer makes: "<digits>.". */
@@ -102,13 +108,14 @@ name_parses(const char *name)
 
 /* A pass line: an Argon2id string or a legacy scheme with its digest. */
 static int
-pass_readable(const char *path)
+pass_readable(int md)
 {
 	char line[ACCOUNT_PASS_MAX + 2];
 	ssize_t n;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+	if ((fd = openat(md, ACCOUNT_PASS, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
 		return 0;
 	n = read(fd, line, sizeof(line) - 1);
 	close(fd);
@@ -123,20 +130,19 @@ pass_readable(const char *path)
 }
 
 static void
-check_sub(struct check_job *j, const char *dir, const char *rel,
-    const char *sub, size_t *count)
+check_sub(struct check_job *j, int md, const char *rel, const char *sub,
+    size_t *count)
 {
-	char path[4200], shown[4200];
+	char shown[600];
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	if ((d = opendir(path)) == NULL) {
+	if ((d = open_dir(md, sub)) == NULL) {
 		snprintf(shown, sizeof(shown), "%s/%s", rel, sub);
 		if (errno == ENOENT && j->repair &&
-		    maildir_create(dir) == 0) {
+		    maildir_create(server_data_fd(j->srv), rel) == 0) {
 			report(j, shown, "missing Maildir folder", 1);
 		} else {
 			report(j, shown, errno == ENOENT ?
@@ -147,16 +153,16 @@ check_sub(struct check_job *j, const char *dir, const char *rel,
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		snprintf(shown, sizeof(shown), "%s/%s/%s", rel, sub, de->d_name);
-		snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, de->d_name);
+		snprintf(shown, sizeof(shown), "%s/%s/%.256s", rel, sub,
+		    de->d_name);
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
 		    -1)
 			continue; /* gone meanwhile */
 		if (strcmp(sub, "tmp") == 0) {
 			if (!old_enough(&st, j->now, TMP_STALE_SEC))
 				continue; /* a delivery may be writing it */
-			if (j->repair) {
-				remove_tree_or_file(path, &st);
+			if (j->repair && !S_ISDIR(st.st_mode) &&
+			    unlinkat(dirfd(d), de->d_name, 0) == 0) {
 				report(j, shown, "leftover in tmp/", 1);
 			} else {
 				report(j, shown, "leftover in tmp/", 0);
@@ -189,28 +195,33 @@ static void
 check_account(struct check_job *j, const char *name, int is_lost)
 {
 	static const char *const known[] = { ACCOUNT_PASS, ACCOUNT_LOCKED,
-		ACCOUNT_IMPORTED, "tmp", "new", "cur" };
-	const char *data = j->srv->cfg->data_dir;
-	char dir[4096], path[4400], shown[4400];
+		ACCOUNT_IMPORTED, ACCOUNT_LAST_LOGIN, "tmp", "new", "cur" };
+	int data = server_data_fd(j->srv), md;
+	char shown[600];
 	struct check_user *u;
 	struct dirent *de;
 	struct stat st;
 	size_t count = 0, i;
 	DIR *d;
 
-	snprintf(dir, sizeof(dir), "%s/%s", data, name);
+	if ((md = maildir_open(data, name)) == -1) {
+		report(j, name, errno == ELOOP ? "a symbolic link (not "
+		    "followed)" : "unreadable folder", 0);
+		return;
+	}
 	if (!is_lost) {
-		snprintf(path, sizeof(path), "%s/" ACCOUNT_PASS, dir);
 		snprintf(shown, sizeof(shown), "%s/" ACCOUNT_PASS, name);
-		if (lstat(path, &st) == -1 || !S_ISREG(st.st_mode)) {
+		if (fstatat(md, ACCOUNT_PASS, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode)) {
 			/* Not an account: nothing in it is glomail's. */
 			report(j, name, "account without a pass file", 0);
+			close(md);
 			return;
 		}
-		if (!pass_readable(path))
+		if (!pass_readable(md))
 			report(j, shown, "pass file in no known scheme", 0);
 	}
-	if ((d = opendir(dir)) != NULL) {
+	if ((d = open_dir(md, ".")) != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			if (strcmp(de->d_name, ".") == 0 ||
 			    strcmp(de->d_name, "..") == 0)
@@ -220,12 +231,14 @@ check_account(struct check_job *j, const char *name, int is_lost)
 					break;
 			if (i < sizeof(known) / sizeof(known[0]))
 				continue;
-			snprintf(shown, sizeof(shown), "%s/%s", name, de->d_name);
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			snprintf(shown, sizeof(shown), "%s/%.256s", name,
+			    de->d_name);
 			if (strncmp(de->d_name, ".pass-", 6) == 0 &&
-			    lstat(path, &st) == 0 &&
+			    fstatat(md, de->d_name, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 &&
 			    old_enough(&st, j->now, WRITE_STALE_SEC)) {
-				if (j->repair && unlink(path) == 0)
+				if (j->repair &&
+				    unlinkat(md, de->d_name, 0) == 0)
 					report(j, shown, "leftover of an "
 					    "interrupted password change", 1);
 				else
@@ -239,9 +252,10 @@ check_account(struct check_job *j, const char *name, int is_lost)
 		}
 		closedir(d);
 	}
-	check_sub(j, dir, name, "tmp", &count);
-	check_sub(j, dir, name, "new", &count);
-	check_sub(j, dir, name, "cur", &count);
+	check_sub(j, md, name, "tmp", &count);
+	check_sub(j, md, name, "new", &count);
+	check_sub(j, md, name, "cur", &count);
+	close(md);
 	if (!is_lost && (u = realloc(j->users, (j->nusers + 1) *
 	    sizeof(*u))) != NULL) {
 		j->users = u;
@@ -268,8 +282,7 @@ static void
 check_work(void *arg)
 {
 	struct check_job *j = arg;
-	const char *data = j->srv->cfg->data_dir;
-	char path[4400];
+	int data = server_data_fd(j->srv);
 	struct dirent *de;
 	struct stat st;
 	size_t i;
@@ -279,7 +292,7 @@ check_work(void *arg)
 	for (i = 0; i < j->nonly; i++)
 		if (!users_exists(data, j->only[i]))
 			report(j, j->only[i], "no such account", 0);
-	if ((d = opendir(data)) == NULL) {
+	if ((d = open_dir(data, ".")) == NULL) {
 		j->failed = 1;
 		j->error = errno;
 		return;
@@ -287,15 +300,14 @@ check_work(void *arg)
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", data, de->d_name);
-		if (lstat(path, &st) == -1)
+		if (fstatat(data, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
 		if (users_is_staging(de->d_name)) {
 			if (j->only != NULL ||
 			    !old_enough(&st, j->now, WRITE_STALE_SEC))
 				continue; /* a registration may be building it */
 			if (j->repair)
-				users_remove_staging(path);
+				users_remove_staging(data, de->d_name);
 			report(j, de->d_name, "leftover of an interrupted "
 			    "account creation or removal", j->repair);
 			continue;
@@ -330,13 +342,13 @@ check_done(void *arg)
 
 	if (j->failed) {
 		log_error("control: check: cannot read %s: %s",
-		    j->srv->cfg->data_dir, strerror(j->error));
+		    server_cfg(j->srv)->data_dir, strerror(j->error));
 		ctl_reply_error(cc, "server error");
 		goto out;
 	}
 	/* A loaded index must hold what the disk holds. */
 	for (i = 0; i < j->nusers; i++) {
-		mb = mailbox_find(j->srv->mailboxes, j->users[i].name);
+		mb = mailbox_find(server_mailboxes(j->srv), j->users[i].name);
 		if (mb == NULL || !mailbox_loaded(mb) ||
 		    mailbox_count(mb) == j->users[i].on_disk)
 			continue;
@@ -399,7 +411,8 @@ ctl_do_check(struct ctl_conn *cc, json_t *payload)
 			j->nonly++;
 		}
 	}
-	if (ctl_submit(cc, j->srv->store_pool, check_work, check_done, j) == -1)
+	if (ctl_submit(cc, server_store_pool(j->srv), check_work, check_done,
+	    j) == -1)
 		check_job_free(j);
 	return;
 nomem:

@@ -329,7 +329,7 @@ done:
 static void
 ctl_process(struct ctl_conn *cc)
 {
-	const size_t max = ctl_server(cc)->cfg->max_frame;
+	const size_t max = server_cfg(ctl_server(cc))->max_frame;
 	struct evbuffer *in;
 	const unsigned char *p;
 	size_t avail, body = 0;
@@ -470,7 +470,7 @@ ctl_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	cc->uid = cr.uid;
 	cc->pid = cr.pid;
 	cc->refs = 1;
-	cc->bev = bufferevent_socket_new(ctl->srv->base, fd,
+	cc->bev = bufferevent_socket_new(server_base(ctl->srv), fd,
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (cc->bev == NULL) {
 		evutil_closesocket(fd);
@@ -583,7 +583,7 @@ ctl_bind(struct ctl *ctl, const char *path)
 		goto fail_unlink;
 	if (listen(fd, 16) == -1)
 		goto fail_unlink;
-	ctl->listener = evconnlistener_new(ctl->srv->base, ctl_accept, ctl,
+	ctl->listener = evconnlistener_new(server_base(ctl->srv), ctl_accept, ctl,
 	    flags, 0, fd);
 	if (ctl->listener == NULL)
 		goto fail_unlink;
@@ -602,7 +602,7 @@ fail:
 struct ctl *
 ctl_new(struct server *srv)
 {
-	const struct config *cfg = srv->cfg;
+	const struct config *cfg = server_cfg(srv);
 	struct group *gr;
 	struct ctl *ctl;
 

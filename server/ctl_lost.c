@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,7 @@ base_of(const char *name, char *out, size_t len)
 }
 
 static void
-lost_list(struct lost_job *j, const char *dir)
+lost_list(struct lost_job *j, int dir)
 {
 	struct maildir_file *files = NULL;
 	struct message_info info;
@@ -93,14 +94,32 @@ lost_list(struct lost_job *j, const char *dir)
 	free(files);
 }
 
+/* Unlink name from md's new/ or cur/ and make it durable. */
+static int
+remove_file(int md, int in_cur, const char *name)
+{
+	int sub, rc = 0;
+
+	if ((sub = openat(md, in_cur ? "cur" : "new", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return -1;
+	if (unlinkat(sub, name, 0) == -1 && errno != ENOENT)
+		rc = -1;
+	if (rc == 0)
+		rc = fsync(sub);
+	close(sub);
+	return rc;
+}
+
 static void
-lost_deliver(struct lost_job *j, const char *dir)
+lost_deliver(struct lost_job *j, int dir)
 {
 	struct maildir_file f;
-	char to[4096], path[4400], *buf = NULL;
+	char *buf = NULL;
 	size_t len;
+	int to = -1;
 
-	if (!users_exists(j->srv->cfg->data_dir, j->to)) {
+	if (!users_exists(server_data_fd(j->srv), j->to)) {
 		j->nouser = 1;
 		return;
 	}
@@ -112,37 +131,39 @@ lost_deliver(struct lost_job *j, const char *dir)
 		j->step = "read";
 		goto failed;
 	}
-	if (server_user_dir(j->srv, j->to, to, sizeof(to)) == -1 ||
-	    maildir_deliver(to, buf, len, j->file.name, &j->step) == -1)
+	if ((to = maildir_open(server_data_fd(j->srv), j->to)) == -1) {
+		j->step = "open the account";
+		goto failed;
+	}
+	if (maildir_deliver(to, buf, len, j->file.name, &j->step) == -1)
 		goto failed;
 	j->file.size = (off_t)len;
 	maildir_order(j->file.name, j->file.order);
 	if (message_parse(buf, len, 0, &j->info) == -1)
 		memset(&j->info, 0, sizeof(j->info));
-	snprintf(path, sizeof(path), "%s/%s/%s", dir, f.in_cur ? "cur" : "new",
-	    f.name);
-	if (unlink(path) == -1 && errno != ENOENT) {
+	if (remove_file(dir, f.in_cur, f.name) == -1) {
 		j->step = "remove from LOST";
 		goto failed;
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir, f.in_cur ? "cur" : "new");
-	(void)ctl_store_fsync_dir(path);
+	close(to);
 	free(buf);
 	return;
 failed:
 	j->failed = 1;
 	j->error = errno;
+	if (to != -1)
+		close(to);
 	free(buf);
 }
 
 static void
-lost_purge(struct lost_job *j, const char *dir)
+lost_purge(struct lost_job *j, int dir)
 {
 	struct maildir_file *files = NULL;
 	time_t limit = time(NULL) - (time_t)j->days * 86400;
-	char path[4400];
 	struct stat st;
 	size_t n = 0, i;
+	int sub[2];
 
 	if (maildir_list(dir, &files, &n) == -1) {
 		j->failed = 1;
@@ -150,30 +171,37 @@ lost_purge(struct lost_job *j, const char *dir)
 		j->step = "list LOST";
 		return;
 	}
+	sub[0] = openat(dir, "new", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	sub[1] = openat(dir, "cur", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
 	for (i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "%s/%s/%s", dir,
-		    files[i].in_cur ? "cur" : "new", files[i].name);
-		if (lstat(path, &st) == 0 && st.st_mtime < limit &&
-		    unlink(path) == 0)
+		int s = sub[files[i].in_cur ? 1 : 0];
+
+		if (s != -1 && fstatat(s, files[i].name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime < limit &&
+		    unlinkat(s, files[i].name, 0) == 0)
 			j->purged++;
 	}
 	free(files);
-	snprintf(path, sizeof(path), "%s/new", dir);
-	(void)ctl_store_fsync_dir(path);
-	snprintf(path, sizeof(path), "%s/cur", dir);
-	(void)ctl_store_fsync_dir(path);
+	for (i = 0; i < 2; i++)
+		if (sub[i] != -1) {
+			(void)fsync(sub[i]);
+			close(sub[i]);
+		}
 }
 
 static void
 lost_work(void *arg)
 {
 	struct lost_job *j = arg;
-	char dir[4096];
+	int dir;
 
-	if (server_user_dir(j->srv, RULES_LOST_DIR, dir, sizeof(dir)) == -1) {
+	if ((dir = maildir_open(server_data_fd(j->srv), RULES_LOST_DIR)) ==
+	    -1) {
 		j->failed = 1;
-		j->error = ENAMETOOLONG;
-		j->step = "path";
+		j->error = errno;
+		j->step = "open LOST";
 		return;
 	}
 	switch (j->op) {
@@ -187,6 +215,7 @@ lost_work(void *arg)
 		lost_purge(j, dir);
 		break;
 	}
+	close(dir);
 }
 
 static void
@@ -206,8 +235,9 @@ lost_done(void *arg)
 	} else if (j->op == LOST_LIST) {
 		ctl_reply(cc, json_pack("{s:O}", "messages", j->out));
 	} else if (j->op == LOST_DELIVER) {
-		j->srv->delivered++;
-		if ((mb = mailbox_find(j->srv->mailboxes, j->to)) != NULL &&
+		server_count_delivery(j->srv);
+		if ((mb = mailbox_find(server_mailboxes(j->srv), j->to)) !=
+		    NULL &&
 		    j->info.from != NULL &&
 		    mailbox_add(mb, &j->file, &j->info) == -1)
 			log_error("cannot index a delivery to %s", j->to);
@@ -266,7 +296,8 @@ lost_start(struct ctl_conn *cc, json_t *payload, enum lost_op op)
 		lost_job_free(j);
 		return;
 	}
-	if (ctl_submit(cc, srv->store_pool, lost_work, lost_done, j) == -1)
+	if (ctl_submit(cc, server_store_pool(srv), lost_work, lost_done,
+	    j) == -1)
 		lost_job_free(j);
 }
 

@@ -11,6 +11,7 @@
  * same name that no import made is a clash: reported, its mail skipped.
  */
 #include <errno.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +92,8 @@ enum acct_state { A_CREATE, A_PRESENT, A_CLASH, A_FAILED };
 static enum acct_state
 seed_account(struct seed_job *j, const struct import_account *a)
 {
-	const char *data = j->srv->cfg->data_dir, *step = "?";
+	int data = server_data_fd(j->srv);
+	const char *step = "?";
 	char pass[ACCOUNT_PASS_MAX], marker[600];
 
 	if (users_exists(data, a->name))
@@ -116,23 +118,46 @@ seed_account(struct seed_job *j, const struct import_account *a)
 	}
 }
 
+static int seed_deliver(struct seed_job *j, const struct import_mail *m,
+    int dir, const char *base, const char *domain);
+
 /* Deliver one mail (or, dry, see whether it is there). 1 added, 0 there. */
 static int
 seed_mail(struct seed_job *j, const struct import_mail *m)
 {
-	const char *domain = j->srv->cfg->domain, *step = "?";
+	const char *domain = server_cfg(j->srv)->domain;
 	const char *owner = m->owner[0] != '\0' ? m->owner : RULES_LOST_DIR;
-	char dir[4200], base[MAILDIR_NAME_MAX], msgid[128];
+	char base[MAILDIR_NAME_MAX];
+	int dir, rc;
+
+	mail_base(m, base, sizeof(base));
+	if ((dir = maildir_open(server_data_fd(j->srv), owner)) == -1) {
+		seed_problem(j, "%s: cannot open the folder of %s: %s",
+		    m->path, owner, strerror(errno));
+		return -1;
+	}
+	if (j->dry_run) {
+		rc = ctl_store_find(dir, base, NULL) ? 0 : 1;
+		close(dir);
+		return rc;
+	}
+	rc = seed_deliver(j, m, dir, base, domain);
+	close(dir);
+	return rc;
+}
+
+/* Build and store one mail in the Maildir dir. 1 added, 0 there, -1. */
+static int
+seed_deliver(struct seed_job *j, const struct import_mail *m, int dir,
+    const char *base, const char *domain)
+{
+	const char *step = "?";
+	char msgid[128];
 	struct added *ad, *grown;
 	size_t len;
 	char *data;
 	int existed;
 
-	mail_base(m, base, sizeof(base));
-	if (server_user_dir(j->srv, owner, dir, sizeof(dir)) == -1)
-		return -1;
-	if (j->dry_run)
-		return ctl_store_find(dir, base, NULL) ? 0 : 1;
 	if (rules_header_safe(m->sender) == -1 ||
 	    rules_header_safe(m->destination) == -1 ||
 	    rules_header_safe(m->subject) == -1 ||
@@ -278,13 +303,14 @@ seed_done(void *arg)
 	}
 	/* Loaded indexes learn of what was added, as for a delivery. */
 	for (i = 0; i < j->nadded; i++)
-		if ((mb = mailbox_find(j->srv->mailboxes,
+		if ((mb = mailbox_find(server_mailboxes(j->srv),
 		    j->added[i].owner)) != NULL &&
 		    mailbox_add(mb, &j->added[i].file, &j->added[i].info) == -1)
 			log_error("cannot index an imported mail of %s",
 			    j->added[i].owner);
 	if (!j->dry_run) {
-		j->srv->delivered += j->mails_added;
+		for (i = 0; i < j->mails_added; i++)
+			server_count_delivery(j->srv);
 		ctl_log_change(cc, "import-seed %s: %zu messages added, %zu "
 		    "already there, %zu problems", j->source, j->mails_added,
 		    j->mails_present, json_array_size(j->problems));
@@ -330,7 +356,8 @@ ctl_do_import_seed(struct ctl_conn *cc, json_t *payload)
 	j->cc = cc;
 	j->srv = ctl_server(cc);
 	j->dry_run = dry;
-	if (ctl_submit(cc, j->srv->store_pool, seed_work, seed_done, j) == -1) {
+	if (ctl_submit(cc, server_store_pool(j->srv), seed_work, seed_done,
+	    j) == -1) {
 		seed_job_free(j);
 		return;
 	}

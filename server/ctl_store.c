@@ -40,26 +40,35 @@ ctl_store_names_free(char **names, size_t n)
 	free(names);
 }
 
+/* A directory stream over a descriptor of ours, without giving it up. */
+static DIR *
+open_dir(int dirfd_, const char *name)
+{
+	int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	DIR *d;
+
+	if (fd == -1)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL)
+		close(fd);
+	return d;
+}
+
 int
-ctl_store_accounts(const char *data_dir, char ***names_r, size_t *n_r)
+ctl_store_accounts(int datafd, char ***names_r, size_t *n_r)
 {
 	char **names = NULL, **grown;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
-	struct stat st;
 	DIR *d;
 
-	if ((d = opendir(data_dir)) == NULL)
+	if ((d = open_dir(datafd, ".")) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
-		char path[4200];
-
 		if (de->d_name[0] == '.' ||
-		    strcmp(de->d_name, RULES_LOST_DIR) == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/" ACCOUNT_PASS, data_dir,
-		    de->d_name);
-		if (lstat(path, &st) == -1 || !S_ISREG(st.st_mode))
+		    strcmp(de->d_name, RULES_LOST_DIR) == 0 ||
+		    !users_exists(datafd, de->d_name))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 32;
@@ -85,20 +94,6 @@ fail:
 	return -1;
 }
 
-int
-ctl_store_fsync_dir(const char *path)
-{
-	int fd, rc, saved;
-
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	rc = fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return rc;
-}
-
 /* A file of base name b: "b" itself or "b:2,FLAGS". */
 static int
 same_base(const char *name, const char *b, size_t blen)
@@ -108,18 +103,16 @@ same_base(const char *name, const char *b, size_t blen)
 }
 
 int
-ctl_store_find(const char *dir, const char *base, struct maildir_file *f)
+ctl_store_find(int md, const char *base, struct maildir_file *f)
 {
 	static const char *const subs[] = { "new", "cur" };
 	size_t blen = strlen(base), i;
-	char path[4200];
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
 
 	for (i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, subs[i]);
-		if ((d = opendir(path)) == NULL)
+		if ((d = open_dir(md, subs[i])) == NULL)
 			continue;
 		while ((de = readdir(d)) != NULL) {
 			if (!same_base(de->d_name, base, blen) ||
@@ -162,37 +155,41 @@ write_all(int fd, const char *p, size_t len)
 
 /*
  * The tmp/ name is unique (two imports at once each write their own), and
- * link() into new/ never replaces: whichever comes second finds the file
+ * linkat() into new/ never replaces: whichever comes second finds the file
  * there and adds nothing.
  */
 int
-ctl_store_deliver_named(const char *dir, const char *base, const void *data,
+ctl_store_deliver_named(int md, const char *base, const void *data,
     size_t len, time_t when, int *existed_r, const char **step_r)
 {
-	char tmp[4200], dst[4200], newdir[4200], rhex[17];
+	char tmp[MAILDIR_NAME_MAX + 20], rhex[17];
 	unsigned char rnd[8];
 	struct timespec times[2];
-	int fd, saved;
+	int tmpfd = -1, newfd = -1, fd = -1, saved;
 
 	*existed_r = 0;
-	if (ctl_store_find(dir, base, NULL)) {
+	if (ctl_store_find(md, base, NULL)) {
 		*existed_r = 1;
 		return 0;
 	}
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(rhex, sizeof(rhex), rnd, sizeof(rnd));
-	if (snprintf(tmp, sizeof(tmp), "%s/tmp/%s.%s", dir, base, rhex) >=
+	if (snprintf(tmp, sizeof(tmp), "%s.%s", base, rhex) >=
 	    (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		*step_r = "name";
 		return -1;
 	}
-	snprintf(dst, sizeof(dst), "%s/new/%s", dir, base);
-	snprintf(newdir, sizeof(newdir), "%s/new", dir);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) ==
-	    -1) {
+	if ((tmpfd = openat(md, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || (newfd = openat(md, "new", O_RDONLY |
+	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		*step_r = "open tmp/ and new/";
+		goto out;
+	}
+	if ((fd = openat(tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
 		*step_r = "create";
-		return -1;
+		goto out;
 	}
 	times[0].tv_sec = times[1].tv_sec = when > 0 ? when : 0;
 	times[0].tv_nsec = times[1].tv_nsec = 0;
@@ -215,81 +212,99 @@ ctl_store_deliver_named(const char *dir, const char *base, const void *data,
 		goto fail;
 	}
 	fd = -1;
-	if (link(tmp, dst) == -1) {
+	if (linkat(tmpfd, tmp, newfd, base, 0) == -1) {
 		if (errno != EEXIST) {
 			*step_r = "link into new/";
 			goto fail;
 		}
 		*existed_r = 1;
 	}
-	unlink(tmp);
-	if (ctl_store_fsync_dir(newdir) == -1) {
+	unlinkat(tmpfd, tmp, 0);
+	if (fsync(newfd) == -1) {
 		*step_r = "fsync new/";
-		return -1;
+		goto out;
 	}
+	close(tmpfd);
+	close(newfd);
 	return 0;
 fail:
 	saved = errno;
 	if (fd != -1)
 		close(fd);
-	unlink(tmp);
+	unlinkat(tmpfd, tmp, 0);
+	errno = saved;
+out:
+	saved = errno;
+	if (tmpfd != -1)
+		close(tmpfd);
+	if (newfd != -1)
+		close(newfd);
 	errno = saved;
 	return -1;
 }
 
 int
-ctl_store_remove_account(const char *data_dir, const char *user, int purge,
+ctl_store_remove_account(int datafd, const char *user, int purge,
     char *aside_r, size_t aside_len, const char **step_r)
 {
-	char src[4200], dst[4400], deleted[4096], name[64];
+	char dst[RULES_USERNAME_MAX + 64], name[64];
 	time_t now = time(NULL);
 	struct tm tm;
+	int delfd = -1, saved;
 
-	snprintf(src, sizeof(src), "%s/%s", data_dir, user);
+	if (aside_r != NULL && aside_len > 0)
+		aside_r[0] = '\0';
 	if (purge) {
 		users_staging_name(name, sizeof(name));
-		snprintf(dst, sizeof(dst), "%s/%s", data_dir, name);
-	} else {
-		snprintf(deleted, sizeof(deleted), "%s/" CTL_STORE_DELETED,
-		    data_dir);
-		if (mkdir(deleted, 0700) == -1 && errno != EEXIST) {
-			*step_r = "create " CTL_STORE_DELETED;
+		if (syscall(SYS_renameat2, datafd, user, datafd, name,
+		    RENAME_NOREPLACE) == -1) {
+			*step_r = "rename";
 			return -1;
 		}
-		gmtime_r(&now, &tm);
-		snprintf(name, sizeof(name), "%04d%02d%02dT%02d%02d%02dZ",
-		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		    tm.tm_min, tm.tm_sec);
-		snprintf(dst, sizeof(dst), "%s/%s.%s", deleted, user, name);
+		if (fsync(datafd) == -1) {
+			*step_r = "fsync";
+			return -1;
+		}
+		users_remove_staging(datafd, name);
+		return 0;
 	}
-	if (syscall(SYS_renameat2, AT_FDCWD, src, AT_FDCWD, dst,
+	if (mkdirat(datafd, CTL_STORE_DELETED, 0700) == -1 && errno != EEXIST) {
+		*step_r = "create " CTL_STORE_DELETED;
+		return -1;
+	}
+	if ((delfd = maildir_open(datafd, CTL_STORE_DELETED)) == -1) {
+		*step_r = "open " CTL_STORE_DELETED;
+		return -1;
+	}
+	gmtime_r(&now, &tm);
+	snprintf(dst, sizeof(dst), "%s.%04d%02d%02dT%02d%02d%02dZ", user,
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
+	if (syscall(SYS_renameat2, datafd, user, delfd, dst,
 	    RENAME_NOREPLACE) == -1) {
 		*step_r = "rename";
-		return -1;
+		goto fail;
 	}
-	if (ctl_store_fsync_dir(data_dir) == -1 ||
-	    (!purge && ctl_store_fsync_dir(deleted) == -1)) {
+	if (fsync(datafd) == -1 || fsync(delfd) == -1) {
 		*step_r = "fsync";
-		return -1;
+		goto fail;
 	}
-	if (purge)
-		users_remove_staging(dst);
+	close(delfd);
 	if (aside_r != NULL)
-		snprintf(aside_r, aside_len, "%s", purge ? "" :
-		    dst + strlen(data_dir) + 1);
+		snprintf(aside_r, aside_len, CTL_STORE_DELETED "/%s", dst);
 	return 0;
+fail:
+	saved = errno;
+	close(delfd);
+	errno = saved;
+	return -1;
 }
 
 int
-ctl_store_rename_account(const char *data_dir, const char *from,
-    const char *to)
+ctl_store_rename_account(int datafd, const char *from, const char *to)
 {
-	char src[4200], dst[4200];
-
-	snprintf(src, sizeof(src), "%s/%s", data_dir, from);
-	snprintf(dst, sizeof(dst), "%s/%s", data_dir, to);
-	if (syscall(SYS_renameat2, AT_FDCWD, src, AT_FDCWD, dst,
+	if (syscall(SYS_renameat2, datafd, from, datafd, to,
 	    RENAME_NOREPLACE) == -1)
 		return -1;
-	return ctl_store_fsync_dir(data_dir);
+	return fsync(datafd);
 }

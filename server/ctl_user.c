@@ -7,13 +7,15 @@
  * no open session) come after, on the reactor.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "account.h"
-#include "conn.h"
 #include "ctl.h"
 #include "ctl_store.h"
 #include "log.h"
@@ -25,7 +27,7 @@
 enum user_op { OP_LIST, OP_ADD, OP_PASSWD, OP_DEL, OP_LOCK, OP_UNLOCK,
 	OP_RENAME };
 
-enum user_result { R_OK, R_NOUSER, R_TAKEN, R_FAILED };
+enum user_result { UR_OK, UR_NOUSER, UR_TAKEN, UR_FAILED };
 
 struct user_job {
 	struct ctl_conn *cc;
@@ -55,31 +57,39 @@ user_job_free(struct user_job *j)
 
 /* One account's line of "user list". */
 static json_t *
-account_entry(const char *data, const char *name)
+account_entry(int data, const char *name)
 {
 	struct maildir_file *files = NULL;
-	char dir[4200], pass[ACCOUNT_PASS_MAX + 1];
+	char pass[2], when[32];
 	long long size = 0;
+	time_t last;
+	struct tm tm;
 	size_t n = 0, i;
-	FILE *f;
+	int md, fd;
 
-	snprintf(dir, sizeof(dir), "%s/%s", data, name);
-	if (maildir_list(dir, &files, &n) == -1)
-		n = 0;
+	pass[0] = '\0';
+	if ((md = maildir_open(data, name)) != -1) {
+		if (maildir_list(md, &files, &n) == -1)
+			n = 0;
+		if ((fd = openat(md, ACCOUNT_PASS, O_RDONLY | O_NOFOLLOW |
+		    O_NONBLOCK | O_CLOEXEC)) != -1) {
+			if (read(fd, pass, 1) != 1)
+				pass[0] = '\0';
+			close(fd);
+		}
+		close(md);
+	}
 	for (i = 0; i < n; i++)
 		size += (long long)files[i].size;
 	free(files);
-	pass[0] = '\0';
-	snprintf(dir, sizeof(dir), "%s/%s/" ACCOUNT_PASS, data, name);
-	if ((f = fopen(dir, "re")) != NULL) {
-		if (fgets(pass, sizeof(pass), f) == NULL)
-			pass[0] = '\0';
-		fclose(f);
+	if ((last = account_time(data, name, ACCOUNT_LAST_LOGIN)) != -1) {
+		gmtime_r(&last, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	}
-	/* Quotas and login times are not kept by this version: null. */
-	return json_pack("{s:s, s:I, s:I, s:n, s:n, s:b, s:b, s:b}",
+	/* Quotas are not kept by this version: null. */
+	return json_pack("{s:s, s:I, s:I, s:n, s:o, s:b, s:b, s:b}",
 	    "name", name, "messages", (json_int_t)n, "size", (json_int_t)size,
-	    "quota", "last_login",
+	    "quota", "last_login", last != -1 ? json_string(when) : json_null(),
 	    "locked", account_has(data, name, ACCOUNT_LOCKED),
 	    "imported", account_has(data, name, ACCOUNT_IMPORTED),
 	    "legacy_password", pass[0] == '{');
@@ -89,15 +99,15 @@ static void
 user_work(void *arg)
 {
 	struct user_job *j = arg;
-	const char *data = j->srv->cfg->data_dir;
+	int data = server_data_fd(j->srv);
 	char **names = NULL;
 	size_t n = 0, i;
 	json_t *e;
 
-	j->result = R_OK;
+	j->result = UR_OK;
 	if (j->op != OP_LIST && j->op != OP_ADD &&
 	    !users_exists(data, j->name)) {
-		j->result = R_NOUSER;
+		j->result = UR_NOUSER;
 		return;
 	}
 	switch (j->op) {
@@ -121,7 +131,7 @@ user_work(void *arg)
 		case USERS_OK:
 			return;
 		case USERS_TAKEN:
-			j->result = R_TAKEN;
+			j->result = UR_TAKEN;
 			return;
 		default:
 			goto failed;
@@ -146,7 +156,7 @@ user_work(void *arg)
 	case OP_RENAME:
 		if (ctl_store_rename_account(data, j->name, j->to) == -1) {
 			if (errno == EEXIST || errno == ENOTEMPTY) {
-				j->result = R_TAKEN;
+				j->result = UR_TAKEN;
 				return;
 			}
 			j->step = "rename";
@@ -157,7 +167,7 @@ user_work(void *arg)
 	return;
 failed:
 	j->error = errno;
-	j->result = R_FAILED;
+	j->result = UR_FAILED;
 }
 
 static void
@@ -172,18 +182,18 @@ user_done(void *arg)
 	json_t *out;
 
 	switch (j->result) {
-	case R_NOUSER:
+	case UR_NOUSER:
 		ctl_reply_error(cc, "no such user");
 		goto out;
-	case R_TAKEN:
+	case UR_TAKEN:
 		ctl_reply_error(cc, "user name is taken");
 		goto out;
-	case R_FAILED:
+	case UR_FAILED:
 		log_error("control: %s %s: %s: %s", verbs[j->op], j->name,
 		    j->step != NULL ? j->step : "?", strerror(j->error));
 		ctl_reply_error(cc, "server error");
 		goto out;
-	case R_OK:
+	case UR_OK:
 		break;
 	}
 	if (j->op == OP_LIST) {
@@ -192,7 +202,7 @@ user_done(void *arg)
 		goto out;
 	}
 	if (j->op == OP_DEL || j->op == OP_RENAME || j->op == OP_LOCK)
-		closed = conn_close_user(j->srv, j->name,
+		closed = server_close_user(j->srv, j->name,
 		    j->op == OP_LOCK ? "account locked" : "account removed");
 	switch (j->op) {
 	case OP_DEL:
@@ -260,8 +270,8 @@ user_start(struct ctl_conn *cc, json_t *payload, enum user_op op)
 			goto refuse;
 		}
 	}
-	if (ctl_submit(cc, password != NULL ? srv->auth_pool :
-	    srv->store_pool, user_work, user_done, j) == -1)
+	if (ctl_submit(cc, password != NULL ? server_auth_pool(srv) :
+	    server_store_pool(srv), user_work, user_done, j) == -1)
 		user_job_free(j);
 	return;
 refuse:

@@ -2,6 +2,7 @@
  * message.c - RFC 5322 files in and out, with RFC 2047 encoded-words.
  */
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,10 @@
 #include <sodium.h>
 
 #include "message.h"
+#include "rules.h"
+
+/* The longest field value message_parse returns: one RFC 5322 line. */
+#define FIELD_MAX RULES_SUBJECT_MAX
 
 /* A growable byte buffer; on allocation failure it stays failed. */
 struct buf {
@@ -48,15 +53,6 @@ buf_str(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s));
 }
 
-static int
-is_ascii(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s >= 0x80)
-			return 0;
-	return 1;
-}
-
 /* Length of the UTF-8 sequence starting with byte c (1 for stray bytes). */
 static size_t
 utf8_seqlen(unsigned char c)
@@ -71,10 +67,35 @@ utf8_seqlen(unsigned char c)
 }
 
 /*
+ * Written as is, a subject comes back as is: printable ASCII only, no "=?"
+ * that a reader would take for an encoded-word, no blank at either end
+ * (readers drop the blanks after the colon, some the trailing ones too),
+ * and short enough for one 78-character line. Anything else is encoded.
+ */
+static int
+subject_plain(const char *s)
+{
+	size_t len = strlen(s), i;
+
+	if (len > 78 - strlen("Subject: "))
+		return 0;
+	if (len > 0 && (s[0] == ' ' || s[len - 1] == ' '))
+		return 0;
+	if (strstr(s, "=?") != NULL)
+		return 0;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/*
  * Subject as RFC 2047 B encoded-words, never splitting a UTF-8 sequence,
  * words on folded continuation lines. 39 bytes of text make 52 base64
  * characters, so even the first line ("Subject: " + word) stays within
- * the 76 characters RFC 2047 allows a line holding encoded-words.
+ * the 76 characters RFC 2047 allows a line holding encoded-words. The
+ * blanks between the words are not text (RFC 2047 section 6.2), so every
+ * blank of the subject is inside a word, and decoding gives it back whole.
  */
 static void
 encode_subject(struct buf *b, const char *s)
@@ -82,7 +103,7 @@ encode_subject(struct buf *b, const char *s)
 	char word[128];
 	size_t len = strlen(s), off = 0, n, k;
 
-	if (is_ascii(s)) {
+	if (subject_plain(s)) {
 		buf_str(b, s);
 		return;
 	}
@@ -94,7 +115,7 @@ encode_subject(struct buf *b, const char *s)
 				break;
 			n += k;
 		}
-		if (n == 0) /* a sequence longer than 39 bytes cannot occur */
+		if (off + n > len) /* a sequence cut short by the end */
 			n = len - off;
 		sodium_bin2base64(word, sizeof(word),
 		    (const unsigned char *)s + off, n,
@@ -137,9 +158,29 @@ message_build(const char *from, const char *to, const char *subject,
 	return b.p;
 }
 
-/* Copy len bytes replacing invalid UTF-8 with U+FFFD. */
+static const char replacement[] = "\xef\xbf\xbd"; /* U+FFFD */
+
+/*
+ * ASCII that may be copied as is: in a body everything but NUL (JSON
+ * strings cannot hold it); in a header field no control character at all,
+ * since a CR, LF or ESC there would reach a terminal or split a list line.
+ */
+static int
+ascii_ok(unsigned char c, int header)
+{
+	if (header)
+		return c >= 0x20 && c < 0x7f;
+	return c != 0 && c < 0x80;
+}
+
+/*
+ * Copy len bytes as valid UTF-8: an invalid sequence becomes U+FFFD. In a
+ * header field (header set), TAB becomes a space (it is folding white
+ * space) and every other control character, C0, DEL or C1 (U+0080 to
+ * U+009F), becomes U+FFFD, so whatever is on disk, no field carries one.
+ */
 static void
-add_utf8_clean(struct buf *b, const char *s, size_t len)
+add_text(struct buf *b, const char *s, size_t len, int header)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, k, j;
@@ -150,14 +191,14 @@ add_utf8_clean(struct buf *b, const char *s, size_t len)
 		if (p[i] < 0x80) {
 			/* Runs of ASCII go in one copy: this is the hot path. */
 			j = i;
-			while (j < len && p[j] < 0x80 && p[j] != 0)
+			while (j < len && ascii_ok(p[j], header))
 				j++;
 			if (j > i) {
 				buf_add(b, s + i, j - i);
 				i = j;
 				continue;
 			}
-			buf_str(b, "\xef\xbf\xbd"); /* NUL: not in JSON */
+			buf_str(b, header && p[i] == '\t' ? " " : replacement);
 			i++;
 			continue;
 		}
@@ -171,12 +212,12 @@ add_utf8_clean(struct buf *b, const char *s, size_t len)
 		if (ok && (cp < (k == 2 ? 0x80u : k == 3 ? 0x800u : 0x10000u) ||
 		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)))
 			ok = 0;
-		if (ok) {
+		if (ok && !(header && cp <= 0x9f)) {
 			buf_add(b, s + i, k);
 			i += k;
 		} else {
-			buf_str(b, "\xef\xbf\xbd");
-			i++;
+			buf_str(b, replacement);
+			i += ok ? k : 1;
 		}
 	}
 }
@@ -193,7 +234,7 @@ hexval(int c)
 	return -1;
 }
 
-/* Latin-1 bytes to UTF-8. */
+/* Latin-1 bytes of a header field to UTF-8 (its C1 range is controls). */
 static void
 add_latin1(struct buf *b, const unsigned char *s, size_t len)
 {
@@ -202,7 +243,9 @@ add_latin1(struct buf *b, const unsigned char *s, size_t len)
 
 	for (i = 0; i < len; i++) {
 		if (s[i] < 0x80) {
-			buf_add(b, s + i, 1);
+			add_text(b, (const char *)s + i, 1, 1);
+		} else if (s[i] < 0xa0) {
+			buf_str(b, replacement);
 		} else {
 			two[0] = (char)(0xc0 | s[i] >> 6);
 			two[1] = (char)(0x80 | (s[i] & 0x3f));
@@ -211,18 +254,53 @@ add_latin1(struct buf *b, const unsigned char *s, size_t len)
 	}
 }
 
+/* Decode the text of a B or Q encoded-word into raw (room for tlen). */
+static int
+decode_text(int enc, const char *text, size_t tlen, unsigned char *raw,
+    size_t *rawlen_r)
+{
+	size_t i, rawlen = 0;
+	int hi, lo;
+
+	if (enc == 'B' || enc == 'b') {
+		/* Padding is required by RFC 2047, but some writers omit it. */
+		if (sodium_base642bin(raw, tlen, text, tlen, NULL, rawlen_r,
+		    NULL, sodium_base64_VARIANT_ORIGINAL) == 0 ||
+		    sodium_base642bin(raw, tlen, text, tlen, NULL, rawlen_r,
+		    NULL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING) == 0)
+			return 0;
+		return -1;
+	}
+	if (enc != 'Q' && enc != 'q')
+		return -1;
+	for (i = 0; i < tlen; i++) {
+		if (text[i] == '_') {
+			raw[rawlen++] = ' ';
+		} else if (text[i] == '=' && i + 2 < tlen &&
+		    (hi = hexval(text[i + 1])) >= 0 &&
+		    (lo = hexval(text[i + 2])) >= 0) {
+			raw[rawlen++] = (unsigned char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			raw[rawlen++] = (unsigned char)text[i];
+		}
+	}
+	*rawlen_r = rawlen;
+	return 0;
+}
+
 /*
  * Decode one encoded-word "=?charset?B|Q?text?=" at s (length n). Returns
- * 0 and appends the UTF-8 text, or -1 when it is not one we can read.
+ * 0 and appends the text as sanitized UTF-8, or -1 when it is not one we
+ * can read (the caller then keeps it as plain text).
  */
 static int
 decode_word(struct buf *b, const char *s, size_t n)
 {
-	const char *q1, *q2;
-	unsigned char raw[512];
-	size_t rawlen = 0, tlen, i, clen;
-	const char *text;
-	int utf8, latin1, hi, lo;
+	const char *q1, *text;
+	unsigned char stack[512], *raw = stack;
+	size_t rawlen = 0, tlen, clen;
+	int utf8, latin1, rc = -1;
 
 	if (n < 8 || s[0] != '=' || s[1] != '?' || s[n - 2] != '?' ||
 	    s[n - 1] != '=')
@@ -232,8 +310,7 @@ decode_word(struct buf *b, const char *s, size_t n)
 	clen = (size_t)(q1 - (s + 2));
 	if ((size_t)(q1 - s) + 3 > n - 2 || q1[2] != '?')
 		return -1;
-	q2 = q1 + 2;
-	text = q2 + 1;
+	text = q1 + 3;
 	tlen = (size_t)((s + n - 2) - text);
 	utf8 = (clen == 5 && strncasecmp(s + 2, "utf-8", 5) == 0) ||
 	    (clen == 4 && strncasecmp(s + 2, "utf8", 4) == 0);
@@ -241,31 +318,21 @@ decode_word(struct buf *b, const char *s, size_t n)
 	    (clen == 8 && strncasecmp(s + 2, "us-ascii", 8) == 0);
 	if (!utf8 && !latin1)
 		return -1;
-	if (q1[1] == 'B' || q1[1] == 'b') {
-		if (sodium_base642bin(raw, sizeof(raw), text, tlen, NULL,
-		    &rawlen, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
-			return -1;
-	} else if (q1[1] == 'Q' || q1[1] == 'q') {
-		for (i = 0; i < tlen && rawlen < sizeof(raw); i++) {
-			if (text[i] == '_') {
-				raw[rawlen++] = ' ';
-			} else if (text[i] == '=' && i + 2 < tlen &&
-			    (hi = hexval(text[i + 1])) >= 0 &&
-			    (lo = hexval(text[i + 2])) >= 0) {
-				raw[rawlen++] = (unsigned char)(hi << 4 | lo);
-				i += 2;
-			} else {
-				raw[rawlen++] = (unsigned char)text[i];
-			}
-		}
-	} else {
-		return -1;
+	/* Decoded text is never longer than encoded text. */
+	if (tlen > sizeof(stack) && (raw = malloc(tlen)) == NULL) {
+		b->failed = 1;
+		return 0;
 	}
-	if (utf8)
-		add_utf8_clean(b, (const char *)raw, rawlen);
-	else
-		add_latin1(b, raw, rawlen);
-	return 0;
+	if (decode_text(q1[1], text, tlen, raw, &rawlen) == 0) {
+		if (utf8)
+			add_text(b, (const char *)raw, rawlen, 1);
+		else
+			add_latin1(b, raw, rawlen);
+		rc = 0;
+	}
+	if (raw != stack)
+		free(raw);
+	return rc;
 }
 
 /* Index just past the encoded-word "=?cs?X?text?=" starting at i, or 0. */
@@ -285,32 +352,46 @@ word_end(const char *v, size_t i, size_t len)
 	return 0;
 }
 
-/* Decode a header value: encoded-words, with the blanks between them gone. */
+/*
+ * Decode an unfolded header value: encoded-words, with the blanks between
+ * them gone, and everything sanitized as add_text does for a header.
+ */
 static char *
 decode_header(const char *v, size_t len)
 {
 	struct buf b = { NULL, 0, 0, 0 };
-	size_t i = 0, j, close;
+	size_t i = 0, j, close, held = 0;
+	int holding = 0;
 
 	buf_add(&b, "", 0);
 	while (i < len) {
 		if (v[i] == '=' && i + 1 < len && v[i + 1] == '?' &&
 		    (close = word_end(v, i, len)) != 0 &&
 		    decode_word(&b, v + i, close - i) == 0) {
+			/* Blanks between two encoded-words are not text (RFC
+			 * 2047 section 6.2): held until the next one decodes. */
+			holding = 0;
 			i = close;
 			j = i;
 			while (j < len && (v[j] == ' ' || v[j] == '\t'))
 				j++;
-			if (j + 1 < len && v[j] == '=' && v[j + 1] == '?' &&
-			    word_end(v, j, len) != 0)
+			if (j > i && j + 1 < len && v[j] == '=' && v[j + 1] == '?') {
+				held = i;
+				holding = 1;
 				i = j;
+			}
 			continue;
+		}
+		if (holding) {
+			/* What followed the blanks was not a word: they are text. */
+			i = held;
+			holding = 0;
 		}
 		/* Plain text up to the next possible encoded-word. */
 		j = i + 1;
 		while (j < len && !(v[j] == '=' && j + 1 < len && v[j + 1] == '?'))
 			j++;
-		add_utf8_clean(&b, v + i, j - i);
+		add_text(&b, v + i, j - i, 1);
 		i = j;
 	}
 	if (b.failed) {
@@ -376,101 +457,179 @@ message_info_clear(struct message_info *info)
 	memset(info, 0, sizeof(*info));
 }
 
+/*
+ * One header field of a file: the name, and the raw value after the colon
+ * with its folded line breaks still in.
+ */
+struct field {
+	const char *name, *value;
+	size_t nlen, vlen;
+};
+
+/*
+ * The header field at *pp, with its continuation lines (those starting
+ * with a blank). Returns 1 and moves *pp past it; 0 at the blank line that
+ * ends the header or at the end of the file, *pp then being the body. A
+ * line without a colon comes back with an empty name, so it is skipped
+ * whole, continuation lines and all.
+ */
+static int
+header_next(const char **pp, const char *end, struct field *f)
+{
+	const char *p = *pp, *eol, *colon;
+
+	if (p >= end)
+		return 0;
+	eol = memchr(p, '\n', (size_t)(end - p));
+	if (eol == NULL)
+		eol = end;
+	if (eol == p || (eol == p + 1 && *p == '\r')) {
+		*pp = eol < end ? eol + 1 : end;
+		return 0;
+	}
+	f->name = p;
+	if ((colon = memchr(p, ':', (size_t)(eol - p))) != NULL) {
+		f->nlen = (size_t)(colon - p);
+		p = colon + 1;
+	} else {
+		f->nlen = 0;
+	}
+	f->value = p;
+	for (;;) {
+		p = eol < end ? eol + 1 : end;
+		if (p >= end || (*p != ' ' && *p != '\t'))
+			break;
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL)
+			eol = end;
+	}
+	f->vlen = (size_t)(eol - f->value);
+	*pp = p;
+	return 1;
+}
+
+/* Unfold a raw value: each line break (LF or CRLF) goes, the blank stays. */
+static void
+unfold(struct buf *b, const char *v, size_t len)
+{
+	const char *nl;
+	size_t l;
+
+	buf_add(b, "", 0);
+	while (len > 0) {
+		nl = memchr(v, '\n', len);
+		l = nl != NULL ? (size_t)(nl - v) : len;
+		buf_add(b, v, l > 0 && v[l - 1] == '\r' ? l - 1 : l);
+		if (nl == NULL)
+			break;
+		len -= l + 1;
+		v = nl + 1;
+	}
+}
+
+/* Cut s to at most max bytes, at a character boundary. */
+static void
+cut_utf8(char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n <= max)
+		return;
+	n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+		n--;
+	s[n] = '\0';
+}
+
+/* The fields message_info keeps; the first of each in a file wins. */
+static const struct {
+	const char *name;
+	size_t nlen;
+	size_t offset;  /* of the char * in struct message_info */
+	int address;    /* keep only the bare address */
+} known_fields[] = {
+	{ "From", 4, offsetof(struct message_info, from), 1 },
+	{ "To", 2, offsetof(struct message_info, to), 1 },
+	{ "Subject", 7, offsetof(struct message_info, subject), 0 },
+	{ "Date", 4, offsetof(struct message_info, date), 0 },
+};
+
+/*
+ * Keep f in info if it is a field we know and not seen before. Values are
+ * decoded, sanitized and at most one header line long (RFC 5322's 998):
+ * what glomaild wrote comes back exactly, and a file from elsewhere cannot
+ * smuggle a control character or an unbounded line into a reply.
+ * Returns 0 or -1 (no memory).
+ */
+static int
+field_keep(struct message_info *info, const struct field *f,
+    struct buf *tmp)
+{
+	char **slot, *d, *a;
+	size_t i, lead;
+
+	for (i = 0; i < sizeof(known_fields) / sizeof(known_fields[0]); i++)
+		if (f->nlen == known_fields[i].nlen &&
+		    strncasecmp(f->name, known_fields[i].name, f->nlen) == 0)
+			break;
+	if (i == sizeof(known_fields) / sizeof(known_fields[0]))
+		return 0;
+	slot = (char **)(void *)((char *)info + known_fields[i].offset);
+	if (*slot != NULL)
+		return 0;
+	tmp->len = 0;
+	unfold(tmp, f->value, f->vlen);
+	if (tmp->failed)
+		return -1;
+	/* The blanks after the colon, on whichever line, are not the value. */
+	for (lead = 0; lead < tmp->len && (tmp->p[lead] == ' ' ||
+	    tmp->p[lead] == '\t'); lead++)
+		;
+	if ((d = decode_header(tmp->p + lead, tmp->len - lead)) == NULL)
+		return -1;
+	if (known_fields[i].address) {
+		a = bare_address(d);
+		free(d);
+		if ((d = a) == NULL)
+			return -1;
+	}
+	cut_utf8(d, FIELD_MAX);
+	*slot = d;
+	return 0;
+}
+
 int
 message_parse(const char *buf, size_t len, int with_body,
     struct message_info *info)
 {
-	struct buf val = { NULL, 0, 0, 0 }, body = { NULL, 0, 0, 0 };
-	const char *p = buf, *end = buf + len, *eol, *name_end;
-	char **slot;
-	size_t nlen;
+	struct buf tmp = { NULL, 0, 0, 0 }, body = { NULL, 0, 0, 0 };
+	const char *p = buf, *end = buf + len;
+	struct field f;
 
 	memset(info, 0, sizeof(*info));
 	info->when = -1;
-	/* Headers: "Name: value" lines, continuation lines start with a blank. */
-	while (p < end) {
-		eol = memchr(p, '\n', (size_t)(end - p));
-		if (eol == NULL)
-			eol = end;
-		if (eol == p || (eol == p + 1 && *p == '\r')) {
-			p = eol < end ? eol + 1 : end;
-			break; /* blank line: the body follows */
-		}
-		name_end = memchr(p, ':', (size_t)(eol - p));
-		if (name_end == NULL) {
-			p = eol < end ? eol + 1 : end;
-			continue;
-		}
-		nlen = (size_t)(name_end - p);
-		slot = NULL;
-		if (nlen == 4 && strncasecmp(p, "from", 4) == 0)
-			slot = &info->from;
-		else if (nlen == 2 && strncasecmp(p, "to", 2) == 0)
-			slot = &info->to;
-		else if (nlen == 7 && strncasecmp(p, "subject", 7) == 0)
-			slot = &info->subject;
-		else if (nlen == 4 && strncasecmp(p, "date", 4) == 0)
-			slot = &info->date;
-		val.len = 0;
-		val.failed = 0;
-		buf_add(&val, "", 0);
-		p = name_end + 1;
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		for (;;) {
-			size_t l = (size_t)(eol - p);
-
-			if (l > 0 && p[l - 1] == '\r')
-				l--;
-			buf_add(&val, p, l);
-			p = eol < end ? eol + 1 : end;
-			if (p >= end || (*p != ' ' && *p != '\t'))
-				break;
-			/* Unfold: the line break goes, the blank stays. */
-			eol = memchr(p, '\n', (size_t)(end - p));
-			if (eol == NULL)
-				eol = end;
-		}
-		if (slot != NULL && *slot == NULL && !val.failed) {
-			if (slot == &info->subject)
-				*slot = decode_header(val.p, val.len);
-			else if (slot == &info->date)
-				*slot = decode_header(val.p, val.len);
-			else {
-				char *d = decode_header(val.p, val.len);
-
-				*slot = d != NULL ? bare_address(d) : NULL;
-				free(d);
-			}
-			if (*slot == NULL)
-				goto fail;
-		}
-	}
+	while (header_next(&p, end, &f))
+		if (field_keep(info, &f, &tmp) == -1)
+			goto fail;
 	if (with_body) {
-		add_utf8_clean(&body, p, (size_t)(end - p));
-		if (body.p == NULL)
-			buf_str(&body, "");
+		buf_add(&body, "", 0);
+		add_text(&body, p, (size_t)(end - p), 0);
 		if (body.failed)
 			goto fail;
 		info->body = body.p;
 		body.p = NULL;
 	}
-	free(val.p);
-	if (info->from == NULL)
-		info->from = strdup("");
-	if (info->to == NULL)
-		info->to = strdup("");
-	if (info->subject == NULL)
-		info->subject = strdup("");
-	if (info->date == NULL)
-		info->date = strdup("");
-	if (info->from == NULL || info->to == NULL || info->subject == NULL ||
-	    info->date == NULL)
+	free(tmp.p);
+	tmp.p = NULL;
+	if ((info->from == NULL && (info->from = strdup("")) == NULL) ||
+	    (info->to == NULL && (info->to = strdup("")) == NULL) ||
+	    (info->subject == NULL && (info->subject = strdup("")) == NULL) ||
+	    (info->date == NULL && (info->date = strdup("")) == NULL))
 		goto fail;
 	info->when = message_parse_date(info->date);
 	return 0;
 fail:
-	free(val.p);
+	free(tmp.p);
 	free(body.p);
 	message_info_clear(info);
 	return -1;

@@ -1,5 +1,5 @@
 /*
- * message.h - one mail as an RFC 5322 file: built from a protocol email,
+ * message.h - one mail as an RFC 5322 file: built from its fields,
  * and parsed back (headers unfolded, RFC 2047 subjects decoded) from what
  * glomaild or any other Maildir writer left in the store.
  */
@@ -9,7 +9,10 @@
 #include <stddef.h>
 #include <time.h>
 
-/* What a list line and a read reply need of a stored message. */
+/*
+ * What a list line and a read reply need of a stored message. The four
+ * header fields come sanitized (see message_parse): no control character.
+ */
 struct message_info {
 	char *from;     /* address in From:, or "" */
 	char *to;       /* address in To:, or "" */
@@ -20,8 +23,10 @@ struct message_info {
 };
 
 /*
- * Build the file: From, To, Subject (RFC 2047 when not ASCII), Date,
- * Message-ID, MIME headers, a blank line and the body as given.
+ * Build the file: From, To, Subject, Date, Message-ID, MIME headers, a
+ * blank line and the body as given. The subject is written as RFC 2047
+ * encoded-words unless it is short printable ASCII that reads back as is,
+ * so message_parse (and any RFC 2047 reader) gives back exactly subject.
  * Returns a malloc'd buffer and its length, or NULL.
  */
 char *message_build(const char *from, const char *to, const char *subject,
@@ -29,8 +34,13 @@ char *message_build(const char *from, const char *to, const char *subject,
     size_t *len_r);
 
 /*
- * Parse a stored file (with_body: also copy the body out). Invalid UTF-8 is
- * replaced so every field can go into JSON. Returns 0 or -1 (no memory).
+ * Parse a stored file (with_body: also copy the body out), whoever wrote
+ * it. Header fields are unfolded and decoded, then sanitized: TAB becomes
+ * a space; any other C0 control, DEL, C1 control (U+0080 to U+009F) or
+ * invalid UTF-8 becomes U+FFFD; each is cut to RULES_SUBJECT_MAX bytes.
+ * So no field holds a control character, whatever is on disk. The body is
+ * kept byte for byte but for invalid UTF-8 and NUL (U+FFFD), so it can go
+ * into JSON. Returns 0 or -1 (no memory).
  */
 int message_parse(const char *buf, size_t len, int with_body,
     struct message_info *info_r);

@@ -1,7 +1,10 @@
 /*
  * users.h - accounts on disk: DATA/<user>/pass holds a libsodium Argon2id
- * string, DATA/<user>/ is the user's Maildir. These calls hash and touch the
- * disk: run them on a worker thread, never on the reactor.
+ * string, DATA/<user>/ is the user's Maildir. Every call takes the data
+ * directory's descriptor and works relative to it; an account directory or
+ * pass file that is a symbolic link is no account (logged, never followed).
+ * These calls hash and touch the disk: run them on a worker thread, never
+ * on the reactor.
  */
 #ifndef GLOMAILD_USERS_H
 #define GLOMAILD_USERS_H
@@ -23,15 +26,15 @@ enum users_result {
  * built aside and renamed into place in one step, so a crash never leaves a
  * half-made account and two registrations of one name cannot both succeed.
  */
-enum users_result users_create(const char *data_dir, const char *user,
+enum users_result users_create(int datafd, const char *user,
     const char *password, const char **step_r);
 
 /* Check a password in constant time; unknown users cost the same. */
-enum users_result users_verify(const char *data_dir, const char *user,
+enum users_result users_verify(int datafd, const char *user,
     const char *password);
 
 /* 1 when the account exists. */
-int users_exists(const char *data_dir, const char *user);
+int users_exists(int datafd, const char *user);
 
 /*
  * 1 when a data-directory entry is an account still being built: at
@@ -39,8 +42,11 @@ int users_exists(const char *data_dir, const char *user);
  */
 int users_is_staging(const char *name);
 
-/* Remove a staging account's directory tree. */
-void users_remove_staging(const char *path);
+/*
+ * Remove the staging account name of the data directory, and what it holds,
+ * without following any link in it. 0, or -1 with errno set.
+ */
+int users_remove_staging(int datafd, const char *name);
 
 /* A fresh staging name (".new-<random>"): a tree renamed to it is garbage
  * that start-up removes, which makes removing an account crash-safe. */
@@ -51,7 +57,7 @@ void users_staging_name(char *buf, size_t len);
  * content (a hash already made, or a legacy digest under its scheme) and,
  * when marker is not NULL, a marker file holding marker_text.
  */
-enum users_result users_create_pass(const char *data_dir, const char *user,
+enum users_result users_create_pass(int datafd, const char *user,
     const char *pass, const char *marker, const char *marker_text,
     const char **step_r);
 

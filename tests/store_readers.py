@@ -88,13 +88,29 @@ def main():
         reply = request(sock, 10)
         check(reply["header"] == 1 and reply["payload"]["count"] == 1, "stats")
         size = reply["payload"]["size"]
+        # Subjects that would not survive being written as is go encoded.
+        odd = ["=?utf-8?q?=1b[2J=0d=0a?=", " leading blank", "trailing blank ",
+               "=?UTF-8?B?SGk=?= and =?iso-8859-1?q?caf=E9?=", "x" * 998,
+               "\u00e9" * 499]
+        for s in odd:
+            reply = request(sock, 9, {"destination": "zoe@glo2000.ca",
+                                      "subject": s, "content": "odd"})
+            check(reply == {"header": 1}, "send subject %r" % s[:30])
         send_mesg(sock, {"header": 3})
         sock.close()
 
         box = mailbox.Maildir(os.path.join(data, "zoe"), factory=None, create=False)
         keys = box.keys()
-        check(len(keys) == 1, "mailbox.Maildir sees one message")
-        raw = box.get_bytes(keys[0])
+        check(len(keys) == 1 + len(odd), "mailbox.Maildir sees every message")
+        raws = [box.get_bytes(k) for k in keys]
+        raw = [r for r in raws if r.endswith(body.encode("utf-8"))][0]
+        got = sorted(str(email.message_from_bytes(
+            r, policy=email.policy.default)["Subject"])
+            for r in raws if r.endswith(b"\n\nodd"))
+        check(got == sorted(odd), "odd subjects decode to exactly what was sent")
+        check(all(len(line) <= 78 for r in raws
+                  for line in r.split(b"\n\n", 1)[0].split(b"\n")),
+              "every header line folded")
         check(len(raw) == size, "stats size is the file's size")
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         check(str(msg["Subject"]) == subject, "RFC 2047 subject decodes")

@@ -149,26 +149,86 @@ test_listen(void **state)
 
 	(void)state;
 	config_init(&cfg);
-	assert_int_equal(cfg.nlisten, 1);
-	assert_string_equal(cfg.listen[0], "127.0.0.1:9672");
+	assert_int_equal(cfg.listen.n, 1);
+	assert_string_equal(cfg.listen.addr[0], "127.0.0.1:9672");
 	/* The first address replaces the default, the next ones add. */
 	assert_int_equal(config_set(&cfg, "listen", "[::1]:0", &why), 0);
 	assert_int_equal(config_set(&cfg, "listen", "localhost:65535", &why),
 	    0);
-	assert_int_equal(cfg.nlisten, 2);
-	assert_string_equal(cfg.listen[0], "[::1]:0");
+	assert_int_equal(cfg.listen.n, 2);
+	assert_string_equal(cfg.listen.addr[0], "[::1]:0");
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		why = NULL;
 		if (config_set(&cfg, "listen", bad[i], &why) != -1)
 			fail_msg("listen '%s' was accepted", bad[i]);
 		assert_non_null(why);
 	}
-	assert_int_equal(cfg.nlisten, 2);
+	assert_int_equal(cfg.listen.n, 2);
 	for (i = 2; i < CONFIG_LISTEN_MAX; i++)
 		assert_int_equal(config_set(&cfg, "listen", "127.0.0.1:1",
 		    &why), 0);
 	assert_int_equal(config_set(&cfg, "listen", "127.0.0.1:1", &why), -1);
-	assert_string_equal(why, "too many listen addresses");
+	assert_string_equal(why, "too many listen addresses (at most 8)");
+	config_clear(&cfg);
+}
+
+/* TLS listeners, certificate paths and the policy choices. */
+static void
+test_tls_settings(void **state)
+{
+	struct config cfg, fresh;
+	const char *why;
+
+	(void)state;
+	config_init(&cfg);
+	assert_int_equal(cfg.tls_listen.n, 0);
+	assert_null(cfg.tls_cert);
+	assert_int_equal(cfg.tls_profile, 0);
+	assert_int_equal(cfg.plaintext_auth, CONFIG_PLAINTEXT_LOOPBACK);
+	assert_int_equal(cfg.registration, CONFIG_REGISTRATION_OPEN);
+	assert_int_equal(config_set(&cfg, "tls-listen", "127.0.0.1:9674",
+	    &why), 0);
+	assert_int_equal(config_set(&cfg, "tls_listen", "[::1]:9674", &why),
+	    0);
+	assert_int_equal(cfg.tls_listen.n, 2);
+	assert_string_equal(cfg.tls_listen.addr[1], "[::1]:9674");
+	/* The plaintext listener keeps its default. */
+	assert_int_equal(cfg.listen.n, 1);
+	assert_int_equal(config_set(&cfg, "tls-listen", "9674", &why), -1);
+	assert_string_equal(why, "tls-listen wants HOST:PORT or [IPV6]:PORT");
+	assert_int_equal(config_set(&cfg, "tls-cert", "/etc/c.pem", &why), 0);
+	assert_string_equal(cfg.tls_cert, "/etc/c.pem");
+	assert_int_equal(config_set(&cfg, "tls-cert", "", &why), 0);
+	assert_null(cfg.tls_cert);
+	assert_int_equal(config_set(&cfg, "tls-profile", "modern", &why), 0);
+	assert_int_equal(cfg.tls_profile, 1);
+	assert_int_equal(config_set(&cfg, "tls-profile", "old", &why), -1);
+	assert_string_equal(why, "tls-profile must be intermediate or modern");
+	assert_int_equal(config_set(&cfg, "plaintext-auth", "never", &why), 0);
+	assert_int_equal(cfg.plaintext_auth, CONFIG_PLAINTEXT_NEVER);
+	assert_int_equal(config_set(&cfg, "plaintext-auth", "sometimes", &why),
+	    -1);
+	assert_string_equal(why,
+	    "plaintext-auth must be loopback, always or never");
+	assert_int_equal(config_set(&cfg, "registration", "closed", &why), 0);
+	assert_int_equal(cfg.registration, CONFIG_REGISTRATION_CLOSED);
+	assert_int_equal(config_set(&cfg, "registration", "Open", &why), -1);
+	assert_string_equal(why, "registration must be open, loopback or closed");
+
+	/* SIGHUP takes the policies and the certificate paths. */
+	config_init(&fresh);
+	assert_int_equal(config_set(&fresh, "registration", "loopback", &why),
+	    0);
+	assert_int_equal(config_set(&fresh, "tls-key", "/etc/k.pem", &why), 0);
+	assert_int_equal(config_set(&fresh, "tls-listen", "127.0.0.1:1", &why),
+	    0);
+	config_reload(&cfg, &fresh);
+	assert_int_equal(cfg.registration, CONFIG_REGISTRATION_LOOPBACK);
+	assert_int_equal(cfg.plaintext_auth, CONFIG_PLAINTEXT_LOOPBACK);
+	assert_string_equal(cfg.tls_key, "/etc/k.pem");
+	/* Listeners need a restart. */
+	assert_int_equal(cfg.tls_listen.n, 2);
+	config_clear(&fresh);
 	config_clear(&cfg);
 }
 
@@ -192,7 +252,7 @@ test_load(void **state)
 	assert_int_equal(config_load(&cfg, path, err, sizeof(err)), 0);
 	assert_int_equal(cfg.max_frame, 2 * 1024 * 1024);
 	assert_int_equal(cfg.timeout_login, 5);
-	assert_int_equal(cfg.nlisten, 2);
+	assert_int_equal(cfg.listen.n, 2);
 	assert_string_equal(cfg.data_dir, "/var/lib/glomail");
 	config_clear(&cfg);
 }
@@ -274,7 +334,7 @@ test_reload(void **state)
 	assert_int_equal(live.timeout_idle, 9);
 	assert_int_equal(live.log_level, LOG_LEVEL_ERROR);
 	assert_string_equal(live.data_dir, "./glo_server_data");
-	assert_string_equal(live.listen[0], "127.0.0.1:9672");
+	assert_string_equal(live.listen.addr[0], "127.0.0.1:9672");
 	assert_int_equal(live.store_workers, 8);
 	/* Nothing left to change the second time. */
 	assert_int_equal(config_reload(&live, &fresh), 0);
@@ -345,9 +405,9 @@ test_defaults(void **state)
 
 	(void)state;
 	config_init(&cfg);
-	assert_int_equal(cfg.nlisten, 1);
-	assert_int_equal(cfg.listen_default, 1);
-	assert_string_equal(cfg.listen[0], "127.0.0.1:9672");
+	assert_int_equal(cfg.listen.n, 1);
+	assert_int_equal(cfg.listen.is_default, 1);
+	assert_string_equal(cfg.listen.addr[0], "127.0.0.1:9672");
 	assert_string_equal(cfg.data_dir, "./glo_server_data");
 	assert_string_equal(cfg.domain, "glo2000.ca");
 	assert_int_equal(cfg.max_frame, 1048576);
@@ -731,6 +791,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_set_keys),
 		cmocka_unit_test(test_listen),
+		cmocka_unit_test(test_tls_settings),
 		cmocka_unit_test_setup_teardown(test_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_load_errors, setup,
 		    teardown),

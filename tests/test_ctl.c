@@ -354,6 +354,10 @@ test_users(void **state)
 	    "erin");
 	assert_int_equal(json_integer_value(json_object_get(u, "messages")), 0);
 	assert_true(json_is_false(json_object_get(u, "locked")));
+	/* erin logged in once above. */
+	assert_true(json_is_string(json_object_get(u, "last_login")));
+	assert_int_equal(strlen(json_string_value(json_object_get(u,
+	    "last_login"))), 20);
 	assert_int_equal(json_array_size(json_object_get(j, "users")), 1);
 	json_decref(j);
 

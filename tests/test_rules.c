@@ -107,6 +107,11 @@ test_address(void **state)
 	    "glo2000.ca", user, &why), RULES_ADDR_INVALID);
 	assert_int_equal(rules_address("bob@glo2000.ca.evil", "glo2000.ca",
 	    user, &why), RULES_ADDR_EXTERNAL);
+	/* A C1 control is as bad in an address as a C0 one. */
+	assert_int_equal(rules_address("bob@glo2000.ca\xc2\x9b" "2J",
+	    "glo2000.ca", user, &why), RULES_ADDR_INVALID);
+	assert_int_equal(rules_address("bob\x1b@glo2000.ca", "glo2000.ca",
+	    user, &why), RULES_ADDR_INVALID);
 }
 
 static void
@@ -117,6 +122,55 @@ test_header_safe(void **state)
 	assert_int_equal(rules_header_safe("a\rb"), -1);
 	assert_int_equal(rules_header_safe("a\nb"), -1);
 	assert_int_equal(rules_header_safe(""), 0);
+	/* Every C0 control, DEL, and the C1 range as UTF-8 (U+009B is CSI). */
+	assert_int_equal(rules_header_safe("a\tb"), -1);
+	assert_int_equal(rules_header_safe("a\x1b[2Jb"), -1);
+	assert_int_equal(rules_header_safe("a\x7f"), -1);
+	assert_int_equal(rules_header_safe("a\xc2\x80"), -1);
+	assert_int_equal(rules_header_safe("\xc2\x9b" "2J"), -1);
+	assert_int_equal(rules_header_safe("a\xc2\x9f"), -1);
+	/* Just past the C1 range: NO-BREAK SPACE is text. */
+	assert_int_equal(rules_header_safe("a\xc2\xa0" "b"), 0);
+	/* A lone 0x9b byte is CSI to an 8-bit terminal: not UTF-8, refused. */
+	assert_int_equal(rules_header_safe("a\x9b" "2J"), -1);
+	assert_int_equal(rules_header_safe("\xc3"), -1);
+	/* Overlong forms (U+079F in three bytes, U+FFFF in four). */
+	assert_int_equal(rules_header_safe("not\xe0\x9e\x9f"), -1);
+	assert_int_equal(rules_header_safe("\xf0\x8f\xbf\xbf"), -1);
+	assert_int_equal(rules_header_safe("\xe0\xa0\x80"), 0);
+	assert_int_equal(rules_header_safe("\xe2\x9c\x93 \xf0\x9f\x98\x80"), 0);
+}
+
+static void
+test_subject(void **state)
+{
+	char s[RULES_SUBJECT_MAX + 3];
+	const char *why = NULL;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(RULES_SUBJECT_MAX, 998);
+	memset(s, 'a', RULES_SUBJECT_MAX);
+	s[RULES_SUBJECT_MAX] = '\0';
+	assert_int_equal(rules_subject(s, &why), 0);
+	s[RULES_SUBJECT_MAX] = 'a';
+	s[RULES_SUBJECT_MAX + 1] = '\0';
+	assert_int_equal(rules_subject(s, &why), -1);
+	assert_string_equal(why, "subject is longer than 998 bytes");
+	/* The bound is in bytes: 499 two-byte characters fit, 500 do not. */
+	for (i = 0; i + 2 <= RULES_SUBJECT_MAX; i += 2)
+		memcpy(s + i, "\xc3\xa9", 2);
+	s[i] = '\0';
+	assert_int_equal(rules_subject(s, &why), 0);
+	memcpy(s + i, "\xc3\xa9", 3);
+	assert_int_equal(rules_subject(s, &why), -1);
+	assert_string_equal(why, "subject is longer than 998 bytes");
+	assert_int_equal(rules_subject("", &why), 0);
+	assert_int_equal(rules_subject("=?utf-8?q?=1b[2J?=", &why), 0);
+	assert_int_equal(rules_subject("x\xc2\x9b" "31m", &why), -1);
+	assert_string_equal(why, "subject may not contain line breaks or "
+	    "control characters");
+	assert_int_equal(rules_subject("s\r\nBcc: x", &why), -1);
 }
 
 static void
@@ -141,6 +195,7 @@ main(void)
 		cmocka_unit_test(test_password),
 		cmocka_unit_test(test_address),
 		cmocka_unit_test(test_header_safe),
+		cmocka_unit_test(test_subject),
 		cmocka_unit_test(test_date),
 	};
 

@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,27 +21,14 @@
 #include "frame.h"
 #include "msg.h"
 #include "proto.h"
+#include "rules.h"
+#include "testfs.h"
 #include "testsrv.h"
 #include "wire.h"
 
 #define PASSWORD "Interop0Passw"
 
 static struct testsrv srv;
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return testsrv_start(&srv, NULL);
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	testsrv_stop(&srv);
-	return 0;
-}
 
 /* A new connection logged in as user (registered on first use). */
 static int
@@ -124,25 +110,30 @@ get_stats(int fd, long long *count, long long *size)
 	msg_free(reply);
 }
 
-static int
-count_dir(const char *user, const char *sub)
+/* Register, send to oneself, list, read, stats, logout, login, bye. */
+/*
+ * Start-up says in one line what runs: version, where it listens, where
+ * the mail lives, which domain it serves.
+ */
+static void
+test_startup_line(void **state)
 {
-	char path[1024];
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
+	char want[4096 + 512], dir[4096];
 
-	snprintf(path, sizeof(path), "%s/%s/%s", srv.data, user, sub);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
+	(void)state;
+	assert_non_null(realpath(srv.data, dir));
+	if (testsrv_tls_mode())
+		snprintf(want, sizeof(want), "glomaild %s started "
+		    "listen=127.0.0.1:%s,tls:127.0.0.1:%s data-dir=%s "
+		    "domain=glo2000.ca", GLOMAIL_VERSION, srv.listen_port,
+		    srv.tls_port, dir);
+	else
+		snprintf(want, sizeof(want), "glomaild %s started "
+		    "listen=127.0.0.1:%s data-dir=%s domain=glo2000.ca",
+		    GLOMAIL_VERSION, srv.listen_port, dir);
+	assert_true(testsrv_log_contains(&srv, want));
 }
 
-/* Register, send to oneself, list, read, stats, logout, login, bye. */
 static void
 test_full_session(void **state)
 {
@@ -177,7 +168,7 @@ test_full_session(void **state)
 	/* The server stamps the date, not the client. */
 	assert_null(strstr(line, "2001"));
 	assert_non_null(strstr(line, "+0000"));
-	assert_int_equal(count_dir("carol", "new"), 1);
+	assert_int_equal(testfs_count("%s/carol/new", srv.data), 1);
 	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_CHOICE,
 	    msg_choice_new(1), &reply), PROTO_OK);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL, &a, &why), 0);
@@ -189,8 +180,8 @@ test_full_session(void **state)
 	assert_non_null(strstr(line, a.email.date));
 	msg_free(reply);
 	/* Read means seen: moved to cur/ with the S flag. */
-	assert_int_equal(count_dir("carol", "new"), 0);
-	assert_int_equal(count_dir("carol", "cur"), 1);
+	assert_int_equal(testfs_count("%s/carol/new", srv.data), 0);
+	assert_int_equal(testfs_count("%s/carol/cur", srv.data), 1);
 	get_stats(fd, &count, &size);
 	assert_int_equal(count, 1);
 	assert_true(size > 200);
@@ -250,8 +241,8 @@ test_register_errors(void **state)
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "dave",
 	    "NoDigitsHereAtAll"), PROTO_ERROR);
 	/* Nothing was created for any refused name. */
-	assert_int_equal(count_dir("dave", "new"), -1);
-	assert_int_equal(count_dir("..", "new"), -1);
+	assert_int_equal(testfs_count("%s/dave/new", srv.data), -1);
+	assert_int_equal(testfs_count("%s/../new", srv.data), -1);
 	/* A taken name, in any case. */
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "dave",
 	    PASSWORD), PROTO_OK);
@@ -364,13 +355,13 @@ test_send_errors(void **state)
 	    "missing field: content");
 	get_stats(fd, &count, &size);
 	assert_int_equal(count, 2);
-	assert_int_equal(count_dir("LOST", "new"), 0);
+	assert_int_equal(testfs_count("%s/LOST/new", srv.data), 0);
 	/* No such account: kept in LOST, and the sender is told. */
 	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
 	    "gina@glo2000.ca", "ghost@glo2000.ca", "s", "c")),
 	    "no such recipient; the message was kept as undeliverable");
-	assert_int_equal(count_dir("LOST", "new"), 1);
-	assert_int_equal(count_dir("ghost", "new"), -1);
+	assert_int_equal(testfs_count("%s/LOST/new", srv.data), 1);
+	assert_int_equal(testfs_count("%s/ghost/new", srv.data), -1);
 	close(fd);
 }
 
@@ -593,6 +584,191 @@ test_restart_keeps_mail(void **state)
 	close(fd);
 }
 
+/* 1 when s holds a C0 control, DEL or a C1 control (U+0080..U+009F). */
+static int
+has_control(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f ||
+		    (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return 1;
+	return 0;
+}
+
+/* Read message n of the current list; the reply's email (free *reply_r). */
+static void
+read_mail(int fd, int n, struct msg **reply_r, union msg_args *a)
+{
+	const char *why;
+
+	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_CHOICE,
+	    msg_choice_new(n), reply_r), PROTO_OK);
+	assert_int_equal(msg_unpack(*reply_r, PROTO_SHAPE_EMAIL, a, &why), 0);
+}
+
+/* Subjects are refused at send: C1 controls like C0 ones, and past 998. */
+static void
+test_subject_refused(void **state)
+{
+	char big[RULES_SUBJECT_MAX + 2];
+	long long count, size;
+	int fd;
+
+	(void)state;
+	fd = user_conn("paula");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "paula@glo2000.ca", "paula@glo2000.ca", "x\xc2\x9b" "2J", "c")),
+	    "subject may not contain line breaks or control characters");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "paula@glo2000.ca", "paula@glo2000.ca", "x\x1b[2J", "c")),
+	    "subject may not contain line breaks or control characters");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "paula@glo2000.ca", "paula@glo2000.ca", "tab\there", "c")),
+	    "subject may not contain line breaks or control characters");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "paula@glo2000.ca", "paula@glo2000.ca", big, "c")),
+	    "subject is longer than 998 bytes");
+	/* Sender and destination cannot carry controls either. */
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "paula@glo2000.ca\xc2\x9b", "paula@glo2000.ca", "s", "c")),
+	    "sender must be the logged-in account");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "paula@glo2000.ca", "paula@glo2000.ca\xc2\x9b", "s", "c")),
+	    "invalid destination address");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
+	    "paula@glo2000.ca", "pa\x1bula@glo2000.ca", "s", "c")),
+	    "invalid destination address");
+	/* At the cap: accepted. */
+	big[RULES_SUBJECT_MAX] = '\0';
+	assert_int_equal(send_mail(fd, NULL, "paula@glo2000.ca", big, "c"),
+	    PROTO_OK);
+	get_stats(fd, &count, &size);
+	assert_int_equal(count, 1);
+	close(fd);
+}
+
+/*
+ * What list and read return is exactly what was sent, before a restart
+ * (from the index) and after it (parsed back from the files): subjects
+ * that look like encoded-words stay text, blanks at either end stay.
+ */
+static void
+test_subject_exact(void **state)
+{
+	static const char *const subjects[] = {
+		"=?utf-8?q?=1b[2J=0d=0a?=",
+		"=?UTF-8?B?G1sySg0KRnJvbTogYm9zc0BnbG8yMDAwLmNh?=",
+		" leading blank",
+		"trailing blank ",
+		"  ",
+		"R\xc3\xa9union =?iso-8859-1?q?=9b?= \xe2\x9c\x93",
+	};
+	char lng[RULES_SUBJECT_MAX + 1], prefix[64];
+	const char *want;
+	json_t *list, *list2;
+	struct msg *reply;
+	union msg_args a;
+	size_t i, n = sizeof(subjects) / sizeof(subjects[0]), k;
+	int fd, pass;
+
+	(void)state;
+	for (k = 0; k + 2 <= RULES_SUBJECT_MAX; k += 2)
+		memcpy(lng + k, "\xc3\xa9", 2);
+	lng[k] = '\0';
+	fd = user_conn("quinn");
+	for (i = 0; i < n; i++)
+		assert_int_equal(send_mail(fd, NULL, "quinn@glo2000.ca",
+		    subjects[i], "body"), PROTO_OK);
+	assert_int_equal(send_mail(fd, NULL, "quinn@glo2000.ca", lng, "b"),
+	    PROTO_OK);
+	list = get_list(fd);
+	close(fd);
+	for (pass = 0; pass < 2; pass++) {
+		if (pass == 1) {
+			assert_int_equal(testsrv_kill(&srv, SIGTERM) & 0x7f, 0);
+			assert_int_equal(testsrv_restart(&srv, NULL), 0);
+		}
+		fd = user_conn("quinn");
+		list2 = get_list(fd);
+		assert_int_equal(json_array_size(list2), n + 1);
+		assert_true(json_equal(list, list2));
+		/* Newest first: the long one, then the others in reverse. */
+		for (i = 0; i <= n; i++) {
+			want = i == 0 ? lng : subjects[n - i];
+			snprintf(prefix, sizeof(prefix), "#%zu ", i + 1);
+			assert_memory_equal(json_string_value(json_array_get(
+			    list2, i)), prefix, strlen(prefix));
+			assert_false(has_control(json_string_value(
+			    json_array_get(list2, i))));
+			assert_non_null(strstr(json_string_value(
+			    json_array_get(list2, i)), want));
+			read_mail(fd, (int)i + 1, &reply, &a);
+			assert_string_equal(a.email.subject, want);
+			msg_free(reply);
+		}
+		json_decref(list2);
+		close(fd);
+	}
+	json_decref(list);
+}
+
+/*
+ * A file another program left in new/, with encoded-words that decode to
+ * ESC, CR, LF and U+009B and raw control bytes: nothing the server returns
+ * holds a control character; the body stays exact (valid UTF-8).
+ */
+static void
+test_foreign_file(void **state)
+{
+	static const char file[] =
+	    "From: =?utf-8?q?=0d=0aFrom:_boss?= <rita\x1b[2J@glo2000.ca>\n"
+	    "To: rita@glo2000.ca\n"
+	    "Subject: =?utf-8?q?=1b[2J=0d=0aFrom:_boss@glo2000.ca?= "
+	    "=?UTF-8?B?wpsyMW0=?= =?iso-8859-1?q?=9b31m?= raw\x1b]0;t\x07 "
+	    "\xc2\x9b" "1m \x9b" "2J\r\n"
+	    "Date: Tue, 12 Jul 2022 19:21:57 +0000\x1b[K\n"
+	    "\n"
+	    "body \x1b[31m \xff stays\n";
+	char path[1024];
+	json_t *list;
+	struct msg *reply;
+	union msg_args a;
+	const char *line;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	fd = user_conn("rita");
+	close(fd);
+	assert_int_equal(testsrv_kill(&srv, SIGTERM) & 0x7f, 0);
+	snprintf(path, sizeof(path), "%s/rita/new/1657653717.M1P1.elsewhere",
+	    srv.data);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(file, 1, sizeof(file) - 1, f), sizeof(file) - 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(testsrv_restart(&srv, NULL), 0);
+	fd = user_conn("rita");
+	list = get_list(fd);
+	assert_int_equal(json_array_size(list), 1);
+	line = json_string_value(json_array_get(list, 0));
+	assert_false(has_control(line));
+	assert_non_null(strstr(line, "From: boss@glo2000.ca"));
+	json_decref(list);
+	read_mail(fd, 1, &reply, &a);
+	assert_false(has_control(a.email.sender));
+	assert_false(has_control(a.email.destination));
+	assert_false(has_control(a.email.subject));
+	assert_false(has_control(a.email.date));
+	assert_string_equal(a.email.sender, "rita\xef\xbf\xbd[2J@glo2000.ca");
+	assert_string_equal(a.email.content, "body \x1b[31m \xef\xbf\xbd stays\n");
+	msg_free(reply);
+	close(fd);
+}
+
 /* The port of the "listening on [::1]:PORT" line, waiting up to 20 s. */
 static int
 v6_port(const struct testsrv *s, char *port, size_t len)
@@ -617,6 +793,81 @@ v6_port(const struct testsrv *s, char *port, size_t len)
 		usleep(10000);
 	}
 	return -1;
+}
+
+/* Read one raw frame body from fd into buf (NUL-terminated). */
+static void
+read_raw(int fd, char *buf, size_t cap)
+{
+	unsigned char head[4];
+	size_t len, got = 0;
+	ssize_t n;
+
+	while (got < 4) {
+		n = read(fd, head + got, 4 - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	len = (size_t)head[0] << 24 | (size_t)head[1] << 16 |
+	    (size_t)head[2] << 8 | head[3];
+	assert_true(len < cap);
+	for (got = 0; got < len; got += (size_t)n) {
+		n = read(fd, buf + got, len - got);
+		assert_true(n > 0);
+	}
+	buf[len] = '\0';
+}
+
+/*
+ * CAPABILITIES, before and after login: the server's domain and limits as
+ * configured, in the seed peers' JSON style, byte for byte.
+ */
+static void
+test_capabilities(void **state)
+{
+	static const char *const extra[] = { "--domain", "example.org",
+		"--max-frame", "65536", NULL };
+	static const char *const want_default = "{\"header\": 1, "
+	    "\"payload\": {\"protocol\": 1, \"domain\": \"glo2000.ca\", "
+	    "\"limits\": {\"max_frame\": 1048576, \"max_subject\": 998, "
+	    "\"max_recipients\": 1}, \"extensions\": []}}";
+	static const char *const want_other = "{\"header\": 1, "
+	    "\"payload\": {\"protocol\": 1, \"domain\": \"example.org\", "
+	    "\"limits\": {\"max_frame\": 65536, \"max_subject\": 998, "
+	    "\"max_recipients\": 1}, \"extensions\": []}}";
+	struct testsrv other;
+	char body[512];
+	int fd, ok;
+
+	(void)state;
+	fd = testsrv_connect(&srv);
+	assert_true(fd >= 0);
+	assert_int_equal(wire_send(fd, PROTO_CAPABILITIES, NULL,
+	    FRAME_MAX_DEFAULT), 0);
+	read_raw(fd, body, sizeof(body));
+	assert_string_equal(body, want_default);
+	/* Any login state; the session goes on as before. */
+	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "caps.user",
+	    PASSWORD), PROTO_OK);
+	assert_int_equal(wire_send(fd, PROTO_CAPABILITIES, json_object(),
+	    FRAME_MAX_DEFAULT), 0);
+	read_raw(fd, body, sizeof(body));
+	assert_string_equal(body, want_default);
+	assert_string_equal(expect_error(fd, PROTO_CAPABILITIES,
+	    json_string("x")), "payload is not an object");
+	close(fd);
+
+	assert_int_equal(testsrv_start(&other, extra), 0);
+	fd = testsrv_connect(&other);
+	ok = fd >= 0 && wire_send(fd, PROTO_CAPABILITIES, NULL,
+	    FRAME_MAX_DEFAULT) == 0;
+	if (ok)
+		read_raw(fd, body, sizeof(body));
+	if (fd >= 0)
+		close(fd);
+	testsrv_stop(&other);
+	assert_true(ok);
+	assert_string_equal(body, want_other);
 }
 
 /* IPv6 listeners work beside IPv4 ones ("[::1]:0"). */
@@ -649,6 +900,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_startup_line),
 		cmocka_unit_test(test_full_session),
 		cmocka_unit_test(test_register_errors),
 		cmocka_unit_test(test_login_errors),
@@ -661,8 +913,13 @@ main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_seed_bytes),
 		cmocka_unit_test(test_restart_keeps_mail),
+		cmocka_unit_test(test_subject_refused),
+		cmocka_unit_test(test_subject_exact),
+		cmocka_unit_test(test_foreign_file),
 		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_capabilities),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	testsrv_use(&srv, NULL);
+	return cmocka_run_group_tests(tests, testsrv_setup, testsrv_teardown);
 }
