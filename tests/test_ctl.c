@@ -854,7 +854,7 @@ sha3_hex(const char *s, char out[129])
 }
 
 #define CRASH_USERS 3
-#define CRASH_MAILS 500
+#define CRASH_MAILS 250
 
 static size_t
 store_total(const struct testsrv *s)
@@ -919,10 +919,10 @@ test_import_crash(void **state)
 		_exit(127);
 	}
 	/* Kill the server once part of the mail is in. */
-	for (tries = 0; tries < 20000 && store_total(srv) < 100; tries++)
+	for (tries = 0; tries < 20000 && store_total(srv) < 50; tries++)
 		nanosleep(&pause, NULL);
 	n = store_total(srv);
-	assert_true(n >= 100);
+	assert_true(n >= 50);
 	testsrv_kill(srv, SIGKILL);
 	waitpid(pid, &st, 0);
 	n = store_total(srv);
