@@ -35,6 +35,7 @@
 #include "rules.h"
 #include "server.h"
 #include "service.h"
+#include "smtp_session.h"
 #include "users.h"
 
 /* How long a graceful stop may take before connections are cut. */
@@ -44,16 +45,28 @@
 /* How often the service manager's STATUS line may change. */
 #define STATUS_INTERVAL_SEC 2
 
-/* One entry of the server's list of live connections. */
+/* One entry of the server's list of live connections: JSON or SMTP. */
 struct server_client {
 	TAILQ_ENTRY(server_client) entry;
-	struct conn *conn;
+	struct conn *conn;          /* NULL for an SMTP session */
+	struct smtp_session *smtp;
 };
+
+/* What an SMTP listener's accept callback is given. */
+struct server_smtp_listener {
+	struct server *srv;
+	enum smtp_kind kind;
+};
+
+/* Listeners of both families: the JSON ones and three SMTP settings. */
+#define SERVER_LISTENERS_MAX (CONFIG_LISTEN_MAX * 4)
 
 struct server {
 	const struct config *cfg;
 	struct event_base *base;
-	struct evconnlistener *listeners[CONFIG_LISTEN_MAX];
+	struct evconnlistener *listeners[SERVER_LISTENERS_MAX];
+	int listener_kind[SERVER_LISTENERS_MAX]; /* -1: JSON, or smtp_kind */
+	struct server_smtp_listener smtp_listeners[3]; /* by enum smtp_kind */
 	size_t nlisteners;
 	struct event *signals[3];
 	struct event *accept_retry; /* re-enables accepting after EMFILE */
@@ -303,6 +316,27 @@ server_conn_add(struct server *srv, evutil_socket_t fd,
 	return sc->conn;
 }
 
+/* The same for an SMTP session, from a listener of that kind. */
+static void
+server_smtp_add(struct server *srv, evutil_socket_t fd,
+    const struct sockaddr *sa, int salen, enum smtp_kind kind)
+{
+	struct server_client *sc;
+
+	if ((sc = calloc(1, sizeof(*sc))) == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	sc->smtp = smtp_session_new(srv, srv->conn_env, kind,
+	    ++srv->next_conn_id, fd, sa, salen, server_conn_gone, sc);
+	if (sc->smtp == NULL) {
+		free(sc);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&srv->clients, sc, entry);
+	srv->nconns++;
+}
+
 /* Every connection closes: now, or once it has answered what it has. */
 static void
 server_close_all(struct server *srv, int now)
@@ -312,7 +346,11 @@ server_close_all(struct server *srv, int now)
 	/* A close frees its entry: step to the next one first. */
 	for (sc = TAILQ_FIRST(&srv->clients); sc != NULL; sc = next) {
 		next = TAILQ_NEXT(sc, entry);
-		if (now)
+		if (sc->smtp != NULL && now)
+			smtp_session_close(sc->smtp, "server stopping");
+		else if (sc->smtp != NULL)
+			smtp_session_shutdown(sc->smtp);
+		else if (now)
 			conn_close(sc->conn, "server stopping");
 		else
 			conn_close_after_reply(sc->conn);
@@ -338,19 +376,53 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	}
 }
 
+static void
+smtp_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct server_smtp_listener *sl = arg;
+	struct server *srv = sl->srv;
+
+	(void)l;
+	if (srv->stopping) {
+		evutil_closesocket(fd);
+		return;
+	}
+	server_smtp_add(srv, fd, sa, salen, sl->kind);
+	if (srv->nconns >= srv->cfg->max_connections) {
+		log_warn("max-connections %u reached: accepting paused",
+		    srv->cfg->max_connections);
+		set_accepting(srv, 0);
+	}
+}
+
 /* EMFILE and friends: pause accepting for a moment instead of spinning. */
 static void
-accept_error_cb(struct evconnlistener *l, void *arg)
+accept_pause(struct server *srv)
 {
-	struct server *srv = arg;
 	struct timeval tv = { 0, 200 * 1000 };
 	int err = EVUTIL_SOCKET_ERROR();
 
-	(void)l;
 	log_warn("accept: %s; pausing for 200 ms (connections=%u)",
 	    evutil_socket_error_to_string(err), srv->nconns);
 	set_accepting(srv, 0);
 	evtimer_add(srv->accept_retry, &tv);
+}
+
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	(void)l;
+	accept_pause(arg);
+}
+
+static void
+smtp_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct server_smtp_listener *sl = arg;
+
+	(void)l;
+	accept_pause(sl->srv);
 }
 
 static void
@@ -435,7 +507,8 @@ server_reload(struct server *srv)
 	if (srv->reload(srv->reload_arg) == 0) {
 		log_set_level(srv->cfg->log_level);
 		TAILQ_FOREACH(sc, &srv->clients, entry)
-			conn_limits_changed(sc->conn);
+			if (sc->conn != NULL)
+				conn_limits_changed(sc->conn);
 		/* A new max-connections may pause or resume accepting. */
 		if (srv->nconns >= srv->cfg->max_connections)
 			set_accepting(srv, 0);
@@ -602,7 +675,7 @@ parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len_r)
 
 /* "listening on ADDR": administrators and tests read the port here. */
 static void
-log_listening(struct evconnlistener *l)
+log_listening(struct evconnlistener *l, int kind)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -612,7 +685,11 @@ log_listening(struct evconnlistener *l)
 	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss,
 	    &len) == 0) {
 		format_addr(&ss, shown, sizeof(shown));
-		log_info("listening on %s", shown);
+		if (kind == -1)
+			log_info("listening on %s", shown);
+		else
+			log_info("listening for %s on %s",
+			    smtp_kind_name((enum smtp_kind)kind), shown);
 	}
 }
 
@@ -625,12 +702,13 @@ log_started(const struct server *srv)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	char shown[160], addrs[CONFIG_LISTEN_MAX * 162], dir[PATH_MAX];
-	size_t i, used = 0;
+	char shown[160], addrs[2][SERVER_LISTENERS_MAX * 162], dir[PATH_MAX];
+	size_t i, used[2] = { 0, 0 }, k;
 	int n;
 
-	addrs[0] = '\0';
+	addrs[0][0] = addrs[1][0] = '\0';
 	for (i = 0; i < srv->nlisteners; i++) {
+		k = srv->listener_kind[i] != -1; /* 0: the protocol, 1: SMTP */
 		len = sizeof(ss);
 		memset(&ss, 0, sizeof(ss));
 		if (getsockname(evconnlistener_get_fd(srv->listeners[i]),
@@ -638,24 +716,57 @@ log_started(const struct server *srv)
 			snprintf(shown, sizeof(shown), "?");
 		else
 			format_addr(&ss, shown, sizeof(shown));
-		n = snprintf(addrs + used, sizeof(addrs) - used, "%s%s",
-		    i > 0 ? "," : "", shown);
-		if (n > 0 && (size_t)n < sizeof(addrs) - used)
-			used += (size_t)n;
+		n = snprintf(addrs[k] + used[k], sizeof(addrs[k]) - used[k],
+		    "%s%s%s%s", used[k] > 0 ? "," : "", k ?
+		    smtp_kind_name((enum smtp_kind)srv->listener_kind[i]) : "",
+		    k ? "/" : "", shown);
+		if (n > 0 && (size_t)n < sizeof(addrs[k]) - used[k])
+			used[k] += (size_t)n;
 	}
 	if (realpath(srv->cfg->data_dir, dir) == NULL)
 		snprintf(dir, sizeof(dir), "%s", srv->cfg->data_dir);
-	log_info("glomaild %s started listen=%s data-dir=%s domain=%s",
-	    GLOMAIL_VERSION, addrs, dir, srv->cfg->domain);
+	log_info("glomaild %s started listen=%s data-dir=%s domain=%s%s%s",
+	    GLOMAIL_VERSION, addrs[0], dir, srv->cfg->domain,
+	    used[1] > 0 ? " smtp=" : "", addrs[1]);
 }
 
 /* Keep a new listener, whichever way it came: serve it and log it. */
 static void
-listener_add(struct server *srv, struct evconnlistener *l)
+listener_add(struct server *srv, struct evconnlistener *l, int kind)
 {
-	evconnlistener_set_error_cb(l, accept_error_cb);
+	evconnlistener_set_error_cb(l, kind == -1 ? accept_error_cb :
+	    smtp_accept_error_cb);
+	srv->listener_kind[srv->nlisteners] = kind;
 	srv->listeners[srv->nlisteners++] = l;
-	log_listening(l);
+	log_listening(l, kind);
+}
+
+/* A new listener's callbacks and their argument, by kind (-1: JSON). */
+static evconnlistener_cb
+listener_cb(struct server *srv, int kind, void **arg_r)
+{
+	if (kind == -1) {
+		*arg_r = srv;
+		return accept_cb;
+	}
+	srv->smtp_listeners[kind].srv = srv;
+	srv->smtp_listeners[kind].kind = (enum smtp_kind)kind;
+	*arg_r = &srv->smtp_listeners[kind];
+	return smtp_accept_cb;
+}
+
+/* The kind a socket activation name gives (FileDescriptorName=). */
+static int
+listener_kind_named(const char *name, size_t len)
+{
+	static const char *const names[] = { "smtp", "submission",
+	    "submissions" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == len && strncmp(name, names[i], len) == 0)
+			return (int)i;
+	return -1;
 }
 
 /*
@@ -664,75 +775,131 @@ listener_add(struct server *srv, struct evconnlistener *l)
  * then, so one place (the unit) says where the server listens.
  */
 static int
-listen_passed(struct server *srv, int n)
+listen_passed(struct server *srv, int n, const char *names)
 {
 	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
 	    LEV_OPT_DISABLED;
 	struct evconnlistener *l;
-	int fd;
+	evconnlistener_cb cb;
+	const char *name = names, *colon;
+	void *arg;
+	int fd, kind;
 
 	log_info("socket activation: %d socket%s from the service manager; "
 	    "the listen setting is not used", n, n == 1 ? "" : "s");
 	for (fd = SERVICE_LISTEN_FDS_START; fd < SERVICE_LISTEN_FDS_START + n;
 	    fd++) {
+		/* LISTEN_FDNAMES, colon-separated: "smtp" and the two
+		 * submission names are SMTP sockets, any other the protocol. */
+		kind = -1;
+		if (name != NULL) {
+			colon = strchr(name, ':');
+			kind = listener_kind_named(name, colon != NULL ?
+			    (size_t)(colon - name) : strlen(name));
+			name = colon != NULL ? colon + 1 : NULL;
+		}
 		if (service_is_stream_listener(fd) != 1) {
 			log_error("socket activation: descriptor %d is not a "
 			    "listening stream socket", fd);
 			return -1;
 		}
-		if (srv->nlisteners == CONFIG_LISTEN_MAX) {
+		if (srv->nlisteners == SERVER_LISTENERS_MAX) {
 			log_error("socket activation: more than %d sockets",
-			    CONFIG_LISTEN_MAX);
+			    SERVER_LISTENERS_MAX);
 			return -1;
 		}
+		if (kind > SMTP_KIND_SMTP) {
+			log_error("socket activation: descriptor %d: %s needs "
+			    "TLS in the SMTP server, not available yet", fd,
+			    smtp_kind_name((enum smtp_kind)kind));
+			return -1;
+		}
+		cb = listener_cb(srv, kind, &arg);
 		/* Backlog 0: the socket listens already. */
 		if (evutil_make_socket_nonblocking(fd) == -1 ||
-		    (l = evconnlistener_new(srv->base, accept_cb, srv, flags, 0,
+		    (l = evconnlistener_new(srv->base, cb, arg, flags, 0,
 		    fd)) == NULL) {
 			log_error("socket activation: descriptor %d: %s", fd,
 			    strerror(errno));
 			return -1;
 		}
-		listener_add(srv, l);
+		listener_add(srv, l, kind);
 	}
 	set_accepting(srv, 1);
 	log_started(srv);
 	return 0;
 }
 
-int
-server_listen(struct server *srv)
+/* Bind every address of one listen setting, as listeners of kind. */
+static int
+listen_setting(struct server *srv, const char *key,
+    const struct config_listen *set, int kind)
 {
 	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
 	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED;
 	struct sockaddr_storage ss;
 	struct evconnlistener *l;
+	evconnlistener_cb cb;
 	socklen_t len;
+	void *arg;
 	size_t i;
-	int passed = service_listen_fds();
 
-	if (passed == -1) {
-		log_error("socket activation: malformed LISTEN_FDS");
-		return -1;
-	}
-	if (passed > 0)
-		return listen_passed(srv, passed);
-	for (i = 0; i < srv->cfg->listen.n; i++) {
-		memset(&ss, 0, sizeof(ss));
-		if (parse_listen(srv->cfg->listen.addr[i], &ss, &len) == -1) {
-			log_error("listen %s: not an address HOST:PORT",
-			    srv->cfg->listen.addr[i]);
+	for (i = 0; i < set->n; i++) {
+		if (kind > SMTP_KIND_SMTP) {
+			log_error("%s %s: needs TLS in the SMTP server, not "
+			    "available yet", key, set->addr[i]);
 			return -1;
 		}
-		l = evconnlistener_new_bind(srv->base, accept_cb, srv, flags,
+		memset(&ss, 0, sizeof(ss));
+		if (parse_listen(set->addr[i], &ss, &len) == -1) {
+			log_error("%s %s: not an address HOST:PORT", key,
+			    set->addr[i]);
+			return -1;
+		}
+		cb = listener_cb(srv, kind, &arg);
+		l = evconnlistener_new_bind(srv->base, cb, arg, flags,
 		    SOMAXCONN, (struct sockaddr *)&ss, (int)len);
 		if (l == NULL) {
-			log_error("listen %s: %s", srv->cfg->listen.addr[i],
+			log_error("%s %s: %s", key, set->addr[i],
 			    strerror(errno));
 			return -1;
 		}
-		listener_add(srv, l);
+		listener_add(srv, l, kind);
 	}
+	return 0;
+}
+
+int
+server_listen(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	char *names = NULL;
+	int passed, rc;
+
+	/* Read before service_listen_fds unsets it. */
+	if (getenv("LISTEN_FDNAMES") != NULL &&
+	    (names = strdup(getenv("LISTEN_FDNAMES"))) == NULL)
+		return -1;
+	passed = service_listen_fds();
+	if (passed == -1) {
+		log_error("socket activation: malformed LISTEN_FDS");
+		free(names);
+		return -1;
+	}
+	if (passed > 0) {
+		rc = listen_passed(srv, passed, names);
+		free(names);
+		return rc;
+	}
+	free(names);
+	if (listen_setting(srv, "listen", &cfg->listen, -1) == -1 ||
+	    listen_setting(srv, "smtp-listen", &cfg->smtp_listen,
+	    SMTP_KIND_SMTP) == -1 ||
+	    listen_setting(srv, "submission-listen", &cfg->submission_listen,
+	    SMTP_KIND_SUBMISSION) == -1 ||
+	    listen_setting(srv, "submissions-listen",
+	    &cfg->submissions_listen, SMTP_KIND_SUBMISSIONS) == -1)
+		return -1;
 	set_accepting(srv, 1);
 	log_started(srv);
 	return 0;

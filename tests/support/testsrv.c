@@ -83,7 +83,7 @@ spawn(struct testsrv *s, const char *listen, const char *const *extra,
 	char *argv[64];
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 	size_t n = 0;
-	int i, fd;
+	int i, fd, smtp;
 	char *log, *p;
 
 	argv[n++] = strdup(testsrv_binary());
@@ -91,9 +91,18 @@ spawn(struct testsrv *s, const char *listen, const char *const *extra,
 	argv[n++] = strdup(listen);
 	argv[n++] = strdup("--data-dir");
 	argv[n++] = strdup(s->data);
-	for (; extra != NULL && *extra != NULL && n < 62; extra++)
+	smtp = 1;
+	for (; extra != NULL && *extra != NULL && n < 60; extra++) {
+		if (strcmp(*extra, "--smtp-listen") == 0)
+			smtp = 0;
 		argv[n++] = strdup(*extra);
+	}
+	if (smtp) {
+		argv[n++] = strdup("--smtp-listen");
+		argv[n++] = strdup("127.0.0.1:0");
+	}
 	argv[n] = NULL;
+	s->smtp_port[0] = '\0';
 	if ((fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) == -1 || (s->pid = fork()) == -1) {
 		while (n > 0)
@@ -118,10 +127,16 @@ spawn(struct testsrv *s, const char *listen, const char *const *extra,
 		}
 		log = read_log(s);
 		if (log != NULL && (p = strstr(log, "listening on ")) != NULL &&
-		    strchr(p, '\n') != NULL) {
+		    strchr(p, '\n') != NULL && (!smtp ||
+		    strstr(log, " started listen=") != NULL)) {
 			p = strrchr(p, ':');
 			snprintf(s->port, sizeof(s->port), "%.*s",
 			    (int)strcspn(p + 1, " \n"), p + 1);
+			/* SMTP listeners are bound after the protocol's. */
+			if ((p = strstr(log, "listening for smtp on ")) !=
+			    NULL && (p = strchr(p, ':')) != NULL)
+				snprintf(s->smtp_port, sizeof(s->smtp_port),
+				    "%.*s", (int)strcspn(p + 1, " \n"), p + 1);
 			free(log);
 			return 0;
 		}

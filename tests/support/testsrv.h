@@ -19,6 +19,7 @@ struct testsrv {
 	char data[300];  /* dir/data: the server's --data-dir */
 	char log[300];   /* dir/server.log: the server's stderr */
 	char port[16];   /* the port the server bound */
+	char smtp_port[16]; /* its SMTP listener's (smtp-listen 127.0.0.1:0) */
 };
 
 /* Path of the built glomaild. */
@@ -27,7 +28,8 @@ const char *testsrv_binary(void);
 /*
  * Start glomaild --listen 127.0.0.1:0 --data-dir <fresh dir> plus extra
  * arguments (NULL-terminated, may be NULL), and wait until it logs the port
- * it bound. Returns 0 or -1 (the log is printed on failure).
+ * it bound. Unless extra names --smtp-listen, SMTP listens on a free
+ * port too (smtp_port), so that servers never fight over the default. Returns 0 or -1 (the log is printed on failure).
  */
 int testsrv_start(struct testsrv *s, const char *const *extra);
 
