@@ -292,6 +292,9 @@ reply_error(struct smtp_session *s, int code, const char *enh,
     const char *text)
 {
 	reply(s, code, enh, "%s", text);
+	/* A recipient refused is the business of a relay, not an error. */
+	if (code == 550)
+		return;
 	if (++s->errors >= SMTP_ERRORS_MAX) {
 		reply(s, 421, "4.7.0", "%s Too many errors, closing",
 		    server_cfg(s->srv)->domain);

@@ -26,7 +26,8 @@ enum smtp_kind {
 };
 
 #define SMTP_RCPT_MAX 100     /* per transaction; the 101st gets 452 */
-#define SMTP_ERRORS_MAX 10    /* bad commands, then 421 and close */
+#define SMTP_ERRORS_MAX 10    /* bad commands (not refused recipients),
+				 then 421 and close */
 
 /* The session ended; link is what its owner gave smtp_session_new. */
 typedef void (*smtp_gone_fn)(struct server *srv, void *link);
