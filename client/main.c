@@ -12,6 +12,7 @@
 #include "i18n.h"
 #include "menu.h"
 #include "proto.h"
+#include "sendmail.h"
 #include "session.h"
 
 /* Seconds to wait for a reply before calling the server gone. */
@@ -46,6 +47,7 @@ usage(FILE *out)
 	fprintf(out, _(
 "Usage: glomail -d HOST [-p PORT] [--timeout SECONDS]\n"
 "       glomail -d HOST [-p PORT] -u USER [--json] COMMAND\n"
+"       glomail sendmail [-t] [-f FROM] [ADDR...]   (see its --help: -h)\n"
 "\n"
 "Without a command, glomail shows the connection and main menus.\n"
 "\n"
@@ -110,8 +112,16 @@ main(int argc, char **argv)
 	const char *host = NULL, *port = PROTO_DEFAULT_PORT_STR;
 	long long timeout = DEFAULT_TIMEOUT;
 	struct session *s;
+	const char *base = strrchr(argv[0], '/');
 	int c, rc;
 
+	/* As glomail-sendmail, or named sendmail by the administrator. */
+	base = base != NULL ? base + 1 : argv[0];
+	if (strcmp(base, "glomail-sendmail") == 0 || strcmp(base,
+	    "sendmail") == 0)
+		return sendmail_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "sendmail") == 0)
+		return sendmail_main(argc - 1, argv + 1);
 	i18n_init();
 	/* A server gone mid-write is reported by the write, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
