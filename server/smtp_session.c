@@ -106,7 +106,7 @@ struct smtp_session {
 	char helo[256];         /* "" until EHLO/HELO */
 	int esmtp;              /* greeted with EHLO */
 	char peer[64];
-	char addr[INET6_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN + 5]; /* "IPv6:" and the address */
 };
 
 /* One verb: who may use it when, what it checks, what it does. */

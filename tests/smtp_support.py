@@ -66,13 +66,22 @@ class Server:
         self.proc.wait(timeout=30)
 
     def stop(self):
+        """SIGTERM; a sanitizer's report in the log (a build with
+        GLOMAIL_SANITIZE) fails the test."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        shutil.rmtree(self.work, ignore_errors=True)
+        log = self.log()
+        if not os.environ.get("GLOMAIL_KEEP_TEST_DIR"):
+            shutil.rmtree(self.work, ignore_errors=True)
+        else:
+            print("kept " + self.work)
+        if "Sanitizer" in log or "runtime error:" in log:
+            print(log[-4000:])
+            check(False, "no sanitizer report in the server's log")
 
     def log(self):
         with open(self.logpath, errors="replace") as f:
