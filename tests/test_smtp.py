@@ -7,7 +7,11 @@ messages, never a forged envelope).
 usage: test_smtp.py PATH_TO_GLOMAILD
 """
 import os
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -263,7 +267,47 @@ def listing(srv):
               "JSON read: " + line[:50])
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def socket_activation(binary):
+    """Sockets passed by the service manager: the one named smtp
+    (FileDescriptorName=smtp) speaks SMTP, the other the protocol."""
+    activate = shutil.which("systemd-socket-activate")
+    if activate is None:
+        print("skip: no systemd-socket-activate")
+        return
+    work = tempfile.mkdtemp(prefix="glomail-smtpsa.")
+    p1, p2 = free_port(), free_port()
+    proc = subprocess.Popen(
+        [activate, "-l", "127.0.0.1:%d" % p1, "-l", "127.0.0.1:%d" % p2,
+         "--fdname=glomaild.socket:smtp", binary, "--data-dir",
+         os.path.join(work, "data"), "--smtp-listen", "192.0.2.1:9"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        sock = None
+        for _ in range(500):
+            try:
+                sock = socket.create_connection(("127.0.0.1", p2), timeout=10)
+                break
+            except OSError:
+                time.sleep(0.01)
+        check(sock is not None and sock.recv(100).startswith(b"220 "),
+              "socket activation: the socket named smtp speaks SMTP")
+        sock.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
+    socket_activation(sys.argv[1])
     srv = Server(sys.argv[1], ["--smtp-max-size", str(MAX_SIZE)])
     try:
         register(srv, "bob", "carol", "dave")
