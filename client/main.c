@@ -47,7 +47,7 @@ usage(FILE *out)
 	fprintf(out, _(
 "Usage: glomail -d HOST [-p PORT] [--timeout SECONDS]\n"
 "       glomail -d HOST [-p PORT] -u USER [--json] COMMAND\n"
-"       glomail sendmail [-t] [-f FROM] [ADDR...]   (see its --help: -h)\n"
+"       glomail sendmail [-t] [-f FROM] [ADDR...]\n"
 "\n"
 "Without a command, glomail shows the connection and main menus.\n"
 "\n"

@@ -129,11 +129,14 @@ spawn(struct testsrv *s, const char *listen, const char *const *extra,
 		if (log != NULL && (p = strstr(log, "listening on ")) != NULL &&
 		    strchr(p, '\n') != NULL && (!smtp ||
 		    strstr(log, " started listen=") != NULL)) {
+			/* The last colon of that line: "[::1]:PORT" too. */
+			*strchr(p, '\n') = '\0';
 			p = strrchr(p, ':');
 			snprintf(s->port, sizeof(s->port), "%.*s",
 			    (int)strcspn(p + 1, " \n"), p + 1);
+			p += strlen(p) + 1;
 			/* SMTP listeners are bound after the protocol's. */
-			if ((p = strstr(log, "listening for smtp on ")) !=
+			if ((p = strstr(p, "listening for smtp on ")) !=
 			    NULL && (p = strchr(p, ':')) != NULL)
 				snprintf(s->smtp_port, sizeof(s->smtp_port),
 				    "%.*s", (int)strcspn(p + 1, " \n"), p + 1);
