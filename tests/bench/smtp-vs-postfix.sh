@@ -18,7 +18,7 @@
 # It installs nothing. smtp-source and smtp-sink come with Debian's postfix
 # package; without them the script stops. Postfix itself runs only when its
 # binaries are present, as a private instance: its own configuration, queue
-# and Maildir under the scratch directory, on 127.0.0.1:2525, started and
+# and Maildir under the scratch directory, on a free loopback port, started and
 # stopped with "postfix -c DIR" (as root: Postfix's daemons need it). The
 # system's Postfix, its configuration and its service are never touched.
 set -eu
@@ -45,7 +45,17 @@ gpid= spid= pf=
 cleanup() {
 	[ -n "$gpid" ] && kill "$gpid" 2>/dev/null && wait "$gpid" 2>/dev/null
 	[ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
-	[ -n "$pf" ] && "$postfix" -c "$dir/postfix/etc" stop >/dev/null 2>&1
+	if [ -n "$pf" ]; then
+		"$postfix" -c "$pf/etc" stop >/dev/null 2>&1 || true
+		# Its master, by the pid it wrote, if it outlived the stop.
+		mpid=$(cat "$pf/queue/pid/master.pid" 2>/dev/null | tr -d ' ')
+		i=0
+		while [ -n "$mpid" ] && kill -0 "$mpid" 2>/dev/null &&
+		    [ $i -lt 50 ]; do
+			i=$((i + 1)); sleep 0.1
+		done
+		[ -z "$mpid" ] || kill "$mpid" 2>/dev/null || true
+	fi
 	[ -n "${BENCH_KEEP-}" ] && echo "kept $dir" >&2 || rm -rf "$dir"
 }
 trap cleanup EXIT INT TERM
@@ -95,6 +105,7 @@ idle=$(echo "$r0 $r1" | awk '{ printf "%.1f", ($2 - $1) / 500 }')
 
 # smtp-sink: the protocol alone.
 sport=$(( 20000 + $$ % 20000 ))
+pport=$(( sport + 1 ))
 sinkuser=
 [ "$(id -u)" -ne 0 ] || sinkuser="-u nobody"
 # shellcheck disable=SC2086
@@ -143,11 +154,14 @@ smtpd_client_connection_count_limit = 0
 smtpd_client_connection_rate_limit = 0
 EOF
 	# Debian's master.cf, without chroot, smtpd on 127.0.0.1:2525.
-	awk '/^smtp[ \t]+inet/ { print "127.0.0.1:2525 inet n - n - - smtpd";
+	awk '/^smtp[ \t]+inet/ { print "127.0.0.1:'"$pport"' inet n - n - - smtpd";
 	    next }
 	    /^[a-z]/ && NF >= 8 { $5 = "n" } { print }' /etc/postfix/master.cf \
 	    >"$pf/etc/master.cf"
-	if ! "$postfix" -c "$pf/etc" start >"$pf/start.log" 2>&1; then
+	if ss -ltn 2>/dev/null | grep -q "127.0.0.1:$pport "; then
+		echo "port $pport is taken: Postfix not run" >&2
+		pf=
+	elif ! "$postfix" -c "$pf/etc" start >"$pf/start.log" 2>&1; then
 		echo "private Postfix did not start:" >&2
 		cat "$pf/start.log" "$pf/maillog" >&2 2>/dev/null || true
 		pf=
@@ -203,9 +217,9 @@ k10=$(run $sport 10 "" "")
 g10d=$(run "$gport" 10 -d "$dir/glomail/bob/new")
 k10d=$(run $sport 10 -d "")
 if [ -n "$pf" ]; then
-	f1=$(run 2525 1 "" "$pf/mail/bob/new")
-	f10=$(run 2525 10 "" "$pf/mail/bob/new")
-	f10d=$(run 2525 10 -d "$pf/mail/bob/new")
+	f1=$(run $pport 1 "" "$pf/mail/bob/new")
+	f10=$(run $pport 10 "" "$pf/mail/bob/new")
+	f10d=$(run $pport 10 -d "$pf/mail/bob/new")
 else
 	f1=- f10=- f10d=-
 fi
