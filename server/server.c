@@ -36,6 +36,7 @@
 #include "server.h"
 #include "service.h"
 #include "smtp_session.h"
+#include "tls.h"
 #include "users.h"
 
 /* How long a graceful stop may take before connections are cut. */
@@ -45,29 +46,31 @@
 /* How often the service manager's STATUS line may change. */
 #define STATUS_INTERVAL_SEC 2
 
-/* One entry of the server's list of live connections: JSON or SMTP. */
+/* Listening sockets of every kind: the protocol in plaintext and in TLS,
+ * and the three SMTP settings. */
+#define SERVER_LISTENERS_MAX (5 * CONFIG_LISTEN_MAX)
+
+/* One listening socket and what its connections speak. */
+struct server_listener {
+	struct evconnlistener *l;
+	struct server *srv;
+	int tls;                    /* TLS from the first byte */
+	int smtp;                   /* SMTP: 1 + enum smtp_kind; 0: the protocol */
+};
+
+/* One entry of the server's list of live connections. */
 struct server_client {
 	TAILQ_ENTRY(server_client) entry;
 	struct conn *conn;          /* NULL for an SMTP session */
 	struct smtp_session *smtp;
 };
 
-/* What an SMTP listener's accept callback is given. */
-struct server_smtp_listener {
-	struct server *srv;
-	enum smtp_kind kind;
-};
-
-/* Listeners of both families: the JSON ones and three SMTP settings. */
-#define SERVER_LISTENERS_MAX (CONFIG_LISTEN_MAX * 4)
-
 struct server {
 	const struct config *cfg;
 	struct event_base *base;
-	struct evconnlistener *listeners[SERVER_LISTENERS_MAX];
-	int listener_kind[SERVER_LISTENERS_MAX]; /* -1: JSON, or smtp_kind */
-	struct server_smtp_listener smtp_listeners[3]; /* by enum smtp_kind */
+	struct server_listener listeners[SERVER_LISTENERS_MAX];
 	size_t nlisteners;
+	struct tls *tls;            /* the TLS context, when a listener has TLS */
 	struct event *signals[3];
 	struct event *accept_retry; /* re-enables accepting after EMFILE */
 	struct event *drain_timer;  /* polls for the end of a graceful stop */
@@ -275,9 +278,9 @@ set_accepting(struct server *srv, int on)
 	srv->accepting = on;
 	for (i = 0; i < srv->nlisteners; i++) {
 		if (on)
-			evconnlistener_enable(srv->listeners[i]);
+			evconnlistener_enable(srv->listeners[i].l);
 		else
-			evconnlistener_disable(srv->listeners[i]);
+			evconnlistener_disable(srv->listeners[i].l);
 	}
 }
 
@@ -295,18 +298,20 @@ server_conn_gone(struct server *srv, void *link)
 		set_accepting(srv, 1);
 }
 
-struct conn *
-server_conn_add(struct server *srv, evutil_socket_t fd,
-    const struct sockaddr *sa, int salen)
+/* A new connection of the protocol, under TLS when ssl is given. */
+static struct conn *
+conn_add(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
+    int salen, SSL *ssl)
 {
 	struct server_client *sc;
 
 	if ((sc = calloc(1, sizeof(*sc))) == NULL) {
 		evutil_closesocket(fd);
+		SSL_free(ssl);
 		return NULL;
 	}
 	sc->conn = conn_new(srv->conn_env, ++srv->next_conn_id, fd, sa, salen,
-	    dispatch_frame, sc);
+	    ssl, dispatch_frame, sc);
 	if (sc->conn == NULL) {
 		free(sc);
 		return NULL;
@@ -316,25 +321,39 @@ server_conn_add(struct server *srv, evutil_socket_t fd,
 	return sc->conn;
 }
 
-/* The same for an SMTP session, from a listener of that kind. */
+/* A new SMTP session, of the listener's kind. */
 static void
-server_smtp_add(struct server *srv, evutil_socket_t fd,
-    const struct sockaddr *sa, int salen, enum smtp_kind kind)
+smtp_add(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
+    int salen, enum smtp_kind kind, SSL *ssl)
 {
 	struct server_client *sc;
 
 	if ((sc = calloc(1, sizeof(*sc))) == NULL) {
 		evutil_closesocket(fd);
+		SSL_free(ssl);
 		return;
 	}
 	sc->smtp = smtp_session_new(srv, srv->conn_env, kind,
-	    ++srv->next_conn_id, fd, sa, salen, server_conn_gone, sc);
+	    ++srv->next_conn_id, fd, sa, salen, ssl, server_conn_gone, sc);
 	if (sc->smtp == NULL) {
 		free(sc);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&srv->clients, sc, entry);
 	srv->nconns++;
+}
+
+struct conn *
+server_conn_add(struct server *srv, evutil_socket_t fd,
+    const struct sockaddr *sa, int salen)
+{
+	return conn_add(srv, fd, sa, salen, NULL);
+}
+
+struct tls *
+server_tls(const struct server *srv)
+{
+	return srv->tls;
 }
 
 /* Every connection closes: now, or once it has answered what it has. */
@@ -361,34 +380,25 @@ static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
-	struct server *srv = arg;
-
-	(void)l;
-	if (srv->stopping) {
-		evutil_closesocket(fd);
-		return;
-	}
-	server_conn_add(srv, fd, sa, salen);
-	if (srv->nconns >= srv->cfg->max_connections) {
-		log_warn("max-connections %u reached: accepting paused",
-		    srv->cfg->max_connections);
-		set_accepting(srv, 0);
-	}
-}
-
-static void
-smtp_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
-{
-	struct server_smtp_listener *sl = arg;
+	struct server_listener *sl = arg;
 	struct server *srv = sl->srv;
+	SSL *ssl = NULL;
 
 	(void)l;
 	if (srv->stopping) {
 		evutil_closesocket(fd);
 		return;
 	}
-	server_smtp_add(srv, fd, sa, salen, sl->kind);
+	if (sl->tls && (ssl = tls_ssl_new(srv->tls)) == NULL) {
+		log_error("tls: cannot make a session for a new connection");
+		evutil_closesocket(fd);
+		return;
+	}
+	if (sl->smtp)
+		smtp_add(srv, fd, sa, salen, (enum smtp_kind)(sl->smtp - 1),
+		    ssl);
+	else
+		conn_add(srv, fd, sa, salen, ssl);
 	if (srv->nconns >= srv->cfg->max_connections) {
 		log_warn("max-connections %u reached: accepting paused",
 		    srv->cfg->max_connections);
@@ -398,31 +408,17 @@ smtp_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 
 /* EMFILE and friends: pause accepting for a moment instead of spinning. */
 static void
-accept_pause(struct server *srv)
+accept_error_cb(struct evconnlistener *l, void *arg)
 {
+	struct server *srv = ((struct server_listener *)arg)->srv;
 	struct timeval tv = { 0, 200 * 1000 };
 	int err = EVUTIL_SOCKET_ERROR();
 
+	(void)l;
 	log_warn("accept: %s; pausing for 200 ms (connections=%u)",
 	    evutil_socket_error_to_string(err), srv->nconns);
 	set_accepting(srv, 0);
 	evtimer_add(srv->accept_retry, &tv);
-}
-
-static void
-accept_error_cb(struct evconnlistener *l, void *arg)
-{
-	(void)l;
-	accept_pause(arg);
-}
-
-static void
-smtp_accept_error_cb(struct evconnlistener *l, void *arg)
-{
-	struct server_smtp_listener *sl = arg;
-
-	(void)l;
-	accept_pause(sl->srv);
 }
 
 static void
@@ -487,6 +483,29 @@ status_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * The certificate files again (renewed in place, or other paths): new
+ * handshakes get the new one, open sessions keep theirs; one that does not
+ * load is logged and the old one stays in service.
+ */
+static void
+tls_reload_settings(struct server *srv)
+{
+	char err[512], *cert = NULL, *key = NULL;
+	enum tls_profile profile = (enum tls_profile)srv->cfg->tls_profile;
+
+	if (tls_paths(srv->cfg->tls_cert, srv->cfg->tls_key, &cert, &key, err,
+	    sizeof(err)) == -1 || tls_reload(srv->tls, cert, key, profile, err,
+	    sizeof(err)) == -1)
+		log_error("reload: tls: %s; the certificate in service stays",
+		    err);
+	else
+		log_info("reload: tls certificate serial=%s profile=%s",
+		    tls_serial(srv->tls), tls_profile_name(profile));
+	free(cert);
+	free(key);
+}
+
+/*
  * SIGHUP: read the settings again. Limits and the log level apply at once,
  * since other modules read them at use time on this thread; config_reload
  * logs what needs a restart instead.
@@ -506,6 +525,8 @@ server_reload(struct server *srv)
 	log_info("SIGHUP: reading the configuration again");
 	if (srv->reload(srv->reload_arg) == 0) {
 		log_set_level(srv->cfg->log_level);
+		if (srv->tls != NULL)
+			tls_reload_settings(srv);
 		TAILQ_FOREACH(sc, &srv->clients, entry)
 			if (sc->conn != NULL)
 				conn_limits_changed(sc->conn);
@@ -531,7 +552,7 @@ server_stop(struct server *srv, const char *why)
 	service_notifyf("STOPPING=1\nSTATUS=Stopping: %u connections to "
 	    "finish, %llu messages delivered", srv->nconns, srv->delivered);
 	for (i = 0; i < srv->nlisteners; i++)
-		evconnlistener_disable(srv->listeners[i]);
+		evconnlistener_disable(srv->listeners[i].l);
 	srv->stopping = 1;
 	evutil_gettimeofday(&srv->stop_started, NULL);
 	/* Requests in flight finish and their replies are written first. */
@@ -675,7 +696,7 @@ parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len_r)
 
 /* "listening on ADDR": administrators and tests read the port here. */
 static void
-log_listening(struct evconnlistener *l, int kind)
+log_listening(struct evconnlistener *l, int tls, int smtp)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -685,11 +706,11 @@ log_listening(struct evconnlistener *l, int kind)
 	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss,
 	    &len) == 0) {
 		format_addr(&ss, shown, sizeof(shown));
-		if (kind == -1)
-			log_info("listening on %s", shown);
-		else
+		if (smtp)
 			log_info("listening for %s on %s",
-			    smtp_kind_name((enum smtp_kind)kind), shown);
+			    smtp_kind_name((enum smtp_kind)(smtp - 1)), shown);
+		else
+			log_info("listening on %s%s", shown, tls ? " tls" : "");
 	}
 }
 
@@ -702,71 +723,93 @@ log_started(const struct server *srv)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	char shown[160], addrs[2][SERVER_LISTENERS_MAX * 162], dir[PATH_MAX];
-	size_t i, used[2] = { 0, 0 }, k;
+	char shown[160], addrs[SERVER_LISTENERS_MAX * 166], dir[PATH_MAX];
+	char smtp[SERVER_LISTENERS_MAX * 176];
+	size_t i, used = 0, sused = 0;
 	int n;
 
-	addrs[0][0] = addrs[1][0] = '\0';
+	addrs[0] = smtp[0] = '\0';
 	for (i = 0; i < srv->nlisteners; i++) {
-		k = srv->listener_kind[i] != -1; /* 0: the protocol, 1: SMTP */
 		len = sizeof(ss);
 		memset(&ss, 0, sizeof(ss));
-		if (getsockname(evconnlistener_get_fd(srv->listeners[i]),
+		if (getsockname(evconnlistener_get_fd(srv->listeners[i].l),
 		    (struct sockaddr *)&ss, &len) == -1)
 			snprintf(shown, sizeof(shown), "?");
 		else
 			format_addr(&ss, shown, sizeof(shown));
-		n = snprintf(addrs[k] + used[k], sizeof(addrs[k]) - used[k],
-		    "%s%s%s%s", used[k] > 0 ? "," : "", k ?
-		    smtp_kind_name((enum smtp_kind)srv->listener_kind[i]) : "",
-		    k ? "/" : "", shown);
-		if (n > 0 && (size_t)n < sizeof(addrs[k]) - used[k])
-			used[k] += (size_t)n;
+		if (srv->listeners[i].smtp) {
+			n = snprintf(smtp + sused, sizeof(smtp) - sused,
+			    "%s%s/%s", sused > 0 ? "," : "",
+			    smtp_kind_name((enum smtp_kind)
+			    (srv->listeners[i].smtp - 1)), shown);
+			if (n > 0 && (size_t)n < sizeof(smtp) - sused)
+				sused += (size_t)n;
+			continue;
+		}
+		n = snprintf(addrs + used, sizeof(addrs) - used, "%s%s%s",
+		    used > 0 ? "," : "", srv->listeners[i].tls ? "tls:" : "",
+		    shown);
+		if (n > 0 && (size_t)n < sizeof(addrs) - used)
+			used += (size_t)n;
 	}
 	if (realpath(srv->cfg->data_dir, dir) == NULL)
 		snprintf(dir, sizeof(dir), "%s", srv->cfg->data_dir);
 	log_info("glomaild %s started listen=%s data-dir=%s domain=%s%s%s",
-	    GLOMAIL_VERSION, addrs[0], dir, srv->cfg->domain,
-	    used[1] > 0 ? " smtp=" : "", addrs[1]);
+	    GLOMAIL_VERSION, addrs, dir, srv->cfg->domain,
+	    sused > 0 ? " smtp=" : "", smtp);
+}
+
+/* The next listener's slot: its address is the listener's callback arg. */
+static struct server_listener *
+listener_slot(struct server *srv, int tls)
+{
+	struct server_listener *sl;
+
+	if (srv->nlisteners == SERVER_LISTENERS_MAX) {
+		log_error("more than %d listening sockets",
+		    SERVER_LISTENERS_MAX);
+		return NULL;
+	}
+	sl = &srv->listeners[srv->nlisteners];
+	sl->srv = srv;
+	sl->tls = tls;
+	sl->smtp = 0;
+	return sl;
 }
 
 /* Keep a new listener, whichever way it came: serve it and log it. */
 static void
-listener_add(struct server *srv, struct evconnlistener *l, int kind)
+listener_add(struct server *srv, struct server_listener *sl,
+    struct evconnlistener *l)
 {
-	evconnlistener_set_error_cb(l, kind == -1 ? accept_error_cb :
-	    smtp_accept_error_cb);
-	srv->listener_kind[srv->nlisteners] = kind;
-	srv->listeners[srv->nlisteners++] = l;
-	log_listening(l, kind);
+	evconnlistener_set_error_cb(l, accept_error_cb);
+	sl->l = l;
+	srv->nlisteners++;
+	log_listening(l, sl->tls, sl->smtp);
 }
 
-/* A new listener's callbacks and their argument, by kind (-1: JSON). */
-static evconnlistener_cb
-listener_cb(struct server *srv, int kind, void **arg_r)
-{
-	if (kind == -1) {
-		*arg_r = srv;
-		return accept_cb;
-	}
-	srv->smtp_listeners[kind].srv = srv;
-	srv->smtp_listeners[kind].kind = (enum smtp_kind)kind;
-	*arg_r = &srv->smtp_listeners[kind];
-	return smtp_accept_cb;
-}
-
-/* The kind a socket activation name gives (FileDescriptorName=). */
+/*
+ * The TLS context, built once when the first TLS listener comes: a missing
+ * or broken certificate stops the start-up.
+ */
 static int
-listener_kind_named(const char *name, size_t len)
+tls_setup(struct server *srv)
 {
-	static const char *const names[] = { "smtp", "submission",
-	    "submissions" };
-	size_t i;
+	char err[512], *cert = NULL, *key = NULL;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strlen(names[i]) == len && strncmp(name, names[i], len) == 0)
-			return (int)i;
-	return -1;
+	if (srv->tls != NULL)
+		return 0;
+	if (tls_paths(srv->cfg->tls_cert, srv->cfg->tls_key, &cert, &key, err,
+	    sizeof(err)) == 0)
+		srv->tls = tls_new(cert, key,
+		    (enum tls_profile)srv->cfg->tls_profile, err, sizeof(err));
+	free(cert);
+	free(key);
+	if (srv->tls == NULL) {
+		log_error("tls: %s", err);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -775,96 +818,94 @@ listener_kind_named(const char *name, size_t len)
  * then, so one place (the unit) says where the server listens.
  */
 static int
-listen_passed(struct server *srv, int n, const char *names)
+listen_passed(struct server *srv, int n, char **names)
 {
 	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
 	    LEV_OPT_DISABLED;
+	struct server_listener *sl;
 	struct evconnlistener *l;
-	evconnlistener_cb cb;
-	const char *name = names, *colon;
-	void *arg;
-	int fd, kind;
+	const char *name;
+	int fd, tls, smtp;
 
 	log_info("socket activation: %d socket%s from the service manager; "
-	    "the listen setting is not used", n, n == 1 ? "" : "s");
+	    "the listen settings are not used", n, n == 1 ? "" : "s");
 	for (fd = SERVICE_LISTEN_FDS_START; fd < SERVICE_LISTEN_FDS_START + n;
 	    fd++) {
-		/* LISTEN_FDNAMES, colon-separated: "smtp" and the two
-		 * submission names are SMTP sockets, any other the protocol. */
-		kind = -1;
-		if (name != NULL) {
-			colon = strchr(name, ':');
-			kind = listener_kind_named(name, colon != NULL ?
-			    (size_t)(colon - name) : strlen(name));
-			name = colon != NULL ? colon + 1 : NULL;
-		}
+		/* FileDescriptorName=tls marks the TLS socket; smtp,
+		 * submission and submissions the SMTP ones. */
+		name = names != NULL ? names[fd - SERVICE_LISTEN_FDS_START] :
+		    "";
+		smtp = strcmp(name, "smtp") == 0 ? 1 + SMTP_KIND_SMTP :
+		    strcmp(name, "submission") == 0 ? 1 + SMTP_KIND_SUBMISSION :
+		    strcmp(name, "submissions") == 0 ?
+		    1 + SMTP_KIND_SUBMISSIONS : 0;
+		/* TLS from the first byte; submission needs it for STARTTLS. */
+		tls = strcmp(name, "tls") == 0 ||
+		    smtp == 1 + SMTP_KIND_SUBMISSIONS;
 		if (service_is_stream_listener(fd) != 1) {
 			log_error("socket activation: descriptor %d is not a "
 			    "listening stream socket", fd);
 			return -1;
 		}
-		if (srv->nlisteners == SERVER_LISTENERS_MAX) {
-			log_error("socket activation: more than %d sockets",
-			    SERVER_LISTENERS_MAX);
+		if (((tls || smtp == 1 + SMTP_KIND_SUBMISSION) &&
+		    tls_setup(srv) == -1) ||
+		    (sl = listener_slot(srv, tls)) == NULL)
 			return -1;
-		}
-		if (kind > SMTP_KIND_SMTP) {
-			log_error("socket activation: descriptor %d: %s needs "
-			    "TLS in the SMTP server, not available yet", fd,
-			    smtp_kind_name((enum smtp_kind)kind));
-			return -1;
-		}
-		cb = listener_cb(srv, kind, &arg);
+		sl->smtp = smtp;
 		/* Backlog 0: the socket listens already. */
 		if (evutil_make_socket_nonblocking(fd) == -1 ||
-		    (l = evconnlistener_new(srv->base, cb, arg, flags, 0,
+		    (l = evconnlistener_new(srv->base, accept_cb, sl, flags, 0,
 		    fd)) == NULL) {
 			log_error("socket activation: descriptor %d: %s", fd,
 			    strerror(errno));
 			return -1;
 		}
-		listener_add(srv, l, kind);
+		listener_add(srv, sl, l);
 	}
 	set_accepting(srv, 1);
 	log_started(srv);
 	return 0;
 }
 
-/* Bind every address of one listen setting, as listeners of kind. */
+/* Bind every address of one listen setting. */
 static int
-listen_setting(struct server *srv, const char *key,
-    const struct config_listen *set, int kind)
+listen_bind(struct server *srv, const struct config_listen *addrs, int tls,
+    int smtp)
 {
 	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
 	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED;
+	struct server_listener *sl;
 	struct sockaddr_storage ss;
 	struct evconnlistener *l;
-	evconnlistener_cb cb;
+	static const char *const smtp_keys[] = { "smtp-listen",
+	    "submission-listen", "submissions-listen" };
+	const char *what = smtp ? smtp_keys[smtp - 1] : tls ? "tls-listen" :
+	    "listen";
 	socklen_t len;
-	void *arg;
 	size_t i;
 
-	for (i = 0; i < set->n; i++) {
-		if (kind > SMTP_KIND_SMTP) {
-			log_error("%s %s: needs TLS in the SMTP server, not "
-			    "available yet", key, set->addr[i]);
-			return -1;
-		}
+	/* Submission's STARTTLS needs the context as much as TLS does. */
+	if ((tls || smtp == 1 + SMTP_KIND_SUBMISSION) && addrs->n > 0 &&
+	    tls_setup(srv) == -1)
+		return -1;
+	for (i = 0; i < addrs->n; i++) {
 		memset(&ss, 0, sizeof(ss));
-		if (parse_listen(set->addr[i], &ss, &len) == -1) {
-			log_error("%s %s: not an address HOST:PORT", key,
-			    set->addr[i]);
+		if (parse_listen(addrs->addr[i], &ss, &len) == -1) {
+			log_error("%s %s: not an address HOST:PORT", what,
+			    addrs->addr[i]);
 			return -1;
 		}
-		cb = listener_cb(srv, kind, &arg);
-		l = evconnlistener_new_bind(srv->base, cb, arg, flags,
+		if ((sl = listener_slot(srv, tls)) == NULL)
+			return -1;
+		sl->smtp = smtp;
+		l = evconnlistener_new_bind(srv->base, accept_cb, sl, flags,
 		    SOMAXCONN, (struct sockaddr *)&ss, (int)len);
 		if (l == NULL) {
-			log_error("%s %s: %s", key, set->addr[i],
+			log_error("%s %s: %s", what, addrs->addr[i],
 			    strerror(errno));
 			return -1;
 		}
-		listener_add(srv, l, kind);
+		listener_add(srv, sl, l);
 	}
 	return 0;
 }
@@ -872,33 +913,27 @@ listen_setting(struct server *srv, const char *key,
 int
 server_listen(struct server *srv)
 {
-	const struct config *cfg = srv->cfg;
-	char *names = NULL;
-	int passed, rc;
+	char **names = NULL;
+	int passed = service_listen_fds_named(&names), rc;
 
-	/* Read before service_listen_fds unsets it. */
-	if (getenv("LISTEN_FDNAMES") != NULL &&
-	    (names = strdup(getenv("LISTEN_FDNAMES"))) == NULL)
-		return -1;
-	passed = service_listen_fds();
 	if (passed == -1) {
 		log_error("socket activation: malformed LISTEN_FDS");
-		free(names);
 		return -1;
 	}
 	if (passed > 0) {
 		rc = listen_passed(srv, passed, names);
-		free(names);
+		service_names_free(names);
 		return rc;
 	}
-	free(names);
-	if (listen_setting(srv, "listen", &cfg->listen, -1) == -1 ||
-	    listen_setting(srv, "smtp-listen", &cfg->smtp_listen,
-	    SMTP_KIND_SMTP) == -1 ||
-	    listen_setting(srv, "submission-listen", &cfg->submission_listen,
-	    SMTP_KIND_SUBMISSION) == -1 ||
-	    listen_setting(srv, "submissions-listen",
-	    &cfg->submissions_listen, SMTP_KIND_SUBMISSIONS) == -1)
+	service_names_free(names);
+	if (listen_bind(srv, &srv->cfg->listen, 0, 0) == -1 ||
+	    listen_bind(srv, &srv->cfg->tls_listen, 1, 0) == -1 ||
+	    listen_bind(srv, &srv->cfg->smtp_listen, 0,
+	    1 + SMTP_KIND_SMTP) == -1 ||
+	    listen_bind(srv, &srv->cfg->submission_listen, 0,
+	    1 + SMTP_KIND_SUBMISSION) == -1 ||
+	    listen_bind(srv, &srv->cfg->submissions_listen, 1,
+	    1 + SMTP_KIND_SUBMISSIONS) == -1)
 		return -1;
 	set_accepting(srv, 1);
 	log_started(srv);
@@ -940,7 +975,7 @@ server_free(struct server *srv)
 	pool_free(srv->auth_pool);
 	pool_free(srv->store_pool);
 	for (i = 0; i < srv->nlisteners; i++)
-		evconnlistener_free(srv->listeners[i]);
+		evconnlistener_free(srv->listeners[i].l);
 	for (i = 0; i < sizeof(srv->signals) / sizeof(srv->signals[0]); i++)
 		if (srv->signals[i] != NULL)
 			event_free(srv->signals[i]);
@@ -952,6 +987,7 @@ server_free(struct server *srv)
 		event_free(srv->status_timer);
 	mailboxes_free(srv->mailboxes);
 	conn_env_free(srv->conn_env);
+	tls_free(srv->tls);
 	if (srv->base != NULL)
 		event_base_free(srv->base);
 	if (srv->lock_fd != -1)

@@ -33,6 +33,10 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sodium.h>
 
 #include "config.h"
 #include "conn.h"
@@ -40,11 +44,13 @@
 #include "mailbox.h"
 #include "maildir.h"
 #include "message.h"
+#include "penalty.h"
 #include "pool.h"
 #include "rules.h"
 #include "server.h"
 #include "smtp_parse.h"
 #include "smtp_session.h"
+#include "tls.h"
 #include "users.h"
 
 /* RFC 5321 §4.5.3.2: the server waits 5 minutes for a command; a data
@@ -57,6 +63,10 @@
 #define SMTP_INPUT_MAX ((size_t)65536)
 /* More Received: fields than this is a mail loop (OpenSMTPD's bound). */
 #define SMTP_HOPS_MAX 100
+/* A TLS handshake gets this long. */
+#define SMTP_TIMEOUT_TLS 10
+/* What an AUTH exchange may carry, decoded. */
+#define SMTP_AUTH_MAX 1024
 
 /*
  * Where a session is. Commands are taken in S_CMD only; the AUTH states
@@ -69,9 +79,19 @@ enum smtp_state {
 	S_CMD,
 	S_BODY,
 	S_COMMIT,
+	S_AUTH_PLAIN,    /* AUTH PLAIN sent 334: the response line comes */
+	S_AUTH_USER,     /* AUTH LOGIN: the user name line comes */
+	S_AUTH_PASS,     /* AUTH LOGIN: the password line comes */
+	S_AUTH_CHECK,    /* the password is checked on the auth pool */
+	S_STARTTLS,      /* 220 to STARTTLS queued: TLS once it is written */
+	S_HANDSHAKE,     /* the TLS handshake runs */
 	S_CLOSING,
 	S_DEAD,
 };
+
+/* The states that take the client's lines. */
+#define TAKES_INPUT(st) ((st) == S_CMD || (st) == S_BODY || \
+	(st) == S_AUTH_PLAIN || (st) == S_AUTH_USER || (st) == S_AUTH_PASS)
 
 #define F_EOF        0x1   /* the peer finished sending */
 #define F_STOPPING   0x2   /* the server stops: close after this reply */
@@ -105,6 +125,9 @@ struct smtp_session {
 	struct smtp_tx *tx;
 	char helo[256];         /* "" until EHLO/HELO */
 	int esmtp;              /* greeted with EHLO */
+	int tls;                /* under TLS (the bufferevent's SSL) */
+	char user[RULES_USERNAME_MAX + 1]; /* authenticated: "" until AUTH */
+	char *login_user;       /* AUTH LOGIN: the name, until the password */
 	char peer[64];
 	char addr[INET6_ADDRSTRLEN + 5]; /* "IPv6:" and the address */
 };
@@ -186,9 +209,11 @@ set_timeouts(struct smtp_session *s)
 	struct timeval rd = { s->state == S_BODY ? SMTP_TIMEOUT_DATA :
 		SMTP_TIMEOUT_CMD, 0 };
 	struct timeval wr = { SMTP_TIMEOUT_CMD, 0 };
-	int busy = s->state == S_COMMIT;
+	struct timeval hs = { SMTP_TIMEOUT_TLS, 0 };
+	int busy = s->state == S_COMMIT || s->state == S_AUTH_CHECK;
 
-	bufferevent_set_timeouts(s->bev, busy ? NULL : &rd, &wr);
+	bufferevent_set_timeouts(s->bev, s->state == S_HANDSHAKE ? &hs :
+	    busy ? NULL : &rd, &wr);
 }
 
 void
@@ -199,6 +224,8 @@ smtp_session_close(struct smtp_session *s, const char *reason)
 	s->state = S_DEAD;
 	log_write(LOG_LEVEL_INFO, s->id, "smtp close reason=\"%s\"", reason);
 	tx_reset(s);
+	free(s->login_user);
+	s->login_user = NULL;
 	evbuffer_remove_cb_entry(bufferevent_get_input(s->bev), s->in_cb);
 	evbuffer_remove_cb_entry(bufferevent_get_output(s->bev), s->out_cb);
 	charge(s, 0, s->held);
@@ -211,10 +238,48 @@ smtp_session_close(struct smtp_session *s, const char *reason)
 static void
 close_if_flushed(struct smtp_session *s)
 {
-	if (s->state == S_CLOSING &&
-	    evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-		smtp_session_close(s, (s->flags & F_EOF) ? "end of input" :
-		    "closed after reply");
+	struct bufferevent *under;
+
+	if (s->state != S_CLOSING ||
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) != 0)
+		return;
+	/* After STARTTLS the last reply may still be ciphertext in the
+	 * plain bufferevent below the filter: under_drained comes back. */
+	under = bufferevent_get_underlying(s->bev);
+	if (under != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(under)) != 0)
+		return;
+	smtp_session_close(s, (s->flags & F_EOF) ? "end of input" :
+	    "closed after reply");
+}
+
+/* Out of libevent's write path: close_if_flushed may free the bev. */
+static void
+under_close_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	close_if_flushed(s);
+	smtp_unref(s);
+}
+
+/* The socket took ciphertext below the TLS filter. */
+static void
+under_drained(struct evbuffer *b, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct smtp_session *s = arg;
+	struct timeval now = { 0, 0 };
+
+	if (info->n_deleted == 0 || evbuffer_get_length(b) != 0 ||
+	    s->state != S_CLOSING)
+		return;
+	s->refs++;
+	if (event_base_once(server_base(s->srv), -1, EV_TIMEOUT,
+	    under_close_cb, s, &now) == -1)
+		smtp_unref(s);
 }
 
 /* Take nothing more; close once what is queued is written. */
@@ -448,6 +513,41 @@ count_hops(const char *p, size_t len)
 	return n;
 }
 
+/* 1 when the header of body (LF endings) has the field name. */
+static int
+has_field(const char *p, size_t len, const char *name)
+{
+	const char *end = p + len;
+	size_t n = strlen(name);
+
+	while (p < end && *p != '\n') {
+		if ((size_t)(end - p) > n && strncasecmp(p, name, n) == 0 &&
+		    p[n] == ':')
+			return 1;
+		if ((p = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		p++;
+	}
+	return 0;
+}
+
+/* The Date: and Message-ID: a submitted message lacks, into fix. */
+static void
+header_fixup(struct smtp_session *s, const struct smtp_tx *tx,
+    const char *date, const char *id, char *fix, size_t len)
+{
+	const char *domain = server_cfg(s->srv)->domain;
+	size_t used = 0;
+	int n;
+
+	if (!has_field(tx->body, tx->len, "Date") &&
+	    (n = snprintf(fix, len, "Date: %s\n", date)) > 0)
+		used = (size_t)n;
+	if (!has_field(tx->body, tx->len, "Message-ID") && used < len)
+		snprintf(fix + used, len - used, "Message-ID: <%s@%s>\n", id,
+		    domain);
+}
+
 /*
  * The end of data came and the message is good: add Return-Path and
  * Received (RFC 5321 §4.4), and hand it to the store pool. The reply comes
@@ -459,7 +559,8 @@ commit_start(struct smtp_session *s)
 	const struct config *cfg = server_cfg(s->srv);
 	struct smtp_tx *tx = s->tx;
 	struct smtp_job *j;
-	char date[RULES_DATE_LEN];
+	char date[RULES_DATE_LEN], fix[256];
+	const char *with;
 	char *head = NULL;
 	int n;
 
@@ -469,21 +570,37 @@ commit_start(struct smtp_session *s)
 	snprintf(j->id, sizeof(j->id), "%llX.%llX.%u",
 	    (unsigned long long)time(NULL), s->id, ++s->ntx);
 	rules_date(time(NULL), date);
+	/* RFC 3848: whether TLS and AUTH were used, for the reader. */
+	with = s->user[0] != '\0' ? "ESMTPSA" : s->tls ? "ESMTPS" :
+	    s->esmtp ? "ESMTP" : "SMTP";
 	/* "for" only with one recipient: the others stay unnamed. */
 	if (tx->nrcpt == 1)
 		n = asprintf(&head, "Return-Path: <%s>\nReceived: from %s "
 		    "([%s])\n\tby %s (glomaild) with %s id %s\n\tfor <%s@%s>;"
 		    " %s\n", tx->from, s->helo, s->addr, cfg->domain,
-		    s->esmtp ? "ESMTP" : "SMTP", j->id, tx->rcpt[0],
+		    with, j->id, tx->rcpt[0],
 		    cfg->domain, date);
 	else
 		n = asprintf(&head, "Return-Path: <%s>\nReceived: from %s "
 		    "([%s])\n\tby %s (glomaild) with %s id %s;\n\t%s\n",
 		    tx->from, s->helo, s->addr, cfg->domain,
-		    s->esmtp ? "ESMTP" : "SMTP", j->id, date);
+		    with, j->id, date);
 	if (n < 0) {
 		head = NULL;
 		goto fail;
+	}
+	/* Submission completes a message (RFC 6409 §8.2, §8.3). */
+	fix[0] = '\0';
+	if (s->kind != SMTP_KIND_SMTP)
+		header_fixup(s, tx, date, j->id, fix, sizeof(fix));
+	if (fix[0] != '\0') {
+		char *both;
+
+		if (asprintf(&both, "%s%s", head, fix) < 0)
+			goto fail;
+		free(head);
+		head = both;
+		n = (int)strlen(head);
 	}
 	j->len = (size_t)n + tx->len;
 	if ((j->data = malloc(j->len ? j->len : 1)) == NULL)
@@ -554,6 +671,26 @@ body_emit(void *arg, const char *p, size_t n)
 	return 0;
 }
 
+/*
+ * Submission: the From: field must name the account logged in, as for
+ * JSON sends (the sender is who is logged in). 1 when it does not.
+ */
+static int
+from_mismatch(struct smtp_session *s, const struct smtp_tx *tx)
+{
+	struct message_info info;
+	char want[RULES_USERNAME_MAX + 256];
+	int bad;
+
+	snprintf(want, sizeof(want), "%s@%s", s->user,
+	    server_cfg(s->srv)->domain);
+	if (message_parse(tx->body, tx->len, 0, &info) == -1)
+		return 1;
+	bad = strcasecmp(info.from, want) != 0;
+	message_info_clear(&info);
+	return bad;
+}
+
 /* The real end of data came: refuse what is wrong, else store it. */
 static void
 data_end(struct smtp_session *s)
@@ -589,6 +726,12 @@ data_end(struct smtp_session *s)
 		tx_reset(s);
 		reply(s, 452, "4.3.1", "Insufficient system resources, try "
 		    "again later");
+		return;
+	}
+	if (s->user[0] != '\0' && from_mismatch(s, tx)) {
+		tx_reset(s);
+		reply_error(s, 550, "5.7.1", "From: must be the authenticated "
+		    "account");
 		return;
 	}
 	if (count_hops(tx->body, tx->len) >= SMTP_HOPS_MAX) {
@@ -660,7 +803,25 @@ proceed_ehlo(struct smtp_session *s, const char *arg)
 	reply_more(s, 250, "SIZE %zu", cfg->smtp_max_size);
 	reply_more(s, 250, "8BITMIME");
 	reply_more(s, 250, "ENHANCEDSTATUSCODES");
+	/* RFC 3207 §4, RFC 4954 §4: STARTTLS before TLS, AUTH only under it. */
+	if (s->kind == SMTP_KIND_SUBMISSION && !s->tls &&
+	    server_tls(s->srv) != NULL)
+		reply_more(s, 250, "STARTTLS");
+	if (s->kind != SMTP_KIND_SMTP && s->tls && s->user[0] == '\0')
+		reply_more(s, 250, "AUTH PLAIN LOGIN");
 	reply(s, 250, NULL, "HELP");
+}
+
+/* The sender is the authenticated account (user@domain, any case). */
+static int
+sender_owned(struct smtp_session *s, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	size_t n = strlen(s->user);
+
+	return at != NULL && (size_t)(at - addr) == n &&
+	    strncasecmp(addr, s->user, n) == 0 &&
+	    strcasecmp(at + 1, server_cfg(s->srv)->domain) == 0;
 }
 
 static int
@@ -671,6 +832,16 @@ check_mail(struct smtp_session *s, const char *arg)
 
 	if (s->tx != NULL) {
 		reply_error(s, 503, "5.5.1", "Nested MAIL command");
+		return -1;
+	}
+	/* Submission: TLS, then AUTH, before any mail (RFC 6409 §4.3). */
+	if (s->kind != SMTP_KIND_SMTP && !s->tls) {
+		reply_error(s, 530, "5.7.0", "Must issue a STARTTLS command "
+		    "first");
+		return -1;
+	}
+	if (s->kind != SMTP_KIND_SMTP && s->user[0] == '\0') {
+		reply_error(s, 530, "5.7.0", "Authentication required");
 		return -1;
 	}
 	switch (smtp_parse_path(arg, 1, &path)) {
@@ -684,6 +855,11 @@ check_mail(struct smtp_session *s, const char *arg)
 		return -1;
 	case SMTP_PATH_PARAM:
 		reply_error(s, 555, "5.5.4", "Unsupported MAIL parameter");
+		return -1;
+	}
+	if (s->user[0] != '\0' && !sender_owned(s, path.addr)) {
+		reply_error(s, 553, "5.7.1", "Sender address not owned by the "
+		    "authenticated account");
 		return -1;
 	}
 	if (path.size > cfg->smtp_max_size) {
@@ -881,19 +1057,339 @@ proceed_help(struct smtp_session *s, const char *arg)
 	    "QUIT VRFY HELP");
 }
 
-/* Offered on no listener yet: TLS comes to SMTP with its own change. */
+/*
+ * STARTTLS (RFC 3207) on the submission listener. Nothing may follow it
+ * in the buffer: bytes sent with it in plaintext would otherwise be read
+ * as if they came under TLS (CVE-2011-0411 and its kin), so they end the
+ * session instead.
+ */
+static int
+check_starttls(struct smtp_session *s, const char *arg)
+{
+	if (s->kind != SMTP_KIND_SUBMISSION || server_tls(s->srv) == NULL) {
+		reply_error(s, 502, "5.5.1", "STARTTLS not available");
+		return -1;
+	}
+	if (s->tls) {
+		reply_error(s, 503, "5.5.1", "TLS already active");
+		return -1;
+	}
+	if (*arg != '\0') {
+		reply_error(s, 501, "5.5.4", "Syntax: STARTTLS");
+		return -1;
+	}
+	if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0) {
+		reply(s, 554, "5.5.0", "Commands sent with STARTTLS, closing");
+		close_after_reply(s);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 proceed_starttls(struct smtp_session *s, const char *arg)
 {
 	(void)arg;
-	reply_error(s, 502, "5.5.1", "STARTTLS not available");
+	reply(s, 220, "2.0.0", "Ready to start TLS");
+	/* Nothing more is read in plaintext; the write callback starts TLS
+	 * once the 220 is out. */
+	bufferevent_disable(s->bev, EV_READ);
+	s->state = S_STARTTLS;
+}
+
+/* --- AUTH (RFC 4954): PLAIN and LOGIN, checked as JSON logins are ------- */
+
+struct smtp_auth_job {
+	struct smtp_session *s;
+	struct server *srv;
+	char user[RULES_USERNAME_MAX + 1];
+	char addr[64];
+	char *password;
+	size_t password_len;
+	struct penalty_turn *turn;
+	enum users_result result;
+	int known;
+};
+
+static void
+auth_job_free(struct smtp_auth_job *j)
+{
+	penalty_leave(j->turn, PENALTY_ABANDONED);
+	if (j->password != NULL) {
+		sodium_memzero(j->password, j->password_len);
+		free(j->password);
+	}
+	free(j);
+}
+
+/* Back to commands after an AUTH exchange, with this reply. */
+static void
+auth_end(struct smtp_session *s)
+{
+	free(s->login_user);
+	s->login_user = NULL;
+	if (s->state != S_DEAD && s->state != S_CLOSING)
+		s->state = S_CMD;
+}
+
+static void
+auth_failed(struct smtp_session *s, const char *user)
+{
+	/* The same line as a JSON login's: one filter for fail2ban. */
+	log_write(LOG_LEVEL_WARN, s->id, "login failed user=%s addr=%s",
+	    user, s->addr);
+	auth_end(s);
+	reply_error(s, 535, "5.7.8", "Authentication credentials invalid");
+}
+
+static void
+auth_work(void *arg)
+{
+	struct smtp_auth_job *j = arg;
+	int data = server_data_fd(j->srv);
+
+	j->result = users_verify(data, j->user, j->password);
+	if (j->result == USERS_DENIED)
+		j->known = users_exists(data, j->user) == 1;
+}
+
+static void
+auth_done(void *arg)
+{
+	struct smtp_auth_job *j = arg;
+	struct smtp_session *s = j->s;
+
+	penalty_leave(j->turn, j->result == USERS_OK ? PENALTY_SUCCEEDED :
+	    j->result != USERS_DENIED ? PENALTY_ABANDONED : j->known ?
+	    PENALTY_FAILED : PENALTY_FAILED_UNKNOWN);
+	j->turn = NULL;
+	if (s->state == S_AUTH_CHECK) {
+		if (j->result == USERS_OK) {
+			memcpy(s->user, j->user, sizeof(s->user));
+			log_write(LOG_LEVEL_INFO, s->id, "smtp login user=%s",
+			    s->user);
+			auth_end(s);
+			reply(s, 235, "2.7.0", "Authentication successful");
+		} else if (j->result == USERS_DENIED) {
+			auth_failed(s, j->user);
+		} else {
+			auth_end(s);
+			reply(s, 454, "4.7.0", "Temporary authentication "
+			    "failure");
+		}
+		set_timeouts(s);
+		smtp_process(s);
+	}
+	auth_job_free(j);
+	smtp_unref(s);
+}
+
+/* The turn came (penalty.c): hash on the auth pool. */
+static void
+auth_submit(void *arg)
+{
+	struct smtp_auth_job *j = arg;
+	struct smtp_session *s = j->s;
+
+	if (s->state != S_AUTH_CHECK) {
+		auth_job_free(j);
+		smtp_unref(s);
+		return;
+	}
+	if (penalty_refused(j->turn) || pool_submit(server_auth_pool(j->srv),
+	    auth_work, auth_done, j) == -1) {
+		auth_job_free(j);
+		auth_end(s);
+		reply(s, 454, "4.7.0", "Too many login attempts, try again "
+		    "later");
+		set_timeouts(s);
+		smtp_process(s);
+		smtp_unref(s);
+	}
+}
+
+static int
+auth_wanted(void *arg)
+{
+	return ((struct smtp_auth_job *)arg)->s->state == S_AUTH_CHECK;
+}
+
+/*
+ * Check a name and password: "alice" or "alice@<domain>", the same
+ * normalisation, throttling (penalty.c) and pool as a JSON login.
+ */
+static void
+auth_check(struct smtp_session *s, const char *name, const char *password)
+{
+	const char *domain = server_cfg(s->srv)->domain, *at, *why;
+	char local[RULES_USERNAME_MAX + 2], user[RULES_USERNAME_MAX + 1];
+	struct smtp_auth_job *j;
+	size_t n;
+	int now;
+
+	at = strrchr(name, '@');
+	n = at != NULL ? (size_t)(at - name) : strlen(name);
+	if (n >= sizeof(local) || (at != NULL && strcasecmp(at + 1,
+	    domain) != 0)) {
+		auth_failed(s, "(invalid)");
+		return;
+	}
+	memcpy(local, name, n);
+	local[n] = '\0';
+	if (rules_username(local, user, &why) == -1 ||
+	    strlen(password) > RULES_PASSWORD_MAX) {
+		auth_failed(s, rules_username(local, user, &why) == -1 ?
+		    "(invalid)" : user);
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->password = strdup(password)) == NULL) {
+		free(j);
+		auth_end(s);
+		reply(s, 454, "4.7.0", "Temporary authentication failure");
+		return;
+	}
+	j->password_len = strlen(j->password);
+	j->s = s;
+	j->srv = s->srv;
+	memcpy(j->user, user, sizeof(user));
+	snprintf(j->addr, sizeof(j->addr), "%s", s->addr);
+	now = penalty_enter(server_penalty(s->srv), user, j->addr, s->id,
+	    auth_submit, auth_wanted, j, &j->turn);
+	if (now == -1) {
+		log_write(LOG_LEVEL_WARN, s->id, "login refused user=%s "
+		    "addr=%s: too many attempts waiting", user, j->addr);
+		auth_job_free(j);
+		auth_end(s);
+		reply(s, 454, "4.7.0", "Too many login attempts, try again "
+		    "later");
+		return;
+	}
+	s->state = S_AUTH_CHECK;
+	s->refs++;
+	set_timeouts(s);
+	if (now == 1)
+		auth_submit(j);
+}
+
+/* AUTH PLAIN's response: authzid NUL authcid NUL password, base64. */
+static void
+auth_plain(struct smtp_session *s, const char *b64)
+{
+	char user[SMTP_AUTH_MAX], pass[SMTP_AUTH_MAX];
+	int rc = smtp_auth_plain(b64, user, sizeof(user), pass, sizeof(pass));
+
+	if (rc == -1) {
+		auth_end(s);
+		reply_error(s, 501, "5.5.2", "Cannot decode response");
+	} else if (rc == -2) {
+		auth_failed(s, "(proxy)");
+	} else {
+		auth_check(s, user, pass);
+	}
+	sodium_memzero(pass, sizeof(pass));
+}
+
+/* A line of an AUTH exchange (never logged: it carries the secret). */
+static void
+auth_line(struct smtp_session *s, const char *line)
+{
+	char text[SMTP_AUTH_MAX];
+
+	if (strcmp(line, "*") == 0) {
+		auth_end(s);
+		reply_error(s, 501, "5.7.0", "Authentication cancelled");
+		return;
+	}
+	if (s->state == S_AUTH_PLAIN) {
+		auth_plain(s, line);
+		return;
+	}
+	if (smtp_base64_text(line, text, sizeof(text)) == -1) {
+		auth_end(s);
+		reply_error(s, 501, "5.5.2", "Cannot decode response");
+		return;
+	}
+	if (s->state == S_AUTH_USER) {
+		if ((s->login_user = strdup(text)) == NULL) {
+			auth_end(s);
+			reply(s, 454, "4.7.0", "Temporary authentication "
+			    "failure");
+			return;
+		}
+		s->state = S_AUTH_PASS;
+		reply(s, 334, NULL, "UGFzc3dvcmQ6"); /* "Password:" */
+		return;
+	}
+	auth_check(s, s->login_user != NULL ? s->login_user : "", text);
+	sodium_memzero(text, sizeof(text));
+}
+
+static int
+check_auth(struct smtp_session *s, const char *arg)
+{
+	if (s->kind == SMTP_KIND_SMTP) {
+		reply_error(s, 502, "5.5.1", "AUTH not available on this port");
+		return -1;
+	}
+	if (!s->tls) {
+		/* RFC 4954 §4: no password in the clear. */
+		reply_error(s, 538, "5.7.11", "Encryption required for "
+		    "requested authentication mechanism");
+		return -1;
+	}
+	if (s->user[0] != '\0' || s->tx != NULL) {
+		reply_error(s, 503, "5.5.1", s->tx != NULL ? "AUTH not "
+		    "allowed during a transaction" : "Already authenticated");
+		return -1;
+	}
+	if (strncasecmp(arg, "PLAIN", 5) != 0 && strncasecmp(arg, "LOGIN",
+	    5) != 0) {
+		reply_error(s, 504, "5.5.4", "Unrecognized authentication "
+		    "type");
+		return -1;
+	}
+	if (arg[5] != '\0' && arg[5] != ' ') {
+		reply_error(s, 504, "5.5.4", "Unrecognized authentication "
+		    "type");
+		return -1;
+	}
+	return 0;
 }
 
 static void
 proceed_auth(struct smtp_session *s, const char *arg)
 {
-	(void)arg;
-	reply_error(s, 502, "5.5.1", "AUTH not available on this port");
+	const char *ir = arg[5] == ' ' ? arg + 6 : NULL;
+	char text[SMTP_AUTH_MAX];
+
+	if (strncasecmp(arg, "PLAIN", 5) == 0) {
+		s->state = S_AUTH_PLAIN;
+		if (ir != NULL && strcmp(ir, "=") != 0)
+			auth_plain(s, ir);
+		else
+			reply(s, 334, NULL, " ");
+		return;
+	}
+	if (ir == NULL) {
+		s->state = S_AUTH_USER;
+		reply(s, 334, NULL, "VXNlcm5hbWU6"); /* "Username:" */
+		return;
+	}
+	/* LOGIN with the name as initial response (smtplib sends it). */
+	s->state = S_AUTH_USER;
+	if (smtp_base64_text(ir, text, sizeof(text)) == -1) {
+		auth_end(s);
+		reply_error(s, 501, "5.5.2", "Cannot decode response");
+		return;
+	}
+	if ((s->login_user = strdup(text)) == NULL) {
+		auth_end(s);
+		reply(s, 454, "4.7.0", "Temporary authentication failure");
+		return;
+	}
+	s->state = S_AUTH_PASS;
+	reply(s, 334, NULL, "UGFzc3dvcmQ6");
 }
 
 /* Another protocol's request (ALPACA and kin): no conversation at all. */
@@ -917,8 +1413,8 @@ static const struct smtp_cmd smtp_cmds[] = {
 	{ SMTP_VRFY, 0, NULL, proceed_vrfy },
 	{ SMTP_EXPN, 0, NULL, proceed_expn },
 	{ SMTP_HELP, 0, NULL, proceed_help },
-	{ SMTP_STARTTLS, 0, NULL, proceed_starttls },
-	{ SMTP_AUTH, 0, NULL, proceed_auth },
+	{ SMTP_STARTTLS, 0, check_starttls, proceed_starttls },
+	{ SMTP_AUTH, NEED_HELO, check_auth, proceed_auth },
 	{ SMTP_HTTP, 0, NULL, proceed_http },
 };
 
@@ -992,7 +1488,7 @@ smtp_process(struct smtp_session *s)
 	int rc;
 
 	s->refs++;
-	while (s->state == S_CMD || s->state == S_BODY) {
+	while (TAKES_INPUT(s->state)) {
 		if (evbuffer_get_length(bufferevent_get_output(s->bev)) >
 		    SMTP_OUTPUT_HIGH)
 			break; /* the write callback resumes */
@@ -1010,12 +1506,19 @@ smtp_process(struct smtp_session *s)
 			break;
 		}
 		if (rc == -2) {
+			if (s->state != S_CMD)
+				auth_end(s);
 			reply_error(s, 500, "5.5.2", "NUL in command line");
 			continue;
 		}
-		smtp_command(s, line);
+		if (s->state == S_CMD) {
+			smtp_command(s, line);
+		} else {
+			auth_line(s, line);
+			sodium_memzero(line, sizeof(line));
+		}
 	}
-	if ((s->flags & F_EOF) && (s->state == S_CMD || s->state == S_BODY))
+	if ((s->flags & F_EOF) && TAKES_INPUT(s->state))
 		close_after_reply(s);
 	smtp_unref(s);
 }
@@ -1027,16 +1530,92 @@ smtp_readcb(struct bufferevent *bev, void *arg)
 	smtp_process(arg);
 }
 
+static void smtp_eventcb(struct bufferevent *bev, short what, void *arg);
+static void smtp_writecb(struct bufferevent *bev, void *arg);
+
+/* Count what a bufferevent's buffers hold, as this session's. */
+static int
+watch_buffers(struct smtp_session *s)
+{
+	s->in_cb = evbuffer_add_cb(bufferevent_get_input(s->bev), buffer_cb, s);
+	s->out_cb = evbuffer_add_cb(bufferevent_get_output(s->bev), buffer_cb,
+	    s);
+	return s->in_cb == NULL || s->out_cb == NULL ? -1 : 0;
+}
+
+/*
+ * The 220 to STARTTLS is written: the session goes on through a TLS
+ * filter over the same socket. Both of the plain bufferevent's buffers are
+ * empty now (the check refused any input left; the output is flushed).
+ */
+static void
+start_tls(struct smtp_session *s)
+{
+	struct bufferevent *tb;
+	SSL *ssl;
+
+	if ((ssl = tls_ssl_new(server_tls(s->srv))) == NULL) {
+		smtp_session_close(s, "tls: cannot make a session");
+		return;
+	}
+	tb = bufferevent_openssl_filter_new(server_base(s->srv), s->bev, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tb == NULL) {
+		SSL_free(ssl);
+		smtp_session_close(s, "tls: cannot start");
+		return;
+	}
+	evbuffer_remove_cb_entry(bufferevent_get_input(s->bev), s->in_cb);
+	evbuffer_remove_cb_entry(bufferevent_get_output(s->bev), s->out_cb);
+	s->bev = tb; /* frees the plain one with it */
+	s->in_cb = s->out_cb = NULL;
+	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
+	if (evbuffer_add_cb(bufferevent_get_output(bufferevent_get_underlying(
+	    tb)), under_drained, s) == NULL || watch_buffers(s) == -1) {
+		smtp_session_close(s, "out of memory");
+		return;
+	}
+	s->tls = 1;
+	s->state = S_HANDSHAKE;
+	bufferevent_setcb(tb, smtp_readcb, smtp_writecb, smtp_eventcb, s);
+	bufferevent_setwatermark(tb, EV_READ, 0, SMTP_INPUT_MAX);
+	bufferevent_setwatermark(tb, EV_WRITE, SMTP_OUTPUT_HIGH / 4, 0);
+	set_timeouts(s);
+	bufferevent_enable(tb, EV_READ | EV_WRITE);
+}
+
 static void
 smtp_writecb(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session *s = arg;
 
-	(void)bev;
 	if (s->state == S_CLOSING)
 		close_if_flushed(s);
+	else if (s->state == S_STARTTLS &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		start_tls(s);
 	else
 		smtp_process(s);
+}
+
+/* A TLS failure: a scanner or a vanished peer is an ordinary close. */
+static void
+tls_failed(struct smtp_session *s, struct bufferevent *bev)
+{
+	unsigned long codes[8], e;
+	size_t n = 0;
+	char why[512];
+	int benign;
+
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		if (n < sizeof(codes) / sizeof(codes[0]))
+			codes[n++] = e;
+	benign = tls_describe_errors(codes, n, why, sizeof(why));
+	log_write(benign ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, s->id,
+	    "smtp tls %s: %s", s->state == S_HANDSHAKE ? "handshake failed" :
+	    "session ended", why);
+	ERR_clear_error();
+	smtp_session_close(s, benign ? "peer closed" : "tls error");
 }
 
 static void
@@ -1044,12 +1623,40 @@ smtp_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtp_session *s = arg;
 
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+		if (ssl != NULL)
+			log_write(LOG_LEVEL_INFO, s->id, "smtp tls version=%s "
+			    "cipher=%s", SSL_get_version(ssl),
+			    SSL_get_cipher_name(ssl));
+		/* RFC 3207 §4.2: forget what was said in plaintext. */
+		if (s->state == S_HANDSHAKE) {
+			tx_reset(s);
+			s->helo[0] = '\0';
+			s->esmtp = 0;
+			s->state = S_CMD;
+			set_timeouts(s);
+			smtp_process(s);
+		}
+		return;
+	}
 	if (what & BEV_EVENT_EOF) {
 		/* Answer what came before the end; a commit still replies. */
 		s->flags |= F_EOF;
 		bufferevent_disable(bev, EV_READ);
-		if (s->state == S_CMD || s->state == S_BODY)
+		if (TAKES_INPUT(s->state))
 			smtp_process(s);
+		else if (s->state == S_HANDSHAKE || s->state == S_STARTTLS)
+			smtp_session_close(s, "end of input");
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && s->state == S_HANDSHAKE) {
+		smtp_session_close(s, "tls handshake timeout");
+		return;
+	}
+	if (s->tls && (what & BEV_EVENT_ERROR)) {
+		tls_failed(s, bev);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
@@ -1106,7 +1713,8 @@ format_peer(struct smtp_session *s, const struct sockaddr *sa)
 struct smtp_session *
 smtp_session_new(struct server *srv, struct conn_env *env,
     enum smtp_kind kind, unsigned long long id, evutil_socket_t fd,
-    const struct sockaddr *sa, int salen, smtp_gone_fn gone, void *link)
+    const struct sockaddr *sa, int salen, struct ssl_st *ssl,
+    smtp_gone_fn gone, void *link)
 {
 	struct smtp_session *s;
 	int one = 1;
@@ -1114,6 +1722,7 @@ smtp_session_new(struct server *srv, struct conn_env *env,
 	(void)salen;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		evutil_closesocket(fd);
+		SSL_free(ssl);
 		return NULL;
 	}
 	s->srv = srv;
@@ -1126,17 +1735,24 @@ smtp_session_new(struct server *srv, struct conn_env *env,
 	s->state = S_CMD;
 	format_peer(s, sa);
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	s->bev = bufferevent_socket_new(server_base(srv), fd,
-	    BEV_OPT_CLOSE_ON_FREE);
+	if (ssl != NULL) {
+		/* submissions: TLS from the first byte (RFC 8314). */
+		s->tls = 1;
+		s->bev = bufferevent_openssl_socket_new(server_base(srv), fd,
+		    ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (s->bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+	} else {
+		s->bev = bufferevent_socket_new(server_base(srv), fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	}
 	if (s->bev == NULL) {
 		evutil_closesocket(fd);
+		SSL_free(ssl);
 		free(s);
 		return NULL;
 	}
-	s->in_cb = evbuffer_add_cb(bufferevent_get_input(s->bev), buffer_cb, s);
-	s->out_cb = evbuffer_add_cb(bufferevent_get_output(s->bev), buffer_cb,
-	    s);
-	if (s->in_cb == NULL || s->out_cb == NULL) {
+	if (watch_buffers(s) == -1) {
 		bufferevent_free(s->bev);
 		free(s);
 		return NULL;
@@ -1146,8 +1762,8 @@ smtp_session_new(struct server *srv, struct conn_env *env,
 	bufferevent_setwatermark(s->bev, EV_WRITE, SMTP_OUTPUT_HIGH / 4, 0);
 	set_timeouts(s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	log_write(LOG_LEVEL_INFO, s->id, "smtp connect listener=%s peer=%s",
-	    smtp_kind_name(kind), s->peer);
+	log_write(LOG_LEVEL_INFO, s->id, "smtp connect listener=%s peer=%s%s",
+	    smtp_kind_name(kind), s->peer, s->tls ? " tls" : "");
 	reply(s, 220, NULL, "%s ESMTP glomaild", server_cfg(srv)->domain);
 	return s;
 }

@@ -17,6 +17,7 @@
 struct conn_env;
 struct server;
 struct smtp_session;
+struct ssl_st;
 
 /* Which listener a session came from decides its policy. */
 enum smtp_kind {
@@ -34,12 +35,14 @@ typedef void (*smtp_gone_fn)(struct server *srv, void *link);
 
 /*
  * Take an accepted socket: send the banner and serve it. env is the
- * connections' shared budget (conn.h). NULL on failure (socket closed).
+ * connections' shared budget (conn.h); ssl, when not NULL, is taken: the
+ * session speaks TLS from the first byte (submissions). NULL on failure
+ * (socket and ssl freed).
  */
 struct smtp_session *smtp_session_new(struct server *srv,
     struct conn_env *env, enum smtp_kind kind, unsigned long long id,
     evutil_socket_t fd, const struct sockaddr *sa, int salen,
-    smtp_gone_fn gone, void *link);
+    struct ssl_st *ssl, smtp_gone_fn gone, void *link);
 
 /* Close now (the transaction is rolled back). */
 void smtp_session_close(struct smtp_session *s, const char *reason);

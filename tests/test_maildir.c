@@ -4,7 +4,6 @@
  */
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -20,6 +19,7 @@
 #include <cmocka.h>
 
 #include "maildir.h"
+#include "testfs.h"
 #include "testsrv.h"
 
 /*
@@ -68,24 +68,6 @@ teardown(void **state)
 	return 0;
 }
 
-static int
-count_files(const char *dir, const char *sub)
-{
-	char path[4096];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* A delivery lands in new/ only, whole, and leaves tmp/ empty. */
 static void
 test_deliver(void **state)
@@ -100,9 +82,9 @@ test_deliver(void **state)
 	assert_int_equal(maildir_deliver(t->md, "hello\n", 6, name, &step), 0);
 	/* The step a delivery ends with, on its own: new/ to disk. */
 	assert_int_equal(maildir_sync_new(t->md), 0);
-	assert_int_equal(count_files(dir, "new"), 1);
-	assert_int_equal(count_files(dir, "tmp"), 0);
-	assert_int_equal(count_files(dir, "cur"), 0);
+	assert_int_equal(testfs_count("%s/new", dir), 1);
+	assert_int_equal(testfs_count("%s/tmp", dir), 0);
+	assert_int_equal(testfs_count("%s/cur", dir), 0);
 	snprintf(path, sizeof(path), "%s/new/%s", dir, name);
 	f = fopen(path, "r");
 	assert_non_null(f);
@@ -129,7 +111,7 @@ test_deliver_failure(void **state)
 	assert_int_equal(rmdir(path), 0);
 	assert_int_equal(maildir_deliver(t->md, "x", 1, name, &step), -1);
 	assert_string_equal(step, "rename");
-	assert_int_equal(count_files(dir, "tmp"), 0);
+	assert_int_equal(testfs_count("%s/tmp", dir), 0);
 	/* tmp/ missing: the create fails. */
 	snprintf(path, sizeof(path), "%s/tmp", dir);
 	assert_int_equal(rmdir(path), 0);
@@ -176,7 +158,7 @@ test_unique_burst(void **state)
 		pthread_join(t[i], NULL);
 		assert_int_equal(b[i].failures, 0);
 	}
-	assert_int_equal(count_files(fx->dir, "new"), 400);
+	assert_int_equal(testfs_count("%s/new", fx->dir), 400);
 }
 
 static void
@@ -208,8 +190,8 @@ test_list_read_seen(void **state)
 	assert_int_equal(maildir_mark_seen(t->md, &f), 0);
 	assert_int_equal(f.in_cur, 1);
 	assert_non_null(strstr(f.name, ":2,S"));
-	assert_int_equal(count_files(dir, "new"), 1);
-	assert_int_equal(count_files(dir, "cur"), 1);
+	assert_int_equal(testfs_count("%s/new", dir), 1);
+	assert_int_equal(testfs_count("%s/cur", dir), 1);
 	/* Marking again is a no-op; reading by the old place still works. */
 	assert_int_equal(maildir_mark_seen(t->md, &f), 0);
 	f.in_cur = 0;
@@ -266,7 +248,7 @@ test_order_and_clean(void **state)
 	assert_non_null(fp);
 	fclose(fp);
 	assert_int_equal(maildir_clean_tmp(t->md), 1);
-	assert_int_equal(count_files(dir, "tmp"), 0);
+	assert_int_equal(testfs_count("%s/tmp", dir), 0);
 }
 
 /* Write a small file at a path; a test helper. */
@@ -330,7 +312,7 @@ test_links_not_followed(void **state)
 	assert_int_equal(errno, ELOOP);
 	assert_int_equal(maildir_deliver(t->md, "x", 1, name, &step), -1);
 	assert_string_equal(step, "create");
-	assert_int_equal(count_files(victim, "."), 1);
+	assert_int_equal(testfs_count("%s", victim), 1);
 	assert_int_equal(maildir_create(t->rootfd, "box"), -1);
 
 	/* new/ and cur/ links: skipped by the listing, refused for delivery
@@ -347,7 +329,7 @@ test_links_not_followed(void **state)
 	free(files);
 	assert_int_equal(maildir_mark_seen(t->md, &f), -1);
 	assert_int_equal(errno, ELOOP);
-	assert_int_equal(count_files(t->dir, "new"), 2);
+	assert_int_equal(testfs_count("%s/new", t->dir), 2);
 	snprintf(path, sizeof(path), "%s/new", t->dir);
 	snprintf(other, sizeof(other), "%s/new.real", t->dir);
 	assert_int_equal(rename(path, other), 0);
@@ -357,8 +339,8 @@ test_links_not_followed(void **state)
 	free(files);
 	assert_int_equal(maildir_deliver(t->md, "z", 1, name, &step), -1);
 	assert_string_equal(step, "rename");
-	assert_int_equal(count_files(victim, "."), 1);
-	assert_int_equal(count_files(t->dir, "tmp"), 0);
+	assert_int_equal(testfs_count("%s", victim), 1);
+	assert_int_equal(testfs_count("%s/tmp", t->dir), 0);
 
 	/* Names are one component: no walking through other directories. */
 	assert_int_equal(maildir_open(t->rootfd, "box/new"), -1);
@@ -386,7 +368,7 @@ test_clean_leaves_links(void **state)
 	snprintf(path, sizeof(path), "%s/tmp/1.M1P1Q1.crashed", t->dir);
 	put_file(path, "half");
 	assert_int_equal(maildir_clean_tmp(t->md), 1);
-	assert_int_equal(count_files(t->dir, "tmp"), 1);
+	assert_int_equal(testfs_count("%s/tmp", t->dir), 1);
 	assert_int_equal(access(target, F_OK), 0);
 }
 

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,16 +35,35 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 static struct config cfg;
 static struct server *srv;
 
+static char dir[] = "/tmp/glomail-fuzz.XXXXXX";
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* The scratch store goes when the run ends (a crash leaves it to look at). */
+static void
+remove_store(void)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static char dir[] = "/tmp/glomail-fuzz.XXXXXX";
 	const char *why;
 
 	(void)argc;
 	(void)argv;
 	if (sodium_init() == -1 || mkdtemp(dir) == NULL)
 		abort();
+	atexit(remove_store);
 	log_init("fuzz", LOG_LEVEL_ERROR);
 	config_init(&cfg);
 	if (config_set(&cfg, "data-dir", dir, &why) == -1 ||
@@ -117,7 +137,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (mb == NULL)
 			abort();
-		mailbox_set_loaded(mb);
 		conn_login(c, "fuzz", mb);
 	}
 	data++;

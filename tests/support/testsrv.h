@@ -13,14 +13,28 @@
 
 #include "msg.h"
 
+struct tlsbridge;
+
 struct testsrv {
 	pid_t pid;
 	char dir[256];   /* scratch directory (mkdtemp), removed by stop */
 	char data[300];  /* dir/data: the server's --data-dir */
 	char log[300];   /* dir/server.log: the server's stderr */
-	char port[16];   /* the port the server bound */
-	char smtp_port[16]; /* its SMTP listener's (smtp-listen 127.0.0.1:0) */
+	char port[16];   /* where the tests connect: the server's port, or
+	                    in TLS mode the relay's */
+	char listen_port[16]; /* the server's plaintext port */
+	char tls_port[16];    /* its TLS port, in TLS mode */
+	char smtp_port[16];   /* its SMTP port (smtp-listen 127.0.0.1:0) */
+	struct tlsbridge *bridge;
 };
+
+/*
+ * TLS mode (GLOMAIL_TEST_TLS=1, with the certificates of the "tls" fixture
+ * in GLOMAIL_TLS_CERTS): every server started also listens with TLS, and
+ * port is a local relay that carries each connection there over TLS, so a
+ * suite written for plaintext runs over the server's TLS code as it is.
+ */
+int testsrv_tls_mode(void);
 
 /* Path of the built glomaild. */
 const char *testsrv_binary(void);
@@ -28,8 +42,7 @@ const char *testsrv_binary(void);
 /*
  * Start glomaild --listen 127.0.0.1:0 --data-dir <fresh dir> plus extra
  * arguments (NULL-terminated, may be NULL), and wait until it logs the port
- * it bound. Unless extra names --smtp-listen, SMTP listens on a free
- * port too (smtp_port), so that servers never fight over the default. Returns 0 or -1 (the log is printed on failure).
+ * it bound. Returns 0 or -1 (the log is printed on failure).
  */
 int testsrv_start(struct testsrv *s, const char *const *extra);
 
@@ -48,6 +61,18 @@ int testsrv_kill(struct testsrv *s, int sig);
 
 /* Stop the server (if running) and remove the scratch directory. */
 void testsrv_stop(struct testsrv *s);
+
+/*
+ * cmocka set-up and tear-down shared by the tests that run against one
+ * server with the defaults (for a group, or for each test): testsrv_use
+ * names the struct testsrv (and extra arguments, may be NULL) that
+ * testsrv_setup starts and testsrv_teardown stops. For example:
+ *	testsrv_use(&srv, NULL);
+ *	return cmocka_run_group_tests(tests, testsrv_setup, testsrv_teardown);
+ */
+void testsrv_use(struct testsrv *s, const char *const *extra);
+int testsrv_setup(void **state);
+int testsrv_teardown(void **state);
 
 /* A new connection to the server, or -1. */
 int testsrv_connect(const struct testsrv *s);
