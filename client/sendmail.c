@@ -28,32 +28,32 @@
 
 struct smtp_client {
 	FILE *in, *out;
-	char line[1024];   /* the last reply's last line */
+	char line[1024]; /* the last reply's last line */
 };
 
 static void
 sendmail_usage(FILE *out)
 {
 	fprintf(out,
-"Usage: glomail sendmail [-t] [-i] [-f FROM] [-F NAME] [ADDR...]\n"
-"       glomail-sendmail [-t] [-i] [-f FROM] [ADDR...]\n"
-"\n"
-"Reads one message (RFC 5322 headers, a blank line, the body) on standard\n"
-"input and submits it by SMTP to the local glomaild, as sendmail(8) does.\n"
-"\n"
-"  -t        take the recipients from the To:, Cc: and Bcc: headers\n"
-"            (Bcc: is removed), besides those given as arguments\n"
-"  -f FROM   the envelope sender (default: the user @ the domain)\n"
-"  -F NAME   the sender's full name, for a From: header added when none\n"
-"  -i, -oi   accepted for compatibility (a \".\" line never ends input)\n"
-"  -o...     other sendmail options are accepted and ignored\n"
-"\n"
-"An address without '@' gets the domain (GLOMAIL_DOMAIN, default %s).\n"
-"The server is GLOMAIL_SMTP, HOST:PORT (default %s). From:, Date: and\n"
-"Message-ID: are added when the message has none.\n"
-"\n"
-"Exit status: 0 sent, 64 usage, 67 a recipient refused, 69 refused,\n"
-"74 input error, 75 temporary failure (try again later).\n",
+	    "Usage: glomail sendmail [-t] [-i] [-f FROM] [-F NAME] [ADDR...]\n"
+	    "       glomail-sendmail [-t] [-i] [-f FROM] [ADDR...]\n"
+	    "\n"
+	    "Reads one message (RFC 5322 headers, a blank line, the body) on standard\n"
+	    "input and submits it by SMTP to the local glomaild, as sendmail(8) does.\n"
+	    "\n"
+	    "  -t        take the recipients from the To:, Cc: and Bcc: headers\n"
+	    "            (Bcc: is removed), besides those given as arguments\n"
+	    "  -f FROM   the envelope sender (default: the user @ the domain)\n"
+	    "  -F NAME   the sender's full name, for a From: header added when none\n"
+	    "  -i, -oi   accepted for compatibility (a \".\" line never ends input)\n"
+	    "  -o...     other sendmail options are accepted and ignored\n"
+	    "\n"
+	    "An address without '@' gets the domain (GLOMAIL_DOMAIN, default %s).\n"
+	    "The server is GLOMAIL_SMTP, HOST:PORT (default %s). From:, Date: and\n"
+	    "Message-ID: are added when the message has none.\n"
+	    "\n"
+	    "Exit status: 0 sent, 64 usage, 67 a recipient refused, 69 refused,\n"
+	    "74 input error, 75 temporary failure (try again later).\n",
 	    PROTO_DEFAULT_DOMAIN, SENDMAIL_DEFAULT_SERVER);
 }
 
@@ -67,8 +67,8 @@ smtp_reply(struct smtp_client *c)
 		if (fgets(c->line, sizeof(c->line), c->in) == NULL)
 			return -1;
 		n = strlen(c->line);
-		while (n > 0 && (c->line[n - 1] == '\n' ||
-		    c->line[n - 1] == '\r'))
+		while (
+		    n > 0 && (c->line[n - 1] == '\n' || c->line[n - 1] == '\r'))
 			c->line[--n] = '\0';
 		if (n < 3)
 			return -1;
@@ -113,7 +113,7 @@ smtp_connect(const char *server, struct smtp_client *c)
 		return -1;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if ((fd = socket(ai->ai_family, ai->ai_socktype,
-		    ai->ai_protocol)) == -1)
+		         ai->ai_protocol)) == -1)
 			continue;
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
@@ -212,9 +212,9 @@ add_rcpt(char **rcpt, size_t *n, const char *addr, size_t len,
 		return 0;
 	if (len > SENDMAIL_ADDR_MAX || *n == SENDMAIL_RCPT_MAX)
 		return -1;
-	w = memchr(addr, '@', len) != NULL ?
-	    snprintf(buf, sizeof(buf), "%.*s", (int)len, addr) :
-	    snprintf(buf, sizeof(buf), "%.*s@%s", (int)len, addr, domain);
+	w = memchr(addr, '@', len) != NULL
+	        ? snprintf(buf, sizeof(buf), "%.*s", (int)len, addr)
+	        : snprintf(buf, sizeof(buf), "%.*s@%s", (int)len, addr, domain);
 	if (w < 0 || (size_t)w >= sizeof(buf) ||
 	    (rcpt[*n] = strdup(buf)) == NULL)
 		return -1;
@@ -236,13 +236,17 @@ header_rcpts(char *m, size_t *len, size_t *hlen, char **rcpt, size_t *n,
 	int bcc;
 
 	while (i < *hlen) {
-		for (e = i; e < *hlen && !(m[e] == '\n' && (e + 1 >= *hlen ||
-		    (m[e + 1] != ' ' && m[e + 1] != '\t'))); e++)
+		for (e = i; e < *hlen &&
+		            !(m[e] == '\n' &&
+		                (e + 1 >= *hlen ||
+		                    (m[e + 1] != ' ' && m[e + 1] != '\t')));
+		     e++)
 			;
 		nl = e < *hlen ? e + 1 : e; /* the field is m[i, nl) */
 		bcc = -1;
 		for (k = 0; k < 3; k++)
-			if (strncasecmp(m + i, names[k], strlen(names[k])) == 0 &&
+			if (strncasecmp(m + i, names[k], strlen(names[k])) ==
+			        0 &&
 			    m[i + strlen(names[k])] == ':')
 				bcc = k == 2;
 		if (bcc == -1) {
@@ -250,8 +254,8 @@ header_rcpts(char *m, size_t *len, size_t *hlen, char **rcpt, size_t *n,
 			continue;
 		}
 		/* Unfold the value, then take each address. */
-		for (j = i + strcspn(m + i, ":") + 1, k = 0; j < e &&
-		    k + 1 < sizeof(val); j++)
+		for (j = i + strcspn(m + i, ":") + 1, k = 0;
+		     j < e && k + 1 < sizeof(val); j++)
 			if (m[j] != '\r' && m[j] != '\n')
 				val[k++] = m[j];
 		val[k] = '\0';
@@ -260,12 +264,13 @@ header_rcpts(char *m, size_t *len, size_t *hlen, char **rcpt, size_t *n,
 
 			q = p + strcspn(p, ",");
 			lt = memchr(p, '<', (size_t)(q - p));
-			gt = lt != NULL ? memchr(lt, '>', (size_t)(q - lt)) :
-			    NULL;
-			if (lt != NULL && gt != NULL ?
-			    add_rcpt(rcpt, n, lt + 1, (size_t)(gt - lt - 1),
-			    domain) == -1 :
-			    add_rcpt(rcpt, n, p, (size_t)(q - p), domain) == -1)
+			gt = lt != NULL ? memchr(lt, '>', (size_t)(q - lt))
+			                : NULL;
+			if (lt != NULL && gt != NULL
+			        ? add_rcpt(rcpt, n, lt + 1,
+			              (size_t)(gt - lt - 1), domain) == -1
+			        : add_rcpt(rcpt, n, p, (size_t)(q - p),
+			              domain) == -1)
 				return -1;
 			if (*q == ',')
 				q++;
@@ -354,7 +359,12 @@ sendmail_main(int argc, char **argv)
 		case 'F':
 			fullname = optarg;
 			break;
-		case 'i': case 'o': case 'B': case 'N': case 'R': case 'V':
+		case 'i':
+		case 'o':
+		case 'B':
+		case 'N':
+		case 'R':
+		case 'V':
 			break; /* sendmail's, nothing to do here */
 		case 'h':
 			sendmail_usage(stdout);
@@ -377,9 +387,10 @@ sendmail_main(int argc, char **argv)
 		/* "a@b, c@d" as one argument, as some callers pass. */
 		for (char *p = argv[optind], *q; *p != '\0'; p = q) {
 			q = p + strcspn(p, ",");
-			if (add_rcpt(rcpt, &n, p, (size_t)(q - p), domain) == -1) {
+			if (add_rcpt(rcpt, &n, p, (size_t)(q - p), domain) ==
+			    -1) {
 				fprintf(stderr, "glomail sendmail: too many or "
-				    "too long addresses\n");
+				                "too long addresses\n");
 				rc = EX_USAGE;
 				goto out;
 			}
@@ -393,8 +404,8 @@ sendmail_main(int argc, char **argv)
 		goto out;
 	}
 	hlen = header_end(m, len);
-	if (from_headers && header_rcpts(m, &len, &hlen, rcpt, &n,
-	    domain) == -1) {
+	if (from_headers &&
+	    header_rcpts(m, &len, &hlen, rcpt, &n, domain) == -1) {
 		fprintf(stderr, "glomail sendmail: too many recipients\n");
 		rc = EX_USAGE;
 		goto out;
@@ -418,9 +429,10 @@ sendmail_main(int argc, char **argv)
 		    "Date: %s\r\n", date);
 	}
 	if (!has_field(m, hlen, "Message-ID"))
-		snprintf(pre + used, sizeof(pre) - used, "Message-ID: "
-		    "<%lld.%ld.%u@%s>\r\n", (long long)now, (long)getpid(),
-		    (unsigned)rand(), domain);
+		snprintf(pre + used, sizeof(pre) - used,
+		    "Message-ID: "
+		    "<%lld.%ld.%u@%s>\r\n",
+		    (long long)now, (long)getpid(), (unsigned)rand(), domain);
 	if (smtp_connect(server, &c) == -1) {
 		fprintf(stderr, "glomail sendmail: cannot connect to %s\n",
 		    server);
@@ -437,15 +449,15 @@ sendmail_main(int argc, char **argv)
 		goto refused;
 	}
 	for (i = 0; i < n; i++) {
-		if ((code = smtp_cmd(&c, "RCPT TO:", bracket(rcpt[i], addr))) == 250 ||
+		if ((code = smtp_cmd(&c, "RCPT TO:", bracket(rcpt[i], addr))) ==
+		        250 ||
 		    code == 251) {
 			taken++;
 			continue;
 		}
 		if (code == -1)
 			goto refused;
-		fprintf(stderr, "glomail sendmail: %s: %s\n", rcpt[i],
-		    c.line);
+		fprintf(stderr, "glomail sendmail: %s: %s\n", rcpt[i], c.line);
 	}
 	if (taken == 0) {
 		rc = EX_NOUSER;
@@ -459,8 +471,8 @@ sendmail_main(int argc, char **argv)
 	rc = taken == n ? 0 : EX_NOUSER;
 	goto out_quit;
 refused:
-	fprintf(stderr, "glomail sendmail: %s\n", code == -1 ?
-	    "the server closed the connection" : c.line);
+	fprintf(stderr, "glomail sendmail: %s\n",
+	    code == -1 ? "the server closed the connection" : c.line);
 out_quit:
 	if (c.out != NULL)
 		(void)smtp_cmd(&c, "QUIT", "");

@@ -79,32 +79,33 @@ enum smtp_state {
 	S_CMD,
 	S_BODY,
 	S_COMMIT,
-	S_AUTH_PLAIN,    /* AUTH PLAIN sent 334: the response line comes */
-	S_AUTH_USER,     /* AUTH LOGIN: the user name line comes */
-	S_AUTH_PASS,     /* AUTH LOGIN: the password line comes */
-	S_AUTH_CHECK,    /* the password is checked on the auth pool */
-	S_STARTTLS,      /* 220 to STARTTLS queued: TLS once it is written */
-	S_HANDSHAKE,     /* the TLS handshake runs */
+	S_AUTH_PLAIN, /* AUTH PLAIN sent 334: the response line comes */
+	S_AUTH_USER,  /* AUTH LOGIN: the user name line comes */
+	S_AUTH_PASS,  /* AUTH LOGIN: the password line comes */
+	S_AUTH_CHECK, /* the password is checked on the auth pool */
+	S_STARTTLS,   /* 220 to STARTTLS queued: TLS once it is written */
+	S_HANDSHAKE,  /* the TLS handshake runs */
 	S_CLOSING,
 	S_DEAD,
 };
 
 /* The states that take the client's lines. */
-#define TAKES_INPUT(st) ((st) == S_CMD || (st) == S_BODY || \
-	(st) == S_AUTH_PLAIN || (st) == S_AUTH_USER || (st) == S_AUTH_PASS)
+#define TAKES_INPUT(st) \
+	((st) == S_CMD || (st) == S_BODY || (st) == S_AUTH_PLAIN || \
+	    (st) == S_AUTH_USER || (st) == S_AUTH_PASS)
 
-#define F_EOF        0x1   /* the peer finished sending */
-#define F_STOPPING   0x2   /* the server stops: close after this reply */
+#define F_EOF 0x1      /* the peer finished sending */
+#define F_STOPPING 0x2 /* the server stops: close after this reply */
 
 struct smtp_tx {
-	char from[SMTP_PATH_MAX + 1];  /* "" for the null sender <> */
+	char from[SMTP_PATH_MAX + 1]; /* "" for the null sender <> */
 	char rcpt[SMTP_RCPT_MAX][RULES_USERNAME_MAX + 1];
 	size_t nrcpt;
 	char pending[RULES_USERNAME_MAX + 1]; /* RCPT: checked, not added */
-	struct smtp_data data;         /* the DATA reader */
-	char *body;                    /* the content read, LF endings */
+	struct smtp_data data;                /* the DATA reader */
+	char *body;                           /* the content read, LF endings */
 	size_t len, cap;
-	int nomem;                     /* the body did not fit the budget */
+	int nomem; /* the body did not fit the budget */
 };
 
 struct smtp_session {
@@ -118,23 +119,23 @@ struct smtp_session {
 	enum smtp_kind kind;
 	enum smtp_state state;
 	unsigned flags;
-	unsigned refs;          /* 1 while alive, + a job, + processing */
-	unsigned errors;        /* bad commands so far */
-	unsigned ntx;           /* transactions committed */
-	size_t held;            /* bytes in its buffers and its message */
+	unsigned refs;   /* 1 while alive, + a job, + processing */
+	unsigned errors; /* bad commands so far */
+	unsigned ntx;    /* transactions committed */
+	size_t held;     /* bytes in its buffers and its message */
 	struct smtp_tx *tx;
-	char helo[256];         /* "" until EHLO/HELO */
-	int esmtp;              /* greeted with EHLO */
-	int tls;                /* under TLS (the bufferevent's SSL) */
+	char helo[256]; /* "" until EHLO/HELO */
+	int esmtp;      /* greeted with EHLO */
+	int tls;        /* under TLS (the bufferevent's SSL) */
 	char user[RULES_USERNAME_MAX + 1]; /* authenticated: "" until AUTH */
-	char *login_user;       /* AUTH LOGIN: the name, until the password */
+	char *login_user; /* AUTH LOGIN: the name, until the password */
 	char peer[64];
 	char addr[INET6_ADDRSTRLEN + 5]; /* "IPv6:" and the address */
 };
 
 /* One verb: who may use it when, what it checks, what it does. */
-#define NEED_HELO 0x1       /* after EHLO/HELO */
-#define NEED_TX   0x2       /* inside a transaction (after MAIL) */
+#define NEED_HELO 0x1 /* after EHLO/HELO */
+#define NEED_TX 0x2   /* inside a transaction (after MAIL) */
 
 struct smtp_cmd {
 	enum smtp_verb verb;
@@ -206,14 +207,18 @@ tx_reset(struct smtp_session *s)
 static void
 set_timeouts(struct smtp_session *s)
 {
-	struct timeval rd = { s->state == S_BODY ? SMTP_TIMEOUT_DATA :
-		SMTP_TIMEOUT_CMD, 0 };
+	struct timeval rd = { s->state == S_BODY ? SMTP_TIMEOUT_DATA
+		                                 : SMTP_TIMEOUT_CMD,
+		0 };
 	struct timeval wr = { SMTP_TIMEOUT_CMD, 0 };
 	struct timeval hs = { SMTP_TIMEOUT_TLS, 0 };
 	int busy = s->state == S_COMMIT || s->state == S_AUTH_CHECK;
 
-	bufferevent_set_timeouts(s->bev, s->state == S_HANDSHAKE ? &hs :
-	    busy ? NULL : &rd, &wr);
+	bufferevent_set_timeouts(s->bev,
+	    s->state == S_HANDSHAKE ? &hs
+	    : busy                  ? NULL
+	                            : &rd,
+	    &wr);
 }
 
 void
@@ -249,8 +254,8 @@ close_if_flushed(struct smtp_session *s)
 	if (under != NULL &&
 	    evbuffer_get_length(bufferevent_get_output(under)) != 0)
 		return;
-	smtp_session_close(s, (s->flags & F_EOF) ? "end of input" :
-	    "closed after reply");
+	smtp_session_close(s,
+	    (s->flags & F_EOF) ? "end of input" : "closed after reply");
 }
 
 /* Out of libevent's write path: close_if_flushed may free the bev. */
@@ -277,8 +282,8 @@ under_drained(struct evbuffer *b, const struct evbuffer_cb_info *info,
 	    s->state != S_CLOSING)
 		return;
 	s->refs++;
-	if (event_base_once(server_base(s->srv), -1, EV_TIMEOUT,
-	    under_close_cb, s, &now) == -1)
+	if (event_base_once(server_base(s->srv), -1, EV_TIMEOUT, under_close_cb,
+	        s, &now) == -1)
 		smtp_unref(s);
 }
 
@@ -299,9 +304,8 @@ close_after_reply(struct smtp_session *s)
  * that refuse something are logged with the verb alone: arguments (AUTH
  * data above all) never reach the log.
  */
-static void
-reply(struct smtp_session *s, int code, const char *enh, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
+static void reply(struct smtp_session *s, int code, const char *enh,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
 reply_line(struct smtp_session *s, int more, int code, const char *enh,
@@ -324,8 +328,7 @@ reply_line(struct smtp_session *s, int more, int code, const char *enh,
 }
 
 static void
-reply(struct smtp_session *s, int code, const char *enh, const char *fmt,
-    ...)
+reply(struct smtp_session *s, int code, const char *enh, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -334,8 +337,7 @@ reply(struct smtp_session *s, int code, const char *enh, const char *fmt,
 	va_end(ap);
 }
 
-static void
-reply_more(struct smtp_session *s, int code, const char *fmt, ...)
+static void reply_more(struct smtp_session *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -353,8 +355,7 @@ reply_more(struct smtp_session *s, int code, const char *fmt, ...)
  * session ends with 421 (a scanner, or a client that is lost).
  */
 static void
-reply_error(struct smtp_session *s, int code, const char *enh,
-    const char *text)
+reply_error(struct smtp_session *s, int code, const char *enh, const char *text)
 {
 	reply(s, code, enh, "%s", text);
 	/* A recipient refused is the business of a relay, not an error. */
@@ -373,7 +374,7 @@ struct smtp_job {
 	struct smtp_session *s;
 	struct server *srv;
 	struct smtp_tx *tx;
-	char *data;              /* the file: added headers, then the body */
+	char *data; /* the file: added headers, then the body */
 	size_t len;
 	struct maildir_file file[SMTP_RCPT_MAX];
 	struct message_info info;
@@ -401,7 +402,7 @@ smtp_deliver(int datafd, struct smtp_job *j)
 			goto fail;
 		}
 		if (maildir_deliver(md, j->data, j->len, j->file[done].name,
-		    &j->step) == -1) {
+		        &j->step) == -1) {
 			err = errno;
 			close(md);
 			errno = err;
@@ -461,9 +462,11 @@ commit_done(void *arg)
 	size_t i;
 
 	if (j->failed) {
-		log_write(LOG_LEVEL_ERROR, s->id, "smtp delivery id=%s to=%s "
-		    "failed at %s: %s", j->id, j->failed_rcpt,
-		    j->step != NULL ? j->step : "?", strerror(j->error));
+		log_write(LOG_LEVEL_ERROR, s->id,
+		    "smtp delivery id=%s to=%s "
+		    "failed at %s: %s",
+		    j->id, j->failed_rcpt, j->step != NULL ? j->step : "?",
+		    strerror(j->error));
 	} else {
 		for (i = 0; i < j->tx->nrcpt; i++) {
 			server_count_delivery(j->srv);
@@ -473,9 +476,10 @@ commit_done(void *arg)
 			    mailbox_add(mb, &j->file[i], &j->info) == -1)
 				log_error("cannot index a delivery to %s",
 				    j->tx->rcpt[i]);
-			log_write(LOG_LEVEL_INFO, s->id, "smtp delivered "
-			    "id=%s from=<%s> to=%s size=%zu", j->id,
-			    j->tx->from, j->tx->rcpt[i], j->len);
+			log_write(LOG_LEVEL_INFO, s->id,
+			    "smtp delivered "
+			    "id=%s from=<%s> to=%s size=%zu",
+			    j->id, j->tx->from, j->tx->rcpt[i], j->len);
 		}
 	}
 	if (s->state == S_COMMIT) {
@@ -504,7 +508,8 @@ count_hops(const char *p, size_t len)
 	unsigned n = 0;
 
 	while (p < end && *p != '\n') {
-		if ((size_t)(end - p) > 9 && strncasecmp(p, "Received:", 9) == 0)
+		if ((size_t)(end - p) > 9 &&
+		    strncasecmp(p, "Received:", 9) == 0)
 			n++;
 		if ((p = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			break;
@@ -533,8 +538,8 @@ has_field(const char *p, size_t len, const char *name)
 
 /* The Date: and Message-ID: a submitted message lacks, into fix. */
 static void
-header_fixup(struct smtp_session *s, const struct smtp_tx *tx,
-    const char *date, const char *id, char *fix, size_t len)
+header_fixup(struct smtp_session *s, const struct smtp_tx *tx, const char *date,
+    const char *id, char *fix, size_t len)
 {
 	const char *domain = server_cfg(s->srv)->domain;
 	size_t used = 0;
@@ -571,20 +576,23 @@ commit_start(struct smtp_session *s)
 	    (unsigned long long)time(NULL), s->id, ++s->ntx);
 	rules_date(time(NULL), date);
 	/* RFC 3848: whether TLS and AUTH were used, for the reader. */
-	with = s->user[0] != '\0' ? "ESMTPSA" : s->tls ? "ESMTPS" :
-	    s->esmtp ? "ESMTP" : "SMTP";
+	with = s->user[0] != '\0' ? "ESMTPSA"
+	       : s->tls           ? "ESMTPS"
+	       : s->esmtp         ? "ESMTP"
+	                          : "SMTP";
 	/* "for" only with one recipient: the others stay unnamed. */
 	if (tx->nrcpt == 1)
-		n = asprintf(&head, "Return-Path: <%s>\nReceived: from %s "
+		n = asprintf(&head,
+		    "Return-Path: <%s>\nReceived: from %s "
 		    "([%s])\n\tby %s (glomaild) with %s id %s\n\tfor <%s@%s>;"
-		    " %s\n", tx->from, s->helo, s->addr, cfg->domain,
-		    with, j->id, tx->rcpt[0],
-		    cfg->domain, date);
+		    " %s\n",
+		    tx->from, s->helo, s->addr, cfg->domain, with, j->id,
+		    tx->rcpt[0], cfg->domain, date);
 	else
-		n = asprintf(&head, "Return-Path: <%s>\nReceived: from %s "
+		n = asprintf(&head,
+		    "Return-Path: <%s>\nReceived: from %s "
 		    "([%s])\n\tby %s (glomaild) with %s id %s;\n\t%s\n",
-		    tx->from, s->helo, s->addr, cfg->domain,
-		    with, j->id, date);
+		    tx->from, s->helo, s->addr, cfg->domain, with, j->id, date);
 	if (n < 0) {
 		head = NULL;
 		goto fail;
@@ -623,7 +631,7 @@ commit_start(struct smtp_session *s)
 	s->state = S_COMMIT;
 	set_timeouts(s);
 	if (pool_submit(server_store_pool(s->srv), commit_work, commit_done,
-	    j) == -1) {
+	        j) == -1) {
 		s->state = S_CMD;
 		set_timeouts(s);
 		job_free(j);
@@ -709,28 +717,32 @@ data_end(struct smtp_session *s)
 	if (verdict == SMTP_DATA_BARE_LF) {
 		/* smtp-bare-lf = reject: as Postfix's, refused and closed. */
 		tx_reset(s);
-		reply(s, 554, "5.6.0", "Bare <LF> received, lines must end "
+		reply(s, 554, "5.6.0",
+		    "Bare <LF> received, lines must end "
 		    "with <CR><LF>");
 		close_after_reply(s);
 		return;
 	}
 	if (verdict != 0) {
 		tx_reset(s);
-		reply_error(s, 554, "5.6.0", verdict == SMTP_DATA_AMBIGUOUS ?
-		    "Ambiguous end of data, message refused" :
-		    verdict == SMTP_DATA_NUL ? "NUL byte in message" :
-		    "Bare <CR> in message");
+		reply_error(s, 554, "5.6.0",
+		    verdict == SMTP_DATA_AMBIGUOUS
+		        ? "Ambiguous end of data, message refused"
+		    : verdict == SMTP_DATA_NUL ? "NUL byte in message"
+		                               : "Bare <CR> in message");
 		return;
 	}
 	if (tx->nomem) {
 		tx_reset(s);
-		reply(s, 452, "4.3.1", "Insufficient system resources, try "
+		reply(s, 452, "4.3.1",
+		    "Insufficient system resources, try "
 		    "again later");
 		return;
 	}
 	if (s->user[0] != '\0' && from_mismatch(s, tx)) {
 		tx_reset(s);
-		reply_error(s, 550, "5.7.1", "From: must be the authenticated "
+		reply_error(s, 550, "5.7.1",
+		    "From: must be the authenticated "
 		    "account");
 		return;
 	}
@@ -768,7 +780,8 @@ check_helo(struct smtp_session *s, const char *arg)
 {
 	if (*arg == '\0' || strlen(arg) >= sizeof(s->helo) ||
 	    !smtp_helo_ok(arg)) {
-		reply_error(s, 501, "5.5.4", "Syntax: EHLO domain or address "
+		reply_error(s, 501, "5.5.4",
+		    "Syntax: EHLO domain or address "
 		    "literal");
 		return -1;
 	}
@@ -820,8 +833,8 @@ sender_owned(struct smtp_session *s, const char *addr)
 	size_t n = strlen(s->user);
 
 	return at != NULL && (size_t)(at - addr) == n &&
-	    strncasecmp(addr, s->user, n) == 0 &&
-	    strcasecmp(at + 1, server_cfg(s->srv)->domain) == 0;
+	       strncasecmp(addr, s->user, n) == 0 &&
+	       strcasecmp(at + 1, server_cfg(s->srv)->domain) == 0;
 }
 
 static int
@@ -836,7 +849,8 @@ check_mail(struct smtp_session *s, const char *arg)
 	}
 	/* Submission: TLS, then AUTH, before any mail (RFC 6409 §4.3). */
 	if (s->kind != SMTP_KIND_SMTP && !s->tls) {
-		reply_error(s, 530, "5.7.0", "Must issue a STARTTLS command "
+		reply_error(s, 530, "5.7.0",
+		    "Must issue a STARTTLS command "
 		    "first");
 		return -1;
 	}
@@ -858,12 +872,14 @@ check_mail(struct smtp_session *s, const char *arg)
 		return -1;
 	}
 	if (s->user[0] != '\0' && !sender_owned(s, path.addr)) {
-		reply_error(s, 553, "5.7.1", "Sender address not owned by the "
+		reply_error(s, 553, "5.7.1",
+		    "Sender address not owned by the "
 		    "authenticated account");
 		return -1;
 	}
 	if (path.size > cfg->smtp_max_size) {
-		reply_error(s, 552, "5.3.4", "Message size exceeds fixed "
+		reply_error(s, 552, "5.3.4",
+		    "Message size exceeds fixed "
 		    "limit");
 		return -1;
 	}
@@ -1038,7 +1054,8 @@ static void
 proceed_vrfy(struct smtp_session *s, const char *arg)
 {
 	(void)arg;
-	reply(s, 252, "2.5.2", "Cannot VRFY user, but will accept message "
+	reply(s, 252, "2.5.2",
+	    "Cannot VRFY user, but will accept message "
 	    "and attempt delivery");
 }
 
@@ -1053,7 +1070,8 @@ static void
 proceed_help(struct smtp_session *s, const char *arg)
 {
 	(void)arg;
-	reply(s, 214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP "
+	reply(s, 214, "2.0.0",
+	    "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP "
 	    "QUIT VRFY HELP");
 }
 
@@ -1136,8 +1154,8 @@ static void
 auth_failed(struct smtp_session *s, const char *user)
 {
 	/* The same line as a JSON login's: one filter for fail2ban. */
-	log_write(LOG_LEVEL_WARN, s->id, "login failed user=%s addr=%s",
-	    user, s->addr);
+	log_write(LOG_LEVEL_WARN, s->id, "login failed user=%s addr=%s", user,
+	    s->addr);
 	auth_end(s);
 	reply_error(s, 535, "5.7.8", "Authentication credentials invalid");
 }
@@ -1159,9 +1177,10 @@ auth_done(void *arg)
 	struct smtp_auth_job *j = arg;
 	struct smtp_session *s = j->s;
 
-	penalty_leave(j->turn, j->result == USERS_OK ? PENALTY_SUCCEEDED :
-	    j->result != USERS_DENIED ? PENALTY_ABANDONED : j->known ?
-	    PENALTY_FAILED : PENALTY_FAILED_UNKNOWN);
+	penalty_leave(j->turn, j->result == USERS_OK       ? PENALTY_SUCCEEDED
+	                       : j->result != USERS_DENIED ? PENALTY_ABANDONED
+	                       : j->known                  ? PENALTY_FAILED
+	                                  : PENALTY_FAILED_UNKNOWN);
 	j->turn = NULL;
 	if (s->state == S_AUTH_CHECK) {
 		if (j->result == USERS_OK) {
@@ -1174,7 +1193,8 @@ auth_done(void *arg)
 			auth_failed(s, j->user);
 		} else {
 			auth_end(s);
-			reply(s, 454, "4.7.0", "Temporary authentication "
+			reply(s, 454, "4.7.0",
+			    "Temporary authentication "
 			    "failure");
 		}
 		set_timeouts(s);
@@ -1197,10 +1217,11 @@ auth_submit(void *arg)
 		return;
 	}
 	if (penalty_refused(j->turn) || pool_submit(server_auth_pool(j->srv),
-	    auth_work, auth_done, j) == -1) {
+	                                    auth_work, auth_done, j) == -1) {
 		auth_job_free(j);
 		auth_end(s);
-		reply(s, 454, "4.7.0", "Too many login attempts, try again "
+		reply(s, 454, "4.7.0",
+		    "Too many login attempts, try again "
 		    "later");
 		set_timeouts(s);
 		smtp_process(s);
@@ -1229,8 +1250,8 @@ auth_check(struct smtp_session *s, const char *name, const char *password)
 
 	at = strrchr(name, '@');
 	n = at != NULL ? (size_t)(at - name) : strlen(name);
-	if (n >= sizeof(local) || (at != NULL && strcasecmp(at + 1,
-	    domain) != 0)) {
+	if (n >= sizeof(local) ||
+	    (at != NULL && strcasecmp(at + 1, domain) != 0)) {
 		auth_failed(s, "(invalid)");
 		return;
 	}
@@ -1238,8 +1259,9 @@ auth_check(struct smtp_session *s, const char *name, const char *password)
 	local[n] = '\0';
 	if (rules_username(local, user, &why) == -1 ||
 	    strlen(password) > RULES_PASSWORD_MAX) {
-		auth_failed(s, rules_username(local, user, &why) == -1 ?
-		    "(invalid)" : user);
+		auth_failed(s, rules_username(local, user, &why) == -1
+		                   ? "(invalid)"
+		                   : user);
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
@@ -1257,11 +1279,14 @@ auth_check(struct smtp_session *s, const char *name, const char *password)
 	now = penalty_enter(server_penalty(s->srv), user, j->addr, s->id,
 	    auth_submit, auth_wanted, j, &j->turn);
 	if (now == -1) {
-		log_write(LOG_LEVEL_WARN, s->id, "login refused user=%s "
-		    "addr=%s: too many attempts waiting", user, j->addr);
+		log_write(LOG_LEVEL_WARN, s->id,
+		    "login refused user=%s "
+		    "addr=%s: too many attempts waiting",
+		    user, j->addr);
 		auth_job_free(j);
 		auth_end(s);
-		reply(s, 454, "4.7.0", "Too many login attempts, try again "
+		reply(s, 454, "4.7.0",
+		    "Too many login attempts, try again "
 		    "later");
 		return;
 	}
@@ -1313,7 +1338,8 @@ auth_line(struct smtp_session *s, const char *line)
 	if (s->state == S_AUTH_USER) {
 		if ((s->login_user = strdup(text)) == NULL) {
 			auth_end(s);
-			reply(s, 454, "4.7.0", "Temporary authentication "
+			reply(s, 454, "4.7.0",
+			    "Temporary authentication "
 			    "failure");
 			return;
 		}
@@ -1334,23 +1360,28 @@ check_auth(struct smtp_session *s, const char *arg)
 	}
 	if (!s->tls) {
 		/* RFC 4954 §4: no password in the clear. */
-		reply_error(s, 538, "5.7.11", "Encryption required for "
+		reply_error(s, 538, "5.7.11",
+		    "Encryption required for "
 		    "requested authentication mechanism");
 		return -1;
 	}
 	if (s->user[0] != '\0' || s->tx != NULL) {
-		reply_error(s, 503, "5.5.1", s->tx != NULL ? "AUTH not "
-		    "allowed during a transaction" : "Already authenticated");
+		reply_error(s, 503, "5.5.1",
+		    s->tx != NULL ? "AUTH not "
+		                    "allowed during a transaction"
+		                  : "Already authenticated");
 		return -1;
 	}
-	if (strncasecmp(arg, "PLAIN", 5) != 0 && strncasecmp(arg, "LOGIN",
-	    5) != 0) {
-		reply_error(s, 504, "5.5.4", "Unrecognized authentication "
+	if (strncasecmp(arg, "PLAIN", 5) != 0 &&
+	    strncasecmp(arg, "LOGIN", 5) != 0) {
+		reply_error(s, 504, "5.5.4",
+		    "Unrecognized authentication "
 		    "type");
 		return -1;
 	}
 	if (arg[5] != '\0' && arg[5] != ' ') {
-		reply_error(s, 504, "5.5.4", "Unrecognized authentication "
+		reply_error(s, 504, "5.5.4",
+		    "Unrecognized authentication "
 		    "type");
 		return -1;
 	}
@@ -1570,8 +1601,10 @@ start_tls(struct smtp_session *s)
 	s->bev = tb; /* frees the plain one with it */
 	s->in_cb = s->out_cb = NULL;
 	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
-	if (evbuffer_add_cb(bufferevent_get_output(bufferevent_get_underlying(
-	    tb)), under_drained, s) == NULL || watch_buffers(s) == -1) {
+	if (evbuffer_add_cb(bufferevent_get_output(
+	                        bufferevent_get_underlying(tb)),
+	        under_drained, s) == NULL ||
+	    watch_buffers(s) == -1) {
 		smtp_session_close(s, "out of memory");
 		return;
 	}
@@ -1592,7 +1625,7 @@ smtp_writecb(struct bufferevent *bev, void *arg)
 	if (s->state == S_CLOSING)
 		close_if_flushed(s);
 	else if (s->state == S_STARTTLS &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	         evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		start_tls(s);
 	else
 		smtp_process(s);
@@ -1612,8 +1645,9 @@ tls_failed(struct smtp_session *s, struct bufferevent *bev)
 			codes[n++] = e;
 	benign = tls_describe_errors(codes, n, why, sizeof(why));
 	log_write(benign ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, s->id,
-	    "smtp tls %s: %s", s->state == S_HANDSHAKE ? "handshake failed" :
-	    "session ended", why);
+	    "smtp tls %s: %s",
+	    s->state == S_HANDSHAKE ? "handshake failed" : "session ended",
+	    why);
 	ERR_clear_error();
 	smtp_session_close(s, benign ? "peer closed" : "tls error");
 }
@@ -1627,9 +1661,10 @@ smtp_eventcb(struct bufferevent *bev, short what, void *arg)
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
 		if (ssl != NULL)
-			log_write(LOG_LEVEL_INFO, s->id, "smtp tls version=%s "
-			    "cipher=%s", SSL_get_version(ssl),
-			    SSL_get_cipher_name(ssl));
+			log_write(LOG_LEVEL_INFO, s->id,
+			    "smtp tls version=%s "
+			    "cipher=%s",
+			    SSL_get_version(ssl), SSL_get_cipher_name(ssl));
 		/* RFC 3207 §4.2: forget what was said in plaintext. */
 		if (s->state == S_HANDSHAKE) {
 			tx_reset(s);
@@ -1664,7 +1699,8 @@ smtp_eventcb(struct bufferevent *bev, short what, void *arg)
 			reply(s, 421, "4.4.2", "%s Timeout, closing",
 			    server_cfg(s->srv)->domain);
 			close_after_reply(s);
-			/* The reply may never leave: the write timeout ends it. */
+			/* The reply may never leave: the write timeout ends it.
+			 */
 			return;
 		}
 		smtp_session_close(s, "write timeout");
@@ -1698,7 +1734,8 @@ format_peer(struct smtp_session *s, const struct sockaddr *sa)
 		snprintf(s->peer, sizeof(s->peer), "%s:%d", host,
 		    ntohs(in->sin_port));
 	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)
+		    sa;
 
 		evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
 		snprintf(s->addr, sizeof(s->addr), "IPv6:%s", host);
@@ -1711,10 +1748,9 @@ format_peer(struct smtp_session *s, const struct sockaddr *sa)
 }
 
 struct smtp_session *
-smtp_session_new(struct server *srv, struct conn_env *env,
-    enum smtp_kind kind, unsigned long long id, evutil_socket_t fd,
-    const struct sockaddr *sa, int salen, struct ssl_st *ssl,
-    smtp_gone_fn gone, void *link)
+smtp_session_new(struct server *srv, struct conn_env *env, enum smtp_kind kind,
+    unsigned long long id, evutil_socket_t fd, const struct sockaddr *sa,
+    int salen, struct ssl_st *ssl, smtp_gone_fn gone, void *link)
 {
 	struct smtp_session *s;
 	int one = 1;

@@ -26,9 +26,10 @@ enum smtp_kind {
 	SMTP_KIND_SUBMISSIONS, /* the same under implicit TLS (RFC 8314) */
 };
 
-#define SMTP_RCPT_MAX 100     /* per transaction; the 101st gets 452 */
-#define SMTP_ERRORS_MAX 10    /* bad commands (not refused recipients),
-				 then 421 and close */
+#define SMTP_RCPT_MAX 100 /* per transaction; the 101st gets 452 */
+#define SMTP_ERRORS_MAX \
+	10 /* bad commands (not refused recipients), \
+	      then 421 and close */
 
 /* The session ended; link is what its owner gave smtp_session_new. */
 typedef void (*smtp_gone_fn)(struct server *srv, void *link);
@@ -39,10 +40,10 @@ typedef void (*smtp_gone_fn)(struct server *srv, void *link);
  * session speaks TLS from the first byte (submissions). NULL on failure
  * (socket and ssl freed).
  */
-struct smtp_session *smtp_session_new(struct server *srv,
-    struct conn_env *env, enum smtp_kind kind, unsigned long long id,
-    evutil_socket_t fd, const struct sockaddr *sa, int salen,
-    struct ssl_st *ssl, smtp_gone_fn gone, void *link);
+struct smtp_session *smtp_session_new(struct server *srv, struct conn_env *env,
+    enum smtp_kind kind, unsigned long long id, evutil_socket_t fd,
+    const struct sockaddr *sa, int salen, struct ssl_st *ssl, smtp_gone_fn gone,
+    void *link);
 
 /* Close now (the transaction is rolled back). */
 void smtp_session_close(struct smtp_session *s, const char *reason);
