@@ -13,6 +13,7 @@
 #include "i18n.h"
 #include "menu.h"
 #include "proto.h"
+#include "sendmail.h"
 #include "session.h"
 #include "settings.h"
 
@@ -54,6 +55,7 @@ usage(FILE *out)
 	fprintf(out, _(
 "Usage: glomail -d HOST [-p PORT] [--tls] [--timeout SECONDS]\n"
 "       glomail -d HOST [-p PORT] [--tls] -u USER [--json] COMMAND\n"
+"       glomail sendmail [-t] [-f FROM] [ADDR...]\n"
 "\n"
 "Without a command, glomail shows the connection and main menus.\n"
 "\n"
@@ -131,8 +133,16 @@ main(int argc, char **argv)
 	int use_tls = 0;
 	long long timeout = DEFAULT_TIMEOUT;
 	struct session *s;
+	const char *base = strrchr(argv[0], '/');
 	int c, rc;
 
+	/* As glomail-sendmail, or named sendmail by the administrator. */
+	base = base != NULL ? base + 1 : argv[0];
+	if (strcmp(base, "glomail-sendmail") == 0 || strcmp(base,
+	    "sendmail") == 0)
+		return sendmail_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "sendmail") == 0)
+		return sendmail_main(argc - 1, argv + 1);
 	i18n_init();
 	/* The file first: every option given below wins over it. */
 	if (settings_load(&conf) == -1)

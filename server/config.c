@@ -115,6 +115,7 @@ static const char *const plaintext_auths[] = { "loopback", "always", "never",
 	NULL };
 static const char *const registrations[] = { "open", "loopback", "closed",
 	NULL };
+static const char *const bare_lfs[] = { "normalize", "reject", NULL };
 
 static const struct config_key config_table[] = {
 	ROW_LISTEN("listen", listen, "127.0.0.1:" PROTO_DEFAULT_PORT_STR,
@@ -123,6 +124,23 @@ static const struct config_key config_table[] = {
 	ROW_LISTEN("tls-listen", tls_listen, "",
 	    "address to listen on with TLS from the first byte (port "
 	    PROTO_DEFAULT_TLS_PORT_STR " by convention); repeatable"),
+	ROW_LISTEN("smtp-listen", smtp_listen, "127.0.0.1:2526",
+	    "address to accept SMTP on for local delivery, without "
+	    "authentication (anyone who reaches it can name any sender; "
+	    "port 25 by convention); repeatable; empty: none"),
+	ROW_LISTEN("submission-listen", submission_listen, "",
+	    "address to accept SMTP submission on: STARTTLS, then AUTH "
+	    "before MAIL (port 587 by convention); repeatable"),
+	ROW_LISTEN("submissions-listen", submissions_listen, "",
+	    "address to accept SMTP submission on with TLS from the first "
+	    "byte (port 465 by convention); repeatable"),
+	ROW_SIZE("smtp-max-size", smtp_max_size, 65536,
+	    (unsigned long long)1 << 30, "10M", RELOAD,
+	    "largest message taken by SMTP (advertised as SIZE)"),
+	ROW_CHOICE("smtp-bare-lf", smtp_bare_lf, "POLICY", bare_lfs,
+	    "normalize", RELOAD, "a bare LF inside an SMTP message: normalize "
+	    "(ends a line) or reject (the message is refused, the session "
+	    "closed); an end of data is always CRLF.CRLF"),
 	ROW_PATH("tls-cert", tls_cert, RELOAD,
 	    "certificate chain in PEM, leaf first; unset: tls.crt in "
 	    "$CREDENTIALS_DIRECTORY"),
@@ -468,6 +486,13 @@ set_value(struct config *cfg, const struct config_key *k, const char *value,
 		}
 		if (*value == '\0' && cfg_initialising)
 			return 0;
+		if (strcmp(value, "off") == 0) {
+			/* None: what was listed before goes too. */
+			for (i = 0; i < l->n; i++)
+				free(l->addr[i]);
+			l->n = 0;
+			return 0;
+		}
 		if (check_listen(value) == -1) {
 			snprintf(config_why, sizeof(config_why), "%s wants "
 			    "HOST:PORT or [IPV6]:PORT", k->name);

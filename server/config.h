@@ -36,9 +36,20 @@ enum config_registration {
 	CONFIG_REGISTRATION_CLOSED,
 };
 
+/* smtp-bare-lf: what a bare LF inside an SMTP message does. */
+enum config_bare_lf {
+	CONFIG_BARE_LF_NORMALIZE, /* ends a line, like CRLF */
+	CONFIG_BARE_LF_REJECT,    /* the message is refused, session closed */
+};
+
 struct config {
 	struct config_listen listen;     /* the plaintext protocol */
 	struct config_listen tls_listen; /* the protocol under implicit TLS */
+	struct config_listen smtp_listen;        /* SMTP, local delivery */
+	struct config_listen submission_listen;  /* SMTP submission, STARTTLS */
+	struct config_listen submissions_listen; /* submission, implicit TLS */
+	size_t smtp_max_size;    /* bytes of one message received by SMTP */
+	unsigned smtp_bare_lf;   /* enum config_bare_lf */
 	char *tls_cert;          /* PEM chain, leaf first; NULL: credentials */
 	char *tls_key;           /* PEM private key, mode 0600 */
 	unsigned tls_profile;    /* enum tls_profile */

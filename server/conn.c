@@ -119,6 +119,13 @@ conn_env_held(const struct conn_env *env)
 	return env->held;
 }
 
+void
+conn_env_charge(struct conn_env *env, size_t added, size_t removed)
+{
+	env->held += added;
+	env->held -= removed;
+}
+
 unsigned long long
 conn_id(const struct conn *c)
 {

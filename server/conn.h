@@ -58,6 +58,12 @@ void conn_env_free(struct conn_env *env);
 size_t conn_env_held(const struct conn_env *env);
 
 /*
+ * Sessions of another protocol on the same budget (SMTP) count the bytes
+ * they take (added) and give back (removed) here.
+ */
+void conn_env_charge(struct conn_env *env, size_t added, size_t removed);
+
+/*
  * Take an accepted socket; every whole request goes to dispatch. With ssl
  * (taken: freed with the connection), the connection speaks TLS from its
  * first byte, the handshake driven by the same timeouts as requests. NULL

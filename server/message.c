@@ -598,13 +598,301 @@ field_keep(struct message_info *info, const struct field *f,
 	return 0;
 }
 
+/* --- the body as a reader sees it: MIME (RFC 2045, 2046) ---------------- */
+
+/* Parts inside parts followed at most this deep. */
+#define MIME_DEPTH_MAX 8
+
+/* What a body or part's own header says about it. */
+struct entity {
+	char type[64];      /* "text/plain", lower case; "" when not given */
+	char charset[40];   /* lower case; "" when not given */
+	char boundary[80];  /* multipart only */
+	char name[256];     /* filename= or name=, raw */
+	char cte[24];       /* Content-Transfer-Encoding, lower case */
+	int attachment;     /* Content-Disposition: attachment */
+};
+
+/* Copy the token or quoted string at *pp into out (lower case if asked). */
+static void
+mime_value(const char **pp, const char *end, char *out, size_t outlen,
+    int lower)
+{
+	const char *p = *pp;
+	size_t n = 0;
+	int quoted = p < end && *p == '"';
+
+	if (quoted)
+		p++;
+	while (p < end && (quoted ? *p != '"' : (*p != ';' && *p != ' ' &&
+	    *p != '\t' && *p != '\r' && *p != '\n'))) {
+		if (quoted && *p == '\\' && p + 1 < end)
+			p++;
+		if (n + 1 < outlen)
+			out[n++] = lower ? (char)tolower((unsigned char)*p) : *p;
+		p++;
+	}
+	if (quoted && p < end)
+		p++;
+	out[n] = '\0';
+	*pp = p;
+}
+
+/*
+ * Read "type/subtype; key=value; ..." (Content-Type or -Disposition): the
+ * first token into first (lower case), then the parameters the entity
+ * keeps. Unknown parameters are skipped.
+ */
+static void
+mime_params(const char *v, size_t len, char *first, size_t firstlen,
+    struct entity *e)
+{
+	const char *p = v, *end = v + len, *k;
+	char junk[256];
+	size_t klen;
+
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	mime_value(&p, end, first, firstlen, 1);
+	while (p < end) {
+		while (p < end && (*p == ';' || isspace((unsigned char)*p)))
+			p++;
+		k = p;
+		while (p < end && *p != '=' && *p != ';')
+			p++;
+		if (p >= end || *p != '=')
+			continue;
+		klen = (size_t)(p - k);
+		while (klen > 0 && isspace((unsigned char)k[klen - 1]))
+			klen--;
+		p++;
+		while (p < end && isspace((unsigned char)*p))
+			p++;
+		if (klen == 7 && strncasecmp(k, "charset", 7) == 0)
+			mime_value(&p, end, e->charset, sizeof(e->charset), 1);
+		else if (klen == 8 && strncasecmp(k, "boundary", 8) == 0)
+			mime_value(&p, end, e->boundary, sizeof(e->boundary), 0);
+		else if (((klen == 4 && strncasecmp(k, "name", 4) == 0) ||
+		    (klen == 8 && strncasecmp(k, "filename", 8) == 0)) &&
+		    (e->name[0] == '\0' || klen == 8))
+			mime_value(&p, end, e->name, sizeof(e->name), 0);
+		else
+			mime_value(&p, end, junk, sizeof(junk), 0);
+	}
+}
+
+/* Read the MIME fields of a header (from p to its blank line). */
+static void
+mime_entity(const char **pp, const char *end, struct entity *e,
+    struct buf *tmp)
+{
+	struct field f;
+	char disp[32];
+
+	memset(e, 0, sizeof(*e));
+	while (header_next(pp, end, &f)) {
+		tmp->len = 0;
+		unfold(tmp, f.value, f.vlen);
+		if (tmp->failed)
+			continue;
+		if (f.nlen == 12 && strncasecmp(f.name, "Content-Type", 12) == 0)
+			mime_params(tmp->p, tmp->len, e->type, sizeof(e->type), e);
+		else if (f.nlen == 25 && strncasecmp(f.name,
+		    "Content-Transfer-Encoding", 25) == 0)
+			mime_params(tmp->p, tmp->len, e->cte, sizeof(e->cte), e);
+		else if (f.nlen == 19 && strncasecmp(f.name,
+		    "Content-Disposition", 19) == 0) {
+			mime_params(tmp->p, tmp->len, disp, sizeof(disp), e);
+			e->attachment = strcmp(disp, "attachment") == 0;
+		}
+	}
+}
+
+/* Undo quoted-printable (RFC 2045 §6.7) into out (room for len). */
+static size_t
+unquote_printable(const char *s, size_t len, unsigned char *out)
+{
+	size_t i, n = 0;
+	int hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] != '=') {
+			out[n++] = (unsigned char)s[i];
+		} else if (i + 1 < len && s[i + 1] == '\n') {
+			i++; /* a soft line break */
+		} else if (i + 2 < len && s[i + 1] == '\r' && s[i + 2] == '\n') {
+			i += 2;
+		} else if (i + 2 < len && (hi = hexval(s[i + 1])) >= 0 &&
+		    (lo = hexval(s[i + 2])) >= 0) {
+			out[n++] = (unsigned char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			out[n++] = '=';
+		}
+	}
+	return n;
+}
+
+/*
+ * A text part, its transfer encoding undone, as UTF-8: Latin-1 (and its
+ * Windows and ISO 8859-15 kin, close enough to read) mapped, any other
+ * charset taken as UTF-8, invalid sequences replaced by U+FFFD.
+ */
+static void
+mime_text(struct buf *out, const struct entity *e, const char *s, size_t len)
+{
+	unsigned char *raw = NULL;
+	size_t rawlen = len, i;
+	char two[2];
+
+	if (strcmp(e->cte, "base64") == 0 || strcmp(e->cte,
+	    "quoted-printable") == 0) {
+		if ((raw = malloc(len + 1)) == NULL) {
+			out->failed = 1;
+			return;
+		}
+		if (strcmp(e->cte, "base64") == 0) {
+			if (sodium_base642bin(raw, len + 1, s, len, " \t\r\n",
+			    &rawlen, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+				rawlen = 0;
+		} else {
+			rawlen = unquote_printable(s, len, raw);
+		}
+		s = (const char *)raw;
+	}
+	if (strcmp(e->charset, "iso-8859-1") == 0 || strcmp(e->charset,
+	    "latin1") == 0 || strcmp(e->charset, "iso-8859-15") == 0 ||
+	    strcmp(e->charset, "windows-1252") == 0) {
+		for (i = 0; i < rawlen; i++) {
+			unsigned char c = (unsigned char)s[i];
+
+			if (c < 0x80) {
+				add_text(out, s + i, 1, 0);
+			} else if (c < 0xa0) {
+				buf_str(out, replacement);
+			} else {
+				two[0] = (char)(0xc0 | c >> 6);
+				two[1] = (char)(0x80 | (c & 0x3f));
+				buf_add(out, two, 2);
+			}
+		}
+	} else {
+		add_text(out, s, rawlen, 0);
+	}
+	free(raw);
+}
+
+/* "[attachment: name (type)]" on a line of its own. */
+static void
+mime_attachment(struct buf *out, const struct entity *e)
+{
+	char *name = NULL;
+
+	if (e->name[0] != '\0')
+		name = decode_header(e->name, strlen(e->name));
+	if (out->len > 0 && out->p[out->len - 1] != '\n')
+		buf_str(out, "\n");
+	buf_str(out, "[attachment: ");
+	buf_str(out, name != NULL && *name != '\0' ? name : "unnamed");
+	buf_str(out, " (");
+	add_text(out, e->type[0] ? e->type : "application/octet-stream",
+	    strlen(e->type[0] ? e->type : "application/octet-stream"), 1);
+	buf_str(out, ")]\n");
+	free(name);
+}
+
+static void mime_render(struct buf *out, const struct entity *e,
+    const char *s, size_t len, int depth, struct buf *tmp);
+
+/* The line of a multipart body at p is "--boundary" (or its close). */
+static int
+mime_delimiter(const char *p, const char *end, const char *b, size_t blen)
+{
+	return (size_t)(end - p) >= blen + 2 && p[0] == '-' && p[1] == '-' &&
+	    memcmp(p + 2, b, blen) == 0;
+}
+
+/*
+ * A multipart body: each part between the delimiter lines. Of an
+ * alternative, the text/plain one alone; of any other kind, every text part
+ * shown in turn and every other part named.
+ */
+static void
+mime_multipart(struct buf *out, const struct entity *e, const char *s,
+    size_t len, int depth, struct buf *tmp)
+{
+	const char *end = s + len, *p = s, *start = NULL, *q, *nl;
+	size_t blen = strlen(e->boundary);
+	int alternative = strcmp(e->type, "multipart/alternative") == 0;
+	int shown = 0, last;
+	struct entity part;
+
+	for (;;) {
+		/* p is at the start of a line. */
+		last = p >= end;
+		if (!last && !mime_delimiter(p, end, e->boundary, blen)) {
+			nl = memchr(p, '\n', (size_t)(end - p));
+			p = nl != NULL ? nl + 1 : end;
+			continue;
+		}
+		if (start != NULL) {
+			/* The part ends before the line break ahead of p. */
+			q = p;
+			if (q > start && q[-1] == '\n')
+				q--;
+			if (q > start && q[-1] == '\r')
+				q--;
+			nl = start;
+			mime_entity(&nl, q, &part, tmp);
+			if (part.type[0] == '\0')
+				snprintf(part.type, sizeof(part.type),
+				    "text/plain");
+			if (alternative && (shown ||
+			    strcmp(part.type, "text/plain") != 0)) {
+				/* Only the plain text of alternatives. */
+			} else {
+				mime_render(out, &part, nl, (size_t)(q - nl),
+				    depth + 1, tmp);
+				shown = 1;
+			}
+		}
+		if (last || (p + blen + 4 <= end && p[blen + 2] == '-' &&
+		    p[blen + 3] == '-'))
+			break; /* the close delimiter, or the end */
+		nl = memchr(p, '\n', (size_t)(end - p));
+		p = start = nl != NULL ? nl + 1 : end;
+	}
+	if (alternative && !shown)
+		buf_str(out, "[no plain text version]\n");
+}
+
+static void
+mime_render(struct buf *out, const struct entity *e, const char *s,
+    size_t len, int depth, struct buf *tmp)
+{
+	if (strncmp(e->type, "multipart/", 10) == 0 && e->boundary[0] != '\0' &&
+	    depth < MIME_DEPTH_MAX) {
+		mime_multipart(out, e, s, len, depth, tmp);
+		return;
+	}
+	if (!e->attachment && (e->type[0] == '\0' ||
+	    strncmp(e->type, "text/", 5) == 0)) {
+		if (out->len > 0 && out->p[out->len - 1] != '\n')
+			buf_str(out, "\n");
+		mime_text(out, e, s, len);
+		return;
+	}
+	mime_attachment(out, e);
+}
+
 int
 message_parse(const char *buf, size_t len, int with_body,
     struct message_info *info)
 {
 	struct buf tmp = { NULL, 0, 0, 0 }, body = { NULL, 0, 0, 0 };
-	const char *p = buf, *end = buf + len;
+	const char *p = buf, *end = buf + len, *q = buf;
 	struct field f;
+	struct entity e;
 
 	memset(info, 0, sizeof(*info));
 	info->when = -1;
@@ -612,8 +900,13 @@ message_parse(const char *buf, size_t len, int with_body,
 		if (field_keep(info, &f, &tmp) == -1)
 			goto fail;
 	if (with_body) {
+		/* A second pass over the header for the MIME fields. */
+		mime_entity(&q, end, &e, &tmp);
 		buf_add(&body, "", 0);
-		add_text(&body, p, (size_t)(end - p), 0);
+		if (e.type[0] == '\0' && e.cte[0] == '\0')
+			add_text(&body, p, (size_t)(end - p), 0);
+		else
+			mime_render(&body, &e, p, (size_t)(end - p), 0, &tmp);
 		if (body.failed)
 			goto fail;
 		info->body = body.p;

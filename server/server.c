@@ -36,6 +36,7 @@
 #include "server.h"
 #include "service.h"
 #include "session.h"
+#include "smtp_session.h"
 #include "tls.h"
 #include "users.h"
 
@@ -46,20 +47,23 @@
 /* How often the service manager's STATUS line may change. */
 #define STATUS_INTERVAL_SEC 2
 
-/* Listening sockets of every kind: the protocol in plaintext and in TLS. */
-#define SERVER_LISTENERS_MAX (2 * CONFIG_LISTEN_MAX)
+/* Listening sockets of every kind: the protocol in plaintext and in TLS,
+ * and the three SMTP settings. */
+#define SERVER_LISTENERS_MAX (5 * CONFIG_LISTEN_MAX)
 
 /* One listening socket and what its connections speak. */
 struct server_listener {
 	struct evconnlistener *l;
 	struct server *srv;
 	int tls;                    /* TLS from the first byte */
+	int smtp;                   /* SMTP: 1 + enum smtp_kind; 0: the protocol */
 };
 
 /* One entry of the server's list of live connections. */
 struct server_client {
 	TAILQ_ENTRY(server_client) entry;
-	struct conn *conn;
+	struct conn *conn;          /* NULL for an SMTP session */
+	struct smtp_session *smtp;
 };
 
 struct server {
@@ -318,6 +322,28 @@ conn_add(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	return sc->conn;
 }
 
+/* A new SMTP session, of the listener's kind. */
+static void
+smtp_add(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
+    int salen, enum smtp_kind kind, SSL *ssl)
+{
+	struct server_client *sc;
+
+	if ((sc = calloc(1, sizeof(*sc))) == NULL) {
+		evutil_closesocket(fd);
+		SSL_free(ssl);
+		return;
+	}
+	sc->smtp = smtp_session_new(srv, srv->conn_env, kind,
+	    ++srv->next_conn_id, fd, sa, salen, ssl, server_conn_gone, sc);
+	if (sc->smtp == NULL) {
+		free(sc);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&srv->clients, sc, entry);
+	srv->nconns++;
+}
+
 struct conn *
 server_conn_add(struct server *srv, evutil_socket_t fd,
     const struct sockaddr *sa, int salen)
@@ -340,7 +366,11 @@ server_close_all(struct server *srv, int now)
 	/* A close frees its entry: step to the next one first. */
 	for (sc = TAILQ_FIRST(&srv->clients); sc != NULL; sc = next) {
 		next = TAILQ_NEXT(sc, entry);
-		if (now)
+		if (sc->smtp != NULL && now)
+			smtp_session_close(sc->smtp, "server stopping");
+		else if (sc->smtp != NULL)
+			smtp_session_shutdown(sc->smtp);
+		else if (now)
 			conn_close(sc->conn, "server stopping");
 		else
 			conn_close_after_reply(sc->conn);
@@ -365,7 +395,11 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		evutil_closesocket(fd);
 		return;
 	}
-	conn_add(srv, fd, sa, salen, ssl);
+	if (sl->smtp)
+		smtp_add(srv, fd, sa, salen, (enum smtp_kind)(sl->smtp - 1),
+		    ssl);
+	else
+		conn_add(srv, fd, sa, salen, ssl);
 	if (srv->nconns >= srv->cfg->max_connections) {
 		log_warn("max-connections %u reached: accepting paused",
 		    srv->cfg->max_connections);
@@ -497,7 +531,8 @@ server_reload(struct server *srv)
 		if (srv->tls != NULL)
 			tls_reload_settings(srv);
 		TAILQ_FOREACH(sc, &srv->clients, entry)
-			conn_limits_changed(sc->conn);
+			if (sc->conn != NULL)
+				conn_limits_changed(sc->conn);
 		/* A new max-connections may pause or resume accepting. */
 		if (srv->nconns >= srv->cfg->max_connections)
 			set_accepting(srv, 0);
@@ -665,7 +700,7 @@ parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len_r)
 
 /* "listening on ADDR": administrators and tests read the port here. */
 static void
-log_listening(struct evconnlistener *l, int tls)
+log_listening(struct evconnlistener *l, int tls, int smtp)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -675,7 +710,11 @@ log_listening(struct evconnlistener *l, int tls)
 	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss,
 	    &len) == 0) {
 		format_addr(&ss, shown, sizeof(shown));
-		log_info("listening on %s%s", shown, tls ? " tls" : "");
+		if (smtp)
+			log_info("listening for %s on %s",
+			    smtp_kind_name((enum smtp_kind)(smtp - 1)), shown);
+		else
+			log_info("listening on %s%s", shown, tls ? " tls" : "");
 	}
 }
 
@@ -689,10 +728,11 @@ log_started(const struct server *srv)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	char shown[160], addrs[SERVER_LISTENERS_MAX * 166], dir[PATH_MAX];
-	size_t i, used = 0;
+	char smtp[SERVER_LISTENERS_MAX * 176];
+	size_t i, used = 0, sused = 0;
 	int n;
 
-	addrs[0] = '\0';
+	addrs[0] = smtp[0] = '\0';
 	for (i = 0; i < srv->nlisteners; i++) {
 		len = sizeof(ss);
 		memset(&ss, 0, sizeof(ss));
@@ -701,16 +741,26 @@ log_started(const struct server *srv)
 			snprintf(shown, sizeof(shown), "?");
 		else
 			format_addr(&ss, shown, sizeof(shown));
+		if (srv->listeners[i].smtp) {
+			n = snprintf(smtp + sused, sizeof(smtp) - sused,
+			    "%s%s/%s", sused > 0 ? "," : "",
+			    smtp_kind_name((enum smtp_kind)
+			    (srv->listeners[i].smtp - 1)), shown);
+			if (n > 0 && (size_t)n < sizeof(smtp) - sused)
+				sused += (size_t)n;
+			continue;
+		}
 		n = snprintf(addrs + used, sizeof(addrs) - used, "%s%s%s",
-		    i > 0 ? "," : "", srv->listeners[i].tls ? "tls:" : "",
+		    used > 0 ? "," : "", srv->listeners[i].tls ? "tls:" : "",
 		    shown);
 		if (n > 0 && (size_t)n < sizeof(addrs) - used)
 			used += (size_t)n;
 	}
 	if (realpath(srv->cfg->data_dir, dir) == NULL)
 		snprintf(dir, sizeof(dir), "%s", srv->cfg->data_dir);
-	log_info("glomaild %s started listen=%s data-dir=%s domain=%s",
-	    GLOMAIL_VERSION, addrs, dir, srv->cfg->domain);
+	log_info("glomaild %s started listen=%s data-dir=%s domain=%s%s%s",
+	    GLOMAIL_VERSION, addrs, dir, srv->cfg->domain,
+	    sused > 0 ? " smtp=" : "", smtp);
 }
 
 /* The next listener's slot: its address is the listener's callback arg. */
@@ -727,6 +777,7 @@ listener_slot(struct server *srv, int tls)
 	sl = &srv->listeners[srv->nlisteners];
 	sl->srv = srv;
 	sl->tls = tls;
+	sl->smtp = 0;
 	return sl;
 }
 
@@ -738,7 +789,7 @@ listener_add(struct server *srv, struct server_listener *sl,
 	evconnlistener_set_error_cb(l, accept_error_cb);
 	sl->l = l;
 	srv->nlisteners++;
-	log_listening(l, sl->tls);
+	log_listening(l, sl->tls, sl->smtp);
 }
 
 /*
@@ -777,23 +828,34 @@ listen_passed(struct server *srv, int n, char **names)
 	    LEV_OPT_DISABLED;
 	struct server_listener *sl;
 	struct evconnlistener *l;
-	int fd, tls;
+	const char *name;
+	int fd, tls, smtp;
 
 	log_info("socket activation: %d socket%s from the service manager; "
 	    "the listen settings are not used", n, n == 1 ? "" : "s");
 	for (fd = SERVICE_LISTEN_FDS_START; fd < SERVICE_LISTEN_FDS_START + n;
 	    fd++) {
-		/* FileDescriptorName=tls marks the TLS socket. */
-		tls = names != NULL &&
-		    strcmp(names[fd - SERVICE_LISTEN_FDS_START], "tls") == 0;
+		/* FileDescriptorName=tls marks the TLS socket; smtp,
+		 * submission and submissions the SMTP ones. */
+		name = names != NULL ? names[fd - SERVICE_LISTEN_FDS_START] :
+		    "";
+		smtp = strcmp(name, "smtp") == 0 ? 1 + SMTP_KIND_SMTP :
+		    strcmp(name, "submission") == 0 ? 1 + SMTP_KIND_SUBMISSION :
+		    strcmp(name, "submissions") == 0 ?
+		    1 + SMTP_KIND_SUBMISSIONS : 0;
+		/* TLS from the first byte; submission needs it for STARTTLS. */
+		tls = strcmp(name, "tls") == 0 ||
+		    smtp == 1 + SMTP_KIND_SUBMISSIONS;
 		if (service_is_stream_listener(fd) != 1) {
 			log_error("socket activation: descriptor %d is not a "
 			    "listening stream socket", fd);
 			return -1;
 		}
-		if ((tls && tls_setup(srv) == -1) ||
+		if (((tls || smtp == 1 + SMTP_KIND_SUBMISSION) &&
+		    tls_setup(srv) == -1) ||
 		    (sl = listener_slot(srv, tls)) == NULL)
 			return -1;
+		sl->smtp = smtp;
 		/* Backlog 0: the socket listens already. */
 		if (evutil_make_socket_nonblocking(fd) == -1 ||
 		    (l = evconnlistener_new(srv->base, accept_cb, sl, flags, 0,
@@ -811,18 +873,24 @@ listen_passed(struct server *srv, int n, char **names)
 
 /* Bind every address of one listen setting. */
 static int
-listen_bind(struct server *srv, const struct config_listen *addrs, int tls)
+listen_bind(struct server *srv, const struct config_listen *addrs, int tls,
+    int smtp)
 {
 	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
 	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED;
 	struct server_listener *sl;
 	struct sockaddr_storage ss;
 	struct evconnlistener *l;
-	const char *what = tls ? "tls-listen" : "listen";
+	static const char *const smtp_keys[] = { "smtp-listen",
+	    "submission-listen", "submissions-listen" };
+	const char *what = smtp ? smtp_keys[smtp - 1] : tls ? "tls-listen" :
+	    "listen";
 	socklen_t len;
 	size_t i;
 
-	if (tls && addrs->n > 0 && tls_setup(srv) == -1)
+	/* Submission's STARTTLS needs the context as much as TLS does. */
+	if ((tls || smtp == 1 + SMTP_KIND_SUBMISSION) && addrs->n > 0 &&
+	    tls_setup(srv) == -1)
 		return -1;
 	for (i = 0; i < addrs->n; i++) {
 		memset(&ss, 0, sizeof(ss));
@@ -833,6 +901,7 @@ listen_bind(struct server *srv, const struct config_listen *addrs, int tls)
 		}
 		if ((sl = listener_slot(srv, tls)) == NULL)
 			return -1;
+		sl->smtp = smtp;
 		l = evconnlistener_new_bind(srv->base, accept_cb, sl, flags,
 		    SOMAXCONN, (struct sockaddr *)&ss, (int)len);
 		if (l == NULL) {
@@ -861,8 +930,14 @@ server_listen(struct server *srv)
 		return rc;
 	}
 	service_names_free(names);
-	if (listen_bind(srv, &srv->cfg->listen, 0) == -1 ||
-	    listen_bind(srv, &srv->cfg->tls_listen, 1) == -1)
+	if (listen_bind(srv, &srv->cfg->listen, 0, 0) == -1 ||
+	    listen_bind(srv, &srv->cfg->tls_listen, 1, 0) == -1 ||
+	    listen_bind(srv, &srv->cfg->smtp_listen, 0,
+	    1 + SMTP_KIND_SMTP) == -1 ||
+	    listen_bind(srv, &srv->cfg->submission_listen, 0,
+	    1 + SMTP_KIND_SUBMISSION) == -1 ||
+	    listen_bind(srv, &srv->cfg->submissions_listen, 1,
+	    1 + SMTP_KIND_SUBMISSIONS) == -1)
 		return -1;
 	set_accepting(srv, 1);
 	log_started(srv);

@@ -62,7 +62,8 @@ def main():
     work = tempfile.mkdtemp(prefix="glomail-readers.")
     data = os.path.join(work, "data")
     log = open(os.path.join(work, "server.log"), "w+")
-    proc = subprocess.Popen([server, "--listen", "127.0.0.1:0", "--data-dir", data],
+    proc = subprocess.Popen([server, "--listen", "127.0.0.1:0", "--smtp-listen", "off",
+                             "--data-dir", data],
                             stderr=log)
     try:
         port = None

@@ -406,6 +406,56 @@ test_missing_headers(void **state)
 	    1657653717);
 }
 
+/* Parse file and compare its body with want. */
+static void
+assert_body(const char *file, const char *want)
+{
+	struct message_info info;
+
+	assert_int_equal(message_parse(file, strlen(file), 1, &info), 0);
+	assert_string_equal(info.body, want);
+	message_info_clear(&info);
+}
+
+/*
+ * Mail from other writers (SMTP): the text part of a multipart message is
+ * shown, attachments are named and not dumped, transfer encodings undone,
+ * Latin-1 turned into UTF-8 and other bytes into U+FFFD.
+ */
+static void
+test_mime(void **state)
+{
+	(void)state;
+	assert_body("Subject: m\nMIME-Version: 1.0\nContent-Type: multipart/"
+	    "mixed; boundary=\"==b1\"\n\npreamble\n--==b1\nContent-Type: "
+	    "text/plain; charset=utf-8\n\nhello \xc3\xa9\n--==b1\n"
+	    "Content-Type: application/pdf; name=\"r.pdf\"\nContent-"
+	    "Disposition: attachment; filename=\"report.pdf\"\nContent-"
+	    "Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--==b1--\nepilogue\n",
+	    "hello \xc3\xa9\n[attachment: report.pdf (application/pdf)]\n");
+	/* Of alternatives, the plain text alone, quoted-printable undone. */
+	assert_body("Content-Type: multipart/alternative; boundary=XY\n\n"
+	    "--XY\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9 =\r\n"
+	    "au lait\r\n--XY\r\nContent-Type: text/html\r\n\r\n<p>caf"
+	    "</p>\r\n--XY--\r\n", "caf\xc3\xa9 au lait");
+	/* Latin-1 8-bit body; a stray byte under UTF-8 becomes U+FFFD. */
+	assert_body("Content-Type: text/plain; charset=ISO-8859-1\n\n"
+	    "d\xe9j\xe0\n", "d\xc3\xa9j\xc3\xa0\n");
+	assert_body("Content-Type: text/plain; charset=utf-8\n\nx\xff\n",
+	    "x\xef\xbf\xbd\n");
+	/* A base64 text part; nested multipart; an RFC 2047 file name. */
+	assert_body("Content-Type: multipart/mixed; boundary=o\n\n--o\n"
+	    "Content-Type: multipart/alternative; boundary=i\n\n--i\n"
+	    "Content-Transfer-Encoding: base64\n\naGkK\n--i--\n--o\n"
+	    "Content-Type: image/png; name=\"=?utf-8?q?=C3=A9t=C3=A9.png?=\"\n"
+	    "\nPNG\x1b[2J\n--o--\n",
+	    "hi\n[attachment: \xc3\xa9t\xc3\xa9.png (image/png)]\n");
+	/* A body that is not text at all is only named. */
+	assert_body("Content-Type: application/zip\n\nPK\x03\x04\n",
+	    "[attachment: unnamed (application/zip)]\n");
+}
+
 int
 main(void)
 {
@@ -420,6 +470,7 @@ main(void)
 		cmocka_unit_test(test_blanks_between_words),
 		cmocka_unit_test(test_header_lines),
 		cmocka_unit_test(test_missing_headers),
+		cmocka_unit_test(test_mime),
 	};
 
 	if (sodium_init() == -1)

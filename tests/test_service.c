@@ -282,7 +282,7 @@ notify_ready_stopping(const char *name)
 {
 	char env[300], data[300], log[300], seen[4096] = "";
 	const char *argv[] = { testsrv_binary(), "--listen", "127.0.0.1:0",
-		"--data-dir", data, NULL };
+		"--smtp-listen", "off", "--data-dir", data, NULL };
 	const char *envv[] = { env, NULL };
 	char *ready, *stopping;
 	pid_t pid;

@@ -131,7 +131,7 @@ spawn(struct testsrv *s, const char *listen, const char *const *extra,
 	int tls = testsrv_tls_mode();
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 	size_t n = 0;
-	int i, fd;
+	int i, fd, smtp;
 	char *log, *p;
 
 	argv[n++] = strdup(testsrv_binary());
@@ -143,8 +143,17 @@ spawn(struct testsrv *s, const char *listen, const char *const *extra,
 		argv[n++] = strdup("--control-socket");
 		argv[n++] = strdup(s->control);
 	}
-	for (; extra != NULL && *extra != NULL && n < 62; extra++)
+	smtp = 1;
+	for (; extra != NULL && *extra != NULL && n < 58; extra++) {
+		if (strcmp(*extra, "--smtp-listen") == 0)
+			smtp = 0;
 		argv[n++] = strdup(*extra);
+	}
+	/* SMTP on a free port too: servers never fight over its default. */
+	if (smtp) {
+		argv[n++] = strdup("--smtp-listen");
+		argv[n++] = strdup("127.0.0.1:0");
+	}
 	if (tls) {
 		const char *certs = getenv("GLOMAIL_TLS_CERTS");
 		char path[512];
@@ -189,6 +198,11 @@ spawn(struct testsrv *s, const char *listen, const char *const *extra,
 		    find_port(log, 0, s->listen_port,
 		    sizeof(s->listen_port)) == 0 && (!tls ||
 		    find_port(log, 1, s->tls_port, sizeof(s->tls_port)) == 0)) {
+			s->smtp_port[0] = '\0';
+			if ((p = strstr(log, "listening for smtp on ")) != NULL &&
+			    (p = strchr(p, ':')) != NULL)
+				snprintf(s->smtp_port, sizeof(s->smtp_port),
+				    "%.*s", (int)strcspn(p + 1, " \n"), p + 1);
 			free(log);
 			if (!tls) {
 				snprintf(s->port, sizeof(s->port), "%s",

@@ -25,6 +25,7 @@ struct testsrv {
 	                    in TLS mode the relay's */
 	char listen_port[16]; /* the server's plaintext port */
 	char tls_port[16];    /* its TLS port, in TLS mode */
+	char smtp_port[16];   /* its SMTP port (smtp-listen 127.0.0.1:0) */
 	struct tlsbridge *bridge;
 };
 
