@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "conn.h"
+#include "deliverylog.h"
 #include "dispatch.h"
 #include "frame.h"
 #include "log.h"
@@ -89,14 +90,16 @@ send_done(void *arg)
 		log_write(LOG_LEVEL_ERROR, conn_id(c),
 		    "delivery to=%s failed at %s: %s", j->rcpt, j->step,
 		    strerror(j->error));
+		deliverylog_note(DELIVERYLOG_FAILED, j->len, time(NULL));
 		conn_reply_error(c, "message could not be stored");
 		goto out;
 	}
 	j->srv->delivered++;
 	if (j->lost) {
-		log_write(LOG_LEVEL_INFO, conn_id(c),
+		log_write(LOG_LEVEL_DEBUG, conn_id(c),
 		    "undeliverable to=%s kept in LOST file=%s", j->rcpt,
 		    j->file.name);
+		deliverylog_note(DELIVERYLOG_LOST, j->len, time(NULL));
 		conn_reply_error(c, "no such recipient; the message was kept "
 		    "as undeliverable");
 		goto out;
@@ -105,8 +108,9 @@ send_done(void *arg)
 	if ((mb = mailbox_find(j->srv->mailboxes, j->rcpt)) != NULL &&
 	    mailbox_add(mb, &j->file, &j->info) == -1)
 		log_error("cannot index a delivery to %s", j->rcpt);
-	log_write(LOG_LEVEL_INFO, conn_id(c), "delivered from=%s to=%s size=%zu",
+	log_write(LOG_LEVEL_DEBUG, conn_id(c), "delivered from=%s to=%s size=%zu",
 	    j->info.from, j->rcpt, j->len);
+	deliverylog_note(DELIVERYLOG_DELIVERED, j->len, time(NULL));
 	conn_reply(c, PROTO_OK, NULL);
 out:
 	conn_release(c);
