@@ -340,12 +340,9 @@ int
 maildir_deliver_many(const void *data, size_t len, struct maildir_rcpt *r,
     size_t n)
 {
-	struct stat st;
-	dev_t *devs = NULL;
-	ino_t *inos = NULL;
-	int *tmp = NULL, *new = NULL;
+	int *tmp = NULL, *new = NULL, *sync_fds = NULL, *sync_err = NULL;
 	size_t i, k, src = n;
-	int delivered = 0, dup;
+	int delivered = 0;
 
 	for (i = 0; i < n; i++) {
 		r[i].name[0] = '\0';
@@ -354,8 +351,8 @@ maildir_deliver_many(const void *data, size_t len, struct maildir_rcpt *r,
 	}
 	if ((tmp = malloc(n * sizeof(*tmp))) == NULL ||
 	    (new = malloc(n * sizeof(*new))) == NULL ||
-	    (devs = malloc(n * sizeof(*devs))) == NULL ||
-	    (inos = malloc(n * sizeof(*inos))) == NULL) {
+	    (sync_fds = malloc(n * sizeof(*sync_fds))) == NULL ||
+	    (sync_err = malloc(n * sizeof(*sync_err))) == NULL) {
 		for (i = 0; i < n; i++)
 			rcpt_fail(&r[i], "memory");
 		goto out;
@@ -410,25 +407,21 @@ maildir_deliver_many(const void *data, size_t len, struct maildir_rcpt *r,
 		unlinkat(tmp[src], r[src].name, 0);
 	}
 	/*
-	 * Every rename is done: one fsync per distinct new/ covers them all
-	 * (two recipients may share one, LOST/ for two unknown names).
+	 * Every rename is done: one fsync of each new/, all submitted at once
+	 * and shared with concurrent deliveries (a new/ listed twice, LOST/
+	 * for two unknown names, is synced once).
 	 */
-	for (i = 0; i < n; i++) {
+	for (i = 0, k = 0; i < n; i++)
+		if (r[i].error == 0)
+			sync_fds[k++] = new[i];
+	syncgroup_fsync_many(sync_fds, k, sync_err);
+	for (i = 0, k = 0; i < n; i++) {
 		if (r[i].error != 0)
 			continue;
-		if (fstat(new[i], &st) == -1) {
-			rcpt_fail(&r[i], "fsync new/");
-			unlinkat(new[i], r[i].name, 0);
-			continue;
-		}
-		devs[i] = st.st_dev;
-		inos[i] = st.st_ino;
-		for (dup = 0, k = 0; k < i && !dup; k++)
-			dup = r[k].error == 0 && devs[k] == st.st_dev &&
-			    inos[k] == st.st_ino;
-		if (!dup && (fault_hit("fsync-new") ||
-		    syncgroup_fsync(new[i]) == -1)) {
+		if (fault_hit("fsync-new") || sync_err[k++] != 0) {
 			/* In new/ but maybe not after a crash: withdraw it. */
+			if (sync_err[k - 1] != 0)
+				errno = sync_err[k - 1];
 			rcpt_fail(&r[i], "fsync new/");
 			unlinkat(new[i], r[i].name, 0);
 			continue;
@@ -444,8 +437,8 @@ out:
 	}
 	free(tmp);
 	free(new);
-	free(devs);
-	free(inos);
+	free(sync_fds);
+	free(sync_err);
 	return delivered;
 }
 

@@ -9,6 +9,7 @@
 #ifndef GLOMAILD_SYNCGROUP_H
 #define GLOMAILD_SYNCGROUP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -20,6 +21,14 @@
  * as the one in flight returns. -1 with errno set when the fsync failed.
  */
 int syncgroup_fsync(int dirfd);
+
+/*
+ * syncgroup_fsync for each of the n directories fds[] at once: the fsyncs
+ * this caller issues are submitted together (Linux AIO when available) so
+ * that they share the filesystem's journal commits. err_r[i] is 0 once
+ * fds[i]'s changes are durable, else the errno of its failed fsync.
+ */
+void syncgroup_fsync_many(const int *fds, size_t n, int *err_r);
 
 /* Counters since start-up, for the periodic delivery summary. */
 struct syncgroup_stats {

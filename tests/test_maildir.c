@@ -577,6 +577,42 @@ test_sync_group(void **state)
 	    (unsigned long long)(a.fsyncs - b.fsyncs));
 }
 
+/*
+ * Several directories at once: each durable, a directory listed twice
+ * synced once, and one fsync per distinct directory when nobody else
+ * syncs them.
+ */
+static void
+test_sync_group_many(void **state)
+{
+	struct fixture *t = *state;
+	struct syncgroup_stats a, b;
+	int fds[4], err[4], i;
+
+	assert_int_equal(maildir_create(t->rootfd, "b2"), 0);
+	assert_int_equal(maildir_create(t->rootfd, "b3"), 0);
+	assert_true((fds[0] = openat(t->md, "new", O_RDONLY)) >= 0);
+	assert_true((fds[1] = openat(t->rootfd, "b2/new", O_RDONLY)) >= 0);
+	assert_true((fds[2] = openat(t->rootfd, "b3/new", O_RDONLY)) >= 0);
+	assert_true((fds[3] = openat(t->md, "new", O_RDONLY)) >= 0);
+	syncgroup_stats(&a);
+	syncgroup_fsync_many(fds, 4, err);
+	syncgroup_stats(&b);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(err[i], 0);
+		close(fds[i]);
+	}
+	assert_int_equal(b.calls - a.calls, 4);
+	assert_int_equal(b.fsyncs - a.fsyncs, 3);
+	/* A descriptor that is not open: its errno, the others unharmed. */
+	assert_true((fds[0] = openat(t->md, "new", O_RDONLY)) >= 0);
+	fds[1] = 1000;
+	syncgroup_fsync_many(fds, 2, err);
+	assert_int_equal(err[0], 0);
+	assert_int_equal(err[1], EBADF);
+	close(fds[0]);
+}
+
 int
 main(void)
 {
@@ -605,6 +641,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_many_partial, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sync_group, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sync_group_many, setup,
 		    teardown),
 	};
 
