@@ -518,6 +518,58 @@ test_deliver_many_partial(void **state)
 		close(r[i].md);
 }
 
+/*
+ * A recipient on another filesystem cannot get a link (EXDEV): it gets a
+ * copy written the same durable way, and the others still share one inode.
+ * Skipped where no second filesystem (/dev/shm) is at hand.
+ */
+static void
+test_deliver_many_other_fs(void **state)
+{
+	struct fixture *t = *state;
+	char shm[] = "/dev/shm/glomail-md.XXXXXX", path[600], *got;
+	struct maildir_rcpt r[3];
+	struct stat a, b, c;
+	int shmfd;
+
+	if (mkdtemp(shm) == NULL) {
+		skip();
+		return;
+	}
+	assert_true((shmfd = open(shm, O_RDONLY | O_DIRECTORY)) >= 0);
+	assert_int_equal(fstat(shmfd, &a), 0);
+	assert_int_equal(fstat(t->rootfd, &b), 0);
+	if (a.st_dev == b.st_dev) {
+		close(shmfd);
+		testsrv_remove_tree(shm);
+		skip();
+		return;
+	}
+	assert_int_equal(maildir_create(t->rootfd, "b2"), 0);
+	assert_int_equal(maildir_create(shmfd, "far"), 0);
+	r[0].md = t->md;
+	assert_true((r[1].md = maildir_open(shmfd, "far")) >= 0);
+	assert_true((r[2].md = maildir_open(t->rootfd, "b2")) >= 0);
+	assert_int_equal(maildir_deliver_many("far away\n", 9, r, 3), 3);
+	snprintf(path, sizeof(path), "%s/far", shm);
+	assert_non_null(got = slurp(path, "new", r[1].name, &a));
+	assert_string_equal(got, "far away\n");
+	free(got);
+	assert_int_equal(a.st_nlink, 1);
+	assert_int_equal(count_files(path, "tmp"), 0);
+	assert_non_null(got = slurp(t->dir, "new", r[0].name, &b));
+	free(got);
+	snprintf(path, sizeof(path), "%s/b2", t->root);
+	assert_non_null(got = slurp(path, "new", r[2].name, &c));
+	free(got);
+	assert_true(b.st_ino == c.st_ino);
+	assert_int_equal(b.st_nlink, 2);
+	close(r[1].md);
+	close(r[2].md);
+	close(shmfd);
+	testsrv_remove_tree(shm);
+}
+
 struct group_arg {
 	int md;
 	int n;
@@ -639,6 +691,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deliver_many, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_many_partial, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_many_other_fs, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sync_group, setup,
 		    teardown),
