@@ -39,10 +39,10 @@ deliverylog_note(enum deliverylog_outcome outcome, size_t bytes, time_t now)
 	calls = sg.calls - dl.sg.calls;
 	fsyncs = sg.fsyncs - dl.sg.fsyncs;
 	log_info("deliveries: %llu in %lld s, delivered=%llu "
-	    "undeliverable=%llu failed=%llu bytes=%llu new_fsyncs=%llu "
-	    "per_sync=%.2f fsync_failures=%" PRIu64, total,
-	    (long long)(now - dl.since), dl.n[0], dl.n[1], dl.n[2], dl.bytes,
-	    fsyncs, fsyncs > 0 ? (double)calls / (double)fsyncs : 0.0,
+	         "undeliverable=%llu failed=%llu bytes=%llu new_fsyncs=%llu "
+	         "per_sync=%.2f fsync_failures=%" PRIu64,
+	    total, (long long)(now - dl.since), dl.n[0], dl.n[1], dl.n[2],
+	    dl.bytes, fsyncs, fsyncs > 0 ? (double)calls / (double)fsyncs : 0.0,
 	    sg.failures - dl.sg.failures);
 	dl.since = now;
 	dl.n[0] = dl.n[1] = dl.n[2] = 0;

@@ -14,7 +14,7 @@
 
 enum deliverylog_outcome {
 	DELIVERYLOG_DELIVERED,
-	DELIVERYLOG_LOST,       /* no such account: kept in LOST */
+	DELIVERYLOG_LOST, /* no such account: kept in LOST */
 	DELIVERYLOG_FAILED,
 };
 

@@ -55,11 +55,11 @@
 struct group {
 	dev_t dev;
 	ino_t ino;
-	unsigned refs;          /* callers inside syncgroup_fsync */
-	int busy;               /* an fsync is in flight */
-	uint64_t started;       /* fsyncs begun */
-	uint64_t finished;      /* fsyncs returned */
-	uint64_t failed_gen;    /* the last fsync that failed (0: none) */
+	unsigned refs;       /* callers inside syncgroup_fsync */
+	int busy;            /* an fsync is in flight */
+	uint64_t started;    /* fsyncs begun */
+	uint64_t finished;   /* fsyncs returned */
+	uint64_t failed_gen; /* the last fsync that failed (0: none) */
 	int failed_errno;
 	pthread_cond_t cond;
 	struct group *next;
@@ -151,8 +151,9 @@ fsync_all(const int *fds, size_t n, int *err)
 	long r;
 
 	if (n > 1 && aio_state == 0)
-		aio_state = syscall(SYS_io_setup, AIO_BATCH, &aio_ctx) == 0 ?
-		    1 : -1;
+		aio_state = syscall(SYS_io_setup, AIO_BATCH, &aio_ctx) == 0
+		                ? 1
+		                : -1;
 	if (n > 1 && aio_state == 1) {
 		memset(cb, 0, n * sizeof(cb[0]));
 		for (i = 0; i < n; i++) {
@@ -170,23 +171,26 @@ fsync_all(const int *fds, size_t n, int *err)
 			sent += (size_t)r;
 		}
 		while (got < sent) {
-			r = syscall(SYS_io_getevents, aio_ctx, (long)(sent - got),
-			    (long)(sent - got), ev, NULL);
+			r = syscall(SYS_io_getevents, aio_ctx,
+			    (long)(sent - got), (long)(sent - got), ev, NULL);
 			if (r == -1 && errno == EINTR)
 				continue;
 			if (r <= 0) {
-				/* Never again: late events would look like ours. */
+				/* Never again: late events would look like
+				 * ours. */
 				aio_state = -1;
 				break;
 			}
 			for (i = 0; i < (size_t)r; i++)
-				err[ev[i].data] = ev[i].res < 0 ?
-				    (int)-ev[i].res : 0;
+				err[ev[i].data] = ev[i].res < 0
+				                      ? (int)-ev[i].res
+				                      : 0;
 			got += (size_t)r;
 		}
 		if (got == sent && sent == n)
 			return;
-		/* Refused (EINVAL: no AIO fsync here): plain fsync for the rest. */
+		/* Refused (EINVAL: no AIO fsync here): plain fsync for the
+		 * rest. */
 		if (sent == 0)
 			aio_state = -1;
 	}
@@ -235,7 +239,8 @@ syncgroup_fsync_many(const int *fds, size_t n, int *err_r)
 				continue;
 			left++;
 			if (g[i]->busy)
-				continue; /* in flight (maybe ours, listed twice) */
+				continue; /* in flight (maybe ours, listed
+				             twice) */
 			g[i]->busy = 1;
 			gen[i] = ++g[i]->started;
 			syncgroup_counts.fsyncs++;
@@ -247,7 +252,7 @@ syncgroup_fsync_many(const int *fds, size_t n, int *err_r)
 		if (nlead == 0) {
 			/* All that is left is in other callers' fsyncs. */
 			for (i = 0; g[i] == NULL || g[i]->finished >= need[i];
-			    i++)
+			     i++)
 				;
 			pthread_cond_wait(&g[i]->cond, &syncgroup_lock);
 			continue;

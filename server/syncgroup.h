@@ -32,9 +32,9 @@ void syncgroup_fsync_many(const int *fds, size_t n, int *err_r);
 
 /* Counters since start-up, for the periodic delivery summary. */
 struct syncgroup_stats {
-	uint64_t calls;     /* syncgroup_fsync calls */
-	uint64_t fsyncs;    /* directory fsyncs issued for them */
-	uint64_t failures;  /* fsyncs that failed */
+	uint64_t calls;    /* syncgroup_fsync calls */
+	uint64_t fsyncs;   /* directory fsyncs issued for them */
+	uint64_t failures; /* fsyncs that failed */
 };
 
 void syncgroup_stats(struct syncgroup_stats *st_r);

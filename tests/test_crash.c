@@ -8,8 +8,10 @@
  * removed at start-up, as Maildir prescribes.
  *
  * Then the group commit's window (renames done, their shared fsync of new/
- * pending: nothing acknowledged yet) and the store's one-write delivery to
- * several recipients, killed at random: each has the message whole or not.
+ * pending: nothing acknowledged yet), the store's one-write delivery to
+ * several recipients killed at random, and EMAIL_SENDING_MANY over the
+ * protocol killed at random: each recipient has each message whole or not
+ * at all, and has it whenever the reply said it was delivered there.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -52,6 +54,40 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned char states[CLIENTS * PER_CLIENT];
 static unsigned char found[CLIENTS * PER_CLIENT];
 static volatile int stop;
+static int replies_ok;       /* OK replies so far, under lock */
+
+/*
+ * Wait (15 s at most) until some request was answered OK since the count
+ * was `since`: on a loaded machine a login (a password hash) may take longer
+ * than the pause between two kills, and a run of kills with nothing
+ * delivered in between tests nothing.
+ */
+static void
+wait_progress(int since)
+{
+	struct timespec ms10 = { 0, 10 * 1000 * 1000 };
+	int i, n;
+
+	for (i = 0; i < 1500; i++) {
+		pthread_mutex_lock(&lock);
+		n = replies_ok;
+		pthread_mutex_unlock(&lock);
+		if (n > since)
+			return;
+		nanosleep(&ms10, NULL);
+	}
+}
+
+static int
+progress(void)
+{
+	int n;
+
+	pthread_mutex_lock(&lock);
+	n = replies_ok;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
 
 static const char *const users[CLIENTS] = { "ann", "ben", "cat", "dan" };
 
@@ -76,6 +112,7 @@ set_state(int id, enum state st)
 {
 	pthread_mutex_lock(&lock);
 	states[id] = (unsigned char)st;
+	replies_ok += st == ACKED;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -296,6 +333,7 @@ test_kill_during_delivery(void **state)
 		    (void *)(intptr_t)i), 0);
 	for (k = 0; k < KILLS; k++) {
 		/* A random moment while deliveries are under way. */
+		wait_progress(progress());
 		ts.tv_sec = 0;
 		ts.tv_nsec = (200 + rand() % 600) * 1000L * 1000L;
 		nanosleep(&ts, NULL);
@@ -307,6 +345,7 @@ test_kill_during_delivery(void **state)
 		if (k == 0)
 			assert_int_equal(check_dir(users[1], "tmp"), 0);
 	}
+	wait_progress(progress());
 	ts.tv_nsec = (100 + rand() % 300) * 1000L * 1000L;
 	nanosleep(&ts, NULL);
 	testsrv_kill(&srv, SIGKILL);
@@ -655,6 +694,180 @@ test_kill_during_deliver_many(void **state)
 	testsrv_remove_tree(root);
 }
 
+#define MANY_IDS 3000
+
+static unsigned char many_tried[MANY_IDS];
+static unsigned char many_acked[MANY_IDS];   /* bit per user: delivered */
+static unsigned char many_found[CLIENTS][MANY_IDS];
+static int many_next;
+
+/* One sender over the protocol: each message to two others, to and cc. */
+static void *
+many_client(void *arg)
+{
+	int me = (int)(intptr_t)arg, fd = -1, id, h, u;
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	char to[64], cc[64], subject[64];
+	struct msg *reply;
+	json_t *list, *r;
+	const char *res, *addr;
+	size_t len, i;
+	char *body;
+
+	while (!stop) {
+		if (fd == -1 && (fd = login(users[me])) == -1) {
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		pthread_mutex_lock(&lock);
+		id = many_next < MANY_IDS ? many_next++ : -1;
+		pthread_mutex_unlock(&lock);
+		if (id == -1)
+			break;
+		snprintf(to, sizeof(to), "%s@glo2000.ca", users[(me + 1) %
+		    CLIENTS]);
+		snprintf(cc, sizeof(cc), "%s@glo2000.ca", users[(me + 2) %
+		    CLIENTS]);
+		snprintf(subject, sizeof(subject), "many %d", id);
+		if ((body = content_of(id, &len)) == NULL)
+			break;
+		pthread_mutex_lock(&lock);
+		many_tried[id] = 1;
+		pthread_mutex_unlock(&lock);
+		reply = NULL;
+		h = testsrv_request(fd, PROTO_EMAIL_SENDING_MANY,
+		    json_pack("{s:[s], s:[s], s:s, s:s}", "to", to, "cc", cc,
+		    "subject", subject, "content", body), &reply);
+		free(body);
+		if (h != PROTO_OK) {
+			msg_free(reply);
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		list = json_object_get(msg_payload(reply), "recipients");
+		json_array_foreach(list, i, r) {
+			res = json_string_value(json_object_get(r, "result"));
+			addr = json_string_value(json_object_get(r, "address"));
+			if (res == NULL || addr == NULL ||
+			    strcmp(res, "delivered") != 0)
+				continue;
+			for (u = 0; u < CLIENTS; u++)
+				if (strncmp(addr, users[u], 3) == 0) {
+					pthread_mutex_lock(&lock);
+					many_acked[id] |= (unsigned char)(1u << u);
+					pthread_mutex_unlock(&lock);
+				}
+		}
+		msg_free(reply);
+		pthread_mutex_lock(&lock);
+		replies_ok++;
+		pthread_mutex_unlock(&lock);
+	}
+	if (fd != -1)
+		close(fd);
+	return NULL;
+}
+
+/* Check DATA/user/sub for the send-many test; the count of files. */
+static int
+many_check_dir(int u, const char *sub)
+{
+	struct message_info info;
+	char path[1024], file[1400], *buf, *want;
+	struct dirent *de;
+	size_t wlen;
+	int n = 0, id;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", srv.data, users[u], sub);
+	assert_non_null(d = opendir(path));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		n++;
+		if (strcmp(sub, "tmp") == 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		assert_non_null(buf = testsrv_read_file(file));
+		assert_int_equal(message_parse(buf, strlen(buf), 1, &info), 0);
+		if (sscanf(info.subject, "many %d", &id) != 1 || id < 0 ||
+		    id >= MANY_IDS || !many_tried[id])
+			fail_msg("%s: not a message this test sent", file);
+		assert_non_null(want = content_of(id, &wlen));
+		if (strcmp(info.body, want) != 0)
+			fail_msg("%s: message %d is damaged", file, id);
+		if (many_found[u][id]++)
+			fail_msg("%s: message %d twice for %s", file, id,
+			    users[u]);
+		free(want);
+		free(buf);
+		message_info_clear(&info);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Sends to two recipients at once (EMAIL_SENDING_MANY), the server killed
+ * at random moments: each recipient has each message whole or not at all,
+ * and has it whenever the reply said it was delivered to them.
+ */
+static void
+test_kill_during_send_many(void **state)
+{
+	pthread_t threads[CLIENTS];
+	struct timespec ts;
+	int i, k, u, fd, acked = 0, files = 0;
+
+	(void)state;
+	stop = 0;
+	assert_int_equal(testsrv_start(&srv, NULL), 0);
+	memcpy(server_port, srv.port, sizeof(server_port));
+	for (i = 0; i < CLIENTS; i++) {
+		assert_true((fd = testsrv_connect(&srv)) >= 0);
+		assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, users[i],
+		    HOSTILE_PASSWORD), PROTO_OK);
+		close(fd);
+	}
+	for (i = 0; i < CLIENTS; i++)
+		assert_int_equal(pthread_create(&threads[i], NULL, many_client,
+		    (void *)(intptr_t)i), 0);
+	for (k = 0; k < 4; k++) {
+		wait_progress(progress());
+		ts.tv_sec = 0;
+		ts.tv_nsec = (200 + rand() % 500) * 1000L * 1000L;
+		nanosleep(&ts, NULL);
+		testsrv_kill(&srv, SIGKILL);
+		assert_int_equal(restart(), 0);
+	}
+	wait_progress(progress());
+	ts.tv_nsec = (100 + rand() % 300) * 1000L * 1000L;
+	nanosleep(&ts, NULL);
+	testsrv_kill(&srv, SIGKILL);
+	stop = 1;
+	for (i = 0; i < CLIENTS; i++)
+		pthread_join(threads[i], NULL);
+	assert_int_equal(restart(), 0);
+	for (u = 0; u < CLIENTS; u++) {
+		assert_int_equal(many_check_dir(u, "tmp"), 0);
+		files += many_check_dir(u, "new");
+		files += many_check_dir(u, "cur");
+	}
+	for (i = 0; i < MANY_IDS; i++)
+		for (u = 0; u < CLIENTS; u++)
+			if ((many_acked[i] & (1u << u)) != 0) {
+				acked++;
+				if (!many_found[u][i])
+					fail_msg("message %d was delivered to "
+					    "%s, then lost", i, users[u]);
+			}
+	print_message("send-many: %d copies acknowledged, %d stored\n", acked,
+	    files);
+	assert_true(acked >= 2);
+	testsrv_stop(&srv);
+}
+
 int
 main(void)
 {
@@ -663,6 +876,7 @@ main(void)
 		cmocka_unit_test_teardown(test_kill_with_shared_fsync_pending,
 		    held_teardown),
 		cmocka_unit_test(test_kill_during_deliver_many),
+		cmocka_unit_test(test_kill_during_send_many),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -52,14 +52,16 @@ test_summary(void **state)
 	/* The delivery that closes the minute writes the summary. */
 	deliverylog_note(DELIVERYLOG_DELIVERED, 10, 1060);
 	out = captured(f);
-	assert_non_null(strstr(out, " info: deliveries: 4 in 60 s, "
-	    "delivered=2 undeliverable=1 failed=1 bytes=160 "));
+	assert_non_null(
+	    strstr(out, " info: deliveries: 4 in 60 s, "
+	                "delivered=2 undeliverable=1 failed=1 bytes=160 "));
 	assert_int_equal(strchr(out, '\n') - out + 1, (long)strlen(out));
 	/* A new interval starts there. */
 	deliverylog_note(DELIVERYLOG_DELIVERED, 1, 1100);
 	assert_int_equal(strlen(captured(f)), strlen(out));
 	deliverylog_note(DELIVERYLOG_DELIVERED, 1, 1120);
-	assert_non_null(strstr(captured(f), "deliveries: 2 in 60 s, "
+	assert_non_null(strstr(captured(f),
+	    "deliveries: 2 in 60 s, "
 	    "delivered=2 undeliverable=0 failed=0 bytes=2 "));
 	/* At warn level, no summary. */
 	log_set_level(LOG_LEVEL_WARN);

@@ -4,7 +4,6 @@
  */
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,6 +20,7 @@
 
 #include "maildir.h"
 #include "syncgroup.h"
+#include "testfs.h"
 #include "testsrv.h"
 
 /*
@@ -69,24 +69,6 @@ teardown(void **state)
 	return 0;
 }
 
-static int
-count_files(const char *dir, const char *sub)
-{
-	char path[4096];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* A delivery lands in new/ only, whole, and leaves tmp/ empty. */
 static void
 test_deliver(void **state)
@@ -101,9 +83,9 @@ test_deliver(void **state)
 	assert_int_equal(maildir_deliver(t->md, "hello\n", 6, name, &step), 0);
 	/* The step a delivery ends with, on its own: new/ to disk. */
 	assert_int_equal(maildir_sync_new(t->md), 0);
-	assert_int_equal(count_files(dir, "new"), 1);
-	assert_int_equal(count_files(dir, "tmp"), 0);
-	assert_int_equal(count_files(dir, "cur"), 0);
+	assert_int_equal(testfs_count("%s/new", dir), 1);
+	assert_int_equal(testfs_count("%s/tmp", dir), 0);
+	assert_int_equal(testfs_count("%s/cur", dir), 0);
 	snprintf(path, sizeof(path), "%s/new/%s", dir, name);
 	f = fopen(path, "r");
 	assert_non_null(f);
@@ -130,7 +112,7 @@ test_deliver_failure(void **state)
 	assert_int_equal(rmdir(path), 0);
 	assert_int_equal(maildir_deliver(t->md, "x", 1, name, &step), -1);
 	assert_string_equal(step, "rename");
-	assert_int_equal(count_files(dir, "tmp"), 0);
+	assert_int_equal(testfs_count("%s/tmp", dir), 0);
 	/* tmp/ missing: the create fails. */
 	snprintf(path, sizeof(path), "%s/tmp", dir);
 	assert_int_equal(rmdir(path), 0);
@@ -177,7 +159,7 @@ test_unique_burst(void **state)
 		pthread_join(t[i], NULL);
 		assert_int_equal(b[i].failures, 0);
 	}
-	assert_int_equal(count_files(fx->dir, "new"), 400);
+	assert_int_equal(testfs_count("%s/new", fx->dir), 400);
 }
 
 static void
@@ -209,8 +191,8 @@ test_list_read_seen(void **state)
 	assert_int_equal(maildir_mark_seen(t->md, &f), 0);
 	assert_int_equal(f.in_cur, 1);
 	assert_non_null(strstr(f.name, ":2,S"));
-	assert_int_equal(count_files(dir, "new"), 1);
-	assert_int_equal(count_files(dir, "cur"), 1);
+	assert_int_equal(testfs_count("%s/new", dir), 1);
+	assert_int_equal(testfs_count("%s/cur", dir), 1);
 	/* Marking again is a no-op; reading by the old place still works. */
 	assert_int_equal(maildir_mark_seen(t->md, &f), 0);
 	f.in_cur = 0;
@@ -267,7 +249,7 @@ test_order_and_clean(void **state)
 	assert_non_null(fp);
 	fclose(fp);
 	assert_int_equal(maildir_clean_tmp(t->md), 1);
-	assert_int_equal(count_files(dir, "tmp"), 0);
+	assert_int_equal(testfs_count("%s/tmp", dir), 0);
 }
 
 /* Write a small file at a path; a test helper. */
@@ -331,7 +313,7 @@ test_links_not_followed(void **state)
 	assert_int_equal(errno, ELOOP);
 	assert_int_equal(maildir_deliver(t->md, "x", 1, name, &step), -1);
 	assert_string_equal(step, "create");
-	assert_int_equal(count_files(victim, "."), 1);
+	assert_int_equal(testfs_count("%s", victim), 1);
 	assert_int_equal(maildir_create(t->rootfd, "box"), -1);
 
 	/* new/ and cur/ links: skipped by the listing, refused for delivery
@@ -348,7 +330,7 @@ test_links_not_followed(void **state)
 	free(files);
 	assert_int_equal(maildir_mark_seen(t->md, &f), -1);
 	assert_int_equal(errno, ELOOP);
-	assert_int_equal(count_files(t->dir, "new"), 2);
+	assert_int_equal(testfs_count("%s/new", t->dir), 2);
 	snprintf(path, sizeof(path), "%s/new", t->dir);
 	snprintf(other, sizeof(other), "%s/new.real", t->dir);
 	assert_int_equal(rename(path, other), 0);
@@ -358,8 +340,8 @@ test_links_not_followed(void **state)
 	free(files);
 	assert_int_equal(maildir_deliver(t->md, "z", 1, name, &step), -1);
 	assert_string_equal(step, "rename");
-	assert_int_equal(count_files(victim, "."), 1);
-	assert_int_equal(count_files(t->dir, "tmp"), 0);
+	assert_int_equal(testfs_count("%s", victim), 1);
+	assert_int_equal(testfs_count("%s/tmp", t->dir), 0);
 
 	/* Names are one component: no walking through other directories. */
 	assert_int_equal(maildir_open(t->rootfd, "box/new"), -1);
@@ -387,7 +369,7 @@ test_clean_leaves_links(void **state)
 	snprintf(path, sizeof(path), "%s/tmp/1.M1P1Q1.crashed", t->dir);
 	put_file(path, "half");
 	assert_int_equal(maildir_clean_tmp(t->md), 1);
-	assert_int_equal(count_files(t->dir, "tmp"), 1);
+	assert_int_equal(testfs_count("%s/tmp", t->dir), 1);
 	assert_int_equal(access(target, F_OK), 0);
 }
 
@@ -462,8 +444,8 @@ test_deliver_many(void **state)
 	for (i = 0; i < 3; i++) {
 		assert_int_equal(r[i].error, 0);
 		snprintf(dir, sizeof(dir), "%s/%s", t->root, boxes[i]);
-		assert_int_equal(count_files(dir, "new"), 1);
-		assert_int_equal(count_files(dir, "tmp"), 0);
+		assert_int_equal(testfs_count("%s/new", dir), 1);
+		assert_int_equal(testfs_count("%s/tmp", dir), 0);
 		assert_non_null(got = slurp(dir, "new", r[i].name, &st));
 		assert_string_equal(got, msg);
 		free(got);
@@ -507,10 +489,10 @@ test_deliver_many_partial(void **state)
 	assert_int_equal(r[2].error, 0);
 	assert_int_equal(r[3].error, 0);
 	assert_string_not_equal(r[2].name, r[3].name);
-	assert_int_equal(count_files(t->dir, "new"), 2);
-	assert_int_equal(count_files(t->dir, "tmp"), 0);
+	assert_int_equal(testfs_count("%s/new", t->dir), 2);
+	assert_int_equal(testfs_count("%s/tmp", t->dir), 0);
 	snprintf(dir, sizeof(dir), "%s/nonew", t->root);
-	assert_int_equal(count_files(dir, "tmp"), 0);
+	assert_int_equal(testfs_count("%s/tmp", dir), 0);
 	/* Nobody reachable: nothing stored, each told why. */
 	assert_int_equal(maildir_deliver_many("x\n", 2, r, 1), 0);
 	assert_int_equal(r[0].error, ENOENT);
@@ -556,7 +538,7 @@ test_deliver_many_other_fs(void **state)
 	assert_string_equal(got, "far away\n");
 	free(got);
 	assert_int_equal(a.st_nlink, 1);
-	assert_int_equal(count_files(path, "tmp"), 0);
+	assert_int_equal(testfs_count("%s/tmp", path), 0);
 	assert_non_null(got = slurp(t->dir, "new", r[0].name, &b));
 	free(got);
 	snprintf(path, sizeof(path), "%s/b2", t->root);
@@ -624,7 +606,7 @@ test_sync_group(void **state)
 	assert_int_equal(a.calls - b.calls, 400);
 	assert_true(a.fsyncs - b.fsyncs < 400);
 	assert_int_equal(a.failures, 0);
-	assert_int_equal(count_files(fx->dir, "new"), 420);
+	assert_int_equal(testfs_count("%s/new", fx->dir), 420);
 	print_message("8 writers: %llu fsyncs of new/ for 400 deliveries\n",
 	    (unsigned long long)(a.fsyncs - b.fsyncs));
 }

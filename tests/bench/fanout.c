@@ -48,7 +48,7 @@ fanout_phase(struct maildir_rcpt *r, int n, const char *buf, size_t len,
 	while ((t = now_ns()) < end) {
 		if (n == 1) {
 			got = maildir_deliver(r[0].md, buf, len, name, &step) ==
-			    0;
+			      0;
 		} else {
 			got = maildir_deliver_many(buf, len, r, (size_t)n);
 			for (i = 0; i < n; i++)
@@ -78,8 +78,10 @@ fanout_row(const struct bench_opts *o, struct lat *l, int n, double secs,
 	result_from_lat(&r, l, secs);
 	r.errors = errors;
 	result_extra(&r, "rcpts", "%d", n);
-	snprintf(r.note, sizeof(r.note), "one message to %d recipient%s, "
-	    "%.1f us each", n, n == 1 ? "" : "s", r.mean_us);
+	snprintf(r.note, sizeof(r.note),
+	    "one message to %d recipient%s, "
+	    "%.1f us each",
+	    n, n == 1 ? "" : "s", r.mean_us);
 	result_print(o, &r);
 }
 
@@ -96,8 +98,10 @@ fanout_run(const struct bench_opts *o, struct summary *s)
 	char root[512], box[16], *buf = NULL;
 
 	if (o->data_dir == NULL || n < 2 || n > FANOUT_MAX) {
-		fprintf(stderr, "glomail-bench: fanout needs --data-dir and "
-		    "2 to %d --rcpts\n", FANOUT_MAX);
+		fprintf(stderr,
+		    "glomail-bench: fanout needs --data-dir and "
+		    "2 to %d --rcpts\n",
+		    FANOUT_MAX);
 		return -1;
 	}
 	snprintf(root, sizeof(root), "%s/bench+fanout.XXXXXX", o->data_dir);
