@@ -50,6 +50,8 @@ struct many_rcpt {
 	const char *reason;       /* for R_REFUSED */
 	struct maildir_file file; /* where it landed */
 	int store;                /* index into the store list, or -1 */
+	const char *step;         /* where storing failed (log) */
+	int error;                /* and why */
 };
 
 struct many_job {
@@ -63,7 +65,6 @@ struct many_job {
 	size_t len;
 	struct message_info index; /* the file parsed back, for the index */
 	int indexable;
-	int failed_open; /* errno of the first failed open */
 };
 
 static void
@@ -106,44 +107,47 @@ many_work(void *arg)
 			r->result = R_LOST;
 			if (lost == -1) {
 				lost = (int)k;
-				st[k++].md = maildir_open(data, RULES_LOST_DIR);
+				st[k].md = maildir_open(data, RULES_LOST_DIR);
+				st[k++].error = st[lost].md == -1 ? errno : 0;
 			}
 			r->store = lost;
 			continue;
 		}
 		r->store = (int)k;
-		st[k++].md = maildir_open(data, r->name);
+		st[k].md = maildir_open(data, r->name);
+		st[k].error = st[k].md == -1 ? errno : 0;
+		k++;
 	}
 	/* One that cannot be opened is left out of the delivery. */
 	for (i = 0; i < k; i++)
 		if (st[i].md == -1) {
-			st[i].error = errno != 0 ? errno : EIO;
+			st[i].error = st[i].error != 0 ? st[i].error : EIO;
 			st[i].step = "open";
 		}
 	{
-		struct maildir_rcpt *open = calloc(k + 1, sizeof(*open));
+		struct maildir_rcpt *dl = calloc(k + 1, sizeof(*dl));
 		size_t *map = calloc(k + 1, sizeof(*map));
 		size_t m = 0;
 
-		if (open == NULL || map == NULL) {
+		if (dl == NULL || map == NULL) {
 			for (i = 0; i < k; i++)
 				if (st[i].md != -1)
 					st[i].error = ENOMEM;
 		} else {
 			for (i = 0; i < k; i++)
 				if (st[i].md != -1) {
-					open[m].md = st[i].md;
+					dl[m].md = st[i].md;
 					map[m++] = i;
 				}
-			maildir_deliver_many(j->data, j->len, open, m);
+			maildir_deliver_many(j->data, j->len, dl, m);
 			for (i = 0; i < m; i++) {
-				st[map[i]].error = open[i].error;
-				st[map[i]].step = open[i].step;
-				memcpy(st[map[i]].name, open[i].name,
+				st[map[i]].error = dl[i].error;
+				st[map[i]].step = dl[i].step;
+				memcpy(st[map[i]].name, dl[i].name,
 				    sizeof(st[0].name));
 			}
 		}
-		free(open);
+		free(dl);
 		free(map);
 	}
 	for (i = 0; i < j->n; i++) {
@@ -154,10 +158,9 @@ many_work(void *arg)
 			continue;
 		s = &st[r->store];
 		if (s->error != 0) {
-			log_write(LOG_LEVEL_ERROR, conn_id(j->conn),
-			    "delivery to=%s failed at %s: %s", r->name,
-			    s->step != NULL ? s->step : "store",
-			    strerror(s->error));
+			/* Logged on the reactor, with the connection's id. */
+			r->step = s->step != NULL ? s->step : "store";
+			r->error = s->error;
 			r->result = R_REFUSED;
 			r->reason = "message could not be stored";
 			continue;
@@ -212,9 +215,13 @@ many_done(void *arg)
 			deliverylog_note(DELIVERYLOG_LOST, j->len, time(NULL));
 			break;
 		case R_REFUSED:
-			if (r->store != -1)
-				deliverylog_note(DELIVERYLOG_FAILED, j->len,
-				    time(NULL));
+			if (r->store == -1)
+				break;
+			log_write(LOG_LEVEL_ERROR, conn_id(c),
+			    "delivery to=%s failed at %s: %s", r->name, r->step,
+			    strerror(r->error));
+			deliverylog_note(DELIVERYLOG_FAILED, j->len,
+			    time(NULL));
 			break;
 		}
 		o = r->result == R_REFUSED
