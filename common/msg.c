@@ -162,6 +162,31 @@ get_choice(json_t *p, long long *choice_r, const char **why_r)
 	return 0;
 }
 
+/* An address list: an array of strings (optional: absent or null too). */
+static int
+get_list(json_t *p, const char *key, int optional, json_t **out_r,
+    const char **why_r, const char *bad)
+{
+	json_t *v = p != NULL ? json_object_get(p, key) : NULL, *item;
+	size_t i;
+
+	*out_r = NULL;
+	if (optional && (v == NULL || json_is_null(v)))
+		return 0;
+	if (!json_is_array(v)) {
+		*why_r = bad;
+		return -1;
+	}
+	json_array_foreach(v, i, item) {
+		if (!json_is_string(item)) {
+			*why_r = bad;
+			return -1;
+		}
+	}
+	*out_r = v;
+	return 0;
+}
+
 static int
 get_count(json_t *p, const char *key, long long *out_r, const char **why_r)
 {
@@ -217,6 +242,16 @@ msg_unpack(const struct msg *msg, enum proto_shape shape, union msg_args *a,
 			}
 		}
 		a->email_list = list;
+		return 0;
+	case PROTO_SHAPE_EMAIL_MANY:
+		if (get_list(p, "to", 0, &a->email_many.to, why_r,
+		    "to is not a list of addresses") == -1 ||
+		    get_list(p, "cc", 1, &a->email_many.cc, why_r,
+		    "cc is not a list of addresses") == -1 ||
+		    STR("subject", 0, &a->email_many.subject) == -1 ||
+		    STR("content", 0, &a->email_many.content) == -1)
+			return -1;
+		a->email_many.root = p;
 		return 0;
 	case PROTO_SHAPE_STATS:
 		if (get_count(p, "count", &a->stats.count, why_r) == -1 ||

@@ -36,6 +36,15 @@ struct msg_email {
 	const char *content;
 };
 
+/* The lists are borrowed from root, the request's payload. */
+struct msg_email_many {
+	json_t *root;
+	json_t *to;                  /* array of strings */
+	json_t *cc;                  /* array of strings, or NULL */
+	const char *subject;
+	const char *content;
+};
+
 struct msg_stats {
 	long long count;
 	long long size;
@@ -48,6 +57,7 @@ union msg_args {
 	struct msg_email email;             /* PROTO_SHAPE_EMAIL */
 	json_t *email_list;                 /* PROTO_SHAPE_EMAIL_LIST, borrowed */
 	struct msg_stats stats;             /* PROTO_SHAPE_STATS */
+	struct msg_email_many email_many;   /* PROTO_SHAPE_EMAIL_MANY */
 };
 
 /*

@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "conn.h"
+#include "deliverylog.h"
 #include "dispatch.h"
 #include "frame.h"
 #include "log.h"
@@ -104,14 +105,16 @@ send_done(void *arg)
 		log_write(LOG_LEVEL_ERROR, conn_id(c),
 		    "delivery to=%s failed at %s: %s", j->rcpt, j->step,
 		    strerror(j->error));
+		deliverylog_note(DELIVERYLOG_FAILED, j->len, time(NULL));
 		conn_reply_error(c, "message could not be stored");
 		goto out;
 	}
 	server_count_delivery(j->srv);
 	if (j->lost) {
-		log_write(LOG_LEVEL_INFO, conn_id(c),
+		log_write(LOG_LEVEL_DEBUG, conn_id(c),
 		    "undeliverable to=%s kept in LOST file=%s", j->rcpt,
 		    j->file.name);
+		deliverylog_note(DELIVERYLOG_LOST, j->len, time(NULL));
 		conn_reply_error(c, "no such recipient; the message was kept "
 		    "as undeliverable");
 		goto out;
@@ -121,8 +124,9 @@ send_done(void *arg)
 	    (mb = mailbox_find(server_mailboxes(j->srv), j->rcpt)) != NULL &&
 	    mailbox_add(mb, &j->file, &j->index) == -1)
 		log_error("cannot index a delivery to %s", j->rcpt);
-	log_write(LOG_LEVEL_INFO, conn_id(c), "delivered from=%s to=%s size=%zu",
+	log_write(LOG_LEVEL_DEBUG, conn_id(c), "delivered from=%s to=%s size=%zu",
 	    j->info.from, j->rcpt, j->len);
+	deliverylog_note(DELIVERYLOG_DELIVERED, j->len, time(NULL));
 	conn_reply(c, PROTO_OK, NULL);
 out:
 	conn_release(c);

@@ -23,6 +23,7 @@
 #include "fault.h"
 #include "log.h"
 #include "maildir.h"
+#include "syncgroup.h"
 
 static char maildir_host[64] = "localhost";
 static unsigned long maildir_counter;
@@ -165,33 +166,44 @@ maildir_sync_new(int md)
 
 	if ((fd = maildir_open(md, "new")) == -1)
 		return -1;
-	rc = fsync(fd);
+	rc = syncgroup_fsync(fd);
 	close_keep_errno(fd);
 	return rc;
 }
 
-int
-maildir_deliver(int md, const void *data, size_t len,
-    char name_r[MAILDIR_NAME_MAX], const char **step_r)
+/* A fresh unique name: "<sec>.M<usec>P<pid>Q<n>.host". */
+static int
+new_name(char name_r[MAILDIR_NAME_MAX])
 {
 	struct timespec ts;
-	int tmpfd, newfd = -1, fd = -1, tries, n, saved;
+	int n;
 
-	/* Without tmp/ nothing can be created. */
-	if ((tmpfd = maildir_open(md, "tmp")) == -1) {
-		*step_r = "create";
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = snprintf(name_r, MAILDIR_NAME_MAX, "%lld.M%ldP%ldQ%lu.%s",
+	    (long long)ts.tv_sec, ts.tv_nsec / 1000, (long)getpid(),
+	    __atomic_add_fetch(&maildir_counter, 1, __ATOMIC_RELAXED),
+	    maildir_host);
+	if (n < 0 || n >= MAILDIR_NAME_MAX) {
+		errno = ENAMETOOLONG;
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Write data into a new file of the directory tmpfd (tmp/), the first half
+ * of Dovecot's sequence: unique name, O_EXCL create, write all, fsync,
+ * checked close. On failure nothing is left in tmp/.
+ */
+static int
+store_tmp(int tmpfd, const void *data, size_t len,
+    char name_r[MAILDIR_NAME_MAX], const char **step_r)
+{
+	int fd, tries, saved;
+
 	for (tries = 0;; tries++) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		n = snprintf(name_r, MAILDIR_NAME_MAX, "%lld.M%ldP%ldQ%lu.%s",
-		    (long long)ts.tv_sec, ts.tv_nsec / 1000, (long)getpid(),
-		    __atomic_add_fetch(&maildir_counter, 1, __ATOMIC_RELAXED),
-		    maildir_host);
-		if (n < 0 || n >= MAILDIR_NAME_MAX) {
+		if (new_name(name_r) == -1) {
 			*step_r = "name";
-			close(tmpfd);
-			errno = ENAMETOOLONG;
 			return -1;
 		}
 		fd = fault_hit("create") ? -1 : openat(tmpfd, name_r,
@@ -200,7 +212,6 @@ maildir_deliver(int md, const void *data, size_t len,
 			break;
 		if (errno != EEXIST || tries == 3) {
 			*step_r = "create";
-			close_keep_errno(tmpfd);
 			return -1;
 		}
 	}
@@ -218,14 +229,43 @@ maildir_deliver(int md, const void *data, size_t len,
 		*step_r = "close";
 		goto fail;
 	}
-	fd = -1;
-	if (fault_hit("rename") || (newfd = maildir_open(md, "new")) == -1 ||
-	    renameat(tmpfd, name_r, newfd, name_r) == -1) {
+	return 0;
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlinkat(tmpfd, name_r, 0);
+	errno = saved;
+	return -1;
+}
+
+int
+maildir_deliver(int md, const void *data, size_t len,
+    char name_r[MAILDIR_NAME_MAX], const char **step_r)
+{
+	int tmpfd, newfd, saved;
+
+	/* Without tmp/ nothing can be created. */
+	if ((tmpfd = maildir_open(md, "tmp")) == -1) {
+		*step_r = "create";
+		return -1;
+	}
+	if (store_tmp(tmpfd, data, len, name_r, step_r) == -1) {
+		close_keep_errno(tmpfd);
+		return -1;
+	}
+	if (fault_hit("rename") || (newfd = maildir_open(md, "new")) == -1) {
 		*step_r = "rename";
 		goto fail;
 	}
+	if (renameat(tmpfd, name_r, newfd, name_r) == -1) {
+		*step_r = "rename";
+		close_keep_errno(newfd);
+		goto fail;
+	}
 	close(tmpfd);
-	if (fault_hit("fsync-new") || maildir_sync_new(md) == -1) {
+	/* Shared with concurrent deliveries into new/ (syncgroup.c). */
+	if (fault_hit("fsync-new") || syncgroup_fsync(newfd) == -1) {
 		/* The file is in new/ but may not survive a crash: withdraw it. */
 		saved = errno;
 		unlinkat(newfd, name_r, 0);
@@ -238,14 +278,168 @@ maildir_deliver(int md, const void *data, size_t len,
 	return 0;
 fail:
 	saved = errno;
-	if (fd != -1)
-		close(fd);
-	if (newfd != -1)
-		close(newfd);
 	unlinkat(tmpfd, name_r, 0);
 	close(tmpfd);
 	errno = saved;
 	return -1;
+}
+
+/* Record why recipient r got nothing (errno is the cause). */
+static void
+rcpt_fail(struct maildir_rcpt *r, const char *step)
+{
+	r->error = errno != 0 ? errno : EIO;
+	r->step = step;
+}
+
+/*
+ * Give the recipient whose tmp/ is tmpfd a hard link to the finished file
+ * src in srctmp, under a name of its own: two recipients may share a
+ * Maildir, and a rename into new/ replaces a file of the same name. Across
+ * filesystems (EXDEV) it gets a copy written the same durable way.
+ */
+static int
+link_tmp(int srctmp, const char *src, int tmpfd, const void *data,
+    size_t len, char name_r[MAILDIR_NAME_MAX], const char **step_r)
+{
+	int tries;
+
+	for (tries = 0;; tries++) {
+		if (new_name(name_r) == -1) {
+			*step_r = "name";
+			return -1;
+		}
+		if (fault_hit("link") == 0 &&
+		    linkat(srctmp, src, tmpfd, name_r, 0) == 0)
+			return 0;
+		if (errno == EXDEV)
+			return store_tmp(tmpfd, data, len, name_r, step_r);
+		if (errno != EEXIST || tries == 3) {
+			*step_r = "link";
+			return -1;
+		}
+	}
+}
+
+/*
+ * One write for n recipients. The message is written and fsync'd once, in
+ * the tmp/ of the first recipient whose tmp/ opens; every other recipient
+ * gets a hard link to that finished inode in its own tmp/, renamed into its
+ * new/; the first recipient's file is renamed last (the others link from
+ * it). Then each distinct new/ is fsync'd once, through the sync group.
+ *
+ * Crash safety per recipient: an entry appears in a new/ only by rename of
+ * a name for an inode whose data was already on disk, so each recipient
+ * has the whole message or nothing; links a crash leaves in tmp/ are
+ * removed at start-up like any other leftover. The link count lives in the
+ * inode: linkat changes it and the tmp/ entry in one journal transaction,
+ * and the fsync of new/ that commits the later rename commits every
+ * earlier transaction with it.
+ */
+int
+maildir_deliver_many(const void *data, size_t len, struct maildir_rcpt *r,
+    size_t n)
+{
+	int *tmp = NULL, *new = NULL, *sync_fds = NULL, *sync_err = NULL;
+	size_t i, k, src = n;
+	int delivered = 0;
+
+	for (i = 0; i < n; i++) {
+		r[i].name[0] = '\0';
+		r[i].error = 0;
+		r[i].step = NULL;
+	}
+	if ((tmp = malloc(n * sizeof(*tmp))) == NULL ||
+	    (new = malloc(n * sizeof(*new))) == NULL ||
+	    (sync_fds = malloc(n * sizeof(*sync_fds))) == NULL ||
+	    (sync_err = malloc(n * sizeof(*sync_err))) == NULL) {
+		for (i = 0; i < n; i++)
+			rcpt_fail(&r[i], "memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		tmp[i] = new[i] = -1;
+	/* The one write, into the first tmp/ that opens. */
+	for (i = 0; i < n; i++) {
+		if ((tmp[i] = maildir_open(r[i].md, "tmp")) == -1) {
+			rcpt_fail(&r[i], "create");
+			continue;
+		}
+		if (src != n)
+			continue;
+		if (store_tmp(tmp[i], data, len, r[i].name, &r[i].step) ==
+		    -1) {
+			/* A write that fails (a full disk) fails for all. */
+			for (k = 0; k < n; k++) {
+				if (r[k].error == 0) {
+					r[k].error = errno;
+					r[k].step = r[i].step;
+				}
+			}
+			goto out;
+		}
+		src = i;
+	}
+	if (src == n)
+		goto out;
+	/* Every other recipient: a link in its tmp/, renamed into new/. */
+	for (i = 0; i < n; i++) {
+		if (i == src || tmp[i] == -1)
+			continue;
+		if (link_tmp(tmp[src], r[src].name, tmp[i], data, len,
+		    r[i].name, &r[i].step) == -1) {
+			rcpt_fail(&r[i], r[i].step);
+			continue;
+		}
+		if (fault_hit("rename") ||
+		    (new[i] = maildir_open(r[i].md, "new")) == -1 ||
+		    renameat(tmp[i], r[i].name, new[i], r[i].name) == -1) {
+			rcpt_fail(&r[i], "rename");
+			unlinkat(tmp[i], r[i].name, 0);
+			continue;
+		}
+	}
+	/* The source last: until here it is what the others link to. */
+	if (fault_hit("rename") ||
+	    (new[src] = maildir_open(r[src].md, "new")) == -1 ||
+	    renameat(tmp[src], r[src].name, new[src], r[src].name) == -1) {
+		rcpt_fail(&r[src], "rename");
+		unlinkat(tmp[src], r[src].name, 0);
+	}
+	/*
+	 * Every rename is done: one fsync of each new/, all submitted at once
+	 * and shared with concurrent deliveries (a new/ listed twice, LOST/
+	 * for two unknown names, is synced once).
+	 */
+	for (i = 0, k = 0; i < n; i++)
+		if (r[i].error == 0)
+			sync_fds[k++] = new[i];
+	syncgroup_fsync_many(sync_fds, k, sync_err);
+	for (i = 0, k = 0; i < n; i++) {
+		if (r[i].error != 0)
+			continue;
+		if (fault_hit("fsync-new") || sync_err[k++] != 0) {
+			/* In new/ but maybe not after a crash: withdraw it. */
+			if (sync_err[k - 1] != 0)
+				errno = sync_err[k - 1];
+			rcpt_fail(&r[i], "fsync new/");
+			unlinkat(new[i], r[i].name, 0);
+			continue;
+		}
+		delivered++;
+	}
+out:
+	for (i = 0; tmp != NULL && new != NULL && i < n; i++) {
+		if (tmp[i] != -1)
+			close(tmp[i]);
+		if (new[i] != -1)
+			close(new[i]);
+	}
+	free(tmp);
+	free(new);
+	free(sync_fds);
+	free(sync_err);
+	return delivered;
 }
 
 void

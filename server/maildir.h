@@ -1,8 +1,9 @@
 /*
  * maildir.h - one Maildir folder on disk: durable delivery in Dovecot's
- * sequence, listing, reading and the seen flag. Thread-safe: it keeps no
- * state but a delivery counter, and every call is a plain file operation
- * relative to a directory descriptor, so no path is ever built.
+ * sequence (to one or many recipients), listing, reading and the seen flag.
+ * Thread-safe: it keeps no state but a delivery counter (and the sync
+ * groups of syncgroup.c), and every call is a plain file operation relative
+ * to a directory descriptor, so no path is ever built.
  */
 #ifndef GLOMAILD_MAILDIR_H
 #define GLOMAILD_MAILDIR_H
@@ -54,9 +55,30 @@ int maildir_deliver(int md, const void *data, size_t len,
 /*
  * Make the renames into md's new/ durable (fsync of the new/ directory);
  * until it returns 0 no delivery into md may be acknowledged. One call
- * covers every rename done before it. 0, or -1 with errno set.
+ * covers every rename done before it; concurrent calls on one new/ share
+ * the fsync (syncgroup.h). 0, or -1 with errno set.
  */
 int maildir_sync_new(int md);
+
+/* One recipient of maildir_deliver_many. */
+struct maildir_rcpt {
+	int md;                        /* in: the Maildir, from maildir_open */
+	char name[MAILDIR_NAME_MAX];   /* out: the file's name in its new/ */
+	int error;                     /* out: 0 delivered, else an errno */
+	const char *step;              /* out: the step that failed (log) */
+};
+
+/*
+ * Deliver data to n recipients with one write: the file is written and
+ * fsync'd once, hard-linked into each other recipient's tmp/ (a copy if
+ * it is on another filesystem), renamed into each new/, then each distinct
+ * new/ is fsync'd once through the sync group. On return every recipient
+ * with error 0 has the message durably in its new/ under name; any other
+ * has nothing of it. A crash at any point leaves each recipient with the
+ * whole message or without it. Returns how many recipients got it.
+ */
+int maildir_deliver_many(const void *data, size_t len,
+    struct maildir_rcpt *r, size_t n);
 
 /* Delivery order of a file name ("<sec>.M<usec>P<pid>Q<n>.host"). */
 void maildir_order(const char *name, uint64_t order_r[3]);

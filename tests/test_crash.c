@@ -6,6 +6,12 @@
  * matches byte for byte), every file in new/ or cur/ is a whole message that
  * some client sent, and tmp/ is empty: whatever a crash left there was
  * removed at start-up, as Maildir prescribes.
+ *
+ * Then the group commit's window (renames done, their shared fsync of new/
+ * pending: nothing acknowledged yet), the store's one-write delivery to
+ * several recipients killed at random, and EMAIL_SENDING_MANY over the
+ * protocol killed at random: each recipient has each message whole or not
+ * at all, and has it whenever the reply said it was delivered there.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -30,6 +36,7 @@
 
 #include "frame.h"
 #include "hostile.h"
+#include "maildir.h"
 #include "message.h"
 #include "msg.h"
 #include "proto.h"
@@ -47,6 +54,40 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned char states[CLIENTS * PER_CLIENT];
 static unsigned char found[CLIENTS * PER_CLIENT];
 static volatile int stop;
+static int replies_ok;       /* OK replies so far, under lock */
+
+/*
+ * Wait (15 s at most) until some request was answered OK since the count
+ * was `since`: on a loaded machine a login (a password hash) may take longer
+ * than the pause between two kills, and a run of kills with nothing
+ * delivered in between tests nothing.
+ */
+static void
+wait_progress(int since)
+{
+	struct timespec ms10 = { 0, 10 * 1000 * 1000 };
+	int i, n;
+
+	for (i = 0; i < 1500; i++) {
+		pthread_mutex_lock(&lock);
+		n = replies_ok;
+		pthread_mutex_unlock(&lock);
+		if (n > since)
+			return;
+		nanosleep(&ms10, NULL);
+	}
+}
+
+static int
+progress(void)
+{
+	int n;
+
+	pthread_mutex_lock(&lock);
+	n = replies_ok;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
 
 static const char *const users[CLIENTS] = { "ann", "ben", "cat", "dan" };
 
@@ -71,6 +112,7 @@ set_state(int id, enum state st)
 {
 	pthread_mutex_lock(&lock);
 	states[id] = (unsigned char)st;
+	replies_ok += st == ACKED;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -291,6 +333,7 @@ test_kill_during_delivery(void **state)
 		    (void *)(intptr_t)i), 0);
 	for (k = 0; k < KILLS; k++) {
 		/* A random moment while deliveries are under way. */
+		wait_progress(progress());
 		ts.tv_sec = 0;
 		ts.tv_nsec = (200 + rand() % 600) * 1000L * 1000L;
 		nanosleep(&ts, NULL);
@@ -302,6 +345,7 @@ test_kill_during_delivery(void **state)
 		if (k == 0)
 			assert_int_equal(check_dir(users[1], "tmp"), 0);
 	}
+	wait_progress(progress());
 	ts.tv_nsec = (100 + rand() % 300) * 1000L * 1000L;
 	nanosleep(&ts, NULL);
 	testsrv_kill(&srv, SIGKILL);
@@ -336,11 +380,503 @@ test_kill_during_delivery(void **state)
 	testsrv_stop(&srv);
 }
 
+/* One request in a thread: records the reply for the window test. */
+struct held {
+	int fd;
+	int id;
+	int user;      /* index in users[]: who is logged in on fd */
+	pthread_t thread;
+};
+
+static void *
+held_send(void *arg)
+{
+	struct held *h = arg;
+	char from[64], subject[64];
+	struct msg_email e;
+	size_t len;
+	char *body;
+
+	snprintf(from, sizeof(from), "%s@glo2000.ca", users[h->user]);
+	snprintf(subject, sizeof(subject), "crash %d", h->id);
+	if ((body = content_of(h->id, &len)) == NULL)
+		return NULL;
+	e = (struct msg_email){ from, "ann@glo2000.ca", subject, NULL, body };
+	set_state(h->id, ATTEMPTED);
+	if (testsrv_request(h->fd, PROTO_EMAIL_SENDING, msg_email_new(&e),
+	    NULL) == PROTO_OK)
+		set_state(h->id, ACKED);
+	free(body);
+	return NULL;
+}
+
+static int
+acked_count(int from, int to)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&lock);
+	for (i = from; i < to; i++)
+		n += states[i] == ACKED;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+#define HELD 6
+
+/* The fault file holding the fsync back; the teardown lifts it. */
+static char hold[1024];
+
+/* After a failed check too: no server (or hold) outlives the test. */
+static int
+held_teardown(void **state)
+{
+	(void)state;
+	if (hold[0] != '\0')
+		unlink(hold);
+	if (srv.pid > 0)
+		testsrv_kill(&srv, SIGKILL);
+	testsrv_stop(&srv);
+	unsetenv("GLOMAILD");
+	unsetenv("GLOMAIL_FAULTS");
+	if (hold[0] != '\0') {
+		hold[strlen(hold) - strlen("/faults")] = '\0';
+		testsrv_remove_tree(hold);
+		hold[0] = '\0';
+	}
+	return 0;
+}
+
+/*
+ * The group commit's window: several deliveries into one mailbox have
+ * renamed their files into new/ and wait for the one fsync of new/ they
+ * share, held back by the test build. None may be acknowledged yet; the
+ * server is killed right there. After the restart every message
+ * acknowledged before is present, whatever is in new/ is whole, and tmp/
+ * is empty.
+ */
+static void
+test_kill_with_shared_fsync_pending(void **state)
+{
+	char path[1024];
+	struct held h[HELD];
+	struct timespec ms20 = { 0, 20 * 1000 * 1000 };
+	int i, fd, tries, files;
+	FILE *f;
+
+	(void)state;
+	memset(states, 0, sizeof(states));
+	memset(found, 0, sizeof(found));
+	setenv("GLOMAILD", GLOMAIL_BINARY_DIR "/server/glomaild-faults", 1);
+	assert_int_equal(testsrv_scratch(hold, sizeof(hold), "hold"), 0);
+	strncat(hold, "/faults", sizeof(hold) - strlen(hold) - 1);
+	setenv("GLOMAIL_FAULTS", hold, 1);
+	assert_int_equal(testsrv_start(&srv, NULL), 0);
+	memcpy(server_port, srv.port, sizeof(server_port));
+	for (i = 0; i < CLIENTS; i++) {
+		assert_true((fd = testsrv_connect(&srv)) >= 0);
+		assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, users[i],
+		    HOSTILE_PASSWORD), PROTO_OK);
+		close(fd);
+	}
+	/* Acknowledged before the window: must survive the kill. */
+	for (i = 0; i < 4; i++) {
+		assert_true((h[i].fd = login(users[i])) >= 0);
+		h[i].id = HELD + i;
+		h[i].user = i;
+		held_send(&h[i]);
+		close(h[i].fd);
+	}
+	assert_int_equal(acked_count(HELD, HELD + 4), 4);
+	for (i = 0; i < HELD; i++) {
+		assert_true((h[i].fd = login(users[i % CLIENTS])) >= 0);
+		h[i].id = i;
+		h[i].user = i % CLIENTS;
+	}
+	assert_non_null(f = fopen(hold, "w"));
+	fputs("hold-fsync-new\n", f);
+	fclose(f);
+	for (i = 0; i < HELD; i++)
+		assert_int_equal(pthread_create(&h[i].thread, NULL, held_send,
+		    &h[i]), 0);
+	/* Every rename done: all HELD new files in ann's new/. */
+	snprintf(path, sizeof(path), "%s/ann/new", srv.data);
+	for (tries = 0; tries < 500; tries++) {
+		DIR *d = opendir(path);
+		struct dirent *de;
+
+		assert_non_null(d);
+		files = 0;
+		while ((de = readdir(d)) != NULL)
+			files += de->d_name[0] != '.';
+		closedir(d);
+		if (files >= 4 + HELD)
+			break;
+		nanosleep(&ms20, NULL);
+	}
+	/* The four earlier ones (all to ann) and the HELD held ones. */
+	assert_int_equal(files, 4 + HELD);
+	for (i = 0; i < 10; i++)
+		nanosleep(&ms20, NULL);
+	assert_int_equal(acked_count(0, HELD), 0);
+	testsrv_kill(&srv, SIGKILL);
+	for (i = 0; i < HELD; i++) {
+		pthread_join(h[i].thread, NULL);
+		close(h[i].fd);
+	}
+	assert_int_equal(acked_count(0, HELD), 0);
+	unlink(hold);
+	assert_int_equal(restart(), 0);
+	for (i = 0; i < CLIENTS; i++) {
+		assert_int_equal(check_dir(users[i], "tmp"), 0);
+		check_dir(users[i], "new");
+		check_dir(users[i], "cur");
+	}
+	for (i = 0; i < HELD + 4; i++)
+		if (states[i] == ACKED && !found[i])
+			fail_msg("message %d was acknowledged, then lost", i);
+}
+
+#define MANY_BOXES 5
+#define MANY_KILLS 8
+
+/* What the delivering child reports once maildir_deliver_many returned. */
+struct many_ack {
+	int id;
+	unsigned mask; /* the recipients it returned delivered for */
+};
+
+/* The message id for the store-level test. */
+static char *
+many_message(int id, size_t *len_r)
+{
+	size_t blen;
+	char *body = content_of(id, &blen), *m;
+
+	if (body == NULL || asprintf(&m, "Subject: many %d\n\n%s", id,
+	    body) < 0)
+		m = NULL;
+	free(body);
+	if (m != NULL)
+		*len_r = strlen(m);
+	return m;
+}
+
+/* The child: deliver to varying subsets of the boxes until killed. */
+static void
+many_child(int rootfd, int first, int ackfd)
+{
+	struct maildir_rcpt r[MANY_BOXES];
+	struct many_ack a;
+	char box[16];
+	size_t len, n, i;
+	int id;
+	char *m;
+
+	for (id = first;; id++) {
+		if ((m = many_message(id, &len)) == NULL)
+			_exit(1);
+		/* 1 to MANY_BOXES recipients, from a rotating start. */
+		n = 1 + (size_t)id % MANY_BOXES;
+		for (i = 0; i < n; i++) {
+			snprintf(box, sizeof(box), "m%zu",
+			    ((size_t)id + i) % MANY_BOXES);
+			if ((r[i].md = maildir_open(rootfd, box)) == -1)
+				_exit(1);
+		}
+		maildir_deliver_many(m, len, r, n);
+		a.id = id;
+		a.mask = 0;
+		for (i = 0; i < n; i++) {
+			if (r[i].error == 0)
+				a.mask |= 1u << (((size_t)id + i) % MANY_BOXES);
+			close(r[i].md);
+		}
+		free(m);
+		if (write(ackfd, &a, sizeof(a)) != (ssize_t)sizeof(a))
+			_exit(1);
+	}
+}
+
+/*
+ * One write for several recipients, killed at random moments: every
+ * recipient has each message whole or not at all, and has it whenever
+ * maildir_deliver_many said it was delivered there.
+ */
+static void
+test_kill_during_deliver_many(void **state)
+{
+	static unsigned char present[MANY_BOXES][CLIENTS * PER_CLIENT];
+	static unsigned acked[CLIENTS * PER_CLIENT];
+	char root[256], path[1024], box[16];
+	struct timespec ts;
+	struct many_ack a;
+	struct dirent *de;
+	int rootfd, k, b, id, next = 0, pfd[2], st, nacked = 0, files = 0;
+	pid_t pid;
+	DIR *d;
+
+	(void)state;
+	maildir_init();
+	assert_int_equal(testsrv_scratch(root, sizeof(root), "many"), 0);
+	assert_true((rootfd = open(root, O_RDONLY | O_DIRECTORY)) >= 0);
+	for (b = 0; b < MANY_BOXES; b++) {
+		snprintf(box, sizeof(box), "m%d", b);
+		assert_int_equal(maildir_create(rootfd, box), 0);
+	}
+	for (k = 0; k < MANY_KILLS; k++) {
+		assert_int_equal(pipe(pfd), 0);
+		assert_true((pid = fork()) >= 0);
+		if (pid == 0) {
+			close(pfd[0]);
+			many_child(rootfd, next, pfd[1]);
+		}
+		close(pfd[1]);
+		ts.tv_sec = 0;
+		ts.tv_nsec = (50 + rand() % 250) * 1000L * 1000L;
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		while (read(pfd[0], &a, sizeof(a)) == (ssize_t)sizeof(a)) {
+			assert_true(a.id >= next && a.id < CLIENTS * PER_CLIENT);
+			acked[a.id] = a.mask;
+			nacked++;
+		}
+		close(pfd[0]);
+		/* Ids the killed child may have started go unused. */
+		next += 1000;
+		assert_true(next < CLIENTS * PER_CLIENT);
+	}
+	for (b = 0; b < MANY_BOXES; b++) {
+		snprintf(path, sizeof(path), "%s/m%d/new", root, b);
+		assert_non_null(d = opendir(path));
+		while ((de = readdir(d)) != NULL) {
+			char file[1400], *got, *want;
+			size_t wlen;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+			assert_non_null(got = testsrv_read_file(file));
+			if (sscanf(got, "Subject: many %d", &id) != 1 ||
+			    id < 0 || id >= CLIENTS * PER_CLIENT)
+				fail_msg("%s: not a message of this test", file);
+			assert_non_null(want = many_message(id, &wlen));
+			if (strcmp(got, want) != 0)
+				fail_msg("%s: message %d is damaged", file, id);
+			if (present[b][id]++)
+				fail_msg("%s: message %d twice in m%d", file, id,
+				    b);
+			free(want);
+			free(got);
+			files++;
+		}
+		closedir(d);
+		snprintf(box, sizeof(box), "m%d", b);
+		/* Whatever a kill left in tmp/ goes at the next start. */
+		{
+			int md = maildir_open(rootfd, box);
+
+			assert_true(md >= 0);
+			assert_true(maildir_clean_tmp(md) >= 0);
+			close(md);
+		}
+	}
+	for (id = 0; id < CLIENTS * PER_CLIENT; id++)
+		for (b = 0; b < MANY_BOXES; b++)
+			if ((acked[id] & (1u << b)) && !present[b][id])
+				fail_msg("message %d was delivered to m%d, then "
+				    "lost", id, b);
+	print_message("deliver_many: %d kills, %d acknowledged, %d files\n",
+	    MANY_KILLS, nacked, files);
+	assert_true(nacked > 0);
+	close(rootfd);
+	testsrv_remove_tree(root);
+}
+
+#define MANY_IDS 3000
+
+static unsigned char many_tried[MANY_IDS];
+static unsigned char many_acked[MANY_IDS];   /* bit per user: delivered */
+static unsigned char many_found[CLIENTS][MANY_IDS];
+static int many_next;
+
+/* One sender over the protocol: each message to two others, to and cc. */
+static void *
+many_client(void *arg)
+{
+	int me = (int)(intptr_t)arg, fd = -1, id, h, u;
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	char to[64], cc[64], subject[64];
+	struct msg *reply;
+	json_t *list, *r;
+	const char *res, *addr;
+	size_t len, i;
+	char *body;
+
+	while (!stop) {
+		if (fd == -1 && (fd = login(users[me])) == -1) {
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		pthread_mutex_lock(&lock);
+		id = many_next < MANY_IDS ? many_next++ : -1;
+		pthread_mutex_unlock(&lock);
+		if (id == -1)
+			break;
+		snprintf(to, sizeof(to), "%s@glo2000.ca", users[(me + 1) %
+		    CLIENTS]);
+		snprintf(cc, sizeof(cc), "%s@glo2000.ca", users[(me + 2) %
+		    CLIENTS]);
+		snprintf(subject, sizeof(subject), "many %d", id);
+		if ((body = content_of(id, &len)) == NULL)
+			break;
+		pthread_mutex_lock(&lock);
+		many_tried[id] = 1;
+		pthread_mutex_unlock(&lock);
+		reply = NULL;
+		h = testsrv_request(fd, PROTO_EMAIL_SENDING_MANY,
+		    json_pack("{s:[s], s:[s], s:s, s:s}", "to", to, "cc", cc,
+		    "subject", subject, "content", body), &reply);
+		free(body);
+		if (h != PROTO_OK) {
+			msg_free(reply);
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		list = json_object_get(msg_payload(reply), "recipients");
+		json_array_foreach(list, i, r) {
+			res = json_string_value(json_object_get(r, "result"));
+			addr = json_string_value(json_object_get(r, "address"));
+			if (res == NULL || addr == NULL ||
+			    strcmp(res, "delivered") != 0)
+				continue;
+			for (u = 0; u < CLIENTS; u++)
+				if (strncmp(addr, users[u], 3) == 0) {
+					pthread_mutex_lock(&lock);
+					many_acked[id] |= (unsigned char)(1u << u);
+					pthread_mutex_unlock(&lock);
+				}
+		}
+		msg_free(reply);
+		pthread_mutex_lock(&lock);
+		replies_ok++;
+		pthread_mutex_unlock(&lock);
+	}
+	if (fd != -1)
+		close(fd);
+	return NULL;
+}
+
+/* Check DATA/user/sub for the send-many test; the count of files. */
+static int
+many_check_dir(int u, const char *sub)
+{
+	struct message_info info;
+	char path[1024], file[1400], *buf, *want;
+	struct dirent *de;
+	size_t wlen;
+	int n = 0, id;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", srv.data, users[u], sub);
+	assert_non_null(d = opendir(path));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		n++;
+		if (strcmp(sub, "tmp") == 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		assert_non_null(buf = testsrv_read_file(file));
+		assert_int_equal(message_parse(buf, strlen(buf), 1, &info), 0);
+		if (sscanf(info.subject, "many %d", &id) != 1 || id < 0 ||
+		    id >= MANY_IDS || !many_tried[id])
+			fail_msg("%s: not a message this test sent", file);
+		assert_non_null(want = content_of(id, &wlen));
+		if (strcmp(info.body, want) != 0)
+			fail_msg("%s: message %d is damaged", file, id);
+		if (many_found[u][id]++)
+			fail_msg("%s: message %d twice for %s", file, id,
+			    users[u]);
+		free(want);
+		free(buf);
+		message_info_clear(&info);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * Sends to two recipients at once (EMAIL_SENDING_MANY), the server killed
+ * at random moments: each recipient has each message whole or not at all,
+ * and has it whenever the reply said it was delivered to them.
+ */
+static void
+test_kill_during_send_many(void **state)
+{
+	pthread_t threads[CLIENTS];
+	struct timespec ts;
+	int i, k, u, fd, acked = 0, files = 0;
+
+	(void)state;
+	stop = 0;
+	assert_int_equal(testsrv_start(&srv, NULL), 0);
+	memcpy(server_port, srv.port, sizeof(server_port));
+	for (i = 0; i < CLIENTS; i++) {
+		assert_true((fd = testsrv_connect(&srv)) >= 0);
+		assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, users[i],
+		    HOSTILE_PASSWORD), PROTO_OK);
+		close(fd);
+	}
+	for (i = 0; i < CLIENTS; i++)
+		assert_int_equal(pthread_create(&threads[i], NULL, many_client,
+		    (void *)(intptr_t)i), 0);
+	for (k = 0; k < 4; k++) {
+		wait_progress(progress());
+		ts.tv_sec = 0;
+		ts.tv_nsec = (200 + rand() % 500) * 1000L * 1000L;
+		nanosleep(&ts, NULL);
+		testsrv_kill(&srv, SIGKILL);
+		assert_int_equal(restart(), 0);
+	}
+	wait_progress(progress());
+	ts.tv_nsec = (100 + rand() % 300) * 1000L * 1000L;
+	nanosleep(&ts, NULL);
+	testsrv_kill(&srv, SIGKILL);
+	stop = 1;
+	for (i = 0; i < CLIENTS; i++)
+		pthread_join(threads[i], NULL);
+	assert_int_equal(restart(), 0);
+	for (u = 0; u < CLIENTS; u++) {
+		assert_int_equal(many_check_dir(u, "tmp"), 0);
+		files += many_check_dir(u, "new");
+		files += many_check_dir(u, "cur");
+	}
+	for (i = 0; i < MANY_IDS; i++)
+		for (u = 0; u < CLIENTS; u++)
+			if ((many_acked[i] & (1u << u)) != 0) {
+				acked++;
+				if (!many_found[u][i])
+					fail_msg("message %d was delivered to "
+					    "%s, then lost", i, users[u]);
+			}
+	print_message("send-many: %d copies acknowledged, %d stored\n", acked,
+	    files);
+	assert_true(acked >= 2);
+	testsrv_stop(&srv);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_kill_during_delivery),
+		cmocka_unit_test_teardown(test_kill_with_shared_fsync_pending,
+		    held_teardown),
+		cmocka_unit_test(test_kill_during_deliver_many),
+		cmocka_unit_test(test_kill_during_send_many),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

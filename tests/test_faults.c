@@ -155,6 +155,80 @@ test_delivery_faults(void **state)
 	close(bob);
 }
 
+/* EMAIL_SENDING_MANY to bob and carol; the results as "r1 r2". */
+static void
+send_many_results(int fd, char *out, size_t len)
+{
+	struct msg *reply = NULL;
+	json_t *list, *r;
+	size_t i;
+
+	assert_int_equal(testsrv_request(fd, PROTO_EMAIL_SENDING_MANY,
+	    json_pack("{s:[s, s], s:s, s:s}", "to", "bob@glo2000.ca",
+	    "carol@glo2000.ca", "subject", "many", "content", "two"), &reply),
+	    PROTO_OK);
+	out[0] = '\0';
+	list = json_object_get(msg_payload(reply), "recipients");
+	json_array_foreach(list, i, r) {
+		if (i > 0)
+			strncat(out, " ", len - strlen(out) - 1);
+		strncat(out, json_string_value(json_object_get(r, "result")),
+		    len - strlen(out) - 1);
+	}
+	msg_free(reply);
+}
+
+/*
+ * One write for two recipients, with the store failing at each step: a
+ * recipient is told "refused" exactly when nothing of the message is in
+ * their mailbox, and no tmp/ keeps anything.
+ */
+static void
+test_send_many_faults(void **state)
+{
+	static const struct {
+		const char *fault, *results;
+		int bob, carol;
+	} cases[] = {
+		{ "link ENOSPC", "delivered refused", 1, 0 },
+		{ "write ENOSPC", "refused refused", 0, 0 },
+		{ "fsync EIO", "refused refused", 0, 0 },
+		{ "rename ENOSPC", "refused refused", 0, 0 },
+		{ "fsync-new EIO", "refused refused", 0, 0 },
+		{ NULL, "delivered delivered", 1, 1 },
+	};
+	int alice, bob = 0, carol = 0, fd;
+	char got[128];
+	size_t i;
+
+	(void)state;
+	assert_true((alice = testsrv_connect(&srv)) >= 0);
+	assert_int_equal(testsrv_auth(alice, PROTO_AUTH_REGISTER, "alice",
+	    HOSTILE_PASSWORD), PROTO_OK);
+	assert_true((fd = hostile_user(&srv, "bob")) >= 0);
+	close(fd);
+	assert_true((fd = hostile_user(&srv, "carol")) >= 0);
+	close(fd);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fault_set(cases[i].fault);
+		send_many_results(alice, got, sizeof(got));
+		fault_set(NULL);
+		if (strcmp(got, cases[i].results) != 0)
+			fail_msg("%s: %s", cases[i].fault != NULL ?
+			    cases[i].fault : "no fault", got);
+		bob += cases[i].bob;
+		carol += cases[i].carol;
+		assert_int_equal(testfs_count("%s/bob/new", srv.data), bob);
+		assert_int_equal(testfs_count("%s/carol/new", srv.data),
+		    carol);
+		assert_int_equal(testfs_count("%s/bob/tmp", srv.data), 0);
+		assert_int_equal(testfs_count("%s/carol/tmp", srv.data), 0);
+	}
+	assert_true(testsrv_log_contains(&srv, "delivery to=carol failed at "
+	    "link"));
+	close(alice);
+}
+
 static void
 test_account_faults(void **state)
 {
@@ -185,6 +259,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_delivery_faults, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_send_many_faults, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_account_faults, setup,
 		    teardown),

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "maildir.h"
+#include "syncgroup.h"
 #include "testfs.h"
 #include "testsrv.h"
 
@@ -407,6 +408,245 @@ test_long_name(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/* The stored bytes of DIR/sub/name, and its stat, or NULL. */
+static char *
+slurp(const char *dir, const char *sub, const char *name, struct stat *st)
+{
+	char path[4400];
+
+	snprintf(path, sizeof(path), "%s/%s/%s", dir, sub, name);
+	if (stat(path, st) == -1)
+		return NULL;
+	return testsrv_read_file(path);
+}
+
+/*
+ * Three recipients, one write: each has the whole message in new/, all
+ * three names are links to one inode, and no tmp/ keeps anything.
+ */
+static void
+test_deliver_many(void **state)
+{
+	struct fixture *t = *state;
+	static const char *const boxes[] = { "box", "b2", "b3" };
+	const char *msg = "Subject: many\n\nfor three\n";
+	struct maildir_rcpt r[3];
+	char dir[400], *got;
+	struct stat st;
+	ino_t ino = 0;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(maildir_create(t->rootfd, boxes[i]), 0);
+		assert_true((r[i].md = maildir_open(t->rootfd, boxes[i])) >= 0);
+	}
+	assert_int_equal(maildir_deliver_many(msg, strlen(msg), r, 3), 3);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(r[i].error, 0);
+		snprintf(dir, sizeof(dir), "%s/%s", t->root, boxes[i]);
+		assert_int_equal(testfs_count("%s/new", dir), 1);
+		assert_int_equal(testfs_count("%s/tmp", dir), 0);
+		assert_non_null(got = slurp(dir, "new", r[i].name, &st));
+		assert_string_equal(got, msg);
+		free(got);
+		assert_int_equal(st.st_nlink, 3);
+		if (i == 0)
+			ino = st.st_ino;
+		assert_true(st.st_ino == ino);
+		close(r[i].md);
+	}
+}
+
+/*
+ * One recipient's Maildir is broken (no tmp/, or no new/): that one is
+ * refused and keeps nothing, the others get the message. The same Maildir
+ * twice gets two copies.
+ */
+static void
+test_deliver_many_partial(void **state)
+{
+	struct fixture *t = *state;
+	struct maildir_rcpt r[4];
+	char dir[400], path[500];
+	int i;
+
+	assert_int_equal(maildir_create(t->rootfd, "notmp"), 0);
+	assert_int_equal(maildir_create(t->rootfd, "nonew"), 0);
+	snprintf(path, sizeof(path), "%s/notmp/tmp", t->root);
+	assert_int_equal(rmdir(path), 0);
+	snprintf(path, sizeof(path), "%s/nonew/new", t->root);
+	assert_int_equal(rmdir(path), 0);
+	/* The broken one first: the write goes to the next that works. */
+	assert_true((r[0].md = maildir_open(t->rootfd, "notmp")) >= 0);
+	assert_true((r[1].md = maildir_open(t->rootfd, "nonew")) >= 0);
+	r[2].md = t->md;
+	r[3].md = t->md;
+	assert_int_equal(maildir_deliver_many("x\n", 2, r, 4), 2);
+	assert_int_equal(r[0].error, ENOENT);
+	assert_string_equal(r[0].step, "create");
+	assert_int_equal(r[1].error, ENOENT);
+	assert_string_equal(r[1].step, "rename");
+	assert_int_equal(r[2].error, 0);
+	assert_int_equal(r[3].error, 0);
+	assert_string_not_equal(r[2].name, r[3].name);
+	assert_int_equal(testfs_count("%s/new", t->dir), 2);
+	assert_int_equal(testfs_count("%s/tmp", t->dir), 0);
+	snprintf(dir, sizeof(dir), "%s/nonew", t->root);
+	assert_int_equal(testfs_count("%s/tmp", dir), 0);
+	/* Nobody reachable: nothing stored, each told why. */
+	assert_int_equal(maildir_deliver_many("x\n", 2, r, 1), 0);
+	assert_int_equal(r[0].error, ENOENT);
+	for (i = 0; i < 2; i++)
+		close(r[i].md);
+}
+
+/*
+ * A recipient on another filesystem cannot get a link (EXDEV): it gets a
+ * copy written the same durable way, and the others still share one inode.
+ * Skipped where no second filesystem (/dev/shm) is at hand.
+ */
+static void
+test_deliver_many_other_fs(void **state)
+{
+	struct fixture *t = *state;
+	char shm[] = "/dev/shm/glomail-md.XXXXXX", path[600], *got;
+	struct maildir_rcpt r[3];
+	struct stat a, b, c;
+	int shmfd;
+
+	if (mkdtemp(shm) == NULL) {
+		skip();
+		return;
+	}
+	assert_true((shmfd = open(shm, O_RDONLY | O_DIRECTORY)) >= 0);
+	assert_int_equal(fstat(shmfd, &a), 0);
+	assert_int_equal(fstat(t->rootfd, &b), 0);
+	if (a.st_dev == b.st_dev) {
+		close(shmfd);
+		testsrv_remove_tree(shm);
+		skip();
+		return;
+	}
+	assert_int_equal(maildir_create(t->rootfd, "b2"), 0);
+	assert_int_equal(maildir_create(shmfd, "far"), 0);
+	r[0].md = t->md;
+	assert_true((r[1].md = maildir_open(shmfd, "far")) >= 0);
+	assert_true((r[2].md = maildir_open(t->rootfd, "b2")) >= 0);
+	assert_int_equal(maildir_deliver_many("far away\n", 9, r, 3), 3);
+	snprintf(path, sizeof(path), "%s/far", shm);
+	assert_non_null(got = slurp(path, "new", r[1].name, &a));
+	assert_string_equal(got, "far away\n");
+	free(got);
+	assert_int_equal(a.st_nlink, 1);
+	assert_int_equal(testfs_count("%s/tmp", path), 0);
+	assert_non_null(got = slurp(t->dir, "new", r[0].name, &b));
+	free(got);
+	snprintf(path, sizeof(path), "%s/b2", t->root);
+	assert_non_null(got = slurp(path, "new", r[2].name, &c));
+	free(got);
+	assert_true(b.st_ino == c.st_ino);
+	assert_int_equal(b.st_nlink, 2);
+	close(r[1].md);
+	close(r[2].md);
+	close(shmfd);
+	testsrv_remove_tree(shm);
+}
+
+struct group_arg {
+	int md;
+	int n;
+	int failures;
+};
+
+static void *
+group_thread(void *arg)
+{
+	struct group_arg *g = arg;
+	char name[MAILDIR_NAME_MAX];
+	const char *step;
+	int i;
+
+	for (i = 0; i < g->n; i++)
+		if (maildir_deliver(g->md, "m\n", 2, name, &step) != 0)
+			g->failures++;
+	return NULL;
+}
+
+/*
+ * One writer: one fsync of new/ per delivery. Eight writers into the same
+ * Maildir: every delivery succeeds and is there, with fewer fsyncs of new/
+ * than deliveries, since those that meet share one.
+ */
+static void
+test_sync_group(void **state)
+{
+	struct fixture *fx = *state;
+	struct syncgroup_stats a, b;
+	struct group_arg g[8];
+	pthread_t t[8];
+	int i;
+
+	syncgroup_stats(&a);
+	g[0] = (struct group_arg){ fx->md, 20, 0 };
+	group_thread(&g[0]);
+	assert_int_equal(g[0].failures, 0);
+	syncgroup_stats(&b);
+	assert_int_equal(b.calls - a.calls, 20);
+	assert_int_equal(b.fsyncs - a.fsyncs, 20);
+	for (i = 0; i < 8; i++) {
+		g[i] = (struct group_arg){ fx->md, 50, 0 };
+		assert_int_equal(pthread_create(&t[i], NULL, group_thread,
+		    &g[i]), 0);
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(g[i].failures, 0);
+	}
+	syncgroup_stats(&a);
+	assert_int_equal(a.calls - b.calls, 400);
+	assert_true(a.fsyncs - b.fsyncs < 400);
+	assert_int_equal(a.failures, 0);
+	assert_int_equal(testfs_count("%s/new", fx->dir), 420);
+	print_message("8 writers: %llu fsyncs of new/ for 400 deliveries\n",
+	    (unsigned long long)(a.fsyncs - b.fsyncs));
+}
+
+/*
+ * Several directories at once: each durable, a directory listed twice
+ * synced once, and one fsync per distinct directory when nobody else
+ * syncs them.
+ */
+static void
+test_sync_group_many(void **state)
+{
+	struct fixture *t = *state;
+	struct syncgroup_stats a, b;
+	int fds[4], err[4], i;
+
+	assert_int_equal(maildir_create(t->rootfd, "b2"), 0);
+	assert_int_equal(maildir_create(t->rootfd, "b3"), 0);
+	assert_true((fds[0] = openat(t->md, "new", O_RDONLY)) >= 0);
+	assert_true((fds[1] = openat(t->rootfd, "b2/new", O_RDONLY)) >= 0);
+	assert_true((fds[2] = openat(t->rootfd, "b3/new", O_RDONLY)) >= 0);
+	assert_true((fds[3] = openat(t->md, "new", O_RDONLY)) >= 0);
+	syncgroup_stats(&a);
+	syncgroup_fsync_many(fds, 4, err);
+	syncgroup_stats(&b);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(err[i], 0);
+		close(fds[i]);
+	}
+	assert_int_equal(b.calls - a.calls, 4);
+	assert_int_equal(b.fsyncs - a.fsyncs, 3);
+	/* A descriptor that is not open: its errno, the others unharmed. */
+	assert_true((fds[0] = openat(t->md, "new", O_RDONLY)) >= 0);
+	fds[1] = 1000;
+	syncgroup_fsync_many(fds, 2, err);
+	assert_int_equal(err[0], 0);
+	assert_int_equal(err[1], EBADF);
+	close(fds[0]);
+}
+
 int
 main(void)
 {
@@ -429,6 +669,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_read_not_a_file, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_long_name, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_many, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_many_partial, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_many_other_fs, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sync_group, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sync_group_many, setup,
 		    teardown),
 	};
 

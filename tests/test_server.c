@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -830,11 +831,13 @@ test_capabilities(void **state)
 	static const char *const want_default = "{\"header\": 1, "
 	    "\"payload\": {\"protocol\": 1, \"domain\": \"glo2000.ca\", "
 	    "\"limits\": {\"max_frame\": 1048576, \"max_subject\": 998, "
-	    "\"max_recipients\": 1}, \"extensions\": []}}";
+	    "\"max_recipients\": 1, \"max_recipients_many\": 100}, "
+	    "\"extensions\": [\"send-many\"]}}";
 	static const char *const want_other = "{\"header\": 1, "
 	    "\"payload\": {\"protocol\": 1, \"domain\": \"example.org\", "
 	    "\"limits\": {\"max_frame\": 65536, \"max_subject\": 998, "
-	    "\"max_recipients\": 1}, \"extensions\": []}}";
+	    "\"max_recipients\": 1, \"max_recipients_many\": 100}, "
+	    "\"extensions\": [\"send-many\"]}}";
 	struct testsrv other;
 	char body[512];
 	int fd, ok;
@@ -896,6 +899,192 @@ test_ipv6(void **state)
 	assert_int_equal(rc, PROTO_OK);
 }
 
+/* A send to several recipients; the reply's list as "address=result ...". */
+static char *
+send_many(int fd, json_t *to, json_t *cc, const char *subject, int *header_r)
+{
+	struct msg *reply = NULL;
+	json_t *p = json_pack("{s:o, s:s, s:s}", "to", to, "subject", subject,
+	    "content", "to many\n"), *list, *r;
+	char *out = NULL, *grown;
+	size_t i, len = 0;
+	const char *a, *res;
+
+	if (cc != NULL)
+		json_object_set_new(p, "cc", cc);
+	*header_r = testsrv_request(fd, PROTO_EMAIL_SENDING_MANY, p, &reply);
+	assert_non_null(out = strdup(""));
+	list = json_object_get(msg_payload(reply), "recipients");
+	json_array_foreach(list, i, r) {
+		a = json_string_value(json_object_get(r, "address"));
+		res = json_string_value(json_object_get(r, "result"));
+		assert_non_null(a);
+		assert_non_null(res);
+		len += strlen(a) + strlen(res) + 2;
+		assert_non_null(grown = realloc(out, len + 1));
+		out = grown;
+		strcat(out, a);
+		strcat(out, "=");
+		strcat(out, res);
+		strcat(out, " ");
+		/* Only a refusal carries a reason, and one from the list. */
+		assert_true((strcmp(res, "refused") == 0) ==
+		    (json_object_get(r, "reason") != NULL));
+	}
+	msg_free(reply);
+	return out;
+}
+
+/* Files in DATA/user/new. */
+static int
+new_files(const char *user, char name_r[256])
+{
+	char path[1024];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s/new", srv.data, user);
+	assert_non_null(d = opendir(path));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (name_r != NULL)
+			snprintf(name_r, 256, "%s", de->d_name);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * EMAIL_SENDING_MANY: one copy per distinct recipient (case does not
+ * matter), an unknown local name filed once in LOST, outside and malformed
+ * addresses refused one by one while the others get the message, To: and
+ * Cc: stored as given (less what is malformed), one inode for all copies.
+ */
+static void
+test_send_many(void **state)
+{
+	char name[256], path[1200];
+	struct stat st, st2;
+	long long count, size;
+	int fd, h, lost;
+	char *got, *file;
+
+	(void)state;
+	close(user_conn("mbob"));
+	close(user_conn("mcarl"));
+	close(user_conn("mdave"));
+	fd = user_conn("mann");
+	lost = new_files("LOST", NULL);
+	got = send_many(fd, json_pack("[s, s, s, s, s, s, s]",
+	    "MBob@glo2000.ca", "mcarl@glo2000.ca", "mbob@GLO2000.CA",
+	    "nobodyhere@glo2000.ca", "x@other.org", "not an address",
+	    "mdave@glo2000.ca\nBcc: mann@glo2000.ca"),
+	    json_pack("[s, s]", "mdave@glo2000.ca", "MCARL@glo2000.ca"),
+	    "to all", &h);
+	assert_int_equal(h, PROTO_OK);
+	assert_string_equal(got, "MBob@glo2000.ca=delivered "
+	    "mcarl@glo2000.ca=delivered nobodyhere@glo2000.ca=undeliverable "
+	    "x@other.org=refused not an address=refused "
+	    "mdave@glo2000.ca\nBcc: mann@glo2000.ca=refused "
+	    "mdave@glo2000.ca=delivered ");
+	free(got);
+	assert_int_equal(new_files("mbob", name), 1);
+	assert_int_equal(new_files("mcarl", NULL), 1);
+	assert_int_equal(new_files("mdave", NULL), 1);
+	assert_int_equal(new_files("mann", NULL), 0);
+	assert_int_equal(new_files("LOST", NULL), lost + 1);
+	snprintf(path, sizeof(path), "%s/mbob/new/%s", srv.data, name);
+	assert_non_null(file = testsrv_read_file(path));
+	assert_non_null(strstr(file, "\nTo: MBob@glo2000.ca, mcarl@glo2000.ca, "
+	    "mbob@GLO2000.CA, nobodyhere@glo2000.ca, x@other.org\nCc: "
+	    "mdave@glo2000.ca, MCARL@glo2000.ca\nSubject: to all\n"));
+	assert_null(strstr(file, "Bcc"));
+	assert_null(strstr(file, "not an address"));
+	free(file);
+	/* One file on disk: every copy is a link to it (LOST's too). */
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_nlink, 4);
+	assert_int_equal(new_files("mcarl", name), 1);
+	snprintf(path, sizeof(path), "%s/mcarl/new/%s", srv.data, name);
+	assert_int_equal(stat(path, &st2), 0);
+	assert_true(st.st_ino == st2.st_ino);
+	/* Cc only: an empty group in To:. */
+	got = send_many(fd, json_array(), json_pack("[s]", "mdave@glo2000.ca"),
+	    "cc only", &h);
+	assert_int_equal(h, PROTO_OK);
+	assert_string_equal(got, "mdave@glo2000.ca=delivered ");
+	free(got);
+	assert_int_equal(new_files("mdave", NULL), 2);
+	/* The recipient reads it like any other message. */
+	close(fd);
+	fd = user_conn("mbob");
+	get_stats(fd, &count, &size);
+	assert_int_equal(count, 1);
+	close(fd);
+}
+
+/* The limit: 100 recipients pass, the 101st refuses the whole request. */
+static void
+test_send_many_limits(void **state)
+{
+	char addr[64];
+	json_t *to;
+	int fd, h, i, before, lost;
+	char *got;
+
+	(void)state;
+	close(user_conn("mlim"));
+	fd = user_conn("mann");
+	before = new_files("mlim", NULL);
+	lost = new_files("LOST", NULL);
+	to = json_array();
+	for (i = 0; i < 100; i++) {
+		snprintf(addr, sizeof(addr), "%s@glo2000.ca",
+		    i == 0 ? "mlim" : "nobodyhere");
+		json_array_append_new(to, json_string(addr));
+	}
+	got = send_many(fd, json_deep_copy(to), json_pack("[s]",
+	    "nobodyhere@glo2000.ca"), "101", &h);
+	free(got);
+	assert_int_equal(h, PROTO_ERROR);
+	assert_int_equal(new_files("mlim", NULL), before);
+	assert_int_equal(new_files("LOST", NULL), lost);
+	got = send_many(fd, to, NULL, "100", &h);
+	assert_int_equal(h, PROTO_OK);
+	/* Ninety-nine times the same unknown name: one entry, one copy. */
+	assert_string_equal(got, "mlim@glo2000.ca=delivered "
+	    "nobodyhere@glo2000.ca=undeliverable ");
+	free(got);
+	assert_int_equal(new_files("mlim", NULL), before + 1);
+	assert_int_equal(new_files("LOST", NULL), lost + 1);
+	/* The whole request is checked before anything is judged. */
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING_MANY,
+	    json_pack("{s:[], s:s, s:s}", "to", "subject", "s", "content",
+	    "c")), "no recipient");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING_MANY,
+	    json_pack("{s:s, s:s, s:s}", "to", "mlim@glo2000.ca", "subject",
+	    "s", "content", "c")), "to is not a list of addresses");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING_MANY,
+	    json_pack("{s:[s], s:[i], s:s, s:s}", "to", "mlim@glo2000.ca",
+	    "cc", 3, "subject", "s", "content", "c")),
+	    "cc is not a list of addresses");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING_MANY,
+	    json_pack("{s:[s], s:s, s:s}", "to", "mlim@glo2000.ca", "subject",
+	    "a\nb", "content", "c")), "subject may not contain line breaks "
+	    "or control characters");
+	assert_int_equal(new_files("mlim", NULL), before + 1);
+	close(fd);
+	/* Not before login. */
+	fd = testsrv_connect(&srv);
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING_MANY,
+	    json_pack("{s:[s], s:s, s:s}", "to", "mlim@glo2000.ca", "subject",
+	    "s", "content", "c")), "not logged in");
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -918,6 +1107,8 @@ main(void)
 		cmocka_unit_test(test_foreign_file),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_capabilities),
+		cmocka_unit_test(test_send_many),
+		cmocka_unit_test(test_send_many_limits),
 	};
 
 	testsrv_use(&srv, NULL);

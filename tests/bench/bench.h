@@ -40,6 +40,7 @@ struct bench_opts {
 	int login;            /* idle: connections to log in */
 	int probes;           /* login-storm: clients measuring stats */
 	int writers;          /* fsync-probe: parallel writers */
+	int rcpts;            /* fanout: recipients of one message */
 	double interval_ms;   /* login-storm: pause between a probe's requests */
 	int fill_only;        /* bigbox: fill the mailbox and stop */
 	int quiet;            /* no table rows (run-all prints its own summary) */
@@ -88,6 +89,8 @@ void result_extra(struct result *r, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 uint64_t now_ns(void);
+/* The median of v[0..n) (sorts v). */
+double bench_median(double *v, int n);
 /* Resident set size of a process in KiB (from /proc/PID/status), or -1. */
 long proc_rss_kib(pid_t pid);
 /* CPU time (user + system, all threads) a process used, in seconds, or -1. */
@@ -200,6 +203,7 @@ int client_cache_frame(struct client *c, int header, json_t *payload);
 struct summary;
 int scenario_rtt(struct bench *b, struct summary *s);
 int scenario_send(struct bench *b, struct summary *s);
+int scenario_send_one(struct bench *b, struct summary *s);
 int scenario_read(struct bench *b, struct summary *s);
 int scenario_login_storm(struct bench *b, struct summary *s);
 int scenario_idle(struct bench *b, struct summary *s);
@@ -209,6 +213,7 @@ int scenario_tls_connect(struct bench *b, struct summary *s);
 int scenario_tls_stats(struct bench *b, struct summary *s);
 int scenario_tls_storm(struct bench *b, struct summary *s);
 int probe_run(const struct bench_opts *o, struct summary *s);
+int fanout_run(const struct bench_opts *o, struct summary *s);
 
 /* Figures run-all keeps to compute the targets' ratios (0 when not run). */
 struct summary {
@@ -217,6 +222,9 @@ struct summary {
 	int probeN_writers;
 	double send1_rate, sendN_rate;
 	int sendN_clients;
+	double sendOne_rate;      /* N clients, all to one mailbox */
+	double fanout1_us, fanoutN_us; /* store: one message to 1, to N */
+	int fanout_rcpts;
 	double stats_rate, list_rate, read_rate;
 	double quiet_p99_us, storm_p99_us;
 	double idle_kib_per_conn, idle_new_client_ms;
@@ -227,6 +235,8 @@ struct summary {
 	 * the median of each round's ratio. 0 rounds: from the single run. */
 	int rounds;
 	double ratio1, ratio2;
+	double ratio_one;         /* sendOne / sendN, median of the rounds */
+	double ratio_fanout;      /* fanoutN / fanout1, median of its rounds */
 	/* TLS (0 when not run). */
 	long tls_idle_held, tls_idle_rss_kib;
 	double tls_idle_kib_per_conn, tls_idle_new_client_ms;

@@ -26,11 +26,13 @@ usage(FILE *f)
 	    "scenarios:\n"
 	    "  rtt          one client, stats requests: the round trip\n"
 	    "  send         N clients sending to each other (durable sends)\n"
+	    "  send-one     N clients all sending to one mailbox\n"
 	    "  read         stats, list and read on mailboxes of --mailbox\n"
 	    "  login-storm  logins in a loop while probes time stats\n"
 	    "  idle         hold N connections, server RSS before and after\n"
 	    "  bigbox       a --bigbox mailbox: cold and warm list, read #1\n"
 	    "  fsync-probe  the durable write sequence alone, 1 and N writers\n"
+	    "  fanout       the store alone: one message to 1, then to --rcpts\n"
 	    "  tls-idle     idle over TLS (needs --tls-port)\n"
 	    "  tls-connect  one client, handshake + CAPABILITIES per connection\n"
 	    "  tls-stats    stats over TLS against plaintext, alternating rounds\n"
@@ -51,6 +53,7 @@ usage(FILE *f)
 	    "  --probes N         login-storm: stats clients (4)\n"
 	    "  --interval-ms MS   login-storm: pause between probe requests (1)\n"
 	    "  --writers N        fsync-probe: parallel writers (8)\n"
+	    "  --rcpts N          fanout: recipients of one message (10)\n"
 	    "  --data-dir DIR     fsync-probe: a directory on the store's disk\n"
 	    "  --pid PID          the server's pid, for its RSS\n"
 	    "  --prefix NAME      user names start with NAME (bench)\n"
@@ -148,6 +151,8 @@ print_targets(const struct bench_opts *o, const struct summary *s)
 	    0;
 	double r6b = s->small_read_us > 0 ? s->big_read_us / s->small_read_us :
 	    0;
+	double r7 = s->rounds > 0 ? s->ratio_one : s->sendN_rate > 0 ?
+	    s->sendOne_rate / s->sendN_rate : 0;
 
 	if (o->json) {
 		printf("{\"scenario\": \"targets\", \"t_probe_us\": %.1f, "
@@ -163,7 +168,10 @@ print_targets(const struct bench_opts *o, const struct summary *s)
 		    "\"storm_vs_quiet\": %.3f, \"cold_list_ms\": %.3f, "
 		    "\"warm_list_ms\": %.3f, \"cold_vs_warm\": %.2f, "
 		    "\"read1_big_us\": %.1f, \"read1_small_us\": %.1f, "
-		    "\"big_vs_small\": %.3f, \"errors\": %lld",
+		    "\"big_vs_small\": %.3f, \"sendOne_per_s\": %.1f, "
+		    "\"one_vs_sendN\": %.3f, \"fanout_rcpts\": %d, "
+		    "\"fanout1_us\": %.1f, \"fanoutN_us\": %.1f, "
+		    "\"fanoutN_vs_1\": %.3f, \"errors\": %lld",
 		    s->probe1_us, s->rtt_us, limit1, s->send1_rate, r1,
 		    s->sendN_clients, s->sendN_rate, s->probe1_rate,
 		    s->probeN_writers, s->probeN_rate, r2, s->stats_rate,
@@ -171,7 +179,8 @@ print_targets(const struct bench_opts *o, const struct summary *s)
 		    s->idle_kib_per_conn, s->idle_new_client_ms,
 		    s->quiet_p99_us, s->storm_p99_us, r5, s->cold_list_ms,
 		    s->warm_list_ms, r6a, s->big_read_us, s->small_read_us, r6b,
-		    s->errors);
+		    s->sendOne_rate, r7, s->fanout_rcpts, s->fanout1_us,
+		    s->fanoutN_us, s->ratio_fanout, s->errors);
 		printf(", \"tls_idle_held\": %ld, \"tls_idle_kib_per_conn\": "
 		    "%.2f, \"tls_idle_rss_kib\": %ld, \"tls_idle_new_client_ms\": "
 		    "%.3f, \"tls_conn_per_s\": %.1f, \"tls_conn_server_cpu_us\": "
@@ -222,8 +231,18 @@ print_targets(const struct bench_opts *o, const struct summary *s)
 	    "%.1f us vs %.1f us | %s |\n", r6b, s->big_read_us,
 	    s->small_read_us, verdict(r6b > 0, r6b <= 2));
 	print_tls_targets(s);
+	printf("| 11 | durable sends, %d clients to one mailbox | >= 0.8x %d "
+	    "clients to %d mailboxes | %.0f/s = %.2fx | %d to %d: %.0f/s | "
+	    "%s |\n", s->sendN_clients, s->sendN_clients, s->sendN_clients,
+	    s->sendOne_rate, r7, s->sendN_clients, s->sendN_clients,
+	    s->sendN_rate, verdict(s->sendOne_rate > 0 && s->sendN_rate > 0,
+	    r7 >= 0.8));
+	printf("| 12 | one %zu B message to %d recipients (store) | <= 3x one "
+	    "recipient | %.2fx | %.1f us vs %.1f us | %s |\n", o->size,
+	    s->fanout_rcpts, s->ratio_fanout, s->fanoutN_us, s->fanout1_us,
+	    verdict(s->ratio_fanout > 0, s->ratio_fanout <= 3));
 	if (s->rounds > 0)
-		printf("\ntargets 1 and 2: median of %d rounds, each the sends "
+		printf("\ntargets 1, 2 and 11: median of %d rounds, each the sends "
 		    "between two single-writer probes, every phase on a settled "
 		    "disk\n(its speed drifts); rates shown are the rounds' "
 		    "medians\n", s->rounds);
@@ -238,8 +257,8 @@ cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static double
-median(double *v, int n)
+double
+bench_median(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
@@ -270,6 +289,7 @@ paired_rounds(const struct bench_opts *o, int many, struct summary *s)
 {
 	double r1[PAIRED_ROUNDS], r2[PAIRED_ROUNDS], p1[PAIRED_ROUNDS];
 	double pr[PAIRED_ROUNDS], s1[PAIRED_ROUNDS], sn[PAIRED_ROUNDS];
+	double so[PAIRED_ROUNDS], r7[PAIRED_ROUNDS];
 	struct bench_opts x = *o;
 	struct summary before, after, r;
 	double probe_us, probe_rate;
@@ -297,6 +317,9 @@ paired_rounds(const struct bench_opts *o, int many, struct summary *s)
 		x.clients = many;
 		failed |= run_one(&x, scenario_send, &r) != 0;
 		settle();
+		/* Same round, same disk: N senders into one mailbox. */
+		failed |= run_one(&x, scenario_send_one, &r) != 0;
+		settle();
 		failed |= probe_run(&x, &after) != 0;
 		probe_us = (before.probe1_us + after.probe1_us) / 2;
 		probe_rate = (before.probe1_rate + after.probe1_rate) / 2;
@@ -304,17 +327,21 @@ paired_rounds(const struct bench_opts *o, int many, struct summary *s)
 		pr[i] = probe_rate;
 		s1[i] = r.send1_rate;
 		sn[i] = r.sendN_rate;
+		so[i] = r.sendOne_rate;
+		r7[i] = r.sendN_rate > 0 ? r.sendOne_rate / r.sendN_rate : 0;
 		r1[i] = r.send1_rate * (probe_us + s->rtt_us) / 1e6;
 		r2[i] = probe_rate > 0 ? r.sendN_rate / probe_rate : 0;
 		s->errors += r.errors + before.errors + after.errors;
 	}
 	s->rounds = PAIRED_ROUNDS;
-	s->ratio1 = median(r1, PAIRED_ROUNDS);
-	s->ratio2 = median(r2, PAIRED_ROUNDS);
-	s->probe1_us = median(p1, PAIRED_ROUNDS);
-	s->probe1_rate = median(pr, PAIRED_ROUNDS);
-	s->send1_rate = median(s1, PAIRED_ROUNDS);
-	s->sendN_rate = median(sn, PAIRED_ROUNDS);
+	s->ratio1 = bench_median(r1, PAIRED_ROUNDS);
+	s->ratio2 = bench_median(r2, PAIRED_ROUNDS);
+	s->probe1_us = bench_median(p1, PAIRED_ROUNDS);
+	s->probe1_rate = bench_median(pr, PAIRED_ROUNDS);
+	s->send1_rate = bench_median(s1, PAIRED_ROUNDS);
+	s->sendN_rate = bench_median(sn, PAIRED_ROUNDS);
+	s->sendOne_rate = bench_median(so, PAIRED_ROUNDS);
+	s->ratio_one = bench_median(r7, PAIRED_ROUNDS);
 	return failed ? -1 : 0;
 }
 
@@ -344,6 +371,7 @@ run_all(const struct bench_opts *o, struct summary *s)
 		failed |= run_one(&x, scenario_send, s) != 0;
 		x.clients = many;
 		failed |= run_one(&x, scenario_send, s) != 0;
+		failed |= run_one(&x, scenario_send_one, s) != 0;
 	}
 	x.clients = many;
 	failed |= run_one(&x, scenario_read, s) != 0;
@@ -359,6 +387,8 @@ run_all(const struct bench_opts *o, struct summary *s)
 	x.clients = 0;
 	failed |= run_one(&x, scenario_login_storm, s) != 0;
 	failed |= run_one(&x, scenario_bigbox, s) != 0;
+	if (o->data_dir != NULL)
+		failed |= fanout_run(o, s) != 0;
 	s->sendN_clients = many;
 	print_targets(o, s);
 	return failed ? -1 : 0;
@@ -382,6 +412,7 @@ main(int argc, char **argv)
 		{ "probes", required_argument, NULL, 'P' },
 		{ "interval-ms", required_argument, NULL, 'i' },
 		{ "writers", required_argument, NULL, 'w' },
+		{ "rcpts", required_argument, NULL, 'r' },
 		{ "data-dir", required_argument, NULL, 'D' },
 		{ "pid", required_argument, NULL, 'k' },
 		{ "prefix", required_argument, NULL, 'x' },
@@ -425,6 +456,7 @@ main(int argc, char **argv)
 		case 'P': o.probes = atoi(optarg); break;
 		case 'i': o.interval_ms = atof(optarg); break;
 		case 'w': o.writers = atoi(optarg); break;
+		case 'r': o.rcpts = atoi(optarg); break;
 		case 'D': o.data_dir = optarg; break;
 		case 'k': o.pid = (pid_t)atol(optarg); break;
 		case 'x': o.prefix = optarg; break;
@@ -465,9 +497,17 @@ main(int argc, char **argv)
 	} else if (strcmp(name, "fsync-probe") == 0) {
 		result_header(&o);
 		rc = probe_run(&o, &s);
+	} else if (strcmp(name, "fanout") == 0) {
+		result_header(&o);
+		rc = fanout_run(&o, &s);
+		if (rc == 0 && !o.json)
+			printf("\none message to %d recipients: %.2fx one "
+			    "recipient (median of rounds)\n", s.fanout_rcpts,
+			    s.ratio_fanout);
 	} else {
 		scenario_fn fn = strcmp(name, "rtt") == 0 ? scenario_rtt :
 		    strcmp(name, "send") == 0 ? scenario_send :
+		    strcmp(name, "send-one") == 0 ? scenario_send_one :
 		    strcmp(name, "read") == 0 ? scenario_read :
 		    strcmp(name, "login-storm") == 0 ? scenario_login_storm :
 		    strcmp(name, "idle") == 0 ? scenario_idle :

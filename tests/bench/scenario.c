@@ -224,6 +224,46 @@ fail:
 	return rc;
 }
 
+/*
+ * N clients all sending to one mailbox (a team address, postmaster): the
+ * deliveries meet on the same new/ directory, whose fsync they share.
+ */
+int
+scenario_send_one(struct bench *b, struct summary *s)
+{
+	const struct bench_opts *o = bench_opts(b);
+	int n = dflt(o->clients, 32), i;
+	struct client *cs = clients_new(b, n, "o");
+	struct result r;
+	struct lat l;
+	long long budget;
+	double deadline, secs;
+	int rc = -1;
+
+	lat_init(&l);
+	if (setup(b, cs, n) == -1)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (client_cache_email(&cs[i], cs[0].addr, o->size) == -1)
+			goto fail;
+		cs[i].arg = &l;
+	}
+	limits(o, 5.0, &deadline, &budget);
+	secs = phase_run(b, cs, n, loop_step, deadline, budget);
+	row_init(&r, "send-one", "send", n);
+	result_extra(&r, "size", "%zu", o->size);
+	snprintf(r.note, sizeof(r.note), "durable sends of %zu B, all to one "
+	    "mailbox", o->size);
+	row_emit(b, &r, &l, secs, s);
+	if (s != NULL)
+		s->sendOne_rate = r.ops_per_s;
+	rc = 0;
+fail:
+	lat_free(&l);
+	clients_free(cs, n);
+	return rc;
+}
+
 /* Top each mailbox up to want messages, each client writing to itself. */
 static int
 fill_own(struct bench *b, struct client *cs, int n, int want)

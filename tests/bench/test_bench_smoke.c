@@ -302,6 +302,36 @@ test_tls_storm(void **state)
 	free(out);
 }
 
+static void
+test_send_one(void **state)
+{
+	static const char *const phases[] = { "send", NULL };
+	int status;
+	char *out = run_bench(&status, "--clients", "3", "--messages", "12",
+	    "send-one", NULL);
+
+	(void)state;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(check_lines(out, phases), 1);
+	assert_non_null(strstr(out, "\"scenario\": \"send-one\""));
+	free(out);
+}
+
+static void
+test_fanout(void **state)
+{
+	static const char *const phases[] = { "1-rcpt", "N-rcpts", NULL };
+	int status;
+	char *out = run_bench(&status, "--duration", "0.1", "--rcpts", "3",
+	    "fanout", NULL);
+
+	(void)state;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(check_lines(out, phases), 2);
+	assert_non_null(strstr(out, "\"rcpts\": 3"));
+	free(out);
+}
+
 /* run-all with tiny counts: every scenario, then the targets line. */
 static void
 test_run_all(void **state)
@@ -365,6 +395,8 @@ main(void)
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_bigbox),
 		cmocka_unit_test(test_fsync_probe),
+		cmocka_unit_test(test_send_one),
+		cmocka_unit_test(test_fanout),
 		cmocka_unit_test(test_tls_idle),
 		cmocka_unit_test(test_tls_connect),
 		cmocka_unit_test(test_tls_stats),
