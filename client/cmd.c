@@ -149,8 +149,9 @@ read_body(size_t max, char **body_r)
 	size_t n;
 
 	if (tty)
-		fprintf(stderr, "%s\n", _("Enter the message, end it with a "
-		    "'.' on a line of its own:"));
+		fprintf(stderr, "%s\n",
+		    _("Enter the message, end it with a "
+		      "'.' on a line of its own:"));
 	for (;;) {
 		if (tty) {
 			if (fgets(buf, sizeof(buf), stdin) == NULL)
@@ -233,8 +234,7 @@ cmd_list(struct session *s, const struct cmd_opts *o)
 	size_t i;
 	int rc = SESSION_EXIT_FAILED;
 
-	if (session_request(s, PROTO_INBOX_READING_REQUEST, NULL, &reply) ==
-	    -1)
+	if (session_request(s, PROTO_INBOX_READING_REQUEST, NULL, &reply) == -1)
 		return SESSION_EXIT_FAILED;
 	if (refused(o, reply)) {
 		rc = SESSION_EXIT_REFUSED;
@@ -247,7 +247,7 @@ cmd_list(struct session *s, const struct cmd_opts *o)
 	if (o->json)
 		print_json(reply);
 	else
-		json_array_foreach(a.email_list, i, item) {
+		json_array_foreach (a.email_list, i, item) {
 			term_show(stdout, json_string_value(item));
 			putchar('\n');
 		}
@@ -286,7 +286,7 @@ cmd_read(struct session *s, const struct cmd_opts *o)
 		goto done;
 	}
 	if (session_request(s, PROTO_INBOX_READING_CHOICE,
-	    msg_choice_new(o->number), &reply) == -1) {
+	        msg_choice_new(o->number), &reply) == -1) {
 		rc = SESSION_EXIT_FAILED;
 		goto done;
 	}
@@ -370,9 +370,11 @@ precheck(const struct session *s, const struct cmd_opts *o,
 	/* Refused whole rather than sent to some: nobody gets a part. */
 	if (o->nto > session_max_recipients(s)) {
 		fprintf(stderr, "glomail: ");
-		fprintf(stderr, _("too many recipients: --to was given %zu "
-		    "times, the server takes at most %zu per message; nothing "
-		    "was sent"), o->nto, session_max_recipients(s));
+		fprintf(stderr,
+		    _("too many recipients: --to was given %zu "
+		      "times, the server takes at most %zu per message; nothing "
+		      "was sent"),
+		    o->nto, session_max_recipients(s));
 		fputc('\n', stderr);
 		return SESSION_EXIT_FAILED;
 	}
@@ -405,8 +407,10 @@ cmd_run(struct session *s, const struct cmd_opts *o)
 		    _("the text is not valid UTF-8"));
 		goto done;
 	}
-	if (session_request(s, o->verb == CMD_REGISTER ? PROTO_AUTH_REGISTER :
-	    PROTO_AUTH_LOGIN, payload, &reply) == -1)
+	if (session_request(s,
+	        o->verb == CMD_REGISTER ? PROTO_AUTH_REGISTER
+	                                : PROTO_AUTH_LOGIN,
+	        payload, &reply) == -1)
 		goto done;
 	if (refused(o, reply)) {
 		rc = SESSION_EXIT_REFUSED;

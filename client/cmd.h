@@ -20,7 +20,7 @@ enum cmd_verb {
 
 struct cmd_opts {
 	enum cmd_verb verb;
-	const char *user;    /* -u: the account */
+	const char *user;           /* -u: the account */
 	const char *to[CMD_TO_MAX]; /* send --to, in the order given */
 	size_t nto;
 	const char *subject; /* send --subject */

@@ -39,7 +39,8 @@ compose_recipient(const struct session *s, const char *typed,
 		n = snprintf(addr_r, COMPOSE_ADDR_MAX + 1, "%.*s", (int)len,
 		    typed);
 	if (n < 0 || (size_t)n > COMPOSE_ADDR_MAX) {
-		snprintf(why, whylen, "%s", i18n_server_text("invalid address"));
+		snprintf(why, whylen, "%s",
+		    i18n_server_text("invalid address"));
 		return -1;
 	}
 	switch (rules_address(addr_r, domain, user, &reason)) {
@@ -66,18 +67,22 @@ compose_subject(const struct session *s, const char *subject, char *why,
 	 * a header line, shown on other people's terminals.
 	 */
 	for (; *p != '\0'; p++) {
-		if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 &&
-		    p[1] <= 0x9f)) {
-			snprintf(why, whylen, "%s", i18n_server_text("subject "
-			    "may not contain line breaks or control "
-			    "characters"));
+		if (*p < 0x20 || *p == 0x7f ||
+		    (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)) {
+			snprintf(why, whylen, "%s",
+			    i18n_server_text(
+			        "subject "
+			        "may not contain line breaks or control "
+			        "characters"));
 			return -1;
 		}
 	}
 	/* RFC 5322 bounds a line in bytes (RFC 6532), as the server counts. */
 	if (strlen(subject) > session_max_subject(s)) {
-		snprintf(why, whylen, _("the subject is longer than %zu "
-		    "bytes"), session_max_subject(s));
+		snprintf(why, whylen,
+		    _("the subject is longer than %zu "
+		      "bytes"),
+		    session_max_subject(s));
 		return -1;
 	}
 	return 0;

@@ -33,8 +33,8 @@ int compose_recipient(const struct session *s, const char *typed,
  * Check a subject: valid UTF-8, no control character, at most the
  * server's limit. Returns 0, or -1 with a translated reason in why.
  */
-int compose_subject(const struct session *s, const char *subject,
-    char *why, size_t whylen);
+int compose_subject(const struct session *s, const char *subject, char *why,
+    size_t whylen);
 
 /*
  * Send body from user to addr (checked above). Returns what

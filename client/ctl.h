@@ -21,7 +21,7 @@ enum {
 /* A private server on a store (offline mode). */
 struct ctl_offline {
 	pid_t pid;
-	char dir[256];        /* private directory: socket and log */
+	char dir[256]; /* private directory: socket and log */
 	char socket[300];
 	char log[300];
 };

@@ -31,9 +31,20 @@
 #define REPLY_MAX ((size_t)256 * 1024 * 1024)
 
 enum {
-	OPT_SOCKET = 256, OPT_DATA_DIR, OPT_CONFIG, OPT_JSON, OPT_TIMEOUT,
-	OPT_PASSWORD_STDIN, OPT_PURGE, OPT_KEEP_MAIL, OPT_TO, OPT_OLDER,
-	OPT_REPAIR, OPT_DRY_RUN, OPT_HELP, OPT_VERSION,
+	OPT_SOCKET = 256,
+	OPT_DATA_DIR,
+	OPT_CONFIG,
+	OPT_JSON,
+	OPT_TIMEOUT,
+	OPT_PASSWORD_STDIN,
+	OPT_PURGE,
+	OPT_KEEP_MAIL,
+	OPT_TO,
+	OPT_OLDER,
+	OPT_REPAIR,
+	OPT_DRY_RUN,
+	OPT_HELP,
+	OPT_VERSION,
 };
 
 static const struct option long_options[] = {
@@ -63,54 +74,54 @@ struct opts {
 	int password_stdin, purge, keep_mail, repair, dry_run;
 	const char *to;
 	long long older;
-	char **args;          /* the command's words */
+	char **args; /* the command's words */
 	int nargs;
 };
 
 static void
 usage(FILE *out)
 {
-	fprintf(out, _(
-"Usage: glomailctl [--control-socket PATH | --data-dir DIR] [--json] COMMAND\n"
-"\n"
-"Administer glomaild over its control socket, or, with --data-dir, a store\n"
-"no server is running on.\n"
-"\n"
-"Options:\n"
-"      --control-socket PATH  the server's control socket (default\n"
-"                             /run/glomail/control when it exists, else\n"
-"                             $XDG_RUNTIME_DIR/glomail/control)\n"
-"      --data-dir DIR         work on this store through a private server\n"
-"      --config FILE          with --data-dir: the server's settings file\n"
-"      --json                 print the reply as one JSON object\n"
-"      --timeout SECONDS      wait at most this long for a reply\n"
-"                             (default %d, 0 waits forever)\n"
-"      --help                 show this help and exit\n"
-"      --version              show the version and exit\n"
-"\n"
-"Commands:\n"
-"  status                          version, uptime, connections, queues\n"
-"  user list                       accounts, their mail and state\n"
-"  user add NAME                   create an account\n"
-"  user passwd NAME                set an account's password\n"
-"  user del NAME [--purge]         remove an account; its mail is set\n"
-"                                  aside (--keep-mail) unless --purge\n"
-"  user lock NAME | unlock NAME    forbid or allow logging in\n"
-"  user rename OLD NEW             rename an account\n"
-"  reload                          read the settings again (SIGHUP)\n"
-"  log-level LEVEL                 error, warn, info or debug\n"
-"  lost list                       undeliverable mail\n"
-"  lost deliver ID --to USER       hand an undeliverable message to USER\n"
-"  lost purge --older-than DAYS    remove old undeliverable mail\n"
-"  check [--repair] [USER...]      the store's consistency\n"
-"  import-seed DIR [--dry-run]     add an original server's accounts and\n"
-"                                  mail\n"
-"\n"
-"Passwords are asked twice on the terminal, or read as the first line of\n"
-"standard input with --password-stdin.\n"
-"\n"
-"Exit status: 0 success, 1 the server refused (or check found problems it\n"
-"did not repair), 2 usage, connection, permission or local error.\n"),
+	fprintf(out,
+	    _("Usage: glomailctl [--control-socket PATH | --data-dir DIR] [--json] COMMAND\n"
+	      "\n"
+	      "Administer glomaild over its control socket, or, with --data-dir, a store\n"
+	      "no server is running on.\n"
+	      "\n"
+	      "Options:\n"
+	      "      --control-socket PATH  the server's control socket (default\n"
+	      "                             /run/glomail/control when it exists, else\n"
+	      "                             $XDG_RUNTIME_DIR/glomail/control)\n"
+	      "      --data-dir DIR         work on this store through a private server\n"
+	      "      --config FILE          with --data-dir: the server's settings file\n"
+	      "      --json                 print the reply as one JSON object\n"
+	      "      --timeout SECONDS      wait at most this long for a reply\n"
+	      "                             (default %d, 0 waits forever)\n"
+	      "      --help                 show this help and exit\n"
+	      "      --version              show the version and exit\n"
+	      "\n"
+	      "Commands:\n"
+	      "  status                          version, uptime, connections, queues\n"
+	      "  user list                       accounts, their mail and state\n"
+	      "  user add NAME                   create an account\n"
+	      "  user passwd NAME                set an account's password\n"
+	      "  user del NAME [--purge]         remove an account; its mail is set\n"
+	      "                                  aside (--keep-mail) unless --purge\n"
+	      "  user lock NAME | unlock NAME    forbid or allow logging in\n"
+	      "  user rename OLD NEW             rename an account\n"
+	      "  reload                          read the settings again (SIGHUP)\n"
+	      "  log-level LEVEL                 error, warn, info or debug\n"
+	      "  lost list                       undeliverable mail\n"
+	      "  lost deliver ID --to USER       hand an undeliverable message to USER\n"
+	      "  lost purge --older-than DAYS    remove old undeliverable mail\n"
+	      "  check [--repair] [USER...]      the store's consistency\n"
+	      "  import-seed DIR [--dry-run]     add an original server's accounts and\n"
+	      "                                  mail\n"
+	      "\n"
+	      "Passwords are asked twice on the terminal, or read as the first line of\n"
+	      "standard input with --password-stdin.\n"
+	      "\n"
+	      "Exit status: 0 success, 1 the server refused (or check found problems it\n"
+	      "did not repair), 2 usage, connection, permission or local error.\n"),
 	    DEFAULT_TIMEOUT);
 }
 
@@ -183,13 +194,14 @@ get_password(const struct opts *o, char **pw_r)
 		return 0;
 	}
 	if (!isatty(STDIN_FILENO)) {
-		fprintf(stderr, "glomailctl: %s\n", _("no terminal to ask the "
-		    "password on: use --password-stdin"));
+		fprintf(stderr, "glomailctl: %s\n",
+		    _("no terminal to ask the "
+		      "password on: use --password-stdin"));
 		return -1;
 	}
 	if ((r = term_password(stderr, _("New password: "), pw_r)) != TERM_OK ||
 	    term_password(stderr, _("Retype the new password: "), &again) !=
-	    TERM_OK) {
+	        TERM_OK) {
 		term_forget(*pw_r);
 		*pw_r = NULL;
 		return -1;
@@ -228,9 +240,10 @@ request(const struct opts *o, const char *path, int header, json_t *payload,
 		fprintf(stderr, "glomailctl: %s: %s\n",
 		    _("cannot connect to the control socket"), err);
 		if (errno == EACCES)
-			fprintf(stderr, "glomailctl: %s\n", _("permission "
-			    "denied: root, the server's user or its "
-			    "control-group only"));
+			fprintf(stderr, "glomailctl: %s\n",
+			    _("permission "
+			      "denied: root, the server's user or its "
+			      "control-group only"));
 		json_decref(payload);
 		return -1;
 	}
@@ -247,8 +260,8 @@ request(const struct opts *o, const char *path, int header, json_t *payload,
 			goto out;
 		}
 		fprintf(stderr, "glomailctl: %s: %s\n",
-		    _("no reply from the server"), errno == EAGAIN ?
-		    _("no reply in time") : why);
+		    _("no reply from the server"),
+		    errno == EAGAIN ? _("no reply in time") : why);
 		goto out;
 	}
 	if (msg_header(reply) == PROTO_ERROR) {
@@ -265,8 +278,8 @@ request(const struct opts *o, const char *path, int header, json_t *payload,
 		    _("unexpected reply from the server"));
 		goto out;
 	}
-	*out_r = msg_payload(reply) != NULL ? json_incref(msg_payload(reply)) :
-	    json_object();
+	*out_r = msg_payload(reply) != NULL ? json_incref(msg_payload(reply))
+	                                    : json_object();
 	rc = PROTO_OK;
 out:
 	msg_free(reply);
@@ -308,7 +321,7 @@ print_status(json_t *r)
 	printf("%-20s %s\n", _("data directory"), str(r, "data_dir"));
 	printf("%-20s %s\n", _("control socket"), str(r, "control_socket"));
 	printf("%-20s", _("listening on"));
-	json_array_foreach(l, i, v)
+	json_array_foreach (l, i, v)
 		printf(" %s", json_string_value(v));
 	printf("%s\n", json_array_size(l) == 0 ? _(" (nothing)") : "");
 	printf("%-20s %lld / %lld, %lld %s\n", _("connections"),
@@ -331,10 +344,11 @@ print_users(json_t *r)
 
 	printf("%-24s %8s %12s  %-20s  %s\n", _("NAME"), _("MESSAGES"),
 	    _("BYTES"), _("LAST LOGIN"), _("STATE"));
-	json_array_foreach(json_object_get(r, "users"), i, u)
+	json_array_foreach (json_object_get(r, "users"), i, u)
 		printf("%-24s %8lld %12lld  %-20s  %s%s%s\n", str(u, "name"),
 		    num(u, "messages"), num(u, "size"),
-		    str(u, "last_login")[0] != '\0' ? str(u, "last_login") : "-",
+		    str(u, "last_login")[0] != '\0' ? str(u, "last_login")
+		                                    : "-",
 		    flag(u, "locked") ? _("locked ") : "",
 		    flag(u, "imported") ? _("imported ") : "",
 		    flag(u, "legacy_password") ? _("legacy-password") : "");
@@ -346,7 +360,7 @@ print_lost(json_t *r)
 	json_t *m;
 	size_t i;
 
-	json_array_foreach(json_object_get(r, "messages"), i, m)
+	json_array_foreach (json_object_get(r, "messages"), i, m)
 		printf("%s\n  %s: %s\n  %s: %s\n  %s: %s\n  %s: %s\n",
 		    str(m, "id"), _("from"), str(m, "from"), _("to"),
 		    str(m, "to"), _("date"), str(m, "date"), _("subject"),
@@ -359,7 +373,7 @@ print_check(json_t *r)
 	json_t *p;
 	size_t i;
 
-	json_array_foreach(json_object_get(r, "problems"), i, p)
+	json_array_foreach (json_object_get(r, "problems"), i, p)
 		printf("%s: %s%s\n", str(p, "path"), str(p, "problem"),
 		    flag(p, "repaired") ? _(" (repaired)") : "");
 	printf(_("%lld repaired, %lld left\n"), num(r, "repaired"),
@@ -373,7 +387,7 @@ print_import(json_t *r)
 	json_t *a, *p;
 	size_t i;
 
-	json_array_foreach(json_object_get(r, "accounts"), i, a)
+	json_array_foreach (json_object_get(r, "accounts"), i, a)
 		printf("%-24s %-8s %s, %lld %s, %lld %s\n", str(a, "name"),
 		    str(a, "action"), str(a, "password"), num(a, "added"),
 		    flag(r, "dry_run") ? _("to add") : _("added"),
@@ -382,7 +396,7 @@ print_import(json_t *r)
 	    num(json_object_get(r, "lost"), "added"),
 	    flag(r, "dry_run") ? _("to add") : _("added"),
 	    num(json_object_get(r, "lost"), "present"), _("already there"));
-	json_array_foreach(json_object_get(r, "problems"), i, p)
+	json_array_foreach (json_object_get(r, "problems"), i, p)
 		printf("%s: %s\n", _("skipped"), json_string_value(p));
 }
 
@@ -397,8 +411,12 @@ build(struct opts *o, int *header_r, json_t **payload_r, char **secret_r)
 	char *pw = NULL;
 
 	*secret_r = NULL;
-#define WANT(k) do { if (n != (k)) return usage_fail( \
-	_("wrong number of arguments for"), verb); } while (0)
+#define WANT(k) \
+	do { \
+		if (n != (k)) \
+			return usage_fail(_("wrong number of arguments for"), \
+			    verb); \
+	} while (0)
 	if (verb == NULL)
 		return usage_fail(_("a command is needed"), NULL);
 	if (strcmp(verb, "status") == 0) {
@@ -419,13 +437,13 @@ build(struct opts *o, int *header_r, json_t **payload_r, char **secret_r)
 			WANT(1);
 			*header_r = PROTO_CTL_USER_LIST;
 		} else if (strcmp(sub, "add") == 0 ||
-		    strcmp(sub, "passwd") == 0) {
+		           strcmp(sub, "passwd") == 0) {
 			n--;
 			WANT(2);
 			if (get_password(o, &pw) == -1)
 				return -1;
-			*header_r = sub[0] == 'a' ? PROTO_CTL_USER_ADD :
-			    PROTO_CTL_USER_PASSWD;
+			*header_r = sub[0] == 'a' ? PROTO_CTL_USER_ADD
+			                          : PROTO_CTL_USER_PASSWD;
 			p = json_pack("{s:s, s:s}", "name", w[2], "password",
 			    pw);
 			*secret_r = pw;
@@ -434,16 +452,17 @@ build(struct opts *o, int *header_r, json_t **payload_r, char **secret_r)
 			WANT(2);
 			if (o->purge && o->keep_mail)
 				return usage_fail(_("--purge and --keep-mail "
-				    "exclude each other"), NULL);
+				                    "exclude each other"),
+				    NULL);
 			*header_r = PROTO_CTL_USER_DEL;
 			p = json_pack("{s:s, s:b}", "name", w[2], "purge",
 			    o->purge);
 		} else if (strcmp(sub, "lock") == 0 ||
-		    strcmp(sub, "unlock") == 0) {
+		           strcmp(sub, "unlock") == 0) {
 			n--;
 			WANT(2);
-			*header_r = sub[0] == 'l' ? PROTO_CTL_USER_LOCK :
-			    PROTO_CTL_USER_UNLOCK;
+			*header_r = sub[0] == 'l' ? PROTO_CTL_USER_LOCK
+			                          : PROTO_CTL_USER_UNLOCK;
 			p = json_pack("{s:s}", "name", w[2]);
 		} else if (strcmp(sub, "rename") == 0) {
 			n--;
@@ -466,7 +485,8 @@ build(struct opts *o, int *header_r, json_t **payload_r, char **secret_r)
 			WANT(2);
 			if (o->to == NULL)
 				return usage_fail(_("lost deliver needs --to "
-				    "USER"), NULL);
+				                    "USER"),
+				    NULL);
 			*header_r = PROTO_CTL_LOST_DELIVER;
 			p = json_pack("{s:s, s:s}", "id", w[2], "to", o->to);
 		} else if (strcmp(sub, "purge") == 0) {
@@ -474,7 +494,8 @@ build(struct opts *o, int *header_r, json_t **payload_r, char **secret_r)
 			WANT(1);
 			if (o->older < 0)
 				return usage_fail(_("lost purge needs "
-				    "--older-than DAYS"), NULL);
+				                    "--older-than DAYS"),
+				    NULL);
 			*header_r = PROTO_CTL_LOST_PURGE;
 			p = json_pack("{s:I}", "older_than_days",
 			    (json_int_t)o->older);
@@ -512,7 +533,7 @@ build(struct opts *o, int *header_r, json_t **payload_r, char **secret_r)
 	    (o->repair && *header_r != PROTO_CTL_CHECK) ||
 	    (o->dry_run && *header_r != PROTO_CTL_IMPORT_SEED) ||
 	    (o->password_stdin && *header_r != PROTO_CTL_USER_ADD &&
-	    *header_r != PROTO_CTL_USER_PASSWD)) {
+	        *header_r != PROTO_CTL_USER_PASSWD)) {
 		json_decref(p);
 		if (*secret_r != NULL)
 			term_forget(*secret_r);
@@ -536,11 +557,13 @@ run(struct opts *o)
 	if (build(o, &header, &payload, &secret) == -1)
 		return CTL_EXIT_FAILED;
 	if (o->data_dir != NULL) {
-		if (header == PROTO_CTL_RELOAD || header == PROTO_CTL_LOG_LEVEL) {
+		if (header == PROTO_CTL_RELOAD ||
+		    header == PROTO_CTL_LOG_LEVEL) {
 			json_decref(payload);
 			term_forget(secret);
 			return usage_error(_("this command needs a running "
-			    "server, not --data-dir"), NULL);
+			                     "server, not --data-dir"),
+			    NULL);
 		}
 		if (ctl_offline_start(&off, o->data_dir, o->config) == -1) {
 			json_decref(payload);
@@ -632,7 +655,8 @@ main(int argc, char **argv)
 			break;
 		case OPT_TIMEOUT:
 			if ((o.timeout = parse_number(optarg, 0, 86400)) == -1)
-				return usage_error(_("invalid timeout"), optarg);
+				return usage_error(_("invalid timeout"),
+				    optarg);
 			break;
 		case OPT_PASSWORD_STDIN:
 			o.password_stdin = 1;
@@ -673,7 +697,8 @@ main(int argc, char **argv)
 	}
 	if (o.socket != NULL && o.data_dir != NULL)
 		return usage_error(_("--control-socket and --data-dir exclude "
-		    "each other"), NULL);
+		                     "each other"),
+		    NULL);
 	if (o.config != NULL && o.data_dir == NULL)
 		return usage_error(_("--config goes with --data-dir"), NULL);
 	o.args = argv + optind;

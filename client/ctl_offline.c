@@ -109,16 +109,16 @@ ctl_offline_start(struct ctl_offline *o, const char *data_dir,
 	/* execv's argv is not const for historical reasons only. */
 	argv[n++] = bin;
 	if (config != NULL) {
-		argv[n++] = (char *)(uintptr_t)"--config";
+		argv[n++] = (char *)(uintptr_t) "--config";
 		argv[n++] = (char *)(uintptr_t)config;
 	}
-	argv[n++] = (char *)(uintptr_t)"--data-dir";
+	argv[n++] = (char *)(uintptr_t) "--data-dir";
 	argv[n++] = (char *)(uintptr_t)data_dir;
-	argv[n++] = (char *)(uintptr_t)"--control-only";
-	argv[n++] = (char *)(uintptr_t)"--control-socket";
+	argv[n++] = (char *)(uintptr_t) "--control-only";
+	argv[n++] = (char *)(uintptr_t) "--control-socket";
 	argv[n++] = o->socket;
-	argv[n++] = (char *)(uintptr_t)"--log-level";
-	argv[n++] = (char *)(uintptr_t)"warn";
+	argv[n++] = (char *)(uintptr_t) "--log-level";
+	argv[n++] = (char *)(uintptr_t) "warn";
 	argv[n] = NULL;
 	if ((o->pid = fork()) == -1) {
 		fprintf(stderr, "glomailctl: fork: %s\n", strerror(errno));
@@ -128,7 +128,7 @@ ctl_offline_start(struct ctl_offline *o, const char *data_dir,
 		/* The private server never outlives glomailctl. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if ((fd = open(o->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0600)) != -1) {
+		         0600)) != -1) {
 			dup2(fd, STDERR_FILENO);
 			dup2(fd, STDOUT_FILENO);
 		}
@@ -137,8 +137,9 @@ ctl_offline_start(struct ctl_offline *o, const char *data_dir,
 			dup2(fd, STDIN_FILENO);
 		/* Root works on a store as its owner: files made offline must
 		 * stay the service's, not become root's. */
-		if (owner != (uid_t)-1 && (setgroups(0, NULL) == -1 ||
-		    setgid(group) == -1 || setuid(owner) == -1)) {
+		if (owner != (uid_t)-1 &&
+		    (setgroups(0, NULL) == -1 || setgid(group) == -1 ||
+		        setuid(owner) == -1)) {
 			fprintf(stderr, "cannot become the store's owner: %s\n",
 			    strerror(errno));
 			_exit(126);
@@ -148,7 +149,8 @@ ctl_offline_start(struct ctl_offline *o, const char *data_dir,
 		_exit(127);
 	}
 	for (waited = 0; waited < START_TIMEOUT_MS; waited += 10) {
-		if ((fd = wire_connect_unix(o->socket, err, sizeof(err))) != -1) {
+		if ((fd = wire_connect_unix(o->socket, err, sizeof(err))) !=
+		    -1) {
 			close(fd);
 			return 0;
 		}
@@ -158,9 +160,10 @@ ctl_offline_start(struct ctl_offline *o, const char *data_dir,
 			    _("the server could not open the store"));
 			show_log(o->log, &locked);
 			if (locked)
-				fprintf(stderr, "glomailctl: %s\n", _("a running "
-				    "glomaild holds this store: leave out "
-				    "--data-dir to talk to it"));
+				fprintf(stderr, "glomailctl: %s\n",
+				    _("a running "
+				      "glomaild holds this store: leave out "
+				      "--data-dir to talk to it"));
 			goto fail;
 		}
 		nanosleep(&pause, NULL);

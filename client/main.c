@@ -52,46 +52,46 @@ static void
 usage(FILE *out)
 {
 	/* One string: translators see the whole screen at once. */
-	fprintf(out, _(
-"Usage: glomail -d HOST [-p PORT] [--tls] [--timeout SECONDS]\n"
-"       glomail -d HOST [-p PORT] [--tls] -u USER [--json] COMMAND\n"
-"       glomail sendmail [-t] [-f FROM] [ADDR...]\n"
-"\n"
-"Without a command, glomail shows the connection and main menus.\n"
-"\n"
-"Options:\n"
-"  -d, --destination HOST  server name or address (required)\n"
-"  -p, --port PORT         server port (default %s, %s with --tls)\n"
-"  -u, --user USER         account for a command\n"
-"      --json              print the server's replies as JSON lines\n"
-"      --tls               talk TLS, verifying the server's certificate\n"
-"                          and its name (no fallback to plaintext)\n"
-"      --cafile FILE       trust this authority instead of the system's\n"
-"      --servername NAME   the name the certificate must carry\n"
-"                          (default: HOST)\n"
-"      --timeout SECONDS   wait at most this long for a reply\n"
-"                          (default %d, 0 waits forever)\n"
-"      --help              show this help and exit\n"
-"      --version           show the version and exit\n"
-"\n"
-"Commands:\n"
-"  register                       create the account (and log in)\n"
-"  send --to ADDR --subject TEXT  send a message; the body is read\n"
-"                                 from standard input; ADDR is user or\n"
-"                                 user@DOMAIN, one --to per message\n"
-"  list                           list the mailbox, newest first\n"
-"  read N                         show message N of the list\n"
-"  stats                          message count and mailbox size\n"
-"\n"
-"Defaults for -d, -p, -u and the TLS options may be set in\n"
-"~/.config/glomail/config (see glomail(1)); options win over it.\n"
-"\n"
-"The password is taken from GLOMAIL_PASSWORD; otherwise it is asked\n"
-"on the terminal without echo, or read as the first line of standard\n"
-"input when that is not a terminal.\n"
-"\n"
-"Exit status: 0 success, 1 the server refused (the reason is printed\n"
-"on standard error), 2 usage, connection or local error.\n"),
+	fprintf(out,
+	    _("Usage: glomail -d HOST [-p PORT] [--tls] [--timeout SECONDS]\n"
+	      "       glomail -d HOST [-p PORT] [--tls] -u USER [--json] COMMAND\n"
+	      "       glomail sendmail [-t] [-f FROM] [ADDR...]\n"
+	      "\n"
+	      "Without a command, glomail shows the connection and main menus.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -d, --destination HOST  server name or address (required)\n"
+	      "  -p, --port PORT         server port (default %s, %s with --tls)\n"
+	      "  -u, --user USER         account for a command\n"
+	      "      --json              print the server's replies as JSON lines\n"
+	      "      --tls               talk TLS, verifying the server's certificate\n"
+	      "                          and its name (no fallback to plaintext)\n"
+	      "      --cafile FILE       trust this authority instead of the system's\n"
+	      "      --servername NAME   the name the certificate must carry\n"
+	      "                          (default: HOST)\n"
+	      "      --timeout SECONDS   wait at most this long for a reply\n"
+	      "                          (default %d, 0 waits forever)\n"
+	      "      --help              show this help and exit\n"
+	      "      --version           show the version and exit\n"
+	      "\n"
+	      "Commands:\n"
+	      "  register                       create the account (and log in)\n"
+	      "  send --to ADDR --subject TEXT  send a message; the body is read\n"
+	      "                                 from standard input; ADDR is user or\n"
+	      "                                 user@DOMAIN, one --to per message\n"
+	      "  list                           list the mailbox, newest first\n"
+	      "  read N                         show message N of the list\n"
+	      "  stats                          message count and mailbox size\n"
+	      "\n"
+	      "Defaults for -d, -p, -u and the TLS options may be set in\n"
+	      "~/.config/glomail/config (see glomail(1)); options win over it.\n"
+	      "\n"
+	      "The password is taken from GLOMAIL_PASSWORD; otherwise it is asked\n"
+	      "on the terminal without echo, or read as the first line of standard\n"
+	      "input when that is not a terminal.\n"
+	      "\n"
+	      "Exit status: 0 success, 1 the server refused (the reason is printed\n"
+	      "on standard error), 2 usage, connection or local error.\n"),
 	    PROTO_DEFAULT_PORT_STR, PROTO_DEFAULT_TLS_PORT_STR,
 	    DEFAULT_TIMEOUT);
 }
@@ -129,7 +129,8 @@ main(int argc, char **argv)
 	struct cmd_opts o = { .verb = CMD_NONE };
 	const char *host = NULL, *port = NULL;
 	struct wire_tls tls = { NULL, NULL };
-	static struct settings conf; /* static: a usage error leaves it to exit */
+	static struct settings
+	    conf; /* static: a usage error leaves it to exit */
 	int use_tls = 0;
 	long long timeout = DEFAULT_TIMEOUT;
 	struct session *s;
@@ -138,8 +139,8 @@ main(int argc, char **argv)
 
 	/* As glomail-sendmail, or named sendmail by the administrator. */
 	base = base != NULL ? base + 1 : argv[0];
-	if (strcmp(base, "glomail-sendmail") == 0 || strcmp(base,
-	    "sendmail") == 0)
+	if (strcmp(base, "glomail-sendmail") == 0 ||
+	    strcmp(base, "sendmail") == 0)
 		return sendmail_main(argc, argv);
 	if (argc > 1 && strcmp(argv[1], "sendmail") == 0)
 		return sendmail_main(argc - 1, argv + 1);
@@ -155,8 +156,8 @@ main(int argc, char **argv)
 	/* A server gone mid-write is reported by the write, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":d:p:u:", long_options,
-	    NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":d:p:u:", long_options, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'd':
 			host = optarg;
@@ -223,8 +224,8 @@ main(int argc, char **argv)
 		if (optind >= argc)
 			return usage_error(_("read needs a message number"),
 			    NULL);
-		if ((o.number = parse_number(argv[optind], 1,
-		    0x7fffffff)) == -1)
+		if ((o.number = parse_number(argv[optind], 1, 0x7fffffff)) ==
+		    -1)
 			return usage_error(_("invalid message number"),
 			    argv[optind]);
 		optind++;
@@ -235,8 +236,7 @@ main(int argc, char **argv)
 	if (o.verb != CMD_NONE && o.user == NULL)
 		o.user = conf.user;
 	if (host == NULL)
-		return usage_error(_("the server is required (-d HOST)"),
-		    NULL);
+		return usage_error(_("the server is required (-d HOST)"), NULL);
 	if (o.verb == CMD_NONE && o.user != NULL)
 		return usage_error(
 		    _("-u is for commands; the menus ask for the user name"),
@@ -255,10 +255,10 @@ main(int argc, char **argv)
 		return usage_error(_("--cafile and --servername go with --tls"),
 		    NULL);
 	if (port == NULL)
-		port = use_tls ? PROTO_DEFAULT_TLS_PORT_STR :
-		    PROTO_DEFAULT_PORT_STR;
-	if (session_open(host, port, use_tls ? &tls : NULL, (int)timeout,
-	    &s) == -1)
+		port = use_tls ? PROTO_DEFAULT_TLS_PORT_STR
+		               : PROTO_DEFAULT_PORT_STR;
+	if (session_open(host, port, use_tls ? &tls : NULL, (int)timeout, &s) ==
+	    -1)
 		return SESSION_EXIT_FAILED;
 	/* "Please wait" goes where a person is looking, never into data. */
 	if (o.verb == CMD_NONE && isatty(STDOUT_FILENO))

@@ -126,7 +126,7 @@ new_password(char **password_r)
 		return FLOW_CONTINUE;
 	}
 	if ((r = term_password(stdout, _("Enter the password again: "),
-	    &again)) != TERM_OK) {
+	         &again)) != TERM_OK) {
 		flow = term_flow(r);
 		goto done;
 	}
@@ -169,7 +169,7 @@ menu_auth(struct menu *m, int header, int *in_r)
 		    password == NULL)
 			goto done;
 	} else if ((r = term_password(stdout, _("Enter a password: "),
-	    &password)) != TERM_OK) {
+	                &password)) != TERM_OK) {
 		flow = term_flow(r);
 		goto done;
 	}
@@ -241,7 +241,7 @@ menu_read(struct menu *m)
 	int h;
 
 	if ((h = session_request(m->s, PROTO_INBOX_READING_REQUEST, NULL,
-	    &list)) == -1)
+	         &list)) == -1)
 		return request_flow(m);
 	if (h == PROTO_ERROR) {
 		show_error(list);
@@ -255,14 +255,14 @@ menu_read(struct menu *m)
 		printf("%s\n", _("Your mailbox is empty."));
 		goto done;
 	}
-	json_array_foreach(a.email_list, i, item) {
+	json_array_foreach (a.email_list, i, item) {
 		term_show(stdout, json_string_value(item));
 		putchar('\n');
 	}
 	if ((flow = ask_choice((long long)n, &choice)) != FLOW_CONTINUE)
 		goto done;
 	if ((h = session_request(m->s, PROTO_INBOX_READING_CHOICE,
-	    msg_choice_new(choice), &reply)) == -1) {
+	         msg_choice_new(choice), &reply)) == -1) {
 		flow = request_flow(m);
 		goto done;
 	}
@@ -351,7 +351,7 @@ menu_send(struct menu *m)
 	int h;
 
 	if ((r = term_prompt(stdout, _("Enter the recipient's address: "),
-	    &to)) != TERM_OK)
+	         &to)) != TERM_OK)
 		return term_flow(r);
 	if (compose_recipient(m->s, to, addr, why, sizeof(why)) == -1) {
 		term_show(stdout, why);
@@ -370,10 +370,11 @@ menu_send(struct menu *m)
 	printf("%s\n",
 	    _("Enter the message, end it with a '.' on a line of its own:"));
 	if ((flow = read_body(session_max_frame(m->s), &body)) !=
-	    FLOW_CONTINUE || body == NULL)
+	        FLOW_CONTINUE ||
+	    body == NULL)
 		goto done;
-	if ((h = compose_send(m->s, m->user, addr, subject, body,
-	    &reply)) == -1) {
+	if ((h = compose_send(m->s, m->user, addr, subject, body, &reply)) ==
+	    -1) {
 		flow = request_flow(m);
 		goto done;
 	}
@@ -429,10 +430,10 @@ menu_main(struct menu *m)
 
 	for (;;) {
 		printf("\n%s", _("Main menu\n"
-				 "1. Read mail\n"
-				 "2. Send mail\n"
-				 "3. Statistics\n"
-				 "4. Log out\n"));
+		                 "1. Read mail\n"
+		                 "2. Send mail\n"
+		                 "3. Statistics\n"
+		                 "4. Log out\n"));
 		if ((flow = ask_choice(4, &choice)) != FLOW_CONTINUE)
 			return flow;
 		switch (choice) {
@@ -468,17 +469,17 @@ menu_run(struct session *s)
 
 	while (flow == FLOW_CONTINUE) {
 		printf("\n%s", _("Connection menu\n"
-				 "1. Create an account\n"
-				 "2. Log in\n"
-				 "3. Quit\n"));
+		                 "1. Create an account\n"
+		                 "2. Log in\n"
+		                 "3. Quit\n"));
 		if ((flow = ask_choice(3, &choice)) != FLOW_CONTINUE)
 			break;
 		if (choice == 3) {
 			flow = FLOW_QUIT;
 			break;
 		}
-		flow = menu_auth(&m, choice == 1 ? PROTO_AUTH_REGISTER :
-		    PROTO_AUTH_LOGIN, &in);
+		flow = menu_auth(&m,
+		    choice == 1 ? PROTO_AUTH_REGISTER : PROTO_AUTH_LOGIN, &in);
 		if (flow == FLOW_CONTINUE && in)
 			flow = menu_main(&m);
 	}

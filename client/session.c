@@ -32,22 +32,22 @@
 #define SESSION_DOMAIN_MAX 253
 
 struct session {
-	struct wire *w;      /* the socket, plaintext or TLS */
+	struct wire *w; /* the socket, plaintext or TLS */
 	int lost;
 	FILE *notice;
-	int extended;        /* the server answered CAPABILITIES */
+	int extended; /* the server answered CAPABILITIES */
 	char domain[SESSION_DOMAIN_MAX + 1];
 	size_t max_frame;
 	size_t max_subject;
 	size_t max_recipients;
-	json_t *extensions;  /* array of names, or NULL */
+	json_t *extensions; /* array of names, or NULL */
 };
 
 static int session_learn(struct session *s);
 
 int
-session_open(const char *host, const char *port,
-    const struct wire_tls *tls, int timeout, struct session **session_r)
+session_open(const char *host, const char *port, const struct wire_tls *tls,
+    int timeout, struct session **session_r)
 {
 	struct session *s;
 	struct wire *w;
@@ -86,9 +86,9 @@ domain_ok(const char *d)
 		return 0;
 	for (i = 0; i < n; i++)
 		if (!((d[i] >= 'a' && d[i] <= 'z') ||
-		    (d[i] >= 'A' && d[i] <= 'Z') ||
-		    (d[i] >= '0' && d[i] <= '9') || d[i] == '-' ||
-		    d[i] == '.'))
+		        (d[i] >= 'A' && d[i] <= 'Z') ||
+		        (d[i] >= '0' && d[i] <= '9') || d[i] == '-' ||
+		        d[i] == '.'))
 			return 0;
 	return 1;
 }
@@ -114,16 +114,18 @@ session_learn(struct session *s)
 	if ((h = session_request(s, PROTO_CAPABILITIES, NULL, &reply)) == -1)
 		return -1;
 	p = h == PROTO_OK ? msg_payload(reply) : NULL;
-	if (p != NULL && json_unpack(p, "{s:s, s:{s:I, s:I, s:I}, s?o}",
-	    "domain", &domain, "limits", "max_frame", &frame,
-	    "max_subject", &subject, "max_recipients", &rcpts,
-	    "extensions", &ext) == 0 && domain_ok(domain) && frame > 0 &&
-	    subject > 0 && rcpts > 0 && (ext == NULL || json_is_array(ext))) {
+	if (p != NULL &&
+	    json_unpack(p, "{s:s, s:{s:I, s:I, s:I}, s?o}", "domain", &domain,
+	        "limits", "max_frame", &frame, "max_subject", &subject,
+	        "max_recipients", &rcpts, "extensions", &ext) == 0 &&
+	    domain_ok(domain) && frame > 0 && subject > 0 && rcpts > 0 &&
+	    (ext == NULL || json_is_array(ext))) {
 		s->extended = 1;
 		snprintf(s->domain, sizeof(s->domain), "%s", domain);
 		/* What the client itself can hold bounds what it sends. */
-		s->max_frame = frame < (json_int_t)SESSION_REPLY_MAX ? (size_t)frame :
-		    SESSION_REPLY_MAX;
+		s->max_frame = frame < (json_int_t)SESSION_REPLY_MAX
+		                   ? (size_t)frame
+		                   : SESSION_REPLY_MAX;
 		s->max_subject = (size_t)subject;
 		s->max_recipients = rcpts < 1024 ? (size_t)rcpts : 1024;
 		s->extensions = ext != NULL ? json_incref(ext) : NULL;
@@ -174,7 +176,7 @@ session_has(const struct session *s, const char *name)
 	json_t *item;
 	size_t i;
 
-	json_array_foreach(s->extensions, i, item)
+	json_array_foreach (s->extensions, i, item)
 		if (json_is_string(item) &&
 		    strcmp(json_string_value(item), name) == 0)
 			return 1;
@@ -229,8 +231,7 @@ session_patience(struct session *s)
 
 	if (s->notice == NULL || wire_pending(s->w))
 		return;
-	while ((r = poll(&pfd, 1, SESSION_PATIENCE_MS)) == -1 &&
-	    errno == EINTR)
+	while ((r = poll(&pfd, 1, SESSION_PATIENCE_MS)) == -1 && errno == EINTR)
 		;
 	if (r == 0) {
 		fprintf(s->notice, "%s\n",
@@ -256,8 +257,10 @@ session_drain(struct session *s)
 	while (wire_pending(s->w) || poll(&pfd, 1, 0) == 1) {
 		if (wire_read_msg(s->w, SESSION_REPLY_MAX, &stale, &why) ==
 		    -1) {
-			session_fail(s, strcmp(why, "connection closed") == 0 ?
-			    _("the server closed the connection") : why);
+			session_fail(s,
+			    strcmp(why, "connection closed") == 0
+			        ? _("the server closed the connection")
+			        : why);
 			return -1;
 		}
 		msg_free(stale);

@@ -31,8 +31,8 @@ struct session;
  * server answers ERROR and the session assumes the seed's ten messages,
  * domain and limits. Returns 0, or -1 after printing why on stderr.
  */
-int session_open(const char *host, const char *port,
-    const struct wire_tls *tls, int timeout, struct session **session_r);
+int session_open(const char *host, const char *port, const struct wire_tls *tls,
+    int timeout, struct session **session_r);
 
 /* Say BYE (when still connected), close and free. */
 void session_close(struct session *s);
@@ -57,8 +57,8 @@ void session_set_notice(struct session *s, FILE *out);
 
 /* What the server said of itself, or the seed's values. */
 const char *session_domain(const struct session *s);
-size_t session_max_frame(const struct session *s);    /* request body */
-size_t session_max_subject(const struct session *s);  /* code points */
+size_t session_max_frame(const struct session *s);   /* request body */
+size_t session_max_subject(const struct session *s); /* code points */
 size_t session_max_recipients(const struct session *s);
 /* 1 when the server answered CAPABILITIES (not a seed server). */
 int session_extended(const struct session *s);

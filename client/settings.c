@@ -22,11 +22,14 @@ settings_path(char *buf, size_t len, int *explicit_r)
 		return snprintf(buf, len, "%s", p) < (int)len ? 0 : -1;
 	}
 	if ((p = getenv("XDG_CONFIG_HOME")) != NULL && *p == '/')
-		return snprintf(buf, len, "%s/glomail/config", p) < (int)len ?
-		    0 : -1;
+		return snprintf(buf, len, "%s/glomail/config", p) < (int)len
+		           ? 0
+		           : -1;
 	if ((p = getenv("HOME")) != NULL && *p == '/')
 		return snprintf(buf, len, "%s/.config/glomail/config", p) <
-		    (int)len ? 0 : -1;
+		               (int)len
+		           ? 0
+		           : -1;
 	return -1;
 }
 
@@ -39,7 +42,7 @@ trim(char *s)
 		s++;
 	e = s + strlen(s);
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
-	    e[-1] == '\r'))
+	                    e[-1] == '\r'))
 		*--e = '\0';
 	return s;
 }
@@ -67,9 +70,9 @@ settings_set(struct settings *s, const char *key, const char *value,
 		    strcasecmp(value, "on") == 0)
 			s->tls = 1;
 		else if (strcasecmp(value, "no") == 0 ||
-		    strcmp(value, "0") == 0 ||
-		    strcasecmp(value, "false") == 0 ||
-		    strcasecmp(value, "off") == 0)
+		         strcmp(value, "0") == 0 ||
+		         strcasecmp(value, "false") == 0 ||
+		         strcasecmp(value, "off") == 0)
 			s->tls = 0;
 		else {
 			*why_r = _("tls must be yes or no");

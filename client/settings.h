@@ -13,7 +13,7 @@ struct settings {
 	char *server;
 	char *port;
 	char *user;
-	int tls;        /* -1: not set */
+	int tls; /* -1: not set */
 	char *cafile;
 	char *servername;
 };

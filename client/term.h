@@ -28,8 +28,7 @@ enum term_result term_prompt(FILE *out, const char *prompt, char **line_r);
  * the read. Without a terminal the line is read as it comes, so scripts
  * can pipe the password in.
  */
-enum term_result term_password(FILE *out, const char *prompt,
-    char **line_r);
+enum term_result term_password(FILE *out, const char *prompt, char **line_r);
 
 /*
  * Text from the server made fit for out: when out is a terminal, control

@@ -36,7 +36,8 @@ units_format(long long bytes, char buf[UNITS_LEN])
 	whole = bytes / unit;
 	/* bytes % unit < unit <= 10^18, so times 10 fits in unsigned. */
 	tenths = (long long)(((unsigned long long)(bytes % unit) * 10 +
-	    (unsigned long long)unit / 2) / (unsigned long long)unit);
+	                         (unsigned long long)unit / 2) /
+	                     (unsigned long long)unit);
 	if (tenths == 10) {
 		whole++;
 		tenths = 0;

@@ -15,7 +15,7 @@ frame_decode(const void *buf, size_t avail, size_t max, size_t *body_len_r)
 	if (avail < FRAME_HEADER_LEN)
 		return FRAME_MORE;
 	len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
+	      (uint32_t)p[2] << 8 | (uint32_t)p[3];
 	*body_len_r = len;
 	/* Judge the declared length before waiting for (or storing) a body. */
 	if (len > max)
@@ -35,8 +35,8 @@ frame_put_header(unsigned char out[FRAME_HEADER_LEN], uint32_t len)
 }
 
 int
-frame_encode(const void *body, size_t len, size_t max,
-    unsigned char **frame_r, size_t *frame_len_r)
+frame_encode(const void *body, size_t len, size_t max, unsigned char **frame_r,
+    size_t *frame_len_r)
 {
 	unsigned char *frame;
 

@@ -96,7 +96,8 @@ log_write(enum log_level level, unsigned long long conn, const char *fmt, ...)
 	}
 	len = n > 0 ? (size_t)n : 0;
 	if (conn != 0 && len < sizeof(line)) {
-		n = snprintf(line + len, sizeof(line) - len, "conn=%llu ", conn);
+		n = snprintf(line + len, sizeof(line) - len, "conn=%llu ",
+		    conn);
 		len += n > 0 ? (size_t)n : 0;
 	}
 	if (len < sizeof(line)) {

@@ -27,8 +27,8 @@ int log_level_parse(const char *name, enum log_level *level_r);
 const char *log_level_name(enum log_level level);
 
 /* One line; conn 0 means "not about a connection". */
-void log_write(enum log_level level, unsigned long long conn,
-    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void log_write(enum log_level level, unsigned long long conn, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 #define log_error(...) log_write(LOG_LEVEL_ERROR, 0, __VA_ARGS__)
 #define log_warn(...) log_write(LOG_LEVEL_WARN, 0, __VA_ARGS__)

@@ -177,7 +177,7 @@ get_list(json_t *p, const char *key, int optional, json_t **out_r,
 		*why_r = bad;
 		return -1;
 	}
-	json_array_foreach(v, i, item) {
+	json_array_foreach (v, i, item) {
 		if (!json_is_string(item)) {
 			*why_r = bad;
 			return -1;
@@ -235,7 +235,7 @@ msg_unpack(const struct msg *msg, enum proto_shape shape, union msg_args *a,
 			*why_r = "email_list is not a list";
 			return -1;
 		}
-		json_array_foreach(list, i, item) {
+		json_array_foreach (list, i, item) {
 			if (!json_is_string(item)) {
 				*why_r = "email_list holds a non-string";
 				return -1;
@@ -245,9 +245,9 @@ msg_unpack(const struct msg *msg, enum proto_shape shape, union msg_args *a,
 		return 0;
 	case PROTO_SHAPE_EMAIL_MANY:
 		if (get_list(p, "to", 0, &a->email_many.to, why_r,
-		    "to is not a list of addresses") == -1 ||
+		        "to is not a list of addresses") == -1 ||
 		    get_list(p, "cc", 1, &a->email_many.cc, why_r,
-		    "cc is not a list of addresses") == -1 ||
+		        "cc is not a list of addresses") == -1 ||
 		    STR("subject", 0, &a->email_many.subject) == -1 ||
 		    STR("content", 0, &a->email_many.content) == -1)
 			return -1;
@@ -282,7 +282,9 @@ pythonize(unsigned char *buf, size_t *len_r)
 			if (i + 1 < len && buf[i + 1] == 'u') {
 				for (j = i + 2; j < i + 6 && j < len; j++)
 					if (buf[j] >= 'A' && buf[j] <= 'F')
-						buf[j] = (unsigned char)(buf[j] - 'A' + 'a');
+						buf[j] =
+						    (unsigned char)(buf[j] -
+						                    'A' + 'a');
 				i += 5;
 			} else {
 				i++;
@@ -321,7 +323,7 @@ msg_encode(int header, json_t *payload, size_t max, unsigned char **frame_r,
 	if (root == NULL ||
 	    json_object_set_new(root, "header", json_integer(header)) == -1 ||
 	    (payload != NULL &&
-	    json_object_set_new(root, "payload", payload) == -1)) {
+	        json_object_set_new(root, "payload", payload) == -1)) {
 		payload = NULL; /* stolen even on failure */
 		goto fail;
 	}
@@ -373,11 +375,9 @@ msg_choice_new(long long choice)
 json_t *
 msg_email_new(const struct msg_email *e)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s}",
-	    "sender", e->sender != NULL ? e->sender : "",
-	    "destination", e->destination,
-	    "subject", e->subject,
-	    "date", e->date != NULL ? e->date : "",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "sender",
+	    e->sender != NULL ? e->sender : "", "destination", e->destination,
+	    "subject", e->subject, "date", e->date != NULL ? e->date : "",
 	    "content", e->content);
 }
 

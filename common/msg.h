@@ -1,5 +1,6 @@
 /*
- * msg.h - the message codec: one frame body <-> {"header": n, "payload": {...}}.
+ * msg.h - the message codec: one frame body <-> {"header": n, "payload":
+ * {...}}.
  *
  * Parsing is strict about shape (header an integer, payload absent, null or
  * an object, no duplicate keys, valid UTF-8) and lenient where seed peers
@@ -39,8 +40,8 @@ struct msg_email {
 /* The lists are borrowed from root, the request's payload. */
 struct msg_email_many {
 	json_t *root;
-	json_t *to;                  /* array of strings */
-	json_t *cc;                  /* array of strings, or NULL */
+	json_t *to; /* array of strings */
+	json_t *cc; /* array of strings, or NULL */
 	const char *subject;
 	const char *content;
 };
@@ -55,9 +56,9 @@ union msg_args {
 	struct msg_credentials credentials; /* PROTO_SHAPE_CREDENTIALS */
 	long long choice;                   /* PROTO_SHAPE_CHOICE */
 	struct msg_email email;             /* PROTO_SHAPE_EMAIL */
-	json_t *email_list;                 /* PROTO_SHAPE_EMAIL_LIST, borrowed */
-	struct msg_stats stats;             /* PROTO_SHAPE_STATS */
-	struct msg_email_many email_many;   /* PROTO_SHAPE_EMAIL_MANY */
+	json_t *email_list;               /* PROTO_SHAPE_EMAIL_LIST, borrowed */
+	struct msg_stats stats;           /* PROTO_SHAPE_STATS */
+	struct msg_email_many email_many; /* PROTO_SHAPE_EMAIL_MANY */
 };
 
 /*
@@ -87,8 +88,8 @@ int msg_unpack(const struct msg *msg, enum proto_shape shape,
  * no payload key, as seed peers do for bare OK and requests without data.
  * Returns 0, or -1 when the frame would exceed max or memory runs out.
  */
-int msg_encode(int header, json_t *payload, size_t max,
-    unsigned char **frame_r, size_t *frame_len_r);
+int msg_encode(int header, json_t *payload, size_t max, unsigned char **frame_r,
+    size_t *frame_len_r);
 
 /* Payload builders (new references; NULL on allocation or UTF-8 failure). */
 json_t *msg_error_new(const char *text);

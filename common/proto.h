@@ -43,10 +43,11 @@ enum proto_shape {
 	PROTO_SHAPE_ERROR,       /* error_message */
 	PROTO_SHAPE_CREDENTIALS, /* username, password */
 	PROTO_SHAPE_CHOICE,      /* choice: integer or numeric string */
-	PROTO_SHAPE_EMAIL,       /* sender?, destination, subject, date?, content */
-	PROTO_SHAPE_EMAIL_LIST,  /* email_list: array of strings */
-	PROTO_SHAPE_STATS,       /* count, size */
-	PROTO_SHAPE_EMAIL_MANY,  /* to: [strings], cc?: [strings], subject, content */
+	PROTO_SHAPE_EMAIL, /* sender?, destination, subject, date?, content */
+	PROTO_SHAPE_EMAIL_LIST, /* email_list: array of strings */
+	PROTO_SHAPE_STATS,      /* count, size */
+	PROTO_SHAPE_EMAIL_MANY, /* to: [strings], cc?: [strings], subject,
+	                           content */
 };
 
 struct proto_msginfo {

@@ -14,7 +14,7 @@ static int
 username_char(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
 
 int
@@ -33,14 +33,17 @@ rules_username(const char *name, char lower_r[RULES_USERNAME_MAX + 1],
 	}
 	for (i = 0; i < len; i++) {
 		if (!username_char((unsigned char)name[i])) {
-			*why_r = "user name may hold only letters, digits, '_', '.' and '-'";
+			*why_r =
+			    "user name may hold only letters, digits, '_', '.' and '-'";
 			return -1;
 		}
-		lower_r[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ?
-		    name[i] - 'A' + 'a' : name[i]);
+		lower_r[i] = (char)((name[i] >= 'A' && name[i] <= 'Z')
+		                        ? name[i] - 'A' + 'a'
+		                        : name[i]);
 	}
 	lower_r[len] = '\0';
-	/* ".", ".." and hidden names would escape or hide in the data folder. */
+	/* ".", ".." and hidden names would escape or hide in the data folder.
+	 */
 	if (name[0] == '.') {
 		*why_r = "user name may not start with '.'";
 		return -1;
@@ -117,7 +120,7 @@ rules_password(const char *password, const char **why_r)
 	}
 	if (n < RULES_PASSWORD_MIN || !digit || !lower || !upper) {
 		*why_r = "password must have at least 10 characters, a digit, "
-		    "a lower-case and an upper-case letter";
+		         "a lower-case and an upper-case letter";
 		return -1;
 	}
 	return 0;
@@ -182,13 +185,13 @@ int
 rules_subject(const char *subject, const char **why_r)
 {
 	if (strlen(subject) > RULES_SUBJECT_MAX) {
-		*why_r = "subject is longer than " STR(RULES_SUBJECT_MAX)
-		    " bytes";
+		*why_r = "subject is longer than " STR(
+		    RULES_SUBJECT_MAX) " bytes";
 		return -1;
 	}
 	if (rules_header_safe(subject) == -1) {
 		*why_r = "subject may not contain line breaks or control "
-		    "characters";
+		         "characters";
 		return -1;
 	}
 	return 0;
@@ -209,8 +212,9 @@ rules_date(time_t t, char buf[RULES_DATE_LEN])
 		buf[0] = '\0';
 		return 0;
 	}
-	n = snprintf(buf, RULES_DATE_LEN, "%s, %02d %s %04d %02d:%02d:%02d +0000",
-	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
-	    tm.tm_hour, tm.tm_min, tm.tm_sec);
+	n = snprintf(buf, RULES_DATE_LEN,
+	    "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday],
+	    tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
 	return n > 0 && n < RULES_DATE_LEN ? (size_t)n : 0;
 }

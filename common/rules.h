@@ -11,9 +11,9 @@
 #include <time.h>
 
 #define RULES_USERNAME_MAX 64
-#define RULES_PASSWORD_MIN 10    /* code points, as the seed counts them */
-#define RULES_PASSWORD_MAX 1024  /* bytes: bounds the hashing input */
-#define RULES_DATE_LEN 40        /* room for "Tue, 12 Jul 2022 19:21:57 +0000" */
+#define RULES_PASSWORD_MIN 10   /* code points, as the seed counts them */
+#define RULES_PASSWORD_MAX 1024 /* bytes: bounds the hashing input */
+#define RULES_DATE_LEN 40       /* room for "Tue, 12 Jul 2022 19:21:57 +0000" */
 #define RULES_LOST_DIR "LOST"
 /*
  * Longest subject, in bytes of UTF-8: RFC 5322's 998-character line, which
@@ -55,7 +55,8 @@ int rules_header_safe(const char *s);
 /* A subject: header safe and at most RULES_SUBJECT_MAX bytes. */
 int rules_subject(const char *subject, const char **why_r);
 
-/* Format t as the seed does ("Tue, 12 Jul 2022 19:21:57 +0000", UTC, C locale). */
+/* Format t as the seed does ("Tue, 12 Jul 2022 19:21:57 +0000", UTC, C locale).
+ */
 size_t rules_date(time_t t, char buf[RULES_DATE_LEN]);
 
 #endif

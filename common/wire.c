@@ -167,9 +167,8 @@ read_some(int fd, SSL *ssl, void *buf, size_t len)
 		return 0;
 	if (e == SSL_ERROR_SYSCALL && errno != 0)
 		return -1;
-	if (e == SSL_ERROR_SSL &&
-	    ERR_GET_REASON(ERR_peek_last_error()) ==
-	    SSL_R_UNEXPECTED_EOF_WHILE_READING)
+	if (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_last_error()) ==
+	                              SSL_R_UNEXPECTED_EOF_WHILE_READING)
 		return 0;
 	errno = e == SSL_ERROR_WANT_READ ? EAGAIN : EPROTO;
 	return -1;
@@ -199,8 +198,7 @@ read_exact(int fd, SSL *ssl, void *buf, size_t len)
 
 /* One frame from fd or ssl. */
 static int
-recv_frame(int fd, SSL *ssl, size_t max, struct msg **msg_r,
-    const char **why_r)
+recv_frame(int fd, SSL *ssl, size_t max, struct msg **msg_r, const char **why_r)
 {
 	unsigned char hdr[FRAME_HEADER_LEN];
 	size_t len;
@@ -208,8 +206,8 @@ recv_frame(int fd, SSL *ssl, size_t max, struct msg **msg_r,
 	int rc;
 
 	if ((rc = read_exact(fd, ssl, hdr, sizeof(hdr))) != 1) {
-		*why_r = rc == 0 || errno == ECONNRESET ? "connection closed" :
-		    "read error";
+		*why_r = rc == 0 || errno == ECONNRESET ? "connection closed"
+		                                        : "read error";
 		return -1;
 	}
 	if (frame_decode(hdr, sizeof(hdr), max, &len) == FRAME_TOO_BIG) {
@@ -250,7 +248,7 @@ tls_start(struct wire *w, const char *host, const struct wire_tls *tls,
 	long vr;
 
 	is_ip = inet_pton(AF_INET, name, ip) == 1 ||
-	    inet_pton(AF_INET6, name, ip) == 1;
+	        inet_pton(AF_INET6, name, ip) == 1;
 	ERR_clear_error();
 	if ((w->ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
 	    SSL_CTX_set_min_proto_version(w->ctx, TLS1_2_VERSION) != 1)
@@ -259,8 +257,10 @@ tls_start(struct wire *w, const char *host, const struct wire_tls *tls,
 	if (tls->cafile != NULL) {
 		if (SSL_CTX_load_verify_locations(w->ctx, tls->cafile, NULL) !=
 		    1) {
-			snprintf(err, errlen, "%s: cannot load the "
-			    "certificate authority", tls->cafile);
+			snprintf(err, errlen,
+			    "%s: cannot load the "
+			    "certificate authority",
+			    tls->cafile);
 			return -1;
 		}
 	} else if (SSL_CTX_set_default_verify_paths(w->ctx) != 1)
@@ -271,20 +271,19 @@ tls_start(struct wire *w, const char *host, const struct wire_tls *tls,
 	if (is_ip) {
 		/* RFC 6066: no SNI for an address; check it as an IP SAN. */
 		if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(w->ssl),
-		    name) != 1)
+		        name) != 1)
 			goto ssl_fail;
 	} else if (SSL_set_tlsext_host_name(w->ssl, name) != 1 ||
-	    SSL_set1_host(w->ssl, name) != 1)
+	           SSL_set1_host(w->ssl, name) != 1)
 		goto ssl_fail;
 	if ((rc = SSL_connect(w->ssl)) != 1) {
 		if ((vr = SSL_get_verify_result(w->ssl)) != X509_V_OK)
 			snprintf(err, errlen, "TLS: %s",
 			    X509_verify_cert_error_string(vr));
 		else if (SSL_get_error(w->ssl, rc) == SSL_ERROR_SYSCALL &&
-		    ERR_peek_error() == 0)
+		         ERR_peek_error() == 0)
 			snprintf(err, errlen, "TLS handshake: %s",
-			    errno != 0 ? strerror(errno) :
-			    "connection closed");
+			    errno != 0 ? strerror(errno) : "connection closed");
 		else
 			goto ssl_fail;
 		return -1;
@@ -292,18 +291,18 @@ tls_start(struct wire *w, const char *host, const struct wire_tls *tls,
 	snprintf(w->desc, sizeof(w->desc), "%s %s", SSL_get_version(w->ssl),
 	    SSL_get_cipher_name(w->ssl));
 	return 0;
-ssl_fail: {
-		char why[200];
-		unsigned long e, last = 0;
+ssl_fail : {
+	char why[200];
+	unsigned long e, last = 0;
 
-		while ((e = ERR_get_error()) != 0)
-			last = e;
-		if (last != 0)
-			ERR_error_string_n(last, why, sizeof(why));
-		else
-			snprintf(why, sizeof(why), "failure");
-		snprintf(err, errlen, "TLS: %s", why);
-	}
+	while ((e = ERR_get_error()) != 0)
+		last = e;
+	if (last != 0)
+		ERR_error_string_n(last, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "failure");
+	snprintf(err, errlen, "TLS: %s", why);
+}
 	return -1;
 }
 
@@ -324,8 +323,9 @@ wire_open(const char *host, const char *port, const struct wire_tls *tls,
 		return NULL;
 	}
 	if (timeout > 0 && (setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
-	    sizeof(tv)) == -1 || setsockopt(w->fd, SOL_SOCKET, SO_SNDTIMEO,
-	    &tv, sizeof(tv)) == -1)) {
+	                        sizeof(tv)) == -1 ||
+	                       setsockopt(w->fd, SOL_SOCKET, SO_SNDTIMEO, &tv,
+	                           sizeof(tv)) == -1)) {
 		snprintf(err, errlen, "setsockopt: %s", strerror(errno));
 		goto fail;
 	}
@@ -352,8 +352,8 @@ wire_write(struct wire *w, const void *buf, size_t len)
 		return wire_write_all(w->fd, buf, len);
 	while (len > 0) {
 		ERR_clear_error();
-		n = SSL_write(w->ssl, p, len > INT32_MAX ? INT32_MAX :
-		    (int)len);
+		n = SSL_write(w->ssl, p,
+		    len > INT32_MAX ? INT32_MAX : (int)len);
 		if (n <= 0) {
 			if (SSL_get_error(w->ssl, n) == SSL_ERROR_SYSCALL &&
 			    errno == EINTR)
@@ -378,8 +378,7 @@ wire_read_some(struct wire *w, void *buf, size_t len)
 {
 	ssize_t n;
 
-	while ((n = read_some(w->fd, w->ssl, buf, len)) == -1 &&
-	    errno == EINTR)
+	while ((n = read_some(w->fd, w->ssl, buf, len)) == -1 && errno == EINTR)
 		;
 	return n;
 }

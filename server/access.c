@@ -19,8 +19,9 @@ access_is_loopback(const struct sockaddr *sa)
 	case AF_UNIX:
 		return 1;
 	case AF_INET:
-		return (ntohl(((const struct sockaddr_in *)(const void *)sa)->
-		    sin_addr.s_addr) >> 24) == 127;
+		return (ntohl(((const struct sockaddr_in *)(const void *)sa)
+		                  ->sin_addr.s_addr) >>
+		           24) == 127;
 	case AF_INET6:
 		s6 = (const struct sockaddr_in6 *)(const void *)sa;
 		if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
@@ -33,8 +34,8 @@ access_is_loopback(const struct sockaddr *sa)
 }
 
 int
-access_password(const struct config *cfg, int tls,
-    const struct sockaddr *peer, const char **why_r)
+access_password(const struct config *cfg, int tls, const struct sockaddr *peer,
+    const char **why_r)
 {
 	if (tls)
 		return 0;
@@ -66,7 +67,7 @@ access_register(const struct config *cfg, const struct sockaddr *peer,
 		return -1;
 	default:
 		*why_r = "registration is closed: ask the administrator for an "
-		    "account";
+		         "account";
 		return -1;
 	}
 }

@@ -50,7 +50,7 @@ account_legacy_verify(const char *stored, const char *password)
 
 	for (k = 0; k < sizeof(legacy) / sizeof(legacy[0]); k++)
 		if (strncmp(stored, legacy[k].scheme,
-		    strlen(legacy[k].scheme)) == 0)
+		        strlen(legacy[k].scheme)) == 0)
 			break;
 	if (k == sizeof(legacy) / sizeof(legacy[0]))
 		return -1;
@@ -63,7 +63,8 @@ account_legacy_verify(const char *stored, const char *password)
 		want[i] = (char)tolower((unsigned char)hex[i]);
 	}
 	if (EVP_Digest(password, strlen(password), md, &mdlen, legacy[k].md(),
-	    NULL) != 1 || (size_t)mdlen * 2 != n)
+	        NULL) != 1 ||
+	    (size_t)mdlen * 2 != n)
 		return -1;
 	for (i = 0; i < mdlen; i++) {
 		got[2 * i] = digits[md[i] >> 4];
@@ -83,8 +84,10 @@ write_durable(int dirfd, const char *name, const char *content, int excl)
 	ssize_t n;
 	int fd, saved;
 
-	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-	    (excl ? O_EXCL : O_TRUNC), 0600);
+	fd = openat(dirfd, name,
+	    O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	        (excl ? O_EXCL : O_TRUNC),
+	    0600);
 	if (fd == -1)
 		return -1;
 	while (len > 0) {
@@ -156,8 +159,8 @@ account_pass_set(int datafd, const char *user, const char *password,
 	int rc;
 
 	if (crypto_pwhash_str(hash, password, strlen(password),
-	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+	        crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
 		errno = ENOMEM;
 		*step_r = "hash";
 		return -1;
@@ -176,7 +179,7 @@ account_has(int datafd, const char *user, const char *marker)
 	if ((afd = maildir_open(datafd, user)) == -1)
 		return 0;
 	rc = fstatat(afd, marker, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISREG(st.st_mode);
+	     S_ISREG(st.st_mode);
 	close(afd);
 	return rc;
 }
@@ -210,8 +213,9 @@ account_touch(int datafd, const char *user, const char *name)
 	if ((afd = maildir_open(datafd, user)) == -1)
 		return -1;
 	/* Advisory: no fsync; a crash may only lose the latest time. */
-	if ((fd = openat(afd, name, O_WRONLY | O_CREAT | O_NOFOLLOW |
-	    O_NONBLOCK | O_CLOEXEC, 0600)) != -1) {
+	if ((fd = openat(afd, name,
+	         O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	         0600)) != -1) {
 		rc = futimens(fd, NULL);
 		close(fd);
 	}

@@ -2,8 +2,8 @@
  * account.h - the small files of an account beside its Maildir: the pass
  * file (an Argon2id string, or a legacy digest brought by an import), its
  * atomic replacement, and the markers an administrator sets ("locked"),
- * an import leaves ("imported") or a login refreshes ("last-login"). Plain file operations: call them off the
- * reactor.
+ * an import leaves ("imported") or a login refreshes ("last-login"). Plain file
+ * operations: call them off the reactor.
  */
 #ifndef GLOMAILD_ACCOUNT_H
 #define GLOMAILD_ACCOUNT_H
@@ -35,12 +35,12 @@ int account_is_legacy(const char *stored);
  * file, fsync'd, renamed over the old one, and the directory fsync'd, so a
  * crash leaves the old file or the new one. 0, or -1 with errno and *step_r.
  */
-int account_pass_write(int datafd, const char *user,
-    const char *content, const char **step_r);
+int account_pass_write(int datafd, const char *user, const char *content,
+    const char **step_r);
 
 /* The same with an Argon2id hash of password. */
-int account_pass_set(int datafd, const char *user,
-    const char *password, const char **step_r);
+int account_pass_set(int datafd, const char *user, const char *password,
+    const char **step_r);
 
 /* 1 when the account carries the marker, 0 when not. */
 int account_has(int datafd, const char *user, const char *marker);

@@ -35,12 +35,12 @@ struct auth_job {
 	struct server *srv;
 	int registering;
 	char user[RULES_USERNAME_MAX + 1];
-	char addr[64];            /* the client's address, for penalties */
+	char addr[64]; /* the client's address, for penalties */
 	char *password;
 	size_t password_len;
 	struct penalty_turn *turn; /* login: its reserved password check */
 	enum users_result result;
-	int known;                /* a denied login's account exists */
+	int known; /* a denied login's account exists */
 	const char *step;
 	int error;
 };
@@ -86,10 +86,11 @@ auth_done(void *arg)
 		log_write(LOG_LEVEL_WARN, conn_id(c),
 		    "login failed user=%s addr=%s", j->user, j->addr);
 	if (!j->registering) {
-		penalty_leave(j->turn, j->result == USERS_OK ?
-		    PENALTY_SUCCEEDED : j->result != USERS_DENIED ?
-		    PENALTY_ABANDONED : j->known ? PENALTY_FAILED :
-		    PENALTY_FAILED_UNKNOWN);
+		penalty_leave(j->turn, j->result == USERS_OK ? PENALTY_SUCCEEDED
+		                       : j->result != USERS_DENIED
+		                           ? PENALTY_ABANDONED
+		                       : j->known ? PENALTY_FAILED
+		                                  : PENALTY_FAILED_UNKNOWN);
 		j->turn = NULL;
 	}
 	if (!conn_alive(c))
@@ -143,8 +144,8 @@ auth_submit(void *arg)
 		conn_release_error(c, LOGIN_BUSY);
 		return;
 	}
-	if (pool_submit(server_auth_pool(j->srv), auth_work, auth_done,
-	    j) == -1) {
+	if (pool_submit(server_auth_pool(j->srv), auth_work, auth_done, j) ==
+	    -1) {
 		auth_job_free(j);
 		conn_release_error(c, "server busy, try again later");
 	}
@@ -160,8 +161,7 @@ auth_wanted(void *arg)
 }
 
 static void
-auth_start(struct conn *c, const struct msg_credentials *cred,
-    int registering)
+auth_start(struct conn *c, const struct msg_credentials *cred, int registering)
 {
 	struct server *srv = conn_server(c);
 	struct auth_job *j;
@@ -171,8 +171,9 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 
 	/* Where passwords may travel, and who may make accounts, first. */
 	if (access_password(server_cfg(srv), conn_tls(c), conn_sockaddr(c),
-	    &why) == -1 || (registering && access_register(server_cfg(srv),
-	    conn_sockaddr(c), &why) == -1)) {
+	        &why) == -1 ||
+	    (registering && access_register(server_cfg(srv), conn_sockaddr(c),
+	                        &why) == -1)) {
 		log_write(LOG_LEVEL_WARN, conn_id(c), "%s refused addr=%s: %s",
 		    registering ? "register" : "login", conn_addr(c), why);
 		conn_reply_error(c, why);
@@ -214,8 +215,10 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 	 * The check is reserved here, on the reactor, before any hashing, so
 	 * parallel logins for one account wait for each other's results.
 	 */
-	now = registering ? 1 : penalty_enter(server_penalty(srv), user, j->addr,
-	    conn_id(c), auth_submit, auth_wanted, j, &j->turn);
+	now = registering
+	          ? 1
+	          : penalty_enter(server_penalty(srv), user, j->addr,
+	                conn_id(c), auth_submit, auth_wanted, j, &j->turn);
 	if (now == -1) {
 		int busy = errno == EBUSY;
 

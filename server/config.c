@@ -36,17 +36,17 @@
 #include "proto.h"
 
 enum config_type {
-	T_LISTEN,   /* HOST:PORT, repeatable: struct config_listen */
-	T_STRING,   /* char *, not empty */
-	T_PATH,     /* char *, a file name; empty: unset (NULL) */
-	T_CHOICE,   /* unsigned: the index of one of the row's words */
-	T_DOMAIN,   /* char *, a mail domain, stored in lower case */
-	T_BOOL,     /* int: yes/no, true/false, on/off, 1/0 */
-	T_UINT,     /* unsigned: a count */
-	T_SIZE,     /* size_t: bytes, K/M/G suffixes */
-	T_SECONDS,  /* unsigned: seconds; ms/s/m/h suffixes */
-	T_MILLIS,   /* unsigned: milliseconds; ms/s/m/h suffixes */
-	T_LEVEL,    /* enum log_level */
+	T_LISTEN,  /* HOST:PORT, repeatable: struct config_listen */
+	T_STRING,  /* char *, not empty */
+	T_PATH,    /* char *, a file name; empty: unset (NULL) */
+	T_CHOICE,  /* unsigned: the index of one of the row's words */
+	T_DOMAIN,  /* char *, a mail domain, stored in lower case */
+	T_BOOL,    /* int: yes/no, true/false, on/off, 1/0 */
+	T_UINT,    /* unsigned: a count */
+	T_SIZE,    /* size_t: bytes, K/M/G suffixes */
+	T_SECONDS, /* unsigned: seconds; ms/s/m/h suffixes */
+	T_MILLIS,  /* unsigned: milliseconds; ms/s/m/h suffixes */
+	T_LEVEL,   /* enum log_level */
 };
 
 enum { RESTART = 0, RELOAD = 1 };
@@ -54,8 +54,8 @@ enum { RESTART = 0, RELOAD = 1 };
 struct config_key {
 	const char *name;
 	enum config_type type;
-	const char *arg;         /* what --help calls the value */
-	size_t offset;           /* of the field in struct config */
+	const char *arg; /* what --help calls the value */
+	size_t offset;   /* of the field in struct config */
 	unsigned long long min, max;
 	/*
 	 * The default, written as in the file. With def_fn, def describes
@@ -63,7 +63,7 @@ struct config_key {
 	 */
 	const char *def;
 	void (*def_fn)(char *buf, size_t len);
-	int reload;              /* SIGHUP applies it */
+	int reload; /* SIGHUP applies it */
 	const char *help;
 	const char *const *words; /* T_CHOICE: the values, NULL-terminated */
 };
@@ -72,39 +72,77 @@ struct config_key {
  * The field's offset, refused at compile time when the field does not have
  * the size the type stores (an unsigned row on a size_t field, say).
  */
-#define FIELD(f, type) (offsetof(struct config, f) + 0 * sizeof(char[	\
-	sizeof(((struct config *)0)->f) == sizeof(type) ? 1 : -1]))
+#define FIELD(f, type) \
+	(offsetof(struct config, f) + \
+	    0 * sizeof(char[sizeof(((struct config *)0)->f) == sizeof(type) \
+	                        ? 1 \
+	                        : -1]))
 
 #define ROW_STRING(n, f, arg, def, rl, help) \
-	{ n, T_STRING, arg, FIELD(f, char *), 0, 0, def, NULL, rl, help, NULL }
+	{ \
+		n, T_STRING, arg, FIELD(f, char *), 0, 0, def, NULL, rl, help, \
+		    NULL \
+	}
 #define ROW_DOMAIN(n, f, def, rl, help) \
-	{ n, T_DOMAIN, "NAME", FIELD(f, char *), 0, 0, def, NULL, rl, help, NULL }
+	{ \
+		n, T_DOMAIN, "NAME", FIELD(f, char *), 0, 0, def, NULL, rl, \
+		    help, NULL \
+	}
 #define ROW_BOOL(n, f, def, rl, help) \
-	{ n, T_BOOL, "yes|no", FIELD(f, int), 0, 1, def, NULL, rl, help, NULL }
+	{ \
+		n, T_BOOL, "yes|no", FIELD(f, int), 0, 1, def, NULL, rl, help, \
+		    NULL \
+	}
 #define ROW_UINT(n, f, arg, lo, hi, def, rl, help) \
-	{ n, T_UINT, arg, FIELD(f, unsigned), lo, hi, def, NULL, rl, help, NULL }
+	{ \
+		n, T_UINT, arg, FIELD(f, unsigned), lo, hi, def, NULL, rl, \
+		    help, NULL \
+	}
 #define ROW_SIZE(n, f, lo, hi, def, rl, help) \
-	{ n, T_SIZE, "BYTES", FIELD(f, size_t), lo, hi, def, NULL, rl, help, NULL }
+	{ \
+		n, T_SIZE, "BYTES", FIELD(f, size_t), lo, hi, def, NULL, rl, \
+		    help, NULL \
+	}
 #define ROW_SIZE_FN(n, f, lo, hi, words, fn, rl, help) \
-	{ n, T_SIZE, "BYTES", FIELD(f, size_t), lo, hi, words, fn, rl, help, NULL }
+	{ \
+		n, T_SIZE, "BYTES", FIELD(f, size_t), lo, hi, words, fn, rl, \
+		    help, NULL \
+	}
 #define ROW_SECONDS(n, f, lo, hi, def, rl, help) \
-	{ n, T_SECONDS, "SECONDS", FIELD(f, unsigned), lo, hi, def, NULL, rl, \
-	  help, NULL }
+	{ \
+		n, T_SECONDS, "SECONDS", FIELD(f, unsigned), lo, hi, def, \
+		    NULL, rl, help, NULL \
+	}
 #define ROW_MILLIS(n, f, lo, hi, def, rl, help) \
-	{ n, T_MILLIS, "MS", FIELD(f, unsigned), lo, hi, def, NULL, rl, help, NULL }
+	{ \
+		n, T_MILLIS, "MS", FIELD(f, unsigned), lo, hi, def, NULL, rl, \
+		    help, NULL \
+	}
 #define ROW_LISTEN(n, f, def, help) \
-	{ n, T_LISTEN, "HOST:PORT", FIELD(f, struct config_listen), 0, 0, def, \
-	  NULL, RESTART, help, NULL }
+	{ \
+		n, T_LISTEN, "HOST:PORT", FIELD(f, struct config_listen), 0, \
+		    0, def, NULL, RESTART, help, NULL \
+	}
 #define ROW_PATH_FN(n, f, arg, words, fn, rl, help) \
-	{ n, T_PATH, arg, FIELD(f, char *), 0, 0, words, fn, rl, help, NULL }
+	{ \
+		n, T_PATH, arg, FIELD(f, char *), 0, 0, words, fn, rl, help, \
+		    NULL \
+	}
 #define ROW_PATH(n, f, rl, help) \
-	{ n, T_PATH, "FILE", FIELD(f, char *), 0, 0, "", NULL, rl, help, NULL }
+	{ \
+		n, T_PATH, "FILE", FIELD(f, char *), 0, 0, "", NULL, rl, help, \
+		    NULL \
+	}
 #define ROW_CHOICE(n, f, arg, words, def, rl, help) \
-	{ n, T_CHOICE, arg, FIELD(f, unsigned), 0, 0, def, NULL, rl, help, \
-	  words }
+	{ \
+		n, T_CHOICE, arg, FIELD(f, unsigned), 0, 0, def, NULL, rl, \
+		    help, words \
+	}
 #define ROW_LEVEL(n, f, def, rl, help) \
-	{ n, T_LEVEL, "LEVEL", FIELD(f, enum log_level), 0, 0, def, NULL, rl, \
-	  help, NULL }
+	{ \
+		n, T_LEVEL, "LEVEL", FIELD(f, enum log_level), 0, 0, def, \
+		    NULL, rl, help, NULL \
+	}
 
 static void default_max_memory(char *buf, size_t len);
 static void default_control_socket(char *buf, size_t len);
@@ -122,8 +160,8 @@ static const struct config_key config_table[] = {
 	    "address to listen on, HOST:PORT or [IPV6]:PORT; repeatable, port 0 "
 	    "picks a free port"),
 	ROW_LISTEN("tls-listen", tls_listen, "",
-	    "address to listen on with TLS from the first byte (port "
-	    PROTO_DEFAULT_TLS_PORT_STR " by convention); repeatable"),
+	    "address to listen on with TLS from the first byte (port " PROTO_DEFAULT_TLS_PORT_STR
+	    " by convention); repeatable"),
 	ROW_LISTEN("smtp-listen", smtp_listen, "127.0.0.1:2526",
 	    "address to accept SMTP on for local delivery, without "
 	    "authentication (anyone who reaches it can name any sender; "
@@ -138,7 +176,8 @@ static const struct config_key config_table[] = {
 	    (unsigned long long)1 << 30, "10M", RELOAD,
 	    "largest message taken by SMTP (advertised as SIZE)"),
 	ROW_CHOICE("smtp-bare-lf", smtp_bare_lf, "POLICY", bare_lfs,
-	    "normalize", RELOAD, "a bare LF inside an SMTP message: normalize "
+	    "normalize", RELOAD,
+	    "a bare LF inside an SMTP message: normalize "
 	    "(ends a line) or reject (the message is refused, the session "
 	    "closed); an end of data is always CRLF.CRLF"),
 	ROW_PATH("tls-cert", tls_cert, RELOAD,
@@ -147,14 +186,17 @@ static const struct config_key config_table[] = {
 	ROW_PATH("tls-key", tls_key, RELOAD,
 	    "the certificate's private key in PEM, unencrypted, mode 0600; "
 	    "unset: tls.key in $CREDENTIALS_DIRECTORY"),
-	ROW_CHOICE("tls-profile", tls_profile, "PROFILE", tls_profiles, "intermediate",
-	    RELOAD, "intermediate (TLS 1.2 and 1.3, ECDHE AEAD suites) or "
+	ROW_CHOICE("tls-profile", tls_profile, "PROFILE", tls_profiles,
+	    "intermediate", RELOAD,
+	    "intermediate (TLS 1.2 and 1.3, ECDHE AEAD suites) or "
 	    "modern (TLS 1.3 only)"),
 	ROW_CHOICE("plaintext-auth", plaintext_auth, "WHERE", plaintext_auths,
-	    "loopback", RELOAD, "where register, login and password changes "
+	    "loopback", RELOAD,
+	    "where register, login and password changes "
 	    "may go without TLS: loopback peers only, always, or never"),
 	ROW_CHOICE("registration", registration, "WHO", registrations, "open",
-	    RELOAD, "who may create an account: open, loopback peers only, "
+	    RELOAD,
+	    "who may create an account: open, loopback peers only, "
 	    "or closed (the administrator only)"),
 	ROW_STRING("data-dir", data_dir, "DIR", "./glo_server_data", RESTART,
 	    "the mail store"),
@@ -170,7 +212,8 @@ static const struct config_key config_table[] = {
 	ROW_SIZE_FN("max-memory", max_memory, 1024 * 1024,
 	    (unsigned long long)1 << 48,
 	    "a quarter of physical memory, at least 64M", default_max_memory,
-	    RELOAD, "input and output all connections may hold together; "
+	    RELOAD,
+	    "input and output all connections may hold together; "
 	    "past it large requests and replies are refused"),
 	ROW_UINT("max-connections", max_connections, "N", 1, 1000000, "16384",
 	    RELOAD, "simultaneous connections"),
@@ -197,8 +240,10 @@ static const struct config_key config_table[] = {
 	    "the Unix socket glomailctl talks to; never inside the data "
 	    "directory, which several servers may share"),
 	{ "control-group", T_PATH, "GROUP", FIELD(control_group, char *), 0, 0,
-	  "", NULL, RESTART, "a group whose members may use the control "
-	  "socket besides root and the server's own user", NULL },
+	    "", NULL, RESTART,
+	    "a group whose members may use the control "
+	    "socket besides root and the server's own user",
+	    NULL },
 };
 
 #define NKEYS (sizeof(config_table) / sizeof(config_table[0]))
@@ -236,8 +281,8 @@ default_control_socket(char *buf, size_t len)
 	int n;
 
 	if (rt != NULL && rt[0] == '/')
-		n = snprintf(buf, len, "%.*s/control",
-		    (int)strcspn(rt, ":"), rt); /* several: the first */
+		n = snprintf(buf, len, "%.*s/control", (int)strcspn(rt, ":"),
+		    rt); /* several: the first */
 	else if (xdg != NULL && xdg[0] == '/')
 		n = snprintf(buf, len, "%s/glomail/control", xdg);
 	else
@@ -265,8 +310,7 @@ is_number_type(enum config_type t)
 }
 
 int
-config_key_range(size_t i, unsigned long long *min_r,
-    unsigned long long *max_r)
+config_key_range(size_t i, unsigned long long *min_r, unsigned long long *max_r)
 {
 	if (i >= NKEYS || !is_number_type(config_table[i].type))
 		return -1;
@@ -320,10 +364,20 @@ parse_number(const char *s, enum config_type type, unsigned long long *out)
 		return -1;
 	if (type == T_SIZE && *end != '\0' && end[1] == '\0') {
 		switch (*end) {
-		case 'k': case 'K': mult = 1024; break;
-		case 'm': case 'M': mult = 1024 * 1024; break;
-		case 'g': case 'G': mult = 1024 * 1024 * 1024; break;
-		default: return -1;
+		case 'k':
+		case 'K':
+			mult = 1024;
+			break;
+		case 'm':
+		case 'M':
+			mult = 1024 * 1024;
+			break;
+		case 'g':
+		case 'G':
+			mult = 1024 * 1024 * 1024;
+			break;
+		default:
+			return -1;
 		}
 		end++;
 	} else if ((type == T_SECONDS || type == T_MILLIS) && *end != '\0') {
@@ -405,7 +459,7 @@ check_domain(const char *value, char *out)
 		if (c >= 'A' && c <= 'Z')
 			c = (char)(c - 'A' + 'a');
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-'))
+		        c == '-'))
 			return -1;
 		if ((c == '-' && label == 0) || ++label > 63)
 			return -1;
@@ -441,10 +495,14 @@ static const char *
 unit_name(enum config_type t)
 {
 	switch (t) {
-	case T_SIZE: return " bytes";
-	case T_SECONDS: return " seconds";
-	case T_MILLIS: return " milliseconds";
-	default: return "";
+	case T_SIZE:
+		return " bytes";
+	case T_SECONDS:
+		return " seconds";
+	case T_MILLIS:
+		return " milliseconds";
+	default:
+		return "";
 	}
 }
 
@@ -460,7 +518,9 @@ choice_list(const struct config_key *k, char *buf, size_t len)
 	used = (size_t)snprintf(buf, len, "%s must be", k->name);
 	for (i = 0; k->words[i] != NULL && used < len; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s %s",
-		    i == 0 ? "" : k->words[i + 1] == NULL ? " or" : ",",
+		    i == 0                    ? ""
+		    : k->words[i + 1] == NULL ? " or"
+		                              : ",",
 		    k->words[i]);
 }
 
@@ -494,15 +554,18 @@ set_value(struct config *cfg, const struct config_key *k, const char *value,
 			return 0;
 		}
 		if (check_listen(value) == -1) {
-			snprintf(config_why, sizeof(config_why), "%s wants "
-			    "HOST:PORT or [IPV6]:PORT", k->name);
+			snprintf(config_why, sizeof(config_why),
+			    "%s wants "
+			    "HOST:PORT or [IPV6]:PORT",
+			    k->name);
 			*why_r = config_why;
 			return -1;
 		}
 		if (l->n == CONFIG_LISTEN_MAX) {
-			snprintf(config_why, sizeof(config_why), "too many %s "
-			    "addresses (at most %d)", k->name,
-			    CONFIG_LISTEN_MAX);
+			snprintf(config_why, sizeof(config_why),
+			    "too many %s "
+			    "addresses (at most %d)",
+			    k->name, CONFIG_LISTEN_MAX);
 			*why_r = config_why;
 			return -1;
 		}
@@ -536,8 +599,10 @@ set_value(struct config *cfg, const struct config_key *k, const char *value,
 			return -1;
 		}
 		if (check_domain(value, lower) == -1) {
-			snprintf(config_why, sizeof(config_why), "%s must be a "
-			    "domain name such as example.org", k->name);
+			snprintf(config_why, sizeof(config_why),
+			    "%s must be a "
+			    "domain name such as example.org",
+			    k->name);
 			*why_r = config_why;
 			return -1;
 		}
@@ -611,7 +676,8 @@ config_init(struct config *cfg)
 		(void)set_value(cfg, k, k->def_fn != NULL ? buf : k->def, &why);
 		if (k->type == T_LISTEN)
 			((struct config_listen *)(void *)((char *)cfg +
-			    k->offset))->is_default = 1;
+			                                  k->offset))
+			    ->is_default = 1;
 	}
 	cfg_initialising = 0;
 }
@@ -625,15 +691,15 @@ config_clear(struct config *cfg)
 		char *field = (char *)cfg + config_table[i].offset;
 
 		if (config_table[i].type == T_LISTEN) {
-			struct config_listen *l =
-			    (struct config_listen *)(void *)field;
+			struct config_listen
+			    *l = (struct config_listen *)(void *)field;
 			size_t j;
 
 			for (j = 0; j < l->n; j++)
 				free(l->addr[j]);
 		} else if (config_table[i].type == T_STRING ||
-		    config_table[i].type == T_DOMAIN ||
-		    config_table[i].type == T_PATH)
+		           config_table[i].type == T_DOMAIN ||
+		           config_table[i].type == T_PATH)
 			free(*(char **)(void *)field);
 	}
 	memset(cfg, 0, sizeof(*cfg));
@@ -661,7 +727,7 @@ trim(char *s)
 		s++;
 	e = s + strlen(s);
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' ||
-	    e[-1] == '\r'))
+	                    e[-1] == '\r'))
 		*--e = '\0';
 	return s;
 }
@@ -746,8 +812,10 @@ usage_range(const struct config_key *k, char *buf, size_t len)
 		snprintf(buf, len, "%llu to %llu%s, default %s", k->min, k->max,
 		    unit_name(k->type), k->def);
 	else
-		snprintf(buf, len, "default %s", *k->def != '\0' ? k->def :
-		    k->type == T_LISTEN ? "none" : "unset");
+		snprintf(buf, len, "default %s",
+		    *k->def != '\0'       ? k->def
+		    : k->type == T_LISTEN ? "none"
+		                          : "unset");
 }
 
 void
@@ -792,8 +860,8 @@ format_value(const struct config *cfg, const struct config_key *k, char *buf,
 	buf[0] = '\0';
 	switch (k->type) {
 	case T_LISTEN: {
-		const struct config_listen *l =
-		    (const struct config_listen *)(const void *)p;
+		const struct config_listen
+		    *l = (const struct config_listen *)(const void *)p;
 
 		for (i = 0; i < l->n && used < len; i++) {
 			n = snprintf(buf + used, len - used, "%s%s",
@@ -815,8 +883,8 @@ format_value(const struct config *cfg, const struct config_key *k, char *buf,
 		    k->words[*(const unsigned *)(const void *)p]);
 		break;
 	case T_BOOL:
-		snprintf(buf, len, "%s", *(const int *)(const void *)p ? "yes" :
-		    "no");
+		snprintf(buf, len, "%s",
+		    *(const int *)(const void *)p ? "yes" : "no");
 		break;
 	case T_SIZE:
 		snprintf(buf, len, "%zu", *(const size_t *)(const void *)p);
@@ -827,8 +895,8 @@ format_value(const struct config *cfg, const struct config_key *k, char *buf,
 		snprintf(buf, len, "%u", *(const unsigned *)(const void *)p);
 		break;
 	case T_LEVEL:
-		snprintf(buf, len, "%s", log_level_name(
-		    *(const enum log_level *)(const void *)p));
+		snprintf(buf, len, "%s",
+		    log_level_name(*(const enum log_level *)(const void *)p));
 		break;
 	}
 }
@@ -892,8 +960,8 @@ config_reload(struct config *live, const struct config *fresh)
 			continue;
 		if (!k->reload || copy_value(live, fresh, k) == -1) {
 			log_warn("reload: %s cannot change while running "
-			    "(keeping %s; restart to use %s)", k->name, was,
-			    now);
+			         "(keeping %s; restart to use %s)",
+			    k->name, was, now);
 			continue;
 		}
 		log_info("reload: %s %s -> %s", k->name, was, now);

@@ -19,7 +19,7 @@
 struct config_listen {
 	char *addr[CONFIG_LISTEN_MAX]; /* HOST:PORT, [V6]:PORT */
 	size_t n;
-	int is_default;          /* addr[] still holds the default */
+	int is_default; /* addr[] still holds the default */
 };
 
 /* plaintext-auth: where passwords may cross a connection without TLS. */
@@ -43,9 +43,9 @@ enum config_bare_lf {
 };
 
 struct config {
-	struct config_listen listen;     /* the plaintext protocol */
-	struct config_listen tls_listen; /* the protocol under implicit TLS */
-	struct config_listen smtp_listen;        /* SMTP, local delivery */
+	struct config_listen listen;      /* the plaintext protocol */
+	struct config_listen tls_listen;  /* the protocol under implicit TLS */
+	struct config_listen smtp_listen; /* SMTP, local delivery */
 	struct config_listen submission_listen;  /* SMTP submission, STARTTLS */
 	struct config_listen submissions_listen; /* submission, implicit TLS */
 	size_t smtp_max_size;    /* bytes of one message received by SMTP */
@@ -57,19 +57,19 @@ struct config {
 	unsigned registration;   /* enum config_registration */
 	char *data_dir;
 	char *domain;
-	size_t max_frame;        /* bytes of one frame body */
-	size_t max_output;       /* bytes queued for one client */
-	size_t max_memory;       /* bytes all connections may hold together */
+	size_t max_frame;  /* bytes of one frame body */
+	size_t max_output; /* bytes queued for one client */
+	size_t max_memory; /* bytes all connections may hold together */
 	unsigned max_connections;
-	unsigned timeout_login;  /* seconds idle before login */
-	unsigned timeout_idle;   /* seconds idle after login */
-	unsigned login_penalty;  /* ms of delay after one failed login; 0: off */
+	unsigned timeout_login; /* seconds idle before login */
+	unsigned timeout_idle;  /* seconds idle after login */
+	unsigned login_penalty; /* ms of delay after one failed login; 0: off */
 	unsigned login_penalty_max; /* ms: the delay stops doubling here */
-	unsigned auth_workers;   /* threads hashing passwords */
-	unsigned store_workers;  /* threads writing the store */
+	unsigned auth_workers;      /* threads hashing passwords */
+	unsigned store_workers;     /* threads writing the store */
 	enum log_level log_level;
-	char *control_socket;    /* NULL: no runtime directory known */
-	char *control_group;     /* NULL: root and the server's user only */
+	char *control_socket; /* NULL: no runtime directory known */
+	char *control_group;  /* NULL: root and the server's user only */
 };
 
 /* Fill with the defaults of the table. */
@@ -92,8 +92,7 @@ int config_set(struct config *cfg, const char *key, const char *value,
  * Read a "key = value" file ('#' starts a comment). Returns 0, or -1 with
  * "FILE:LINE: reason" in err.
  */
-int config_load(struct config *cfg, const char *path, char *err,
-    size_t errlen);
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
 
 /* Print every key with its meaning, range and default (for --help). */
 void config_usage(FILE *out);
@@ -103,7 +102,7 @@ void config_usage_line(FILE *out, const char *option, const char *text);
 
 /* The table's keys, for getopt_long and the tests: i from 0 to count-1. */
 size_t config_key_count(void);
-const char *config_key_name(size_t i);      /* NULL past the end */
+const char *config_key_name(size_t i); /* NULL past the end */
 
 /* A numeric key's range: 0, or -1 for a key that is not a number. */
 int config_key_range(size_t i, unsigned long long *min_r,

@@ -47,7 +47,7 @@ struct conn_env {
 	struct event_base *base;
 	const struct config *cfg;
 	conn_gone_fn gone;
-	size_t held;                /* bytes in every connection's buffers */
+	size_t held; /* bytes in every connection's buffers */
 };
 
 /*
@@ -65,25 +65,25 @@ enum conn_state {
 };
 
 /* Orthogonal to the state. */
-#define CONN_F_EOF        0x1 /* the peer finished sending */
+#define CONN_F_EOF 0x1        /* the peer finished sending */
 #define CONN_F_PROCESSING 0x2 /* conn_process is on the stack */
-#define CONN_F_TLS_UP     0x4 /* the TLS handshake is done */
+#define CONN_F_TLS_UP 0x4     /* the TLS handshake is done */
 
 struct conn {
 	struct conn_env *env;
 	struct bufferevent *bev;
 	struct evbuffer_cb_entry *in_cb, *out_cb; /* count what it holds */
 	conn_dispatch_fn dispatch;
-	void *link;                 /* the owner's, given back when gone */
+	void *link; /* the owner's, given back when gone */
 	unsigned long long id;
 	enum conn_state state;
-	unsigned flags;             /* CONN_F_* */
-	unsigned refs;              /* 1 while alive, + holds, + processing */
-	unsigned holds;             /* work in flight for the request */
-	size_t held;                /* bytes in its input and output */
-	size_t skip;                /* bytes of a refused request to discard */
+	unsigned flags; /* CONN_F_* */
+	unsigned refs;  /* 1 while alive, + holds, + processing */
+	unsigned holds; /* work in flight for the request */
+	size_t held;    /* bytes in its input and output */
+	size_t skip;    /* bytes of a refused request to discard */
 	struct timeval partial_since; /* a frame began and is not complete */
-	struct session session;     /* who is logged in: the one record */
+	struct session session;       /* who is logged in: the one record */
 	char peer[64];
 	char addr[INET6_ADDRSTRLEN]; /* peer address without the port */
 	struct sockaddr_storage sa;  /* the same, for the access policies */
@@ -229,8 +229,10 @@ static void
 set_timeouts(struct conn *c)
 {
 	const struct config *cfg = c->env->cfg;
-	struct timeval rd = { session_logged_in(&c->session) ?
-		cfg->timeout_idle : cfg->timeout_login, 0 };
+	struct timeval rd = { session_logged_in(&c->session)
+		                  ? cfg->timeout_idle
+		                  : cfg->timeout_login,
+		0 };
 	struct timeval wr = { cfg->timeout_idle, 0 };
 
 	bufferevent_set_timeouts(c->bev, conn_working(c) ? NULL : &rd, &wr);
@@ -278,8 +280,8 @@ static int
 clean_close(const char *reason)
 {
 	return strcmp(reason, "end of input") == 0 ||
-	    strcmp(reason, "closed after reply") == 0 ||
-	    strcmp(reason, "server stopping") == 0;
+	       strcmp(reason, "closed after reply") == 0 ||
+	       strcmp(reason, "server stopping") == 0;
 }
 
 /* The one place a connection ends, whatever the reason. */
@@ -319,8 +321,8 @@ close_if_flushed(struct conn *c)
 {
 	if (c->state == CONN_CLOSING &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		conn_close(c, (c->flags & CONN_F_EOF) ? "end of input" :
-		    "closed after reply");
+		conn_close(c, (c->flags & CONN_F_EOF) ? "end of input"
+		                                      : "closed after reply");
 }
 
 void
@@ -365,14 +367,17 @@ reply_refused(struct conn *c, size_t len)
 	if (len <= CONN_SMALL)
 		return NULL;
 	if (queued + len > cfg->max_output) {
-		log_write(LOG_LEVEL_WARN, c->id, "reply too large length=%zu "
-		    "queued=%zu max-output=%zu", len, queued, cfg->max_output);
+		log_write(LOG_LEVEL_WARN, c->id,
+		    "reply too large length=%zu "
+		    "queued=%zu max-output=%zu",
+		    len, queued, cfg->max_output);
 		return "reply too large";
 	}
 	if (c->env->held + len > cfg->max_memory) {
-		log_write(LOG_LEVEL_WARN, c->id, "memory budget reached: reply "
-		    "refused length=%zu held=%zu max-memory=%zu", len,
-		    c->env->held, cfg->max_memory);
+		log_write(LOG_LEVEL_WARN, c->id,
+		    "memory budget reached: reply "
+		    "refused length=%zu held=%zu max-memory=%zu",
+		    len, c->env->held, cfg->max_memory);
 		return "server busy, try again later";
 	}
 	return NULL;
@@ -391,7 +396,7 @@ queue_owned(struct conn *c, unsigned char *frame, size_t len)
 	}
 	/* By reference: a large reply is not copied once more. */
 	if (evbuffer_add_reference(bufferevent_get_output(c->bev), frame, len,
-	    free_frame, NULL) == -1) {
+	        free_frame, NULL) == -1) {
 		free(frame);
 		conn_close(c, "out of memory queueing a reply");
 		return -1;
@@ -510,8 +515,8 @@ frame_deadline(struct conn *c)
 {
 	const struct config *cfg = c->env->cfg;
 	struct timeval now, elapsed;
-	unsigned limit = session_logged_in(&c->session) ? cfg->timeout_idle :
-	    cfg->timeout_login;
+	unsigned limit = session_logged_in(&c->session) ? cfg->timeout_idle
+	                                                : cfg->timeout_login;
 
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
 	    c->skip == 0) {
@@ -540,12 +545,13 @@ refuse_partial(struct conn *c, size_t body_len, size_t avail)
 	const struct config *cfg = c->env->cfg;
 	size_t total = FRAME_HEADER_LEN + body_len, held = c->env->held;
 
-	if (held <= cfg->max_memory && (total <= CONN_SMALL ||
-	    held + (total - avail) <= cfg->max_memory))
+	if (held <= cfg->max_memory &&
+	    (total <= CONN_SMALL || held + (total - avail) <= cfg->max_memory))
 		return 0;
-	log_write(LOG_LEVEL_WARN, c->id, "memory budget reached: request "
-	    "refused length=%zu held=%zu max-memory=%zu", body_len, held,
-	    cfg->max_memory);
+	log_write(LOG_LEVEL_WARN, c->id,
+	    "memory budget reached: request "
+	    "refused length=%zu held=%zu max-memory=%zu",
+	    body_len, held, cfg->max_memory);
 	conn_reply_error(c, "server busy, try again later");
 	c->skip = total;
 	return 1;
@@ -565,7 +571,8 @@ conn_process(struct conn *c)
 	enum frame_result fr;
 
 	if (c->flags & CONN_F_PROCESSING)
-		return; /* a handler replied synchronously; the loop continues */
+		return; /* a handler replied synchronously; the loop continues
+		         */
 	c->flags |= CONN_F_PROCESSING;
 	c->refs++;
 	while (c->state == CONN_READY) {
@@ -596,13 +603,15 @@ conn_process(struct conn *c)
 		if (fr == FRAME_TOO_BIG) {
 			log_write(LOG_LEVEL_WARN, c->id,
 			    "frame too large length=%zu max=%zu%s", body_len,
-			    frame_max(c), session_logged_in(&c->session) ? "" :
-			    " (before login)");
+			    frame_max(c),
+			    session_logged_in(&c->session) ? ""
+			                                   : " (before login)");
 			conn_reply_error(c, "frame too large");
 			conn_close_after_reply(c);
 			break;
 		}
-		p = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER_LEN + body_len));
+		p = evbuffer_pullup(in,
+		    (ev_ssize_t)(FRAME_HEADER_LEN + body_len));
 		evutil_timerclear(&c->partial_since);
 		c->dispatch(c, p + FRAME_HEADER_LEN, body_len);
 		if (c->state == CONN_DEAD)
@@ -660,9 +669,9 @@ tls_error(struct conn *c, struct bufferevent *bev)
 		if (n < sizeof(codes) / sizeof(codes[0]))
 			codes[n++] = e;
 	benign = tls_describe_errors(codes, n, why, sizeof(why));
-	log_write(benign ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, c->id,
-	    "tls %s: %s", (c->flags & CONN_F_TLS_UP) ? "session ended" :
-	    "handshake failed", why);
+	log_write(benign ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, c->id, "tls %s: %s",
+	    (c->flags & CONN_F_TLS_UP) ? "session ended" : "handshake failed",
+	    why);
 	ERR_clear_error();
 	conn_close(c, benign ? "peer closed" : "tls error");
 }
@@ -687,9 +696,10 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 
 		c->flags |= CONN_F_TLS_UP;
 		if (ssl != NULL)
-			log_write(LOG_LEVEL_INFO, c->id, "tls version=%s "
-			    "cipher=%s", SSL_get_version(ssl),
-			    SSL_get_cipher_name(ssl));
+			log_write(LOG_LEVEL_INFO, c->id,
+			    "tls version=%s "
+			    "cipher=%s",
+			    SSL_get_version(ssl), SSL_get_cipher_name(ssl));
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && c->tls &&
@@ -700,8 +710,8 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		conn_close(c, (what & BEV_EVENT_READING) ? "idle timeout" :
-		    "write timeout");
+		conn_close(c, (what & BEV_EVENT_READING) ? "idle timeout"
+		                                         : "write timeout");
 		return;
 	}
 	if (c->tls && (what & BEV_EVENT_ERROR)) {
@@ -725,7 +735,8 @@ format_peer(struct conn *c, const struct sockaddr *sa)
 		snprintf(c->peer, sizeof(c->peer), "%s:%d", host,
 		    ntohs(in->sin_port));
 	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)
+		    sa;
 
 		evutil_inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
 		snprintf(c->addr, sizeof(c->addr), "%s", host);

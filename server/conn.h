@@ -40,8 +40,7 @@ struct session;
 #define CONN_ANON_FRAME_MAX ((size_t)8192)
 
 /* Runs one whole request frame (the body, without its length prefix). */
-typedef void (*conn_dispatch_fn)(struct conn *c, const void *body,
-    size_t len);
+typedef void (*conn_dispatch_fn)(struct conn *c, const void *body, size_t len);
 
 /* A connection closed; link is what its owner gave conn_new. */
 typedef void (*conn_gone_fn)(struct server *srv, void *link);
@@ -114,9 +113,9 @@ void conn_close(struct conn *c, const char *reason);
 /*
  * Pause request processing while one request's work is on a pool, and
  * resume it. Holds nest (a request's work may take several steps): the
- * next request is taken when the last one is released. conn_release_error queues the reply first and then releases:
- * a release may start on the client's next request, or free a closed
- * connection, so nothing may touch c after it.
+ * next request is taken when the last one is released. conn_release_error
+ * queues the reply first and then releases: a release may start on the client's
+ * next request, or free a closed connection, so nothing may touch c after it.
  */
 void conn_hold(struct conn *c);
 void conn_release(struct conn *c);

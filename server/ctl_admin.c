@@ -28,8 +28,8 @@ resident_bytes(void)
 		return -1;
 	n = fscanf(f, "%llu %llu", &size, &rss);
 	fclose(f);
-	return n == 2 && page > 0 ? (long long)(rss * (unsigned long long)page) :
-	    -1;
+	return n == 2 && page > 0 ? (long long)(rss * (unsigned long long)page)
+	                          : -1;
 }
 
 /* "127.0.0.1:9672" or "[::1]:9672": where a listener is bound. */
@@ -75,27 +75,22 @@ ctl_do_status(struct ctl_conn *cc, json_t *payload)
 	for (i = 0; i < server_nlisteners(srv); i++)
 		json_array_append_new(listen,
 		    bound_address(server_listener_fd(srv, i)));
-	out = json_pack("{s:s, s:I, s:I, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I,"
+	out = json_pack(
+	    "{s:s, s:I, s:I, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I,"
 	    " s:{s:I, s:I}, s:{s:I, s:I}, s:s, s:b}",
-	    "version", GLOMAIL_VERSION,
-	    "pid", (json_int_t)getpid(),
-	    "uptime", (json_int_t)(now - started),
-	    "data_dir", cfg->data_dir,
-	    "control_socket", ctl_path(ctl_of(cc)),
-	    "listen", listen,
-	    "connections", (json_int_t)server_nconns(srv),
-	    "logged_in", (json_int_t)server_logged_in(srv),
-	    "max_connections", (json_int_t)cfg->max_connections,
-	    "control_connections", (json_int_t)ctl_nconns(ctl_of(cc)),
-	    "delivered", (json_int_t)server_delivered(srv),
-	    "pools",
-	    "auth", (json_int_t)pool_pending(server_auth_pool(srv)),
-	    "store", (json_int_t)pool_pending(server_store_pool(srv)),
-	    "memory",
-	    "resident", (json_int_t)resident_bytes(),
-	    "max", (json_int_t)cfg->max_memory,
-	    "log_level", log_level_name(log_get_level()),
-	    "stopping", server_stopping(srv));
+	    "version", GLOMAIL_VERSION, "pid", (json_int_t)getpid(), "uptime",
+	    (json_int_t)(now - started), "data_dir", cfg->data_dir,
+	    "control_socket", ctl_path(ctl_of(cc)), "listen", listen,
+	    "connections", (json_int_t)server_nconns(srv), "logged_in",
+	    (json_int_t)server_logged_in(srv), "max_connections",
+	    (json_int_t)cfg->max_connections, "control_connections",
+	    (json_int_t)ctl_nconns(ctl_of(cc)), "delivered",
+	    (json_int_t)server_delivered(srv), "pools", "auth",
+	    (json_int_t)pool_pending(server_auth_pool(srv)), "store",
+	    (json_int_t)pool_pending(server_store_pool(srv)), "memory",
+	    "resident", (json_int_t)resident_bytes(), "max",
+	    (json_int_t)cfg->max_memory, "log_level",
+	    log_level_name(log_get_level()), "stopping", server_stopping(srv));
 	if (out == NULL) {
 		ctl_reply_error(cc, "server error");
 		return;
@@ -109,7 +104,8 @@ ctl_do_reload(struct ctl_conn *cc, json_t *payload)
 	(void)payload;
 	ctl_log_change(cc, "reload");
 	if (server_reload(ctl_server(cc)) == -1) {
-		ctl_reply_error(cc, "the settings could not be read; the "
+		ctl_reply_error(cc,
+		    "the settings could not be read; the "
 		    "running ones are kept (see the server's log)");
 		return;
 	}
@@ -126,7 +122,7 @@ ctl_do_log_level(struct ctl_conn *cc, json_t *payload)
 		return;
 	if (log_level_parse(name, &level) == -1) {
 		ctl_reply_error(cc, "log level must be error, warn, info or "
-		    "debug");
+		                    "debug");
 		return;
 	}
 	ctl_log_change(cc, "log-level %s -> %s",

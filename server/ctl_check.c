@@ -43,11 +43,11 @@ struct check_job {
 	struct ctl_conn *cc;
 	struct server *srv;
 	int repair;
-	char **only;               /* users asked for, or NULL: all */
+	char **only; /* users asked for, or NULL: all */
 	size_t nonly;
 	json_t *problems;
 	size_t repaired, remaining;
-	struct check_user *users;  /* for the index comparison */
+	struct check_user *users; /* for the index comparison */
 	size_t nusers;
 	int failed, error;
 	time_t now;
@@ -66,8 +66,9 @@ check_job_free(struct check_job *j)
 static void
 report(struct check_job *j, const char *path, const char *what, int repaired)
 {
-	json_array_append_new(j->problems, json_pack("{s:s, s:s, s:b}",
-	    "path", path, "problem", what, "repaired", repaired));
+	json_array_append_new(j->problems,
+	    json_pack("{s:s, s:s, s:b}", "path", path, "problem", what,
+	        "repaired", repaired));
 	if (repaired)
 		j->repaired++;
 	else
@@ -84,8 +85,8 @@ old_enough(const struct stat *st, time_t now, time_t age)
 static DIR *
 open_dir(int dirfd_, const char *name)
 {
-	int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	int fd = openat(dirfd_, name,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	DIR *d;
 
 	if (fd == -1)
@@ -114,8 +115,8 @@ pass_readable(int md)
 	ssize_t n;
 	int fd;
 
-	if ((fd = openat(md, ACCOUNT_PASS, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC)) == -1)
+	if ((fd = openat(md, ACCOUNT_PASS,
+	         O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
 		return 0;
 	n = read(fd, line, sizeof(line) - 1);
 	close(fd);
@@ -125,8 +126,7 @@ pass_readable(int md)
 	line[strcspn(line, "\r\n")] = '\0';
 	if (strncmp(line, "$argon2id$", 10) == 0)
 		return 1;
-	return account_is_legacy(line) &&
-	    account_legacy_verify(line, "") != -1;
+	return account_is_legacy(line) && account_legacy_verify(line, "") != -1;
 }
 
 static void
@@ -145,13 +145,16 @@ check_sub(struct check_job *j, int md, const char *rel, const char *sub,
 		    maildir_create(server_data_fd(j->srv), rel) == 0) {
 			report(j, shown, "missing Maildir folder", 1);
 		} else {
-			report(j, shown, errno == ENOENT ?
-			    "missing Maildir folder" : "unreadable folder", 0);
+			report(j, shown,
+			    errno == ENOENT ? "missing Maildir folder"
+			                    : "unreadable folder",
+			    0);
 		}
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		snprintf(shown, sizeof(shown), "%s/%s/%.256s", rel, sub,
 		    de->d_name);
@@ -179,8 +182,8 @@ check_sub(struct check_job *j, int md, const char *rel, const char *sub,
 		}
 		if (!name_parses(de->d_name))
 			report(j, shown, "message name does not parse", 0);
-		if ((fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW |
-		    O_CLOEXEC)) == -1) {
+		if ((fd = openat(dirfd(d), de->d_name,
+		         O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 			report(j, shown, "unreadable message", 0);
 			continue;
 		}
@@ -205,8 +208,11 @@ check_account(struct check_job *j, const char *name, int is_lost)
 	DIR *d;
 
 	if ((md = maildir_open(data, name)) == -1) {
-		report(j, name, errno == ELOOP ? "a symbolic link (not "
-		    "followed)" : "unreadable folder", 0);
+		report(j, name,
+		    errno == ELOOP ? "a symbolic link (not "
+		                     "followed)"
+		                   : "unreadable folder",
+		    0);
 		return;
 	}
 	if (!is_lost) {
@@ -234,16 +240,20 @@ check_account(struct check_job *j, const char *name, int is_lost)
 			snprintf(shown, sizeof(shown), "%s/%.256s", name,
 			    de->d_name);
 			if (strncmp(de->d_name, ".pass-", 6) == 0 &&
-			    fstatat(md, de->d_name, &st,
-			    AT_SYMLINK_NOFOLLOW) == 0 &&
+			    fstatat(md, de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+			        0 &&
 			    old_enough(&st, j->now, WRITE_STALE_SEC)) {
 				if (j->repair &&
 				    unlinkat(md, de->d_name, 0) == 0)
-					report(j, shown, "leftover of an "
-					    "interrupted password change", 1);
+					report(j, shown,
+					    "leftover of an "
+					    "interrupted password change",
+					    1);
 				else
-					report(j, shown, "leftover of an "
-					    "interrupted password change", 0);
+					report(j, shown,
+					    "leftover of an "
+					    "interrupted password change",
+					    0);
 				continue;
 			}
 			if (strncmp(de->d_name, ".pass-", 6) == 0)
@@ -256,8 +266,8 @@ check_account(struct check_job *j, const char *name, int is_lost)
 	check_sub(j, md, name, "new", &count);
 	check_sub(j, md, name, "cur", &count);
 	close(md);
-	if (!is_lost && (u = realloc(j->users, (j->nusers + 1) *
-	    sizeof(*u))) != NULL) {
+	if (!is_lost &&
+	    (u = realloc(j->users, (j->nusers + 1) * sizeof(*u))) != NULL) {
 		j->users = u;
 		snprintf(u[j->nusers].name, sizeof(u[j->nusers].name), "%s",
 		    name);
@@ -298,26 +308,32 @@ check_work(void *arg)
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (fstatat(data, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
 		if (users_is_staging(de->d_name)) {
 			if (j->only != NULL ||
 			    !old_enough(&st, j->now, WRITE_STALE_SEC))
-				continue; /* a registration may be building it */
+				continue; /* a registration may be building it
+				           */
 			if (j->repair)
 				users_remove_staging(data, de->d_name);
-			report(j, de->d_name, "leftover of an interrupted "
-			    "account creation or removal", j->repair);
+			report(j, de->d_name,
+			    "leftover of an interrupted "
+			    "account creation or removal",
+			    j->repair);
 			continue;
 		}
 		if (de->d_name[0] == '.')
 			continue; /* the lock, deleted accounts' mail */
 		if (!S_ISDIR(st.st_mode)) {
 			if (j->only == NULL)
-				report(j, de->d_name, "foreign file in the data "
-				    "directory", 0);
+				report(j, de->d_name,
+				    "foreign file in the data "
+				    "directory",
+				    0);
 			continue;
 		}
 		if (strcmp(de->d_name, RULES_LOST_DIR) == 0) {
@@ -352,16 +368,18 @@ check_done(void *arg)
 		if (mb == NULL || !mailbox_loaded(mb) ||
 		    mailbox_count(mb) == j->users[i].on_disk)
 			continue;
-		snprintf(why, sizeof(why), "index holds %zu messages, the "
-		    "disk %zu", mailbox_count(mb), j->users[i].on_disk);
+		snprintf(why, sizeof(why),
+		    "index holds %zu messages, the "
+		    "disk %zu",
+		    mailbox_count(mb), j->users[i].on_disk);
 		report(j, j->users[i].name, why, 0);
 	}
 	if (j->repair)
 		ctl_log_change(cc, "check --repair: %zu repaired, %zu left",
 		    j->repaired, j->remaining);
 	ctl_reply(cc, json_pack("{s:O, s:I, s:I}", "problems", j->problems,
-	    "repaired", (json_int_t)j->repaired, "remaining",
-	    (json_int_t)j->remaining));
+	                  "repaired", (json_int_t)j->repaired, "remaining",
+	                  (json_int_t)j->remaining));
 out:
 	ctl_release(cc);
 	check_job_free(j);
@@ -371,8 +389,9 @@ void
 ctl_do_check(struct ctl_conn *cc, json_t *payload)
 {
 	struct check_job *j;
-	json_t *users = payload != NULL ? json_object_get(payload, "users") :
-	    NULL, *u;
+	json_t *users = payload != NULL ? json_object_get(payload, "users")
+	                                : NULL,
+	       *u;
 	char name[RULES_USERNAME_MAX + 1];
 	const char *why;
 	size_t i;
@@ -395,14 +414,16 @@ ctl_do_check(struct ctl_conn *cc, json_t *payload)
 	j->repair = repair;
 	if (users != NULL && json_array_size(users) > 0) {
 		if ((j->only = calloc(json_array_size(users),
-		    sizeof(*j->only))) == NULL)
+		         sizeof(*j->only))) == NULL)
 			goto nomem;
-		json_array_foreach(users, i, u) {
+		json_array_foreach (users, i, u) {
 			if (!json_is_string(u) ||
-			    rules_username(json_string_value(u), name,
-			    &why) == -1) {
-				ctl_reply_error(cc, json_is_string(u) ? why :
-				    "not a list of names in field: users");
+			    rules_username(json_string_value(u), name, &why) ==
+			        -1) {
+				ctl_reply_error(cc,
+				    json_is_string(u)
+				        ? why
+				        : "not a list of names in field: users");
 				check_job_free(j);
 				return;
 			}
@@ -412,7 +433,7 @@ ctl_do_check(struct ctl_conn *cc, json_t *payload)
 		}
 	}
 	if (ctl_submit(cc, server_store_pool(j->srv), check_work, check_done,
-	    j) == -1)
+	        j) == -1)
 		check_job_free(j);
 	return;
 nomem:

@@ -59,7 +59,7 @@ problem(struct scan *sc, const char *path, const char *fmt, ...)
 	va_end(ap);
 	if (why == NULL || asprintf(&line, "%s: %s", path, why) == -1 ||
 	    grow((void **)&sc->plan->problems, sc->plan->nproblems, &sc->pcap,
-	    sizeof(char *)) == -1) {
+	        sizeof(char *)) == -1) {
 		free(why);
 		free(line);
 		sc->failed = 1;
@@ -80,10 +80,11 @@ read_at(int dfd, const char *name, size_t max, size_t *len_r,
 	ssize_t n;
 	int fd;
 
-	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-	    O_NOCTTY | O_NONBLOCK)) == -1) {
-		*why_r = errno == ELOOP ? "a symbolic link (not followed)" :
-		    strerror(errno);
+	if ((fd = openat(dfd, name,
+	         O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
+	    -1) {
+		*why_r = errno == ELOOP ? "a symbolic link (not followed)"
+		                        : strerror(errno);
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
@@ -103,8 +104,8 @@ read_at(int dfd, const char *name, size_t max, size_t *len_r,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			*why_r = n == 0 ? "file shrank while read" :
-			    strerror(errno);
+			*why_r = n == 0 ? "file shrank while read"
+			                : strerror(errno);
 			goto fail;
 		}
 		got += (size_t)n;
@@ -141,7 +142,7 @@ static int
 parse_pass(const char *buf, size_t len, char hex_r[129], const char **why_r)
 {
 	static const char *keys[] = { "password_hash", "password", "hash",
-	    "pass" };
+		"pass" };
 	const char *p = buf, *e = buf + len, *v;
 	json_error_t jerr;
 	json_t *root, *jv;
@@ -154,7 +155,7 @@ parse_pass(const char *buf, size_t len, char hex_r[129], const char **why_r)
 		e--;
 	if (p < e && *p == '{') {
 		if ((root = json_loadb(p, (size_t)(e - p),
-		    JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
+		         JSON_REJECT_DUPLICATES, &jerr)) == NULL ||
 		    !json_is_object(root)) {
 			json_decref(root);
 			*why_r = "password file: not valid JSON";
@@ -166,7 +167,7 @@ parse_pass(const char *buf, size_t len, char hex_r[129], const char **why_r)
 		if (jv == NULL || (v = json_string_value(jv)) == NULL) {
 			json_decref(root);
 			*why_r = "password file: no password_hash or password "
-			    "string";
+			         "string";
 			return -1;
 		}
 		kind = digest_kind(v, strlen(v), hex_r);
@@ -190,9 +191,9 @@ mail_id(const char *path, const char *buf, size_t len, char id_r[33])
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
 		return -1;
 	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, path, strlen(path) + 1) == 1 &&
-	    EVP_DigestUpdate(ctx, buf, len) == 1 &&
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen >= 16;
+	     EVP_DigestUpdate(ctx, path, strlen(path) + 1) == 1 &&
+	     EVP_DigestUpdate(ctx, buf, len) == 1 &&
+	     EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen >= 16;
 	EVP_MD_CTX_free(ctx);
 	if (!ok)
 		return -1;
@@ -207,7 +208,7 @@ scan_mail(struct scan *sc, int dfd, const char *name, const char *rel,
     const char *owner)
 {
 	static const char *keys[] = { "sender", "destination", "subject",
-	    "date", "content" };
+		"date", "content" };
 	const char *why = NULL, *vals[5];
 	struct import_mail *m;
 	json_error_t jerr;
@@ -220,20 +221,21 @@ scan_mail(struct scan *sc, int dfd, const char *name, const char *rel,
 		return;
 	}
 	if ((root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr)) ==
-	    NULL || !json_is_object(root)) {
+	        NULL ||
+	    !json_is_object(root)) {
 		problem(sc, rel, "not a mail file (JSON object expected)");
 		goto done;
 	}
 	for (i = 0; i < 5; i++) {
-		if ((vals[i] = json_string_value(json_object_get(root,
-		    keys[i]))) == NULL) {
+		if ((vals[i] = json_string_value(
+		         json_object_get(root, keys[i]))) == NULL) {
 			problem(sc, rel, "not a mail file (no \"%s\" string)",
 			    keys[i]);
 			goto done;
 		}
 	}
 	if (grow((void **)&sc->plan->mails, sc->plan->nmails, &sc->mcap,
-	    sizeof(*m)) == -1) {
+	        sizeof(*m)) == -1) {
 		sc->failed = 1;
 		goto done;
 	}
@@ -250,8 +252,8 @@ scan_mail(struct scan *sc, int dfd, const char *name, const char *rel,
 	m->subject = strdup(vals[2]);
 	m->date = strdup(vals[3]);
 	m->content = strdup(vals[4]);
-	if (m->sender == NULL || m->destination == NULL ||
-	    m->subject == NULL || m->date == NULL || m->content == NULL ||
+	if (m->sender == NULL || m->destination == NULL || m->subject == NULL ||
+	    m->date == NULL || m->content == NULL ||
 	    mail_id(rel, buf, len, m->id) == -1) {
 		free(m->sender);
 		free(m->destination);
@@ -318,8 +320,9 @@ scan_folder(struct scan *sc, int dfd, const char *rel, const char *owner,
 				problem(sc, sub, "a folder too deep");
 				continue;
 			}
-			if ((cfd = openat(dfd, de->d_name, O_RDONLY |
-			    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+			if ((cfd = openat(dfd, de->d_name,
+			         O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			             O_CLOEXEC)) == -1) {
 				problem(sc, sub, "%s", strerror(errno));
 				continue;
 			}
@@ -357,7 +360,8 @@ scan_account(struct scan *sc, int dfd, const char *folder,
 		buf = read_at(dfd, name, 4096, &len, &why);
 	}
 	if (buf == NULL) {
-		problem(sc, folder, "no readable password file (pass or "
+		problem(sc, folder,
+		    "no readable password file (pass or "
 		    "pass.json): account left out");
 		return -1;
 	}
@@ -390,8 +394,8 @@ import_scan(const char *src, struct import_plan **plan_r)
 	int sfd, afd, fd;
 	DIR *d;
 
-	if ((sfd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
+	if ((sfd = open(src,
+	         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return -1;
 	if ((sc.plan = calloc(1, sizeof(*sc.plan))) == NULL ||
 	    (fd = dup(sfd)) == -1 || (d = fdopendir(fd)) == NULL) {
@@ -411,25 +415,29 @@ import_scan(const char *src, struct import_plan **plan_r)
 			continue;
 		}
 		if (!S_ISDIR(st.st_mode)) {
-			problem(&sc, de->d_name, S_ISLNK(st.st_mode) ?
-			    "a symbolic link (not followed)" :
-			    "not an account folder");
+			problem(&sc, de->d_name,
+			    S_ISLNK(st.st_mode)
+			        ? "a symbolic link (not followed)"
+			        : "not an account folder");
 			continue;
 		}
 		if (strcasecmp(de->d_name, RULES_LOST_DIR) == 0)
 			continue;
 		if (rules_username(de->d_name, lower, &why) == -1) {
-			problem(&sc, de->d_name, "not a valid user name (%s): "
-			    "account left out", why);
+			problem(&sc, de->d_name,
+			    "not a valid user name (%s): "
+			    "account left out",
+			    why);
 			continue;
 		}
-		if ((afd = openat(sfd, de->d_name, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		if ((afd = openat(sfd, de->d_name,
+		         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) ==
+		    -1) {
 			problem(&sc, de->d_name, "%s", strerror(errno));
 			continue;
 		}
 		if (grow((void **)&sc.plan->accounts, sc.plan->naccounts,
-		    &sc.acap, sizeof(*a)) == -1) {
+		        &sc.acap, sizeof(*a)) == -1) {
 			close(afd);
 			sc.failed = 1;
 			break;
@@ -443,12 +451,13 @@ import_scan(const char *src, struct import_plan **plan_r)
 		close(afd);
 	}
 	/* Two folders for one name: which one is the account is a guess. */
-	qsort(sc.plan->accounts, sc.plan->naccounts,
-	    sizeof(*sc.plan->accounts), cmp_account);
+	qsort(sc.plan->accounts, sc.plan->naccounts, sizeof(*sc.plan->accounts),
+	    cmp_account);
 	for (i = 0, n = 0; i < sc.plan->naccounts; i = j) {
 		for (j = i + 1; j < sc.plan->naccounts &&
-		    strcmp(sc.plan->accounts[j].name,
-		    sc.plan->accounts[i].name) == 0; j++)
+		                strcmp(sc.plan->accounts[j].name,
+		                    sc.plan->accounts[i].name) == 0;
+		     j++)
 			;
 		if (j - i > 1) {
 			size_t k;
@@ -474,15 +483,17 @@ import_scan(const char *src, struct import_plan **plan_r)
 				continue;
 			snprintf(key.name, sizeof(key.name), "%s", lower);
 			if ((a = bsearch(&key, sc.plan->accounts,
-			    sc.plan->naccounts, sizeof(*a), cmp_account)) ==
-			    NULL || strcmp(a->folder, de->d_name) != 0)
+			         sc.plan->naccounts, sizeof(*a),
+			         cmp_account)) == NULL ||
+			    strcmp(a->folder, de->d_name) != 0)
 				continue;
 		}
 		if (fstatat(sfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 		    !S_ISDIR(st.st_mode))
 			continue;
-		if ((afd = openat(sfd, de->d_name, O_RDONLY | O_DIRECTORY |
-		    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		if ((afd = openat(sfd, de->d_name,
+		         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) ==
+		    -1)
 			continue;
 		{
 			size_t count = 0;

@@ -33,21 +33,21 @@ struct import_account {
 	char name[RULES_USERNAME_MAX + 1]; /* canonical (lower case) */
 	char folder[256];                  /* as found in the source */
 	enum import_hash kind;
-	char hex[129];                     /* lower-case digest */
+	char hex[129]; /* lower-case digest */
 	size_t nmail;
 };
 
 struct import_mail {
 	char owner[RULES_USERNAME_MAX + 1]; /* account, or "" for LOST */
-	char path[512];   /* relative to the source directory */
+	char path[512]; /* relative to the source directory */
 	char *sender;
 	char *destination;
 	char *subject;
-	char *date;       /* as written */
+	char *date; /* as written */
 	char *content;
 	time_t when;
-	char id[33];      /* hex of a digest of path and bytes: the same
-	                     file always gives the same id */
+	char id[33]; /* hex of a digest of path and bytes: the same
+	                file always gives the same id */
 };
 
 struct import_plan {

@@ -52,8 +52,7 @@ typedef void (*ctl_handler)(struct ctl_conn *, json_t *);
 
 /* Indexed by header number: the administration rows alone. */
 static const ctl_handler ctl_handlers[] = {
-#define GLO_MSG(name, num, stem, dir, gate, shape) \
-	[num] = CTL_ROW_##gate(stem),
+#define GLO_MSG(name, num, stem, dir, gate, shape) [num] = CTL_ROW_##gate(stem),
 #include "messages.def"
 #undef GLO_MSG
 };
@@ -78,11 +77,11 @@ struct ctl_conn {
 	unsigned long long id;
 	uid_t uid;
 	pid_t pid;
-	unsigned refs;   /* 1 while open + 1 per request in flight */
-	int busy;        /* a request has not replied yet */
-	int processing;  /* ctl_process is on the stack */
+	unsigned refs;  /* 1 while open + 1 per request in flight */
+	int busy;       /* a request has not replied yet */
+	int processing; /* ctl_process is on the stack */
 	int dead;
-	int closing;     /* close once the output is written */
+	int closing; /* close once the output is written */
 };
 
 static void ctl_process(struct ctl_conn *cc);
@@ -211,8 +210,8 @@ ctl_reply_error(struct ctl_conn *cc, const char *text)
 }
 
 int
-ctl_submit(struct ctl_conn *cc, struct pool *pool, pool_fn work,
-    pool_fn done, void *arg)
+ctl_submit(struct ctl_conn *cc, struct pool *pool, pool_fn work, pool_fn done,
+    void *arg)
 {
 	cc->refs++;
 	if (pool_submit(pool, work, done, arg) == -1) {
@@ -276,8 +275,9 @@ ctl_arg_count(struct ctl_conn *cc, json_t *payload, const char *key,
 	char why[128];
 
 	if (!json_is_integer(v) || json_integer_value(v) < 0) {
-		snprintf(why, sizeof(why), "%s field: %s", v == NULL ?
-		    "missing" : "not a non-negative integer in", key);
+		snprintf(why, sizeof(why), "%s field: %s",
+		    v == NULL ? "missing" : "not a non-negative integer in",
+		    key);
 		ctl_reply_error(cc, why);
 		return -1;
 	}
@@ -314,7 +314,7 @@ ctl_dispatch(struct ctl_conn *cc, const void *body, size_t len)
 	}
 	if (msg_unpack(m, info->shape, &args, &why) == -1 ||
 	    (msg_payload(m) == NULL && info->shape != PROTO_SHAPE_EMPTY &&
-	    info->shape != PROTO_SHAPE_ANY)) {
+	        info->shape != PROTO_SHAPE_ANY)) {
 		ctl_reply_error(cc, why);
 		goto done;
 	}
@@ -347,7 +347,8 @@ ctl_process(struct ctl_conn *cc)
 		case FRAME_MORE:
 			goto out;
 		case FRAME_TOO_BIG:
-			ctl_send(cc, PROTO_ERROR, msg_error_new("frame too large"));
+			ctl_send(cc, PROTO_ERROR,
+			    msg_error_new("frame too large"));
 			cc->closing = 1;
 			goto out;
 		case FRAME_READY:
@@ -388,7 +389,8 @@ ctl_writecb(struct bufferevent *bev, void *arg)
 {
 	struct ctl_conn *cc = arg;
 
-	if (cc->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (cc->closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		ctl_close(cc, "closed after reply");
 }
 
@@ -403,8 +405,8 @@ ctl_eventcb(struct bufferevent *bev, short what, void *arg)
 		ctl_close(cc, "end of input");
 		return;
 	}
-	ctl_close(cc, (what & BEV_EVENT_TIMEOUT) ? "idle timeout" :
-	    "connection error");
+	ctl_close(cc,
+	    (what & BEV_EVENT_TIMEOUT) ? "idle timeout" : "connection error");
 }
 
 /* Root, the server's own user, or a member of control-group. */
@@ -486,8 +488,8 @@ ctl_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	ctl->nconns++;
 	if (!peer_allowed(ctl, fd, &cr)) {
 		log_warn("control: refused uid=%u gid=%u pid=%ld: not root, "
-		    "the server's user or control-group", (unsigned)cr.uid,
-		    (unsigned)cr.gid, (long)cr.pid);
+		         "the server's user or control-group",
+		    (unsigned)cr.uid, (unsigned)cr.gid, (long)cr.pid);
 		ctl_send(cc, PROTO_ERROR, msg_error_new("permission denied"));
 		cc->closing = 1;
 		bufferevent_enable(cc->bev, EV_WRITE);
@@ -558,18 +560,21 @@ ctl_bind(struct ctl *ctl, const char *path)
 	sun.sun_family = AF_UNIX;
 	if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path)) {
 		log_error("control-socket %s: not an absolute path of at most "
-		    "%zu bytes", path, sizeof(sun.sun_path) - 1);
+		          "%zu bytes",
+		    path, sizeof(sun.sun_path) - 1);
 		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path) + 1);
 	if (make_parent(path) == -1 || clear_stale(&sun) == -1) {
 		log_error("control-socket %s: %s%s", path, strerror(errno),
-		    errno == EADDRINUSE ? " (another server answers there; "
-		    "give each server its own control-socket)" : "");
+		    errno == EADDRINUSE
+		        ? " (another server answers there; "
+		          "give each server its own control-socket)"
+		        : "");
 		return -1;
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) == -1)
+	         0)) == -1)
 		goto fail;
 	/* Created with its final mode: no moment where others could connect. */
 	old = umask(ctl->have_group ? 0117 : 0177);
@@ -579,12 +584,12 @@ ctl_bind(struct ctl *ctl, const char *path)
 	}
 	umask(old);
 	if (ctl->have_group && (chown(path, (uid_t)-1, ctl->group) == -1 ||
-	    chmod(path, 0660) == -1))
+	                           chmod(path, 0660) == -1))
 		goto fail_unlink;
 	if (listen(fd, 16) == -1)
 		goto fail_unlink;
-	ctl->listener = evconnlistener_new(server_base(ctl->srv), ctl_accept, ctl,
-	    flags, 0, fd);
+	ctl->listener = evconnlistener_new(server_base(ctl->srv), ctl_accept,
+	    ctl, flags, 0, fd);
 	if (ctl->listener == NULL)
 		goto fail_unlink;
 	snprintf(ctl->path, sizeof(ctl->path), "%s", path);
@@ -621,8 +626,8 @@ ctl_new(struct server *srv)
 	}
 	if (cfg->control_socket == NULL) {
 		log_warn("no control socket: neither RUNTIME_DIRECTORY nor "
-		    "XDG_RUNTIME_DIR is set; set control-socket to use "
-		    "glomailctl");
+		         "XDG_RUNTIME_DIR is set; set control-socket to use "
+		         "glomailctl");
 		return ctl;
 	}
 	if (ctl_bind(ctl, cfg->control_socket) == -1)

@@ -38,7 +38,7 @@ struct lost_job {
 	int nouser, noid, failed, error;
 	const char *step;
 	json_t *out;
-	struct maildir_file file;   /* deliver: the new file */
+	struct maildir_file file; /* deliver: the new file */
 	struct message_info info;
 	size_t purged;
 };
@@ -76,15 +76,16 @@ lost_list(struct lost_job *j, int dir)
 		return;
 	}
 	for (i = 0; i < n; i++) {
-		if ((buf = maildir_read(dir, &files[i], 64 * 1024, &len)) == NULL)
+		if ((buf = maildir_read(dir, &files[i], 64 * 1024, &len)) ==
+		    NULL)
 			continue;
 		memset(&info, 0, sizeof(info));
 		if (message_parse(buf, len, 0, &info) == 0) {
 			base_of(files[i].name, base, sizeof(base));
-			e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}",
-			    "id", base, "from", info.from, "to", info.to,
-			    "subject", info.subject, "date", info.date,
-			    "size", (json_int_t)files[i].size);
+			e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id",
+			    base, "from", info.from, "to", info.to, "subject",
+			    info.subject, "date", info.date, "size",
+			    (json_int_t)files[i].size);
 			if (e != NULL)
 				json_array_append_new(j->out, e);
 			message_info_clear(&info);
@@ -100,8 +101,8 @@ remove_file(int md, int in_cur, const char *name)
 {
 	int sub, rc = 0;
 
-	if ((sub = openat(md, in_cur ? "cur" : "new", O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+	if ((sub = openat(md, in_cur ? "cur" : "new",
+	         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return -1;
 	if (unlinkat(sub, name, 0) == -1 && errno != ENOENT)
 		rc = -1;
@@ -171,16 +172,16 @@ lost_purge(struct lost_job *j, int dir)
 		j->step = "list LOST";
 		return;
 	}
-	sub[0] = openat(dir, "new", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	sub[1] = openat(dir, "cur", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	sub[0] = openat(dir, "new",
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	sub[1] = openat(dir, "cur",
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	for (i = 0; i < n; i++) {
 		int s = sub[files[i].in_cur ? 1 : 0];
 
-		if (s != -1 && fstatat(s, files[i].name, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime < limit &&
-		    unlinkat(s, files[i].name, 0) == 0)
+		if (s != -1 &&
+		    fstatat(s, files[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_mtime < limit && unlinkat(s, files[i].name, 0) == 0)
 			j->purged++;
 	}
 	free(files);
@@ -237,19 +238,21 @@ lost_done(void *arg)
 	} else if (j->op == LOST_DELIVER) {
 		server_count_delivery(j->srv);
 		if ((mb = mailbox_find(server_mailboxes(j->srv), j->to)) !=
-		    NULL &&
+		        NULL &&
 		    j->info.from != NULL &&
 		    mailbox_add(mb, &j->file, &j->info) == -1)
 			log_error("cannot index a delivery to %s", j->to);
 		ctl_log_change(cc, "lost deliver %s to %s (file %s)", j->id,
 		    j->to, j->file.name);
-		ctl_reply(cc, json_pack("{s:s, s:s}", "to", j->to, "file",
-		    j->file.name));
+		ctl_reply(cc,
+		    json_pack("{s:s, s:s}", "to", j->to, "file", j->file.name));
 	} else {
-		ctl_log_change(cc, "lost purge older than %lld days: %zu "
-		    "removed", j->days, j->purged);
-		ctl_reply(cc, json_pack("{s:I}", "purged",
-		    (json_int_t)j->purged));
+		ctl_log_change(cc,
+		    "lost purge older than %lld days: %zu "
+		    "removed",
+		    j->days, j->purged);
+		ctl_reply(cc,
+		    json_pack("{s:I}", "purged", (json_int_t)j->purged));
 	}
 	ctl_release(cc);
 	lost_job_free(j);
@@ -265,7 +268,7 @@ lost_start(struct ctl_conn *cc, json_t *payload, enum lost_op op)
 
 	if (op == LOST_DELIVER &&
 	    (ctl_arg_string(cc, payload, "id", 0, &id) == -1 ||
-	    ctl_arg_string(cc, payload, "to", 0, &to) == -1))
+	        ctl_arg_string(cc, payload, "to", 0, &to) == -1))
 		return;
 	if (op == LOST_PURGE &&
 	    ctl_arg_count(cc, payload, "older_than_days", &days) == -1)
@@ -275,9 +278,9 @@ lost_start(struct ctl_conn *cc, json_t *payload, enum lost_op op)
 		return;
 	}
 	/* An id is a file's base name: never a path. */
-	if (id != NULL && (id[0] == '\0' || id[0] == '.' ||
-	    strchr(id, '/') != NULL || strchr(id, ':') != NULL ||
-	    strlen(id) >= MAILDIR_NAME_MAX)) {
+	if (id != NULL &&
+	    (id[0] == '\0' || id[0] == '.' || strchr(id, '/') != NULL ||
+	        strchr(id, ':') != NULL || strlen(id) >= MAILDIR_NAME_MAX)) {
 		ctl_reply_error(cc, "no such message in LOST");
 		return;
 	}
@@ -296,8 +299,8 @@ lost_start(struct ctl_conn *cc, json_t *payload, enum lost_op op)
 		lost_job_free(j);
 		return;
 	}
-	if (ctl_submit(cc, server_store_pool(srv), lost_work, lost_done,
-	    j) == -1)
+	if (ctl_submit(cc, server_store_pool(srv), lost_work, lost_done, j) ==
+	    -1)
 		lost_job_free(j);
 }
 

@@ -97,8 +97,8 @@ seed_account(struct seed_job *j, const struct import_account *a)
 	char pass[ACCOUNT_PASS_MAX], marker[600];
 
 	if (users_exists(data, a->name))
-		return account_has(data, a->name, ACCOUNT_IMPORTED) ?
-		    A_PRESENT : A_CLASH;
+		return account_has(data, a->name, ACCOUNT_IMPORTED) ? A_PRESENT
+		                                                    : A_CLASH;
 	if (j->dry_run)
 		return A_CREATE;
 	snprintf(pass, sizeof(pass), "%s%s", import_hash_scheme(a->kind),
@@ -109,8 +109,8 @@ seed_account(struct seed_job *j, const struct import_account *a)
 	case USERS_OK:
 		return A_CREATE;
 	case USERS_TAKEN: /* made meanwhile, by someone else */
-		return account_has(data, a->name, ACCOUNT_IMPORTED) ?
-		    A_PRESENT : A_CLASH;
+		return account_has(data, a->name, ACCOUNT_IMPORTED) ? A_PRESENT
+		                                                    : A_CLASH;
 	default:
 		seed_problem(j, "%s: cannot create the account: %s: %s",
 		    a->name, step, strerror(errno));
@@ -132,8 +132,8 @@ seed_mail(struct seed_job *j, const struct import_mail *m)
 
 	mail_base(m, base, sizeof(base));
 	if ((dir = maildir_open(server_data_fd(j->srv), owner)) == -1) {
-		seed_problem(j, "%s: cannot open the folder of %s: %s",
-		    m->path, owner, strerror(errno));
+		seed_problem(j, "%s: cannot open the folder of %s: %s", m->path,
+		    owner, strerror(errno));
 		return -1;
 	}
 	if (j->dry_run) {
@@ -162,18 +162,20 @@ seed_deliver(struct seed_job *j, const struct import_mail *m, int dir,
 	    rules_header_safe(m->destination) == -1 ||
 	    rules_header_safe(m->subject) == -1 ||
 	    rules_header_safe(m->date) == -1) {
-		seed_problem(j, "%s: a header field holds a line break or a "
-		    "control character: skipped", m->path);
+		seed_problem(j,
+		    "%s: a header field holds a line break or a "
+		    "control character: skipped",
+		    m->path);
 		return -1;
 	}
 	snprintf(msgid, sizeof(msgid), "<import.%s@%s>", m->id, domain);
 	if ((data = message_build(m->sender, m->destination, m->subject,
-	    m->date, msgid, m->content, &len)) == NULL) {
+	         m->date, msgid, m->content, &len)) == NULL) {
 		seed_problem(j, "%s: out of memory", m->path);
 		return -1;
 	}
 	if (ctl_store_deliver_named(dir, base, data, len, m->when, &existed,
-	    &step) == -1) {
+	        &step) == -1) {
 		seed_problem(j, "%s: cannot store it: %s: %s", m->path, step,
 		    strerror(errno));
 		free(data);
@@ -182,8 +184,8 @@ seed_deliver(struct seed_job *j, const struct import_mail *m, int dir,
 	if (!existed && m->owner[0] != '\0') {
 		if (j->nadded == j->cap) {
 			j->cap = j->cap ? j->cap * 2 : 64;
-			if ((grown = realloc(j->added, j->cap *
-			    sizeof(*grown))) == NULL)
+			if ((grown = realloc(j->added,
+			         j->cap * sizeof(*grown))) == NULL)
 				goto out;
 			j->added = grown;
 		}
@@ -231,7 +233,8 @@ seed_work(void *arg)
 	for (i = 0; i < plan->naccounts; i++) {
 		st[i] = seed_account(j, &plan->accounts[i]);
 		if (st[i] == A_CLASH)
-			seed_problem(j, "%s: an account of that name exists and "
+			seed_problem(j,
+			    "%s: an account of that name exists and "
 			    "was not imported: its %zu messages are skipped",
 			    plan->accounts[i].name, plan->accounts[i].nmail);
 	}
@@ -240,13 +243,14 @@ seed_work(void *arg)
 
 		for (k = 0; k < plan->nmails; k++) {
 			if (strcmp(plan->mails[k].owner,
-			    plan->accounts[i].name) != 0)
+			        plan->accounts[i].name) != 0)
 				continue;
 			if (st[i] == A_CLASH || st[i] == A_FAILED)
 				continue;
 			/* A dry run's new account has nothing yet. */
-			rc = j->dry_run && st[i] == A_CREATE ? 1 :
-			    seed_mail(j, &plan->mails[k]);
+			rc = j->dry_run && st[i] == A_CREATE
+			         ? 1
+			         : seed_mail(j, &plan->mails[k]);
 			if (rc == 1)
 				added++;
 			else if (rc == 0)
@@ -254,15 +258,18 @@ seed_work(void *arg)
 		}
 		j->mails_added += added;
 		j->mails_present += present;
-		json_array_append_new(accts, json_pack("{s:s, s:s, s:s, s:s,"
-		    " s:I, s:I}", "name", plan->accounts[i].name, "folder",
-		    plan->accounts[i].folder, "password",
-		    import_hash_scheme(plan->accounts[i].kind), "action",
-		    st[i] == A_CREATE ? (j->dry_run ? "create" : "created") :
-		    st[i] == A_PRESENT ?
-		    "present" : st[i] == A_CLASH ? "clash" : "failed",
-		    "added", (json_int_t)added, "present",
-		    (json_int_t)present));
+		json_array_append_new(accts,
+		    json_pack("{s:s, s:s, s:s, s:s,"
+		              " s:I, s:I}",
+		        "name", plan->accounts[i].name, "folder",
+		        plan->accounts[i].folder, "password",
+		        import_hash_scheme(plan->accounts[i].kind), "action",
+		        st[i] == A_CREATE ? (j->dry_run ? "create" : "created")
+		        : st[i] == A_PRESENT ? "present"
+		        : st[i] == A_CLASH   ? "clash"
+		                             : "failed",
+		        "added", (json_int_t)added, "present",
+		        (json_int_t)present));
 	}
 	for (k = 0; k < plan->nmails; k++) {
 		if (plan->mails[k].owner[0] != '\0')
@@ -297,23 +304,26 @@ seed_done(void *arg)
 	if (j->failed) {
 		log_warn("control: import-seed %s: %s", j->source,
 		    strerror(j->error));
-		ctl_reply_error(cc, j->error == ENOMEM ? "server error" :
-		    "the source directory cannot be read");
+		ctl_reply_error(cc,
+		    j->error == ENOMEM ? "server error"
+		                       : "the source directory cannot be read");
 		goto out;
 	}
 	/* Loaded indexes learn of what was added, as for a delivery. */
 	for (i = 0; i < j->nadded; i++)
 		if ((mb = mailbox_find(server_mailboxes(j->srv),
-		    j->added[i].owner)) != NULL &&
+		         j->added[i].owner)) != NULL &&
 		    mailbox_add(mb, &j->added[i].file, &j->added[i].info) == -1)
 			log_error("cannot index an imported mail of %s",
 			    j->added[i].owner);
 	if (!j->dry_run) {
 		for (i = 0; i < j->mails_added; i++)
 			server_count_delivery(j->srv);
-		ctl_log_change(cc, "import-seed %s: %zu messages added, %zu "
-		    "already there, %zu problems", j->source, j->mails_added,
-		    j->mails_present, json_array_size(j->problems));
+		ctl_log_change(cc,
+		    "import-seed %s: %zu messages added, %zu "
+		    "already there, %zu problems",
+		    j->source, j->mails_added, j->mails_present,
+		    json_array_size(j->problems));
 	}
 	if (j->out == NULL) {
 		ctl_reply_error(cc, "server error");
@@ -357,7 +367,7 @@ ctl_do_import_seed(struct ctl_conn *cc, json_t *payload)
 	j->srv = ctl_server(cc);
 	j->dry_run = dry;
 	if (ctl_submit(cc, server_store_pool(j->srv), seed_work, seed_done,
-	    j) == -1) {
+	        j) == -1) {
 		seed_job_free(j);
 		return;
 	}

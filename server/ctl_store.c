@@ -44,8 +44,8 @@ ctl_store_names_free(char **names, size_t n)
 static DIR *
 open_dir(int dirfd_, const char *name)
 {
-	int fd = openat(dirfd_, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	int fd = openat(dirfd_, name,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	DIR *d;
 
 	if (fd == -1)
@@ -99,7 +99,7 @@ static int
 same_base(const char *name, const char *b, size_t blen)
 {
 	return strncmp(name, b, blen) == 0 &&
-	    (name[blen] == '\0' || name[blen] == ':');
+	       (name[blen] == '\0' || name[blen] == ':');
 }
 
 int
@@ -124,7 +124,7 @@ ctl_store_find(int md, const char *base, struct maildir_file *f)
 				    de->d_name);
 				f->in_cur = (int)i;
 				if (fstatat(dirfd(d), de->d_name, &st,
-				    AT_SYMLINK_NOFOLLOW) == 0)
+				        AT_SYMLINK_NOFOLLOW) == 0)
 					f->size = st.st_size;
 				maildir_order(f->name, f->order);
 			}
@@ -159,8 +159,8 @@ write_all(int fd, const char *p, size_t len)
  * there and adds nothing.
  */
 int
-ctl_store_deliver_named(int md, const char *base, const void *data,
-    size_t len, time_t when, int *existed_r, const char **step_r)
+ctl_store_deliver_named(int md, const char *base, const void *data, size_t len,
+    time_t when, int *existed_r, const char **step_r)
 {
 	char tmp[MAILDIR_NAME_MAX + 20], rhex[17];
 	unsigned char rnd[8];
@@ -180,14 +180,16 @@ ctl_store_deliver_named(int md, const char *base, const void *data,
 		*step_r = "name";
 		return -1;
 	}
-	if ((tmpfd = openat(md, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1 || (newfd = openat(md, "new", O_RDONLY |
-	    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+	if ((tmpfd = openat(md, "tmp",
+	         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1 ||
+	    (newfd = openat(md, "new",
+	         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		*step_r = "open tmp/ and new/";
 		goto out;
 	}
-	if ((fd = openat(tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1) {
+	if ((fd = openat(tmpfd, tmp,
+	         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
+	    -1) {
 		*step_r = "create";
 		goto out;
 	}
@@ -244,8 +246,8 @@ out:
 }
 
 int
-ctl_store_remove_account(int datafd, const char *user, int purge,
-    char *aside_r, size_t aside_len, const char **step_r)
+ctl_store_remove_account(int datafd, const char *user, int purge, char *aside_r,
+    size_t aside_len, const char **step_r)
 {
 	char dst[RULES_USERNAME_MAX + 64], name[64];
 	time_t now = time(NULL);
@@ -257,7 +259,7 @@ ctl_store_remove_account(int datafd, const char *user, int purge,
 	if (purge) {
 		users_staging_name(name, sizeof(name));
 		if (syscall(SYS_renameat2, datafd, user, datafd, name,
-		    RENAME_NOREPLACE) == -1) {
+		        RENAME_NOREPLACE) == -1) {
 			*step_r = "rename";
 			return -1;
 		}
@@ -278,10 +280,10 @@ ctl_store_remove_account(int datafd, const char *user, int purge,
 	}
 	gmtime_r(&now, &tm);
 	snprintf(dst, sizeof(dst), "%s.%04d%02d%02dT%02d%02d%02dZ", user,
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec);
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec);
 	if (syscall(SYS_renameat2, datafd, user, delfd, dst,
-	    RENAME_NOREPLACE) == -1) {
+	        RENAME_NOREPLACE) == -1) {
 		*step_r = "rename";
 		goto fail;
 	}
@@ -304,7 +306,7 @@ int
 ctl_store_rename_account(int datafd, const char *from, const char *to)
 {
 	if (syscall(SYS_renameat2, datafd, from, datafd, to,
-	    RENAME_NOREPLACE) == -1)
+	        RENAME_NOREPLACE) == -1)
 		return -1;
 	return fsync(datafd);
 }

@@ -24,8 +24,15 @@
 #include "server.h"
 #include "users.h"
 
-enum user_op { OP_LIST, OP_ADD, OP_PASSWD, OP_DEL, OP_LOCK, OP_UNLOCK,
-	OP_RENAME };
+enum user_op {
+	OP_LIST,
+	OP_ADD,
+	OP_PASSWD,
+	OP_DEL,
+	OP_LOCK,
+	OP_UNLOCK,
+	OP_RENAME
+};
 
 enum user_result { UR_OK, UR_NOUSER, UR_TAKEN, UR_FAILED };
 
@@ -34,14 +41,14 @@ struct user_job {
 	struct server *srv;
 	enum user_op op;
 	char name[RULES_USERNAME_MAX + 1];
-	char to[RULES_USERNAME_MAX + 1];  /* rename */
+	char to[RULES_USERNAME_MAX + 1]; /* rename */
 	char *password;
-	int purge;                        /* del */
-	char aside[512];                  /* del: where the mail went */
+	int purge;       /* del */
+	char aside[512]; /* del: where the mail went */
 	enum user_result result;
 	const char *step;
 	int error;
-	json_t *out;                      /* list */
+	json_t *out; /* list */
 };
 
 static void
@@ -71,8 +78,9 @@ account_entry(int data, const char *name)
 	if ((md = maildir_open(data, name)) != -1) {
 		if (maildir_list(md, &files, &n) == -1)
 			n = 0;
-		if ((fd = openat(md, ACCOUNT_PASS, O_RDONLY | O_NOFOLLOW |
-		    O_NONBLOCK | O_CLOEXEC)) != -1) {
+		if ((fd = openat(md, ACCOUNT_PASS,
+		         O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) !=
+		    -1) {
 			if (read(fd, pass, 1) != 1)
 				pass[0] = '\0';
 			close(fd);
@@ -87,12 +95,12 @@ account_entry(int data, const char *name)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	}
 	/* Quotas are not kept by this version: null. */
-	return json_pack("{s:s, s:I, s:I, s:n, s:o, s:b, s:b, s:b}",
-	    "name", name, "messages", (json_int_t)n, "size", (json_int_t)size,
-	    "quota", "last_login", last != -1 ? json_string(when) : json_null(),
-	    "locked", account_has(data, name, ACCOUNT_LOCKED),
-	    "imported", account_has(data, name, ACCOUNT_IMPORTED),
-	    "legacy_password", pass[0] == '{');
+	return json_pack("{s:s, s:I, s:I, s:n, s:o, s:b, s:b, s:b}", "name",
+	    name, "messages", (json_int_t)n, "size", (json_int_t)size, "quota",
+	    "last_login", last != -1 ? json_string(when) : json_null(),
+	    "locked", account_has(data, name, ACCOUNT_LOCKED), "imported",
+	    account_has(data, name, ACCOUNT_IMPORTED), "legacy_password",
+	    pass[0] == '{');
 }
 
 static void
@@ -137,18 +145,19 @@ user_work(void *arg)
 			goto failed;
 		}
 	case OP_PASSWD:
-		if (account_pass_set(data, j->name, j->password, &j->step) == -1)
+		if (account_pass_set(data, j->name, j->password, &j->step) ==
+		    -1)
 			goto failed;
 		return;
 	case OP_DEL:
 		if (ctl_store_remove_account(data, j->name, j->purge, j->aside,
-		    sizeof(j->aside), &j->step) == -1)
+		        sizeof(j->aside), &j->step) == -1)
 			goto failed;
 		return;
 	case OP_LOCK:
 	case OP_UNLOCK:
 		if (account_mark(data, j->name, ACCOUNT_LOCKED, "",
-		    j->op == OP_LOCK) == -1) {
+		        j->op == OP_LOCK) == -1) {
 			j->step = "write the lock marker";
 			goto failed;
 		}
@@ -206,8 +215,9 @@ user_done(void *arg)
 		    j->op == OP_LOCK ? "account locked" : "account removed");
 	switch (j->op) {
 	case OP_DEL:
-		ctl_log_change(cc, "user del %s: %s%s", j->name, j->purge ?
-		    "removed with its mail" : "mail kept in ", j->aside);
+		ctl_log_change(cc, "user del %s: %s%s", j->name,
+		    j->purge ? "removed with its mail" : "mail kept in ",
+		    j->aside);
 		break;
 	case OP_RENAME:
 		ctl_log_change(cc, "user rename %s %s", j->name, j->to);
@@ -216,9 +226,10 @@ user_done(void *arg)
 		ctl_log_change(cc, "%s %s", verbs[j->op], j->name);
 		break;
 	}
-	ctl_reply(cc, json_pack("{s:s, s:I, s:s}", "name",
-	    j->op == OP_RENAME ? j->to : j->name, "sessions_closed",
-	    (json_int_t)closed, "kept_in", j->aside));
+	ctl_reply(cc,
+	    json_pack("{s:s, s:I, s:s}", "name",
+	        j->op == OP_RENAME ? j->to : j->name, "sessions_closed",
+	        (json_int_t)closed, "kept_in", j->aside));
 out:
 	ctl_release(cc);
 	user_job_free(j);
@@ -270,8 +281,10 @@ user_start(struct ctl_conn *cc, json_t *payload, enum user_op op)
 			goto refuse;
 		}
 	}
-	if (ctl_submit(cc, password != NULL ? server_auth_pool(srv) :
-	    server_store_pool(srv), user_work, user_done, j) == -1)
+	if (ctl_submit(cc,
+	        password != NULL ? server_auth_pool(srv)
+	                         : server_store_pool(srv),
+	        user_work, user_done, j) == -1)
 		user_job_free(j);
 	return;
 refuse:

@@ -42,13 +42,13 @@ struct send_job {
 	struct conn *conn;
 	struct server *srv;
 	char rcpt[RULES_USERNAME_MAX + 1];
-	char *data;                 /* the RFC 5322 file */
+	char *data; /* the RFC 5322 file */
 	size_t len;
-	struct message_info info;   /* for the log */
-	struct message_info index;  /* the file parsed back, as a scan would */
+	struct message_info info;  /* for the log */
+	struct message_info index; /* the file parsed back, as a scan would */
 	int indexable;
-	struct maildir_file file;   /* where it landed */
-	int lost;                   /* no such account: kept in LOST */
+	struct maildir_file file; /* where it landed */
+	int lost;                 /* no such account: kept in LOST */
 	int failed;
 	const char *step;
 	int error;
@@ -116,7 +116,7 @@ send_done(void *arg)
 		    j->file.name);
 		deliverylog_note(DELIVERYLOG_LOST, j->len, time(NULL));
 		conn_reply_error(c, "no such recipient; the message was kept "
-		    "as undeliverable");
+		                    "as undeliverable");
 		goto out;
 	}
 	/* The recipient's index, if loaded, learns of it without a rescan. */
@@ -124,8 +124,8 @@ send_done(void *arg)
 	    (mb = mailbox_find(server_mailboxes(j->srv), j->rcpt)) != NULL &&
 	    mailbox_add(mb, &j->file, &j->index) == -1)
 		log_error("cannot index a delivery to %s", j->rcpt);
-	log_write(LOG_LEVEL_DEBUG, conn_id(c), "delivered from=%s to=%s size=%zu",
-	    j->info.from, j->rcpt, j->len);
+	log_write(LOG_LEVEL_DEBUG, conn_id(c),
+	    "delivered from=%s to=%s size=%zu", j->info.from, j->rcpt, j->len);
 	deliverylog_note(DELIVERYLOG_DELIVERED, j->len, time(NULL));
 	conn_reply(c, PROTO_OK, NULL);
 out:
@@ -162,7 +162,7 @@ h_email_send(struct conn *c, const union msg_args *args)
 	}
 	if (rules_header_safe(e->subject) == -1) {
 		conn_reply_error(c, "subject may not contain line breaks or "
-		    "control characters");
+		                    "control characters");
 		goto out;
 	}
 	switch (rules_address(e->destination, domain, rcpt, &why)) {
@@ -182,7 +182,8 @@ h_email_send(struct conn *c, const union msg_args *args)
 		to = NULL;
 		goto fail;
 	}
-	if (asprintf(&msgid, "<%lld.%s@%s>", (long long)now, rhex, domain) < 0) {
+	if (asprintf(&msgid, "<%lld.%s@%s>", (long long)now, rhex, domain) <
+	    0) {
 		msgid = NULL;
 		goto fail;
 	}
@@ -202,8 +203,8 @@ h_email_send(struct conn *c, const union msg_args *args)
 	if (j->data == NULL || j->info.subject == NULL || j->info.date == NULL)
 		goto fail;
 	conn_hold(c);
-	if (pool_submit(server_store_pool(srv), send_work, send_done,
-	    j) == -1) {
+	if (pool_submit(server_store_pool(srv), send_work, send_done, j) ==
+	    -1) {
 		send_job_free(j);
 		conn_release_error(c, "server busy, try again later");
 		j = NULL;
@@ -233,8 +234,8 @@ typedef void (*mail_fn)(struct conn *c, struct mailbox *mb, const char *err,
 
 struct mail_wait {
 	TAILQ_ENTRY(mail_wait) link;
-	struct conn *conn;           /* held */
-	struct mailbox *mb;          /* held */
+	struct conn *conn;  /* held */
+	struct mailbox *mb; /* held */
 	mail_fn fn;
 	long long arg;
 };
@@ -242,26 +243,26 @@ TAILQ_HEAD(mail_waits, mail_wait);
 
 /* What the handlers keep beside one mailbox (its context). */
 struct mail_box {
-	uint64_t list_gen;           /* generation list_frame was built at */
-	size_t list_max;             /* and the bound it was cut to */
+	uint64_t list_gen; /* generation list_frame was built at */
+	size_t list_max;   /* and the bound it was cut to */
 	unsigned char *list_frame;
 	size_t list_len;
 	struct mailbox_view *list_view; /* the entries list_frame numbers */
 	uint64_t stats_gen;
 	unsigned char *stats_frame;
 	size_t stats_len;
-	int md;                      /* the Maildir, opened once; -1: not yet */
+	int md; /* the Maildir, opened once; -1: not yet */
 	int scanning;
-	int rescan;                  /* scan again after the running one */
-	struct mail_waits covered;   /* served by the running scan */
-	struct mail_waits next;      /* waiting for the next one */
+	int rescan;                /* scan again after the running one */
+	struct mail_waits covered; /* served by the running scan */
+	struct mail_waits next;    /* waiting for the next one */
 };
 
 struct sync_job {
 	struct server *srv;
-	struct mailbox *mb;          /* held */
+	struct mailbox *mb; /* held */
 	struct mailbox_scan *scan;
-	int md;                      /* the context's, kept open by mb */
+	int md; /* the context's, kept open by mb */
 	int failed;
 	int error;
 };
@@ -385,8 +386,8 @@ sync_start(struct server *srv, struct mailbox *mb, struct mail_box *ctx)
 		goto fail;
 	j->srv = srv;
 	if ((j->md = box_fd(srv, mb, ctx)) == -1) {
-		log_error("cannot open the mailbox of %s: %s",
-		    mailbox_user(mb), strerror(errno));
+		log_error("cannot open the mailbox of %s: %s", mailbox_user(mb),
+		    strerror(errno));
 		err = "mailbox unavailable";
 		goto fail;
 	}
@@ -394,8 +395,8 @@ sync_start(struct server *srv, struct mailbox *mb, struct mail_box *ctx)
 		goto fail;
 	if ((j->mb = mailbox_hold(srv, mb)) == NULL)
 		goto fail;
-	if (pool_submit(server_store_pool(srv), sync_work, sync_done,
-	    j) == -1) {
+	if (pool_submit(server_store_pool(srv), sync_work, sync_done, j) ==
+	    -1) {
 		mailbox_release(j->mb);
 		err = "server busy, try again later";
 		goto fail;
@@ -430,8 +431,10 @@ mail_sync(struct conn *c, struct mailbox *mb, mail_fn fn, long long arg)
 		return;
 	}
 	if ((md = box_fd(srv, mb, ctx)) == -1) {
-		log_write(LOG_LEVEL_ERROR, conn_id(c), "user=%s: cannot open "
-		    "the mailbox: %s", mailbox_user(mb), strerror(errno));
+		log_write(LOG_LEVEL_ERROR, conn_id(c),
+		    "user=%s: cannot open "
+		    "the mailbox: %s",
+		    mailbox_user(mb), strerror(errno));
 		fn(c, mb, "mailbox unavailable", arg);
 		return;
 	}
@@ -469,8 +472,7 @@ mail_verify(struct server *srv, struct mailbox *mb)
 }
 
 static void
-login_ready(struct conn *c, struct mailbox *mb, const char *err,
-    long long arg)
+login_ready(struct conn *c, struct mailbox *mb, const char *err, long long arg)
 {
 	struct mailbox *held;
 
@@ -535,7 +537,8 @@ list_encode(const struct mailbox_view *v, size_t n, size_t max,
 	json_t *payload = list_payload(v, n);
 
 	return payload != NULL ? msg_encode(PROTO_OK, payload,
-	    max - FRAME_HEADER_LEN, frame_r, len_r) : -1;
+	                             max - FRAME_HEADER_LEN, frame_r, len_r)
+	                       : -1;
 }
 
 /*
@@ -573,8 +576,9 @@ list_fit(const struct mailbox_view *v, size_t max, size_t *n_r)
 		free(line);
 		if (str == NULL)
 			return -1;
-		total += json_dumpb(str, NULL, 0, JSON_ENSURE_ASCII |
-		    JSON_ENCODE_ANY) + (n > 0 ? 2 : 0);
+		total += json_dumpb(str, NULL, 0,
+		             JSON_ENSURE_ASCII | JSON_ENCODE_ANY) +
+		         (n > 0 ? 2 : 0);
 		json_decref(str);
 		if (total > max)
 			break;
@@ -620,8 +624,7 @@ list_build(struct mail_box *ctx, struct mailbox *mb, size_t max)
 }
 
 static void
-list_ready(struct conn *c, struct mailbox *mb, const char *err,
-    long long arg)
+list_ready(struct conn *c, struct mailbox *mb, const char *err, long long arg)
 {
 	struct mail_box *ctx = mail_box(mb);
 	size_t max = list_max(conn_server(c));
@@ -633,9 +636,10 @@ list_ready(struct conn *c, struct mailbox *mb, const char *err,
 		return;
 	}
 	/* Lists are asked far more often than mail arrives: reuse the bytes. */
-	if (ctx == NULL || ((ctx->list_gen != mailbox_generation(mb) ||
-	    ctx->list_max != max || ctx->list_frame == NULL) &&
-	    list_build(ctx, mb, max) == -1)) {
+	if (ctx == NULL ||
+	    ((ctx->list_gen != mailbox_generation(mb) || ctx->list_max != max ||
+	         ctx->list_frame == NULL) &&
+	        list_build(ctx, mb, max) == -1)) {
 		conn_reply_error(c, "server error");
 		return;
 	}
@@ -677,8 +681,8 @@ read_work(void *arg)
 	int rc;
 
 	/* A reply holds the body at least: a larger file cannot be sent. */
-	if ((buf = maildir_read(j->md, &j->file, FRAME_REPLY_MAX + 1,
-	    &len)) == NULL) {
+	if ((buf = maildir_read(j->md, &j->file, FRAME_REPLY_MAX + 1, &len)) ==
+	    NULL) {
 		j->failed = 1;
 		j->error = errno;
 		return;
@@ -719,18 +723,22 @@ read_done(void *arg)
 
 	if (j->failed && j->error == ENOENT) {
 		/* Removed by another program: the index forgets it too. */
-		log_write(LOG_LEVEL_INFO, conn_id(c), "read user=%s file=%s: "
-		    "gone", mailbox_user(j->mb), j->file.name);
+		log_write(LOG_LEVEL_INFO, conn_id(c),
+		    "read user=%s file=%s: "
+		    "gone",
+		    mailbox_user(j->mb), j->file.name);
 		mailbox_remove(j->mb, j->entry);
 		conn_reply_error(c, "message no longer exists");
 	} else if (j->failed) {
-		log_write(LOG_LEVEL_ERROR, conn_id(c), "read user=%s file=%s: "
-		    "%s", mailbox_user(j->mb), j->file.name,
-		    strerror(j->error));
+		log_write(LOG_LEVEL_ERROR, conn_id(c),
+		    "read user=%s file=%s: "
+		    "%s",
+		    mailbox_user(j->mb), j->file.name, strerror(j->error));
 		conn_reply_error(c, "message could not be read");
 	} else {
 		mailbox_update_file(j->mb, j->entry, &j->file);
-		if (j->moved && mailbox_own_change(j->mb, &j->before, &j->after))
+		if (j->moved &&
+		    mailbox_own_change(j->mb, &j->before, &j->after))
 			mail_verify(conn_server(c), j->mb);
 		e.sender = j->info.from;
 		e.destination = j->info.to;
@@ -738,8 +746,9 @@ read_done(void *arg)
 		e.date = j->info.date;
 		e.content = j->info.body;
 		if (j->too_big || msg_encode(PROTO_OK, msg_email_new(&e),
-		    FRAME_REPLY_MAX, &frame, &len) == -1) {
-			log_write(LOG_LEVEL_ERROR, conn_id(c), "read user=%s "
+		                      FRAME_REPLY_MAX, &frame, &len) == -1) {
+			log_write(LOG_LEVEL_ERROR, conn_id(c),
+			    "read user=%s "
 			    "file=%s: too large for a reply",
 			    mailbox_user(j->mb), j->file.name);
 			conn_reply_error(c, "message too large to be read");
@@ -801,8 +810,8 @@ read_ready(struct conn *c, struct mailbox *mb, const char *err, long long n)
 	mailbox_view_release(v);
 	j->file = j->entry->file;
 	conn_hold(c);
-	if (pool_submit(server_store_pool(srv), read_work, read_done,
-	    j) == -1) {
+	if (pool_submit(server_store_pool(srv), read_work, read_done, j) ==
+	    -1) {
 		mailbox_entry_release(j->entry);
 		mailbox_release(j->mb);
 		free(j);
@@ -817,8 +826,7 @@ h_inbox_read(struct conn *c, const union msg_args *args)
 }
 
 static void
-stats_ready(struct conn *c, struct mailbox *mb, const char *err,
-    long long arg)
+stats_ready(struct conn *c, struct mailbox *mb, const char *err, long long arg)
 {
 	struct mail_box *ctx = mail_box(mb);
 	json_t *payload;
@@ -834,8 +842,9 @@ stats_ready(struct conn *c, struct mailbox *mb, const char *err,
 		ctx->stats_frame = NULL;
 		payload = msg_stats_new((long long)mailbox_count(mb),
 		    mailbox_size(mb));
-		if (payload != NULL && msg_encode(PROTO_OK, payload,
-		    FRAME_REPLY_MAX, &ctx->stats_frame, &ctx->stats_len) == 0)
+		if (payload != NULL &&
+		    msg_encode(PROTO_OK, payload, FRAME_REPLY_MAX,
+		        &ctx->stats_frame, &ctx->stats_len) == 0)
 			ctx->stats_gen = mailbox_generation(mb);
 	}
 	if (ctx == NULL || ctx->stats_frame == NULL) {

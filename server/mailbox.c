@@ -34,21 +34,21 @@
 
 struct mailbox {
 	struct mailboxes *registry;
-	struct mailbox *next;            /* bucket chain */
+	struct mailbox *next; /* bucket chain */
 	char *user;
 	unsigned refs;
 	int loaded;
 	uint64_t generation;
-	uint64_t seq;                    /* scans begun */
-	struct mailbox_entry **entries;  /* oldest first: (when, order) */
+	uint64_t seq;                   /* scans begun */
+	struct mailbox_entry **entries; /* oldest first: (when, order) */
 	size_t n, cap;
-	struct mailbox_entry **hash;     /* by base name */
+	struct mailbox_entry **hash; /* by base name */
 	size_t hcap;
 	long long size;
-	struct mailbox_view *view;       /* current list, NULL when stale */
-	struct mailbox_stamp stamp;      /* the last scan's */
-	int trusting;                    /* stamp from a change of ours, a
-					    verifying scan to come */
+	struct mailbox_view *view;  /* current list, NULL when stale */
+	struct mailbox_stamp stamp; /* the last scan's */
+	int trusting;               /* stamp from a change of ours, a
+	                               verifying scan to come */
 	void *ctx;
 	void (*ctx_free)(void *);
 };
@@ -67,7 +67,7 @@ struct scan_file {
 
 struct mailbox_scan {
 	uint64_t seq;
-	struct mailbox_view *known;  /* the index as the scan began */
+	struct mailbox_view *known; /* the index as the scan began */
 	struct mailbox_stamp stamp;
 	struct scan_file *files;
 	size_t nfiles;
@@ -162,7 +162,7 @@ mailbox_find(struct mailboxes *all, const char *user)
 	struct mailbox *mb;
 
 	for (mb = all->bucket[hash_str(user, strlen(user)) % REGISTRY_BUCKETS];
-	    mb != NULL; mb = mb->next)
+	     mb != NULL; mb = mb->next)
 		if (strcmp(mb->user, user) == 0)
 			return mb;
 	return NULL;
@@ -198,7 +198,8 @@ mailbox_release(struct mailbox *mb)
 	if (mb == NULL || --mb->refs > 0)
 		return;
 	for (pp = &mb->registry->bucket[hash_str(mb->user, strlen(mb->user)) %
-	    REGISTRY_BUCKETS]; *pp != NULL; pp = &(*pp)->next) {
+	                                REGISTRY_BUCKETS];
+	     *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == mb) {
 			*pp = mb->next;
 			break;
@@ -282,7 +283,7 @@ hash_slot(struct mailbox *mb, const char *name)
 	if (mb->hcap == 0)
 		return NULL;
 	for (pp = &mb->hash[hash_str(name, len) & (mb->hcap - 1)]; *pp != NULL;
-	    pp = &(*pp)->hnext)
+	     pp = &(*pp)->hnext)
 		if (strlen((*pp)->base) == len &&
 		    memcmp((*pp)->base, name, len) == 0)
 			return pp;
@@ -306,7 +307,8 @@ grow(struct mailbox *mb)
 
 	if (mb->n == mb->cap) {
 		cap = mb->cap ? mb->cap * 2 : 16;
-		if ((grown = realloc(mb->entries, cap * sizeof(*grown))) == NULL)
+		if ((grown = realloc(mb->entries, cap * sizeof(*grown))) ==
+		    NULL)
 			return -1;
 		mb->entries = grown;
 		mb->cap = cap;
@@ -318,7 +320,8 @@ grow(struct mailbox *mb)
 		for (i = 0; i < mb->hcap; i++) {
 			for (e = mb->hash[i]; e != NULL; e = next) {
 				next = e->hnext;
-				h = hash_str(e->base, strlen(e->base)) & (cap - 1);
+				h = hash_str(e->base, strlen(e->base)) &
+				    (cap - 1);
 				e->hnext = grown[h];
 				grown[h] = e;
 			}
@@ -357,7 +360,7 @@ entry_new(const struct maildir_file *file, const struct message_info *info)
 	e->refs = 1;
 	e->when = info->when != -1 ? info->when : (time_t)file->order[0];
 	if (asprintf(&e->line, "%s - %.*s %s", info->from,
-	    subject_len(info->subject), info->subject, info->date) < 0) {
+	        subject_len(info->subject), info->subject, info->date) < 0) {
 		free(e);
 		return NULL;
 	}
@@ -409,7 +412,7 @@ mailbox_remove(struct mailbox *mb, struct mailbox_entry *e)
 	if (e->gone)
 		return;
 	for (pp = hash_slot(mb, e->base); pp != NULL && *pp != NULL;
-	    pp = &(*pp)->hnext) {
+	     pp = &(*pp)->hnext) {
 		if (*pp == e) {
 			*pp = e->hnext;
 			break;
@@ -565,8 +568,8 @@ stamp_same(const struct mailbox_stamp *x, const struct mailbox_stamp *y)
 	for (i = 0; i < 2; i++) {
 		const struct mailbox_dir_stamp *a = &x->dir[i], *b = &y->dir[i];
 
-		if (a->dev != b->dev || a->ino != b->ino || a->size != b->size ||
-		    !ts_equal(a->mtime, b->mtime) ||
+		if (a->dev != b->dev || a->ino != b->ino ||
+		    a->size != b->size || !ts_equal(a->mtime, b->mtime) ||
 		    !ts_equal(a->ctime, b->ctime))
 			return 0;
 	}
@@ -584,8 +587,9 @@ stamp_unsettled(const struct mailbox_stamp *st)
 	for (i = 0; i < 2; i++) {
 		const struct mailbox_dir_stamp *d = &st->dir[i];
 
-		settle = d->mtime.tv_nsec == 0 || d->ctime.tv_nsec == 0 ?
-		    SETTLE_COARSE_NS : fine;
+		settle = d->mtime.tv_nsec == 0 || d->ctime.tv_nsec == 0
+		             ? SETTLE_COARSE_NS
+		             : fine;
 		w = settle - (ts_ns(st->taken) - ts_ns(d->mtime));
 		if (w > wait)
 			wait = w;
@@ -654,9 +658,9 @@ static int
 has_blank_line(const char *buf, size_t len)
 {
 	return (len > 0 && buf[0] == '\n') ||
-	    (len > 1 && buf[0] == '\r' && buf[1] == '\n') ||
-	    memmem(buf, len, "\n\n", 2) != NULL ||
-	    memmem(buf, len, "\n\r\n", 3) != NULL;
+	       (len > 1 && buf[0] == '\r' && buf[1] == '\n') ||
+	       memmem(buf, len, "\n\n", 2) != NULL ||
+	       memmem(buf, len, "\n\r\n", 3) != NULL;
 }
 
 /* The whole header block of a file, however long: up to its blank line. */
@@ -729,10 +733,11 @@ scan_sub(struct mailbox_scan *scan, int md, int in_cur,
 	int fd;
 
 	/* A link in place of new/ or cur/ is never followed: listed empty. */
-	if ((fd = openat(md, in_cur ? "cur" : "new", O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) == -1)
-		return errno == ENOENT || errno == ELOOP ||
-		    errno == ENOTDIR ? 0 : -1;
+	if ((fd = openat(md, in_cur ? "cur" : "new",
+	         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return errno == ENOENT || errno == ELOOP || errno == ENOTDIR
+		           ? 0
+		           : -1;
 	if ((d = fdopendir(fd)) == NULL) {
 		close(fd);
 		return -1;
@@ -744,7 +749,8 @@ scan_sub(struct mailbox_scan *scan, int md, int in_cur,
 		if (de->d_type == DT_LNK) {
 			/* Another program's link: never followed. */
 			log_warn("maildir: skipped %s/%s: a symbolic link, not "
-			    "followed", in_cur ? "cur" : "new", de->d_name);
+			         "followed",
+			    in_cur ? "cur" : "new", de->d_name);
 			continue;
 		}
 		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
@@ -761,7 +767,8 @@ scan_sub(struct mailbox_scan *scan, int md, int in_cur,
 			scan->nfiles++;
 			continue;
 		}
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+		        -1 ||
 		    !S_ISREG(st.st_mode))
 			continue;
 		f->file.size = st.st_size;
@@ -857,7 +864,8 @@ mailbox_scan_apply(struct mailbox *mb, struct mailbox_scan *scan)
 			}
 			continue;
 		}
-		if (grow(mb) == -1 || (e = entry_new(&f->file, &f->info)) == NULL)
+		if (grow(mb) == -1 ||
+		    (e = entry_new(&f->file, &f->info)) == NULL)
 			return -1;
 		link_entry(mb, e, 0);
 		e->seen = scan->seq;

@@ -57,12 +57,12 @@ struct mailbox_entry {
 	time_t when;              /* Date:, for ordering */
 	char *line;               /* "<sender> - <subject> <date>" */
 	/* Bookkeeping of the index (reactor thread only). */
-	unsigned refs;            /* the index, each view, each reader */
-	int gone;                 /* no longer in the index */
-	uint64_t touched;         /* scan sequence when last added or moved */
-	uint64_t seen;            /* scan sequence that last found it */
+	unsigned refs;    /* the index, each view, each reader */
+	int gone;         /* no longer in the index */
+	uint64_t touched; /* scan sequence when last added or moved */
+	uint64_t seen;    /* scan sequence that last found it */
 	struct mailbox_entry *hnext;
-	char base[];              /* base name; never changes (scans read it) */
+	char base[]; /* base name; never changes (scans read it) */
 };
 
 /* A numbered list as a client last saw it: entries newest first. */
@@ -118,8 +118,7 @@ long long mailbox_size(const struct mailbox *mb);
 struct mailbox_view *mailbox_view(struct mailbox *mb);
 
 /* A new view of the first n entries of v (NULL: no memory). */
-struct mailbox_view *mailbox_view_head(const struct mailbox_view *v,
-    size_t n);
+struct mailbox_view *mailbox_view_head(const struct mailbox_view *v, size_t n);
 void mailbox_view_release(struct mailbox_view *view);
 
 /* Keep an entry alive while a reader works on it. */
@@ -151,8 +150,8 @@ int mailbox_stamp_take(int md, struct mailbox_stamp *st);
  * catches whatever another program did in that same instant. Else 0: the
  * next request scans.
  */
-int mailbox_own_change(struct mailbox *mb,
-    const struct mailbox_stamp *before, const struct mailbox_stamp *after);
+int mailbox_own_change(struct mailbox *mb, const struct mailbox_stamp *before,
+    const struct mailbox_stamp *after);
 
 /* The verifying scan could not start: the next request scans. */
 void mailbox_distrust(struct mailbox *mb);

@@ -206,8 +206,11 @@ store_tmp(int tmpfd, const void *data, size_t len,
 			*step_r = "name";
 			return -1;
 		}
-		fd = fault_hit("create") ? -1 : openat(tmpfd, name_r,
-		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = fault_hit("create") ? -1
+		                         : openat(tmpfd, name_r,
+		                               O_WRONLY | O_CREAT | O_EXCL |
+		                                   O_NOFOLLOW | O_CLOEXEC,
+		                               0600);
 		if (fd != -1)
 			break;
 		if (errno != EEXIST || tries == 3) {
@@ -266,7 +269,8 @@ maildir_deliver(int md, const void *data, size_t len,
 	close(tmpfd);
 	/* Shared with concurrent deliveries into new/ (syncgroup.c). */
 	if (fault_hit("fsync-new") || syncgroup_fsync(newfd) == -1) {
-		/* The file is in new/ but may not survive a crash: withdraw it. */
+		/* The file is in new/ but may not survive a crash: withdraw it.
+		 */
 		saved = errno;
 		unlinkat(newfd, name_r, 0);
 		close(newfd);
@@ -299,8 +303,8 @@ rcpt_fail(struct maildir_rcpt *r, const char *step)
  * filesystems (EXDEV) it gets a copy written the same durable way.
  */
 static int
-link_tmp(int srctmp, const char *src, int tmpfd, const void *data,
-    size_t len, char name_r[MAILDIR_NAME_MAX], const char **step_r)
+link_tmp(int srctmp, const char *src, int tmpfd, const void *data, size_t len,
+    char name_r[MAILDIR_NAME_MAX], const char **step_r)
 {
 	int tries;
 
@@ -367,8 +371,7 @@ maildir_deliver_many(const void *data, size_t len, struct maildir_rcpt *r,
 		}
 		if (src != n)
 			continue;
-		if (store_tmp(tmp[i], data, len, r[i].name, &r[i].step) ==
-		    -1) {
+		if (store_tmp(tmp[i], data, len, r[i].name, &r[i].step) == -1) {
 			/* A write that fails (a full disk) fails for all. */
 			for (k = 0; k < n; k++) {
 				if (r[k].error == 0) {
@@ -387,7 +390,7 @@ maildir_deliver_many(const void *data, size_t len, struct maildir_rcpt *r,
 		if (i == src || tmp[i] == -1)
 			continue;
 		if (link_tmp(tmp[src], r[src].name, tmp[i], data, len,
-		    r[i].name, &r[i].step) == -1) {
+		        r[i].name, &r[i].step) == -1) {
 			rcpt_fail(&r[i], r[i].step);
 			continue;
 		}
@@ -429,7 +432,7 @@ maildir_deliver_many(const void *data, size_t len, struct maildir_rcpt *r,
 		delivered++;
 	}
 out:
-	for (i = 0; tmp != NULL && new != NULL && i < n; i++) {
+	for (i = 0; tmp != NULL && new != NULL &&i < n; i++) {
 		if (tmp[i] != -1)
 			close(tmp[i]);
 		if (new[i] != -1)
@@ -485,7 +488,8 @@ list_sub(int md, int in_cur, struct maildir_file **files, size_t *n,
 	if ((d = open_sub(md, sub)) == NULL) {
 		if (errno == ELOOP) {
 			log_warn("maildir: skipped %s/: a symbolic link, not "
-			    "followed", sub);
+			         "followed",
+			    sub);
 			return 0;
 		}
 		return errno == ENOENT ? 0 : -1;
@@ -499,7 +503,8 @@ list_sub(int md, int in_cur, struct maildir_file **files, size_t *n,
 			continue;
 		if (S_ISLNK(st.st_mode))
 			log_warn("maildir: skipped %s/%s: a symbolic link, not "
-			    "followed", sub, de->d_name);
+			         "followed",
+			    sub, de->d_name);
 		if (!S_ISREG(st.st_mode))
 			continue;
 		if (*n == *cap) {
@@ -722,15 +727,18 @@ maildir_clean_tmp(int md)
 		return errno == ENOENT ? 0 : -1;
 	dfd = dirfd(d);
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
 		/* Deliveries leave regular files; anything else is not ours. */
 		if (!S_ISREG(st.st_mode)) {
 			log_warn("maildir: left tmp/%s: not a regular file%s",
-			    de->d_name, S_ISLNK(st.st_mode) ?
-			    " (a symbolic link, not followed)" : "");
+			    de->d_name,
+			    S_ISLNK(st.st_mode)
+			        ? " (a symbolic link, not followed)"
+			        : "");
 			continue;
 		}
 		if (unlinkat(dfd, de->d_name, 0) == 0)

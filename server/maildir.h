@@ -21,7 +21,7 @@ struct maildir_file {
 	char name[MAILDIR_NAME_MAX]; /* file name, flags (":2,S") included */
 	int in_cur;                  /* 1: cur/, 0: new/ */
 	off_t size;
-	uint64_t order[3];           /* delivery order read off the name */
+	uint64_t order[3]; /* delivery order read off the name */
 };
 
 /* Called once at start-up: remembers the host name used in file names. */
@@ -62,10 +62,10 @@ int maildir_sync_new(int md);
 
 /* One recipient of maildir_deliver_many. */
 struct maildir_rcpt {
-	int md;                        /* in: the Maildir, from maildir_open */
-	char name[MAILDIR_NAME_MAX];   /* out: the file's name in its new/ */
-	int error;                     /* out: 0 delivered, else an errno */
-	const char *step;              /* out: the step that failed (log) */
+	int md;                      /* in: the Maildir, from maildir_open */
+	char name[MAILDIR_NAME_MAX]; /* out: the file's name in its new/ */
+	int error;                   /* out: 0 delivered, else an errno */
+	const char *step;            /* out: the step that failed (log) */
 };
 
 /*
@@ -77,8 +77,8 @@ struct maildir_rcpt {
  * has nothing of it. A crash at any point leaves each recipient with the
  * whole message or without it. Returns how many recipients got it.
  */
-int maildir_deliver_many(const void *data, size_t len,
-    struct maildir_rcpt *r, size_t n);
+int maildir_deliver_many(const void *data, size_t len, struct maildir_rcpt *r,
+    size_t n);
 
 /* Delivery order of a file name ("<sec>.M<usec>P<pid>Q<n>.host"). */
 void maildir_order(const char *name, uint64_t order_r[3]);
@@ -97,8 +97,7 @@ int maildir_list(int md, struct maildir_file **files_r, size_t *n_r);
  * under any flags; *f is updated to where it was found. Returns a malloc'd
  * buffer, or NULL with errno set.
  */
-char *maildir_read(int md, struct maildir_file *f, size_t max,
-    size_t *len_r);
+char *maildir_read(int md, struct maildir_file *f, size_t max, size_t *len_r);
 
 /* Move a message of md to cur/ with the S (seen) flag; *f is updated. */
 int maildir_mark_seen(int md, struct maildir_file *f);

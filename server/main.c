@@ -25,12 +25,15 @@ usage(FILE *out)
 	    "\n"
 	    "Options (each also a KEY of the configuration file):\n");
 	config_usage(out);
-	config_usage_line(out, "--config FILE", "read settings from FILE "
-	    "first; command-line options win (the service reads "
-	    CONFIG_DEFAULT_FILE ")");
-	config_usage_line(out, "--check-config", "validate the settings and "
+	config_usage_line(out, "--config FILE",
+	    "read settings from FILE "
+	    "first; command-line options win (the service reads " CONFIG_DEFAULT_FILE
+	    ")");
+	config_usage_line(out, "--check-config",
+	    "validate the settings and "
 	    "exit: 0 when they are good, else 1 and FILE:LINE");
-	config_usage_line(out, "--control-only", "serve the control socket "
+	config_usage_line(out, "--control-only",
+	    "serve the control socket "
 	    "alone, with no TCP listener (glomailctl --data-dir)");
 	config_usage_line(out, "--help", "show this help and exit");
 	config_usage_line(out, "--version", "show the version and exit");
@@ -44,7 +47,7 @@ usage(FILE *out)
 /* One setting given on the command line: a key of the table and its text. */
 struct cli_setting {
 	size_t key;
-	const char *value;    /* in argv, which lives as long as the process */
+	const char *value; /* in argv, which lives as long as the process */
 };
 
 /*
@@ -53,10 +56,10 @@ struct cli_setting {
  * the file at every reload.
  */
 struct settings {
-	const char *file;     /* NULL: the command line only */
+	const char *file; /* NULL: the command line only */
 	struct cli_setting *cli;
 	size_t ncli;
-	struct config *live;  /* what the server runs with */
+	struct config *live; /* what the server runs with */
 };
 
 /*
@@ -95,8 +98,7 @@ settings_reload(void *arg)
 
 	config_init(&fresh);
 	if (settings_read(st, &fresh, err, sizeof(err)) == -1) {
-		log_error("reload: %s; keeping the running configuration",
-		    err);
+		log_error("reload: %s; keeping the running configuration", err);
 		goto out;
 	}
 	config_reload(st->live, &fresh);
@@ -105,7 +107,6 @@ out:
 	config_clear(&fresh);
 	return rc;
 }
-
 
 /* The options: every key of the table, then those of the command alone. */
 static struct option *
@@ -122,8 +123,8 @@ options_new(void)
 	size_t i, n = config_key_count();
 	struct option *opts;
 
-	if ((opts = calloc(n + sizeof(own) / sizeof(own[0]),
-	    sizeof(*opts))) == NULL)
+	if ((opts = calloc(n + sizeof(own) / sizeof(own[0]), sizeof(*opts))) ==
+	    NULL)
 		return NULL;
 	for (i = 0; i < n; i++) {
 		opts[i].name = config_key_name(i);
@@ -182,8 +183,10 @@ main(int argc, char **argv)
 			goto out;
 		case '?':
 		default:
-			fprintf(stderr, "glomaild: unknown or incomplete option "
-			    "'%s'\n", argv[optind - 1]);
+			fprintf(stderr,
+			    "glomaild: unknown or incomplete option "
+			    "'%s'\n",
+			    argv[optind - 1]);
 			usage(stderr);
 			goto out;
 		}
@@ -211,8 +214,8 @@ main(int argc, char **argv)
 	if ((srv = server_new(&cfg)) == NULL)
 		goto out;
 	server_on_reload(srv, settings_reload, &st);
-	if ((ctl = ctl_new(srv)) != NULL && (control_only ||
-	    server_listen(srv) == 0) && server_run(srv) == 0)
+	if ((ctl = ctl_new(srv)) != NULL &&
+	    (control_only || server_listen(srv) == 0) && server_run(srv) == 0)
 		rc = 0;
 	ctl_free(ctl);
 	server_free(srv);

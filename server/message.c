@@ -131,8 +131,7 @@ encode_subject(struct buf *b, const char *s)
 
 char *
 message_build(const char *from, const char *to, const char *subject,
-    const char *date, const char *message_id, const char *body,
-    size_t *len_r)
+    const char *date, const char *message_id, const char *body, size_t *len_r)
 {
 	struct buf b = { NULL, 0, 0, 0 };
 
@@ -147,8 +146,8 @@ message_build(const char *from, const char *to, const char *subject,
 	buf_str(&b, "\nMessage-ID: ");
 	buf_str(&b, message_id);
 	buf_str(&b, "\nMIME-Version: 1.0\n"
-	    "Content-Type: text/plain; charset=utf-8\n"
-	    "Content-Transfer-Encoding: 8bit\n\n");
+	            "Content-Type: text/plain; charset=utf-8\n"
+	            "Content-Transfer-Encoding: 8bit\n\n");
 	buf_str(&b, body);
 	if (b.failed) {
 		free(b.p);
@@ -189,7 +188,8 @@ add_text(struct buf *b, const char *s, size_t len, int header)
 
 	while (i < len) {
 		if (p[i] < 0x80) {
-			/* Runs of ASCII go in one copy: this is the hot path. */
+			/* Runs of ASCII go in one copy: this is the hot path.
+			 */
 			j = i;
 			while (j < len && ascii_ok(p[j], header))
 				j++;
@@ -203,14 +203,17 @@ add_text(struct buf *b, const char *s, size_t len, int header)
 			continue;
 		}
 		k = utf8_seqlen(p[i]);
-		ok = k > 1 && i + k <= len && p[i] < 0xf5 && (p[i] & 0xc0) == 0xc0;
+		ok = k > 1 && i + k <= len && p[i] < 0xf5 &&
+		     (p[i] & 0xc0) == 0xc0;
 		cp = p[i] & (0x7f >> k);
 		for (j = 1; ok && j < k; j++) {
 			ok = (p[i + j] & 0xc0) == 0x80;
 			cp = cp << 6 | (p[i + j] & 0x3f);
 		}
-		if (ok && (cp < (k == 2 ? 0x80u : k == 3 ? 0x800u : 0x10000u) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)))
+		if (ok && (cp < (k == 2      ? 0x80u
+		                    : k == 3 ? 0x800u
+		                             : 0x10000u) ||
+		              cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)))
 			ok = 0;
 		if (ok && !(header && cp <= 0x9f)) {
 			buf_add(b, s + i, k);
@@ -265,9 +268,9 @@ decode_text(int enc, const char *text, size_t tlen, unsigned char *raw,
 	if (enc == 'B' || enc == 'b') {
 		/* Padding is required by RFC 2047, but some writers omit it. */
 		if (sodium_base642bin(raw, tlen, text, tlen, NULL, rawlen_r,
-		    NULL, sodium_base64_VARIANT_ORIGINAL) == 0 ||
+		        NULL, sodium_base64_VARIANT_ORIGINAL) == 0 ||
 		    sodium_base642bin(raw, tlen, text, tlen, NULL, rawlen_r,
-		    NULL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING) == 0)
+		        NULL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING) == 0)
 			return 0;
 		return -1;
 	}
@@ -277,8 +280,8 @@ decode_text(int enc, const char *text, size_t tlen, unsigned char *raw,
 		if (text[i] == '_') {
 			raw[rawlen++] = ' ';
 		} else if (text[i] == '=' && i + 2 < tlen &&
-		    (hi = hexval(text[i + 1])) >= 0 &&
-		    (lo = hexval(text[i + 2])) >= 0) {
+		           (hi = hexval(text[i + 1])) >= 0 &&
+		           (lo = hexval(text[i + 2])) >= 0) {
 			raw[rawlen++] = (unsigned char)(hi << 4 | lo);
 			i += 2;
 		} else {
@@ -313,9 +316,9 @@ decode_word(struct buf *b, const char *s, size_t n)
 	text = q1 + 3;
 	tlen = (size_t)((s + n - 2) - text);
 	utf8 = (clen == 5 && strncasecmp(s + 2, "utf-8", 5) == 0) ||
-	    (clen == 4 && strncasecmp(s + 2, "utf8", 4) == 0);
+	       (clen == 4 && strncasecmp(s + 2, "utf8", 4) == 0);
 	latin1 = (clen == 10 && strncasecmp(s + 2, "iso-8859-1", 10) == 0) ||
-	    (clen == 8 && strncasecmp(s + 2, "us-ascii", 8) == 0);
+	         (clen == 8 && strncasecmp(s + 2, "us-ascii", 8) == 0);
 	if (!utf8 && !latin1)
 		return -1;
 	/* Decoded text is never longer than encoded text. */
@@ -369,13 +372,15 @@ decode_header(const char *v, size_t len)
 		    (close = word_end(v, i, len)) != 0 &&
 		    decode_word(&b, v + i, close - i) == 0) {
 			/* Blanks between two encoded-words are not text (RFC
-			 * 2047 section 6.2): held until the next one decodes. */
+			 * 2047 section 6.2): held until the next one decodes.
+			 */
 			holding = 0;
 			i = close;
 			j = i;
 			while (j < len && (v[j] == ' ' || v[j] == '\t'))
 				j++;
-			if (j > i && j + 1 < len && v[j] == '=' && v[j + 1] == '?') {
+			if (j > i && j + 1 < len && v[j] == '=' &&
+			    v[j + 1] == '?') {
 				held = i;
 				holding = 1;
 				i = j;
@@ -383,13 +388,15 @@ decode_header(const char *v, size_t len)
 			continue;
 		}
 		if (holding) {
-			/* What followed the blanks was not a word: they are text. */
+			/* What followed the blanks was not a word: they are
+			 * text. */
 			i = held;
 			holding = 0;
 		}
 		/* Plain text up to the next possible encoded-word. */
 		j = i + 1;
-		while (j < len && !(v[j] == '=' && j + 1 < len && v[j + 1] == '?'))
+		while (
+		    j < len && !(v[j] == '=' && j + 1 < len && v[j + 1] == '?'))
 			j++;
 		add_text(&b, v + i, j - i, 1);
 		i = j;
@@ -423,8 +430,8 @@ message_parse_date(const char *s)
 	time_t t;
 
 	p = comma != NULL ? comma + 1 : s;
-	if (sscanf(p, " %d %3s %d %d:%d:%d %n", &day, mon, &year, &hh, &mm,
-	    &ss, &n) != 6)
+	if (sscanf(p, " %d %3s %d %d:%d:%d %n", &day, mon, &year, &hh, &mm, &ss,
+	        &n) != 6)
 		return -1;
 	if ((p = strstr(months, mon)) == NULL || (p - months) % 3 != 0)
 		return -1;
@@ -545,8 +552,8 @@ cut_utf8(char *s, size_t max)
 static const struct {
 	const char *name;
 	size_t nlen;
-	size_t offset;  /* of the char * in struct message_info */
-	int address;    /* keep only the bare address */
+	size_t offset; /* of the char * in struct message_info */
+	int address;   /* keep only the bare address */
 } known_fields[] = {
 	{ "From", 4, offsetof(struct message_info, from), 1 },
 	{ "To", 2, offsetof(struct message_info, to), 1 },
@@ -562,8 +569,7 @@ static const struct {
  * Returns 0 or -1 (no memory).
  */
 static int
-field_keep(struct message_info *info, const struct field *f,
-    struct buf *tmp)
+field_keep(struct message_info *info, const struct field *f, struct buf *tmp)
 {
 	char **slot, *d, *a;
 	size_t i, lead;
@@ -582,8 +588,9 @@ field_keep(struct message_info *info, const struct field *f,
 	if (tmp->failed)
 		return -1;
 	/* The blanks after the colon, on whichever line, are not the value. */
-	for (lead = 0; lead < tmp->len && (tmp->p[lead] == ' ' ||
-	    tmp->p[lead] == '\t'); lead++)
+	for (lead = 0;
+	     lead < tmp->len && (tmp->p[lead] == ' ' || tmp->p[lead] == '\t');
+	     lead++)
 		;
 	if ((d = decode_header(tmp->p + lead, tmp->len - lead)) == NULL)
 		return -1;
@@ -605,12 +612,12 @@ field_keep(struct message_info *info, const struct field *f,
 
 /* What a body or part's own header says about it. */
 struct entity {
-	char type[64];      /* "text/plain", lower case; "" when not given */
-	char charset[40];   /* lower case; "" when not given */
-	char boundary[80];  /* multipart only */
-	char name[256];     /* filename= or name=, raw */
-	char cte[24];       /* Content-Transfer-Encoding, lower case */
-	int attachment;     /* Content-Disposition: attachment */
+	char type[64];     /* "text/plain", lower case; "" when not given */
+	char charset[40];  /* lower case; "" when not given */
+	char boundary[80]; /* multipart only */
+	char name[256];    /* filename= or name=, raw */
+	char cte[24];      /* Content-Transfer-Encoding, lower case */
+	int attachment;    /* Content-Disposition: attachment */
 };
 
 /* Copy the token or quoted string at *pp into out (lower case if asked). */
@@ -624,12 +631,14 @@ mime_value(const char **pp, const char *end, char *out, size_t outlen,
 
 	if (quoted)
 		p++;
-	while (p < end && (quoted ? *p != '"' : (*p != ';' && *p != ' ' &&
-	    *p != '\t' && *p != '\r' && *p != '\n'))) {
+	while (p < end && (quoted ? *p != '"'
+	                          : (*p != ';' && *p != ' ' && *p != '\t' &&
+	                                *p != '\r' && *p != '\n'))) {
 		if (quoted && *p == '\\' && p + 1 < end)
 			p++;
 		if (n + 1 < outlen)
-			out[n++] = lower ? (char)tolower((unsigned char)*p) : *p;
+			out[n++] = lower ? (char)tolower((unsigned char)*p)
+			                 : *p;
 		p++;
 	}
 	if (quoted && p < end)
@@ -671,10 +680,12 @@ mime_params(const char *v, size_t len, char *first, size_t firstlen,
 		if (klen == 7 && strncasecmp(k, "charset", 7) == 0)
 			mime_value(&p, end, e->charset, sizeof(e->charset), 1);
 		else if (klen == 8 && strncasecmp(k, "boundary", 8) == 0)
-			mime_value(&p, end, e->boundary, sizeof(e->boundary), 0);
+			mime_value(&p, end, e->boundary, sizeof(e->boundary),
+			    0);
 		else if (((klen == 4 && strncasecmp(k, "name", 4) == 0) ||
-		    (klen == 8 && strncasecmp(k, "filename", 8) == 0)) &&
-		    (e->name[0] == '\0' || klen == 8))
+		             (klen == 8 &&
+		                 strncasecmp(k, "filename", 8) == 0)) &&
+		         (e->name[0] == '\0' || klen == 8))
 			mime_value(&p, end, e->name, sizeof(e->name), 0);
 		else
 			mime_value(&p, end, junk, sizeof(junk), 0);
@@ -683,8 +694,7 @@ mime_params(const char *v, size_t len, char *first, size_t firstlen,
 
 /* Read the MIME fields of a header (from p to its blank line). */
 static void
-mime_entity(const char **pp, const char *end, struct entity *e,
-    struct buf *tmp)
+mime_entity(const char **pp, const char *end, struct entity *e, struct buf *tmp)
 {
 	struct field f;
 	char disp[32];
@@ -695,13 +705,17 @@ mime_entity(const char **pp, const char *end, struct entity *e,
 		unfold(tmp, f.value, f.vlen);
 		if (tmp->failed)
 			continue;
-		if (f.nlen == 12 && strncasecmp(f.name, "Content-Type", 12) == 0)
-			mime_params(tmp->p, tmp->len, e->type, sizeof(e->type), e);
-		else if (f.nlen == 25 && strncasecmp(f.name,
-		    "Content-Transfer-Encoding", 25) == 0)
-			mime_params(tmp->p, tmp->len, e->cte, sizeof(e->cte), e);
-		else if (f.nlen == 19 && strncasecmp(f.name,
-		    "Content-Disposition", 19) == 0) {
+		if (f.nlen == 12 &&
+		    strncasecmp(f.name, "Content-Type", 12) == 0)
+			mime_params(tmp->p, tmp->len, e->type, sizeof(e->type),
+			    e);
+		else if (f.nlen == 25 &&
+		         strncasecmp(f.name, "Content-Transfer-Encoding", 25) ==
+		             0)
+			mime_params(tmp->p, tmp->len, e->cte, sizeof(e->cte),
+			    e);
+		else if (f.nlen == 19 &&
+		         strncasecmp(f.name, "Content-Disposition", 19) == 0) {
 			mime_params(tmp->p, tmp->len, disp, sizeof(disp), e);
 			e->attachment = strcmp(disp, "attachment") == 0;
 		}
@@ -720,10 +734,11 @@ unquote_printable(const char *s, size_t len, unsigned char *out)
 			out[n++] = (unsigned char)s[i];
 		} else if (i + 1 < len && s[i + 1] == '\n') {
 			i++; /* a soft line break */
-		} else if (i + 2 < len && s[i + 1] == '\r' && s[i + 2] == '\n') {
+		} else if (i + 2 < len && s[i + 1] == '\r' &&
+		           s[i + 2] == '\n') {
 			i += 2;
 		} else if (i + 2 < len && (hi = hexval(s[i + 1])) >= 0 &&
-		    (lo = hexval(s[i + 2])) >= 0) {
+		           (lo = hexval(s[i + 2])) >= 0) {
 			out[n++] = (unsigned char)(hi << 4 | lo);
 			i += 2;
 		} else {
@@ -745,23 +760,25 @@ mime_text(struct buf *out, const struct entity *e, const char *s, size_t len)
 	size_t rawlen = len, i;
 	char two[2];
 
-	if (strcmp(e->cte, "base64") == 0 || strcmp(e->cte,
-	    "quoted-printable") == 0) {
+	if (strcmp(e->cte, "base64") == 0 ||
+	    strcmp(e->cte, "quoted-printable") == 0) {
 		if ((raw = malloc(len + 1)) == NULL) {
 			out->failed = 1;
 			return;
 		}
 		if (strcmp(e->cte, "base64") == 0) {
 			if (sodium_base642bin(raw, len + 1, s, len, " \t\r\n",
-			    &rawlen, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+			        &rawlen, NULL,
+			        sodium_base64_VARIANT_ORIGINAL) != 0)
 				rawlen = 0;
 		} else {
 			rawlen = unquote_printable(s, len, raw);
 		}
 		s = (const char *)raw;
 	}
-	if (strcmp(e->charset, "iso-8859-1") == 0 || strcmp(e->charset,
-	    "latin1") == 0 || strcmp(e->charset, "iso-8859-15") == 0 ||
+	if (strcmp(e->charset, "iso-8859-1") == 0 ||
+	    strcmp(e->charset, "latin1") == 0 ||
+	    strcmp(e->charset, "iso-8859-15") == 0 ||
 	    strcmp(e->charset, "windows-1252") == 0) {
 		for (i = 0; i < rawlen; i++) {
 			unsigned char c = (unsigned char)s[i];
@@ -801,15 +818,15 @@ mime_attachment(struct buf *out, const struct entity *e)
 	free(name);
 }
 
-static void mime_render(struct buf *out, const struct entity *e,
-    const char *s, size_t len, int depth, struct buf *tmp);
+static void mime_render(struct buf *out, const struct entity *e, const char *s,
+    size_t len, int depth, struct buf *tmp);
 
 /* The line of a multipart body at p is "--boundary" (or its close). */
 static int
 mime_delimiter(const char *p, const char *end, const char *b, size_t blen)
 {
 	return (size_t)(end - p) >= blen + 2 && p[0] == '-' && p[1] == '-' &&
-	    memcmp(p + 2, b, blen) == 0;
+	       memcmp(p + 2, b, blen) == 0;
 }
 
 /*
@@ -847,8 +864,8 @@ mime_multipart(struct buf *out, const struct entity *e, const char *s,
 			if (part.type[0] == '\0')
 				snprintf(part.type, sizeof(part.type),
 				    "text/plain");
-			if (alternative && (shown ||
-			    strcmp(part.type, "text/plain") != 0)) {
+			if (alternative &&
+			    (shown || strcmp(part.type, "text/plain") != 0)) {
 				/* Only the plain text of alternatives. */
 			} else {
 				mime_render(out, &part, nl, (size_t)(q - nl),
@@ -857,7 +874,7 @@ mime_multipart(struct buf *out, const struct entity *e, const char *s,
 			}
 		}
 		if (last || (p + blen + 4 <= end && p[blen + 2] == '-' &&
-		    p[blen + 3] == '-'))
+		                p[blen + 3] == '-'))
 			break; /* the close delimiter, or the end */
 		nl = memchr(p, '\n', (size_t)(end - p));
 		p = start = nl != NULL ? nl + 1 : end;
@@ -867,16 +884,16 @@ mime_multipart(struct buf *out, const struct entity *e, const char *s,
 }
 
 static void
-mime_render(struct buf *out, const struct entity *e, const char *s,
-    size_t len, int depth, struct buf *tmp)
+mime_render(struct buf *out, const struct entity *e, const char *s, size_t len,
+    int depth, struct buf *tmp)
 {
 	if (strncmp(e->type, "multipart/", 10) == 0 && e->boundary[0] != '\0' &&
 	    depth < MIME_DEPTH_MAX) {
 		mime_multipart(out, e, s, len, depth, tmp);
 		return;
 	}
-	if (!e->attachment && (e->type[0] == '\0' ||
-	    strncmp(e->type, "text/", 5) == 0)) {
+	if (!e->attachment &&
+	    (e->type[0] == '\0' || strncmp(e->type, "text/", 5) == 0)) {
 		if (out->len > 0 && out->p[out->len - 1] != '\n')
 			buf_str(out, "\n");
 		mime_text(out, e, s, len);

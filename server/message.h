@@ -14,12 +14,12 @@
  * header fields come sanitized (see message_parse): no control character.
  */
 struct message_info {
-	char *from;     /* address in From:, or "" */
-	char *to;       /* address in To:, or "" */
-	char *subject;  /* decoded to UTF-8, or "" */
-	char *date;     /* the Date: header as written, or "" */
-	time_t when;    /* Date: parsed, or -1 */
-	char *body;     /* only when asked for: UTF-8, after the blank line */
+	char *from;    /* address in From:, or "" */
+	char *to;      /* address in To:, or "" */
+	char *subject; /* decoded to UTF-8, or "" */
+	char *date;    /* the Date: header as written, or "" */
+	time_t when;   /* Date: parsed, or -1 */
+	char *body;    /* only when asked for: UTF-8, after the blank line */
 };
 
 /*
@@ -30,8 +30,7 @@ struct message_info {
  * Returns a malloc'd buffer and its length, or NULL.
  */
 char *message_build(const char *from, const char *to, const char *subject,
-    const char *date, const char *message_id, const char *body,
-    size_t *len_r);
+    const char *date, const char *message_id, const char *body, size_t *len_r);
 
 /*
  * Parse a stored file (with_body: also copy the body out), whoever wrote

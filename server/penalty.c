@@ -49,15 +49,15 @@ enum turn_stage {
 TAILQ_HEAD(turn_queue, penalty_turn);
 
 struct penalty_entry {
-	LIST_ENTRY(penalty_entry) chain;  /* hash bucket */
-	TAILQ_ENTRY(penalty_entry) age;   /* its list, stalest first */
+	LIST_ENTRY(penalty_entry) chain; /* hash bucket */
+	TAILQ_ENTRY(penalty_entry) age;  /* its list, stalest first */
 	uint64_t hash;
 	char key[96];
-	int known;                        /* an existing account's */
-	unsigned refs;                    /* turns using it */
+	int known;     /* an existing account's */
+	unsigned refs; /* turns using it */
 	unsigned failures;
-	uint64_t last_ms;                 /* monotonic time of the last failure */
-	unsigned holders;                 /* turns being checked or delayed */
+	uint64_t last_ms; /* monotonic time of the last failure */
+	unsigned holders; /* turns being checked or delayed */
 	struct turn_queue waiting;
 	unsigned nwaiting;
 	/* Addresses: logins in progress for names without failures (names
@@ -71,19 +71,19 @@ TAILQ_HEAD(entry_list, penalty_entry);
 LIST_HEAD(entry_bucket, penalty_entry);
 
 struct penalty_turn {
-	struct penalty *pen;              /* NULL once the table is freed */
+	struct penalty *pen; /* NULL once the table is freed */
 	struct penalty_entry *user, *addr;
 	int holds_user, holds_addr, need_addr;
-	int refused;                      /* taken out of a queue grown long */
-	int counted;                      /* in its address's active count */
+	int refused; /* taken out of a queue grown long */
+	int counted; /* in its address's active count */
 	enum turn_stage stage;
 	struct event *ev;
 	void (*fn)(void *);
 	int (*wanted)(void *);
 	void *arg;
 	unsigned long long log_id;
-	TAILQ_ENTRY(penalty_turn) queue;  /* in the entry it waits for */
-	TAILQ_ENTRY(penalty_turn) all;    /* pen->turns */
+	TAILQ_ENTRY(penalty_turn) queue; /* in the entry it waits for */
+	TAILQ_ENTRY(penalty_turn) all;   /* pen->turns */
 };
 
 struct penalty {
@@ -92,8 +92,8 @@ struct penalty {
 	unsigned char hkey[crypto_shorthash_KEYBYTES];
 	struct entry_bucket *buckets;
 	size_t nbuckets, nentries;
-	struct entry_list known;          /* existing accounts: never evicted */
-	struct entry_list other;          /* unknown names and addresses */
+	struct entry_list known; /* existing accounts: never evicted */
+	struct entry_list other; /* unknown names and addresses */
 	size_t nother;
 	TAILQ_HEAD(, penalty_turn) turns;
 	int closing;
@@ -124,7 +124,7 @@ penalty_new(struct event_base *base, unsigned base_ms, unsigned max_ms)
 	TAILQ_INIT(&pen->turns);
 	pen->nbuckets = PENALTY_BUCKETS_MIN;
 	if (base_ms > 0 && (pen->buckets = calloc(pen->nbuckets,
-	    sizeof(*pen->buckets))) == NULL) {
+	                        sizeof(*pen->buckets))) == NULL) {
 		free(pen);
 		return NULL;
 	}
@@ -174,7 +174,7 @@ find(struct penalty *pen, const char *prefix, const char *name, char *key,
 
 	snprintf(key, keylen, "%s%s", prefix, name);
 	*hash_r = key_hash(pen, key);
-	LIST_FOREACH(e, &pen->buckets[*hash_r & (pen->nbuckets - 1)], chain)
+	LIST_FOREACH (e, &pen->buckets[*hash_r & (pen->nbuckets - 1)], chain)
 		if (e->hash == *hash_r && strcmp(e->key, key) == 0)
 			return e;
 	return NULL;
@@ -208,7 +208,7 @@ prune(struct penalty *pen, struct entry_list *list, uint64_t now)
 	struct penalty_entry *e;
 
 	while ((e = TAILQ_FIRST(list)) != NULL && entry_idle(e) &&
-	    now - e->last_ms > PENALTY_FORGET_MS)
+	       now - e->last_ms > PENALTY_FORGET_MS)
 		entry_remove(pen, e);
 }
 
@@ -224,7 +224,7 @@ get(struct penalty *pen, const char *prefix, const char *name, uint64_t now)
 		return e;
 	if (pen->nother >= PENALTY_ENTRIES_MAX) {
 		/* The stalest idle entry makes room; busy ones are few. */
-		TAILQ_FOREACH(old, &pen->other, age)
+		TAILQ_FOREACH (old, &pen->other, age)
 			if (entry_idle(old))
 				break;
 		if (old != NULL)
@@ -267,8 +267,8 @@ entry_delay(const struct penalty *pen, const struct penalty_entry *e,
 	if (e == NULL || e->failures == 0 ||
 	    now - e->last_ms > PENALTY_FORGET_MS)
 		return 0;
-	d = e->failures > 20 ? pen->max_ms :
-	    (uint64_t)pen->base_ms << (e->failures - 1);
+	d = e->failures > 20 ? pen->max_ms
+	                     : (uint64_t)pen->base_ms << (e->failures - 1);
 	if (d > pen->max_ms)
 		d = pen->max_ms;
 	since = now - e->last_ms;
@@ -332,8 +332,7 @@ penalty_delay(struct penalty *pen, const char *user, const char *addr)
 
 	if (pen->base_ms == 0)
 		return 0;
-	du = entry_delay(pen, find(pen, "u:", user, key, sizeof(key), &h),
-	    now);
+	du = entry_delay(pen, find(pen, "u:", user, key, sizeof(key), &h), now);
 	a = find(pen, "a:", addr, key, sizeof(key), &h);
 	if (guessing(a, now))
 		da = entry_delay(pen, a, now);
@@ -359,7 +358,7 @@ may_take(const struct penalty_entry *e, int is_user, uint64_t now)
 	if (e->holders == 0)
 		return 1;
 	return is_user && e->holders < PENALTY_PARALLEL &&
-	    !has_failures(e, now);
+	       !has_failures(e, now);
 }
 
 /* How many may wait for e: few once it is being guessed. */
@@ -446,7 +445,7 @@ turn_wake(struct penalty_entry *e, int is_user)
 	struct penalty_turn *t;
 
 	while ((t = TAILQ_FIRST(&e->waiting)) != NULL &&
-	    may_take(e, is_user, now_ms())) {
+	       may_take(e, is_user, now_ms())) {
 		TAILQ_REMOVE(&e->waiting, t, queue);
 		e->nwaiting--;
 		if (turn_advance(t) == 1)
@@ -465,7 +464,7 @@ trim(struct penalty_entry *e, int is_user, uint64_t now)
 	struct penalty_turn *t;
 
 	while (e->nwaiting > queue_max(e, is_user, now) &&
-	    (t = TAILQ_LAST(&e->waiting, turn_queue)) != NULL) {
+	       (t = TAILQ_LAST(&e->waiting, turn_queue)) != NULL) {
 		TAILQ_REMOVE(&e->waiting, t, queue);
 		e->nwaiting--;
 		t->refused = 1;
@@ -523,7 +522,7 @@ penalty_enter(struct penalty *pen, const char *user, const char *addr,
 	 */
 	t->need_addr = recent_names(a, now) + a->active >= PENALTY_GUESS_NAMES;
 	if ((t->need_addr && a->holders > 0 &&
-	    a->nwaiting >= queue_max(a, 0, now)) ||
+	        a->nwaiting >= queue_max(a, 0, now)) ||
 	    (u->holders > 0 && u->nwaiting >= queue_max(u, 1, now))) {
 		event_free(t->ev);
 		free(t);
@@ -611,8 +610,8 @@ penalty_leave(struct penalty_turn *t, enum penalty_outcome outcome)
 		break;
 	}
 	if (t->stage == TURN_QUEUED) {
-		struct penalty_entry *q = t->holds_addr || !t->need_addr ?
-		    u : a;
+		struct penalty_entry *q = t->holds_addr || !t->need_addr ? u
+		                                                         : a;
 
 		TAILQ_REMOVE(&q->waiting, t, queue);
 		q->nwaiting--;

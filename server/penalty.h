@@ -56,9 +56,9 @@ void penalty_free(struct penalty *pen);
  * so that parallel logins see it. Returns 1: check now; 0: fn(arg) runs on
  * the reactor when the turn comes (after the checks ahead of it and the
  * penalty, see penalty_refused); -1: refused, errno EBUSY (too many logins
- * already waiting for this account or address) or ENOMEM. Unless -1, *turn_r is set (NULL when
- * throttling is off) and must be given to penalty_leave exactly once.
- * log_id is the connection id for the "delayed" log line. wanted(arg),
+ * already waiting for this account or address) or ENOMEM. Unless -1, *turn_r is
+ * set (NULL when throttling is off) and must be given to penalty_leave exactly
+ * once. log_id is the connection id for the "delayed" log line. wanted(arg),
  * when not NULL, says whether the login is still wanted (its client still
  * there): one that is not gets fn(arg) at once when its turn comes instead
  * of waiting out a penalty, so logins abandoned in the queue hold nobody up.
@@ -80,7 +80,6 @@ void penalty_leave(struct penalty_turn *turn, enum penalty_outcome outcome);
  * Milliseconds a login for user from addr would wait now for its penalty,
  * not counting turns ahead of it (0: none).
  */
-unsigned penalty_delay(struct penalty *pen, const char *user,
-    const char *addr);
+unsigned penalty_delay(struct penalty *pen, const char *user, const char *addr);
 
 #endif

@@ -30,17 +30,17 @@ struct pool {
 	const char *name;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct jobq waiting;    /* for a thread */
-	struct jobq finished;   /* waiting for their done on the loop */
-	unsigned queued;        /* in waiting */
-	unsigned pending;       /* submitted, done not yet run (loop only) */
+	struct jobq waiting;  /* for a thread */
+	struct jobq finished; /* waiting for their done on the loop */
+	unsigned queued;      /* in waiting */
+	unsigned pending;     /* submitted, done not yet run (loop only) */
 	unsigned max_queue;
 	int stopping;
 	int efd;
 	struct event *ev;
 	pthread_t *threads;
 	unsigned nthreads;
-	int nice;               /* niceness wanted for the workers */
+	int nice; /* niceness wanted for the workers */
 };
 
 static void
@@ -81,8 +81,8 @@ pool_thread(void *arg)
 			pool->waiting.tail = NULL;
 		pool->queued--;
 		/* On Linux, niceness belongs to the thread that sets it. */
-		if (niced != pool->nice && setpriority(PRIO_PROCESS, 0,
-		    pool->nice) == 0)
+		if (niced != pool->nice &&
+		    setpriority(PRIO_PROCESS, 0, pool->nice) == 0)
 			niced = pool->nice;
 		pthread_mutex_unlock(&pool->lock);
 
@@ -155,7 +155,7 @@ pool_new(struct event_base *base, const char *name, unsigned threads,
 		goto fail;
 	for (i = 0; i < threads; i++) {
 		if (pthread_create(&pool->threads[i], NULL, pool_thread,
-		    pool) != 0)
+		        pool) != 0)
 			goto fail;
 		pool->nthreads++;
 	}

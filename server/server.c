@@ -55,14 +55,14 @@
 struct server_listener {
 	struct evconnlistener *l;
 	struct server *srv;
-	int tls;                    /* TLS from the first byte */
-	int smtp;                   /* SMTP: 1 + enum smtp_kind; 0: the protocol */
+	int tls;  /* TLS from the first byte */
+	int smtp; /* SMTP: 1 + enum smtp_kind; 0: the protocol */
 };
 
 /* One entry of the server's list of live connections. */
 struct server_client {
 	TAILQ_ENTRY(server_client) entry;
-	struct conn *conn;          /* NULL for an SMTP session */
+	struct conn *conn; /* NULL for an SMTP session */
 	struct smtp_session *smtp;
 };
 
@@ -71,7 +71,7 @@ struct server {
 	struct event_base *base;
 	struct server_listener listeners[SERVER_LISTENERS_MAX];
 	size_t nlisteners;
-	struct tls *tls;            /* the TLS context, when a listener has TLS */
+	struct tls *tls; /* the TLS context, when a listener has TLS */
 	struct event *signals[3];
 	struct event *accept_retry; /* re-enables accepting after EMFILE */
 	struct event *drain_timer;  /* polls for the end of a graceful stop */
@@ -80,17 +80,17 @@ struct server {
 	unsigned long long status_delivered;
 	server_reload_fn reload;
 	void *reload_arg;
-	struct pool *auth_pool;     /* password hashing */
-	struct pool *store_pool;    /* disk: delivery, reads, scans */
+	struct pool *auth_pool;  /* password hashing */
+	struct pool *store_pool; /* disk: delivery, reads, scans */
 	struct mailboxes *mailboxes;
-	struct penalty *penalty;    /* failed-login throttling */
-	struct conn_env *conn_env;  /* what every connection shares */
+	struct penalty *penalty;             /* failed-login throttling */
+	struct conn_env *conn_env;           /* what every connection shares */
 	TAILQ_HEAD(, server_client) clients; /* every live connection */
 	unsigned nconns;
 	int accepting;
 	int stopping;
 	int lock_fd;
-	int data_fd;                /* the data directory: the store's root */
+	int data_fd; /* the data directory: the store's root */
 	struct timeval stop_started;
 	unsigned long long next_conn_id;
 	unsigned long long delivered;
@@ -159,7 +159,8 @@ store_clean_account(struct server *srv, const char *name)
 		return 0;
 	if (S_ISLNK(st.st_mode)) {
 		log_warn("data directory: skipped %s: a symbolic link, not "
-		    "followed", name);
+		         "followed",
+		    name);
 		return 0;
 	}
 	if (!S_ISDIR(st.st_mode))
@@ -171,8 +172,8 @@ store_clean_account(struct server *srv, const char *name)
 	}
 	if ((cleaned = maildir_clean_tmp(md)) == -1) {
 		log_warn("data directory: not cleaned %s/tmp: %s", name,
-		    errno == ELOOP ? "a symbolic link, not followed" :
-		    strerror(errno));
+		    errno == ELOOP ? "a symbolic link, not followed"
+		                   : strerror(errno));
 		cleaned = 0;
 	}
 	close(md);
@@ -211,9 +212,11 @@ store_open(struct server *srv)
 	}
 	srv->lock_fd = openat(srv->data_fd, ".glomaild.lock",
 	    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (srv->lock_fd == -1 || flock(srv->lock_fd, LOCK_EX | LOCK_NB) == -1) {
+	if (srv->lock_fd == -1 ||
+	    flock(srv->lock_fd, LOCK_EX | LOCK_NB) == -1) {
 		log_error("cannot lock %s/.glomaild.lock (is another glomaild "
-		    "using it?): %s", data, strerror(errno));
+		          "using it?): %s",
+		    data, strerror(errno));
 		return -1;
 	}
 	if (maildir_create(srv->data_fd, RULES_LOST_DIR) == -1) {
@@ -222,15 +225,17 @@ store_open(struct server *srv)
 		return -1;
 	}
 	/* Its own descriptor: a listing must not move data_fd's offset. */
-	if ((fd = openat(srv->data_fd, ".", O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+	if ((fd = openat(srv->data_fd, ".",
+	         O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    (d = fdopendir(fd)) == NULL) {
 		log_error("cannot read %s: %s", data, strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (users_is_staging(de->d_name)) {
 			if (users_remove_staging(srv->data_fd, de->d_name) ==
@@ -245,7 +250,8 @@ store_open(struct server *srv)
 	}
 	closedir(d);
 	if (total > 0)
-		log_warn("removed %d incomplete deliveries left in tmp/", total);
+		log_warn("removed %d incomplete deliveries left in tmp/",
+		    total);
 	return 0;
 }
 
@@ -265,7 +271,7 @@ raise_fd_limit(const struct config *cfg)
 	}
 	if (rl.rlim_cur < want)
 		log_warn("descriptor limit %llu is below max-connections %u; "
-		    "accepting will pause when descriptors run out",
+		         "accepting will pause when descriptors run out",
 		    (unsigned long long)rl.rlim_cur, cfg->max_connections);
 }
 
@@ -495,8 +501,8 @@ tls_reload_settings(struct server *srv)
 	enum tls_profile profile = (enum tls_profile)srv->cfg->tls_profile;
 
 	if (tls_paths(srv->cfg->tls_cert, srv->cfg->tls_key, &cert, &key, err,
-	    sizeof(err)) == -1 || tls_reload(srv->tls, cert, key, profile, err,
-	    sizeof(err)) == -1)
+	        sizeof(err)) == -1 ||
+	    tls_reload(srv->tls, cert, key, profile, err, sizeof(err)) == -1)
 		log_error("reload: tls: %s; the certificate in service stays",
 		    err);
 	else
@@ -530,7 +536,7 @@ server_reload(struct server *srv)
 		log_set_level(srv->cfg->log_level);
 		if (srv->tls != NULL)
 			tls_reload_settings(srv);
-		TAILQ_FOREACH(sc, &srv->clients, entry)
+		TAILQ_FOREACH (sc, &srv->clients, entry)
 			if (sc->conn != NULL)
 				conn_limits_changed(sc->conn);
 		/* A new max-connections may pause or resume accepting. */
@@ -554,7 +560,8 @@ server_stop(struct server *srv, const char *why)
 		return;
 	log_info("%s: stopping (connections=%u)", why, srv->nconns);
 	service_notifyf("STOPPING=1\nSTATUS=Stopping: %u connections to "
-	    "finish, %llu messages delivered", srv->nconns, srv->delivered);
+	                "finish, %llu messages delivered",
+	    srv->nconns, srv->delivered);
 	for (i = 0; i < srv->nlisteners; i++)
 		evconnlistener_disable(srv->listeners[i].l);
 	srv->stopping = 1;
@@ -608,7 +615,7 @@ server_new(const struct config *cfg)
 	if ((srv->base = event_base_new()) == NULL ||
 	    (srv->mailboxes = mailboxes_new()) == NULL ||
 	    (srv->conn_env = conn_env_new(srv, srv->base, cfg,
-	    server_conn_gone)) == NULL)
+	         server_conn_gone)) == NULL)
 		goto fail;
 	srv->auth_pool = pool_new(srv->base, "auth", cfg->auth_workers,
 	    POOL_QUEUE_MAX);
@@ -627,7 +634,8 @@ server_new(const struct config *cfg)
 	if (srv->accept_retry == NULL)
 		goto fail;
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		srv->signals[i] = evsignal_new(srv->base, sigs[i], signal_cb, srv);
+		srv->signals[i] = evsignal_new(srv->base, sigs[i], signal_cb,
+		    srv);
 		if (srv->signals[i] == NULL ||
 		    event_add(srv->signals[i], NULL) == -1)
 			goto fail;
@@ -708,7 +716,7 @@ log_listening(struct evconnlistener *l, int tls, int smtp)
 
 	memset(&ss, 0, sizeof(ss));
 	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss,
-	    &len) == 0) {
+	        &len) == 0) {
 		format_addr(&ss, shown, sizeof(shown));
 		if (smtp)
 			log_info("listening for %s on %s",
@@ -737,15 +745,16 @@ log_started(const struct server *srv)
 		len = sizeof(ss);
 		memset(&ss, 0, sizeof(ss));
 		if (getsockname(evconnlistener_get_fd(srv->listeners[i].l),
-		    (struct sockaddr *)&ss, &len) == -1)
+		        (struct sockaddr *)&ss, &len) == -1)
 			snprintf(shown, sizeof(shown), "?");
 		else
 			format_addr(&ss, shown, sizeof(shown));
 		if (srv->listeners[i].smtp) {
 			n = snprintf(smtp + sused, sizeof(smtp) - sused,
 			    "%s%s/%s", sused > 0 ? "," : "",
-			    smtp_kind_name((enum smtp_kind)
-			    (srv->listeners[i].smtp - 1)), shown);
+			    smtp_kind_name(
+			        (enum smtp_kind)(srv->listeners[i].smtp - 1)),
+			    shown);
 			if (n > 0 && (size_t)n < sizeof(smtp) - sused)
 				sused += (size_t)n;
 			continue;
@@ -804,7 +813,7 @@ tls_setup(struct server *srv)
 	if (srv->tls != NULL)
 		return 0;
 	if (tls_paths(srv->cfg->tls_cert, srv->cfg->tls_key, &cert, &key, err,
-	    sizeof(err)) == 0)
+	        sizeof(err)) == 0)
 		srv->tls = tls_new(cert, key,
 		    (enum tls_profile)srv->cfg->tls_profile, err, sizeof(err));
 	free(cert);
@@ -825,41 +834,45 @@ static int
 listen_passed(struct server *srv, int n, char **names)
 {
 	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-	    LEV_OPT_DISABLED;
+	                       LEV_OPT_DISABLED;
 	struct server_listener *sl;
 	struct evconnlistener *l;
 	const char *name;
 	int fd, tls, smtp;
 
 	log_info("socket activation: %d socket%s from the service manager; "
-	    "the listen settings are not used", n, n == 1 ? "" : "s");
+	         "the listen settings are not used",
+	    n, n == 1 ? "" : "s");
 	for (fd = SERVICE_LISTEN_FDS_START; fd < SERVICE_LISTEN_FDS_START + n;
-	    fd++) {
+	     fd++) {
 		/* FileDescriptorName=tls marks the TLS socket; smtp,
 		 * submission and submissions the SMTP ones. */
-		name = names != NULL ? names[fd - SERVICE_LISTEN_FDS_START] :
-		    "";
-		smtp = strcmp(name, "smtp") == 0 ? 1 + SMTP_KIND_SMTP :
-		    strcmp(name, "submission") == 0 ? 1 + SMTP_KIND_SUBMISSION :
-		    strcmp(name, "submissions") == 0 ?
-		    1 + SMTP_KIND_SUBMISSIONS : 0;
+		name = names != NULL ? names[fd - SERVICE_LISTEN_FDS_START]
+		                     : "";
+		smtp = strcmp(name, "smtp") == 0 ? 1 + SMTP_KIND_SMTP
+		       : strcmp(name, "submission") == 0
+		           ? 1 + SMTP_KIND_SUBMISSION
+		       : strcmp(name, "submissions") == 0
+		           ? 1 + SMTP_KIND_SUBMISSIONS
+		           : 0;
 		/* TLS from the first byte; submission needs it for STARTTLS. */
 		tls = strcmp(name, "tls") == 0 ||
-		    smtp == 1 + SMTP_KIND_SUBMISSIONS;
+		      smtp == 1 + SMTP_KIND_SUBMISSIONS;
 		if (service_is_stream_listener(fd) != 1) {
 			log_error("socket activation: descriptor %d is not a "
-			    "listening stream socket", fd);
+			          "listening stream socket",
+			    fd);
 			return -1;
 		}
 		if (((tls || smtp == 1 + SMTP_KIND_SUBMISSION) &&
-		    tls_setup(srv) == -1) ||
+		        tls_setup(srv) == -1) ||
 		    (sl = listener_slot(srv, tls)) == NULL)
 			return -1;
 		sl->smtp = smtp;
 		/* Backlog 0: the socket listens already. */
 		if (evutil_make_socket_nonblocking(fd) == -1 ||
 		    (l = evconnlistener_new(srv->base, accept_cb, sl, flags, 0,
-		    fd)) == NULL) {
+		         fd)) == NULL) {
 			log_error("socket activation: descriptor %d: %s", fd,
 			    strerror(errno));
 			return -1;
@@ -877,14 +890,15 @@ listen_bind(struct server *srv, const struct config_listen *addrs, int tls,
     int smtp)
 {
 	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED;
+	                       LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED;
 	struct server_listener *sl;
 	struct sockaddr_storage ss;
 	struct evconnlistener *l;
 	static const char *const smtp_keys[] = { "smtp-listen",
-	    "submission-listen", "submissions-listen" };
-	const char *what = smtp ? smtp_keys[smtp - 1] : tls ? "tls-listen" :
-	    "listen";
+		"submission-listen", "submissions-listen" };
+	const char *what = smtp  ? smtp_keys[smtp - 1]
+	                   : tls ? "tls-listen"
+	                         : "listen";
 	socklen_t len;
 	size_t i;
 
@@ -932,12 +946,12 @@ server_listen(struct server *srv)
 	service_names_free(names);
 	if (listen_bind(srv, &srv->cfg->listen, 0, 0) == -1 ||
 	    listen_bind(srv, &srv->cfg->tls_listen, 1, 0) == -1 ||
-	    listen_bind(srv, &srv->cfg->smtp_listen, 0,
-	    1 + SMTP_KIND_SMTP) == -1 ||
+	    listen_bind(srv, &srv->cfg->smtp_listen, 0, 1 + SMTP_KIND_SMTP) ==
+	        -1 ||
 	    listen_bind(srv, &srv->cfg->submission_listen, 0,
-	    1 + SMTP_KIND_SUBMISSION) == -1 ||
+	        1 + SMTP_KIND_SUBMISSION) == -1 ||
 	    listen_bind(srv, &srv->cfg->submissions_listen, 1,
-	    1 + SMTP_KIND_SUBMISSIONS) == -1)
+	        1 + SMTP_KIND_SUBMISSIONS) == -1)
 		return -1;
 	set_accepting(srv, 1);
 	log_started(srv);
@@ -1029,8 +1043,9 @@ server_nlisteners(const struct server *srv)
 int
 server_listener_fd(const struct server *srv, size_t i)
 {
-	return i < srv->nlisteners ?
-	    (int)evconnlistener_get_fd(srv->listeners[i].l) : -1;
+	return i < srv->nlisteners
+	           ? (int)evconnlistener_get_fd(srv->listeners[i].l)
+	           : -1;
 }
 
 unsigned
@@ -1039,7 +1054,7 @@ server_logged_in(const struct server *srv)
 	const struct server_client *sc;
 	unsigned n = 0;
 
-	TAILQ_FOREACH(sc, &srv->clients, entry)
+	TAILQ_FOREACH (sc, &srv->clients, entry)
 		if (session_logged_in(conn_session(sc->conn)))
 			n++;
 	return n;

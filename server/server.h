@@ -40,7 +40,6 @@ struct server *server_new(const struct config *cfg);
  */
 int server_listen(struct server *srv);
 
-
 /* SIGHUP calls fn(arg); without it SIGHUP only says there is nothing to do. */
 void server_on_reload(struct server *srv, server_reload_fn fn, void *arg);
 
@@ -63,10 +62,10 @@ struct conn *server_conn_add(struct server *srv, evutil_socket_t fd,
 /* What the rest of the server uses of it (borrowed). */
 const struct config *server_cfg(const struct server *srv);
 struct event_base *server_base(const struct server *srv);
-struct pool *server_auth_pool(const struct server *srv);   /* hashing */
-struct pool *server_store_pool(const struct server *srv);  /* disk work */
+struct pool *server_auth_pool(const struct server *srv);  /* hashing */
+struct pool *server_store_pool(const struct server *srv); /* disk work */
 struct mailboxes *server_mailboxes(const struct server *srv);
-struct penalty *server_penalty(const struct server *srv);  /* logins */
+struct penalty *server_penalty(const struct server *srv); /* logins */
 
 /* One more message stored (the count the service manager shows). */
 void server_count_delivery(struct server *srv);

@@ -22,8 +22,7 @@ int service_notify_enabled(void);
 int service_notify(const char *state);
 
 /* The same, printf-style. */
-int service_notifyf(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+int service_notifyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * How many listening sockets were passed to this process, starting at

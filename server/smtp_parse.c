@@ -80,8 +80,8 @@ smtp_verb_name(enum smtp_verb verb)
 static int
 atext(int c)
 {
-	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) !=
-	    NULL);
+	return isalnum(c) ||
+	       (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 /* Letters, digits and hyphens, dot-separated labels of 1 to 63. */
@@ -145,7 +145,7 @@ mailbox_ok(const char *s, size_t len, int allow_postmaster)
 
 	if (at == NULL)
 		return allow_postmaster && len == 10 &&
-		    strncasecmp(s, "postmaster", 10) == 0;
+		       strncasecmp(s, "postmaster", 10) == 0;
 	llen = (size_t)(at - s);
 	if (llen == 0 || llen > 64 || s[0] == '.' || s[llen - 1] == '.')
 		return 0;
@@ -159,7 +159,7 @@ mailbox_ok(const char *s, size_t len, int allow_postmaster)
 			return 0;
 	}
 	return domain_ok(at + 1, len - llen - 1) ||
-	    literal_ok(at + 1, len - llen - 1);
+	       literal_ok(at + 1, len - llen - 1);
 }
 
 /* SIZE=digits (no sign, no overflow). */
@@ -229,8 +229,8 @@ smtp_parse_path(const char *arg, int from, struct smtp_path *path_r)
 			if (parse_size(eq, &path_r->size) == -1)
 				return SMTP_PATH_SYNTAX;
 		} else if (strcasecmp(param, "BODY") == 0 && eq != NULL &&
-		    (strcasecmp(eq, "7BIT") == 0 ||
-		    strcasecmp(eq, "8BITMIME") == 0))
+		           (strcasecmp(eq, "7BIT") == 0 ||
+		               strcasecmp(eq, "8BITMIME") == 0))
 			path_r->body_8bit = strcasecmp(eq, "8BITMIME") == 0;
 		else
 			return SMTP_PATH_PARAM;
@@ -244,8 +244,8 @@ smtp_base64_text(const char *b64, char *out, size_t outlen)
 	size_t n;
 
 	if (outlen == 0 || sodium_base642bin((unsigned char *)out, outlen - 1,
-	    b64, strlen(b64), NULL, &n, NULL,
-	    sodium_base64_VARIANT_ORIGINAL) != 0)
+	                       b64, strlen(b64), NULL, &n, NULL,
+	                       sodium_base64_VARIANT_ORIGINAL) != 0)
 		return -1;
 	out[n] = '\0';
 	if (memchr(out, '\0', n) != NULL)
@@ -263,7 +263,7 @@ smtp_auth_plain(const char *b64, char *user_r, size_t userlen, char *pass_r,
 	int rc = -1;
 
 	if (sodium_base642bin(buf, sizeof(buf), b64, strlen(b64), NULL, &n,
-	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+	        NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
 		goto done;
 	end = buf + n;
 	authz = buf;
@@ -276,8 +276,8 @@ smtp_auth_plain(const char *b64, char *user_r, size_t userlen, char *pass_r,
 	zlen = (size_t)(authc - 1 - authz);
 	clen = (size_t)(pass - 1 - authc);
 	plen = (size_t)(end - pass);
-	if (memchr(pass, '\0', plen) != NULL || clen == 0 ||
-	    clen >= userlen || plen >= passlen)
+	if (memchr(pass, '\0', plen) != NULL || clen == 0 || clen >= userlen ||
+	    plen >= passlen)
 		goto done;
 	if (zlen != 0 && (zlen != clen || memcmp(authz, authc, clen) != 0)) {
 		rc = -2;
@@ -295,11 +295,11 @@ done:
 
 /* The reader's states: where in a line the last byte left it. */
 enum {
-	D_BOL,     /* at the start of a line */
-	D_DOT,     /* a '.' at the start of a line */
-	D_DOT_CR,  /* ".\r" at the start of a line */
-	D_TEXT,    /* inside a line */
-	D_CR,      /* a '\r' inside a line */
+	D_BOL,    /* at the start of a line */
+	D_DOT,    /* a '.' at the start of a line */
+	D_DOT_CR, /* ".\r" at the start of a line */
+	D_TEXT,   /* inside a line */
+	D_CR,     /* a '\r' inside a line */
 };
 
 void
@@ -362,8 +362,7 @@ text(struct smtp_data *d, char c)
 }
 
 int
-smtp_data_feed(struct smtp_data *d, const char *in, size_t len,
-    size_t *used_r)
+smtp_data_feed(struct smtp_data *d, const char *in, size_t len, size_t *used_r)
 {
 	size_t i;
 	char c;
@@ -383,7 +382,7 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t len,
 			else if (c == '\n') {
 				/* "." ended by a bare LF: looks like an end. */
 				d->flags |= SMTP_DATA_AMBIGUOUS |
-				    SMTP_DATA_BARE_LF;
+				            SMTP_DATA_BARE_LF;
 				put(d, '.');
 				put(d, '\n');
 				d->state = D_BOL;
@@ -438,7 +437,7 @@ int
 smtp_data_verdict(const struct smtp_data *d, int reject_bare_lf)
 {
 	static const int order[] = { SMTP_DATA_TOO_BIG, SMTP_DATA_AMBIGUOUS,
-	    SMTP_DATA_BARE_CR, SMTP_DATA_NUL, SMTP_DATA_BARE_LF };
+		SMTP_DATA_BARE_CR, SMTP_DATA_NUL, SMTP_DATA_BARE_LF };
 	int flags = d->flags;
 	size_t i;
 

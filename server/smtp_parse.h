@@ -9,8 +9,8 @@
 
 #include <stddef.h>
 
-#define SMTP_LINE_MAX 2048    /* a command line, CRLF included */
-#define SMTP_PATH_MAX 256     /* RFC 5321 §4.5.3.1.3 */
+#define SMTP_LINE_MAX 2048 /* a command line, CRLF included */
+#define SMTP_PATH_MAX 256  /* RFC 5321 §4.5.3.1.3 */
 
 enum smtp_verb {
 	SMTP_UNKNOWN,
@@ -27,7 +27,7 @@ enum smtp_verb {
 	SMTP_HELP,
 	SMTP_STARTTLS,
 	SMTP_AUTH,
-	SMTP_HTTP,            /* GET, POST...: another protocol, close */
+	SMTP_HTTP, /* GET, POST...: another protocol, close */
 };
 
 /*
@@ -49,9 +49,9 @@ struct smtp_path {
 
 enum smtp_path_error {
 	SMTP_PATH_OK,
-	SMTP_PATH_SYNTAX,     /* 501 / 553: not FROM:<...> or TO:<...> */
-	SMTP_PATH_ADDRESS,    /* 553 5.1.7 / 501 5.1.3: a bad address */
-	SMTP_PATH_PARAM,      /* 555 5.5.4: a parameter not supported */
+	SMTP_PATH_SYNTAX,  /* 501 / 553: not FROM:<...> or TO:<...> */
+	SMTP_PATH_ADDRESS, /* 553 5.1.7 / 501 5.1.3: a bad address */
+	SMTP_PATH_PARAM,   /* 555 5.5.4: a parameter not supported */
 };
 
 /*
@@ -74,8 +74,8 @@ int smtp_helo_ok(const char *name);
  * authentication one. Returns 0 with user_r and pass_r filled, -1 when it
  * does not decode (501), -2 when it asks to act as someone else (535).
  */
-int smtp_auth_plain(const char *b64, char *user_r, size_t userlen,
-    char *pass_r, size_t passlen);
+int smtp_auth_plain(const char *b64, char *user_r, size_t userlen, char *pass_r,
+    size_t passlen);
 
 /* Decode one base64 line of AUTH LOGIN into out (NUL-terminated). 0/-1. */
 int smtp_base64_text(const char *b64, char *out, size_t outlen);
@@ -103,10 +103,10 @@ typedef int (*smtp_emit_fn)(void *arg, const char *p, size_t n);
 
 struct smtp_data {
 	int state;
-	int strict_bol;       /* the line began after CRLF (or at the start) */
-	int flags;            /* SMTP_DATA_* seen so far */
-	size_t max;           /* content bytes allowed */
-	size_t size;          /* content bytes so far */
+	int strict_bol; /* the line began after CRLF (or at the start) */
+	int flags;      /* SMTP_DATA_* seen so far */
+	size_t max;     /* content bytes allowed */
+	size_t size;    /* content bytes so far */
 	smtp_emit_fn emit;
 	void *arg;
 	int emit_failed;

@@ -36,13 +36,13 @@ struct tls {
 };
 
 /* TLS 1.2 suites of the intermediate profile: ECDHE with an AEAD. */
-static const char tls12_ciphers[] =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-static const char tls13_suites[] =
-    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
-    "TLS_CHACHA20_POLY1305_SHA256";
+static const char tls12_ciphers
+    [] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+         "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+         "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+static const char
+    tls13_suites[] = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+                     "TLS_CHACHA20_POLY1305_SHA256";
 
 int
 tls_profile_parse(const char *name, enum tls_profile *profile_r)
@@ -74,18 +74,20 @@ tls_paths(const char *cert, const char *key, char **cert_r, char **key_r,
 		c = strdup(cert);
 		k = strdup(key);
 	} else if ((cert == NULL || *cert == '\0') &&
-	    (key == NULL || *key == '\0') && creds != NULL && *creds != '\0') {
+	           (key == NULL || *key == '\0') && creds != NULL &&
+	           *creds != '\0') {
 		if (asprintf(&c, "%s/tls.crt", creds) == -1)
 			c = NULL;
 		if (asprintf(&k, "%s/tls.key", creds) == -1)
 			k = NULL;
 	} else {
-		snprintf(err, errlen, "%s", cert != NULL && *cert != '\0' ?
-		    "tls-cert is set but tls-key is not" :
-		    key != NULL && *key != '\0' ?
-		    "tls-key is set but tls-cert is not" :
-		    "a TLS listener needs tls-cert and tls-key (or systemd "
-		    "credentials tls.crt and tls.key)");
+		snprintf(err, errlen, "%s",
+		    cert != NULL && *cert != '\0'
+		        ? "tls-cert is set but tls-key is not"
+		    : key != NULL && *key != '\0'
+		        ? "tls-key is set but tls-cert is not"
+		        : "a TLS listener needs tls-cert and tls-key (or systemd "
+		          "credentials tls.crt and tls.key)");
 		return -1;
 	}
 	if (c == NULL || k == NULL) {
@@ -140,8 +142,8 @@ check_key_file(const char *key, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", key, strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) == -1 || (n = read(fd, head, sizeof(head) - 1)) ==
-	    -1) {
+	if (fstat(fd, &st) == -1 ||
+	    (n = read(fd, head, sizeof(head) - 1)) == -1) {
 		snprintf(err, errlen, "%s: %s", key, strerror(errno));
 		close(fd);
 		return -1;
@@ -155,16 +157,18 @@ check_key_file(const char *key, char *err, size_t errlen)
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
 		snprintf(err, errlen,
 		    "%s: the private key is accessible by group or others "
-		    "(mode %04o); chmod 600 it", key,
-		    (unsigned)(st.st_mode & 07777));
+		    "(mode %04o); chmod 600 it",
+		    key, (unsigned)(st.st_mode & 07777));
 		return -1;
 	}
 	/* PKCS#8 and the traditional PEM form both say so in clear. */
 	if (strstr(head, "-----BEGIN ENCRYPTED PRIVATE KEY-----") != NULL ||
 	    strstr(head, "Proc-Type: 4,ENCRYPTED") != NULL) {
-		snprintf(err, errlen, "%s: an encrypted key is not supported "
+		snprintf(err, errlen,
+		    "%s: an encrypted key is not supported "
 		    "(a service cannot be asked for its passphrase): decrypt "
-		    "it with openssl pkey and keep it mode 0600", key);
+		    "it with openssl pkey and keep it mode 0600",
+		    key);
 		return -1;
 	}
 	return 0;
@@ -213,7 +217,8 @@ describe_cert(struct tls *t, const char *path)
 		BIO_free(b);
 	}
 	log_info("tls certificate file=%s subject=\"%s\" serial=%s "
-	    "expires=\"%s\"", path, subject, t->serial, notafter);
+	         "expires=\"%s\"",
+	    path, subject, t->serial, notafter);
 	if (expiry_days(x, &days) == 0 && days < TLS_EXPIRY_WARN_DAYS) {
 		if (days < 0)
 			log_warn("tls certificate file=%s has expired", path);
@@ -238,8 +243,9 @@ ctx_build(const char *cert, const char *key, enum tls_profile profile,
 		snprintf(err, errlen, "TLS context: %s", why);
 		return NULL;
 	}
-	if (SSL_CTX_set_min_proto_version(ctx, profile == TLS_PROFILE_MODERN ?
-	    TLS1_3_VERSION : TLS1_2_VERSION) != 1 ||
+	if (SSL_CTX_set_min_proto_version(ctx, profile == TLS_PROFILE_MODERN
+	                                           ? TLS1_3_VERSION
+	                                           : TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_set_cipher_list(ctx, tls12_ciphers) != 1 ||
 	    SSL_CTX_set_ciphersuites(ctx, tls13_suites) != 1 ||
 	    SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384") != 1) {
@@ -253,8 +259,8 @@ ctx_build(const char *cert, const char *key, enum tls_profile profile,
 	 * frames); OpenSSL 3 would otherwise report it as a protocol error.
 	 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_TICKET |
-	    SSL_OP_NO_COMPRESSION);
+	                             SSL_OP_IGNORE_UNEXPECTED_EOF |
+	                             SSL_OP_NO_TICKET | SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
@@ -267,15 +273,17 @@ ctx_build(const char *cert, const char *key, enum tls_profile profile,
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
 		int mismatch = ERR_GET_REASON(ERR_peek_last_error()) ==
-		    X509_R_KEY_VALUES_MISMATCH;
+		               X509_R_KEY_VALUES_MISMATCH;
 
 		ssl_error(why, sizeof(why));
 		if (mismatch)
 			snprintf(err, errlen, "%s does not match %s: %s", key,
 			    cert, why);
 		else
-			snprintf(err, errlen, "%s: cannot load the private "
-			    "key: %s", key, why);
+			snprintf(err, errlen,
+			    "%s: cannot load the private "
+			    "key: %s",
+			    key, why);
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -291,8 +299,8 @@ fail:
 }
 
 struct tls *
-tls_new(const char *cert, const char *key, enum tls_profile profile,
-    char *err, size_t errlen)
+tls_new(const char *cert, const char *key, enum tls_profile profile, char *err,
+    size_t errlen)
 {
 	struct tls *t;
 
@@ -345,8 +353,7 @@ tls_free(struct tls *t)
 }
 
 int
-tls_describe_errors(unsigned long *codes, size_t ncodes, char *buf,
-    size_t len)
+tls_describe_errors(unsigned long *codes, size_t ncodes, char *buf, size_t len)
 {
 	size_t i, used = 0;
 	int benign = 0, any = 0;

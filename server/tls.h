@@ -28,8 +28,8 @@ const char *tls_profile_name(enum tls_profile profile);
  * tls.crt and tls.key in $CREDENTIALS_DIRECTORY (systemd's LoadCredential=).
  * Returns 0 with both set (allocated), or -1 with the reason in err.
  */
-int tls_paths(const char *cert, const char *key, char **cert_r,
-    char **key_r, char *err, size_t errlen);
+int tls_paths(const char *cert, const char *key, char **cert_r, char **key_r,
+    char *err, size_t errlen);
 
 /*
  * Build a context from a PEM chain (leaf first) and its private key. Refuses
@@ -38,8 +38,8 @@ int tls_paths(const char *cert, const char *key, char **cert_r,
  * and expiry, and warns when it expires within 14 days. NULL with the reason
  * in err on failure.
  */
-struct tls *tls_new(const char *cert, const char *key,
-    enum tls_profile profile, char *err, size_t errlen);
+struct tls *tls_new(const char *cert, const char *key, enum tls_profile profile,
+    char *err, size_t errlen);
 
 /*
  * Replace the context with one built from these files; on failure the old

@@ -50,7 +50,8 @@ write_file_durable(int dirfd, const char *name, const char *data, size_t len)
 	ssize_t n;
 
 	if ((fd = openat(dirfd, name,
-	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
+	         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
+	    -1)
 		return -1;
 	while (len > 0) {
 		if ((n = write(fd, data, len)) == -1) {
@@ -82,7 +83,8 @@ account_open(int datafd, const char *user)
 
 	if ((fd = maildir_open(datafd, user)) == -1 && errno == ELOOP)
 		log_warn("user=%s: the account directory is a symbolic link: "
-		    "not followed", user);
+		         "not followed",
+		    user);
 	return fd;
 }
 
@@ -120,7 +122,8 @@ remove_tree(int parent, const char *name, int depth)
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		/* A failure shows as the rmdir below failing. */
 		remove_tree(dirfd(d), de->d_name, depth - 1);
@@ -149,8 +152,8 @@ users_create(int datafd, const char *user, const char *password,
 	if (fstatat(datafd, user, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return USERS_TAKEN;
 	if (crypto_pwhash_str(hash, password, strlen(password),
-	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+	        crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
 		*step_r = "hash";
 		errno = ENOMEM;
 		return USERS_FAILED;
@@ -172,7 +175,7 @@ users_create(int datafd, const char *user, const char *password,
 	close(sfd);
 	sfd = -1;
 	if (syscall(SYS_renameat2, datafd, stage, datafd, user,
-	    RENAME_NOREPLACE) == -1) {
+	        RENAME_NOREPLACE) == -1) {
 		saved = errno;
 		sodium_memzero(hash, sizeof(hash));
 		users_remove_staging(datafd, stage);
@@ -217,7 +220,8 @@ users_verify(int datafd, const char *user, const char *password)
 		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		if (fd == -1 && errno == ELOOP)
 			log_warn("user=%s: pass is a symbolic link: not "
-			    "followed", user);
+			         "followed",
+			    user);
 		close(afd);
 	}
 	if (fd != -1) {
@@ -227,8 +231,8 @@ users_verify(int datafd, const char *user, const char *password)
 	}
 	if (n <= 0 || (size_t)n > ACCOUNT_PASS_MAX) {
 		/* Unknown user (or unreadable hash): spend the same time. */
-		int spent = crypto_pwhash_str_verify(users_dummy_hash,
-		    password, strlen(password));
+		int spent = crypto_pwhash_str_verify(users_dummy_hash, password,
+		    strlen(password));
 
 		(void)spent; /* a random password: it never matches */
 		return USERS_DENIED;
@@ -238,13 +242,15 @@ users_verify(int datafd, const char *user, const char *password)
 	if (account_is_legacy(hash)) {
 		ok = account_legacy_verify(hash, password) == 1;
 		if (ok && !account_has(datafd, user, ACCOUNT_LOCKED)) {
-			if (account_pass_set(datafd, user, password,
-			    &step) == -1)
+			if (account_pass_set(datafd, user, password, &step) ==
+			    -1)
 				log_warn("login user=%s: legacy hash kept: %s: "
-				    "%s", user, step, strerror(errno));
+				         "%s",
+				    user, step, strerror(errno));
 			else
 				log_info("login user=%s: legacy hash replaced "
-				    "by Argon2id", user);
+				         "by Argon2id",
+				    user);
 			(void)account_touch(datafd, user, ACCOUNT_LAST_LOGIN);
 			return USERS_OK;
 		}
@@ -331,7 +337,7 @@ users_create_pass(int datafd, const char *user, const char *pass,
 		goto fail;
 	}
 	if (marker != NULL && write_file_durable(sfd, marker, marker_text,
-	    strlen(marker_text)) == -1) {
+	                          strlen(marker_text)) == -1) {
 		*step_r = "write marker";
 		goto fail;
 	}
@@ -342,7 +348,7 @@ users_create_pass(int datafd, const char *user, const char *pass,
 	close(sfd);
 	sfd = -1;
 	if (syscall(SYS_renameat2, datafd, stage, datafd, user,
-	    RENAME_NOREPLACE) == -1) {
+	        RENAME_NOREPLACE) == -1) {
 		saved = errno;
 		users_remove_staging(datafd, stage);
 		if (saved == EEXIST || saved == ENOTEMPTY)

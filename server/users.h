@@ -16,9 +16,9 @@ int users_init(void);
 
 enum users_result {
 	USERS_OK,
-	USERS_TAKEN,    /* register: the name exists */
-	USERS_DENIED,   /* login: unknown user or wrong password */
-	USERS_FAILED,   /* the system failed (errno is logged by the caller) */
+	USERS_TAKEN,  /* register: the name exists */
+	USERS_DENIED, /* login: unknown user or wrong password */
+	USERS_FAILED, /* the system failed (errno is logged by the caller) */
 };
 
 /*

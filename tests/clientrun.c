@@ -134,8 +134,8 @@ exit_code(int status)
 }
 
 int
-clientrun(const char *const *argv, const char *const *env,
-    const char *input, struct clientrun_result *r)
+clientrun(const char *const *argv, const char *const *env, const char *input,
+    struct clientrun_result *r)
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	size_t olen = 0, ocap = 0, elen = 0, ecap = 0, ilen, ioff = 0;
@@ -288,8 +288,10 @@ pty_expect(struct pty *p, const char *text, int timeout_ms)
 			break;
 		pty_read(p, (int)(deadline - now_ms()));
 	}
-	fprintf(stderr, "expected \"%s\"; the client wrote, from the mark:\n"
-	    "----\n%s\n----\n", text, p->buf + p->mark);
+	fprintf(stderr,
+	    "expected \"%s\"; the client wrote, from the mark:\n"
+	    "----\n%s\n----\n",
+	    text, p->buf + p->mark);
 	return -1;
 }
 
@@ -340,9 +342,10 @@ pty_wait(struct pty *p, int timeout_ms)
 			return p->status;
 		}
 		if (now_ms() >= deadline) {
-			fprintf(stderr, "client still running after %d ms; "
-			    "its output:\n----\n%s\n----\n", timeout_ms,
-			    p->buf);
+			fprintf(stderr,
+			    "client still running after %d ms; "
+			    "its output:\n----\n%s\n----\n",
+			    timeout_ms, p->buf);
 			return -1;
 		}
 	}
@@ -388,7 +391,7 @@ seedsrv_start(struct seedsrv *s)
 	close(fd[1]);
 	/* The first line is the port; the server writes nothing else. */
 	while (len < sizeof(line) - 1 &&
-	    (n = read(fd[0], line + len, sizeof(line) - 1 - len)) > 0) {
+	       (n = read(fd[0], line + len, sizeof(line) - 1 - len)) > 0) {
 		len += (size_t)n;
 		if (memchr(line, '\n', len) != NULL)
 			break;
@@ -443,8 +446,8 @@ run_quiet(const char *cmd)
 int
 clientrun_french(const char **env_r, char *why, size_t whylen)
 {
-	static char locpath[512] =
-	    "LOCPATH=" GLOMAIL_BINARY_DIR "/tests/locale";
+	static char locpath[512] = "LOCPATH=" GLOMAIL_BINARY_DIR
+	                           "/tests/locale";
 	static const char *const dir = GLOMAIL_BINARY_DIR "/tests/locale";
 	char cmd[1024];
 
@@ -468,7 +471,8 @@ clientrun_french(const char **env_r, char *why, size_t whylen)
 		}
 		unsetenv("LOCPATH");
 	}
-	snprintf(why, whylen, "the fr_CA.UTF-8 locale is missing and "
+	snprintf(why, whylen,
+	    "the fr_CA.UTF-8 locale is missing and "
 	    "localedef could not build it (install Debian's 'locales' "
 	    "package, or run cmake/deps.sh)");
 	return -1;

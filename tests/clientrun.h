@@ -13,9 +13,9 @@
 const char *clientrun_binary(void);
 
 struct clientrun_result {
-	int exit_code;   /* exit status, or 128 + signal, or -1 on timeout */
-	char *out;       /* all of stdout, NUL-terminated */
-	char *err;       /* all of stderr, NUL-terminated */
+	int exit_code; /* exit status, or 128 + signal, or -1 on timeout */
+	char *out;     /* all of stdout, NUL-terminated */
+	char *err;     /* all of stderr, NUL-terminated */
 };
 
 /*
@@ -33,18 +33,17 @@ void clientrun_free(struct clientrun_result *r);
 /* A client in a pseudo-terminal. */
 struct pty {
 	pid_t pid;
-	int fd;          /* the master side */
-	char *buf;       /* everything the client wrote, NUL-terminated */
+	int fd;    /* the master side */
+	char *buf; /* everything the client wrote, NUL-terminated */
 	size_t len;
 	size_t cap;
-	size_t mark;     /* pty_expect looks from here on */
+	size_t mark; /* pty_expect looks from here on */
 	int eof;
-	int status;      /* set by pty_wait */
+	int status; /* set by pty_wait */
 };
 
 /* Start the client in a new pseudo-terminal. Returns 0 or -1. */
-int pty_spawn(struct pty *p, const char *const *argv,
-    const char *const *env);
+int pty_spawn(struct pty *p, const char *const *argv, const char *const *env);
 
 /*
  * Wait until text appears in the output after the mark, then move the

@@ -120,7 +120,8 @@ hostile_recv(int fd, int timeout_ms, struct msg **msg_r)
 		return HOSTILE_GARBAGE;
 	if ((body = malloc(len + 1)) == NULL)
 		return HOSTILE_GARBAGE;
-	/* The header came, so the body follows at once: a long wait is a bug. */
+	/* The header came, so the body follows at once: a long wait is a bug.
+	 */
 	if ((rc = read_full(fd, body, len, deadline + 30000)) != 1) {
 		free(body);
 		return HOSTILE_GARBAGE;
@@ -205,7 +206,8 @@ hostile_cpu_ms(pid_t pid)
 	/* Fields after the command name, which may hold spaces: 14 and 15. */
 	if ((p = strrchr(buf, ')')) == NULL ||
 	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-	    &utime, &stime) != 2 || hz <= 0)
+	        &utime, &stime) != 2 ||
+	    hz <= 0)
 		return -1;
 	return (long)((utime + stime) * 1000 / (unsigned long)hz);
 }

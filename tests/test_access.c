@@ -69,14 +69,12 @@ test_password(void **state)
 	/* loopback (the default): plaintext from this host, TLS anywhere. */
 	assert_int_equal(access_password(&cfg, 0, addr("127.0.0.1"), &why), 0);
 	assert_int_equal(access_password(&cfg, 0, addr("::1"), &why), 0);
-	assert_int_equal(access_password(&cfg, 0, addr("192.0.2.7"), &why),
-	    -1);
+	assert_int_equal(access_password(&cfg, 0, addr("192.0.2.7"), &why), -1);
 	assert_non_null(strstr(why, "use TLS"));
 	assert_int_equal(access_password(&cfg, 1, addr("192.0.2.7"), &why), 0);
 	cfg.plaintext_auth = CONFIG_PLAINTEXT_NEVER;
 	why = NULL;
-	assert_int_equal(access_password(&cfg, 0, addr("127.0.0.1"), &why),
-	    -1);
+	assert_int_equal(access_password(&cfg, 0, addr("127.0.0.1"), &why), -1);
 	assert_non_null(strstr(why, "use TLS"));
 	assert_int_equal(access_password(&cfg, 1, addr("127.0.0.1"), &why), 0);
 	cfg.plaintext_auth = CONFIG_PLAINTEXT_ALWAYS;

@@ -63,8 +63,8 @@ run_at(const char *port, struct clientrun_result *r, const char *const *env,
 
 /* The same against another server, on port. */
 static void
-run_on(const char *port, struct clientrun_result *r,
-    const char *const *env, const char *input, ...)
+run_on(const char *port, struct clientrun_result *r, const char *const *env,
+    const char *input, ...)
 {
 	va_list ap;
 
@@ -78,12 +78,10 @@ run_on(const char *port, struct clientrun_result *r,
  * speaks TLS to the server's TLS port, verifying it against the test CA.
  */
 static void
-run(struct clientrun_result *r, const char *const *env, const char *input,
-    ...)
+run(struct clientrun_result *r, const char *const *env, const char *input, ...)
 {
 	static char ca[512];
-	const char *argv[40] = { "glomail", "-d", "127.0.0.1", "-p",
-		srv.port };
+	const char *argv[40] = { "glomail", "-d", "127.0.0.1", "-p", srv.port };
 	size_t n = 5;
 	va_list ap;
 
@@ -152,7 +150,7 @@ test_help_and_version(void **state)
 	assert_non_null(strstr(r.out, "GLOMAIL_PASSWORD"));
 	assert_non_null(strstr(r.out, "default 9672"));
 	assert_non_null(strstr(r.out, "Exit status: 0 success, 1 the server "
-	    "refused"));
+	                              "refused"));
 	assert_string_equal(r.err, "");
 	clientrun_free(&r);
 
@@ -227,8 +225,8 @@ test_connection_refused(void **state)
 {
 	struct clientrun_result r;
 	char port[16];
-	const char *argv[] = { "glomail", "-d", "127.0.0.1", "-p", port,
-		"-u", "x", "stats", NULL };
+	const char *argv[] = { "glomail", "-d", "127.0.0.1", "-p", port, "-u",
+		"x", "stats", NULL };
 
 	(void)state;
 	closed_port(port);
@@ -266,7 +264,8 @@ test_register(void **state)
 
 	run(&r, weak, NULL, "-u", "reg.weak", "register", NULL);
 	assert_int_equal(r.exit_code, 1);
-	assert_non_null(strstr(r.err, "password must have at least 10 "
+	assert_non_null(strstr(r.err,
+	    "password must have at least 10 "
 	    "characters, a digit, a lower-case and an upper-case letter"));
 	clientrun_free(&r);
 
@@ -324,10 +323,12 @@ test_send_list_read_stats(void **state)
 
 	run(&r, pw_env, NULL, "-u", "carol", "read", "2", NULL);
 	assert_int_equal(r.exit_code, 0);
-	assert_true(strncmp(r.out, "From: carol@glo2000.ca\n"
-	    "To: carol@glo2000.ca\nSubject: First\nDate: ", 62) == 0);
-	assert_non_null(strstr(r.out,
-	    " +0000\n\nline one\nline two \xc3\xa9\n"));
+	assert_true(strncmp(r.out,
+	                "From: carol@glo2000.ca\n"
+	                "To: carol@glo2000.ca\nSubject: First\nDate: ",
+	                62) == 0);
+	assert_non_null(
+	    strstr(r.out, " +0000\n\nline one\nline two \xc3\xa9\n"));
 	clientrun_free(&r);
 
 	run(&r, pw_env, NULL, "-u", "carol", "read", "9", NULL);
@@ -488,12 +489,15 @@ test_menus_piped(void **state)
 	struct clientrun_result r;
 
 	(void)state;
-	run(&r, NULL, "1\ngrace\n" PASSWORD "\n"
+	run(&r, NULL,
+	    "1\ngrace\n" PASSWORD "\n"
 	    "2\ngrace@glo2000.ca\nPiped subject\nbody line\n.\n"
-	    "3\n4\n3\n", NULL);
+	    "3\n4\n3\n",
+	    NULL);
 	assert_int_equal(r.exit_code, 0);
-	assert_non_null(strstr(r.out, "Connection menu\n1. Create an account\n"
-	    "2. Log in\n3. Quit\nEnter your choice [1-3]: "));
+	assert_non_null(
+	    strstr(r.out, "Connection menu\n1. Create an account\n"
+	                  "2. Log in\n3. Quit\nEnter your choice [1-3]: "));
 	assert_non_null(strstr(r.out, "Message sent."));
 	assert_non_null(strstr(r.out, "Number of messages: 1\n"));
 	assert_null(strstr(r.out, PASSWORD));
@@ -546,8 +550,8 @@ test_server_hangs_up(void **state)
 {
 	struct clientrun_result r;
 	char port[16];
-	const char *argv[] = { "glomail", "-d", "127.0.0.1", "-p", port,
-		"-u", "x", "stats", NULL };
+	const char *argv[] = { "glomail", "-d", "127.0.0.1", "-p", port, "-u",
+		"x", "stats", NULL };
 	pid_t pid;
 
 	(void)state;
@@ -598,7 +602,8 @@ test_french_messages(void **state)
 	env[3] = NULL;
 	run(&r, env, NULL, "-u", "fr.weak", "register", NULL);
 	assert_int_equal(r.exit_code, 1);
-	assert_non_null(strstr(r.err, "le mot de passe doit avoir au moins "
+	assert_non_null(strstr(r.err,
+	    "le mot de passe doit avoir au moins "
 	    "10 caract\xc3\xa8res, un chiffre, une minuscule et une "
 	    "majuscule"));
 	clientrun_free(&r);
@@ -625,7 +630,9 @@ starts_with(const char *s, const char *prefix)
 }
 
 /* A hostile body: a title change, a colour, a carriage return, C1 CSI. */
-#define HOSTILE_BODY "a\x1b]0;pwned\x07 \x1b[31mred\rb\xc2\x9b" "2Jc\ttab"
+#define HOSTILE_BODY \
+	"a\x1b]0;pwned\x07 \x1b[31mred\rb\xc2\x9b" \
+	"2Jc\ttab"
 
 /*
  * A server for another domain: the client learns it (CAPABILITIES) for
@@ -650,15 +657,17 @@ test_other_domain(void **state)
 		fprintf(stderr, "send: %s", r.err);
 	assert_int_equal(r.exit_code, 0);
 	clientrun_free(&r);
-	run_on(other.port, &r, pw_env, "x\n", "-u", "dom.user", "send",
-	    "--to", "dom.user@glo2000.ca", "--subject", "s", NULL);
+	run_on(other.port, &r, pw_env, "x\n", "-u", "dom.user", "send", "--to",
+	    "dom.user@glo2000.ca", "--subject", "s", NULL);
 	assert_int_equal(r.exit_code, 1);
 	assert_non_null(strstr(r.err, "glomail: the address is outside the "
-	    "local domain (example.org)\n"));
+	                              "local domain (example.org)\n"));
 	clientrun_free(&r);
 	/* The menus share the path. */
-	run_on(other.port, &r, NULL, "2\ndom.user\n" PASSWORD "\n"
-	    "2\ndom.user@EXAMPLE.org\nfrom the menu\nbody\n.\n4\n3\n", NULL);
+	run_on(other.port, &r, NULL,
+	    "2\ndom.user\n" PASSWORD "\n"
+	    "2\ndom.user@EXAMPLE.org\nfrom the menu\nbody\n.\n4\n3\n",
+	    NULL);
 	assert_int_equal(r.exit_code, 0);
 	assert_non_null(strstr(r.out, "Message sent.\n"));
 	assert_non_null(strstr(r.out, "Logged out.\n"));
@@ -667,7 +676,8 @@ test_other_domain(void **state)
 	    NULL);
 	testsrv_stop(&other);
 	assert_int_equal(r.exit_code, 0);
-	assert_true(starts_with(r.out, "From: dom.user@example.org\n"
+	assert_true(starts_with(r.out,
+	    "From: dom.user@example.org\n"
 	    "To: dom.user@example.org\nSubject: bare name\n"));
 	clientrun_free(&r);
 }
@@ -686,7 +696,8 @@ test_repeated_to(void **state)
 	    "two", NULL);
 	assert_int_equal(r.exit_code, 2);
 	assert_string_equal(r.out, "");
-	assert_non_null(strstr(r.err, "too many recipients: --to was given 2 "
+	assert_non_null(strstr(r.err,
+	    "too many recipients: --to was given 2 "
 	    "times, the server takes at most 1 per message; nothing was "
 	    "sent"));
 	clientrun_free(&r);
@@ -709,16 +720,16 @@ test_checked_before_password(void **state)
 	    "--subject", "s", NULL);
 	assert_int_equal(r.exit_code, 1);
 	assert_string_equal(r.err, "glomail: the address is outside the "
-	    "local domain (glo2000.ca)\n");
+	                           "local domain (glo2000.ca)\n");
 	clientrun_free(&r);
-	run(&r, NULL, NULL, "-u", "nopw", "send", "--to", "nopw",
-	    "--subject", "bell\a", NULL);
+	run(&r, NULL, NULL, "-u", "nopw", "send", "--to", "nopw", "--subject",
+	    "bell\a", NULL);
 	assert_int_equal(r.exit_code, 1);
 	assert_string_equal(r.err, "glomail: subject may not contain line "
-	    "breaks or control characters\n");
+	                           "breaks or control characters\n");
 	clientrun_free(&r);
-	run(&r, NULL, NULL, "-u", "nopw", "send", "--to", "nopw",
-	    "--subject", "c1 \xc2\x9b", NULL);
+	run(&r, NULL, NULL, "-u", "nopw", "send", "--to", "nopw", "--subject",
+	    "c1 \xc2\x9b", NULL);
 	assert_int_equal(r.exit_code, 1);
 	clientrun_free(&r);
 	run(&r, NULL, NULL, "-u", "LOST", "register", NULL);
@@ -762,13 +773,14 @@ test_seed_server(void **state)
 	char err[256];
 	int fd = -1, rc = -1;
 	struct msg_email e = { "evil@glo2000.ca", "seedy@glo2000.ca",
-		"\x1b]0;owned\x07" "forged", "Tue, 12 Jul 2022 19:21:57 +0000",
-		"body\x1b[2J" };
+		"\x1b]0;owned\x07"
+		"forged",
+		"Tue, 12 Jul 2022 19:21:57 +0000", "body\x1b[2J" };
 
 	(void)state;
 	if (seedsrv_start(&seed) == -1) {
 		fprintf(stderr, "skipping: the seed-style server did not "
-		    "start\n");
+		                "start\n");
 		skip();
 	}
 	run_on(seed.port, &r, pw_env, NULL, "-u", "seedy", "register", NULL);
@@ -781,9 +793,9 @@ test_seed_server(void **state)
 	assert_string_equal(r.err, "");
 	clientrun_free(&r);
 	/* A seed peer may store anything: here a forged, hostile message. */
-	if ((fd = wire_connect("127.0.0.1", seed.port, err,
-	    sizeof(err))) >= 0 && testsrv_auth(fd, PROTO_AUTH_LOGIN, "seedy",
-	    PASSWORD) == PROTO_OK)
+	if ((fd = wire_connect("127.0.0.1", seed.port, err, sizeof(err))) >=
+	        0 &&
+	    testsrv_auth(fd, PROTO_AUTH_LOGIN, "seedy", PASSWORD) == PROTO_OK)
 		rc = testsrv_request(fd, PROTO_EMAIL_SENDING, msg_email_new(&e),
 		    NULL);
 	if (fd >= 0)
@@ -793,19 +805,21 @@ test_seed_server(void **state)
 	run_on(seed.port, &r, pw_env, NULL, "-u", "seedy", "read", "2", NULL);
 	assert_int_equal(r.exit_code, 0);
 	assert_true(starts_with(r.out, "From: seedy@glo2000.ca\n"
-	    "To: seedy@glo2000.ca\nSubject: hi\n"));
+	                               "To: seedy@glo2000.ca\nSubject: hi\n"));
 	clientrun_free(&r);
 	run_on(seed.port, &r, pw_env, NULL, "-u", "seedy", "read", "1", NULL);
 	assert_int_equal(r.exit_code, 0);
-	assert_true(starts_with(r.out, "From: evil@glo2000.ca\nTo: seedy@glo2000."
-	    "ca\nSubject: \x1b]0;owned\x07" "forged\n"));
+	assert_true(
+	    starts_with(r.out, "From: evil@glo2000.ca\nTo: seedy@glo2000."
+	                       "ca\nSubject: \x1b]0;owned\x07"
+	                       "forged\n"));
 	assert_non_null(strstr(r.out, "\n\nbody\x1b[2J\n"));
 	clientrun_free(&r);
 	run_on(seed.port, &r, pw_env, NULL, "-u", "seedy", "list", NULL);
 	seedsrv_stop(&seed);
 	assert_int_equal(r.exit_code, 0);
 	assert_true(starts_with(r.out, "#1 evil@glo2000.ca - \x1b]0;owned\x07"
-	    "forged "));
+	                               "forged "));
 	clientrun_free(&r);
 }
 
@@ -825,8 +839,10 @@ test_config_file(void **state)
 	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(path, sizeof(path), "%s/glomail/config", dir);
 	assert_non_null(f = fopen(path, "w"));
-	fprintf(f, "# glomail's defaults\nserver = 127.0.0.1\nport = %s\n"
-	    "user = confuser\ntls = no\n", srv.port);
+	fprintf(f,
+	    "# glomail's defaults\nserver = 127.0.0.1\nport = %s\n"
+	    "user = confuser\ntls = no\n",
+	    srv.port);
 	assert_int_equal(fclose(f), 0);
 	snprintf(env1, sizeof(env1), "XDG_CONFIG_HOME=%s", dir);
 	argv[0] = "glomail";

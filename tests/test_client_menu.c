@@ -71,9 +71,9 @@ struct texts {
 
 static const struct texts english = {
 	.conn_menu = "Connection menu\n1. Create an account\n2. Log in\n"
-		     "3. Quit\n",
+	             "3. Quit\n",
 	.main_menu = "Main menu\n1. Read mail\n2. Send mail\n3. Statistics\n"
-		     "4. Log out\n",
+	             "4. Log out\n",
 	.choice3 = "Enter your choice [1-3]: ",
 	.choice4 = "Enter your choice [1-4]: ",
 	.user = "Enter a user name: ",
@@ -94,31 +94,35 @@ static const struct texts english = {
 	.size = "Mailbox size: ",
 	.bytes = " bytes",
 	.bad_password = "password must have at least 10 characters, a digit, "
-			"a lower-case and an upper-case letter",
+	                "a lower-case and an upper-case letter",
 	.wrong_login = "unknown user or wrong password\n",
 	.wait = "Please wait: the server has not answered yet...\n",
 };
 
 /* The original client's French texts, character for character. */
 static const struct texts french = {
-	.conn_menu = "Menu de connexion\n1. Cr\xc3\xa9" "er un compte\n"
-		     "2. Se connecter\n3. Quitter\n",
+	.conn_menu = "Menu de connexion\n1. Cr\xc3\xa9"
+	             "er un compte\n"
+	             "2. Se connecter\n3. Quitter\n",
 	.main_menu = "Menu principal\n1. Consultation de courriels\n"
-		     "2. Envoi de courriels\n3. Statistiques\n"
-		     "4. Se d\xc3\xa9" "connecter\n",
+	             "2. Envoi de courriels\n3. Statistiques\n"
+	             "4. Se d\xc3\xa9"
+	             "connecter\n",
 	.choice3 = "Entrez votre choix [1-3]: ",
 	.choice4 = "Entrez votre choix [1-4]: ",
 	.user = "Entrez un nom d'utilisateur: ",
 	.password = "Entrez un mot de passe: ",
 	.again = "Entrez le mot de passe de nouveau: ",
 	.created = "Compte cr\xc3\xa9\xc3\xa9.\n",
-	.logged_out = "D\xc3\xa9" "connect\xc3\xa9.\n",
+	.logged_out = "D\xc3\xa9"
+	              "connect\xc3\xa9.\n",
 	.to = "Entrez l'adresse du destinataire: ",
 	.subject = "Entrez le sujet: ",
 	.body = "Entrez le contenu du courriel, terminez avec un '.' sur une "
-		"ligne :\n",
+	        "ligne :\n",
 	.sent = "Courriel envoy\xc3\xa9.\n",
-	.empty = "Votre bo\xc3\xaete de r\xc3\xa9" "ception est vide.\n",
+	.empty = "Votre bo\xc3\xaete de r\xc3\xa9"
+	         "ception est vide.\n",
 	.from = "De : ",
 	.dest = "\xc3\x80 : ",
 	.subj = "Sujet : ",
@@ -127,11 +131,11 @@ static const struct texts french = {
 	.size = "Taille du dossier : ",
 	.bytes = " octets",
 	.bad_password = "le mot de passe doit avoir au moins 10 "
-			"caract\xc3\xa8res, un chiffre, une minuscule et une "
-			"majuscule",
+	                "caract\xc3\xa8res, un chiffre, une minuscule et une "
+	                "majuscule",
 	.wrong_login = "utilisateur inconnu ou mot de passe erron\xc3\xa9\n",
 	.wait = "Veuillez patienter : le serveur n'a pas encore "
-		"r\xc3\xa9pondu...\n",
+	        "r\xc3\xa9pondu...\n",
 };
 
 static int
@@ -186,8 +190,8 @@ ends_with(struct pty *p, int code)
  * appear on the terminal; echo is back at the main menu.
  */
 static void
-auth(struct pty *p, const struct texts *t, const char *choice,
-    const char *user, const char *password)
+auth(struct pty *p, const struct texts *t, const char *choice, const char *user,
+    const char *password)
 {
 	expect(p, t->conn_menu);
 	expect(p, t->choice3);
@@ -262,14 +266,14 @@ tour(const struct texts *t, const char *lang, const char *locpath,
 	type(p, "1\n");
 	snprintf(line, sizeof(line), "#1 %s - R\xc3\xa9union ", addr);
 	expect(p, line);
-	expect(p, t == &english ? "Enter your choice [1-1]: " :
-	    "Entrez votre choix [1-1]: ");
+	expect(p, t == &english ? "Enter your choice [1-1]: "
+	                        : "Entrez votre choix [1-1]: ");
 	type(p, "1\n");
 	snprintf(line, sizeof(line), "\n%s%s\n%s%s\n%sR\xc3\xa9union\n%s",
 	    t->from, addr, t->dest, addr, t->subj, t->date);
 	expect(p, line);
 	expect(p, " +0000\n----------------------------------------\n"
-	    "ligne un \xc3\xa9\n\nligne trois\n");
+	          "ligne un \xc3\xa9\n\nligne trois\n");
 	expect(p, t->choice4);
 
 	type(p, "3\n");
@@ -351,8 +355,8 @@ test_missing_locale_is_english(void **state)
 static void
 test_invalid_choices_reprompt(void **state)
 {
-	static const char *const bad[] = { "0\n", "4\n", "abc\n", "\n",
-		"1.5\n", "-1\n", "99999999999999999999\n" };
+	static const char *const bad[] = { "0\n", "4\n", "abc\n", "\n", "1.5\n",
+		"-1\n", "99999999999999999999\n" };
 	struct pty *p = &cur;
 	size_t i;
 
@@ -572,13 +576,15 @@ seed_like_server(int fd)
 			reply = msg_stats_new(7, 2100000);
 		if (h == PROTO_INBOX_READING_REQUEST)
 			reply = json_pack("{s:[s]}", "email_list",
-			    "#1 x@glo2000.ca - \x1b]0;title\x07" "Hi "
+			    "#1 x@glo2000.ca - \x1b]0;title\x07"
+			    "Hi "
 			    "Tue, 12 Jul 2022 19:21:57 +0000");
 		if (h == PROTO_INBOX_READING_CHOICE) {
 			struct msg_email e = { "x@glo2000.ca\r",
 				"seedy@glo2000.ca", "\x1b[2JHi",
 				"Tue, 12 Jul 2022 19:21:57 +0000",
-				"\xc2\x9b" "31mred\x1b[0m" };
+				"\xc2\x9b"
+				"31mred\x1b[0m" };
 
 			reply = msg_email_new(&e);
 		}
@@ -589,16 +595,16 @@ seed_like_server(int fd)
 		}
 		if (h == PROTO_EMAIL_SENDING &&
 		    (msg_unpack(m, PROTO_SHAPE_EMAIL, &a, &why) == -1 ||
-		    a.email.sender == NULL ||
-		    strcmp(a.email.sender, "seedy@glo2000.ca") != 0 ||
-		    a.email.date == NULL ||
-		    strstr(a.email.date, " +0000") == NULL)) {
+		        a.email.sender == NULL ||
+		        strcmp(a.email.sender, "seedy@glo2000.ca") != 0 ||
+		        a.email.date == NULL ||
+		        strstr(a.email.date, " +0000") == NULL)) {
 			h = PROTO_ERROR;
 			reply = msg_error_new("sender or date missing");
 		}
 		msg_free(m);
 		if (wire_send(c, h == PROTO_ERROR ? PROTO_ERROR : PROTO_OK,
-		    reply, FRAME_MAX_DEFAULT) == -1)
+		        reply, FRAME_MAX_DEFAULT) == -1)
 			_exit(1);
 	}
 	_exit(2);
@@ -641,14 +647,14 @@ test_seed_like_server(void **state)
 	expect(p, english.choice4);
 	type(p, "3\n");
 	expect(p, "Number of messages: 7\n"
-	    "Mailbox size: 2.1 MB (2100000 bytes)\n");
+	          "Mailbox size: 2.1 MB (2100000 bytes)\n");
 	expect(p, english.choice4);
 	/* What such a server stores as sent is shown, never obeyed. */
 	type(p, "1\n");
 	expect(p, "#1 x@glo2000.ca - ^[]0;title^GHi Tue");
 	type(p, "1\n");
 	expect(p, "From: x@glo2000.ca^M\nTo: seedy@glo2000.ca\n"
-	    "Subject: ^[[2JHi\n");
+	          "Subject: ^[[2JHi\n");
 	expect(p, "-\n\\u009b31mred^[[0m\n");
 	expect(p, english.choice4);
 	assert_null(strchr(p->buf, '\x1b'));
@@ -662,7 +668,9 @@ test_seed_like_server(void **state)
 }
 
 /* A hostile body: a title change, a colour, a carriage return, C1 CSI. */
-#define HOSTILE_BODY "a\x1b]0;pwned\x07 \x1b[31mred\rb\xc2\x9b" "2Jc\ttab"
+#define HOSTILE_BODY \
+	"a\x1b]0;pwned\x07 \x1b[31mred\rb\xc2\x9b" \
+	"2Jc\ttab"
 #define HOSTILE_SHOWN "a^[]0;pwned^G ^[[31mred^Mb\\u009b2Jc\ttab\n"
 
 /* Send body to user from user with a command through pipes. */
@@ -751,7 +759,7 @@ test_send_checks_first(void **state)
 	expect(p, english.subject);
 	type(p, "bell\a\n");
 	expect(p, "subject may not contain line breaks or control "
-	    "characters\n");
+	          "characters\n");
 	expect(p, english.choice4);
 	assert_null(strstr(p->buf, english.body));
 
@@ -790,7 +798,7 @@ test_register_checks(void **state)
 	expect(p, english.user);
 	type(p, "bad/name\n");
 	expect(p, "user name may hold only letters, digits, '_', '.' and "
-	    "'-'\n");
+	          "'-'\n");
 	expect(p, english.choice3);
 	assert_null(strstr(p->buf + from, english.password));
 

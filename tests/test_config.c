@@ -140,8 +140,16 @@ static void
 test_listen(void **state)
 {
 	static const char *const bad[] = {
-		"", "9672", "localhost", "host:", ":9672", "host:96x2",
-		"host:65536", "host:123456", "[::1:9672", "[]:9672",
+		"",
+		"9672",
+		"localhost",
+		"host:",
+		":9672",
+		"host:96x2",
+		"host:65536",
+		"host:123456",
+		"[::1:9672",
+		"[]:9672",
 	};
 	struct config cfg;
 	const char *why;
@@ -166,7 +174,8 @@ test_listen(void **state)
 	assert_int_equal(cfg.listen.n, 2);
 	for (i = 2; i < CONFIG_LISTEN_MAX; i++)
 		assert_int_equal(config_set(&cfg, "listen", "127.0.0.1:1",
-		    &why), 0);
+		                     &why),
+		    0);
 	assert_int_equal(config_set(&cfg, "listen", "127.0.0.1:1", &why), -1);
 	assert_string_equal(why, "too many listen addresses (at most 8)");
 	config_clear(&cfg);
@@ -186,10 +195,9 @@ test_tls_settings(void **state)
 	assert_int_equal(cfg.tls_profile, 0);
 	assert_int_equal(cfg.plaintext_auth, CONFIG_PLAINTEXT_LOOPBACK);
 	assert_int_equal(cfg.registration, CONFIG_REGISTRATION_OPEN);
-	assert_int_equal(config_set(&cfg, "tls-listen", "127.0.0.1:9674",
-	    &why), 0);
-	assert_int_equal(config_set(&cfg, "tls_listen", "[::1]:9674", &why),
+	assert_int_equal(config_set(&cfg, "tls-listen", "127.0.0.1:9674", &why),
 	    0);
+	assert_int_equal(config_set(&cfg, "tls_listen", "[::1]:9674", &why), 0);
 	assert_int_equal(cfg.tls_listen.n, 2);
 	assert_string_equal(cfg.tls_listen.addr[1], "[::1]:9674");
 	/* The plaintext listener keeps its default. */
@@ -213,7 +221,8 @@ test_tls_settings(void **state)
 	assert_int_equal(config_set(&cfg, "registration", "closed", &why), 0);
 	assert_int_equal(cfg.registration, CONFIG_REGISTRATION_CLOSED);
 	assert_int_equal(config_set(&cfg, "registration", "Open", &why), -1);
-	assert_string_equal(why, "registration must be open, loopback or closed");
+	assert_string_equal(why,
+	    "registration must be open, loopback or closed");
 
 	/* SIGHUP takes the policies and the certificate paths. */
 	config_init(&fresh);
@@ -281,9 +290,11 @@ test_load_errors(void **state)
 	(void)state;
 	expect_load_error("# ok\nmax-frame = 1M\nmax-frame = lots\n",
 	    "3: max-frame: max-frame must be between 64 and 4294967295 bytes");
-	expect_load_error("max-connections = 0\n", "1: max-connections: "
+	expect_load_error("max-connections = 0\n",
+	    "1: max-connections: "
 	    "max-connections must be between 1 and 1000000");
-	expect_load_error("domain = localhost\n", "1: domain: domain must be "
+	expect_load_error("domain = localhost\n",
+	    "1: domain: domain must be "
 	    "a domain name such as example.org");
 	expect_load_error("\n\nbogus = 1\n", "3: bogus: unknown setting");
 	expect_load_error("listen 127.0.0.1:9672\n", "1: expected key = value");
@@ -300,7 +311,8 @@ test_load_errors(void **state)
 
 	config_init(&cfg);
 	assert_int_equal(config_load(&cfg, "/nonexistent/glomaild.conf", err,
-	    sizeof(err)), -1);
+	                     sizeof(err)),
+	    -1);
 	assert_string_equal(err,
 	    "/nonexistent/glomaild.conf: No such file or directory");
 	config_clear(&cfg);
@@ -350,49 +362,68 @@ test_check_config(void **state)
 	(void)state;
 	write_file("good.conf", "max-frame = 64K\nlog-level = warn\n", good,
 	    sizeof(good));
-	write_file("bad.conf", "# glomaild\nmax-frame = 64K\n"
-	    "timeout-idle = forever\n", bad, sizeof(bad));
+	write_file("bad.conf",
+	    "# glomaild\nmax-frame = 64K\n"
+	    "timeout-idle = forever\n",
+	    bad, sizeof(bad));
 
-	assert_int_equal(run_glomaild(out, sizeof(out), (const char *[]){
-	    "--config", good, "--check-config", NULL }), 0);
+	assert_int_equal(run_glomaild(out, sizeof(out),
+	                     (const char *[]){ "--config", good,
+	                         "--check-config", NULL }),
+	    0);
 	assert_non_null(strstr(out, "configuration OK"));
 
-	assert_int_equal(run_glomaild(out, sizeof(out), (const char *[]){
-	    "--check-config", "--config", bad, NULL }), 1);
-	snprintf(want, sizeof(want), "%s:3: timeout-idle: timeout-idle must "
-	    "be between 1 and 86400 seconds", bad);
+	assert_int_equal(run_glomaild(out, sizeof(out),
+	                     (const char *[]){ "--check-config", "--config",
+	                         bad, NULL }),
+	    1);
+	snprintf(want, sizeof(want),
+	    "%s:3: timeout-idle: timeout-idle must "
+	    "be between 1 and 86400 seconds",
+	    bad);
 	if (strstr(out, want) == NULL)
 		fail_msg("expected '%s' in '%s'", want, out);
 
 	/* A good file, a bad command-line value: named as an option. */
-	assert_int_equal(run_glomaild(out, sizeof(out), (const char *[]){
-	    "--config", good, "--max-connections", "0", "--check-config",
-	    NULL }), 1);
+	assert_int_equal(run_glomaild(out, sizeof(out),
+	                     (const char *[]){ "--config", good,
+	                         "--max-connections", "0", "--check-config",
+	                         NULL }),
+	    1);
 	assert_non_null(strstr(out, "--max-connections 0: max-connections "
-	    "must be between 1 and 1000000"));
-	assert_int_equal(run_glomaild(out, sizeof(out), (const char *[]){
-	    "--max-frame", "63", "--check-config", NULL }), 1);
+	                            "must be between 1 and 1000000"));
+	assert_int_equal(run_glomaild(out, sizeof(out),
+	                     (const char *[]){ "--max-frame", "63",
+	                         "--check-config", NULL }),
+	    1);
 	assert_non_null(strstr(out, "--max-frame 63: max-frame must be "
-	    "between 64 and 4294967295 bytes"));
+	                            "between 64 and 4294967295 bytes"));
 
 	/* An invalid domain is refused, a valid one in capitals taken. */
-	assert_int_equal(run_glomaild(out, sizeof(out), (const char *[]){
-	    "--domain", "mail_host.example", "--check-config", NULL }), 1);
+	assert_int_equal(run_glomaild(out, sizeof(out),
+	                     (const char *[]){ "--domain", "mail_host.example",
+	                         "--check-config", NULL }),
+	    1);
 	assert_non_null(strstr(out, "--domain mail_host.example: domain must "
-	    "be a domain name such as example.org"));
-	assert_int_equal(run_glomaild(out, sizeof(out), (const char *[]){
-	    "--domain", "Mail.Example.ORG", "--check-config", NULL }), 0);
+	                            "be a domain name such as example.org"));
+	assert_int_equal(run_glomaild(out, sizeof(out),
+	                     (const char *[]){ "--domain", "Mail.Example.ORG",
+	                         "--check-config", NULL }),
+	    0);
 	assert_non_null(strstr(out, "configuration OK"));
 
 	/* The command line wins over the file, even a bad file value... */
-	assert_int_equal(run_glomaild(out, sizeof(out), (const char *[]){
-	    "--config", good, "--listen", "nowhere", "--check-config",
-	    NULL }), 1);
+	assert_int_equal(run_glomaild(out, sizeof(out),
+	                     (const char *[]){ "--config", good, "--listen",
+	                         "nowhere", "--check-config", NULL }),
+	    1);
 	assert_non_null(strstr(out, "--listen nowhere: listen wants"));
 
 	snprintf(want, sizeof(want), "%s/missing.conf", scratch);
-	assert_int_equal(run_glomaild(out, sizeof(out), (const char *[]){
-	    "--config", want, "--check-config", NULL }), 1);
+	assert_int_equal(run_glomaild(out, sizeof(out),
+	                     (const char *[]){ "--config", want,
+	                         "--check-config", NULL }),
+	    1);
 	assert_non_null(strstr(out, "No such file or directory"));
 }
 
@@ -422,11 +453,11 @@ test_defaults(void **state)
 	assert_int_equal(cfg.log_level, LOG_LEVEL_INFO);
 	/* A quarter of the physical memory, at least 64 MiB. */
 	phys = (unsigned long long)sysconf(_SC_PHYS_PAGES) *
-	    (unsigned long long)sysconf(_SC_PAGESIZE);
+	       (unsigned long long)sysconf(_SC_PAGESIZE);
 	assert_true(cfg.max_memory >= (size_t)64 << 20);
 	assert_true(cfg.max_memory == phys / 4 ||
-	    (phys / 4 < ((unsigned long long)64 << 20) &&
-	    cfg.max_memory == (size_t)64 << 20));
+	            (phys / 4 < ((unsigned long long)64 << 20) &&
+	                cfg.max_memory == (size_t)64 << 20));
 	config_clear(&cfg);
 }
 
@@ -459,7 +490,8 @@ test_ranges(void **state)
 		snprintf(value, sizeof(value), "%llu", hi + 1);
 		assert_int_equal(config_set(&cfg, name, value, &why), -1);
 		if (strncmp(why, want, strlen(want)) != 0)
-			fail_msg("%s=%s: '%s', not '%s'", name, value, why, want);
+			fail_msg("%s=%s: '%s', not '%s'", name, value, why,
+			    want);
 		if (lo > 0) {
 			snprintf(value, sizeof(value), "%llu", lo - 1);
 			assert_int_equal(config_set(&cfg, name, value, &why),
@@ -479,8 +511,9 @@ test_ranges(void **state)
 	assert_string_equal(why,
 	    "login-penalty must be between 0 and 60000 milliseconds");
 	/* Sizes past 2^64 do not wrap into range. */
-	assert_int_equal(config_set(&cfg, "max-output",
-	    "18446744073709551616", &why), -1);
+	assert_int_equal(config_set(&cfg, "max-output", "18446744073709551616",
+	                     &why),
+	    -1);
 	assert_int_equal(config_set(&cfg, "max-output", "17179869184G", &why),
 	    -1);
 	config_clear(&cfg);
@@ -524,14 +557,33 @@ static void
 test_domain(void **state)
 {
 	static const char *const good[] = {
-		"glo2000.ca", "example.org", "a.b", "mail-1.example.org",
-		"xn--bcher-kva.example", "1st.example", "a.b2",
+		"glo2000.ca",
+		"example.org",
+		"a.b",
+		"mail-1.example.org",
+		"xn--bcher-kva.example",
+		"1st.example",
+		"a.b2",
 	};
 	static const char *const bad[] = {
-		"localhost", "-a.org", "a-.org", "a.-org", "a..org", ".org",
-		"org.", "example.org.", "a_b.org", "1.2.3.4", "10.0.0.1",
-		"exa mple.org", "caf\xc3\xa9.fr", "a.b/c", "a@b.org", ".",
-		"..", "a.123",
+		"localhost",
+		"-a.org",
+		"a-.org",
+		"a.-org",
+		"a..org",
+		".org",
+		"org.",
+		"example.org.",
+		"a_b.org",
+		"1.2.3.4",
+		"10.0.0.1",
+		"exa mple.org",
+		"caf\xc3\xa9.fr",
+		"a.b/c",
+		"a@b.org",
+		".",
+		"..",
+		"a.123",
 	};
 	char name[300], label[64];
 	struct config cfg;
@@ -611,7 +663,8 @@ keys_match(char keys[][64], size_t n, const char *where)
 	}
 	for (j = 0; j < n; j++) {
 		for (i = 0; (name = config_key_name(i)) != NULL &&
-		    strcmp(keys[j], name) != 0; i++)
+		            strcmp(keys[j], name) != 0;
+		     i++)
 			;
 		if (name == NULL)
 			fail_msg("%s names %s, which is no setting", where,
@@ -697,10 +750,13 @@ test_shipped_config(void **state)
 	size_t i, j, n;
 
 	(void)state;
-	assert_int_equal(run_glomaild(out, sizeof(out), (const char *[]){
-	    "--config", conf, "--check-config", NULL }), 0);
-	assert_int_equal(run_glomaild(help, sizeof(help), (const char *[]){
-	    "--help", NULL }), 0);
+	assert_int_equal(run_glomaild(out, sizeof(out),
+	                     (const char *[]){ "--config", conf,
+	                         "--check-config", NULL }),
+	    0);
+	assert_int_equal(run_glomaild(help, sizeof(help),
+	                     (const char *[]){ "--help", NULL }),
+	    0);
 	assert_true(strlen(help) < sizeof(help) - 1);
 	text = read_all(conf);
 	mantext = read_all(man);
@@ -719,7 +775,8 @@ test_shipped_config(void **state)
 			fail_msg("--help line too long: %.*s", (int)n, line);
 	}
 	for (i = 0; (name = config_key_name(i)) != NULL; i++) {
-		for (j = 0, n = 0; name[j] != '\0' && n + 3 < sizeof(esc); j++) {
+		for (j = 0, n = 0; name[j] != '\0' && n + 3 < sizeof(esc);
+		     j++) {
 			if (name[j] == '-')
 				esc[n++] = '\\';
 			esc[n++] = name[j];
@@ -765,15 +822,17 @@ test_reload_keeps_command_line(void **state)
 {
 	char conf[300];
 	const char *extra[] = { "--config", conf, "--max-frame", "2K",
-	    "--timeout-login=7", NULL };
+		"--timeout-login=7", NULL };
 	struct testsrv s;
 
 	(void)state;
 	write_file("live.conf", "max-frame = 64K\ntimeout-login = 30\n", conf,
 	    sizeof(conf));
 	assert_int_equal(testsrv_start(&s, extra), 0);
-	write_file("live.conf", "max-frame = 128K\ntimeout-login = 40\n"
-	    "timeout-idle = 33\n", conf, sizeof(conf));
+	write_file("live.conf",
+	    "max-frame = 128K\ntimeout-login = 40\n"
+	    "timeout-idle = 33\n",
+	    conf, sizeof(conf));
 	assert_int_equal(kill(s.pid, SIGHUP), 0);
 	assert_true(wait_log(&s, "configuration reloaded", 10000));
 	assert_true(testsrv_log_contains(&s, "reload: timeout-idle 900 -> 33"));

@@ -48,11 +48,13 @@ check_replies(int fd)
 		have += (size_t)n;
 		off = 0;
 		while (frame_decode(buf + off, have - off, FRAME_REPLY_MAX,
-		    &blen) == FRAME_READY) {
+		           &blen) == FRAME_READY) {
 			assert_int_equal(msg_parse((const char *)buf + off +
-			    FRAME_HEADER_LEN, blen, &m, &why), 0);
+			                               FRAME_HEADER_LEN,
+			                     blen, &m, &why),
+			    0);
 			assert_true(msg_header(m) == PROTO_OK ||
-			    msg_header(m) == PROTO_ERROR);
+			            msg_header(m) == PROTO_ERROR);
 			msg_free(m);
 			off += FRAME_HEADER_LEN + blen;
 		}
@@ -88,8 +90,9 @@ test_replay(void **state)
 		len = fread(data, 1, 1 << 16, f);
 		fclose(f);
 		if (len > 0) {
-			fd = (data[0] & 1) ? testsrv_user(&srv, "fuzz",
-			    "Fuzz0Password") : testsrv_connect(&srv);
+			fd = (data[0] & 1)
+			         ? testsrv_user(&srv, "fuzz", "Fuzz0Password")
+			         : testsrv_connect(&srv);
 			assert_true(fd >= 0);
 			(void)wire_write_all(fd, data + 1, len - 1);
 			shutdown(fd, SHUT_WR);
@@ -102,8 +105,8 @@ test_replay(void **state)
 	closedir(d);
 	assert_true(count > 0);
 	/* Still serving. */
-	assert_true((fd = testsrv_user(&srv, "bystander", "Bystander0Pw"))
-	    >= 0);
+	assert_true(
+	    (fd = testsrv_user(&srv, "bystander", "Bystander0Pw")) >= 0);
 	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL, NULL),
 	    PROTO_OK);
 	close(fd);

@@ -44,7 +44,7 @@
 #include "wire.h"
 
 #define CLIENTS 4
-#define PER_CLIENT 4000     /* ids per client: more than a run can send */
+#define PER_CLIENT 4000 /* ids per client: more than a run can send */
 #define KILLS 6
 
 enum state { UNSENT, ATTEMPTED, ACKED };
@@ -54,7 +54,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned char states[CLIENTS * PER_CLIENT];
 static unsigned char found[CLIENTS * PER_CLIENT];
 static volatile int stop;
-static int replies_ok;       /* OK replies so far, under lock */
+static int replies_ok; /* OK replies so far, under lock */
 
 /*
  * Wait (15 s at most) until some request was answered OK since the count
@@ -269,16 +269,19 @@ read_back(const char *user)
 	int fd, id;
 
 	assert_true((fd = login(user)) >= 0);
-	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL,
-	    &reply), PROTO_OK);
+	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL, &reply),
+	    PROTO_OK);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_STATS, &a, &why), 0);
 	n = a.stats.count;
 	msg_free(reply);
 	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_REQUEST, NULL,
-	    NULL), PROTO_OK);
+	                     NULL),
+	    PROTO_OK);
 	for (i = 1; i <= n; i++) {
-		snprintf(json, sizeof(json), "{\"header\": 8, \"payload\": "
-		    "{\"choice\": %lld}}", i);
+		snprintf(json, sizeof(json),
+		    "{\"header\": 8, \"payload\": "
+		    "{\"choice\": %lld}}",
+		    i);
 		assert_int_equal(hostile_send_json(fd, json), 0);
 		reply = NULL;
 		assert_int_equal(hostile_recv(fd, 20000, &reply),
@@ -325,12 +328,14 @@ test_kill_during_delivery(void **state)
 	for (i = 0; i < CLIENTS; i++) {
 		assert_true((fd = testsrv_connect(&srv)) >= 0);
 		assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, users[i],
-		    HOSTILE_PASSWORD), PROTO_OK);
+		                     HOSTILE_PASSWORD),
+		    PROTO_OK);
 		close(fd);
 	}
 	for (i = 0; i < CLIENTS; i++)
 		assert_int_equal(pthread_create(&threads[i], NULL, client,
-		    (void *)(intptr_t)i), 0);
+		                     (void *)(intptr_t)i),
+		    0);
 	for (k = 0; k < KILLS; k++) {
 		/* A random moment while deliveries are under way. */
 		wait_progress(progress());
@@ -372,8 +377,8 @@ test_kill_during_delivery(void **state)
 		if (states[i] == ACKED && !found[i])
 			fail_msg("message %d was acknowledged, then lost", i);
 	print_message("crash: %d kills, %d sent, %d acknowledged, %d stored, "
-	    "%lld ms\n", KILLS + 1, attempted, acked, files,
-	    hostile_now_ms() - t0);
+	              "%lld ms\n",
+	    KILLS + 1, attempted, acked, files, hostile_now_ms() - t0);
 	assert_int_equal(read, files);
 	assert_true(acked >= CLIENTS);
 	assert_true(testsrv_log_contains(&srv, "incomplete deliveries"));
@@ -384,7 +389,7 @@ test_kill_during_delivery(void **state)
 struct held {
 	int fd;
 	int id;
-	int user;      /* index in users[]: who is logged in on fd */
+	int user; /* index in users[]: who is logged in on fd */
 	pthread_t thread;
 };
 
@@ -404,7 +409,7 @@ held_send(void *arg)
 	e = (struct msg_email){ from, "ann@glo2000.ca", subject, NULL, body };
 	set_state(h->id, ATTEMPTED);
 	if (testsrv_request(h->fd, PROTO_EMAIL_SENDING, msg_email_new(&e),
-	    NULL) == PROTO_OK)
+	        NULL) == PROTO_OK)
 		set_state(h->id, ACKED);
 	free(body);
 	return NULL;
@@ -476,7 +481,8 @@ test_kill_with_shared_fsync_pending(void **state)
 	for (i = 0; i < CLIENTS; i++) {
 		assert_true((fd = testsrv_connect(&srv)) >= 0);
 		assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, users[i],
-		    HOSTILE_PASSWORD), PROTO_OK);
+		                     HOSTILE_PASSWORD),
+		    PROTO_OK);
 		close(fd);
 	}
 	/* Acknowledged before the window: must survive the kill. */
@@ -498,7 +504,8 @@ test_kill_with_shared_fsync_pending(void **state)
 	fclose(f);
 	for (i = 0; i < HELD; i++)
 		assert_int_equal(pthread_create(&h[i].thread, NULL, held_send,
-		    &h[i]), 0);
+		                     &h[i]),
+		    0);
 	/* Every rename done: all HELD new files in ann's new/. */
 	snprintf(path, sizeof(path), "%s/ann/new", srv.data);
 	for (tries = 0; tries < 500; tries++) {
@@ -553,8 +560,8 @@ many_message(int id, size_t *len_r)
 	size_t blen;
 	char *body = content_of(id, &blen), *m;
 
-	if (body == NULL || asprintf(&m, "Subject: many %d\n\n%s", id,
-	    body) < 0)
+	if (body == NULL ||
+	    asprintf(&m, "Subject: many %d\n\n%s", id, body) < 0)
 		m = NULL;
 	free(body);
 	if (m != NULL)
@@ -638,7 +645,8 @@ test_kill_during_deliver_many(void **state)
 		kill(pid, SIGKILL);
 		assert_int_equal(waitpid(pid, &st, 0), pid);
 		while (read(pfd[0], &a, sizeof(a)) == (ssize_t)sizeof(a)) {
-			assert_true(a.id >= next && a.id < CLIENTS * PER_CLIENT);
+			assert_true(
+			    a.id >= next && a.id < CLIENTS * PER_CLIENT);
 			acked[a.id] = a.mask;
 			nacked++;
 		}
@@ -660,13 +668,14 @@ test_kill_during_deliver_many(void **state)
 			assert_non_null(got = testsrv_read_file(file));
 			if (sscanf(got, "Subject: many %d", &id) != 1 ||
 			    id < 0 || id >= CLIENTS * PER_CLIENT)
-				fail_msg("%s: not a message of this test", file);
+				fail_msg("%s: not a message of this test",
+				    file);
 			assert_non_null(want = many_message(id, &wlen));
 			if (strcmp(got, want) != 0)
 				fail_msg("%s: message %d is damaged", file, id);
 			if (present[b][id]++)
-				fail_msg("%s: message %d twice in m%d", file, id,
-				    b);
+				fail_msg("%s: message %d twice in m%d", file,
+				    id, b);
 			free(want);
 			free(got);
 			files++;
@@ -685,8 +694,10 @@ test_kill_during_deliver_many(void **state)
 	for (id = 0; id < CLIENTS * PER_CLIENT; id++)
 		for (b = 0; b < MANY_BOXES; b++)
 			if ((acked[id] & (1u << b)) && !present[b][id])
-				fail_msg("message %d was delivered to m%d, then "
-				    "lost", id, b);
+				fail_msg(
+				    "message %d was delivered to m%d, then "
+				    "lost",
+				    id, b);
 	print_message("deliver_many: %d kills, %d acknowledged, %d files\n",
 	    MANY_KILLS, nacked, files);
 	assert_true(nacked > 0);
@@ -697,7 +708,7 @@ test_kill_during_deliver_many(void **state)
 #define MANY_IDS 3000
 
 static unsigned char many_tried[MANY_IDS];
-static unsigned char many_acked[MANY_IDS];   /* bit per user: delivered */
+static unsigned char many_acked[MANY_IDS]; /* bit per user: delivered */
 static unsigned char many_found[CLIENTS][MANY_IDS];
 static int many_next;
 
@@ -724,10 +735,10 @@ many_client(void *arg)
 		pthread_mutex_unlock(&lock);
 		if (id == -1)
 			break;
-		snprintf(to, sizeof(to), "%s@glo2000.ca", users[(me + 1) %
-		    CLIENTS]);
-		snprintf(cc, sizeof(cc), "%s@glo2000.ca", users[(me + 2) %
-		    CLIENTS]);
+		snprintf(to, sizeof(to), "%s@glo2000.ca",
+		    users[(me + 1) % CLIENTS]);
+		snprintf(cc, sizeof(cc), "%s@glo2000.ca",
+		    users[(me + 2) % CLIENTS]);
 		snprintf(subject, sizeof(subject), "many %d", id);
 		if ((body = content_of(id, &len)) == NULL)
 			break;
@@ -737,7 +748,8 @@ many_client(void *arg)
 		reply = NULL;
 		h = testsrv_request(fd, PROTO_EMAIL_SENDING_MANY,
 		    json_pack("{s:[s], s:[s], s:s, s:s}", "to", to, "cc", cc,
-		    "subject", subject, "content", body), &reply);
+		        "subject", subject, "content", body),
+		    &reply);
 		free(body);
 		if (h != PROTO_OK) {
 			msg_free(reply);
@@ -746,7 +758,7 @@ many_client(void *arg)
 			continue;
 		}
 		list = json_object_get(msg_payload(reply), "recipients");
-		json_array_foreach(list, i, r) {
+		json_array_foreach (list, i, r) {
 			res = json_string_value(json_object_get(r, "result"));
 			addr = json_string_value(json_object_get(r, "address"));
 			if (res == NULL || addr == NULL ||
@@ -755,7 +767,8 @@ many_client(void *arg)
 			for (u = 0; u < CLIENTS; u++)
 				if (strncmp(addr, users[u], 3) == 0) {
 					pthread_mutex_lock(&lock);
-					many_acked[id] |= (unsigned char)(1u << u);
+					many_acked[id] |= (unsigned char)(1u
+					                                  << u);
 					pthread_mutex_unlock(&lock);
 				}
 		}
@@ -827,12 +840,14 @@ test_kill_during_send_many(void **state)
 	for (i = 0; i < CLIENTS; i++) {
 		assert_true((fd = testsrv_connect(&srv)) >= 0);
 		assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, users[i],
-		    HOSTILE_PASSWORD), PROTO_OK);
+		                     HOSTILE_PASSWORD),
+		    PROTO_OK);
 		close(fd);
 	}
 	for (i = 0; i < CLIENTS; i++)
 		assert_int_equal(pthread_create(&threads[i], NULL, many_client,
-		    (void *)(intptr_t)i), 0);
+		                     (void *)(intptr_t)i),
+		    0);
 	for (k = 0; k < 4; k++) {
 		wait_progress(progress());
 		ts.tv_sec = 0;
@@ -860,7 +875,8 @@ test_kill_during_send_many(void **state)
 				acked++;
 				if (!many_found[u][i])
 					fail_msg("message %d was delivered to "
-					    "%s, then lost", i, users[u]);
+					         "%s, then lost",
+					    i, users[u]);
 			}
 	print_message("send-many: %d copies acknowledged, %d stored\n", acked,
 	    files);

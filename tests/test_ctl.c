@@ -47,8 +47,8 @@ static const char *const fast[] = { "--login-penalty", "0", NULL };
  * with input on stdin. With s NULL, args are the whole command line.
  */
 static int
-ctl_run(struct clientrun_result *r, const struct testsrv *s,
-    const char *input, ...)
+ctl_run(struct clientrun_result *r, const struct testsrv *s, const char *input,
+    ...)
 {
 	const char *argv[40] = { "glomailctl" };
 	const char *env[] = { "GLOMAILD=" GLOMAIL_BINARY_DIR "/server/glomaild",
@@ -125,9 +125,11 @@ inbox(int fd)
 	char *out = calloc(1, 1), *grown;
 
 	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_REQUEST, NULL,
-	    &reply), PROTO_OK);
-	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL_LIST, &a, &why), 0);
-	json_array_foreach(a.email_list, i, v) {
+	                     &reply),
+	    PROTO_OK);
+	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL_LIST, &a, &why),
+	    0);
+	json_array_foreach (a.email_list, i, v) {
 		const char *line = json_string_value(v);
 
 		grown = realloc(out, len + strlen(line) + 2);
@@ -215,7 +217,8 @@ test_gate(void **state)
 	assert_string_equal(a.error_message, "unknown request");
 	msg_free(reply);
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "gatekeeper",
-	    PASSWORD), PROTO_OK);
+	                     PASSWORD),
+	    PROTO_OK);
 	assert_int_equal(testsrv_request(fd, PROTO_CTL_USER_LIST, NULL, &reply),
 	    PROTO_ERROR);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_ERROR, &a, &why), 0);
@@ -226,21 +229,25 @@ test_gate(void **state)
 	fd = wire_connect_unix(srv->control, err, sizeof(err));
 	assert_true(fd >= 0);
 	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_REQUEST, NULL,
-	    &reply), PROTO_ERROR);
+	                     &reply),
+	    PROTO_ERROR);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_ERROR, &a, &why), 0);
 	assert_string_equal(a.error_message, "unknown request");
 	msg_free(reply);
 	assert_int_equal(testsrv_request(fd, PROTO_AUTH_REGISTER,
-	    msg_credentials_new("sneaky", PASSWORD), &reply), PROTO_ERROR);
+	                     msg_credentials_new("sneaky", PASSWORD), &reply),
+	    PROTO_ERROR);
 	msg_free(reply);
 	assert_int_equal(testsrv_request(fd, PROTO_CTL_STATUS, NULL, &reply),
 	    PROTO_OK);
-	assert_string_equal(json_string_value(json_object_get(
-	    msg_payload(reply), "version")), GLOMAIL_VERSION);
+	assert_string_equal(json_string_value(
+	                        json_object_get(msg_payload(reply), "version")),
+	    GLOMAIL_VERSION);
 	msg_free(reply);
 	/* A missing field is named. */
 	assert_int_equal(testsrv_request(fd, PROTO_CTL_USER_ADD,
-	    json_pack("{s:s}", "name", "x"), &reply), PROTO_ERROR);
+	                     json_pack("{s:s}", "name", "x"), &reply),
+	    PROTO_ERROR);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_ERROR, &a, &why), 0);
 	assert_string_equal(a.error_message, "missing field: password");
 	msg_free(reply);
@@ -263,10 +270,13 @@ test_status_reload_log_level(void **state)
 	assert_non_null(strstr(r.out, GLOMAIL_VERSION));
 	clientrun_free(&r);
 	j = ctl_json(srv, "status", NULL);
-	assert_int_equal(json_integer_value(json_object_get(j, "pid")), srv->pid);
+	assert_int_equal(json_integer_value(json_object_get(j, "pid")),
+	    srv->pid);
 	snprintf(port, sizeof(port), "127.0.0.1:%s", srv->port);
-	assert_string_equal(json_string_value(json_array_get(
-	    json_object_get(j, "listen"), 0)), port);
+	assert_string_equal(json_string_value(
+	                        json_array_get(json_object_get(j, "listen"),
+	                            0)),
+	    port);
 	assert_string_equal(json_string_value(json_object_get(j, "log_level")),
 	    "info");
 	assert_int_equal(json_integer_value(json_object_get(j, "logged_in")),
@@ -307,7 +317,8 @@ test_status_reload_log_level(void **state)
 	assert_int_equal(ctl_run(&r, srv, NULL, "user", "fly", NULL), 2);
 	clientrun_free(&r);
 	assert_int_equal(ctl_run(&r, NULL, NULL, "--control-socket",
-	    "/nonexistent/control", "status", NULL), 2);
+	                     "/nonexistent/control", "status", NULL),
+	    2);
 	assert_non_null(strstr(r.err, "cannot connect"));
 	clientrun_free(&r);
 	testsrv_stop(srv);
@@ -325,26 +336,31 @@ test_users(void **state)
 	(void)state;
 	assert_int_equal(testsrv_start(srv, fast), 0);
 	assert_int_equal(ctl_run(&r, srv, PASSWORD "\n", "user", "add", "Erin",
-	    "--password-stdin", NULL), 0);
+	                     "--password-stdin", NULL),
+	    0);
 	clientrun_free(&r);
 	assert_int_equal(login(srv, "erin", PASSWORD, NULL), PROTO_OK);
 	assert_true(testsrv_log_contains(srv, "control uid=0 pid="));
 	assert_true(testsrv_log_contains(srv, "user add erin"));
 	/* Existing user, weak password, bad name, no password at all. */
 	assert_int_equal(ctl_run(&r, srv, PASSWORD "\n", "user", "add", "erin",
-	    "--password-stdin", NULL), 1);
+	                     "--password-stdin", NULL),
+	    1);
 	assert_non_null(strstr(r.err, "user name is taken"));
 	clientrun_free(&r);
 	assert_int_equal(ctl_run(&r, srv, "short\n", "user", "add", "frank",
-	    "--password-stdin", NULL), 1);
+	                     "--password-stdin", NULL),
+	    1);
 	assert_non_null(strstr(r.err, "at least 10 characters"));
 	clientrun_free(&r);
 	assert_int_equal(ctl_run(&r, srv, PASSWORD "\n", "user", "add", "a/b",
-	    "--password-stdin", NULL), 1);
+	                     "--password-stdin", NULL),
+	    1);
 	assert_non_null(strstr(r.err, "user name may hold only"));
 	clientrun_free(&r);
-	assert_int_equal(ctl_run(&r, srv, PASSWORD "\n", "user", "add",
-	    "frank", NULL), 2);
+	assert_int_equal(ctl_run(&r, srv, PASSWORD "\n", "user", "add", "frank",
+	                     NULL),
+	    2);
 	assert_non_null(strstr(r.err, "--password-stdin"));
 	clientrun_free(&r);
 
@@ -356,25 +372,29 @@ test_users(void **state)
 	assert_true(json_is_false(json_object_get(u, "locked")));
 	/* erin logged in once above. */
 	assert_true(json_is_string(json_object_get(u, "last_login")));
-	assert_int_equal(strlen(json_string_value(json_object_get(u,
-	    "last_login"))), 20);
+	assert_int_equal(strlen(json_string_value(
+	                     json_object_get(u, "last_login"))),
+	    20);
 	assert_int_equal(json_array_size(json_object_get(j, "users")), 1);
 	json_decref(j);
 
 	/* passwd: the new password works, the old one no longer. */
 	assert_int_equal(ctl_run(&r, srv, "Second0Password\n", "user", "passwd",
-	    "erin", "--password-stdin", NULL), 0);
+	                     "erin", "--password-stdin", NULL),
+	    0);
 	clientrun_free(&r);
 	assert_int_equal(login(srv, "erin", PASSWORD, NULL), PROTO_ERROR);
 	assert_int_equal(login(srv, "erin", "Second0Password", NULL), PROTO_OK);
 	assert_int_equal(ctl_run(&r, srv, "Second0Password\n", "user", "passwd",
-	    "nobody-here", "--password-stdin", NULL), 1);
+	                     "nobody-here", "--password-stdin", NULL),
+	    1);
 	assert_non_null(strstr(r.err, "no such user"));
 	clientrun_free(&r);
 
 	/* lock: the open session is closed, logins are refused; unlock. */
 	assert_int_equal(login(srv, "erin", "Second0Password", &fd), PROTO_OK);
-	assert_int_equal(ctl_run(&r, srv, NULL, "user", "lock", "erin", NULL), 0);
+	assert_int_equal(ctl_run(&r, srv, NULL, "user", "lock", "erin", NULL),
+	    0);
 	clientrun_free(&r);
 	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL, NULL),
 	    -1);
@@ -395,25 +415,31 @@ test_users(void **state)
 
 	/* rename */
 	assert_int_equal(ctl_run(&r, srv, PASSWORD "\n", "user", "add", "gus",
-	    "--password-stdin", NULL), 0);
+	                     "--password-stdin", NULL),
+	    0);
 	clientrun_free(&r);
 	assert_int_equal(ctl_run(&r, srv, NULL, "user", "rename", "erin", "gus",
-	    NULL), 1);
+	                     NULL),
+	    1);
 	assert_non_null(strstr(r.err, "user name is taken"));
 	clientrun_free(&r);
 	assert_int_equal(ctl_run(&r, srv, NULL, "user", "rename", "erin",
-	    "Erika", NULL), 0);
+	                     "Erika", NULL),
+	    0);
 	clientrun_free(&r);
 	assert_int_equal(login(srv, "erin", "Second0Password", NULL),
 	    PROTO_ERROR);
-	assert_int_equal(login(srv, "erika", "Second0Password", NULL), PROTO_OK);
+	assert_int_equal(login(srv, "erika", "Second0Password", NULL),
+	    PROTO_OK);
 	assert_int_equal(ctl_run(&r, srv, NULL, "user", "rename", "ghost",
-	    "ghost2", NULL), 1);
+	                     "ghost2", NULL),
+	    1);
 	clientrun_free(&r);
 
 	/* del: the mail is set aside unless --purge. */
 	assert_int_equal(ctl_run(&r, srv, NULL, "user", "del", "erika",
-	    "--keep-mail", NULL), 0);
+	                     "--keep-mail", NULL),
+	    0);
 	assert_non_null(strstr(r.out, ".deleted/erika."));
 	clientrun_free(&r);
 	assert_int_equal(login(srv, "erika", "Second0Password", NULL),
@@ -422,7 +448,8 @@ test_users(void **state)
 	assert_int_equal(count_dir(path), 1); /* erika.<date> */
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(ctl_run(&r, srv, NULL, "user", "del", "gus", "--purge",
-	    NULL), 0);
+	                     NULL),
+	    0);
 	clientrun_free(&r);
 	snprintf(path, sizeof(path), "%s/gus", srv->data);
 	assert_int_equal(stat(path, &st), -1);
@@ -430,7 +457,8 @@ test_users(void **state)
 	assert_non_null(strstr(r.err, "no such user"));
 	clientrun_free(&r);
 	assert_int_equal(ctl_run(&r, srv, NULL, "user", "del", "x", "--purge",
-	    "--keep-mail", NULL), 2);
+	                     "--keep-mail", NULL),
+	    2);
 	clientrun_free(&r);
 	read_small(srv->log, buf, sizeof(buf)); /* the log is readable */
 	testsrv_stop(srv);
@@ -487,8 +515,7 @@ test_lost(void **state)
 	struct clientrun_result r;
 	struct msg *reply;
 	struct msg_email e = { "hana@glo2000.ca", "nobody@glo2000.ca",
-		"Perdu mais trouvé",
-		NULL, "corps\n" };
+		"Perdu mais trouvé", NULL, "corps\n" };
 	char path[700], id[300], *list;
 	struct timespec old[2];
 	json_t *j, *m;
@@ -499,7 +526,8 @@ test_lost(void **state)
 	fd = testsrv_user(srv, "hana", PASSWORD);
 	assert_true(fd >= 0);
 	assert_int_equal(testsrv_request(fd, PROTO_EMAIL_SENDING,
-	    msg_email_new(&e), &reply), PROTO_ERROR);
+	                     msg_email_new(&e), &reply),
+	    PROTO_ERROR);
 	msg_free(reply);
 	j = ctl_json(srv, "lost", "list", NULL);
 	m = json_array_get(json_object_get(j, "messages"), 0);
@@ -508,25 +536,30 @@ test_lost(void **state)
 	    "Perdu mais trouvé");
 	assert_string_equal(json_string_value(json_object_get(m, "to")),
 	    "nobody@glo2000.ca");
-	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(m,
-	    "id")));
+	snprintf(id, sizeof(id), "%s",
+	    json_string_value(json_object_get(m, "id")));
 	json_decref(j);
 
 	assert_int_equal(ctl_run(&r, srv, NULL, "lost", "deliver", id, "--to",
-	    "ghost", NULL), 1);
+	                     "ghost", NULL),
+	    1);
 	assert_non_null(strstr(r.err, "no such user"));
 	clientrun_free(&r);
 	assert_int_equal(ctl_run(&r, srv, NULL, "lost", "deliver", "123.nope",
-	    "--to", "hana", NULL), 1);
+	                     "--to", "hana", NULL),
+	    1);
 	assert_non_null(strstr(r.err, "no such message"));
 	clientrun_free(&r);
 	assert_int_equal(ctl_run(&r, srv, NULL, "lost", "deliver", "../hana",
-	    "--to", "hana", NULL), 1);
+	                     "--to", "hana", NULL),
+	    1);
 	clientrun_free(&r);
-	assert_int_equal(ctl_run(&r, srv, NULL, "lost", "deliver", id, NULL), 2);
+	assert_int_equal(ctl_run(&r, srv, NULL, "lost", "deliver", id, NULL),
+	    2);
 	clientrun_free(&r);
 	assert_int_equal(ctl_run(&r, srv, NULL, "lost", "deliver", id, "--to",
-	    "hana", NULL), 0);
+	                     "hana", NULL),
+	    0);
 	clientrun_free(&r);
 	/* The logged-in session's index knows of it at once. */
 	list = inbox(fd);
@@ -540,9 +573,11 @@ test_lost(void **state)
 	/* purge: only what is older than the limit. */
 	fd = testsrv_user(srv, "hana", PASSWORD);
 	assert_int_equal(testsrv_request(fd, PROTO_EMAIL_SENDING,
-	    msg_email_new(&e), NULL), PROTO_ERROR);
+	                     msg_email_new(&e), NULL),
+	    PROTO_ERROR);
 	assert_int_equal(testsrv_request(fd, PROTO_EMAIL_SENDING,
-	    msg_email_new(&e), NULL), PROTO_ERROR);
+	                     msg_email_new(&e), NULL),
+	    PROTO_ERROR);
 	close(fd);
 	j = ctl_json(srv, "lost", "list", NULL);
 	m = json_array_get(json_object_get(j, "messages"), 0);
@@ -553,14 +588,16 @@ test_lost(void **state)
 	old[0].tv_nsec = old[1].tv_nsec = 0;
 	assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
 	assert_int_equal(ctl_run(&r, srv, NULL, "lost", "purge", "--older-than",
-	    "2", NULL), 0);
+	                     "2", NULL),
+	    0);
 	assert_non_null(strstr(r.out, "1 removed"));
 	clientrun_free(&r);
 	j = ctl_json(srv, "lost", "list", NULL);
 	assert_int_equal(json_array_size(json_object_get(j, "messages")), 1);
 	json_decref(j);
 	assert_int_equal(ctl_run(&r, srv, NULL, "lost", "purge", "--older-than",
-	    "ten", NULL), 2);
+	                     "ten", NULL),
+	    2);
 	clientrun_free(&r);
 	assert_int_equal(ctl_run(&r, srv, NULL, "lost", "purge", NULL), 2);
 	clientrun_free(&r);
@@ -594,9 +631,10 @@ test_check(void **state)
 	snprintf(path, sizeof(path), "%s/orphan", srv->data);
 	assert_int_equal(mkdir(path, 0700), 0);
 	assert_int_equal(ctl_run(&r, srv, NULL, "check", NULL), 1);
-	assert_non_null(strstr(r.out, "ivy/tmp/1.M1P1Q1.dead: leftover in tmp/"));
+	assert_non_null(
+	    strstr(r.out, "ivy/tmp/1.M1P1Q1.dead: leftover in tmp/"));
 	assert_non_null(strstr(r.out, "ivy/new/garbage: message name does not "
-	    "parse"));
+	                              "parse"));
 	assert_non_null(strstr(r.out, "orphan: account without a pass file"));
 	clientrun_free(&r);
 	assert_int_equal(ctl_run(&r, srv, NULL, "check", "--repair", NULL), 1);
@@ -624,8 +662,8 @@ static void
 import_and_login(const char *source, const struct seen *want, size_t nwant,
     const char *lost_date, time_t lost_when)
 {
-	static const char *const users[3][2] = {
-		{ "alice", "Alice0Password" }, { "bob", "Bob0Password11" },
+	static const char *const users[3][2] = { { "alice", "Alice0Password" },
+		{ "bob", "Bob0Password11" },
 		{ "Carol.Dupont", "Carol0Password" } };
 	struct clientrun_result r;
 	char path[700], pass[600], *list;
@@ -637,7 +675,8 @@ import_and_login(const char *source, const struct seen *want, size_t nwant,
 	assert_int_equal(testsrv_start(srv, fast), 0);
 	/* The dry run says what would happen and does nothing. */
 	assert_int_equal(ctl_run(&r, srv, NULL, "import-seed", source,
-	    "--dry-run", NULL), 0);
+	                     "--dry-run", NULL),
+	    0);
 	assert_non_null(strstr(r.out, "carol.dupont"));
 	assert_non_null(strstr(r.out, "create"));
 	clientrun_free(&r);
@@ -656,14 +695,16 @@ import_and_login(const char *source, const struct seen *want, size_t nwant,
 
 		for (k = 0; users[i][0][k] != '\0'; k++)
 			lower[k] = (char)(users[i][0][k] >= 'A' &&
-			    users[i][0][k] <= 'Z' ? users[i][0][k] + 32 :
-			    users[i][0][k]);
+			                          users[i][0][k] <= 'Z'
+			                      ? users[i][0][k] + 32
+			                      : users[i][0][k]);
 		lower[k] = '\0';
 		snprintf(path, sizeof(path), "%s/%s/pass", srv->data, lower);
 		read_small(path, pass, sizeof(pass));
 		assert_int_equal(pass[0], '{');
 		/* A wrong password is refused and changes nothing. */
-		assert_int_equal(login(srv, users[i][0], "Wrong0Password", NULL),
+		assert_int_equal(login(srv, users[i][0], "Wrong0Password",
+		                     NULL),
 		    PROTO_ERROR);
 		read_small(path, pass, sizeof(pass));
 		assert_int_equal(pass[0], '{');
@@ -682,7 +723,8 @@ import_and_login(const char *source, const struct seen *want, size_t nwant,
 		assert_int_equal(strncmp(pass, "$argon2id$", 10), 0);
 		assert_int_equal(login(srv, users[i][0], users[i][1], NULL),
 		    PROTO_OK);
-		assert_int_equal(login(srv, users[i][0], "Wrong0Password", NULL),
+		assert_int_equal(login(srv, users[i][0], "Wrong0Password",
+		                     NULL),
 		    PROTO_ERROR);
 	}
 	/* The file's date is the mail'srv-> */
@@ -712,22 +754,24 @@ test_import_alexctz(void **state)
 {
 	static const struct seen want[] = {
 		{ "bob", "alice@glo2000.ca - Réunion à 10h ✓ Thu, 14 Nov 2024 "
-		  "14:15:00 +0000" },
+		         "14:15:00 +0000" },
 		{ "bob", "alice@glo2000.ca - Rappel Fri, 15 Nov 2024 09:02:37 "
-		  "+0000" },
+		         "+0000" },
 		{ "bob", "alice@glo2000.ca - Lab 3 report Mon, 18 Nov 2024 "
-		  "16:40:05 +0000" },
+		         "16:40:05 +0000" },
 		{ "alice", "bob@glo2000.ca - Re: Reunion Tue, 19 Nov 2024 "
-		  "08:21:44 +0000" },
-		{ "alice", "Carol.Dupont@glo2000.ca - Projet de session Tue, 19 "
-		  "Nov 2024 19:55:10 +0000" },
+		           "08:21:44 +0000" },
+		{ "alice",
+		    "Carol.Dupont@glo2000.ca - Projet de session Tue, 19 "
+		    "Nov 2024 19:55:10 +0000" },
 		{ "alice", "Carol.Dupont@glo2000.ca - Rappel : remise vendredi "
-		  "Wed, 20 Nov 2024 11:07:53 +0000" },
+		           "Wed, 20 Nov 2024 11:07:53 +0000" },
 	};
 
 	(void)state;
 	import_and_login(SEED "/alexctz-tp_4", want,
-	    sizeof(want) / sizeof(want[0]), "Thu, 21 Nov 2024 10:30:00 +0000", 1732185000);
+	    sizeof(want) / sizeof(want[0]), "Thu, 21 Nov 2024 10:30:00 +0000",
+	    1732185000);
 }
 
 static void
@@ -735,22 +779,24 @@ test_import_lobou(void **state)
 {
 	static const struct seen want[] = {
 		{ "bob", "alice@glo2000.ca - Réunion à 10h ✓ Thu, 16 Nov 2023 "
-		  "14:15:00 +0000" },
+		         "14:15:00 +0000" },
 		{ "bob", "alice@glo2000.ca - Rappel Fri, 17 Nov 2023 09:02:37 "
-		  "+0000" },
+		         "+0000" },
 		{ "bob", "alice@glo2000.ca - Lab 3 report Mon, 20 Nov 2023 "
-		  "16:40:05 +0000" },
+		         "16:40:05 +0000" },
 		{ "alice", "bob@glo2000.ca - Re: Reunion Tue, 21 Nov 2023 "
-		  "08:21:44 +0000" },
-		{ "alice", "Carol.Dupont@glo2000.ca - Projet de session Tue, 21 "
-		  "Nov 2023 19:55:10 +0000" },
+		           "08:21:44 +0000" },
+		{ "alice",
+		    "Carol.Dupont@glo2000.ca - Projet de session Tue, 21 "
+		    "Nov 2023 19:55:10 +0000" },
 		{ "alice", "Carol.Dupont@glo2000.ca - Rappel : remise vendredi "
-		  "Wed, 22 Nov 2023 11:07:53 +0000" },
+		           "Wed, 22 Nov 2023 11:07:53 +0000" },
 	};
 
 	(void)state;
 	import_and_login(SEED "/lobou-tp4-reseaux", want,
-	    sizeof(want) / sizeof(want[0]), "Thu, 23 Nov 2023 10:30:00 +0000", 1700735400);
+	    sizeof(want) / sizeof(want[0]), "Thu, 23 Nov 2023 10:30:00 +0000",
+	    1700735400);
 }
 
 /* An account that no import made is a clash: kept as it is, mail skipped. */
@@ -763,20 +809,24 @@ test_import_clash(void **state)
 	(void)state;
 	assert_int_equal(testsrv_start(srv, fast), 0);
 	assert_int_equal(ctl_run(&r, srv, PASSWORD "\n", "user", "add", "alice",
-	    "--password-stdin", NULL), 0);
+	                     "--password-stdin", NULL),
+	    0);
 	clientrun_free(&r);
 	j = ctl_json(srv, "import-seed", SEED "/alexctz-tp_4", NULL);
 	assert_int_equal(json_integer_value(json_object_get(j, "added")), 4);
-	assert_non_null(strstr(json_string_value(json_array_get(
-	    json_object_get(j, "problems"), 0)), "alice: an account of that "
-	    "name exists"));
+	assert_non_null(
+	    strstr(json_string_value(
+	               json_array_get(json_object_get(j, "problems"), 0)),
+	        "alice: an account of that "
+	        "name exists"));
 	json_decref(j);
 	assert_int_equal(count_mail(srv, "alice"), 0);
 	assert_int_equal(login(srv, "alice", "Alice0Password", NULL),
 	    PROTO_ERROR);
 	assert_int_equal(login(srv, "alice", PASSWORD, NULL), PROTO_OK);
 	assert_int_equal(ctl_run(&r, srv, NULL, "import-seed",
-	    "/nonexistent/dir", NULL), 2);
+	                     "/nonexistent/dir", NULL),
+	    2);
 	clientrun_free(&r);
 	testsrv_stop(srv);
 }
@@ -793,18 +843,22 @@ test_offline(void **state)
 	assert_int_equal(testsrv_scratch(dir, sizeof(dir), "offline"), 0);
 	snprintf(data, sizeof(data), "%s/data", dir);
 	assert_int_equal(ctl_run(&r, NULL, PASSWORD "\n", "--data-dir", data,
-	    "user", "add", "jay", "--password-stdin", NULL), 0);
+	                     "user", "add", "jay", "--password-stdin", NULL),
+	    0);
 	clientrun_free(&r);
 	assert_int_equal(ctl_run(&r, NULL, NULL, "--data-dir", data,
-	    "import-seed", SEED "/lobou-tp4-reseaux", NULL), 0);
+	                     "import-seed", SEED "/lobou-tp4-reseaux", NULL),
+	    0);
 	clientrun_free(&r);
 	assert_int_equal(ctl_run(&r, NULL, NULL, "--data-dir", data, "user",
-	    "list", NULL), 0);
+	                     "list", NULL),
+	    0);
 	assert_non_null(strstr(r.out, "jay"));
 	assert_non_null(strstr(r.out, "carol.dupont"));
 	clientrun_free(&r);
 	assert_int_equal(ctl_run(&r, NULL, NULL, "--data-dir", data, "reload",
-	    NULL), 2);
+	                     NULL),
+	    2);
 	clientrun_free(&r);
 	/* The server then serves what was made offline. */
 	memset(srv, 0, sizeof(*srv));
@@ -816,7 +870,8 @@ test_offline(void **state)
 	assert_int_equal(login(srv, "jay", PASSWORD, NULL), PROTO_OK);
 	assert_int_equal(login(srv, "bob", "Bob0Password11", NULL), PROTO_OK);
 	assert_int_equal(ctl_run(&r, NULL, NULL, "--data-dir", data, "user",
-	    "list", NULL), 2);
+	                     "list", NULL),
+	    2);
 	assert_non_null(strstr(r.err, "holds this store"));
 	clientrun_free(&r);
 	log = testsrv_read_file(srv->log);
@@ -832,7 +887,8 @@ test_offline(void **state)
 	assert_int_equal(mkdir(data, 0700), 0);
 	assert_int_equal(chown(data, 65534, 65534), 0);
 	assert_int_equal(ctl_run(&r, NULL, PASSWORD "\n", "--data-dir", data,
-	    "user", "add", "kay", "--password-stdin", NULL), 0);
+	                     "user", "add", "kay", "--password-stdin", NULL),
+	    0);
 	clientrun_free(&r);
 	snprintf(path, sizeof(path), "%s/kay/pass", data);
 	assert_int_equal(stat(path, &st), 0);
@@ -848,7 +904,8 @@ sha3_hex(const char *s, char out[129])
 	unsigned len = 0, i;
 
 	assert_int_equal(EVP_Digest(s, strlen(s), md, &len, EVP_sha3_512(),
-	    NULL), 1);
+	                     NULL),
+	    1);
 	for (i = 0; i < len; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
@@ -894,16 +951,17 @@ test_import_crash(void **state)
 		fputs(hex, f);
 		fclose(f);
 		for (k = 0; k < CRASH_MAILS; k++) {
-			snprintf(path, sizeof(path), "%s/%s/email_%zu.json", src,
-			    names[i], 1700000000 + k);
+			snprintf(path, sizeof(path), "%s/%s/email_%zu.json",
+			    src, names[i], 1700000000 + k);
 			assert_non_null(f = fopen(path, "w"));
 			snprintf(body, sizeof(body), "message %zu of %s", k,
 			    names[i]);
-			fprintf(f, "{\"sender\": \"kim@glo2000.ca\", "
+			fprintf(f,
+			    "{\"sender\": \"kim@glo2000.ca\", "
 			    "\"destination\": \"%s@glo2000.ca\", \"subject\": "
 			    "\"n\\u00b0%zu\", \"date\": \"Tue, 14 Nov 2023 "
-			    "22:13:20 +0000\", \"content\": \"%s\"}", names[i],
-			    k, body);
+			    "22:13:20 +0000\", \"content\": \"%s\"}",
+			    names[i], k, body);
 			fclose(f);
 		}
 	}
@@ -931,7 +989,7 @@ test_import_crash(void **state)
 	assert_int_equal(testsrv_restart_anyport(srv, fast), 0);
 	j = ctl_json(srv, "import-seed", src, NULL);
 	assert_int_equal(json_integer_value(json_object_get(j, "added")) +
-	    json_integer_value(json_object_get(j, "present")),
+	                     json_integer_value(json_object_get(j, "present")),
 	    CRASH_USERS * CRASH_MAILS);
 	assert_int_equal(json_integer_value(json_object_get(j, "present")),
 	    (json_int_t)n);
@@ -1010,15 +1068,16 @@ test_legacy_schemes(void **state)
 		{ "{SHA3-512.HEX}", EVP_sha3_512, 0, 1, 0 }, /* truncated */
 		{ "{SHA3-256.HEX}", EVP_sha3_256, 0, 0, 0 }, /* unknown */
 		{ "{sha3-512.hex}", EVP_sha3_512, 0, 0, 0 },
-		{ "", EVP_sha3_512, 0, 0, 0 },               /* bare hex */
+		{ "", EVP_sha3_512, 0, 0, 0 }, /* bare hex */
 	};
 	size_t i, k;
 	FILE *f;
 
 	(void)state;
 	assert_int_equal(testsrv_start(srv, fast), 0);
-	assert_int_equal(ctl_run(&r, srv, PASSWORD "\n", "user", "add",
-	    "nia", "--password-stdin", NULL), 0);
+	assert_int_equal(ctl_run(&r, srv, PASSWORD "\n", "user", "add", "nia",
+	                     "--password-stdin", NULL),
+	    0);
 	clientrun_free(&r);
 	snprintf(path, sizeof(path), "%s/nia/pass", srv->data);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1046,7 +1105,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_gate, stop_server),
-		cmocka_unit_test_teardown(test_status_reload_log_level, stop_server),
+		cmocka_unit_test_teardown(test_status_reload_log_level,
+		    stop_server),
 		cmocka_unit_test_teardown(test_users, stop_server),
 		cmocka_unit_test_teardown(test_password_terminal, stop_server),
 		cmocka_unit_test_teardown(test_legacy_schemes, stop_server),

@@ -69,12 +69,15 @@ test_alexctz(void **state)
 
 	(void)state;
 	assert_int_equal(import_scan(GLOMAIL_SOURCE_DIR
-	    "/tests/data/seed-data/alexctz-tp_4", &p), 0);
+	                     "/tests/data/seed-data/alexctz-tp_4",
+	                     &p),
+	    0);
 	assert_int_equal(p->nproblems, 0);
 	assert_int_equal(p->naccounts, 3);
 	assert_non_null(a = account(p, "carol.dupont"));
 	assert_int_equal(a->kind, IMPORT_SHA3_512);
-	assert_string_equal(a->hex, "ff39bea3f1943fdad18280b8a0d1dbf2b5840492"
+	assert_string_equal(a->hex,
+	    "ff39bea3f1943fdad18280b8a0d1dbf2b5840492"
 	    "cae988e3762623c2e091dea3b3af333db6970418816c9a9e446f979321b34e3e"
 	    "659d9daa0f76aa746d045b4f");
 	assert_int_equal(a->nmail, 0);
@@ -105,7 +108,9 @@ test_lobou(void **state)
 
 	(void)state;
 	assert_int_equal(import_scan(GLOMAIL_SOURCE_DIR
-	    "/tests/data/seed-data/lobou-tp4-reseaux", &p), 0);
+	                     "/tests/data/seed-data/lobou-tp4-reseaux",
+	                     &p),
+	    0);
 	assert_int_equal(p->nproblems, 0);
 	assert_int_equal(p->naccounts, 3);
 	assert_non_null(a = account(p, "bob"));
@@ -122,7 +127,9 @@ test_lobou(void **state)
 	assert_non_null(mail(p, "", "Test"));
 	/* The same files give the same ids: what makes an import idempotent. */
 	assert_int_equal(import_scan(GLOMAIL_SOURCE_DIR
-	    "/tests/data/seed-data/lobou-tp4-reseaux", &again), 0);
+	                     "/tests/data/seed-data/lobou-tp4-reseaux",
+	                     &again),
+	    0);
 	assert_int_equal(again->nmails, p->nmails);
 	for (i = 0; i < p->nmails; i++) {
 		m = mail(again, p->mails[i].owner, p->mails[i].subject);
@@ -159,7 +166,8 @@ dir(const char *base, const char *rel)
 	"{\"content\": \"x\", \"date\": \"Tue, 21 Nov 2023 08:21:44 +0000\"," \
 	" \"subject\": \"" subj "\", \"destination\": \"" to "\"," \
 	" \"sender\": \"a@glo2000.ca\"}"
-#define H512 "1142be0da77116aaf8e3a99344606e492e29c6acaa9c5e868cef6066bfa5" \
+#define H512 \
+	"1142be0da77116aaf8e3a99344606e492e29c6acaa9c5e868cef6066bfa5" \
 	"45a1781d9e97a0dd9db31a11509f1832bd49d6f756efd5370237dc4fcfbfc0e6cc25"
 #define H224 "ff838b69ff57a6de6288741c842f37952fcd86cd29817c1ba18c6bd8"
 
@@ -176,14 +184,16 @@ test_layouts(void **state)
 	dir(d, "Dana");
 	put(d, "Dana/pass.json", "{\n  \"password\": \"" H224 "\"\n}\n");
 	dir(d, "Dana/emails");
-	put(d, "Dana/emails/0001", "{\n    \"sender\": \"b@glo2000.ca\",\n"
+	put(d, "Dana/emails/0001",
+	    "{\n    \"sender\": \"b@glo2000.ca\",\n"
 	    "    \"destination\": \"dana@glo2000.ca\",\n    \"subject\": "
 	    "\"Caf\xc3\xa9\",\n    \"date\": \"Tue, 21 Nov 2023 08:21:44 "
 	    "+0000\",\n    \"content\": \"raw UTF-8 \xe2\x9c\x93\"\n}\n");
 	put(d, "Dana/emails/3f2a.json", MAIL("DANA@glo2000.ca", "two"));
 	/* Upper-case hex with a newline, raw. */
 	dir(d, "erin");
-	put(d, "erin/pass", "1142BE0DA77116AAF8E3A99344606E492E29C6ACAA9C5E868CE"
+	put(d, "erin/pass",
+	    "1142BE0DA77116AAF8E3A99344606E492E29C6ACAA9C5E868CE"
 	    "F6066BFA545A1781D9E97A0DD9DB31A11509F1832BD49D6F756EFD5370237DC4"
 	    "FCFBFC0E6CC25\n");
 	/* Two folders folding to one name: both left out. */
@@ -203,7 +213,8 @@ test_layouts(void **state)
 	/* Odd mail: not JSON, a key missing, a bad date, a link, too deep. */
 	put(d, "erin/broken", "{\"sender\": ");
 	put(d, "erin/nokey", "{\"sender\": \"a\", \"subject\": \"s\"}");
-	put(d, "erin/baddate", "{\"sender\": \"a\", \"destination\": \"b\", "
+	put(d, "erin/baddate",
+	    "{\"sender\": \"a\", \"destination\": \"b\", "
 	    "\"subject\": \"s\", \"date\": \"yesterday\", \"content\": \"\"}");
 	snprintf(path, sizeof(path), "%s/erin/link", d);
 	assert_int_equal(symlink("/etc/passwd", path), 0);
@@ -241,7 +252,7 @@ test_layouts(void **state)
 	assert_true(has_problem(p, "ivan: a symbolic link"));
 	assert_true(has_problem(p, "erin/broken: not a mail file"));
 	assert_true(has_problem(p, "erin/nokey: not a mail file (no "
-	    "\"destination\""));
+	                           "\"destination\""));
 	assert_true(has_problem(p, "erin/baddate: date \"yesterday\""));
 	assert_true(has_problem(p, "erin/link: a symbolic link"));
 	assert_true(has_problem(p, "erin/a/b: a folder too deep"));

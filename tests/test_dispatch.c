@@ -31,7 +31,7 @@ struct fixture {
 	char dir[256];
 	struct config cfg;
 	struct server *srv;
-	int peer;            /* the test's end of the socketpair */
+	int peer; /* the test's end of the socketpair */
 };
 
 static int
@@ -117,20 +117,21 @@ reply(struct fixture *fx, char *text, size_t textlen)
 	h = (int)msg_header(m);
 	if (text != NULL) {
 		text[0] = '\0';
-		if (h == PROTO_ERROR && msg_unpack(m, PROTO_SHAPE_ERROR, &a,
-		    &why) == 0)
+		if (h == PROTO_ERROR &&
+		    msg_unpack(m, PROTO_SHAPE_ERROR, &a, &why) == 0)
 			snprintf(text, textlen, "%s", a.error_message);
 	}
 	msg_free(m);
 	return h;
 }
 
-#define EXPECT_ERROR(fx, body, want) do { \
-	char t_[256]; \
-	put(fx, body); \
-	assert_int_equal(reply(fx, t_, sizeof(t_)), PROTO_ERROR); \
-	assert_string_equal(t_, want); \
-} while (0)
+#define EXPECT_ERROR(fx, body, want) \
+	do { \
+		char t_[256]; \
+		put(fx, body); \
+		assert_int_equal(reply(fx, t_, sizeof(t_)), PROTO_ERROR); \
+		assert_string_equal(t_, want); \
+	} while (0)
 
 static void
 test_unknown_and_replies(void **state)
@@ -143,8 +144,10 @@ test_unknown_and_replies(void **state)
 	EXPECT_ERROR(fx, "{\"header\": 4294967300}", "unknown request");
 	/* Reply headers are not requests. */
 	EXPECT_ERROR(fx, "{\"header\": 1}", "unknown request");
-	EXPECT_ERROR(fx, "{\"header\": 2, \"payload\": {\"error_message\": "
-	    "\"x\"}}", "unknown request");
+	EXPECT_ERROR(fx,
+	    "{\"header\": 2, \"payload\": {\"error_message\": "
+	    "\"x\"}}",
+	    "unknown request");
 	EXPECT_ERROR(fx, "{\"header\": \"1\"}", "header is not an integer");
 }
 
@@ -167,17 +170,21 @@ test_login_gate(void **state)
 	put(fx, "{\"header\": 6}");
 	EXPECT_ERROR(fx, "{\"header\": 10}", "not logged in");
 	/* Shape checked before the handler. */
-	EXPECT_ERROR(fx, "{\"header\": 4, \"payload\": {\"username\": 1, "
-	    "\"password\": \"x\"}}", "field is not a string: username");
+	EXPECT_ERROR(fx,
+	    "{\"header\": 4, \"payload\": {\"username\": 1, "
+	    "\"password\": \"x\"}}",
+	    "field is not a string: username");
 	EXPECT_ERROR(fx, "{\"header\": 5}", "missing field: username");
 	/* A valid request reaches its handler (which hashes on the pool). */
 	put(fx, "{\"header\": 4, \"payload\": {\"username\": \"gate\", "
-	    "\"password\": \"Interop0Passw\"}}");
+	        "\"password\": \"Interop0Passw\"}}");
 	assert_int_equal(reply(fx, text, sizeof(text)), PROTO_OK);
 	put(fx, "{\"header\": 10}");
 	assert_int_equal(reply(fx, text, sizeof(text)), PROTO_OK);
-	EXPECT_ERROR(fx, "{\"header\": 5, \"payload\": {\"username\": \"gate\", "
-	    "\"password\": \"Interop0Passw\"}}", "already logged in");
+	EXPECT_ERROR(fx,
+	    "{\"header\": 5, \"payload\": {\"username\": \"gate\", "
+	    "\"password\": \"Interop0Passw\"}}",
+	    "already logged in");
 	EXPECT_ERROR(fx, "{\"header\": 8, \"payload\": {\"choice\": []}}",
 	    "choice is not a number");
 	/* BYE: no reply, then the connection closes. */
@@ -207,8 +214,8 @@ budget_setup(void **state)
 	const char *why;
 	int sv[2], i, small = 4096;
 
-	if (b == NULL || testsrv_scratch(b->dir, sizeof(b->dir), "budget") ==
-	    -1)
+	if (b == NULL ||
+	    testsrv_scratch(b->dir, sizeof(b->dir), "budget") == -1)
 		return -1;
 	config_init(&b->cfg);
 	if (config_set(&b->cfg, "data-dir", b->dir, &why) == -1 ||
@@ -254,7 +261,8 @@ budget_put(struct budget *b, int i, int header, json_t *payload)
 	ssize_t n;
 
 	assert_int_equal(msg_encode(header, payload, FRAME_MAX_LIMIT, &frame,
-	    &len), 0);
+	                     &len),
+	    0);
 	while (off < len) {
 		n = write(b->peer[i], frame + off, len - off);
 		if (n > 0)
@@ -298,7 +306,8 @@ budget_reply(struct budget *b, int i)
 		have += (size_t)n;
 		if (have == 4 && want == 4) {
 			assert_int_equal(frame_decode(hdr, 4, FRAME_MAX_LIMIT,
-			    &blen), FRAME_MORE);
+			                     &blen),
+			    FRAME_MORE);
 			assert_non_null(body = malloc(blen));
 			want = 4 + blen;
 		}
@@ -324,7 +333,8 @@ test_memory_budget(void **state)
 	memset(body, 'm', 600 * 1000);
 	body[600 * 1000] = '\0';
 	for (i = 0; i < 2; i++) {
-		budget_put(b, i, i == 0 ? PROTO_AUTH_REGISTER : PROTO_AUTH_LOGIN,
+		budget_put(b, i,
+		    i == 0 ? PROTO_AUTH_REGISTER : PROTO_AUTH_LOGIN,
 		    msg_credentials_new("budget", "Budget0Passw"));
 		assert_non_null(m = budget_reply(b, i));
 		assert_int_equal(msg_header(m), PROTO_OK);
@@ -338,12 +348,12 @@ test_memory_budget(void **state)
 	assert_int_equal(msg_header(m), PROTO_OK);
 	msg_free(m);
 	/* Client 0 asks for it and does not read: its reply waits. */
-	budget_put(b, 0, PROTO_INBOX_READING_CHOICE, json_pack("{s:i}",
-	    "choice", 1));
+	budget_put(b, 0, PROTO_INBOX_READING_CHOICE,
+	    json_pack("{s:i}", "choice", 1));
 	budget_spin(b, 300);
 	/* Client 1 asks for the same: no room. */
-	budget_put(b, 1, PROTO_INBOX_READING_CHOICE, json_pack("{s:i}",
-	    "choice", 1));
+	budget_put(b, 1, PROTO_INBOX_READING_CHOICE,
+	    json_pack("{s:i}", "choice", 1));
 	assert_non_null(m = budget_reply(b, 1));
 	assert_int_equal(msg_header(m), PROTO_ERROR);
 	assert_int_equal(msg_unpack(m, PROTO_SHAPE_ERROR, &a, &why), 0);

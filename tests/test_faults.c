@@ -29,7 +29,7 @@
 #include "wire.h"
 
 static struct testsrv srv;
-static char faults[256];   /* the control file glomaild-faults reads */
+static char faults[256]; /* the control file glomaild-faults reads */
 
 static int
 setup(void **state)
@@ -74,7 +74,8 @@ send_mail(int fd, const char *to, const char *subject, const char *content,
 	struct msg_email e = { "alice@glo2000.ca", to, subject, NULL, content };
 
 	assert_int_equal(wire_send(fd, PROTO_EMAIL_SENDING, msg_email_new(&e),
-	    FRAME_MAX_DEFAULT), 0);
+	                     FRAME_MAX_DEFAULT),
+	    0);
 	return hostile_reply(fd, 20000, text, len);
 }
 
@@ -82,10 +83,13 @@ send_mail(int fd, const char *to, const char *subject, const char *content,
 static void
 check_store(int bob_messages)
 {
-	assert_int_equal(testfs_count("%s/bob/new", srv.data) + testfs_count("%s/bob/cur", srv.data),
+	assert_int_equal(testfs_count("%s/bob/new", srv.data) +
+	                     testfs_count("%s/bob/cur", srv.data),
 	    bob_messages);
 	assert_int_equal(testfs_count("%s/bob/tmp", srv.data), 0);
-	assert_int_equal(testfs_count("%s/LOST/new", srv.data) + testfs_count("%s/LOST/cur", srv.data), 0);
+	assert_int_equal(testfs_count("%s/LOST/new", srv.data) +
+	                     testfs_count("%s/LOST/cur", srv.data),
+	    0);
 	assert_int_equal(testfs_count("%s/LOST/tmp", srv.data), 0);
 	assert_int_equal(waitpid(srv.pid, NULL, WNOHANG), 0);
 }
@@ -94,8 +98,14 @@ static void
 test_delivery_faults(void **state)
 {
 	static const char *const steps[] = {
-		"create ENOSPC", "write ENOSPC", "write EIO", "write EDQUOT",
-		"fsync EIO", "fsync ENOSPC", "close EIO", "rename ENOSPC",
+		"create ENOSPC",
+		"write ENOSPC",
+		"write EIO",
+		"write EDQUOT",
+		"fsync EIO",
+		"fsync ENOSPC",
+		"close EIO",
+		"rename ENOSPC",
 		"fsync-new EIO",
 	};
 	char text[256], big[200000];
@@ -108,27 +118,31 @@ test_delivery_faults(void **state)
 	(void)state;
 	assert_true((alice = testsrv_connect(&srv)) >= 0);
 	assert_int_equal(testsrv_auth(alice, PROTO_AUTH_REGISTER, "alice",
-	    HOSTILE_PASSWORD), PROTO_OK);
+	                     HOSTILE_PASSWORD),
+	    PROTO_OK);
 	assert_true((bob = hostile_user(&srv, "bob")) >= 0);
 	assert_int_equal(send_mail(alice, "bob@glo2000.ca", "before", "one",
-	    text, sizeof(text)), PROTO_OK);
+	                     text, sizeof(text)),
+	    PROTO_OK);
 	messages++;
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		fault_set(steps[i]);
 		if (send_mail(alice, "bob@glo2000.ca", steps[i], big, text,
-		    sizeof(text)) != PROTO_ERROR)
+		        sizeof(text)) != PROTO_ERROR)
 			fail_msg("%s: the delivery was acknowledged", steps[i]);
 		assert_string_equal(text, "message could not be stored");
 		/* Undeliverable mail kept in LOST fails the same way. */
 		assert_int_equal(send_mail(alice, "nobody@glo2000.ca", steps[i],
-		    "lost", text, sizeof(text)), PROTO_ERROR);
+		                     "lost", text, sizeof(text)),
+		    PROTO_ERROR);
 		assert_string_equal(text, "message could not be stored");
 		check_store(messages);
 		/* The index was not told of a message that is not there. */
 		assert_int_equal(testsrv_request(bob, PROTO_STATS_REQUEST, NULL,
-		    &reply), PROTO_OK);
+		                     &reply),
+		    PROTO_OK);
 		assert_int_equal(msg_unpack(reply, PROTO_SHAPE_STATS, &a, &why),
 		    0);
 		assert_int_equal(a.stats.count, messages);
@@ -136,15 +150,18 @@ test_delivery_faults(void **state)
 		/* Space is back: the next delivery works. */
 		fault_set(NULL);
 		assert_int_equal(send_mail(alice, "bob@glo2000.ca", "after",
-		    big, text, sizeof(text)), PROTO_OK);
+		                     big, text, sizeof(text)),
+		    PROTO_OK);
 		messages++;
 		check_store(messages);
 	}
 	/* What was stored after the faults reads back whole. */
 	assert_int_equal(testsrv_request(bob, PROTO_INBOX_READING_REQUEST, NULL,
-	    NULL), PROTO_OK);
+	                     NULL),
+	    PROTO_OK);
 	assert_int_equal(hostile_send_json(bob, "{\"header\": 8, \"payload\": "
-	    "{\"choice\": 1}}"), 0);
+	                                        "{\"choice\": 1}}"),
+	    0);
 	assert_int_equal(hostile_recv(bob, 20000, &reply), HOSTILE_FRAME);
 	assert_int_equal(msg_header(reply), PROTO_OK);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL, &a, &why), 0);
@@ -164,12 +181,14 @@ send_many_results(int fd, char *out, size_t len)
 	size_t i;
 
 	assert_int_equal(testsrv_request(fd, PROTO_EMAIL_SENDING_MANY,
-	    json_pack("{s:[s, s], s:s, s:s}", "to", "bob@glo2000.ca",
-	    "carol@glo2000.ca", "subject", "many", "content", "two"), &reply),
+	                     json_pack("{s:[s, s], s:s, s:s}", "to",
+	                         "bob@glo2000.ca", "carol@glo2000.ca",
+	                         "subject", "many", "content", "two"),
+	                     &reply),
 	    PROTO_OK);
 	out[0] = '\0';
 	list = json_object_get(msg_payload(reply), "recipients");
-	json_array_foreach(list, i, r) {
+	json_array_foreach (list, i, r) {
 		if (i > 0)
 			strncat(out, " ", len - strlen(out) - 1);
 		strncat(out, json_string_value(json_object_get(r, "result")),
@@ -204,7 +223,8 @@ test_send_many_faults(void **state)
 	(void)state;
 	assert_true((alice = testsrv_connect(&srv)) >= 0);
 	assert_int_equal(testsrv_auth(alice, PROTO_AUTH_REGISTER, "alice",
-	    HOSTILE_PASSWORD), PROTO_OK);
+	                     HOSTILE_PASSWORD),
+	    PROTO_OK);
 	assert_true((fd = hostile_user(&srv, "bob")) >= 0);
 	close(fd);
 	assert_true((fd = hostile_user(&srv, "carol")) >= 0);
@@ -214,18 +234,19 @@ test_send_many_faults(void **state)
 		send_many_results(alice, got, sizeof(got));
 		fault_set(NULL);
 		if (strcmp(got, cases[i].results) != 0)
-			fail_msg("%s: %s", cases[i].fault != NULL ?
-			    cases[i].fault : "no fault", got);
+			fail_msg("%s: %s",
+			    cases[i].fault != NULL ? cases[i].fault
+			                           : "no fault",
+			    got);
 		bob += cases[i].bob;
 		carol += cases[i].carol;
 		assert_int_equal(testfs_count("%s/bob/new", srv.data), bob);
-		assert_int_equal(testfs_count("%s/carol/new", srv.data),
-		    carol);
+		assert_int_equal(testfs_count("%s/carol/new", srv.data), carol);
 		assert_int_equal(testfs_count("%s/bob/tmp", srv.data), 0);
 		assert_int_equal(testfs_count("%s/carol/tmp", srv.data), 0);
 	}
 	assert_true(testsrv_log_contains(&srv, "delivery to=carol failed at "
-	    "link"));
+	                                       "link"));
 	close(alice);
 }
 
@@ -239,7 +260,8 @@ test_account_faults(void **state)
 	fault_set("account ENOSPC");
 	assert_true((fd = testsrv_connect(&srv)) >= 0);
 	assert_int_equal(wire_send(fd, PROTO_AUTH_REGISTER,
-	    msg_credentials_new("carol", HOSTILE_PASSWORD), FRAME_MAX_DEFAULT),
+	                     msg_credentials_new("carol", HOSTILE_PASSWORD),
+	                     FRAME_MAX_DEFAULT),
 	    0);
 	assert_int_equal(hostile_reply(fd, 20000, text, sizeof(text)),
 	    PROTO_ERROR);
@@ -249,7 +271,8 @@ test_account_faults(void **state)
 	assert_int_equal(testfs_count_prefix(".new-", "%s", srv.data), 0);
 	fault_set(NULL);
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "carol",
-	    HOSTILE_PASSWORD), PROTO_OK);
+	                     HOSTILE_PASSWORD),
+	    PROTO_OK);
 	assert_int_equal(testfs_count_prefix("carol", "%s", srv.data), 1);
 	close(fd);
 }

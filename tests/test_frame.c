@@ -22,11 +22,13 @@ test_byte_at_a_time(void **state)
 
 	(void)state;
 	assert_int_equal(frame_encode(body, strlen(body), FRAME_MAX_DEFAULT,
-	    &frame, &flen), 0);
+	                     &frame, &flen),
+	    0);
 	assert_int_equal(flen, FRAME_HEADER_LEN + strlen(body));
 	for (i = 0; i < flen; i++)
 		assert_int_equal(frame_decode(frame, i, FRAME_MAX_DEFAULT,
-		    &blen), FRAME_MORE);
+		                     &blen),
+		    FRAME_MORE);
 	assert_int_equal(frame_decode(frame, flen, FRAME_MAX_DEFAULT, &blen),
 	    FRAME_READY);
 	assert_int_equal(blen, strlen(body));

@@ -39,8 +39,8 @@
 #define WAIT_MS 10000
 
 static struct testsrv srv;
-static int good = -1;          /* the well-behaved client, logged in */
-static char cwd_before[8192];  /* names in the working directory */
+static int good = -1;         /* the well-behaved client, logged in */
+static char cwd_before[8192]; /* names in the working directory */
 
 /* Names in a directory, sorted-insensitive concatenation for comparison. */
 static void
@@ -101,7 +101,8 @@ check_healthy(void)
 
 	assert_int_equal(waitpid(srv.pid, NULL, WNOHANG), 0);
 	assert_int_equal(testsrv_request(good, PROTO_STATS_REQUEST, NULL,
-	    &reply), PROTO_OK);
+	                     &reply),
+	    PROTO_OK);
 	msg_free(reply);
 
 	list_dir(srv.dir, names, sizeof(names));
@@ -131,9 +132,9 @@ check_healthy(void)
 }
 
 enum expect {
-	ERROR_STAYS,   /* ERROR, and the connection still answers */
-	ERROR_CLOSES,  /* ERROR, then the server closes */
-	CLOSES,        /* the server closes, no reply */
+	ERROR_STAYS,  /* ERROR, and the connection still answers */
+	ERROR_CLOSES, /* ERROR, then the server closes */
+	CLOSES,       /* the server closes, no reply */
 };
 
 /* Check what came back on fd, then the invariants; closes fd. */
@@ -219,7 +220,7 @@ test_huge_length(void **state)
 	frame_put_header(over, 8192 + 1);
 	raw_case(over, sizeof(over), 0, ERROR_CLOSES, "length 8 KiB + 1");
 	assert_true(testsrv_log_contains(&srv, "frame too large length=8193 "
-	    "max=8192 (before login)"));
+	                                       "max=8192 (before login)"));
 	{
 		/* 8 KiB exactly is read (and is not JSON). */
 		unsigned char *big = malloc(4 + 8192);
@@ -266,11 +267,14 @@ test_invalid_utf8(void **state)
 {
 	(void)state;
 	json_case("{\"header\": 5, \"payload\": {\"username\": \"\xff\xfe\", "
-	    "\"password\": \"x\"}}", ERROR_STAYS);
+	          "\"password\": \"x\"}}",
+	    ERROR_STAYS);
 	json_case("{\"header\": 5, \"payload\": {\"username\": \"\xc0\xaf\", "
-	    "\"password\": \"x\"}}", ERROR_STAYS);
+	          "\"password\": \"x\"}}",
+	    ERROR_STAYS);
 	json_case("{\"header\": 5, \"payload\": {\"username\": \"\xed\xa0\x80"
-	    "\", \"password\": \"x\"}}", ERROR_STAYS);
+	          "\", \"password\": \"x\"}}",
+	    ERROR_STAYS);
 	json_case("\xef\xbb\xbf{\"header\": 3}", ERROR_STAYS);
 }
 
@@ -278,9 +282,17 @@ static void
 test_not_an_object(void **state)
 {
 	static const char *const cases[] = {
-		"[1, 2]", "\"header\"", "42", "null", "true", "{", "}",
-		"{\"header\": 3} {\"header\": 3}", "{'header': 3}",
-		"{\"header\": 3,}", "\x01\x02\x03",
+		"[1, 2]",
+		"\"header\"",
+		"42",
+		"null",
+		"true",
+		"{",
+		"}",
+		"{\"header\": 3} {\"header\": 3}",
+		"{'header': 3}",
+		"{\"header\": 3,}",
+		"\x01\x02\x03",
 	};
 	size_t i;
 
@@ -334,15 +346,15 @@ test_bad_payload(void **state)
 		"{\"header\": 5}",
 		"{\"header\": 5, \"payload\": {}}",
 		"{\"header\": 5, \"payload\": {\"username\": 5, "
-		    "\"password\": \"Hostile0Passw\"}}",
+		"\"password\": \"Hostile0Passw\"}}",
 		"{\"header\": 5, \"payload\": {\"username\": \"good\", "
-		    "\"password\": null}}",
+		"\"password\": null}}",
 		"{\"header\": 5, \"payload\": {\"username\": [\"good\"], "
-		    "\"password\": \"Hostile0Passw\"}}",
+		"\"password\": \"Hostile0Passw\"}}",
 		"{\"header\": 4, \"payload\": {\"username\": {}, "
-		    "\"password\": \"Hostile0Passw\"}}",
+		"\"password\": \"Hostile0Passw\"}}",
 		"{\"header\": 4, \"payload\": {\"username\": \"x\", "
-		    "\"password\": 1234567890}}",
+		"\"password\": 1234567890}}",
 	};
 	size_t i;
 
@@ -359,7 +371,7 @@ test_duplicate_keys(void **state)
 	json_case("{\"header\": 3, \"payload\": null, \"payload\": {}}",
 	    ERROR_STAYS);
 	json_case("{\"header\": 5, \"payload\": {\"username\": \"good\", "
-	    "\"username\": \"evil\", \"password\": \"Hostile0Passw\"}}",
+	          "\"username\": \"evil\", \"password\": \"Hostile0Passw\"}}",
 	    ERROR_STAYS);
 }
 
@@ -419,9 +431,26 @@ static void
 test_hostile_usernames(void **state)
 {
 	static const char *const names[] = {
-		".", "..", "../x", "../../x", "a/b", "/tmp/x", "LOST", "lost",
-		"Lost", ".hidden", "a\\b", "a b", "", " ", "a:b", "x\r\ny",
-		"\xc3\xa9t\xc3\xa9", "~root", "a*", "a\x7f",
+		".",
+		"..",
+		"../x",
+		"../../x",
+		"a/b",
+		"/tmp/x",
+		"LOST",
+		"lost",
+		"Lost",
+		".hidden",
+		"a\\b",
+		"a b",
+		"",
+		" ",
+		"a:b",
+		"x\r\ny",
+		"\xc3\xa9t\xc3\xa9",
+		"~root",
+		"a*",
+		"a\x7f",
 	};
 	char longname[1001], text[256];
 	json_t *cred;
@@ -432,16 +461,19 @@ test_hostile_usernames(void **state)
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	for (i = 0; i <= sizeof(names) / sizeof(names[0]); i++) {
-		const char *name = i < sizeof(names) / sizeof(names[0]) ?
-		    names[i] : longname;
+		const char *name = i < sizeof(names) / sizeof(names[0])
+		                       ? names[i]
+		                       : longname;
 
 		for (k = 0; k < 2; k++) {
 			assert_true((fd = testsrv_connect(&srv)) >= 0);
 			cred = msg_credentials_new(name, HOSTILE_PASSWORD);
 			assert_non_null(cred);
-			assert_int_equal(wire_send(fd, k == 0 ?
-			    PROTO_AUTH_REGISTER : PROTO_AUTH_LOGIN, cred,
-			    FRAME_MAX_DEFAULT), 0);
+			assert_int_equal(wire_send(fd,
+			                     k == 0 ? PROTO_AUTH_REGISTER
+			                            : PROTO_AUTH_LOGIN,
+			                     cred, FRAME_MAX_DEFAULT),
+			    0);
 			h = hostile_reply(fd, WAIT_MS, text, sizeof(text));
 			if (h != PROTO_ERROR)
 				fail_msg("user name \"%s\": got %d", name, h);
@@ -450,12 +482,15 @@ test_hostile_usernames(void **state)
 	}
 	/* A NUL inside a name cannot even be parsed. */
 	json_case("{\"header\": 4, \"payload\": {\"username\": \"a\\u0000b\", "
-	    "\"password\": \"Hostile0Passw\"}}", ERROR_STAYS);
+	          "\"password\": \"Hostile0Passw\"}}",
+	    ERROR_STAYS);
 	json_case("{\"header\": 5, \"payload\": {\"username\": \"..\\u0000\", "
-	    "\"password\": \"Hostile0Passw\"}}", ERROR_STAYS);
+	          "\"password\": \"Hostile0Passw\"}}",
+	    ERROR_STAYS);
 	check_healthy();
 	assert_int_equal(access("/tmp/x", F_OK) == 0 &&
-	    access("/tmp/x/pass", F_OK) == 0, 0);
+	                     access("/tmp/x/pass", F_OK) == 0,
+	    0);
 }
 
 /* Send an email request as user (logged in on fd); return the reply. */
@@ -464,13 +499,16 @@ send_email(int fd, const char *user, const char *dest, const char *subject,
     char *text, size_t len)
 {
 	char from[128];
-	struct msg_email e = { from, dest, subject, "Mon, 1 Jan 2024 00:00:00 "
-	    "+0000", "body" };
+	struct msg_email e = { from, dest, subject,
+		"Mon, 1 Jan 2024 00:00:00 "
+		"+0000",
+		"body" };
 
 	snprintf(from, sizeof(from), "%s@glo2000.ca", user);
 
 	assert_int_equal(wire_send(fd, PROTO_EMAIL_SENDING, msg_email_new(&e),
-	    FRAME_MAX_DEFAULT), 0);
+	                     FRAME_MAX_DEFAULT),
+	    0);
 	return hostile_reply(fd, WAIT_MS, text, len);
 }
 
@@ -482,8 +520,8 @@ stats_count(int fd)
 	const char *why;
 	long long n;
 
-	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL,
-	    &reply), PROTO_OK);
+	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL, &reply),
+	    PROTO_OK);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_STATS, &a, &why), 0);
 	n = a.stats.count;
 	msg_free(reply);
@@ -494,14 +532,25 @@ static void
 test_header_injection(void **state)
 {
 	static const char *const subjects[] = {
-		"a\r\nBcc: good@glo2000.ca", "a\nX: y", "a\rb", "tab\tok?",
-		"nul\x01", "\r\n\r\nbody",
+		"a\r\nBcc: good@glo2000.ca",
+		"a\nX: y",
+		"a\rb",
+		"tab\tok?",
+		"nul\x01",
+		"\r\n\r\nbody",
 	};
 	static const char *const dests[] = {
-		"good@glo2000.ca\r\nBcc: x@glo2000.ca", "good@glo2000.ca\n",
-		"\r\ngood@glo2000.ca", "good\r@glo2000.ca",
-		"good@glo2000.ca\rX", "../good@glo2000.ca", "good/..@glo2000.ca",
-		"LOST@glo2000.ca", "@glo2000.ca", "good@", "",
+		"good@glo2000.ca\r\nBcc: x@glo2000.ca",
+		"good@glo2000.ca\n",
+		"\r\ngood@glo2000.ca",
+		"good\r@glo2000.ca",
+		"good@glo2000.ca\rX",
+		"../good@glo2000.ca",
+		"good/..@glo2000.ca",
+		"LOST@glo2000.ca",
+		"@glo2000.ca",
+		"good@",
+		"",
 	};
 	char text[256];
 	long long before;
@@ -513,35 +562,43 @@ test_header_injection(void **state)
 	/* The same request, clean, is accepted: refusals below are earned. */
 	before = stats_count(good);
 	assert_int_equal(send_email(fd, "mallory", "good@glo2000.ca", "hello",
-	    text, sizeof(text)), PROTO_OK);
+	                     text, sizeof(text)),
+	    PROTO_OK);
 	assert_int_equal(stats_count(good), before + 1);
 	before++;
 	for (i = 0; i < sizeof(subjects) / sizeof(subjects[0]); i++)
-		if (send_email(fd, "mallory", "good@glo2000.ca", subjects[i], text,
-		    sizeof(text)) != PROTO_ERROR)
+		if (send_email(fd, "mallory", "good@glo2000.ca", subjects[i],
+		        text, sizeof(text)) != PROTO_ERROR)
 			fail_msg("subject %zu was accepted", i);
 	for (i = 0; i < sizeof(dests) / sizeof(dests[0]); i++)
-		if (send_email(fd, "mallory", dests[i], "hello", text, sizeof(text)) !=
-		    PROTO_ERROR)
+		if (send_email(fd, "mallory", dests[i], "hello", text,
+		        sizeof(text)) != PROTO_ERROR)
 			fail_msg("destination \"%s\" was accepted", dests[i]);
 	/* A forged sender is refused too. */
 	{
 		struct msg_email e = { "good@glo2000.ca\r\nX: y",
-		    "good@glo2000.ca", "s", NULL, "b" };
+			"good@glo2000.ca", "s", NULL, "b" };
 
 		assert_int_equal(wire_send(fd, PROTO_EMAIL_SENDING,
-		    msg_email_new(&e), FRAME_MAX_DEFAULT), 0);
+		                     msg_email_new(&e), FRAME_MAX_DEFAULT),
+		    0);
 		assert_int_equal(hostile_reply(fd, WAIT_MS, NULL, 0),
 		    PROTO_ERROR);
 	}
 	assert_int_equal(stats_count(good), before);
 	/* Wrong field types after login. */
-	assert_int_equal(hostile_send_json(fd, "{\"header\": 9, \"payload\": "
-	    "{\"destination\": 5, \"subject\": \"s\", \"content\": \"c\"}}"), 0);
+	assert_int_equal(
+	    hostile_send_json(fd,
+	        "{\"header\": 9, \"payload\": "
+	        "{\"destination\": 5, \"subject\": \"s\", \"content\": \"c\"}}"),
+	    0);
 	assert_int_equal(hostile_reply(fd, WAIT_MS, NULL, 0), PROTO_ERROR);
-	assert_int_equal(hostile_send_json(fd, "{\"header\": 9, \"payload\": "
-	    "{\"destination\": \"good@glo2000.ca\", \"subject\": [], "
-	    "\"content\": \"c\"}}"), 0);
+	assert_int_equal(
+	    hostile_send_json(fd,
+	        "{\"header\": 9, \"payload\": "
+	        "{\"destination\": \"good@glo2000.ca\", \"subject\": [], "
+	        "\"content\": \"c\"}}"),
+	    0);
 	assert_int_equal(hostile_reply(fd, WAIT_MS, NULL, 0), PROTO_ERROR);
 	assert_int_equal(stats_count(good), before);
 	close(fd);
@@ -552,10 +609,26 @@ static void
 test_bad_choice(void **state)
 {
 	static const char *const choices[] = {
-		"0", "-1", "99", "2", "\"abc\"", "\"\"", "\"-1\"", "\" 1\"",
-		"\"1 \"", "\"0x1\"", "\"1e3\"", "1.5", "1e3", "null", "[]",
-		"{}", "true", "\"99999999999999999999999\"",
-		"9223372036854775807", "-9223372036854775808",
+		"0",
+		"-1",
+		"99",
+		"2",
+		"\"abc\"",
+		"\"\"",
+		"\"-1\"",
+		"\" 1\"",
+		"\"1 \"",
+		"\"0x1\"",
+		"\"1e3\"",
+		"1.5",
+		"1e3",
+		"null",
+		"[]",
+		"{}",
+		"true",
+		"\"99999999999999999999999\"",
+		"9223372036854775807",
+		"-9223372036854775808",
 	};
 	char json[256], text[256];
 	size_t i;
@@ -564,27 +637,34 @@ test_bad_choice(void **state)
 	(void)state;
 	assert_true((fd = hostile_user(&srv, "chooser")) >= 0);
 	/* One message, so choice 1 is the only valid one. */
-	assert_int_equal(send_email(fd, "chooser", "chooser@glo2000.ca", "only", text,
-	    sizeof(text)), PROTO_OK);
+	assert_int_equal(send_email(fd, "chooser", "chooser@glo2000.ca", "only",
+	                     text, sizeof(text)),
+	    PROTO_OK);
 	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_REQUEST, NULL,
-	    NULL), PROTO_OK);
+	                     NULL),
+	    PROTO_OK);
 	for (i = 0; i < sizeof(choices) / sizeof(choices[0]); i++) {
-		snprintf(json, sizeof(json), "{\"header\": 8, \"payload\": "
-		    "{\"choice\": %s}}", choices[i]);
+		snprintf(json, sizeof(json),
+		    "{\"header\": 8, \"payload\": "
+		    "{\"choice\": %s}}",
+		    choices[i]);
 		assert_int_equal(hostile_send_json(fd, json), 0);
 		h = hostile_reply(fd, WAIT_MS, text, sizeof(text));
 		if (h != PROTO_ERROR)
 			fail_msg("choice %s: got %d", choices[i], h);
 	}
 	assert_int_equal(hostile_send_json(fd, "{\"header\": 8, \"payload\": "
-	    "{}}"), 0);
+	                                       "{}}"),
+	    0);
 	assert_int_equal(hostile_reply(fd, WAIT_MS, NULL, 0), PROTO_ERROR);
 	/* The valid one still works, as an integer and as a string. */
 	assert_int_equal(hostile_send_json(fd, "{\"header\": 8, \"payload\": "
-	    "{\"choice\": 1}}"), 0);
+	                                       "{\"choice\": 1}}"),
+	    0);
 	assert_int_equal(hostile_reply(fd, WAIT_MS, NULL, 0), PROTO_OK);
 	assert_int_equal(hostile_send_json(fd, "{\"header\": 8, \"payload\": "
-	    "{\"choice\": \"1\"}}"), 0);
+	                                       "{\"choice\": \"1\"}}"),
+	    0);
 	assert_int_equal(hostile_reply(fd, WAIT_MS, NULL, 0), PROTO_OK);
 	close(fd);
 	check_healthy();
@@ -599,8 +679,8 @@ test_privileged_before_login(void **state)
 		"{\"header\": 7, \"payload\": null}",
 		"{\"header\": 8, \"payload\": {\"choice\": 1}}",
 		"{\"header\": 9, \"payload\": {\"sender\": \"good@glo2000.ca\", "
-		    "\"destination\": \"good@glo2000.ca\", \"subject\": \"s\", "
-		    "\"date\": \"d\", \"content\": \"c\"}}",
+		"\"destination\": \"good@glo2000.ca\", \"subject\": \"s\", "
+		"\"date\": \"d\", \"content\": \"c\"}}",
 		"{\"header\": 10}",
 		"{\"header\": 10, \"payload\": {}}",
 	};
@@ -612,8 +692,8 @@ test_privileged_before_login(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_true((fd = testsrv_connect(&srv)) >= 0);
 		assert_int_equal(hostile_send_json(fd, cases[i]), 0);
-		assert_int_equal(hostile_reply(fd, WAIT_MS, text,
-		    sizeof(text)), PROTO_ERROR);
+		assert_int_equal(hostile_reply(fd, WAIT_MS, text, sizeof(text)),
+		    PROTO_ERROR);
 		assert_string_equal(text, "not logged in");
 		close(fd);
 	}
@@ -651,10 +731,12 @@ test_connection_flood(void **state)
 			assert_true(fds[i] >= 0);
 			if (i % 3 == 1)
 				assert_int_equal(wire_write_all(fds[i], partial,
-				    sizeof(partial)), 0);
+				                     sizeof(partial)),
+				    0);
 			else if (i % 3 == 2)
 				assert_int_equal(hostile_send_json(fds[i],
-				    "{\"header\": 10}"), 0);
+				                     "{\"header\": 10}"),
+				    0);
 		}
 		for (i = 0; i < 256; i++) {
 			if (i % 5 == 0) {
@@ -695,11 +777,13 @@ test_pipelined_10000(void **state)
 	assert_true((fd = hostile_user(&srv, "piper")) >= 0);
 	for (i = 1; i <= MSGS; i++) {
 		snprintf(subject, sizeof(subject), "m%d", i);
-		assert_int_equal(send_email(fd, "piper", "piper@glo2000.ca", subject,
-		    text, sizeof(text)), PROTO_OK);
+		assert_int_equal(send_email(fd, "piper", "piper@glo2000.ca",
+		                     subject, text, sizeof(text)),
+		    PROTO_OK);
 	}
 	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_REQUEST, NULL,
-	    NULL), PROTO_OK);
+	                     NULL),
+	    PROTO_OK);
 	assert_non_null(out = malloc(cap));
 	for (i = 0; i < N; i++) {
 		char json[96];
@@ -710,8 +794,10 @@ test_pipelined_10000(void **state)
 			break;
 		case 1:
 			/* Newest first: choice k is message MSGS + 1 - k. */
-			snprintf(json, sizeof(json), "{\"header\": 8, "
-			    "\"payload\": {\"choice\": %d}}", i / 3 % MSGS + 1);
+			snprintf(json, sizeof(json),
+			    "{\"header\": 8, "
+			    "\"payload\": {\"choice\": %d}}",
+			    i / 3 % MSGS + 1);
 			body = json;
 			break;
 		default:
@@ -733,8 +819,9 @@ test_pipelined_10000(void **state)
 			if (n > 0)
 				off += (size_t)n;
 			else
-				assert_true(n == -1 && (errno == EAGAIN ||
-				    errno == EWOULDBLOCK));
+				assert_true(
+				    n == -1 &&
+				    (errno == EAGAIN || errno == EWOULDBLOCK));
 		}
 		p.fd = fd;
 		p.events = POLLIN;
@@ -746,13 +833,15 @@ test_pipelined_10000(void **state)
 		case 0:
 			assert_int_equal(msg_header(m), PROTO_OK);
 			assert_int_equal(msg_unpack(m, PROTO_SHAPE_STATS, &a,
-			    &why), 0);
+			                     &why),
+			    0);
 			assert_int_equal(a.stats.count, MSGS);
 			break;
 		case 1:
 			assert_int_equal(msg_header(m), PROTO_OK);
 			assert_int_equal(msg_unpack(m, PROTO_SHAPE_EMAIL, &a,
-			    &why), 0);
+			                     &why),
+			    0);
 			snprintf(subject, sizeof(subject), "m%d",
 			    MSGS - got / 3 % MSGS);
 			assert_string_equal(a.email.subject, subject);
@@ -794,10 +883,12 @@ test_never_reads(void **state)
 	(void)state;
 	assert_true((fd = hostile_user(&srv, "hoarder")) >= 0);
 	for (i = 0; i < 40; i++)
-		assert_int_equal(send_email(fd, "hoarder", "hoarder@glo2000.ca",
-		    "a subject long enough to make each line of the list heavy, "
-		    "so that every reply to a list is several kilobytes", text,
-		    sizeof(text)), PROTO_OK);
+		assert_int_equal(
+		    send_email(fd, "hoarder", "hoarder@glo2000.ca",
+		        "a subject long enough to make each line of the list heavy, "
+		        "so that every reply to a list is several kilobytes",
+		        text, sizeof(text)),
+		    PROTO_OK);
 	for (i = 0; i < CHUNK; i++)
 		memcpy(chunk + i * (sizeof(list) - 1), list, sizeof(list) - 1);
 	rss0 = hostile_rss_kib(srv.pid);
@@ -822,7 +913,8 @@ test_never_reads(void **state)
 	/* Each list reply is about 6 KiB: unbounded, this would be 70 MB. */
 	rss = hostile_rss_kib(srv.pid);
 	print_message("never-reads: %zu requests queued, server RSS %ld -> "
-	    "%ld KiB\n", sent, rss0, rss);
+	              "%ld KiB\n",
+	    sent, rss0, rss);
 	assert_true(sent > 1000);
 	assert_true(rss - rss0 < 40 * 1024);
 	check_healthy();

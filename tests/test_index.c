@@ -60,9 +60,10 @@ user_conn(const char *user)
 static int
 send_mail(int fd, const char *dest, const char *subject, const char *content)
 {
-	return testsrv_request(fd, PROTO_EMAIL_SENDING, json_pack(
-	    "{s:s, s:s, s:s}", "destination", dest, "subject", subject,
-	    "content", content), NULL);
+	return testsrv_request(fd, PROTO_EMAIL_SENDING,
+	    json_pack("{s:s, s:s, s:s}", "destination", dest, "subject",
+	        subject, "content", content),
+	    NULL);
 }
 
 /* The list reply, received with the client's own limit. */
@@ -75,10 +76,12 @@ get_list(int fd)
 	json_t *list;
 
 	assert_int_equal(wire_send(fd, PROTO_INBOX_READING_REQUEST, NULL,
-	    FRAME_MAX_DEFAULT), 0);
+	                     FRAME_MAX_DEFAULT),
+	    0);
 	assert_int_equal(wire_recv(fd, FRAME_REPLY_MAX, &reply, &why), 0);
 	assert_int_equal(msg_header(reply), PROTO_OK);
-	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL_LIST, &a, &why), 0);
+	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL_LIST, &a, &why),
+	    0);
 	list = json_incref(a.email_list);
 	msg_free(reply);
 	return list;
@@ -137,7 +140,8 @@ on_disk(const char *user, long long *count, long long *size)
 
 	*count = *size = 0;
 	for (i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s/%s", srv.data, user, subs[i]);
+		snprintf(path, sizeof(path), "%s/%s/%s", srv.data, user,
+		    subs[i]);
 		assert_non_null(d = opendir(path));
 		while ((de = readdir(d)) != NULL) {
 			if (de->d_name[0] == '.')
@@ -196,8 +200,8 @@ flood_run(void *arg)
 	char user[32], dest[64];
 	int fd, i;
 
-	snprintf(user, sizeof(user), "flood%lx", (unsigned long)pthread_self() %
-	    100000);
+	snprintf(user, sizeof(user), "flood%lx",
+	    (unsigned long)pthread_self() % 100000);
 	snprintf(dest, sizeof(dest), "%s@glo2000.ca", fl->rcpt);
 	if ((fd = testsrv_user(&srv, "flooder", PASSWORD)) < 0) {
 		fl->failed = 1;
@@ -237,7 +241,8 @@ test_login_racing_deliveries(void **state)
 			fl[i].n = 20;
 			fl[i].failed = 0;
 			assert_int_equal(pthread_create(&th[i], NULL, flood_run,
-			    &fl[i]), 0);
+			                     &fl[i]),
+			    0);
 		}
 		usleep((useconds_t)(10 + 8 * round) * 1000);
 		fd = user_conn(rcpt);
@@ -275,15 +280,18 @@ test_restart_same_bytes(void **state)
 	longsub[996] = '\0';
 	fd = user_conn("stable");
 	assert_int_equal(send_mail(fd, "stable@glo2000.ca", " leading space",
-	    "1"), PROTO_OK);
+	                     "1"),
+	    PROTO_OK);
 	assert_int_equal(send_mail(fd, "stable@glo2000.ca", longsub, "2"),
 	    PROTO_OK);
 	assert_int_equal(send_mail(fd, "stable@glo2000.ca",
-	    "=?UTF-8?B?aGk=?= lookalike", "3"), PROTO_OK);
+	                     "=?UTF-8?B?aGk=?= lookalike", "3"),
+	    PROTO_OK);
 	list = get_list(fd);
 	assert_int_equal(json_array_size(list), 3);
 	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_CHOICE,
-	    msg_choice_new(2), &r1), PROTO_OK);
+	                     msg_choice_new(2), &r1),
+	    PROTO_OK);
 	close(fd);
 	assert_int_equal(testsrv_kill(&srv, SIGTERM) & 0x7f, 0);
 	assert_int_equal(testsrv_restart_anyport(&srv, NULL), 0);
@@ -294,7 +302,8 @@ test_restart_same_bytes(void **state)
 	assert_int_equal(strlen(d1), strlen(d2));
 	assert_string_equal(d1, d2);
 	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_CHOICE,
-	    msg_choice_new(2), &r2), PROTO_OK);
+	                     msg_choice_new(2), &r2),
+	    PROTO_OK);
 	assert_true(json_equal(msg_payload(r1), msg_payload(r2)));
 	/* The long subject came back whole, with its date. */
 	assert_int_equal(read_choice(fd, 2, subj, sizeof(subj)), PROTO_OK);
@@ -347,8 +356,9 @@ test_read_before_list(void **state)
 	close(other);
 }
 
-static const char foreign[] = "From: mutt@elsewhere\nTo: ext@glo2000.ca\n"
-    "Subject: dropped in\nDate: Mon, 01 Jan 2001 00:00:00 +0000\n\nhi\n";
+static const char foreign
+    [] = "From: mutt@elsewhere\nTo: ext@glo2000.ca\n"
+         "Subject: dropped in\nDate: Mon, 01 Jan 2001 00:00:00 +0000\n\nhi\n";
 
 /*
  * Another program removes a file and drops one in while a session is
@@ -436,13 +446,14 @@ test_list_bounded(void **state)
 	fd = user_conn("victim");
 	data = malloc(3 * sublen + 256);
 	for (i = 0; i < n; i++) {
-		len = snprintf(data, 64, "From: x@y\nSubject: %c", 'A' +
-		    (int)(i % 26));
+		len = snprintf(data, 64, "From: x@y\nSubject: %c",
+		    'A' + (int)(i % 26));
 		for (k = 0; k < sublen; k++, len += 3)
 			memcpy(data + len, "\xe2\x9c\x93", 3);
-		len += snprintf(data + len, 200, "\nDate: Mon, 01 Jan 2001 "
-		    "%02zu:%02zu:%02zu +0000\n\nx\n", i / 3600, i / 60 % 60,
-		    i % 60);
+		len += snprintf(data + len, 200,
+		    "\nDate: Mon, 01 Jan 2001 "
+		    "%02zu:%02zu:%02zu +0000\n\nx\n",
+		    i / 3600, i / 60 % 60, i % 60);
 		snprintf(name, sizeof(name), "%zu.M1P1Q%zu.big", 1000 + i, i);
 		drop_file("victim", name, data, (size_t)len);
 	}
@@ -471,8 +482,7 @@ test_list_bounded(void **state)
 	assert_string_equal(json_string_value(json_array_get(list, 0)), line);
 	json_decref(list);
 	/* The numbers are the list's: the last shown reads, past it not. */
-	assert_int_equal(read_choice(fd, (long long)got, line, 4096),
-	    PROTO_OK);
+	assert_int_equal(read_choice(fd, (long long)got, line, 4096), PROTO_OK);
 	assert_int_equal(read_choice(fd, (long long)got + 1, line, 4096),
 	    PROTO_ERROR);
 	assert_string_equal(line, "choice out of range");
@@ -493,7 +503,8 @@ test_read_too_large(void **state)
 	(void)state;
 	fd = user_conn("huge");
 	data = malloc(len);
-	n = snprintf(data, 200, "From: x@y\nSubject: huge\nDate: Mon, 01 Jan "
+	n = snprintf(data, 200,
+	    "From: x@y\nSubject: huge\nDate: Mon, 01 Jan "
 	    "2001 00:00:00 +0000\n\n");
 	memset(data + n, 'x', len - (size_t)n);
 	drop_file("huge", "1.M1P1Q1.big", data, len);

@@ -56,7 +56,7 @@ static void
 test_timeouts(void **state)
 {
 	static const char *const extra[] = { "--timeout-login", "1",
-	    "--timeout-idle", "3", NULL };
+		"--timeout-idle", "3", NULL };
 	static const unsigned char half_header[] = { 0, 0 };
 	static const unsigned char half_body[] = { 0, 0, 0, 40, '{', '"' };
 	long long ms;
@@ -107,8 +107,8 @@ static void
 test_drip(void **state)
 {
 	static const char *const extra[] = { "--timeout-login", "1", NULL };
-	static const unsigned char frame[] = { 0, 0, 0, 13, '{', '"', 'h',
-		'e', 'a', 'd', 'e', 'r', '"', ':', ' ', '3', '}' };
+	static const unsigned char frame[] = { 0, 0, 0, 13, '{', '"', 'h', 'e',
+		'a', 'd', 'e', 'r', '"', ':', ' ', '3', '}' };
 	long long t0;
 	size_t i;
 	int fd;
@@ -155,7 +155,7 @@ static void
 test_login_penalty(void **state)
 {
 	static const char *const extra[] = { "--login-penalty", "300",
-	    "--login-penalty-max", "1500", "--timeout-login", "1", NULL };
+		"--login-penalty-max", "1500", "--timeout-login", "1", NULL };
 	const char *bad = "Wrong0Password";
 	long long t, hash;
 	int a, b, fd;
@@ -179,12 +179,15 @@ test_login_penalty(void **state)
 		long long t0 = hostile_now_ms(), tb;
 
 		assert_int_equal(wire_send(a, PROTO_AUTH_LOGIN,
-		    msg_credentials_new("victim", bad), FRAME_MAX_DEFAULT), 0);
+		                     msg_credentials_new("victim", bad),
+		                     FRAME_MAX_DEFAULT),
+		    0);
 		/* Meanwhile another client is served at once. */
 		usleep(100 * 1000);
 		tb = hostile_now_ms();
 		assert_int_equal(testsrv_request(b, PROTO_STATS_REQUEST, NULL,
-		    NULL), PROTO_OK);
+		                     NULL),
+		    PROTO_OK);
 		assert_true(hostile_now_ms() - tb < 500);
 		assert_int_equal(hostile_reply(a, 10000, NULL, 0), PROTO_ERROR);
 		t = hostile_now_ms() - t0;
@@ -265,8 +268,8 @@ test_max_connections(void **state)
 		    PROTO_ERROR)
 			answered++;
 	assert_int_equal(answered, 19);
-	assert_int_equal(testsrv_request(good, PROTO_STATS_REQUEST, NULL,
-	    NULL), PROTO_OK);
+	assert_int_equal(testsrv_request(good, PROTO_STATS_REQUEST, NULL, NULL),
+	    PROTO_OK);
 	for (i = 0; i < FLOOD; i++)
 		close(fds[i]);
 	/* The backlog drains into freed places; a newcomer gets in too. */
@@ -317,8 +320,8 @@ test_descriptor_exhaustion(void **state)
 	print_message("descriptor exhaustion: %ld ms of CPU in 1 s\n",
 	    cpu1 - cpu0);
 	assert_true(cpu0 >= 0 && cpu1 - cpu0 < 300);
-	assert_int_equal(testsrv_request(good, PROTO_STATS_REQUEST, NULL,
-	    NULL), PROTO_OK);
+	assert_int_equal(testsrv_request(good, PROTO_STATS_REQUEST, NULL, NULL),
+	    PROTO_OK);
 	assert_true(testsrv_log_contains(&srv, "Too many open files"));
 	for (i = 0; i < FLOOD; i++)
 		close(fds[i]);
@@ -326,8 +329,8 @@ test_descriptor_exhaustion(void **state)
 	assert_int_equal(hostile_send_json(fd, "{\"header\": 10}"), 0);
 	assert_int_equal(hostile_reply(fd, 10000, NULL, 0), PROTO_ERROR);
 	close(fd);
-	assert_int_equal(testsrv_request(good, PROTO_STATS_REQUEST, NULL,
-	    NULL), PROTO_OK);
+	assert_int_equal(testsrv_request(good, PROTO_STATS_REQUEST, NULL, NULL),
+	    PROTO_OK);
 	close(good);
 	assert_int_equal(waitpid(srv.pid, NULL, WNOHANG), 0);
 }
@@ -382,11 +385,12 @@ send_to_self(int fd, const char *user, const char *subject, size_t len)
 	e.content = body;
 	assert_non_null(payload = msg_email_new(&e));
 	assert_non_null(root = json_pack("{s:i, s:o}", "header",
-	    PROTO_EMAIL_SENDING, "payload", payload));
+	                    PROTO_EMAIL_SENDING, "payload", payload));
 	assert_non_null(json = json_dumps(root, JSON_COMPACT));
 	json_decref(root);
 	assert_int_equal(frame_encode(json, strlen(json), FRAME_MAX_LIMIT,
-	    &frame, &flen), 0);
+	                     &frame, &flen),
+	    0);
 	assert_int_equal(wire_write_all(fd, frame, flen), 0);
 	rc = hostile_reply(fd, 30000, text, sizeof(text));
 	if (rc != PROTO_OK)
@@ -441,10 +445,11 @@ test_anonymous_frames(void **state)
 		close(fds[i]);
 	}
 	assert_true(refused > 0);
-	assert_true(testsrv_log_contains(&srv, "frame too large "
+	assert_true(testsrv_log_contains(&srv,
+	    "frame too large "
 	    "length=1048576 max=8192 (before login)"));
-	assert_int_equal(testsrv_request(good, PROTO_STATS_REQUEST, NULL,
-	    NULL), PROTO_OK);
+	assert_int_equal(testsrv_request(good, PROTO_STATS_REQUEST, NULL, NULL),
+	    PROTO_OK);
 	/* A register or login still fits. */
 	close(good);
 	assert_true((good = hostile_user(&srv, "good")) >= 0);
@@ -474,23 +479,28 @@ test_max_output(void **state)
 	    PROTO_OK);
 	assert_int_equal(send_to_self(fd, "reader", "small", 20 * 1024),
 	    PROTO_OK);
-	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_REQUEST,
-	    NULL, NULL), PROTO_OK);
+	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_REQUEST, NULL,
+	                     NULL),
+	    PROTO_OK);
 	for (i = 1; i <= 2; i++) {
-		snprintf(json, sizeof(json), "{\"header\": 8, \"payload\": "
-		    "{\"choice\": %d}}", i);
+		snprintf(json, sizeof(json),
+		    "{\"header\": 8, \"payload\": "
+		    "{\"choice\": %d}}",
+		    i);
 		assert_int_equal(hostile_send_json(fd, json), 0);
 		m = NULL;
 		assert_int_equal(hostile_recv(fd, 10000, &m), HOSTILE_FRAME);
 		if (msg_header(m) == PROTO_ERROR) {
 			assert_int_equal(msg_unpack(m, PROTO_SHAPE_ERROR, &a,
-			    &why), 0);
+			                     &why),
+			    0);
 			assert_string_equal(a.error_message, "reply too large");
 			big++;
 		} else {
 			assert_int_equal(msg_header(m), PROTO_OK);
 			assert_int_equal(msg_unpack(m, PROTO_SHAPE_EMAIL, &a,
-			    &why), 0);
+			                     &why),
+			    0);
 			assert_string_equal(a.email.subject, "small");
 			assert_int_equal(strlen(a.email.content), 20 * 1024);
 			small++;
@@ -502,7 +512,7 @@ test_max_output(void **state)
 	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL, NULL),
 	    PROTO_OK);
 	assert_true(testsrv_log_contains(&srv, "reply too large "
-	    "length="));
+	                                       "length="));
 	(void)text;
 	close(fd);
 }
@@ -539,8 +549,9 @@ test_max_memory(void **state)
 	memcpy(frame + FRAME_HEADER_LEN, stats, sizeof(stats) - 1);
 	rss0 = hostile_rss_kib(srv.pid);
 	for (i = 0; i < N; i++)
-		assert_int_equal(send_some(fds[i], frame, FRAME_HEADER_LEN +
-		    PART), FRAME_HEADER_LEN + PART);
+		assert_int_equal(send_some(fds[i], frame,
+		                     FRAME_HEADER_LEN + PART),
+		    FRAME_HEADER_LEN + PART);
 	usleep(500 * 1000);
 	rss = hostile_rss_kib(srv.pid);
 	print_message("max-memory: server RSS %ld -> %ld KiB\n", rss0, rss);
@@ -548,29 +559,32 @@ test_max_memory(void **state)
 	/* (AddressSanitizer keeps freed memory aside: RSS says nothing.) */
 	assert_true(rss0 > 0 && rss - rss0 < 12 * 1024);
 #endif
-	assert_int_equal(testsrv_request(good, PROTO_STATS_REQUEST, NULL,
-	    NULL), PROTO_OK);
+	assert_int_equal(testsrv_request(good, PROTO_STATS_REQUEST, NULL, NULL),
+	    PROTO_OK);
 	/* Finish every request: one reply each, then still in step. */
 	for (i = 0; i < N; i++) {
-		assert_int_equal(wire_write_all(fds[i], frame +
-		    FRAME_HEADER_LEN + PART, BODY - PART), 0);
+		assert_int_equal(wire_write_all(fds[i],
+		                     frame + FRAME_HEADER_LEN + PART,
+		                     BODY - PART),
+		    0);
 		h = hostile_reply(fds[i], 10000, text, sizeof(text));
 		if (h == PROTO_ERROR) {
 			assert_string_equal(text, "server busy, try again "
-			    "later");
+			                          "later");
 			busy++;
 		} else {
 			assert_int_equal(h, PROTO_OK);
 			ok++;
 		}
 		assert_int_equal(testsrv_request(fds[i], PROTO_STATS_REQUEST,
-		    NULL, NULL), PROTO_OK);
+		                     NULL, NULL),
+		    PROTO_OK);
 		close(fds[i]);
 	}
 	print_message("max-memory: %d requests taken, %d refused\n", ok, busy);
 	assert_true(ok >= 2 && busy >= N / 2);
 	assert_true(testsrv_log_contains(&srv, "memory budget reached: "
-	    "request refused"));
+	                                       "request refused"));
 	free(frame);
 	close(good);
 }
@@ -584,8 +598,7 @@ main(void)
 		cmocka_unit_test_teardown(test_login_penalty, teardown),
 		cmocka_unit_test_teardown(test_login_penalty_off, teardown),
 		cmocka_unit_test_teardown(test_max_connections, teardown),
-		cmocka_unit_test_teardown(test_descriptor_exhaustion,
-		    teardown),
+		cmocka_unit_test_teardown(test_descriptor_exhaustion, teardown),
 		cmocka_unit_test_teardown(test_anonymous_frames, teardown),
 		cmocka_unit_test_teardown(test_max_output, teardown),
 		cmocka_unit_test_teardown(test_max_memory, teardown),

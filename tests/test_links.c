@@ -58,7 +58,8 @@ count_dir(const char *path)
 	if ((d = opendir(path)) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
 			n++;
 	closedir(d);
 	return n;
@@ -107,7 +108,8 @@ send_mail(int fd, const char *from, const char *to, const char *subject,
 	struct msg_email e = { from, to, subject, NULL, "body" };
 
 	assert_int_equal(wire_send(fd, PROTO_EMAIL_SENDING, msg_email_new(&e),
-	    FRAME_MAX_DEFAULT), 0);
+	                     FRAME_MAX_DEFAULT),
+	    0);
 	return hostile_reply(fd, 20000, text, len);
 }
 
@@ -119,8 +121,8 @@ stats_count(int fd)
 	const char *why;
 	long long n;
 
-	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL,
-	    &reply), PROTO_OK);
+	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL, &reply),
+	    PROTO_OK);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_STATS, &a, &why), 0);
 	n = a.stats.count;
 	msg_free(reply);
@@ -155,15 +157,17 @@ test_tmp_link(void **state)
 
 	assert_int_equal(count_dir(victim), 3);
 	assert_true(testsrv_log_contains(&srv, "bob/tmp: a symbolic link, "
-	    "not followed"));
+	                                       "not followed"));
 	assert_true((fd = hostile_user(&srv, "alice")) >= 0);
 	assert_int_equal(send_mail(fd, "alice@glo2000.ca", "bob@glo2000.ca",
-	    "hi", text, sizeof(text)), PROTO_ERROR);
+	                     "hi", text, sizeof(text)),
+	    PROTO_ERROR);
 	assert_string_equal(text, "message could not be stored");
 	assert_int_equal(count_dir(victim), 3);
 	/* Everyone else is served as before. */
 	assert_int_equal(send_mail(fd, "alice@glo2000.ca", "alice@glo2000.ca",
-	    "to self", text, sizeof(text)), PROTO_OK);
+	                     "to self", text, sizeof(text)),
+	    PROTO_OK);
 	assert_int_equal(stats_count(fd), 1);
 	close(fd);
 	/* A second start does not touch it either. */
@@ -202,29 +206,33 @@ test_account_link(void **state)
 	/* The password of the account behind the link does not open it. */
 	assert_true((fd = testsrv_connect(&srv)) >= 0);
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_LOGIN, "eve",
-	    HOSTILE_PASSWORD), PROTO_ERROR);
+	                     HOSTILE_PASSWORD),
+	    PROTO_ERROR);
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_LOGIN, "mallory",
-	    HOSTILE_PASSWORD), PROTO_ERROR);
+	                     HOSTILE_PASSWORD),
+	    PROTO_ERROR);
 	assert_true(testsrv_log_contains(&srv, "skipped eve: a symbolic "
-	    "link, not followed"));
+	                                       "link, not followed"));
 	assert_true(testsrv_log_contains(&srv, "user=eve: the account "
-	    "directory is a symbolic link"));
+	                                       "directory is a symbolic link"));
 	/* Nor can the name be registered over the link. */
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "eve",
-	    HOSTILE_PASSWORD), PROTO_ERROR);
+	                     HOSTILE_PASSWORD),
+	    PROTO_ERROR);
 	close(fd);
 
 	/* Mail to them is undeliverable: kept in LOST, never behind a link. */
 	assert_true((fd = hostile_user(&srv, "alice")) >= 0);
 	assert_int_equal(send_mail(fd, "alice@glo2000.ca", "eve@glo2000.ca",
-	    "to eve", text, sizeof(text)), PROTO_ERROR);
-	assert_string_equal(text, "no such recipient; the message was kept "
-	    "as undeliverable");
-	assert_int_equal(send_mail(fd, "alice@glo2000.ca",
-	    "mallory@glo2000.ca", "to mallory", text, sizeof(text)),
+	                     "to eve", text, sizeof(text)),
 	    PROTO_ERROR);
 	assert_string_equal(text, "no such recipient; the message was kept "
-	    "as undeliverable");
+	                          "as undeliverable");
+	assert_int_equal(send_mail(fd, "alice@glo2000.ca", "mallory@glo2000.ca",
+	                     "to mallory", text, sizeof(text)),
+	    PROTO_ERROR);
+	assert_string_equal(text, "no such recipient; the message was kept "
+	                          "as undeliverable");
 	close(fd);
 	snprintf(path, sizeof(path), "%s/new", elsewhere);
 	assert_int_equal(count_dir(path), 0);
@@ -255,12 +263,13 @@ test_message_link(void **state)
 	close(bob);
 	assert_true((fd = hostile_user(&srv, "alice")) >= 0);
 	assert_int_equal(send_mail(fd, "alice@glo2000.ca", "bob@glo2000.ca",
-	    "real one", text, sizeof(text)), PROTO_OK);
+	                     "real one", text, sizeof(text)),
+	    PROTO_OK);
 	close(fd);
 	outside("secrets", secret, sizeof(secret));
 	snprintf(path, sizeof(path), "%s/shadow", secret);
 	put_file(path, "From: root@glo2000.ca\r\nTo: bob@glo2000.ca\r\n"
-	    "Subject: SECRET-SUBJECT\r\n\r\nSECRET-BODY\r\n");
+	               "Subject: SECRET-SUBJECT\r\n\r\nSECRET-BODY\r\n");
 	assert_int_equal(testsrv_kill(&srv, SIGTERM), 0);
 	snprintf(target, sizeof(target), "%s/shadow", secret);
 	snprintf(path, sizeof(path), "%s/bob/new/1000000000.M1P1Q1.x",
@@ -271,7 +280,8 @@ test_message_link(void **state)
 	assert_true((bob = hostile_user(&srv, "bob")) >= 0);
 	assert_int_equal(stats_count(bob), 1);
 	assert_int_equal(testsrv_request(bob, PROTO_INBOX_READING_REQUEST, NULL,
-	    &reply), PROTO_OK);
+	                     &reply),
+	    PROTO_OK);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL_LIST, &a, &why),
 	    0);
 	assert_int_equal(json_array_size(a.email_list), 1);
@@ -283,12 +293,14 @@ test_message_link(void **state)
 	msg_free(reply);
 	/* The only message there is the real one; a second does not exist. */
 	assert_int_equal(testsrv_request(bob, PROTO_INBOX_READING_CHOICE,
-	    msg_choice_new(1), &reply), PROTO_OK);
+	                     msg_choice_new(1), &reply),
+	    PROTO_OK);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL, &a, &why), 0);
 	assert_string_equal(a.email.subject, "real one");
 	msg_free(reply);
 	assert_int_equal(testsrv_request(bob, PROTO_INBOX_READING_CHOICE,
-	    msg_choice_new(2), NULL), PROTO_ERROR);
+	                     msg_choice_new(2), NULL),
+	    PROTO_ERROR);
 	close(bob);
 	assert_true(testsrv_log_contains(&srv,
 	    "skipped new/1000000000.M1P1Q1.x: a symbolic link, not followed"));

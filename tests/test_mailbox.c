@@ -182,9 +182,9 @@ settle(struct mailbox *mb, const char *dir)
 }
 
 static const char msg1[] = "From: a@x\nTo: b@x\nSubject: one\n"
-    "Date: Mon, 01 Jan 2001 00:00:01 +0000\n\nbody\n";
+                           "Date: Mon, 01 Jan 2001 00:00:01 +0000\n\nbody\n";
 static const char msg2[] = "From: c@x\nTo: b@x\nSubject: two\n"
-    "Date: Mon, 01 Jan 2001 00:00:02 +0000\n\nbody\n";
+                           "Date: Mon, 01 Jan 2001 00:00:02 +0000\n\nbody\n";
 
 /*
  * Another program adds, moves and removes files: the index notices before
@@ -212,7 +212,7 @@ test_scan_follows_the_store(void **state)
 	settle(mb, dir);
 	v = mailbox_view(mb);
 	assert_string_equal(v->entry[0]->line, "c@x - two Mon, 01 Jan 2001 "
-	    "00:00:02 +0000");
+	                                       "00:00:02 +0000");
 	/* Moved by a reader (mutt): one entry still, at its new place. */
 	snprintf(from, sizeof(from), "%s/new/1.M1P1Q1.h", dir);
 	snprintf(to, sizeof(to), "%s/cur/1.M1P1Q1.h:2,RS", dir);
@@ -231,7 +231,7 @@ test_scan_follows_the_store(void **state)
 	assert_int_equal(mailbox_size(mb), sizeof(msg2) - 1);
 	assert_true(v->entry[1]->gone);
 	assert_string_equal(v->entry[1]->line, "a@x - one Mon, 01 Jan 2001 "
-	    "00:00:01 +0000");
+	                                       "00:00:01 +0000");
 	mailbox_view_release(v);
 	mailbox_release(mb);
 	mailboxes_free(all);
@@ -351,7 +351,8 @@ test_scan_long_headers(void **state)
 	for (i = 0; i < len; i++)
 		big[n + i] = (char)('a' + i % 26);
 	n += (int)len;
-	n += snprintf(big + n, 120, "\nDate: Mon, 01 Jan 2001 00:00:01 +0000"
+	n += snprintf(big + n, 120,
+	    "\nDate: Mon, 01 Jan 2001 00:00:01 +0000"
 	    "\n\nbody\n");
 	put_file(dir, "new", "1.M1P1Q1.h", big, (size_t)n);
 	sc = mailbox_scan_begin(mb);

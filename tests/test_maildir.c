@@ -29,7 +29,7 @@
  */
 struct fixture {
 	char root[256];
-	char dir[300];   /* root/box, for the checks made by path */
+	char dir[300]; /* root/box, for the checks made by path */
 	int rootfd;
 	int md;
 };
@@ -39,8 +39,8 @@ setup(void **state)
 {
 	struct fixture *t = calloc(1, sizeof(*t));
 
-	if (t == NULL || testsrv_scratch(t->root, sizeof(t->root),
-	    "maildir") == -1) {
+	if (t == NULL ||
+	    testsrv_scratch(t->root, sizeof(t->root), "maildir") == -1) {
 		free(t);
 		return -1;
 	}
@@ -153,7 +153,8 @@ test_unique_burst(void **state)
 		b[i].md = fx->md;
 		b[i].failures = 0;
 		assert_int_equal(pthread_create(&t[i], NULL, burst_thread,
-		    &b[i]), 0);
+		                     &b[i]),
+		    0);
 	}
 	for (i = 0; i < 4; i++) {
 		pthread_join(t[i], NULL);
@@ -596,7 +597,8 @@ test_sync_group(void **state)
 	for (i = 0; i < 8; i++) {
 		g[i] = (struct group_arg){ fx->md, 50, 0 };
 		assert_int_equal(pthread_create(&t[i], NULL, group_thread,
-		    &g[i]), 0);
+		                     &g[i]),
+		    0);
 	}
 	for (i = 0; i < 8; i++) {
 		pthread_join(t[i], NULL);
@@ -672,10 +674,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_many, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_deliver_many_partial, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_deliver_many_other_fs, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_many_partial,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_many_other_fs,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_group, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sync_group_many, setup,

@@ -38,7 +38,7 @@ check_header_lines(const char *file)
 		assert_true(eol - p <= 78);
 		for (; p < eol; p++)
 			assert_true((unsigned char)*p >= 0x20 &&
-			    (unsigned char)*p < 0x7f);
+			            (unsigned char)*p < 0x7f);
 		p = eol + 1;
 	}
 }
@@ -75,7 +75,8 @@ test_build_headers(void **state)
 	file = message_build("a@glo2000.ca", "b@glo2000.ca", "Hello", "D",
 	    "<id@glo2000.ca>", "body\n", &len);
 	assert_non_null(file);
-	assert_string_equal(file, "From: a@glo2000.ca\nTo: b@glo2000.ca\n"
+	assert_string_equal(file,
+	    "From: a@glo2000.ca\nTo: b@glo2000.ca\n"
 	    "Subject: Hello\nDate: D\nMessage-ID: <id@glo2000.ca>\n"
 	    "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
 	    "Content-Transfer-Encoding: 8bit\n\nbody\n");
@@ -96,7 +97,8 @@ test_roundtrips(void **state)
 
 	(void)state;
 	roundtrip("plain", "one line");
-	roundtrip("R\xc3\xa9union \xc3\xa0 10h", "ligne un \xc3\xa9\nligne deux "
+	roundtrip("R\xc3\xa9union \xc3\xa0 10h",
+	    "ligne un \xc3\xa9\nligne deux "
 	    "\xe2\x9c\x93");
 	roundtrip("", "");
 	roundtrip("emoji \xf0\x9f\x98\x80 and more", "From the start\n.\n");
@@ -176,10 +178,32 @@ static void
 test_roundtrip_property(void **state)
 {
 	static const char *const pieces[] = {
-		" ", " ", "  ", "a", "Z", "0", "=", "?", "_", "=?", "?=",
-		"=?UTF-8?B?", "=?utf-8?q?", "=1b", "=0d=0a", "?B?", "?Q?",
-		"\xc3\xa9", "\xe2\x9c\x93", "\xf0\x9f\x98\x80", "\xc2\xa0",
-		"Subject:", "From: x@y", "word", "~!@#$%^&*()", "\"<>\\",
+		" ",
+		" ",
+		"  ",
+		"a",
+		"Z",
+		"0",
+		"=",
+		"?",
+		"_",
+		"=?",
+		"?=",
+		"=?UTF-8?B?",
+		"=?utf-8?q?",
+		"=1b",
+		"=0d=0a",
+		"?B?",
+		"?Q?",
+		"\xc3\xa9",
+		"\xe2\x9c\x93",
+		"\xf0\x9f\x98\x80",
+		"\xc2\xa0",
+		"Subject:",
+		"From: x@y",
+		"word",
+		"~!@#$%^&*()",
+		"\"<>\\",
 	};
 	char s[RULES_SUBJECT_MAX + 1], *file, *crlf;
 	struct message_info info;
@@ -191,12 +215,13 @@ test_roundtrip_property(void **state)
 	(void)state;
 	for (round = 0; round < 3000; round++) {
 		/* Mostly short, sometimes near or at the cap. */
-		target = next_rand(&x) % 4 == 0 ? RULES_SUBJECT_MAX -
-		    next_rand(&x) % 8 : next_rand(&x) % 120;
+		target = next_rand(&x) % 4 == 0
+		             ? RULES_SUBJECT_MAX - next_rand(&x) % 8
+		             : next_rand(&x) % 120;
 		len = 0;
 		while (len < target) {
-			piece = pieces[next_rand(&x) % (sizeof(pieces) /
-			    sizeof(pieces[0]))];
+			piece = pieces[next_rand(&x) %
+			               (sizeof(pieces) / sizeof(pieces[0]))];
 			plen = strlen(piece);
 			if (len + plen > target)
 				break;
@@ -212,8 +237,8 @@ test_roundtrip_property(void **state)
 		check_header_lines(file);
 		assert_int_equal(message_parse(file, len, 0, &info), 0);
 		if (strcmp(info.subject, s) != 0)
-			fail_msg("round %d: \"%s\" came back as \"%s\"", round, s,
-			    info.subject);
+			fail_msg("round %d: \"%s\" came back as \"%s\"", round,
+			    s, info.subject);
 		message_info_clear(&info);
 		/* The same file as another writer may store it, with CRLF. */
 		for (i = 0, n = 0; i < len; i++)
@@ -245,7 +270,8 @@ test_foreign_controls(void **state)
 	    "From: =?utf-8?q?boss=0d=0aX:?= <eve\x1b[2J@glo2000.ca>\n"
 	    "To: bob@glo2000.ca\x7f\n"
 	    "Subject: =?utf-8?q?=1b[2J=0d=0aFrom:_boss?= =?UTF-8?B?wpsyMW0=?="
-	    " =?iso-8859-1?q?=9b=80caf=E9?= raw\x1b]0;t\x07 \xc2\x9b" "1m"
+	    " =?iso-8859-1?q?=9b=80caf=E9?= raw\x1b]0;t\x07 \xc2\x9b"
+	    "1m"
 	    "\tTAB=?utf-8?q?a=00b?=\r\n"
 	    "Date: Tue, 12 Jul 2022 19:21:57 +0000\x1b[K\n"
 	    "\n"
@@ -261,11 +287,17 @@ test_foreign_controls(void **state)
 	assert_string_equal(info.from, "eve\xef\xbf\xbd[2J@glo2000.ca");
 	assert_string_equal(info.to, "bob@glo2000.ca\xef\xbf\xbd");
 	assert_string_equal(info.subject,
-	    "\xef\xbf\xbd[2J\xef\xbf\xbd\xef\xbf\xbd" "From: boss"
-	    "\xef\xbf\xbd" "21m"
-	    "\xef\xbf\xbd\xef\xbf\xbd" "caf\xc3\xa9"
-	    " raw\xef\xbf\xbd]0;t\xef\xbf\xbd \xef\xbf\xbd" "1m"
-	    " TAB" "a\xef\xbf\xbd" "b");
+	    "\xef\xbf\xbd[2J\xef\xbf\xbd\xef\xbf\xbd"
+	    "From: boss"
+	    "\xef\xbf\xbd"
+	    "21m"
+	    "\xef\xbf\xbd\xef\xbf\xbd"
+	    "caf\xc3\xa9"
+	    " raw\xef\xbf\xbd]0;t\xef\xbf\xbd \xef\xbf\xbd"
+	    "1m"
+	    " TAB"
+	    "a\xef\xbf\xbd"
+	    "b");
 	assert_int_equal(info.when, 1657653717);
 	/* Bodies are bytes the client escapes: they stay exact. */
 	assert_string_equal(info.body, "body \x1b[31m stays\n");
@@ -304,12 +336,14 @@ test_long_words(void **state)
 	assert_string_equal(info.subject, want);
 	message_info_clear(&info);
 	/* Without the padding RFC 2047 asks for: still read. */
-	n = (size_t)snprintf(file, sizeof(file), "Subject: =?utf-8?b?SMOp?= "
+	n = (size_t)snprintf(file, sizeof(file),
+	    "Subject: =?utf-8?b?SMOp?= "
 	    "=?utf-8?b?bGxv?=\n\n");
 	assert_int_equal(message_parse(file, n, 0, &info), 0);
 	assert_string_equal(info.subject, "H\xc3\xa9llo");
 	message_info_clear(&info);
-	n = (size_t)snprintf(file, sizeof(file), "Subject: =?utf-8?b?SMOpbA?=\n\n");
+	n = (size_t)snprintf(file, sizeof(file),
+	    "Subject: =?utf-8?b?SMOpbA?=\n\n");
 	assert_int_equal(message_parse(file, n, 0, &info), 0);
 	assert_string_equal(info.subject, "H\xc3\xa9l");
 	message_info_clear(&info);
@@ -335,7 +369,8 @@ test_blanks_between_words(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		n = snprintf(file, sizeof(file), "Subject: %s\n\n", cases[i][0]);
+		n = snprintf(file, sizeof(file), "Subject: %s\n\n",
+		    cases[i][0]);
 		assert_int_equal(message_parse(file, (size_t)n, 0, &info), 0);
 		assert_string_equal(info.subject, cases[i][1]);
 		message_info_clear(&info);
@@ -346,16 +381,16 @@ test_blanks_between_words(void **state)
 static void
 test_header_lines(void **state)
 {
-	static const char file[] =
-	    "not a field\n"
-	    " Subject: from the junk line's continuation\n"
-	    "Subject:\n"
-	    "  folded\n"
-	    "\tsubject\n"
-	    "subject: a second one is ignored\n"
-	    "X-Other: =?utf-8?q?=1b?=\n"
-	    "\n"
-	    "Subject: in the body\n";
+	static const char
+	    file[] = "not a field\n"
+	             " Subject: from the junk line's continuation\n"
+	             "Subject:\n"
+	             "  folded\n"
+	             "\tsubject\n"
+	             "subject: a second one is ignored\n"
+	             "X-Other: =?utf-8?q?=1b?=\n"
+	             "\n"
+	             "Subject: in the body\n";
 	struct message_info info;
 
 	(void)state;
@@ -369,15 +404,15 @@ test_header_lines(void **state)
 static void
 test_foreign(void **state)
 {
-	static const char file[] =
-	    "Return-Path: <x@y>\r\n"
-	    "From: \"Alice A.\" <alice@glo2000.ca>\r\n"
-	    "To: bob@glo2000.ca\r\n"
-	    "Subject: =?iso-8859-1?q?caf=E9?= =?utf-8?b?IOKckw==?=\r\n"
-	    " suite\r\n"
-	    "Date: Wed, 13 Jul 2022 01:00:00 +0200\r\n"
-	    "\r\n"
-	    "corps \xff\r\n";
+	static const char
+	    file[] = "Return-Path: <x@y>\r\n"
+	             "From: \"Alice A.\" <alice@glo2000.ca>\r\n"
+	             "To: bob@glo2000.ca\r\n"
+	             "Subject: =?iso-8859-1?q?caf=E9?= =?utf-8?b?IOKckw==?=\r\n"
+	             " suite\r\n"
+	             "Date: Wed, 13 Jul 2022 01:00:00 +0200\r\n"
+	             "\r\n"
+	             "corps \xff\r\n";
 	struct message_info info;
 
 	(void)state;
@@ -426,7 +461,8 @@ static void
 test_mime(void **state)
 {
 	(void)state;
-	assert_body("Subject: m\nMIME-Version: 1.0\nContent-Type: multipart/"
+	assert_body(
+	    "Subject: m\nMIME-Version: 1.0\nContent-Type: multipart/"
 	    "mixed; boundary=\"==b1\"\n\npreamble\n--==b1\nContent-Type: "
 	    "text/plain; charset=utf-8\n\nhello \xc3\xa9\n--==b1\n"
 	    "Content-Type: application/pdf; name=\"r.pdf\"\nContent-"
@@ -434,18 +470,22 @@ test_mime(void **state)
 	    "Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--==b1--\nepilogue\n",
 	    "hello \xc3\xa9\n[attachment: report.pdf (application/pdf)]\n");
 	/* Of alternatives, the plain text alone, quoted-printable undone. */
-	assert_body("Content-Type: multipart/alternative; boundary=XY\n\n"
+	assert_body(
+	    "Content-Type: multipart/alternative; boundary=XY\n\n"
 	    "--XY\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
 	    "Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=E9 =\r\n"
 	    "au lait\r\n--XY\r\nContent-Type: text/html\r\n\r\n<p>caf"
-	    "</p>\r\n--XY--\r\n", "caf\xc3\xa9 au lait");
+	    "</p>\r\n--XY--\r\n",
+	    "caf\xc3\xa9 au lait");
 	/* Latin-1 8-bit body; a stray byte under UTF-8 becomes U+FFFD. */
 	assert_body("Content-Type: text/plain; charset=ISO-8859-1\n\n"
-	    "d\xe9j\xe0\n", "d\xc3\xa9j\xc3\xa0\n");
+	            "d\xe9j\xe0\n",
+	    "d\xc3\xa9j\xc3\xa0\n");
 	assert_body("Content-Type: text/plain; charset=utf-8\n\nx\xff\n",
 	    "x\xef\xbf\xbd\n");
 	/* A base64 text part; nested multipart; an RFC 2047 file name. */
-	assert_body("Content-Type: multipart/mixed; boundary=o\n\n--o\n"
+	assert_body(
+	    "Content-Type: multipart/mixed; boundary=o\n\n--o\n"
 	    "Content-Type: multipart/alternative; boundary=i\n\n--i\n"
 	    "Content-Transfer-Encoding: base64\n\naGkK\n--i--\n--o\n"
 	    "Content-Type: image/png; name=\"=?utf-8?q?=C3=A9t=C3=A9.png?=\"\n"

@@ -50,8 +50,7 @@ test_payload_forms(void **state)
 {
 	static const char *forms[] = { "{\"header\": 7}",
 		"{\"header\": 7, \"payload\": null}",
-		"{\"payload\": {}, \"header\": 7}",
-		"  {\"header\":7}\n" };
+		"{\"payload\": {}, \"header\": 7}", "  {\"header\":7}\n" };
 	union msg_args a;
 	const char *why;
 	struct msg *m;
@@ -90,18 +89,23 @@ test_envelope_errors(void **state)
 	    "header is not an integer");
 	assert_string_equal(parse_err("{\"header\": 4, \"payload\": []}", 28),
 	    "payload is not an object");
-	assert_string_equal(parse_err("{\"header\": 4, \"payload\": \"x\"}", 29),
+	assert_string_equal(parse_err("{\"header\": 4, \"payload\": \"x\"}",
+	                        29),
 	    "payload is not an object");
 	assert_string_equal(parse_err("{\"header\": 4, \"header\": 5}", 26),
 	    "duplicate key");
 	assert_string_equal(parse_err("{\"header\": 4, \"payload\": "
-	    "{\"a\": 1, \"a\": 2}}", 41), "duplicate key");
-	assert_string_equal(parse_err("{\"header\": 9, \"x\": \"\xc3\x28\"}", 23),
+	                              "{\"a\": 1, \"a\": 2}}",
+	                        41),
+	    "duplicate key");
+	assert_string_equal(parse_err("{\"header\": 9, \"x\": \"\xc3\x28\"}",
+	                        23),
 	    "invalid UTF-8");
 	assert_string_equal(parse_err("{\"header\": 9, \"x\": \"\xff\"}", 22),
 	    "invalid UTF-8");
 	assert_string_equal(parse_err("{\"header\": 4, \"x\": \"a\\u0000b\"}",
-	    31), "NUL character");
+	                        31),
+	    "NUL character");
 	/* A NUL byte inside the frame is not JSON. */
 	assert_string_equal(parse_err("{\"header\": 4}\0", 14), "invalid JSON");
 	/* Deep nesting is refused, not recursed into without bound. */
@@ -137,13 +141,13 @@ test_credentials(void **state)
 
 	(void)state;
 	m = parse_ok("{\"header\": 4, \"payload\": {\"password\": \"P\", "
-	    "\"username\": \"u\"}}");
+	             "\"username\": \"u\"}}");
 	assert_int_equal(msg_unpack(m, PROTO_SHAPE_CREDENTIALS, &a, &why), 0);
 	assert_string_equal(a.credentials.username, "u");
 	assert_string_equal(a.credentials.password, "P");
 	msg_free(m);
 	m = parse_ok("{\"header\": 4, \"payload\": {\"username\": 1, "
-	    "\"password\": \"P\"}}");
+	             "\"password\": \"P\"}}");
 	assert_int_equal(msg_unpack(m, PROTO_SHAPE_CREDENTIALS, &a, &why), -1);
 	assert_string_equal(why, "field is not a string: username");
 	msg_free(m);
@@ -172,7 +176,8 @@ test_choice(void **state)
 		{ "{\"header\": 8, \"payload\": {\"choice\": \"2x\"}}", 0, 0 },
 		{ "{\"header\": 8, \"payload\": {\"choice\": \" 2\"}}", 0, 0 },
 		{ "{\"header\": 8, \"payload\": {\"choice\": "
-		  "\"99999999999999999999\"}}", 0, 0 },
+		  "\"99999999999999999999\"}}",
+		    0, 0 },
 		{ "{\"header\": 8, \"payload\": {\"choice\": 1.5}}", 0, 0 },
 		{ "{\"header\": 8, \"payload\": {\"choice\": null}}", 0, 0 },
 		{ "{\"header\": 8, \"payload\": {}}", 0, 0 },
@@ -189,11 +194,13 @@ test_choice(void **state)
 		why = NULL;
 		if (cases[i].ok) {
 			assert_int_equal(msg_unpack(m, PROTO_SHAPE_CHOICE, &a,
-			    &why), 0);
+			                     &why),
+			    0);
 			assert_int_equal(a.choice, cases[i].value);
 		} else {
 			assert_int_equal(msg_unpack(m, PROTO_SHAPE_CHOICE, &a,
-			    &why), -1);
+			                     &why),
+			    -1);
 			assert_non_null(why);
 		}
 		msg_free(m);
@@ -208,7 +215,8 @@ test_email(void **state)
 	struct msg *m;
 
 	(void)state;
-	m = parse_ok("{\"header\": 9, \"payload\": {\"destination\": "
+	m = parse_ok(
+	    "{\"header\": 9, \"payload\": {\"destination\": "
 	    "\"b@glo2000.ca\", \"subject\": \"R\\u00e9union\", \"content\": "
 	    "\"x\\ny\"}}");
 	assert_int_equal(msg_unpack(m, PROTO_SHAPE_EMAIL, &a, &why), 0);
@@ -218,13 +226,13 @@ test_email(void **state)
 	assert_string_equal(a.email.content, "x\ny");
 	msg_free(m);
 	m = parse_ok("{\"header\": 9, \"payload\": {\"destination\": "
-	    "\"b@glo2000.ca\", \"subject\": 5, \"content\": \"\"}}");
+	             "\"b@glo2000.ca\", \"subject\": 5, \"content\": \"\"}}");
 	assert_int_equal(msg_unpack(m, PROTO_SHAPE_EMAIL, &a, &why), -1);
 	assert_string_equal(why, "field is not a string: subject");
 	msg_free(m);
 	m = parse_ok("{\"header\": 9, \"payload\": {\"sender\": [], "
-	    "\"destination\": \"b@glo2000.ca\", \"subject\": \"s\", "
-	    "\"content\": \"\"}}");
+	             "\"destination\": \"b@glo2000.ca\", \"subject\": \"s\", "
+	             "\"content\": \"\"}}");
 	assert_int_equal(msg_unpack(m, PROTO_SHAPE_EMAIL, &a, &why), -1);
 	msg_free(m);
 }
@@ -238,7 +246,7 @@ test_list_and_stats(void **state)
 
 	(void)state;
 	m = parse_ok("{\"header\": 1, \"payload\": {\"email_list\": "
-	    "[\"#1 a\", \"#2 b\"]}}");
+	             "[\"#1 a\", \"#2 b\"]}}");
 	assert_int_equal(msg_unpack(m, PROTO_SHAPE_EMAIL_LIST, &a, &why), 0);
 	assert_int_equal(json_array_size(a.email_list), 2);
 	msg_free(m);
@@ -246,16 +254,17 @@ test_list_and_stats(void **state)
 	assert_int_equal(msg_unpack(m, PROTO_SHAPE_EMAIL_LIST, &a, &why), -1);
 	msg_free(m);
 	m = parse_ok("{\"header\": 1, \"payload\": {\"count\": 3, "
-	    "\"size\": 2048}}");
+	             "\"size\": 2048}}");
 	assert_int_equal(msg_unpack(m, PROTO_SHAPE_STATS, &a, &why), 0);
 	assert_int_equal(a.stats.count, 3);
 	assert_int_equal(a.stats.size, 2048);
 	msg_free(m);
 	m = parse_ok("{\"header\": 1, \"payload\": {\"count\": -3, "
-	    "\"size\": 2048}}");
+	             "\"size\": 2048}}");
 	assert_int_equal(msg_unpack(m, PROTO_SHAPE_STATS, &a, &why), -1);
 	msg_free(m);
-	m = parse_ok("{\"header\": 2, \"payload\": {\"error_message\": \"no\"}}");
+	m = parse_ok(
+	    "{\"header\": 2, \"payload\": {\"error_message\": \"no\"}}");
 	assert_int_equal(msg_unpack(m, PROTO_SHAPE_ERROR, &a, &why), 0);
 	assert_string_equal(a.error_message, "no");
 	msg_free(m);
@@ -265,17 +274,21 @@ test_list_and_stats(void **state)
 static void
 test_encode_bytes(void **state)
 {
-	static const char want[] = "{\"header\": 2, \"payload\": "
-	    "{\"error_message\": \"\\u00e9\\u2713 \\ud83d\\ude00 \\u007f "
-	    "\\\\u00E9 \\\" \\n\"}}";
+	static const char want
+	    [] = "{\"header\": 2, \"payload\": "
+	         "{\"error_message\": \"\\u00e9\\u2713 \\ud83d\\ude00 \\u007f "
+	         "\\\\u00E9 \\\" \\n\"}}";
 	struct msg_email e = { "a@glo2000.ca", "b@glo2000.ca", "s", "d", "c" };
 	unsigned char *frame;
 	size_t len, blen;
 
 	(void)state;
-	assert_int_equal(msg_encode(PROTO_ERROR, msg_error_new(
-	    "\xc3\xa9\xe2\x9c\x93 \xf0\x9f\x98\x80 \x7f \\u00E9 \" \n"),
-	    FRAME_MAX_DEFAULT, &frame, &len), 0);
+	assert_int_equal(
+	    msg_encode(PROTO_ERROR,
+	        msg_error_new(
+	            "\xc3\xa9\xe2\x9c\x93 \xf0\x9f\x98\x80 \x7f \\u00E9 \" \n"),
+	        FRAME_MAX_DEFAULT, &frame, &len),
+	    0);
 	assert_int_equal(frame_decode(frame, len, FRAME_MAX_DEFAULT, &blen),
 	    FRAME_READY);
 	assert_int_equal(blen, strlen(want));
@@ -283,21 +296,25 @@ test_encode_bytes(void **state)
 	free(frame);
 
 	assert_int_equal(msg_encode(PROTO_OK, NULL, FRAME_MAX_DEFAULT, &frame,
-	    &len), 0);
+	                     &len),
+	    0);
 	assert_int_equal(len, 4 + 13);
 	assert_memory_equal(frame + 4, "{\"header\": 1}", 13);
 	free(frame);
 
 	assert_int_equal(msg_encode(PROTO_OK, msg_email_new(&e),
-	    FRAME_MAX_DEFAULT, &frame, &len), 0);
-	assert_bytes_equal(frame + 4, len - 4, "{\"header\": 1, \"payload\": "
+	                     FRAME_MAX_DEFAULT, &frame, &len),
+	    0);
+	assert_bytes_equal(frame + 4, len - 4,
+	    "{\"header\": 1, \"payload\": "
 	    "{\"sender\": \"a@glo2000.ca\", \"destination\": \"b@glo2000.ca\", "
 	    "\"subject\": \"s\", \"date\": \"d\", \"content\": \"c\"}}");
 	free(frame);
 
 	/* Over the maximum: refused, nothing leaks. */
 	assert_int_equal(msg_encode(PROTO_OK, msg_stats_new(1, 2), 10, &frame,
-	    &len), -1);
+	                     &len),
+	    -1);
 }
 
 static char *
@@ -350,26 +367,32 @@ test_golden(void **state)
 		snprintf(path, sizeof(path), "%s/%s", EXAMPLES, de->d_name);
 		body = slurp(path, &len);
 		assert_int_equal(frame_encode(body, len, FRAME_MAX_DEFAULT,
-		    &frame, &flen), 0);
+		                     &frame, &flen),
+		    0);
 		for (i = 0; i < flen; i++)
 			assert_int_equal(frame_decode(frame, i,
-			    FRAME_MAX_DEFAULT, &blen), FRAME_MORE);
+			                     FRAME_MAX_DEFAULT, &blen),
+			    FRAME_MORE);
 		assert_int_equal(frame_decode(frame, flen, FRAME_MAX_DEFAULT,
-		    &blen), FRAME_READY);
+		                     &blen),
+		    FRAME_READY);
 		if (msg_parse(frame + 4, blen, &m, &why) != 0)
 			fail_msg("%s: %s", de->d_name, why);
 		info = proto_lookup(msg_header(m));
 		assert_non_null(info);
 		if (strstr(de->d_name, "email-list") != NULL)
 			assert_int_equal(msg_unpack(m, PROTO_SHAPE_EMAIL_LIST,
-			    &a, &why), 0);
+			                     &a, &why),
+			    0);
 		else if (strstr(de->d_name, "stats") != NULL &&
-		    info->dir == PROTO_DIR_S2C)
+		         info->dir == PROTO_DIR_S2C)
 			assert_int_equal(msg_unpack(m, PROTO_SHAPE_STATS, &a,
-			    &why), 0);
+			                     &why),
+			    0);
 		else if (strstr(de->d_name, "ok-email") != NULL)
 			assert_int_equal(msg_unpack(m, PROTO_SHAPE_EMAIL, &a,
-			    &why), 0);
+			                     &why),
+			    0);
 		else
 			assert_int_equal(msg_unpack(m, info->shape, &a, &why),
 			    0);
@@ -379,7 +402,8 @@ test_golden(void **state)
 		else
 			json_incref(payload);
 		assert_int_equal(msg_encode((int)msg_header(m), payload,
-		    FRAME_MAX_DEFAULT, &again, &alen), 0);
+		                     FRAME_MAX_DEFAULT, &again, &alen),
+		    0);
 		if (alen != flen || memcmp(again, frame, flen) != 0)
 			fail_msg("%s re-encodes as %.*s", de->d_name,
 			    (int)(alen - 4), (const char *)again + 4);

@@ -28,9 +28,9 @@ static struct penalty *pen;
 /* A login waiting for its turn: the test's stand-in for an auth job. */
 struct login {
 	struct penalty_turn *turn;
-	int started;       /* fn ran (or the check may start at once) */
-	int refused;       /* fn ran, but for a refusal */
-	long long at_ms;   /* when it started */
+	int started;     /* fn ran (or the check may start at once) */
+	int refused;     /* fn ran, but for a refusal */
+	long long at_ms; /* when it started */
 };
 
 static long long
@@ -93,8 +93,8 @@ enter(struct login *l, const char *user, const char *addr)
 static void
 run_for(long long ms)
 {
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) *
-	    1000 };
+	struct timeval tv = { (time_t)(ms / 1000),
+		(suseconds_t)(ms % 1000) * 1000 };
 
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
@@ -167,7 +167,7 @@ test_parallel_turns(void **state)
 		}
 	prev = now_ms();
 	while (now_ms() - t0 < 10000 &&
-	    done < PENALTY_PARALLEL + PENALTY_QUEUE_MAX) {
+	       done < PENALTY_PARALLEL + PENALTY_QUEUE_MAX) {
 		running = 0;
 		for (i = 0; i < 40; i++)
 			if (l[i].started && l[i].turn != NULL)
@@ -378,7 +378,8 @@ test_abandoned_queue(void **state)
 	for (i = 0; i < 3; i++) {
 		memset(&q[i], 0, sizeof(q[i]));
 		assert_int_equal(penalty_enter(pen, "erin", "10.8.0.2", 1,
-		    abandon, not_wanted, &q[i], &q[i].turn), 0);
+		                     abandon, not_wanted, &q[i], &q[i].turn),
+		    0);
 	}
 	penalty_leave(a.turn, PENALTY_FAILED);
 	t0 = now_ms();
@@ -442,8 +443,9 @@ test_off(void **state)
 	(void)state;
 	assert_non_null(off);
 	for (i = 0; i < 3; i++) {
-		assert_int_equal(penalty_enter(off, "x", "10.9.0.1", 1,
-		    started, NULL, NULL, &t), 1);
+		assert_int_equal(penalty_enter(off, "x", "10.9.0.1", 1, started,
+		                     NULL, NULL, &t),
+		    1);
 		assert_null(t);
 	}
 	assert_int_equal(penalty_delay(off, "x", "10.9.0.1"), 0);
@@ -471,8 +473,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_abandoned_queue, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_flood_keeps_accounts, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_flood_keeps_accounts,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_off, setup, teardown),
 	};
 

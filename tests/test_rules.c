@@ -64,13 +64,19 @@ test_password(void **state)
 	/* 9 characters */
 	assert_int_equal(rules_password("Abcdefg1j", &why), -1);
 	assert_non_null(why);
-	assert_int_equal(rules_password("abcdefgh1jk", &why), -1); /* no upper */
-	assert_int_equal(rules_password("ABCDEFGH1JK", &why), -1); /* no lower */
-	assert_int_equal(rules_password("Abcdefghijk", &why), -1); /* no digit */
+	assert_int_equal(rules_password("abcdefgh1jk", &why),
+	    -1); /* no upper */
+	assert_int_equal(rules_password("ABCDEFGH1JK", &why),
+	    -1); /* no lower */
+	assert_int_equal(rules_password("Abcdefghijk", &why),
+	    -1); /* no digit */
 	/* Code points count, not bytes: 9 characters in 12 bytes is short. */
-	assert_int_equal(rules_password("Ab1\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", &why), -1);
+	assert_int_equal(rules_password("Ab1\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+	                     &why),
+	    -1);
 	/* 10 code points with accents is enough. */
-	assert_int_equal(rules_password("Ab1\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9xyz", &why), 0);
+	assert_int_equal(
+	    rules_password("Ab1\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9xyz", &why), 0);
 	assert_int_equal(rules_password("Abcdefgh1\xff\xfe", &why), -1);
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
@@ -87,10 +93,12 @@ test_address(void **state)
 
 	(void)state;
 	assert_int_equal(rules_address("Alice@GLO2000.ca", "glo2000.ca", user,
-	    &why), RULES_ADDR_LOCAL);
+	                     &why),
+	    RULES_ADDR_LOCAL);
 	assert_string_equal(user, "alice");
 	assert_int_equal(rules_address("alice@example.com", "glo2000.ca", user,
-	    &why), RULES_ADDR_EXTERNAL);
+	                     &why),
+	    RULES_ADDR_EXTERNAL);
 	assert_int_equal(rules_address("alice", "glo2000.ca", user, &why),
 	    RULES_ADDR_INVALID);
 	assert_int_equal(rules_address("@glo2000.ca", "glo2000.ca", user, &why),
@@ -98,20 +106,28 @@ test_address(void **state)
 	assert_int_equal(rules_address("alice@", "glo2000.ca", user, &why),
 	    RULES_ADDR_INVALID);
 	assert_int_equal(rules_address("a@b@glo2000.ca", "glo2000.ca", user,
-	    &why), RULES_ADDR_INVALID);
+	                     &why),
+	    RULES_ADDR_INVALID);
 	assert_int_equal(rules_address("../x@glo2000.ca", "glo2000.ca", user,
-	    &why), RULES_ADDR_INVALID);
+	                     &why),
+	    RULES_ADDR_INVALID);
 	assert_int_equal(rules_address("LOST@glo2000.ca", "glo2000.ca", user,
-	    &why), RULES_ADDR_INVALID);
+	                     &why),
+	    RULES_ADDR_INVALID);
 	assert_int_equal(rules_address("bob@glo2000.ca\r\nBcc: x@y",
-	    "glo2000.ca", user, &why), RULES_ADDR_INVALID);
+	                     "glo2000.ca", user, &why),
+	    RULES_ADDR_INVALID);
 	assert_int_equal(rules_address("bob@glo2000.ca.evil", "glo2000.ca",
-	    user, &why), RULES_ADDR_EXTERNAL);
+	                     user, &why),
+	    RULES_ADDR_EXTERNAL);
 	/* A C1 control is as bad in an address as a C0 one. */
-	assert_int_equal(rules_address("bob@glo2000.ca\xc2\x9b" "2J",
-	    "glo2000.ca", user, &why), RULES_ADDR_INVALID);
-	assert_int_equal(rules_address("bob\x1b@glo2000.ca", "glo2000.ca",
-	    user, &why), RULES_ADDR_INVALID);
+	assert_int_equal(rules_address("bob@glo2000.ca\xc2\x9b"
+	                               "2J",
+	                     "glo2000.ca", user, &why),
+	    RULES_ADDR_INVALID);
+	assert_int_equal(rules_address("bob\x1b@glo2000.ca", "glo2000.ca", user,
+	                     &why),
+	    RULES_ADDR_INVALID);
 }
 
 static void
@@ -127,12 +143,18 @@ test_header_safe(void **state)
 	assert_int_equal(rules_header_safe("a\x1b[2Jb"), -1);
 	assert_int_equal(rules_header_safe("a\x7f"), -1);
 	assert_int_equal(rules_header_safe("a\xc2\x80"), -1);
-	assert_int_equal(rules_header_safe("\xc2\x9b" "2J"), -1);
+	assert_int_equal(rules_header_safe("\xc2\x9b"
+	                                   "2J"),
+	    -1);
 	assert_int_equal(rules_header_safe("a\xc2\x9f"), -1);
 	/* Just past the C1 range: NO-BREAK SPACE is text. */
-	assert_int_equal(rules_header_safe("a\xc2\xa0" "b"), 0);
+	assert_int_equal(rules_header_safe("a\xc2\xa0"
+	                                   "b"),
+	    0);
 	/* A lone 0x9b byte is CSI to an 8-bit terminal: not UTF-8, refused. */
-	assert_int_equal(rules_header_safe("a\x9b" "2J"), -1);
+	assert_int_equal(rules_header_safe("a\x9b"
+	                                   "2J"),
+	    -1);
 	assert_int_equal(rules_header_safe("\xc3"), -1);
 	/* Overlong forms (U+079F in three bytes, U+FFFF in four). */
 	assert_int_equal(rules_header_safe("not\xe0\x9e\x9f"), -1);
@@ -167,9 +189,12 @@ test_subject(void **state)
 	assert_string_equal(why, "subject is longer than 998 bytes");
 	assert_int_equal(rules_subject("", &why), 0);
 	assert_int_equal(rules_subject("=?utf-8?q?=1b[2J?=", &why), 0);
-	assert_int_equal(rules_subject("x\xc2\x9b" "31m", &why), -1);
+	assert_int_equal(rules_subject("x\xc2\x9b"
+	                               "31m",
+	                     &why),
+	    -1);
 	assert_string_equal(why, "subject may not contain line breaks or "
-	    "control characters");
+	                         "control characters");
 	assert_int_equal(rules_subject("s\r\nBcc: x", &why), -1);
 }
 

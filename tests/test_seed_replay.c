@@ -51,11 +51,11 @@ load(void **state)
 	if (f == NULL || sodium_init() == -1)
 		return -1;
 	while (fgets(line, sizeof(line), f) != NULL && nrecs < 256) {
-		if (line[0] == '#' || sscanf(line, "%15s %7s %3999s", client,
-		    dir, b64) != 3)
+		if (line[0] == '#' ||
+		    sscanf(line, "%15s %7s %3999s", client, dir, b64) != 3)
 			continue;
 		if (sodium_base642bin(buf, sizeof(buf), b64, strlen(b64), NULL,
-		    &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
+		        &len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0)
 			return -1;
 		snprintf(recs[nrecs].client, sizeof(recs[nrecs].client), "%s",
 		    client);
@@ -89,7 +89,8 @@ decode(const struct frame_rec *r)
 	size_t blen;
 
 	assert_int_equal(frame_decode(r->bytes, r->len, FRAME_MAX_DEFAULT,
-	    &blen), FRAME_READY);
+	                     &blen),
+	    FRAME_READY);
 	assert_int_equal(msg_parse(r->bytes + 4, blen, &m, &why), 0);
 	return m;
 }
@@ -101,8 +102,8 @@ before_date(const char *line)
 	const char *comma = strrchr(line, ',');
 
 	/* Dates read "Sun, 29 Nov 2026 ...": cut before the day name. */
-	return comma != NULL && comma - line >= 3 ? (size_t)(comma - line - 3) :
-	    strlen(line);
+	return comma != NULL && comma - line >= 3 ? (size_t)(comma - line - 3)
+	                                          : strlen(line);
 }
 
 /* Compare a glomaild reply with the original server's. */
@@ -123,14 +124,18 @@ compare(const struct msg *got, const struct msg *want)
 	assert_int_equal(json_object_size(g), json_object_size(w));
 	if (json_object_get(w, "email_list") != NULL) {
 		assert_int_equal(msg_unpack(got, PROTO_SHAPE_EMAIL_LIST, &ga,
-		    &why), 0);
+		                     &why),
+		    0);
 		assert_int_equal(msg_unpack(want, PROTO_SHAPE_EMAIL_LIST, &wa,
-		    &why), 0);
+		                     &why),
+		    0);
 		assert_int_equal(json_array_size(ga.email_list),
 		    json_array_size(wa.email_list));
 		for (i = 0; i < json_array_size(wa.email_list); i++) {
-			gl = json_string_value(json_array_get(ga.email_list, i));
-			wl = json_string_value(json_array_get(wa.email_list, i));
+			gl = json_string_value(
+			    json_array_get(ga.email_list, i));
+			wl = json_string_value(
+			    json_array_get(wa.email_list, i));
 			assert_int_equal(before_date(gl), before_date(wl));
 			assert_memory_equal(gl, wl, before_date(wl));
 		}
@@ -171,13 +176,14 @@ replay(const char *client)
 		if (strcmp(recs[i].client, client) != 0 || !recs[i].c2s)
 			continue;
 		sessions++;
-		assert_int_equal(wire_write_all(fd, recs[i].bytes,
-		    recs[i].len), 0);
+		assert_int_equal(wire_write_all(fd, recs[i].bytes, recs[i].len),
+		    0);
 		req = decode(&recs[i]);
 		if (i + 1 < nrecs && !recs[i + 1].c2s &&
 		    strcmp(recs[i + 1].client, client) == 0) {
 			assert_int_equal(wire_recv(fd, FRAME_MAX_DEFAULT, &got,
-			    &why), 0);
+			                     &why),
+			    0);
 			want = decode(&recs[i + 1]);
 			compare(got, want);
 			msg_free(want);
@@ -185,7 +191,8 @@ replay(const char *client)
 		} else if (msg_header(req) == PROTO_INBOX_READING_CHOICE) {
 			/* The original server had no answer to "1". */
 			assert_int_equal(wire_recv(fd, FRAME_MAX_DEFAULT, &got,
-			    &why), 0);
+			                     &why),
+			    0);
 			assert_int_equal(msg_header(got), PROTO_OK);
 			msg_free(got);
 		}
@@ -200,13 +207,48 @@ replay(const char *client)
 	close(fd);
 }
 
-static void test_client1(void **s) { (void)s; replay("client-1"); }
-static void test_client2(void **s) { (void)s; replay("client-2"); }
-static void test_client3(void **s) { (void)s; replay("client-3"); }
-static void test_client4(void **s) { (void)s; replay("client-4"); }
-static void test_client5(void **s) { (void)s; replay("client-5"); }
-static void test_client6(void **s) { (void)s; replay("client-6"); }
-static void test_client7(void **s) { (void)s; replay("client-7"); }
+static void
+test_client1(void **s)
+{
+	(void)s;
+	replay("client-1");
+}
+static void
+test_client2(void **s)
+{
+	(void)s;
+	replay("client-2");
+}
+static void
+test_client3(void **s)
+{
+	(void)s;
+	replay("client-3");
+}
+static void
+test_client4(void **s)
+{
+	(void)s;
+	replay("client-4");
+}
+static void
+test_client5(void **s)
+{
+	(void)s;
+	replay("client-5");
+}
+static void
+test_client6(void **s)
+{
+	(void)s;
+	replay("client-6");
+}
+static void
+test_client7(void **s)
+{
+	(void)s;
+	replay("client-7");
+}
 
 int
 main(void)

@@ -76,8 +76,8 @@ static int
 send_mail(int fd, const char *sender, const char *dest, const char *subject,
     const char *content)
 {
-	return testsrv_request(fd, PROTO_EMAIL_SENDING, email(sender, dest,
-	    subject, content), NULL);
+	return testsrv_request(fd, PROTO_EMAIL_SENDING,
+	    email(sender, dest, subject, content), NULL);
 }
 
 static json_t *
@@ -89,8 +89,10 @@ get_list(int fd)
 	json_t *list;
 
 	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_REQUEST, NULL,
-	    &reply), PROTO_OK);
-	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL_LIST, &a, &why), 0);
+	                     &reply),
+	    PROTO_OK);
+	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL_LIST, &a, &why),
+	    0);
 	list = json_incref(a.email_list);
 	msg_free(reply);
 	return list;
@@ -124,12 +126,14 @@ test_startup_line(void **state)
 	(void)state;
 	assert_non_null(realpath(srv.data, dir));
 	if (testsrv_tls_mode())
-		snprintf(want, sizeof(want), "glomaild %s started "
+		snprintf(want, sizeof(want),
+		    "glomaild %s started "
 		    "listen=127.0.0.1:%s,tls:127.0.0.1:%s data-dir=%s "
-		    "domain=glo2000.ca", GLOMAIL_VERSION, srv.listen_port,
-		    srv.tls_port, dir);
+		    "domain=glo2000.ca",
+		    GLOMAIL_VERSION, srv.listen_port, srv.tls_port, dir);
 	else
-		snprintf(want, sizeof(want), "glomaild %s started "
+		snprintf(want, sizeof(want),
+		    "glomaild %s started "
 		    "listen=127.0.0.1:%s data-dir=%s domain=glo2000.ca",
 		    GLOMAIL_VERSION, srv.listen_port, dir);
 	assert_true(testsrv_log_contains(&srv, want));
@@ -150,34 +154,40 @@ test_full_session(void **state)
 	(void)state;
 	fd = testsrv_connect(&srv);
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "Carol",
-	    PASSWORD), PROTO_OK);
+	                     PASSWORD),
+	    PROTO_OK);
 	/* Registering logs in: a privileged request works at once. */
 	get_stats(fd, &count, &size);
 	assert_int_equal(count, 0);
 	assert_int_equal(size, 0);
 	assert_int_equal(send_mail(fd, "carol@glo2000.ca", "carol@glo2000.ca",
-	    "R\xc3\xa9union \xc3\xa0 10h", "ligne un \xc3\xa9\nligne deux "
-	    "\xe2\x9c\x93"), PROTO_OK);
+	                     "R\xc3\xa9union \xc3\xa0 10h",
+	                     "ligne un \xc3\xa9\nligne deux "
+	                     "\xe2\x9c\x93"),
+	    PROTO_OK);
 	list = get_list(fd);
 	assert_int_equal(json_array_size(list), 1);
-	snprintf(line, sizeof(line), "%s", json_string_value(
-	    json_array_get(list, 0)));
+	snprintf(line, sizeof(line), "%s",
+	    json_string_value(json_array_get(list, 0)));
 	json_decref(list);
-	assert_memory_equal(line, "#1 carol@glo2000.ca - R\xc3\xa9union "
-	    "\xc3\xa0 10h ", strlen("#1 carol@glo2000.ca - R\xc3\xa9union "
-	    "\xc3\xa0 10h "));
+	assert_memory_equal(line,
+	    "#1 carol@glo2000.ca - R\xc3\xa9union "
+	    "\xc3\xa0 10h ",
+	    strlen("#1 carol@glo2000.ca - R\xc3\xa9union "
+	           "\xc3\xa0 10h "));
 	/* The server stamps the date, not the client. */
 	assert_null(strstr(line, "2001"));
 	assert_non_null(strstr(line, "+0000"));
 	assert_int_equal(testfs_count("%s/carol/new", srv.data), 1);
 	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_CHOICE,
-	    msg_choice_new(1), &reply), PROTO_OK);
+	                     msg_choice_new(1), &reply),
+	    PROTO_OK);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL, &a, &why), 0);
 	assert_string_equal(a.email.sender, "carol@glo2000.ca");
 	assert_string_equal(a.email.destination, "carol@glo2000.ca");
 	assert_string_equal(a.email.subject, "R\xc3\xa9union \xc3\xa0 10h");
 	assert_string_equal(a.email.content, "ligne un \xc3\xa9\nligne deux "
-	    "\xe2\x9c\x93");
+	                                     "\xe2\x9c\x93");
 	assert_non_null(strstr(line, a.email.date));
 	msg_free(reply);
 	/* Read means seen: moved to cur/ with the S flag. */
@@ -188,7 +198,8 @@ test_full_session(void **state)
 	assert_true(size > 200);
 	/* Logout has no reply; then privileged requests are refused. */
 	assert_int_equal(wire_send(fd, PROTO_AUTH_LOGOUT, NULL,
-	    FRAME_MAX_DEFAULT), 0);
+	                     FRAME_MAX_DEFAULT),
+	    0);
 	assert_string_equal(expect_error(fd, PROTO_STATS_REQUEST, NULL),
 	    "not logged in");
 	/* Names are case-insensitive. */
@@ -223,36 +234,45 @@ test_register_errors(void **state)
 	fd = testsrv_connect(&srv);
 	for (i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++)
 		assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER,
-		    bad_names[i], PASSWORD), PROTO_ERROR);
+		                     bad_names[i], PASSWORD),
+		    PROTO_ERROR);
 	memset(longname, 'a', 1000);
 	longname[1000] = '\0';
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, longname,
-	    PASSWORD), PROTO_ERROR);
+	                     PASSWORD),
+	    PROTO_ERROR);
 	memset(longname, 'a', 65);
 	longname[65] = '\0';
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, longname,
-	    PASSWORD), PROTO_ERROR);
+	                     PASSWORD),
+	    PROTO_ERROR);
 	/* Weak passwords. */
 	assert_string_equal(expect_error(fd, PROTO_AUTH_REGISTER,
-	    msg_credentials_new("dave", "short1A")), "password must have at "
+	                        msg_credentials_new("dave", "short1A")),
+	    "password must have at "
 	    "least 10 characters, a digit, a lower-case and an upper-case "
 	    "letter");
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "dave",
-	    "alllowercase1"), PROTO_ERROR);
+	                     "alllowercase1"),
+	    PROTO_ERROR);
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "dave",
-	    "NoDigitsHereAtAll"), PROTO_ERROR);
+	                     "NoDigitsHereAtAll"),
+	    PROTO_ERROR);
 	/* Nothing was created for any refused name. */
 	assert_int_equal(testfs_count("%s/dave/new", srv.data), -1);
 	assert_int_equal(testfs_count("%s/../new", srv.data), -1);
 	/* A taken name, in any case. */
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "dave",
-	    PASSWORD), PROTO_OK);
+	                     PASSWORD),
+	    PROTO_OK);
 	fd2 = testsrv_connect(&srv);
 	assert_string_equal(expect_error(fd2, PROTO_AUTH_REGISTER,
-	    msg_credentials_new("DAVE", PASSWORD)), "user name is taken");
+	                        msg_credentials_new("DAVE", PASSWORD)),
+	    "user name is taken");
 	/* Logged in: register and login are refused. */
 	assert_string_equal(expect_error(fd, PROTO_AUTH_LOGIN,
-	    msg_credentials_new("dave", PASSWORD)), "already logged in");
+	                        msg_credentials_new("dave", PASSWORD)),
+	    "already logged in");
 	close(fd);
 	close(fd2);
 }
@@ -267,13 +287,16 @@ test_login_errors(void **state)
 	(void)state;
 	close(user_conn("erin"));
 	fd = testsrv_connect(&srv);
-	snprintf(unknown, sizeof(unknown), "%s", expect_error(fd,
-	    PROTO_AUTH_LOGIN, msg_credentials_new("nobody", PASSWORD)));
-	snprintf(wrong, sizeof(wrong), "%s", expect_error(fd, PROTO_AUTH_LOGIN,
-	    msg_credentials_new("erin", "Wrong0Password")));
+	snprintf(unknown, sizeof(unknown), "%s",
+	    expect_error(fd, PROTO_AUTH_LOGIN,
+	        msg_credentials_new("nobody", PASSWORD)));
+	snprintf(wrong, sizeof(wrong), "%s",
+	    expect_error(fd, PROTO_AUTH_LOGIN,
+	        msg_credentials_new("erin", "Wrong0Password")));
 	assert_string_equal(unknown, wrong);
 	assert_string_equal(expect_error(fd, PROTO_AUTH_LOGIN,
-	    msg_credentials_new("../etc", PASSWORD)), wrong);
+	                        msg_credentials_new("../etc", PASSWORD)),
+	    wrong);
 	assert_string_equal(expect_error(fd, PROTO_STATS_REQUEST, NULL),
 	    "not logged in");
 	close(fd);
@@ -288,19 +311,24 @@ test_privileged_before_login(void **state)
 
 	(void)state;
 	fd = testsrv_connect(&srv);
-	assert_string_equal(expect_error(fd, PROTO_INBOX_READING_REQUEST,
-	    NULL), "not logged in");
+	assert_string_equal(expect_error(fd, PROTO_INBOX_READING_REQUEST, NULL),
+	    "not logged in");
 	assert_string_equal(expect_error(fd, PROTO_INBOX_READING_CHOICE,
-	    msg_choice_new(1)), "not logged in");
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "x@glo2000.ca", "x@glo2000.ca", "s", "c")), "not logged in");
+	                        msg_choice_new(1)),
+	    "not logged in");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("x@glo2000.ca", "x@glo2000.ca", "s",
+	                            "c")),
+	    "not logged in");
 	assert_string_equal(expect_error(fd, PROTO_STATS_REQUEST, NULL),
 	    "not logged in");
 	/* Logout before login: no reply at all; the next reply is login's. */
 	assert_int_equal(wire_send(fd, PROTO_AUTH_LOGOUT, NULL,
-	    FRAME_MAX_DEFAULT), 0);
+	                     FRAME_MAX_DEFAULT),
+	    0);
 	assert_string_equal(expect_error(fd, 42, NULL), "unknown request");
-	assert_string_equal(expect_error(fd, PROTO_OK, NULL), "unknown request");
+	assert_string_equal(expect_error(fd, PROTO_OK, NULL),
+	    "unknown request");
 	assert_string_equal(expect_error(fd, PROTO_ERROR, NULL),
 	    "unknown request");
 	close(fd);
@@ -318,48 +346,64 @@ test_send_errors(void **state)
 	(void)state;
 	fd = user_conn("gina");
 	/* Forged sender. */
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "boss@glo2000.ca", "gina@glo2000.ca", "s", "c")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("boss@glo2000.ca", "gina@glo2000.ca", "s",
+	                            "c")),
 	    "sender must be the logged-in account");
 	/* The sender's case does not matter; an absent sender is ours. */
 	assert_int_equal(send_mail(fd, "GINA@GLO2000.CA", "gina@glo2000.ca",
-	    "case", "c"), PROTO_OK);
-	assert_int_equal(testsrv_request(fd, PROTO_EMAIL_SENDING, json_pack(
-	    "{s:s, s:s, s:s}", "destination", "Gina@Glo2000.ca", "subject",
-	    "no sender", "content", "c"), NULL), PROTO_OK);
+	                     "case", "c"),
+	    PROTO_OK);
+	assert_int_equal(testsrv_request(fd, PROTO_EMAIL_SENDING,
+	                     json_pack("{s:s, s:s, s:s}", "destination",
+	                         "Gina@Glo2000.ca", "subject", "no sender",
+	                         "content", "c"),
+	                     NULL),
+	    PROTO_OK);
 	/* Outside the domain: refused, nothing stored anywhere. */
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "gina@glo2000.ca", "someone@example.com", "s", "c")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("gina@glo2000.ca", "someone@example.com",
+	                            "s", "c")),
 	    "destination is outside the local domain");
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "gina@glo2000.ca", "not an address", "s", "c")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("gina@glo2000.ca", "not an address", "s",
+	                            "c")),
 	    "invalid destination address");
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "gina@glo2000.ca", "../../etc@glo2000.ca", "s", "c")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("gina@glo2000.ca", "../../etc@glo2000.ca",
+	                            "s", "c")),
 	    "invalid destination address");
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "gina@glo2000.ca", "LOST@glo2000.ca", "s", "c")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("gina@glo2000.ca", "LOST@glo2000.ca", "s",
+	                            "c")),
 	    "invalid destination address");
 	/* Header injection through subject or destination. */
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "gina@glo2000.ca", "gina@glo2000.ca", "s\r\nBcc: x@glo2000.ca", "c")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("gina@glo2000.ca", "gina@glo2000.ca",
+	                            "s\r\nBcc: x@glo2000.ca", "c")),
 	    "subject may not contain line breaks or control characters");
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "gina@glo2000.ca", "gina@glo2000.ca\nBcc: x@glo2000.ca", "s", "c")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("gina@glo2000.ca",
+	                            "gina@glo2000.ca\nBcc: x@glo2000.ca", "s",
+	                            "c")),
 	    "invalid destination address");
 	/* Missing or mistyped fields. */
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, json_pack(
-	    "{s:s, s:i, s:s}", "destination", "gina@glo2000.ca", "subject", 5,
-	    "content", "c")), "field is not a string: subject");
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, json_pack(
-	    "{s:s, s:s}", "destination", "gina@glo2000.ca", "subject", "s")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        json_pack("{s:s, s:i, s:s}", "destination",
+	                            "gina@glo2000.ca", "subject", 5, "content",
+	                            "c")),
+	    "field is not a string: subject");
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        json_pack("{s:s, s:s}", "destination",
+	                            "gina@glo2000.ca", "subject", "s")),
 	    "missing field: content");
 	get_stats(fd, &count, &size);
 	assert_int_equal(count, 2);
 	assert_int_equal(testfs_count("%s/LOST/new", srv.data), 0);
 	/* No such account: kept in LOST, and the sender is told. */
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "gina@glo2000.ca", "ghost@glo2000.ca", "s", "c")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("gina@glo2000.ca", "ghost@glo2000.ca",
+	                            "s", "c")),
 	    "no such recipient; the message was kept as undeliverable");
 	assert_int_equal(testfs_count("%s/LOST/new", srv.data), 1);
 	assert_int_equal(testfs_count("%s/ghost/new", srv.data), -1);
@@ -381,18 +425,23 @@ test_choice_errors(void **state)
 	assert_int_equal(json_array_size(list), 1);
 	json_decref(list);
 	assert_string_equal(expect_error(fd, PROTO_INBOX_READING_CHOICE,
-	    msg_choice_new(0)), "choice out of range");
+	                        msg_choice_new(0)),
+	    "choice out of range");
 	assert_string_equal(expect_error(fd, PROTO_INBOX_READING_CHOICE,
-	    msg_choice_new(-1)), "choice out of range");
+	                        msg_choice_new(-1)),
+	    "choice out of range");
 	assert_string_equal(expect_error(fd, PROTO_INBOX_READING_CHOICE,
-	    msg_choice_new(2)), "choice out of range");
+	                        msg_choice_new(2)),
+	    "choice out of range");
 	assert_string_equal(expect_error(fd, PROTO_INBOX_READING_CHOICE,
-	    json_pack("{s:s}", "choice", "abc")), "choice is not a number");
+	                        json_pack("{s:s}", "choice", "abc")),
+	    "choice is not a number");
 	assert_string_equal(expect_error(fd, PROTO_INBOX_READING_CHOICE, NULL),
 	    "missing field: choice");
 	/* "1" as a string, as one seed client sends it. */
 	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_CHOICE,
-	    json_pack("{s:s}", "choice", "1"), &reply), PROTO_OK);
+	                     json_pack("{s:s}", "choice", "1"), &reply),
+	    PROTO_OK);
 	msg_free(reply);
 	close(fd);
 }
@@ -414,9 +463,11 @@ test_list_order_and_snapshot(void **state)
 	fd = user_conn("iris");
 	other = user_conn("jack");
 	assert_int_equal(send_mail(other, NULL, "iris@glo2000.ca", "first",
-	    "1"), PROTO_OK);
+	                     "1"),
+	    PROTO_OK);
 	assert_int_equal(send_mail(other, NULL, "iris@glo2000.ca", "second",
-	    "2"), PROTO_OK);
+	                     "2"),
+	    PROTO_OK);
 	list = get_list(fd);
 	assert_int_equal(json_array_size(list), 2);
 	assert_memory_equal(json_string_value(json_array_get(list, 0)),
@@ -425,10 +476,12 @@ test_list_order_and_snapshot(void **state)
 	    "#2 jack@glo2000.ca - first ", 27);
 	json_decref(list);
 	assert_int_equal(send_mail(other, NULL, "iris@glo2000.ca", "third",
-	    "3"), PROTO_OK);
+	                     "3"),
+	    PROTO_OK);
 	/* Still the list seen: #2 is "first". */
 	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_CHOICE,
-	    msg_choice_new(2), &reply), PROTO_OK);
+	                     msg_choice_new(2), &reply),
+	    PROTO_OK);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL, &a, &why), 0);
 	assert_string_equal(a.email.subject, "first");
 	assert_string_equal(a.email.content, "1");
@@ -486,7 +539,8 @@ test_stalled_client(void **state)
 	    (ssize_t)sizeof(half));
 	fd = user_conn("mia");
 	assert_int_equal(send_mail(fd, NULL, "mia@glo2000.ca", "while stalled",
-	    "x"), PROTO_OK);
+	                     "x"),
+	    PROTO_OK);
 	get_stats(fd, &count, &size);
 	assert_int_equal(count, 1);
 	close(fd);
@@ -500,7 +554,8 @@ test_malformed(void **state)
 	static const char *bodies[] = { "not json", "[1,2]", "{}",
 		"{\"header\": \"7\"}", "{\"header\": 7.5}",
 		"{\"header\": 7, \"payload\": []}",
-		"{\"header\": 7, \"header\": 7}", "{\"header\": 4, \"x\": \"\xff\"}" };
+		"{\"header\": 7, \"header\": 7}",
+		"{\"header\": 4, \"x\": \"\xff\"}" };
 	unsigned char frame[256];
 	struct msg *reply;
 	const char *why;
@@ -543,7 +598,8 @@ test_seed_bytes(void **state)
 	(void)state;
 	fd = user_conn("nina");
 	assert_int_equal(send_mail(fd, "nina@glo2000.ca", "nina@glo2000.ca",
-	    "s", "c"), PROTO_OK);
+	                     "s", "c"),
+	    PROTO_OK);
 	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		len = strlen(reqs[i]);
 		frame_put_header(frame, (uint32_t)len);
@@ -567,8 +623,8 @@ test_restart_keeps_mail(void **state)
 
 	(void)state;
 	fd = user_conn("olga");
-	assert_int_equal(send_mail(fd, NULL, "olga@glo2000.ca", "kept",
-	    "body"), PROTO_OK);
+	assert_int_equal(send_mail(fd, NULL, "olga@glo2000.ca", "kept", "body"),
+	    PROTO_OK);
 	get_stats(fd, &count, &size);
 	list = get_list(fd);
 	close(fd);
@@ -605,7 +661,8 @@ read_mail(int fd, int n, struct msg **reply_r, union msg_args *a)
 	const char *why;
 
 	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_CHOICE,
-	    msg_choice_new(n), reply_r), PROTO_OK);
+	                     msg_choice_new(n), reply_r),
+	    PROTO_OK);
 	assert_int_equal(msg_unpack(*reply_r, PROTO_SHAPE_EMAIL, a, &why), 0);
 }
 
@@ -619,29 +676,38 @@ test_subject_refused(void **state)
 
 	(void)state;
 	fd = user_conn("paula");
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "paula@glo2000.ca", "paula@glo2000.ca", "x\xc2\x9b" "2J", "c")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("paula@glo2000.ca", "paula@glo2000.ca",
+	                            "x\xc2\x9b"
+	                            "2J",
+	                            "c")),
 	    "subject may not contain line breaks or control characters");
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "paula@glo2000.ca", "paula@glo2000.ca", "x\x1b[2J", "c")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("paula@glo2000.ca", "paula@glo2000.ca",
+	                            "x\x1b[2J", "c")),
 	    "subject may not contain line breaks or control characters");
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "paula@glo2000.ca", "paula@glo2000.ca", "tab\there", "c")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("paula@glo2000.ca", "paula@glo2000.ca",
+	                            "tab\there", "c")),
 	    "subject may not contain line breaks or control characters");
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "paula@glo2000.ca", "paula@glo2000.ca", big, "c")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("paula@glo2000.ca", "paula@glo2000.ca",
+	                            big, "c")),
 	    "subject is longer than 998 bytes");
 	/* Sender and destination cannot carry controls either. */
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "paula@glo2000.ca\xc2\x9b", "paula@glo2000.ca", "s", "c")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("paula@glo2000.ca\xc2\x9b",
+	                            "paula@glo2000.ca", "s", "c")),
 	    "sender must be the logged-in account");
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "paula@glo2000.ca", "paula@glo2000.ca\xc2\x9b", "s", "c")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("paula@glo2000.ca",
+	                            "paula@glo2000.ca\xc2\x9b", "s", "c")),
 	    "invalid destination address");
-	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
-	    "paula@glo2000.ca", "pa\x1bula@glo2000.ca", "s", "c")),
+	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING,
+	                        email("paula@glo2000.ca",
+	                            "pa\x1bula@glo2000.ca", "s", "c")),
 	    "invalid destination address");
 	/* At the cap: accepted. */
 	big[RULES_SUBJECT_MAX] = '\0';
@@ -683,7 +749,8 @@ test_subject_exact(void **state)
 	fd = user_conn("quinn");
 	for (i = 0; i < n; i++)
 		assert_int_equal(send_mail(fd, NULL, "quinn@glo2000.ca",
-		    subjects[i], "body"), PROTO_OK);
+		                     subjects[i], "body"),
+		    PROTO_OK);
 	assert_int_equal(send_mail(fd, NULL, "quinn@glo2000.ca", lng, "b"),
 	    PROTO_OK);
 	list = get_list(fd);
@@ -701,12 +768,14 @@ test_subject_exact(void **state)
 		for (i = 0; i <= n; i++) {
 			want = i == 0 ? lng : subjects[n - i];
 			snprintf(prefix, sizeof(prefix), "#%zu ", i + 1);
-			assert_memory_equal(json_string_value(json_array_get(
-			    list2, i)), prefix, strlen(prefix));
-			assert_false(has_control(json_string_value(
-			    json_array_get(list2, i))));
-			assert_non_null(strstr(json_string_value(
-			    json_array_get(list2, i)), want));
+			assert_memory_equal(json_string_value(
+			                        json_array_get(list2, i)),
+			    prefix, strlen(prefix));
+			assert_false(has_control(
+			    json_string_value(json_array_get(list2, i))));
+			assert_non_null(
+			    strstr(json_string_value(json_array_get(list2, i)),
+			        want));
 			read_mail(fd, (int)i + 1, &reply, &a);
 			assert_string_equal(a.email.subject, want);
 			msg_free(reply);
@@ -725,15 +794,17 @@ test_subject_exact(void **state)
 static void
 test_foreign_file(void **state)
 {
-	static const char file[] =
-	    "From: =?utf-8?q?=0d=0aFrom:_boss?= <rita\x1b[2J@glo2000.ca>\n"
-	    "To: rita@glo2000.ca\n"
-	    "Subject: =?utf-8?q?=1b[2J=0d=0aFrom:_boss@glo2000.ca?= "
-	    "=?UTF-8?B?wpsyMW0=?= =?iso-8859-1?q?=9b31m?= raw\x1b]0;t\x07 "
-	    "\xc2\x9b" "1m \x9b" "2J\r\n"
-	    "Date: Tue, 12 Jul 2022 19:21:57 +0000\x1b[K\n"
-	    "\n"
-	    "body \x1b[31m \xff stays\n";
+	static const char file
+	    [] = "From: =?utf-8?q?=0d=0aFrom:_boss?= <rita\x1b[2J@glo2000.ca>\n"
+	         "To: rita@glo2000.ca\n"
+	         "Subject: =?utf-8?q?=1b[2J=0d=0aFrom:_boss@glo2000.ca?= "
+	         "=?UTF-8?B?wpsyMW0=?= =?iso-8859-1?q?=9b31m?= raw\x1b]0;t\x07 "
+	         "\xc2\x9b"
+	         "1m \x9b"
+	         "2J\r\n"
+	         "Date: Tue, 12 Jul 2022 19:21:57 +0000\x1b[K\n"
+	         "\n"
+	         "body \x1b[31m \xff stays\n";
 	char path[1024];
 	json_t *list;
 	struct msg *reply;
@@ -749,7 +820,8 @@ test_foreign_file(void **state)
 	snprintf(path, sizeof(path), "%s/rita/new/1657653717.M1P1.elsewhere",
 	    srv.data);
 	assert_non_null(f = fopen(path, "w"));
-	assert_int_equal(fwrite(file, 1, sizeof(file) - 1, f), sizeof(file) - 1);
+	assert_int_equal(fwrite(file, 1, sizeof(file) - 1, f),
+	    sizeof(file) - 1);
 	assert_int_equal(fclose(f), 0);
 	assert_int_equal(testsrv_restart(&srv, NULL), 0);
 	fd = user_conn("rita");
@@ -765,7 +837,8 @@ test_foreign_file(void **state)
 	assert_false(has_control(a.email.subject));
 	assert_false(has_control(a.email.date));
 	assert_string_equal(a.email.sender, "rita\xef\xbf\xbd[2J@glo2000.ca");
-	assert_string_equal(a.email.content, "body \x1b[31m \xef\xbf\xbd stays\n");
+	assert_string_equal(a.email.content,
+	    "body \x1b[31m \xef\xbf\xbd stays\n");
 	msg_free(reply);
 	close(fd);
 }
@@ -784,8 +857,8 @@ v6_port(const struct testsrv *s, char *port, size_t len)
 		while (fgets(line, sizeof(line), f) != NULL) {
 			if ((p = strstr(line, "listening on [::1]:")) != NULL) {
 				p = strrchr(p, ':') + 1;
-				snprintf(port, len, "%.*s", (int)strcspn(p, "\n"),
-				    p);
+				snprintf(port, len, "%.*s",
+				    (int)strcspn(p, "\n"), p);
 				fclose(f);
 				return 0;
 			}
@@ -810,7 +883,7 @@ read_raw(int fd, char *buf, size_t cap)
 		got += (size_t)n;
 	}
 	len = (size_t)head[0] << 24 | (size_t)head[1] << 16 |
-	    (size_t)head[2] << 8 | head[3];
+	      (size_t)head[2] << 8 | head[3];
 	assert_true(len < cap);
 	for (got = 0; got < len; got += (size_t)n) {
 		n = read(fd, buf + got, len - got);
@@ -828,12 +901,14 @@ test_capabilities(void **state)
 {
 	static const char *const extra[] = { "--domain", "example.org",
 		"--max-frame", "65536", NULL };
-	static const char *const want_default = "{\"header\": 1, "
+	static const char *const want_default =
+	    "{\"header\": 1, "
 	    "\"payload\": {\"protocol\": 1, \"domain\": \"glo2000.ca\", "
 	    "\"limits\": {\"max_frame\": 1048576, \"max_subject\": 998, "
 	    "\"max_recipients\": 1, \"max_recipients_many\": 100}, "
 	    "\"extensions\": [\"send-many\"]}}";
-	static const char *const want_other = "{\"header\": 1, "
+	static const char *const want_other =
+	    "{\"header\": 1, "
 	    "\"payload\": {\"protocol\": 1, \"domain\": \"example.org\", "
 	    "\"limits\": {\"max_frame\": 65536, \"max_subject\": 998, "
 	    "\"max_recipients\": 1, \"max_recipients_many\": 100}, "
@@ -846,24 +921,28 @@ test_capabilities(void **state)
 	fd = testsrv_connect(&srv);
 	assert_true(fd >= 0);
 	assert_int_equal(wire_send(fd, PROTO_CAPABILITIES, NULL,
-	    FRAME_MAX_DEFAULT), 0);
+	                     FRAME_MAX_DEFAULT),
+	    0);
 	read_raw(fd, body, sizeof(body));
 	assert_string_equal(body, want_default);
 	/* Any login state; the session goes on as before. */
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "caps.user",
-	    PASSWORD), PROTO_OK);
+	                     PASSWORD),
+	    PROTO_OK);
 	assert_int_equal(wire_send(fd, PROTO_CAPABILITIES, json_object(),
-	    FRAME_MAX_DEFAULT), 0);
+	                     FRAME_MAX_DEFAULT),
+	    0);
 	read_raw(fd, body, sizeof(body));
 	assert_string_equal(body, want_default);
 	assert_string_equal(expect_error(fd, PROTO_CAPABILITIES,
-	    json_string("x")), "payload is not an object");
+	                        json_string("x")),
+	    "payload is not an object");
 	close(fd);
 
 	assert_int_equal(testsrv_start(&other, extra), 0);
 	fd = testsrv_connect(&other);
-	ok = fd >= 0 && wire_send(fd, PROTO_CAPABILITIES, NULL,
-	    FRAME_MAX_DEFAULT) == 0;
+	ok = fd >= 0 &&
+	     wire_send(fd, PROTO_CAPABILITIES, NULL, FRAME_MAX_DEFAULT) == 0;
 	if (ok)
 		read_raw(fd, body, sizeof(body));
 	if (fd >= 0)
@@ -905,7 +984,8 @@ send_many(int fd, json_t *to, json_t *cc, const char *subject, int *header_r)
 {
 	struct msg *reply = NULL;
 	json_t *p = json_pack("{s:o, s:s, s:s}", "to", to, "subject", subject,
-	    "content", "to many\n"), *list, *r;
+	           "content", "to many\n"),
+	       *list, *r;
 	char *out = NULL, *grown;
 	size_t i, len = 0;
 	const char *a, *res;
@@ -915,7 +995,7 @@ send_many(int fd, json_t *to, json_t *cc, const char *subject, int *header_r)
 	*header_r = testsrv_request(fd, PROTO_EMAIL_SENDING_MANY, p, &reply);
 	assert_non_null(out = strdup(""));
 	list = json_object_get(msg_payload(reply), "recipients");
-	json_array_foreach(list, i, r) {
+	json_array_foreach (list, i, r) {
 		a = json_string_value(json_object_get(r, "address"));
 		res = json_string_value(json_object_get(r, "result"));
 		assert_non_null(a);
@@ -929,7 +1009,7 @@ send_many(int fd, json_t *to, json_t *cc, const char *subject, int *header_r)
 		strcat(out, " ");
 		/* Only a refusal carries a reason, and one from the list. */
 		assert_true((strcmp(res, "refused") == 0) ==
-		    (json_object_get(r, "reason") != NULL));
+		            (json_object_get(r, "reason") != NULL));
 	}
 	msg_free(reply);
 	return out;
@@ -978,14 +1058,16 @@ test_send_many(void **state)
 	close(user_conn("mdave"));
 	fd = user_conn("mann");
 	lost = new_files("LOST", NULL);
-	got = send_many(fd, json_pack("[s, s, s, s, s, s, s]",
-	    "MBob@glo2000.ca", "mcarl@glo2000.ca", "mbob@GLO2000.CA",
-	    "nobodyhere@glo2000.ca", "x@other.org", "not an address",
-	    "mdave@glo2000.ca\nBcc: mann@glo2000.ca"),
+	got = send_many(fd,
+	    json_pack("[s, s, s, s, s, s, s]", "MBob@glo2000.ca",
+	        "mcarl@glo2000.ca", "mbob@GLO2000.CA", "nobodyhere@glo2000.ca",
+	        "x@other.org", "not an address",
+	        "mdave@glo2000.ca\nBcc: mann@glo2000.ca"),
 	    json_pack("[s, s]", "mdave@glo2000.ca", "MCARL@glo2000.ca"),
 	    "to all", &h);
 	assert_int_equal(h, PROTO_OK);
-	assert_string_equal(got, "MBob@glo2000.ca=delivered "
+	assert_string_equal(got,
+	    "MBob@glo2000.ca=delivered "
 	    "mcarl@glo2000.ca=delivered nobodyhere@glo2000.ca=undeliverable "
 	    "x@other.org=refused not an address=refused "
 	    "mdave@glo2000.ca\nBcc: mann@glo2000.ca=refused "
@@ -998,7 +1080,8 @@ test_send_many(void **state)
 	assert_int_equal(new_files("LOST", NULL), lost + 1);
 	snprintf(path, sizeof(path), "%s/mbob/new/%s", srv.data, name);
 	assert_non_null(file = testsrv_read_file(path));
-	assert_non_null(strstr(file, "\nTo: MBob@glo2000.ca, mcarl@glo2000.ca, "
+	assert_non_null(strstr(file,
+	    "\nTo: MBob@glo2000.ca, mcarl@glo2000.ca, "
 	    "mbob@GLO2000.CA, nobodyhere@glo2000.ca, x@other.org\nCc: "
 	    "mdave@glo2000.ca, MCARL@glo2000.ca\nSubject: to all\n"));
 	assert_null(strstr(file, "Bcc"));
@@ -1046,8 +1129,8 @@ test_send_many_limits(void **state)
 		    i == 0 ? "mlim" : "nobodyhere");
 		json_array_append_new(to, json_string(addr));
 	}
-	got = send_many(fd, json_deep_copy(to), json_pack("[s]",
-	    "nobodyhere@glo2000.ca"), "101", &h);
+	got = send_many(fd, json_deep_copy(to),
+	    json_pack("[s]", "nobodyhere@glo2000.ca"), "101", &h);
 	free(got);
 	assert_int_equal(h, PROTO_ERROR);
 	assert_int_equal(new_files("mlim", NULL), before);
@@ -1056,32 +1139,40 @@ test_send_many_limits(void **state)
 	assert_int_equal(h, PROTO_OK);
 	/* Ninety-nine times the same unknown name: one entry, one copy. */
 	assert_string_equal(got, "mlim@glo2000.ca=delivered "
-	    "nobodyhere@glo2000.ca=undeliverable ");
+	                         "nobodyhere@glo2000.ca=undeliverable ");
 	free(got);
 	assert_int_equal(new_files("mlim", NULL), before + 1);
 	assert_int_equal(new_files("LOST", NULL), lost + 1);
 	/* The whole request is checked before anything is judged. */
 	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING_MANY,
-	    json_pack("{s:[], s:s, s:s}", "to", "subject", "s", "content",
-	    "c")), "no recipient");
+	                        json_pack("{s:[], s:s, s:s}", "to", "subject",
+	                            "s", "content", "c")),
+	    "no recipient");
 	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING_MANY,
-	    json_pack("{s:s, s:s, s:s}", "to", "mlim@glo2000.ca", "subject",
-	    "s", "content", "c")), "to is not a list of addresses");
+	                        json_pack("{s:s, s:s, s:s}", "to",
+	                            "mlim@glo2000.ca", "subject", "s",
+	                            "content", "c")),
+	    "to is not a list of addresses");
 	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING_MANY,
-	    json_pack("{s:[s], s:[i], s:s, s:s}", "to", "mlim@glo2000.ca",
-	    "cc", 3, "subject", "s", "content", "c")),
+	                        json_pack("{s:[s], s:[i], s:s, s:s}", "to",
+	                            "mlim@glo2000.ca", "cc", 3, "subject", "s",
+	                            "content", "c")),
 	    "cc is not a list of addresses");
 	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING_MANY,
-	    json_pack("{s:[s], s:s, s:s}", "to", "mlim@glo2000.ca", "subject",
-	    "a\nb", "content", "c")), "subject may not contain line breaks "
+	                        json_pack("{s:[s], s:s, s:s}", "to",
+	                            "mlim@glo2000.ca", "subject", "a\nb",
+	                            "content", "c")),
+	    "subject may not contain line breaks "
 	    "or control characters");
 	assert_int_equal(new_files("mlim", NULL), before + 1);
 	close(fd);
 	/* Not before login. */
 	fd = testsrv_connect(&srv);
 	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING_MANY,
-	    json_pack("{s:[s], s:s, s:s}", "to", "mlim@glo2000.ca", "subject",
-	    "s", "content", "c")), "not logged in");
+	                        json_pack("{s:[s], s:s, s:s}", "to",
+	                            "mlim@glo2000.ca", "subject", "s",
+	                            "content", "c")),
+	    "not logged in");
 	close(fd);
 }
 

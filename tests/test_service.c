@@ -185,7 +185,7 @@ notify_open(const char *name)
 	if (name[0] == '@') {
 		sun.sun_path[0] = '\0';
 		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-		    strlen(name));
+		                  strlen(name));
 	}
 	assert_int_equal(bind(fd, (struct sockaddr *)&sun, len), 0);
 	return fd;
@@ -247,7 +247,8 @@ connect_retry(const char *port, long ms)
 	do {
 		if ((fd = wire_connect("127.0.0.1", port, err, sizeof(err))) !=
 		    -1) {
-			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+			    sizeof(tv));
 			return fd;
 		}
 		sleep_ms(20);
@@ -299,7 +300,7 @@ notify_ready_stopping(const char *name)
 	/* Ready means listening: the port is in the log already. */
 	assert_true(file_contains(log, "listening on 127.0.0.1:"));
 	assert_non_null(strstr(seen, "STATUS=0 connections, 0 messages "
-	    "delivered"));
+	                             "delivered"));
 	kill(pid, SIGTERM);
 	if (!notify_wait(nfd, "STOPPING=1", 20000, seen, sizeof(seen)))
 		fail_msg("no STOPPING=1; got: %s", seen);
@@ -343,8 +344,8 @@ test_socket_activation(void **state)
 	char notify[300], env[320], spec[64], port[16], data[300], log[300];
 	char seen[4096] = "";
 	const char *argv[] = { activate, "-E", "NOTIFY_SOCKET", "-l", spec,
-		testsrv_binary(), "--data-dir", data,
-		"--listen", "192.0.2.1:9", NULL };
+		testsrv_binary(), "--data-dir", data, "--listen", "192.0.2.1:9",
+		NULL };
 	const char *envv[] = { env, NULL };
 	struct msg *reply = NULL;
 	pid_t pid;
@@ -353,7 +354,7 @@ test_socket_activation(void **state)
 	(void)state;
 	if (activate == NULL)
 		fail_msg("systemd-socket-activate not found (Debian package "
-		    "systemd; cmake/deps.sh installs it)");
+		         "systemd; cmake/deps.sh installs it)");
 	snprintf(notify, sizeof(notify), "%s/notify", scratch);
 	snprintf(env, sizeof(env), "NOTIFY_SOCKET=%s", notify);
 	snprintf(port, sizeof(port), "%d", free_port());
@@ -371,8 +372,8 @@ test_socket_activation(void **state)
 		dump_file(log);
 		fail_msg("registration over the passed socket: reply %d", h);
 	}
-	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL,
-	    &reply), PROTO_OK);
+	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL, &reply),
+	    PROTO_OK);
 	msg_free(reply);
 	assert_true(notify_wait(nfd, "READY=1", 10000, seen, sizeof(seen)));
 	assert_true(file_contains(log, "socket activation: 1 socket"));
@@ -381,8 +382,8 @@ test_socket_activation(void **state)
 	/* A second client is accepted on the same socket. */
 	fd2 = connect_retry(port, 5000);
 	assert_true(fd2 != -1);
-	assert_int_equal(testsrv_auth(fd2, PROTO_AUTH_LOGIN, "alice",
-	    PASSWORD), PROTO_OK);
+	assert_int_equal(testsrv_auth(fd2, PROTO_AUTH_LOGIN, "alice", PASSWORD),
+	    PROTO_OK);
 	close(fd2);
 	close(fd);
 
@@ -418,7 +419,7 @@ test_socket_activation_tls(void **state)
 	(void)state;
 	if (activate == NULL || certs == NULL)
 		fail_msg("systemd-socket-activate or the test certificates "
-		    "are missing");
+		         "are missing");
 	snprintf(crt, sizeof(crt), "%s/server.crt", certs);
 	snprintf(key, sizeof(key), "%s/server.key", certs);
 	snprintf(ca, sizeof(ca), "%s/ca.crt", certs);
@@ -439,8 +440,9 @@ test_socket_activation_tls(void **state)
 		fail_msg("TLS over the passed socket: %s", err);
 	}
 	assert_int_equal(msg_encode(PROTO_AUTH_REGISTER,
-	    msg_credentials_new("tess", PASSWORD), FRAME_MAX_DEFAULT, &frame,
-	    &len), 0);
+	                     msg_credentials_new("tess", PASSWORD),
+	                     FRAME_MAX_DEFAULT, &frame, &len),
+	    0);
 	assert_int_equal(wire_write(w, frame, len), 0);
 	free(frame);
 	assert_int_equal(wire_read_msg(w, FRAME_MAX_DEFAULT, &reply, &why), 0);
@@ -510,8 +512,8 @@ sigterm_round(long delay_ms, int half)
 		body[i] = malloc(INFLIGHT_BODY + 1);
 		assert_non_null(body[i]);
 		for (j = 0; j < INFLIGHT_BODY; j++)
-			body[i][j] = j % 73 == 72 ? '\n' :
-			    (char)('a' + rand() % 26);
+			body[i][j] = j % 73 == 72 ? '\n'
+			                          : (char)('a' + rand() % 26);
 		body[i][INFLIGHT_BODY] = '\0';
 		snprintf(subject, sizeof(subject), "in flight %zu", i);
 		e.sender = "alice@" PROTO_DEFAULT_DOMAIN;
@@ -519,18 +521,22 @@ sigterm_round(long delay_ms, int half)
 		e.subject = subject;
 		e.content = body[i];
 		assert_int_equal(msg_encode(PROTO_EMAIL_SENDING,
-		    msg_email_new(&e), FRAME_MAX_LIMIT, &frame[i], &len[i]),
+		                     msg_email_new(&e), FRAME_MAX_LIMIT,
+		                     &frame[i], &len[i]),
 		    0);
 		fd[i] = testsrv_connect(&s);
 		assert_true(fd[i] != -1);
-		assert_int_equal(testsrv_auth(fd[i], i == 0 ?
-		    PROTO_AUTH_REGISTER : PROTO_AUTH_LOGIN, "alice", PASSWORD),
+		assert_int_equal(testsrv_auth(fd[i],
+		                     i == 0 ? PROTO_AUTH_REGISTER
+		                            : PROTO_AUTH_LOGIN,
+		                     "alice", PASSWORD),
 		    PROTO_OK);
 	}
 
 	for (i = 0; i < INFLIGHT_CONNS; i++)
 		assert_int_equal(wire_write_all(fd[i], frame[i],
-		    half ? len[i] / 2 : len[i]), 0);
+		                     half ? len[i] / 2 : len[i]),
+		    0);
 	if (delay_ms > 0)
 		sleep_ms(delay_ms);
 	kill(s.pid, SIGTERM);
@@ -548,9 +554,10 @@ sigterm_round(long delay_ms, int half)
 		    msg_header(reply) == PROTO_OK)
 			acked[i] = 1;
 		else if (reply != NULL)
-			fprintf(stderr, "refused: %s\n", json_string_value(
-			    json_object_get(msg_payload(reply),
-			    "error_message")));
+			fprintf(stderr, "refused: %s\n",
+			    json_string_value(
+			        json_object_get(msg_payload(reply),
+			            "error_message")));
 		msg_free(reply);
 		close(fd[i]);
 		nacked += acked[i];
@@ -663,17 +670,18 @@ test_sighup_reload(void **state)
 	assert_false(testsrv_log_contains(&s, "request STATS_REQUEST"));
 
 	write_text(conf, "# after\nlog-level = debug\nmax-frame = 1K\n"
-	    "domain = example.org\n");
+	                 "domain = example.org\n");
 	kill(s.pid, SIGHUP);
 	if (!wait_file(s.log, "configuration reloaded", 10000)) {
 		dump_file(s.log);
 		fail_msg("no reload");
 	}
-	assert_true(testsrv_log_contains(&s, "reload: log-level info -> debug"));
+	assert_true(
+	    testsrv_log_contains(&s, "reload: log-level info -> debug"));
 	assert_true(testsrv_log_contains(&s, "reload: max-frame 1048576 -> "
-	    "1024"));
+	                                     "1024"));
 	assert_true(testsrv_log_contains(&s, "reload: domain cannot change "
-	    "while running"));
+	                                     "while running"));
 	/* The open connection logs at the new level. */
 	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL, NULL),
 	    PROTO_ERROR);
@@ -687,9 +695,12 @@ test_sighup_reload(void **state)
 	fd2 = testsrv_connect(&s);
 	assert_true(fd2 != -1);
 	assert_int_equal(testsrv_request(fd2, PROTO_EMAIL_SENDING,
-	    msg_email_new(&e), &reply), PROTO_ERROR);
-	assert_string_equal(json_string_value(json_object_get(
-	    msg_payload(reply), "error_message")), "frame too large");
+	                     msg_email_new(&e), &reply),
+	    PROTO_ERROR);
+	assert_string_equal(json_string_value(
+	                        json_object_get(msg_payload(reply),
+	                            "error_message")),
+	    "frame too large");
 	msg_free(reply);
 	close(fd2);
 
@@ -708,7 +719,8 @@ test_sighup_reload(void **state)
 	e.content = big20;
 	e.sender = e.destination = "reloader@" PROTO_DEFAULT_DOMAIN;
 	assert_int_equal(testsrv_request(fd2, PROTO_EMAIL_SENDING,
-	    msg_email_new(&e), &reply), PROTO_OK);
+	                     msg_email_new(&e), &reply),
+	    PROTO_OK);
 	msg_free(reply);
 	free(big20);
 	close(fd2);
@@ -716,8 +728,8 @@ test_sighup_reload(void **state)
 	/* A broken file: reported with its line, nothing changes. */
 	write_text(conf, "log-level = info\nmax-frame = tiny\n");
 	kill(s.pid, SIGHUP);
-	assert_true(wait_file(s.log, "keeping the running configuration",
-	    10000));
+	assert_true(
+	    wait_file(s.log, "keeping the running configuration", 10000));
 	assert_true(testsrv_log_contains(&s, "glomaild.conf:2: max-frame: "));
 	n = log_count(&s, "request STATS_REQUEST");
 	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL, NULL),

@@ -27,8 +27,7 @@ test_verbs(void **state)
 	    SMTP_EHLO);
 	assert_string_equal(arg, "client.example");
 	assert_int_equal(smtp_parse_verb("ehlo [127.0.0.1]", &arg), SMTP_EHLO);
-	assert_int_equal(smtp_parse_verb("mail FROM:<a@b.c>", &arg),
-	    SMTP_MAIL);
+	assert_int_equal(smtp_parse_verb("mail FROM:<a@b.c>", &arg), SMTP_MAIL);
 	assert_string_equal(arg, "FROM:<a@b.c>");
 	assert_int_equal(smtp_parse_verb("DATA", &arg), SMTP_DATA);
 	assert_string_equal(arg, "");
@@ -52,7 +51,9 @@ test_paths(void **state)
 	    SMTP_PATH_OK);
 	assert_string_equal(p.addr, "alice@glo2000.ca");
 	assert_int_equal(smtp_parse_path("from: <a.b+c@x-y.example> size=1024 "
-	    "BODY=8bitmime", 1, &p), SMTP_PATH_OK);
+	                                 "BODY=8bitmime",
+	                     1, &p),
+	    SMTP_PATH_OK);
 	assert_string_equal(p.addr, "a.b+c@x-y.example");
 	assert_int_equal(p.size, 1024);
 	assert_int_equal(p.body_8bit, 1);
@@ -76,8 +77,9 @@ test_paths(void **state)
 	    SMTP_PATH_SYNTAX);
 	assert_int_equal(smtp_parse_path("TO:<\"a b\"@x.example>", 0, &p),
 	    SMTP_PATH_ADDRESS);
-	assert_int_equal(smtp_parse_path("TO:<@relay.example:bob@x.example>",
-	    0, &p), SMTP_PATH_ADDRESS);
+	assert_int_equal(smtp_parse_path("TO:<@relay.example:bob@x.example>", 0,
+	                     &p),
+	    SMTP_PATH_ADDRESS);
 	assert_int_equal(smtp_parse_path("TO:<a..b@x.example>", 0, &p),
 	    SMTP_PATH_ADDRESS);
 	assert_int_equal(smtp_parse_path("TO:<a@-x.example>", 0, &p),
@@ -87,15 +89,19 @@ test_paths(void **state)
 	assert_int_equal(smtp_parse_path("TO:<a;rm -rf@x.example>", 0, &p),
 	    SMTP_PATH_ADDRESS);
 	assert_int_equal(smtp_parse_path("TO:<bob@x.example> NOTIFY=NEVER", 0,
-	    &p), SMTP_PATH_PARAM);
+	                     &p),
+	    SMTP_PATH_PARAM);
 	assert_int_equal(smtp_parse_path("FROM:<a@x.example> SMTPUTF8", 1, &p),
 	    SMTP_PATH_PARAM);
 	assert_int_equal(smtp_parse_path("FROM:<a@x.example> SIZE=-1", 1, &p),
 	    SMTP_PATH_SYNTAX);
 	assert_int_equal(smtp_parse_path("FROM:<a@x.example> "
-	    "SIZE=99999999999999999999999", 1, &p), SMTP_PATH_SYNTAX);
+	                                 "SIZE=99999999999999999999999",
+	                     1, &p),
+	    SMTP_PATH_SYNTAX);
 	assert_int_equal(smtp_parse_path("FROM:<a@x.example> BODY=BINARYMIME",
-	    1, &p), SMTP_PATH_PARAM);
+	                     1, &p),
+	    SMTP_PATH_PARAM);
 	assert_int_equal(smtp_parse_path("FROM:<a@x.example>junk", 1, &p),
 	    SMTP_PATH_SYNTAX);
 	{
@@ -139,24 +145,30 @@ test_auth_plain(void **state)
 	(void)state;
 	b64("\0alice\0Secret0Pass", 18, enc, sizeof(enc));
 	assert_int_equal(smtp_auth_plain(enc, user, sizeof(user), pass,
-	    sizeof(pass)), 0);
+	                     sizeof(pass)),
+	    0);
 	assert_string_equal(user, "alice");
 	assert_string_equal(pass, "Secret0Pass");
 	b64("alice\0alice\0pw", 14, enc, sizeof(enc));
 	assert_int_equal(smtp_auth_plain(enc, user, sizeof(user), pass,
-	    sizeof(pass)), 0);
+	                     sizeof(pass)),
+	    0);
 	/* Acting as another user is refused. */
 	b64("bob\0alice\0pw", 12, enc, sizeof(enc));
 	assert_int_equal(smtp_auth_plain(enc, user, sizeof(user), pass,
-	    sizeof(pass)), -2);
+	                     sizeof(pass)),
+	    -2);
 	b64("alice\0pw", 8, enc, sizeof(enc));
 	assert_int_equal(smtp_auth_plain(enc, user, sizeof(user), pass,
-	    sizeof(pass)), -1);
+	                     sizeof(pass)),
+	    -1);
 	b64("\0\0pw", 4, enc, sizeof(enc));
 	assert_int_equal(smtp_auth_plain(enc, user, sizeof(user), pass,
-	    sizeof(pass)), -1);
+	                     sizeof(pass)),
+	    -1);
 	assert_int_equal(smtp_auth_plain("!!!", user, sizeof(user), pass,
-	    sizeof(pass)), -1);
+	                     sizeof(pass)),
+	    -1);
 	assert_int_equal(smtp_base64_text("VXNlcm5hbWU6", user, sizeof(user)),
 	    0);
 	assert_string_equal(user, "Username:");
@@ -185,8 +197,7 @@ sink_emit(void *arg, const char *p, size_t n)
  * content in s.
  */
 static size_t
-read_data(const char *in, size_t len, size_t max, int *flags_r,
-    struct sink *s)
+read_data(const char *in, size_t len, size_t max, int *flags_r, struct sink *s)
 {
 	struct smtp_data d;
 	struct sink one;
@@ -266,14 +277,24 @@ static void
 test_data_smuggling(void **state)
 {
 	static const char *endings[] = {
-		"\n.\n", "\n.\r\n", "\r.\r", "\r\n.\r", "\r.\r\n", "\r\n.\n",
-		"\n.\r", ".\n", "\r\n.\r\r\n", "\r\n\x00.\r\n", "\n..\n",
-		"\r\n .\r\n", "\r\n.\t\r\n",
+		"\n.\n",
+		"\n.\r\n",
+		"\r.\r",
+		"\r\n.\r",
+		"\r.\r\n",
+		"\r\n.\n",
+		"\n.\r",
+		".\n",
+		"\r\n.\r\r\n",
+		"\r\n\x00.\r\n",
+		"\n..\n",
+		"\r\n .\r\n",
+		"\r\n.\t\r\n",
 	};
 	static const int refused[] = { 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 0, 0, 0 };
-	static const char forged[] =
-	    "MAIL FROM:<admin@glo2000.ca>\r\nRCPT TO:<bob@glo2000.ca>\r\n"
-	    "DATA\r\nSubject: forged\r\n\r\nforged\r\n";
+	static const char forged
+	    [] = "MAIL FROM:<admin@glo2000.ca>\r\nRCPT TO:<bob@glo2000.ca>\r\n"
+	         "DATA\r\nSubject: forged\r\n\r\nforged\r\n";
 	char in[1024];
 	struct sink s;
 	size_t i, n, used;
@@ -285,7 +306,8 @@ test_data_smuggling(void **state)
 
 		if (i == 9)
 			elen = 6; /* holds a NUL */
-		n = (size_t)snprintf(in, sizeof(in), "Subject: real\r\n\r\nbody");
+		n = (size_t)snprintf(in, sizeof(in),
+		    "Subject: real\r\n\r\nbody");
 		memcpy(in + n, endings[i], elen);
 		n += elen;
 		memcpy(in + n, forged, strlen(forged));
@@ -301,11 +323,12 @@ test_data_smuggling(void **state)
 		 * whole; the others (a dot inside a line, a stuffed dot, a
 		 * blank before the dot) are plain content of one message.
 		 */
-		assert_int_equal(smtp_data_verdict(&(struct smtp_data){
-		    .flags = flags }, 0) != 0, refused[i]);
+		assert_int_equal(
+		    smtp_data_verdict(&(struct smtp_data){ .flags = flags },
+		        0) != 0,
+		    refused[i]);
 		/* The forged commands are content, never commands. */
-		assert_non_null(memmem(s.buf, s.len, "MAIL FROM:<admin",
-		    16));
+		assert_non_null(memmem(s.buf, s.len, "MAIL FROM:<admin", 16));
 	}
 }
 

@@ -109,7 +109,9 @@ test_parallel_guessing(void **state)
 	t0 = hostile_now_ms();
 	for (i = 0; i < N; i++)
 		assert_int_equal(wire_send(fd[i], PROTO_AUTH_LOGIN,
-		    msg_credentials_new("victim", BAD), FRAME_MAX_DEFAULT), 0);
+		                     msg_credentials_new("victim", BAD),
+		                     FRAME_MAX_DEFAULT),
+		    0);
 	/* Replies that come within the window. */
 	while (pending > 0 && hostile_now_ms() - t0 < WINDOW_MS) {
 		struct pollfd pfd[N];
@@ -153,7 +155,8 @@ test_parallel_guessing(void **state)
 	/* Meanwhile the account's owner can still log in (after its turn). */
 	assert_true((fd[0] = hostile_connect_from(&srv, "127.0.0.5")) >= 0);
 	assert_int_equal(testsrv_auth(fd[0], PROTO_AUTH_LOGIN, "victim",
-	    HOSTILE_PASSWORD), PROTO_OK);
+	                     HOSTILE_PASSWORD),
+	    PROTO_OK);
 	close(fd[0]);
 }
 
@@ -167,7 +170,7 @@ static void
 test_typos_stay_private(void **state)
 {
 	static const char *const extra[] = { "--login-penalty", "2000",
-	    "--login-penalty-max", "8000", NULL };
+		"--login-penalty-max", "8000", NULL };
 	long long t;
 	int fd;
 
@@ -226,8 +229,7 @@ test_guessing_address(void **state)
 	close(fd);
 	assert_true((fd = hostile_connect_from(&srv, "127.0.0.7")) >= 0);
 	t = timed_login(fd, "carol", HOSTILE_PASSWORD, PROTO_OK);
-	print_message("carol's login from the guessing address: %lld ms\n",
-	    t);
+	print_message("carol's login from the guessing address: %lld ms\n", t);
 	assert_true(t >= 1500 - 50 - 2 * h - 250);
 	assert_int_equal(log_count("login user=carol delayed"), 1);
 	close(fd);
@@ -253,8 +255,9 @@ test_failure_logged(void **state)
 		size_t len;
 
 		end = line + strcspn(line, "\n");
-		len = (size_t)(end - line) < sizeof(copy) - 1 ?
-		    (size_t)(end - line) : sizeof(copy) - 1;
+		len = (size_t)(end - line) < sizeof(copy) - 1
+		          ? (size_t)(end - line)
+		          : sizeof(copy) - 1;
 		memcpy(copy, line, len);
 		copy[len] = '\0';
 		if (strstr(copy, "login failed user=dora addr=127.0.0.9") ==

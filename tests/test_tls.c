@@ -140,10 +140,11 @@ test_reload(void **state)
 	assert_string_equal(tls_serial(t), "1000");
 	/* A broken new certificate: the old context stays in service. */
 	assert_int_equal(tls_reload(t, cert("server2.crt"), cert("server.key"),
-	    TLS_PROFILE_INTERMEDIATE, err, sizeof(err)), -1);
+	                     TLS_PROFILE_INTERMEDIATE, err, sizeof(err)),
+	    -1);
 	assert_string_equal(tls_serial(t), "1000");
-	assert_int_equal(tls_reload(t, cert("server2.crt"),
-	    cert("server2.key"), TLS_PROFILE_INTERMEDIATE, err, sizeof(err)),
+	assert_int_equal(tls_reload(t, cert("server2.crt"), cert("server2.key"),
+	                     TLS_PROFILE_INTERMEDIATE, err, sizeof(err)),
 	    0);
 	assert_string_equal(tls_serial(t), "1001");
 	tls_free(t);
@@ -167,8 +168,7 @@ test_paths(void **state)
 	assert_int_equal(tls_paths("a.crt", NULL, &c, &k, err, sizeof(err)),
 	    -1);
 	assert_non_null(strstr(err, "tls-key is not"));
-	setenv("CREDENTIALS_DIRECTORY", "/run/credentials/glomaild.service",
-	    1);
+	setenv("CREDENTIALS_DIRECTORY", "/run/credentials/glomaild.service", 1);
 	assert_int_equal(tls_paths(NULL, "", &c, &k, err, sizeof(err)), 0);
 	assert_string_equal(c, "/run/credentials/glomaild.service/tls.crt");
 	assert_string_equal(k, "/run/credentials/glomaild.service/tls.key");
@@ -259,9 +259,11 @@ test_handshakes(void **state)
 	assert_int_equal(handshake(t, TLS1_1_VERSION, TLS1_1_VERSION, NULL),
 	    -1);
 	assert_int_equal(handshake(t, TLS1_2_VERSION, TLS1_2_VERSION,
-	    "AES128-SHA"), -1);
+	                     "AES128-SHA"),
+	    -1);
 	assert_int_equal(handshake(t, TLS1_2_VERSION, TLS1_2_VERSION,
-	    "ECDHE-ECDSA-AES128-SHA"), -1);
+	                     "ECDHE-ECDSA-AES128-SHA"),
+	    -1);
 	tls_free(t);
 
 	t = tls_new(cert("server.crt"), cert("server.key"), TLS_PROFILE_MODERN,

@@ -139,8 +139,7 @@ teardown(void **state)
 
 /* Run glomail with args after -d HOST -p PORT; the password in env. */
 static int
-glomail(struct clientrun_result *r, const char *host, const char *port,
-    ...)
+glomail(struct clientrun_result *r, const char *host, const char *port, ...)
 {
 	static const char *const env[] = { "GLOMAIL_PASSWORD=" PASSWORD, NULL };
 	const char *argv[32] = { "glomail", "-d", host, "-p", port };
@@ -193,15 +192,20 @@ test_client_commands(void **state)
 	install("server");
 	assert_int_equal(start(NULL), 0);
 	assert_int_equal(glomail(&r, "localhost", tls_port(), "--tls",
-	    "--cafile", cert("ca.crt"), "-u", "tina", "register", NULL), 0);
+	                     "--cafile", cert("ca.crt"), "-u", "tina",
+	                     "register", NULL),
+	    0);
 	clientrun_free(&r);
 	assert_int_equal(glomail(&r, "127.0.0.1", tls_port(), "--tls",
-	    "--cafile", cert("ca.crt"), "-u", "tina", "stats", NULL), 0);
+	                     "--cafile", cert("ca.crt"), "-u", "tina", "stats",
+	                     NULL),
+	    0);
 	assert_non_null(strstr(r.out, "messages: 0"));
 	clientrun_free(&r);
 	assert_true(testsrv_log_contains(&srv, "tls version=TLSv1.3"));
 	/* The client said goodbye: a clean end, no TLS error. */
-	assert_true(testsrv_log_contains(&srv, "reason=\"closed after reply\"") ||
+	assert_true(
+	    testsrv_log_contains(&srv, "reason=\"closed after reply\"") ||
 	    testsrv_log_contains(&srv, "reason=\"end of input\""));
 	assert_false(testsrv_log_contains(&srv, "tls error"));
 	assert_false(testsrv_log_contains(&srv, "tls session ended"));
@@ -218,17 +222,21 @@ test_client_verification(void **state)
 	assert_int_equal(start(NULL), 0);
 	/* No --cafile: the system's authorities do not know the test CA. */
 	assert_int_equal(glomail(&r, "127.0.0.1", tls_port(), "--tls", "-u",
-	    "tina", "stats", NULL), 2);
+	                     "tina", "stats", NULL),
+	    2);
 	assert_non_null(strstr(r.err, "unable to get local issuer "
-	    "certificate"));
+	                              "certificate"));
 	clientrun_free(&r);
 	assert_int_equal(glomail(&r, "127.0.0.1", tls_port(), "--tls",
-	    "--cafile", cert("other-ca.crt"), "-u", "tina", "stats", NULL), 2);
+	                     "--cafile", cert("other-ca.crt"), "-u", "tina",
+	                     "stats", NULL),
+	    2);
 	assert_non_null(strstr(r.err, "unable to get local issuer"));
 	clientrun_free(&r);
 	assert_int_equal(glomail(&r, "127.0.0.1", tls_port(), "--tls",
-	    "--cafile", cert("ca.crt"), "--servername", "mail.example", "-u",
-	    "tina", "stats", NULL), 2);
+	                     "--cafile", cert("ca.crt"), "--servername",
+	                     "mail.example", "-u", "tina", "stats", NULL),
+	    2);
 	assert_non_null(strstr(r.err, "hostname mismatch"));
 	clientrun_free(&r);
 	testsrv_stop(&srv);
@@ -237,7 +245,9 @@ test_client_verification(void **state)
 	assert_int_equal(start(NULL), 0);
 	assert_true(testsrv_log_contains(&srv, "has expired"));
 	assert_int_equal(glomail(&r, "127.0.0.1", tls_port(), "--tls",
-	    "--cafile", cert("ca.crt"), "-u", "tina", "stats", NULL), 2);
+	                     "--cafile", cert("ca.crt"), "-u", "tina", "stats",
+	                     NULL),
+	    2);
 	assert_non_null(strstr(r.err, "certificate has expired"));
 	clientrun_free(&r);
 	testsrv_stop(&srv);
@@ -245,12 +255,16 @@ test_client_verification(void **state)
 	install("other");
 	assert_int_equal(start(NULL), 0);
 	assert_int_equal(glomail(&r, "localhost", tls_port(), "--tls",
-	    "--cafile", cert("ca.crt"), "-u", "tina", "stats", NULL), 2);
+	                     "--cafile", cert("ca.crt"), "-u", "tina", "stats",
+	                     NULL),
+	    2);
 	assert_non_null(strstr(r.err, "hostname mismatch"));
 	clientrun_free(&r);
 	/* The plaintext port is another service; --tls never falls back. */
 	assert_int_equal(glomail(&r, "127.0.0.1", srv.listen_port, "--tls",
-	    "--cafile", cert("ca.crt"), "-u", "tina", "stats", NULL), 2);
+	                     "--cafile", cert("ca.crt"), "-u", "tina", "stats",
+	                     NULL),
+	    2);
 	clientrun_free(&r);
 }
 
@@ -265,33 +279,57 @@ test_openssl_client(void **state)
 	install("server");
 	assert_int_equal(start(NULL), 0);
 	port = tls_port();
-	assert_int_equal(shell(out, sizeof(out), "echo | openssl s_client "
-	    "-connect 127.0.0.1:%s -tls1_2 -CAfile %s -verify_return_error "
-	    "2>&1", port, cert("ca.crt")), 0);
+	assert_int_equal(
+	    shell(out, sizeof(out),
+	        "echo | openssl s_client "
+	        "-connect 127.0.0.1:%s -tls1_2 -CAfile %s -verify_return_error "
+	        "2>&1",
+	        port, cert("ca.crt")),
+	    0);
 	assert_non_null(strstr(out, "Protocol  : TLSv1.2"));
 	assert_non_null(strstr(out, "ECDHE"));
-	assert_int_equal(shell(out, sizeof(out), "echo | openssl s_client "
-	    "-connect 127.0.0.1:%s -tls1_3 -CAfile %s -verify_return_error "
-	    "2>&1", port, cert("ca.crt")), 0);
+	assert_int_equal(
+	    shell(out, sizeof(out),
+	        "echo | openssl s_client "
+	        "-connect 127.0.0.1:%s -tls1_3 -CAfile %s -verify_return_error "
+	        "2>&1",
+	        port, cert("ca.crt")),
+	    0);
 	assert_non_null(strstr(out, "TLSv1.3"));
 	/* Old versions, a suite without ECDHE and AEAD: no handshake. */
-	assert_int_not_equal(shell(out, sizeof(out), "echo | openssl s_client "
-	    "-connect 127.0.0.1:%s -tls1_1 2>&1", port), 0);
-	assert_int_not_equal(shell(out, sizeof(out), "echo | openssl s_client "
-	    "-connect 127.0.0.1:%s -tls1_2 -cipher AES128-SHA 2>&1", port), 0);
-	assert_int_not_equal(shell(out, sizeof(out), "echo | openssl s_client "
-	    "-connect 127.0.0.1:%s -tls1_2 -cipher ECDHE-ECDSA-AES128-SHA "
-	    "2>&1", port), 0);
+	assert_int_not_equal(shell(out, sizeof(out),
+	                         "echo | openssl s_client "
+	                         "-connect 127.0.0.1:%s -tls1_1 2>&1",
+	                         port),
+	    0);
+	assert_int_not_equal(
+	    shell(out, sizeof(out),
+	        "echo | openssl s_client "
+	        "-connect 127.0.0.1:%s -tls1_2 -cipher AES128-SHA 2>&1",
+	        port),
+	    0);
+	assert_int_not_equal(
+	    shell(out, sizeof(out),
+	        "echo | openssl s_client "
+	        "-connect 127.0.0.1:%s -tls1_2 -cipher ECDHE-ECDSA-AES128-SHA "
+	        "2>&1",
+	        port),
+	    0);
 	/* Renegotiation ("R" asks for it) is refused, and the server lives. */
-	shell(out, sizeof(out), "(sleep 1; echo R; sleep 1) | openssl s_client "
-	    "-connect 127.0.0.1:%s -tls1_2 -CAfile %s 2>&1", port,
-	    cert("ca.crt"));
+	shell(out, sizeof(out),
+	    "(sleep 1; echo R; sleep 1) | openssl s_client "
+	    "-connect 127.0.0.1:%s -tls1_2 -CAfile %s 2>&1",
+	    port, cert("ca.crt"));
 	assert_non_null(strstr(out, "RENEGOTIATING"));
 	assert_non_null(strstr(out, "no renegotiation"));
 	assert_true(testsrv_log_contains(&srv, "tls session ended"));
-	assert_int_equal(shell(out, sizeof(out), "echo | openssl s_client "
-	    "-connect 127.0.0.1:%s -tls1_3 -CAfile %s -verify_return_error "
-	    "2>&1", port, cert("ca.crt")), 0);
+	assert_int_equal(
+	    shell(out, sizeof(out),
+	        "echo | openssl s_client "
+	        "-connect 127.0.0.1:%s -tls1_3 -CAfile %s -verify_return_error "
+	        "2>&1",
+	        port, cert("ca.crt")),
+	    0);
 }
 
 /* GnuTLS interoperates, and a modern server refuses TLS 1.2. */
@@ -304,17 +342,25 @@ test_gnutls_client(void **state)
 	(void)state;
 	install("server");
 	assert_int_equal(start(NULL), 0);
-	assert_int_equal(shell(out, sizeof(out), "gnutls-cli --x509cafile=%s "
-	    "--port=%s localhost </dev/null 2>&1", cert("ca.crt"), tls_port()),
+	assert_int_equal(shell(out, sizeof(out),
+	                     "gnutls-cli --x509cafile=%s "
+	                     "--port=%s localhost </dev/null 2>&1",
+	                     cert("ca.crt"), tls_port()),
 	    0);
 	assert_non_null(strstr(out, "Handshake was completed"));
 	testsrv_stop(&srv);
 	assert_int_equal(start(modern), 0);
-	assert_int_not_equal(shell(out, sizeof(out), "gnutls-cli "
-	    "--x509cafile=%s --port=%s --priority=NORMAL:-VERS-TLS1.3 "
-	    "localhost </dev/null 2>&1", cert("ca.crt"), tls_port()), 0);
-	assert_int_equal(shell(out, sizeof(out), "gnutls-cli --x509cafile=%s "
-	    "--port=%s localhost </dev/null 2>&1", cert("ca.crt"), tls_port()),
+	assert_int_not_equal(
+	    shell(out, sizeof(out),
+	        "gnutls-cli "
+	        "--x509cafile=%s --port=%s --priority=NORMAL:-VERS-TLS1.3 "
+	        "localhost </dev/null 2>&1",
+	        cert("ca.crt"), tls_port()),
+	    0);
+	assert_int_equal(shell(out, sizeof(out),
+	                     "gnutls-cli --x509cafile=%s "
+	                     "--port=%s localhost </dev/null 2>&1",
+	                     cert("ca.crt"), tls_port()),
 	    0);
 	assert_non_null(strstr(out, "TLS1.3"));
 }
@@ -330,7 +376,8 @@ wire_request(struct wire *w, int header, json_t *payload)
 	int h;
 
 	assert_int_equal(msg_encode(header, payload, FRAME_MAX_DEFAULT, &frame,
-	    &len), 0);
+	                     &len),
+	    0);
 	assert_int_equal(wire_write(w, frame, len), 0);
 	free(frame);
 	if (wire_read_msg(w, FRAME_REPLY_MAX, &reply, &why) == -1)
@@ -352,7 +399,8 @@ open_tls(char *serial_r, size_t len)
 	if (w == NULL)
 		fail_msg("wire_open: %s", err);
 	if (serial_r != NULL) {
-		shell(out, sizeof(out), "echo | openssl s_client -connect "
+		shell(out, sizeof(out),
+		    "echo | openssl s_client -connect "
 		    "127.0.0.1:%s 2>/dev/null | openssl x509 -noout -serial",
 		    tls_port());
 		p = strstr(out, "serial=");
@@ -398,7 +446,8 @@ test_reload(void **state)
 	old = open_tls(serial, sizeof(serial));
 	assert_string_equal(serial, "1000");
 	assert_int_equal(wire_request(old, PROTO_AUTH_REGISTER,
-	    msg_credentials_new("rita", PASSWORD)), PROTO_OK);
+	                     msg_credentials_new("rita", PASSWORD)),
+	    PROTO_OK);
 
 	install("server2");
 	kill(srv.pid, SIGHUP);
@@ -440,14 +489,21 @@ test_startup_refusals(void **state)
 	(void)state;
 	install("server");
 	assert_int_equal(chmod(keyfile, 0644), 0);
-	assert_int_equal(shell(out, sizeof(out), "%s --listen 127.0.0.1:0 "
-	    "--tls-listen 127.0.0.1:0 --tls-cert %s --tls-key %s --data-dir "
-	    "%s.data 2>&1", testsrv_binary(), certfile, keyfile, certfile), 1);
+	assert_int_equal(
+	    shell(out, sizeof(out),
+	        "%s --listen 127.0.0.1:0 "
+	        "--tls-listen 127.0.0.1:0 --tls-cert %s --tls-key %s --data-dir "
+	        "%s.data 2>&1",
+	        testsrv_binary(), certfile, keyfile, certfile),
+	    1);
 	assert_non_null(strstr(out, "accessible by group or others"));
-	assert_int_equal(shell(out, sizeof(out), "%s --listen 127.0.0.1:0 "
-	    "--tls-listen 127.0.0.1:0 --tls-cert %s --tls-key %s --data-dir "
-	    "%s.data 2>&1 </dev/null", testsrv_binary(), certfile,
-	    cert("encrypted.key"), certfile), 1);
+	assert_int_equal(
+	    shell(out, sizeof(out),
+	        "%s --listen 127.0.0.1:0 "
+	        "--tls-listen 127.0.0.1:0 --tls-cert %s --tls-key %s --data-dir "
+	        "%s.data 2>&1 </dev/null",
+	        testsrv_binary(), certfile, cert("encrypted.key"), certfile),
+	    1);
 	assert_non_null(strstr(out, "encrypted key is not supported"));
 	assert_int_equal(testsrv_start(&srv, none), -1);
 	assert_true(testsrv_log_contains(&srv, "tls-cert and tls-key"));
@@ -469,19 +525,21 @@ test_hostile(void **state)
 	assert_int_equal(start(NULL), 0);
 	w = open_tls(NULL, 0);
 	assert_int_equal(wire_request(w, PROTO_AUTH_REGISTER,
-	    msg_credentials_new("bystander", PASSWORD)), PROTO_OK);
+	                     msg_credentials_new("bystander", PASSWORD)),
+	    PROTO_OK);
 	snprintf(srv.port, sizeof(srv.port), "%s", tls_port());
 	/* Plaintext (the JSON protocol) on the TLS port: closed, logged at
 	 * info level as the scanner it is. */
 	assert_true((fd = testsrv_connect(&srv)) >= 0);
 	assert_int_equal(wire_send(fd, PROTO_STATS_REQUEST, NULL,
-	    FRAME_MAX_DEFAULT), 0);
+	                     FRAME_MAX_DEFAULT),
+	    0);
 	assert_true(read(fd, buf, sizeof(buf)) <= 0 || buf[0] == 0x15);
 	close(fd);
 	wait_log("info: ");
 	assert_true(testsrv_log_contains(&srv, "wrong version number") ||
-	    testsrv_log_contains(&srv, "http request") ||
-	    testsrv_log_contains(&srv, "record"));
+	            testsrv_log_contains(&srv, "http request") ||
+	            testsrv_log_contains(&srv, "record"));
 	assert_false(testsrv_log_contains(&srv, "warn: conn=2 tls"));
 	/* Garbage, a truncated ClientHello, a close mid-handshake. */
 	for (i = 0; i < 20; i++) {
@@ -506,7 +564,9 @@ test_hostile(void **state)
 		struct linger lg = { 1, 0 };
 
 		assert_int_equal(wire_request(v, PROTO_AUTH_LOGIN,
-		    msg_credentials_new("bystander", PASSWORD)), PROTO_OK);
+		                     msg_credentials_new("bystander",
+		                         PASSWORD)),
+		    PROTO_OK);
 		setsockopt(wire_fd(v), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		shutdown(wire_fd(v), SHUT_RDWR);
 		wire_close(v);
@@ -518,7 +578,8 @@ test_hostile(void **state)
 	wire_close(w);
 	w = open_tls(NULL, 0);
 	assert_int_equal(wire_request(w, PROTO_AUTH_LOGIN,
-	    msg_credentials_new("bystander", PASSWORD)), PROTO_OK);
+	                     msg_credentials_new("bystander", PASSWORD)),
+	    PROTO_OK);
 	assert_int_equal(wire_request(w, PROTO_STATS_REQUEST, NULL), PROTO_OK);
 	wire_close(w);
 	assert_true(testsrv_log_contains(&srv, "tls handshake timeout"));
@@ -544,21 +605,25 @@ test_policies(void **state)
 	/* Plaintext: refused even from loopback, with the reason. */
 	assert_true((fd = testsrv_connect(&srv)) >= 0);
 	assert_int_equal(testsrv_request(fd, PROTO_AUTH_REGISTER,
-	    msg_credentials_new("pat", PASSWORD), &reply), PROTO_ERROR);
+	                     msg_credentials_new("pat", PASSWORD), &reply),
+	    PROTO_ERROR);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_ERROR, &a, &why), 0);
 	assert_non_null(strstr(a.error_message, "use TLS"));
 	msg_free(reply);
 	assert_int_equal(testsrv_request(fd, PROTO_AUTH_LOGIN,
-	    msg_credentials_new("pat", PASSWORD), NULL), PROTO_ERROR);
+	                     msg_credentials_new("pat", PASSWORD), NULL),
+	    PROTO_ERROR);
 	close(fd);
 	/* TLS from loopback: register (loopback allowed), then login. */
 	w = open_tls(NULL, 0);
 	assert_int_equal(wire_request(w, PROTO_AUTH_REGISTER,
-	    msg_credentials_new("pat", PASSWORD)), PROTO_OK);
+	                     msg_credentials_new("pat", PASSWORD)),
+	    PROTO_OK);
 	wire_close(w);
 	w = open_tls(NULL, 0);
 	assert_int_equal(wire_request(w, PROTO_AUTH_LOGIN,
-	    msg_credentials_new("pat", PASSWORD)), PROTO_OK);
+	                     msg_credentials_new("pat", PASSWORD)),
+	    PROTO_OK);
 	wire_close(w);
 	assert_true(testsrv_log_contains(&srv, "register refused addr="));
 	testsrv_stop(&srv);
@@ -566,11 +631,13 @@ test_policies(void **state)
 	assert_int_equal(start(closed), 0);
 	w = open_tls(NULL, 0);
 	assert_int_equal(wire_request(w, PROTO_AUTH_REGISTER,
-	    msg_credentials_new("quinn", PASSWORD)), PROTO_ERROR);
+	                     msg_credentials_new("quinn", PASSWORD)),
+	    PROTO_ERROR);
 	wire_close(w);
 	assert_true((fd = testsrv_connect(&srv)) >= 0);
 	assert_int_equal(testsrv_request(fd, PROTO_AUTH_REGISTER,
-	    msg_credentials_new("quinn", PASSWORD), &reply), PROTO_ERROR);
+	                     msg_credentials_new("quinn", PASSWORD), &reply),
+	    PROTO_ERROR);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_ERROR, &a, &why), 0);
 	assert_non_null(strstr(a.error_message, "registration is closed"));
 	msg_free(reply);

@@ -25,30 +25,34 @@ struct event;
 struct bench_opts {
 	const char *host;
 	const char *port;
-	const char *prefix;   /* user names start with this, so runs don't collide */
+	const char
+	    *prefix; /* user names start with this, so runs don't collide */
 	const char *password;
-	const char *data_dir; /* fsync-probe: a directory on the store's filesystem */
+	const char
+	    *data_dir; /* fsync-probe: a directory on the store's filesystem */
 	int clients;
-	int conns;            /* idle: connections to hold */
-	double duration;      /* seconds */
-	long long messages;   /* total requests (or messages) of the measured phase */
-	size_t size;          /* content bytes of each sent message */
+	int conns;       /* idle: connections to hold */
+	double duration; /* seconds */
+	long long
+	    messages; /* total requests (or messages) of the measured phase */
+	size_t size;  /* content bytes of each sent message */
 	int json;
-	pid_t pid;            /* the server's pid, for its RSS */
-	int mailbox;          /* read: messages in each mailbox */
-	int bigbox;           /* bigbox: messages in the big mailbox */
-	int login;            /* idle: connections to log in */
-	int probes;           /* login-storm: clients measuring stats */
-	int writers;          /* fsync-probe: parallel writers */
-	int rcpts;            /* fanout: recipients of one message */
-	double interval_ms;   /* login-storm: pause between a probe's requests */
-	int fill_only;        /* bigbox: fill the mailbox and stop */
-	int quiet;            /* no table rows (run-all prints its own summary) */
-	const char *tls_port; /* the server's TLS listener (NULL: no TLS rows) */
-	const char *cafile;   /* the authority that signed its certificate */
+	pid_t pid;          /* the server's pid, for its RSS */
+	int mailbox;        /* read: messages in each mailbox */
+	int bigbox;         /* bigbox: messages in the big mailbox */
+	int login;          /* idle: connections to log in */
+	int probes;         /* login-storm: clients measuring stats */
+	int writers;        /* fsync-probe: parallel writers */
+	int rcpts;          /* fanout: recipients of one message */
+	double interval_ms; /* login-storm: pause between a probe's requests */
+	int fill_only;      /* bigbox: fill the mailbox and stop */
+	int quiet;          /* no table rows (run-all prints its own summary) */
+	const char
+	    *tls_port;      /* the server's TLS listener (NULL: no TLS rows) */
+	const char *cafile; /* the authority that signed its certificate */
 	const char *servername; /* the name checked in it (localhost) */
-	int storm;            /* tls-storm: clients handshaking at once */
-	int rounds;           /* tls-stats: interleaved plaintext/TLS rounds */
+	int storm;              /* tls-storm: clients handshaking at once */
+	int rounds; /* tls-stats: interleaved plaintext/TLS rounds */
 };
 
 /* Latencies of one kind of request, and how many failed. */
@@ -76,7 +80,8 @@ struct result {
 	double seconds;
 	double ops_per_s;
 	double mean_us, p50_us, p99_us, p999_us;
-	char extra[512]; /* JSON members (", \"k\": v" ...) beyond the common ones */
+	char extra[512]; /* JSON members (", \"k\": v" ...) beyond the common
+	                    ones */
 	char note[256];  /* what the table row adds in words */
 };
 
@@ -119,22 +124,22 @@ struct client {
 	struct bufferevent *bev;
 	struct event *timer;
 	int id;
-	char user[80];     /* account name */
-	char addr[128];    /* user@domain */
-	int peer;          /* scenario-defined (e.g. destination index) */
-	int state;         /* scenario-defined step state */
-	long long count;   /* scenario-defined counter */
-	unsigned seed;     /* scenario-defined random state */
+	char user[80];   /* account name */
+	char addr[128];  /* user@domain */
+	int peer;        /* scenario-defined (e.g. destination index) */
+	int state;       /* scenario-defined step state */
+	long long count; /* scenario-defined counter */
+	unsigned seed;   /* scenario-defined random state */
 	int connected, busy, dead, in_phase, failed;
 	step_fn step;
 	uint64_t t_sent;
-	int expect;        /* reply header counted as success (0: any) */
-	int need_payload;  /* the step reads the reply's payload: parse it all */
-	struct lat *lat;   /* where this request's latency goes (NULL: nowhere) */
+	int expect;       /* reply header counted as success (0: any) */
+	int need_payload; /* the step reads the reply's payload: parse it all */
+	struct lat *lat; /* where this request's latency goes (NULL: nowhere) */
 	unsigned char *frame; /* a cached request, sent again and again */
 	size_t frame_len;
 	void *arg;
-	int tls;           /* connect to the TLS listener, over TLS */
+	int tls; /* connect to the TLS listener, over TLS */
 };
 
 struct bench *bench_new(const struct bench_opts *o);
@@ -167,7 +172,8 @@ int clients_connect(struct bench *b, struct client *cs, int n, int window);
 int clients_connect_by(struct bench *b, struct client *cs, int n, int window,
     double deadline_s);
 
-/* Register each client's account, or log in when it exists. Returns failures. */
+/* Register each client's account, or log in when it exists. Returns failures.
+ */
 int clients_auth(struct bench *b, struct client *cs, int n);
 
 /*
@@ -179,8 +185,8 @@ int clients_auth(struct bench *b, struct client *cs, int n);
 double phase_run(struct bench *b, struct client *cs, int n, step_fn step,
     double deadline_s, long long budget);
 /* The same, with at most window clients working at once. */
-double phase_run_window(struct bench *b, struct client *cs, int n,
-    step_fn step, double deadline_s, long long budget, int window);
+double phase_run_window(struct bench *b, struct client *cs, int n, step_fn step,
+    double deadline_s, long long budget, int window);
 /* Failures not charged to any latency recorder since the last call. */
 long long bench_take_errors(struct bench *b);
 /* 1 when the client may start another measured request in this phase. */
@@ -222,7 +228,7 @@ struct summary {
 	int probeN_writers;
 	double send1_rate, sendN_rate;
 	int sendN_clients;
-	double sendOne_rate;      /* N clients, all to one mailbox */
+	double sendOne_rate;           /* N clients, all to one mailbox */
 	double fanout1_us, fanoutN_us; /* store: one message to 1, to N */
 	int fanout_rcpts;
 	double stats_rate, list_rate, read_rate;
@@ -235,8 +241,8 @@ struct summary {
 	 * the median of each round's ratio. 0 rounds: from the single run. */
 	int rounds;
 	double ratio1, ratio2;
-	double ratio_one;         /* sendOne / sendN, median of the rounds */
-	double ratio_fanout;      /* fanoutN / fanout1, median of its rounds */
+	double ratio_one;    /* sendOne / sendN, median of the rounds */
+	double ratio_fanout; /* fanoutN / fanout1, median of its rounds */
 	/* TLS (0 when not run). */
 	long tls_idle_held, tls_idle_rss_kib;
 	double tls_idle_kib_per_conn, tls_idle_new_client_ms;

@@ -53,14 +53,14 @@ struct bench {
 	struct client *cs;
 	int n, next, active, window;
 	step_fn step;
-	long long budget;   /* requests phase_more() may still grant; -1: any */
-	uint64_t deadline;  /* when phase_more() stops granting; 0: never */
+	long long budget;  /* requests phase_more() may still grant; -1: any */
+	uint64_t deadline; /* when phase_more() stops granting; 0: never */
 	uint64_t t_start, t_done, t_progress;
 	int running;
-	int filling;        /* phase_fill() is on the stack: don't re-enter it */
-	int complaints;     /* connection errors printed (bounded) */
-	struct msg *ok;     /* a bare OK, handed to steps that ignore payloads */
-	long long errors;   /* failures not charged to a latency recorder */
+	int filling;      /* phase_fill() is on the stack: don't re-enter it */
+	int complaints;   /* connection errors printed (bounded) */
+	struct msg *ok;   /* a bare OK, handed to steps that ignore payloads */
+	long long errors; /* failures not charged to a latency recorder */
 };
 
 static void client_step(struct client *c, struct msg *reply);
@@ -76,8 +76,8 @@ is_loopback(const struct sockaddr *sa)
 		return (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
 	if (sa->sa_family == AF_INET6)
 		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
-		    (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
-		    in6->sin6_addr.s6_addr[12] == 127);
+		       (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
+		           in6->sin6_addr.s6_addr[12] == 127);
 	return 0;
 }
 
@@ -94,8 +94,10 @@ watchdog_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (now - b->t_progress > STALL_NS ||
 	    (b->deadline != 0 && now > b->deadline + GRACE_NS)) {
-		fprintf(stderr, "glomail-bench: phase stopped: no reply for "
-		    "%.0f s\n", (double)(now - b->t_progress) / 1e9);
+		fprintf(stderr,
+		    "glomail-bench: phase stopped: no reply for "
+		    "%.0f s\n",
+		    (double)(now - b->t_progress) / 1e9);
 		event_base_loopbreak(b->base);
 	}
 }
@@ -117,8 +119,10 @@ resolve(const char *host, const char *port, struct sockaddr_storage *sa,
 		return -1;
 	}
 	if (!is_loopback(res->ai_addr)) {
-		fprintf(stderr, "glomail-bench: %s is not a loopback address; "
-		    "only local servers are measured\n", host);
+		fprintf(stderr,
+		    "glomail-bench: %s is not a loopback address; "
+		    "only local servers are measured\n",
+		    host);
 		freeaddrinfo(res);
 		return -1;
 	}
@@ -144,10 +148,13 @@ tls_client_ctx(const struct bench_opts *o)
 	    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
 		goto fail;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if ((o->cafile != NULL ? SSL_CTX_load_verify_locations(ctx, o->cafile,
-	    NULL) : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
-		fprintf(stderr, "glomail-bench: %s: cannot load the "
-		    "authority\n", o->cafile != NULL ? o->cafile : "default");
+	if ((o->cafile != NULL
+	            ? SSL_CTX_load_verify_locations(ctx, o->cafile, NULL)
+	            : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+		fprintf(stderr,
+		    "glomail-bench: %s: cannot load the "
+		    "authority\n",
+		    o->cafile != NULL ? o->cafile : "default");
 		goto fail;
 	}
 	return ctx;
@@ -169,8 +176,9 @@ bench_new(const struct bench_opts *o)
 	b->o = *o;
 	if (resolve(o->host, o->port, &b->sa, &b->salen) == -1)
 		goto fail;
-	if (o->tls_port != NULL && (resolve(o->host, o->tls_port, &b->tls_sa,
-	    &b->tls_salen) == -1 || (b->tls_ctx = tls_client_ctx(o)) == NULL))
+	if (o->tls_port != NULL &&
+	    (resolve(o->host, o->tls_port, &b->tls_sa, &b->tls_salen) == -1 ||
+	        (b->tls_ctx = tls_client_ctx(o)) == NULL))
 		goto fail;
 	if ((b->base = event_base_new()) == NULL ||
 	    msg_parse("{\"header\": 1}", 13, &b->ok, &why) == -1)
@@ -262,8 +270,7 @@ client_set_user(struct client *c, const char *name)
 	if (name == NULL)
 		return;
 	snprintf(c->user, sizeof(c->user), "%s", name);
-	snprintf(c->addr, sizeof(c->addr), "%s@%s", name,
-	    PROTO_DEFAULT_DOMAIN);
+	snprintf(c->addr, sizeof(c->addr), "%s@%s", name, PROTO_DEFAULT_DOMAIN);
 }
 
 struct client *
@@ -431,7 +438,8 @@ sniff_header(const unsigned char *p, size_t len)
 	return h;
 }
 
-/* Decode every whole frame buffered; frames are judged before the body waits. */
+/* Decode every whole frame buffered; frames are judged before the body waits.
+ */
 static void
 read_cb(struct bufferevent *bev, void *arg)
 {
@@ -448,7 +456,7 @@ read_cb(struct bufferevent *bev, void *arg)
 			return;
 		p = evbuffer_pullup(in, FRAME_HEADER_LEN);
 		if (p == NULL || frame_decode(p, FRAME_HEADER_LEN, REPLY_MAX,
-		    &len) == FRAME_TOO_BIG) {
+		                     &len) == FRAME_TOO_BIG) {
 			client_kill(c, "reply frame too large");
 			return;
 		}
@@ -493,13 +501,13 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_EOF) {
 		client_kill(c, "server closed the connection");
-	} else if (c->tls && (e = bufferevent_get_openssl_error(c->bev)) !=
-	    0) {
+	} else if (c->tls && (e = bufferevent_get_openssl_error(c->bev)) != 0) {
 		ERR_error_string_n(e, buf, sizeof(buf));
 		client_kill(c, buf);
 	} else {
-		client_kill(c, evutil_socket_error_to_string(
-		    evutil_socket_geterror(bufferevent_getfd(c->bev))));
+		client_kill(c,
+		    evutil_socket_error_to_string(
+		        evutil_socket_geterror(bufferevent_getfd(c->bev))));
 	}
 }
 
@@ -519,8 +527,8 @@ static int
 client_open_tls(struct client *c)
 {
 	struct bench *b = c->b;
-	const char *name = b->o.servername != NULL ? b->o.servername :
-	    "localhost";
+	const char *name = b->o.servername != NULL ? b->o.servername
+	                                           : "localhost";
 	SSL *ssl;
 	int one = 1;
 
@@ -541,7 +549,7 @@ client_open_tls(struct client *c)
 	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
 	if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) == -1 ||
 	    bufferevent_socket_connect(c->bev, (struct sockaddr *)&b->tls_sa,
-	    (int)b->tls_salen) == -1)
+	        (int)b->tls_salen) == -1)
 		return -1;
 	/* The request follows the client's Finished: Nagle would hold it
 	 * for the server's delayed acknowledgement. */
@@ -576,7 +584,7 @@ client_open(struct client *c)
 	bufferevent_setcb(c->bev, read_cb, NULL, event_cb, c);
 	if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) == -1 ||
 	    bufferevent_socket_connect(c->bev, (struct sockaddr *)&b->sa,
-	    (int)b->salen) == -1)
+	        (int)b->salen) == -1)
 		return -1;
 	return 0;
 }
@@ -727,8 +735,8 @@ phase_run_window(struct bench *b, struct client *cs, int n, step_fn step,
 	b->step = step;
 	b->budget = budget > 0 ? budget : -1;
 	b->t_start = b->t_done = b->t_progress = now_ns();
-	b->deadline = deadline_s > 0 ?
-	    b->t_start + (uint64_t)(deadline_s * 1e9) : 0;
+	b->deadline = deadline_s > 0 ? b->t_start + (uint64_t)(deadline_s * 1e9)
+	                             : 0;
 	for (i = 0; i < n; i++) {
 		cs[i].step = step;
 		cs[i].in_phase = 0;
@@ -738,7 +746,8 @@ phase_run_window(struct bench *b, struct client *cs, int n, step_fn step,
 	if (b->active > 0)
 		event_base_dispatch(b->base);
 	b->running = 0;
-	/* Whoever is still out did not answer in time: drop those connections. */
+	/* Whoever is still out did not answer in time: drop those connections.
+	 */
 	for (i = 0; i < n; i++) {
 		if (cs[i].in_phase) {
 			client_kill(&cs[i], "no reply before the phase ended");
@@ -763,7 +772,8 @@ phase_more(struct client *c)
 	return 1;
 }
 
-/* Connect, then ask stats anonymously: any reply proves the server serves us. */
+/* Connect, then ask stats anonymously: any reply proves the server serves us.
+ */
 static int
 connect_step(struct client *c, struct msg *reply)
 {
@@ -817,7 +827,7 @@ auth_step(struct client *c, struct msg *reply)
 	case 0:
 		c->state = 1;
 		if (client_request(c, PROTO_AUTH_REGISTER,
-		    msg_credentials_new(c->user, pw), NULL) == -1)
+		        msg_credentials_new(c->user, pw), NULL) == -1)
 			return 0;
 		c->expect = 0;
 		return 1;
@@ -828,7 +838,7 @@ auth_step(struct client *c, struct msg *reply)
 	case 2:
 		c->state = 3;
 		if (client_request(c, PROTO_AUTH_LOGIN,
-		    msg_credentials_new(c->user, pw), NULL) == -1)
+		        msg_credentials_new(c->user, pw), NULL) == -1)
 			return 0;
 		c->expect = 0;
 		return 1;
@@ -837,10 +847,12 @@ auth_step(struct client *c, struct msg *reply)
 			union msg_args a;
 			const char *why;
 
-			if (reply != NULL && msg_unpack(reply, PROTO_SHAPE_ERROR,
-			    &a, &why) == 0)
-				fprintf(stderr, "glomail-bench: %s: login "
-				    "refused: %s\n", c->user, a.error_message);
+			if (reply != NULL &&
+			    msg_unpack(reply, PROTO_SHAPE_ERROR, &a, &why) == 0)
+				fprintf(stderr,
+				    "glomail-bench: %s: login "
+				    "refused: %s\n",
+				    c->user, a.error_message);
 			c->failed = 1;
 			c->b->errors++;
 		}

@@ -106,30 +106,33 @@ print_tls_targets(const struct summary *s)
 	int known = s->tls_idle_held > 0;
 
 	printf("| 7a | idle TLS connection | <= 20 KiB each | %.2f KiB each | "
-	    "%ld held; a newcomer served in %.2f ms | %s |\n",
+	       "%ld held; a newcomer served in %.2f ms | %s |\n",
 	    s->tls_idle_kib_per_conn, s->tls_idle_held,
-	    s->tls_idle_new_client_ms, verdict(known,
-	    s->tls_idle_kib_per_conn <= 20));
+	    s->tls_idle_new_client_ms,
+	    verdict(known, s->tls_idle_kib_per_conn <= 20));
 	printf("| 7b | %ld TLS connections held | <= 200 MiB | %.1f MiB | "
-	    "server RSS with all of them open | %s |\n", s->tls_idle_held,
-	    (double)s->tls_idle_rss_kib / 1024, verdict(known &&
-	    s->tls_idle_rss_kib > 0, s->tls_idle_held >= 10000 &&
-	    s->tls_idle_rss_kib <= 200 * 1024));
-	printf("| 8a | sequential TLS connections (handshake + CAPABILITIES) | "
+	       "server RSS with all of them open | %s |\n",
+	    s->tls_idle_held, (double)s->tls_idle_rss_kib / 1024,
+	    verdict(known && s->tls_idle_rss_kib > 0,
+	        s->tls_idle_held >= 10000 &&
+	            s->tls_idle_rss_kib <= 200 * 1024));
+	printf(
+	    "| 8a | sequential TLS connections (handshake + CAPABILITIES) | "
 	    ">= 400/s | %.0f/s | plaintext %.0f/s; through wire_open %.0f/s | "
-	    "%s |\n", s->conn_rate[1], s->conn_rate[0], s->conn_rate[2],
+	    "%s |\n",
+	    s->conn_rate[1], s->conn_rate[0], s->conn_rate[2],
 	    verdict(s->conn_rate[1] > 0, s->conn_rate[1] >= 400));
 	printf("| 8b | server CPU per TLS handshake + request | <= 1 ms | "
-	    "%.0f us | plaintext %.0f us per connection | %s |\n",
+	       "%.0f us | plaintext %.0f us per connection | %s |\n",
 	    s->conn_cpu_us[1], s->conn_cpu_us[0],
 	    verdict(s->conn_cpu_us[1] > 0, s->conn_cpu_us[1] <= 1000));
 	printf("| 9 | stats over TLS, %d clients | >= 0.50 of plaintext | "
-	    "%.0f/s = %.3f | plaintext %.0f/s; median of %d rounds | %s |\n",
+	       "%.0f/s = %.3f | plaintext %.0f/s; median of %d rounds | %s |\n",
 	    s->tls_stats_clients, s->tls_stats_rate, s->tls_stats_ratio,
 	    s->plain_stats_rate, s->tls_stats_rounds,
 	    verdict(s->tls_stats_rounds > 0, s->tls_stats_ratio >= 0.5));
 	printf("| 10 | stats p99 while %d clients handshake | <= 20 ms | "
-	    "%.2f ms | quiet %.2f ms; storm over in %.2f s | %s |\n",
+	       "%.2f ms | quiet %.2f ms; storm over in %.2f s | %s |\n",
 	    s->tls_storm_clients, s->tls_storm_p99_us / 1000,
 	    s->tls_quiet_p99_us / 1000, s->tls_storm_s,
 	    verdict(s->tls_storm_clients > 0, s->tls_storm_p99_us <= 20000));
@@ -139,23 +142,27 @@ print_tls_targets(const struct summary *s)
 static void
 print_targets(const struct bench_opts *o, const struct summary *s)
 {
-	double limit1 = s->probe1_us + s->rtt_us > 0 ?
-	    1e6 / (s->probe1_us + s->rtt_us) : 0;
-	double r1 = s->rounds > 0 ? s->ratio1 : limit1 > 0 ?
-	    s->send1_rate / limit1 : 0;
-	double r2 = s->rounds > 0 ? s->ratio2 : s->probe1_rate > 0 ?
-	    s->sendN_rate / s->probe1_rate : 0;
-	double r5 = s->quiet_p99_us > 0 ? s->storm_p99_us / s->quiet_p99_us :
-	    0;
-	double r6a = s->warm_list_ms > 0 ? s->cold_list_ms / s->warm_list_ms :
-	    0;
-	double r6b = s->small_read_us > 0 ? s->big_read_us / s->small_read_us :
-	    0;
-	double r7 = s->rounds > 0 ? s->ratio_one : s->sendN_rate > 0 ?
-	    s->sendOne_rate / s->sendN_rate : 0;
+	double limit1 = s->probe1_us + s->rtt_us > 0
+	                    ? 1e6 / (s->probe1_us + s->rtt_us)
+	                    : 0;
+	double r1 = s->rounds > 0 ? s->ratio1
+	            : limit1 > 0  ? s->send1_rate / limit1
+	                          : 0;
+	double r2 = s->rounds > 0        ? s->ratio2
+	            : s->probe1_rate > 0 ? s->sendN_rate / s->probe1_rate
+	                                 : 0;
+	double r5 = s->quiet_p99_us > 0 ? s->storm_p99_us / s->quiet_p99_us : 0;
+	double r6a = s->warm_list_ms > 0 ? s->cold_list_ms / s->warm_list_ms
+	                                 : 0;
+	double r6b = s->small_read_us > 0 ? s->big_read_us / s->small_read_us
+	                                  : 0;
+	double r7 = s->rounds > 0       ? s->ratio_one
+	            : s->sendN_rate > 0 ? s->sendOne_rate / s->sendN_rate
+	                                : 0;
 
 	if (o->json) {
-		printf("{\"scenario\": \"targets\", \"t_probe_us\": %.1f, "
+		printf(
+		    "{\"scenario\": \"targets\", \"t_probe_us\": %.1f, "
 		    "\"t_rtt_us\": %.1f, \"one_client_limit\": %.1f, "
 		    "\"send1_per_s\": %.1f, \"send1_vs_limit\": %.3f, "
 		    "\"sendN_clients\": %d, \"sendN_per_s\": %.1f, "
@@ -181,7 +188,8 @@ print_targets(const struct bench_opts *o, const struct summary *s)
 		    s->warm_list_ms, r6a, s->big_read_us, s->small_read_us, r6b,
 		    s->sendOne_rate, r7, s->fanout_rcpts, s->fanout1_us,
 		    s->fanoutN_us, s->ratio_fanout, s->errors);
-		printf(", \"tls_idle_held\": %ld, \"tls_idle_kib_per_conn\": "
+		printf(
+		    ", \"tls_idle_held\": %ld, \"tls_idle_kib_per_conn\": "
 		    "%.2f, \"tls_idle_rss_kib\": %ld, \"tls_idle_new_client_ms\": "
 		    "%.3f, \"tls_conn_per_s\": %.1f, \"tls_conn_server_cpu_us\": "
 		    "%.1f, \"plain_conn_per_s\": %.1f, "
@@ -194,58 +202,61 @@ print_targets(const struct bench_opts *o, const struct summary *s)
 		    s->tls_idle_rss_kib, s->tls_idle_new_client_ms,
 		    s->conn_rate[1], s->conn_cpu_us[1], s->conn_rate[0],
 		    s->conn_cpu_us[0], s->conn_rate[2], s->conn_cpu_us[2],
-		    s->tls_stats_rate,
-		    s->plain_stats_rate, s->tls_stats_ratio,
+		    s->tls_stats_rate, s->plain_stats_rate, s->tls_stats_ratio,
 		    s->tls_quiet_p99_us, s->tls_storm_p99_us,
 		    s->tls_storm_clients, s->tls_storm_s);
 		return;
 	}
 	printf("\n| # | target | goal | measured | reference (same run) | "
-	    "verdict |\n|---|---|---|---|---|---|\n");
+	       "verdict |\n|---|---|---|---|---|---|\n");
 	printf("| 1 | durable sends, 1 client, %zu B | >= 0.90 of "
-	    "1/(t_probe+t_rtt) | %.0f/s = %.3f | t_probe %.1f us, t_rtt "
-	    "%.1f us: limit %.0f/s | %s |\n", o->size, s->send1_rate, r1,
-	    s->probe1_us, s->rtt_us, limit1, verdict(limit1 > 0 &&
-	    s->send1_rate > 0, r1 >= 0.9));
+	       "1/(t_probe+t_rtt) | %.0f/s = %.3f | t_probe %.1f us, t_rtt "
+	       "%.1f us: limit %.0f/s | %s |\n",
+	    o->size, s->send1_rate, r1, s->probe1_us, s->rtt_us, limit1,
+	    verdict(limit1 > 0 && s->send1_rate > 0, r1 >= 0.9));
 	printf("| 2 | durable sends, %d clients | >= 2x single-writer probe | "
-	    "%.0f/s = %.2fx | probe 1 writer %.0f/s, %d writers %.0f/s | "
-	    "%s |\n", s->sendN_clients, s->sendN_rate, r2, s->probe1_rate,
-	    s->probeN_writers, s->probeN_rate, verdict(s->probe1_rate > 0 &&
-	    s->sendN_rate > 0, r2 >= 2));
+	       "%.0f/s = %.2fx | probe 1 writer %.0f/s, %d writers %.0f/s | "
+	       "%s |\n",
+	    s->sendN_clients, s->sendN_rate, r2, s->probe1_rate,
+	    s->probeN_writers, s->probeN_rate,
+	    verdict(s->probe1_rate > 0 && s->sendN_rate > 0, r2 >= 2));
 	printf("| 3 | stats, %d clients | >= 50000/s | %.0f/s | list %.0f/s, "
-	    "read %.0f/s | %s |\n", s->sendN_clients, s->stats_rate,
-	    s->list_rate, s->read_rate, verdict(s->stats_rate > 0,
-	    s->stats_rate >= 50000));
+	       "read %.0f/s | %s |\n",
+	    s->sendN_clients, s->stats_rate, s->list_rate, s->read_rate,
+	    verdict(s->stats_rate > 0, s->stats_rate >= 50000));
 	printf("| 4 | %ld connections held | <= 10 KiB each | %.2f KiB each | "
-	    "a newcomer served in %.2f ms | %s |\n", s->idle_held,
-	    s->idle_kib_per_conn, s->idle_new_client_ms,
-	    verdict(s->idle_held > 0, s->idle_kib_per_conn <= 10 &&
-	    s->idle_held >= 10000));
+	       "a newcomer served in %.2f ms | %s |\n",
+	    s->idle_held, s->idle_kib_per_conn, s->idle_new_client_ms,
+	    verdict(s->idle_held > 0,
+	        s->idle_kib_per_conn <= 10 && s->idle_held >= 10000));
 	printf("| 5 | stats p99 in a login storm | <= 2x quiet | %.2fx | "
-	    "quiet %.1f us, storm %.1f us | %s |\n", r5, s->quiet_p99_us,
-	    s->storm_p99_us, verdict(r5 > 0, r5 <= 2));
+	       "quiet %.1f us, storm %.1f us | %s |\n",
+	    r5, s->quiet_p99_us, s->storm_p99_us, verdict(r5 > 0, r5 <= 2));
 	printf("| 6a | 10k mailbox: warm list vs cold | >= 5x faster | %.1fx | "
-	    "cold %.2f ms, warm %.2f ms | %s |\n", r6a, s->cold_list_ms,
-	    s->warm_list_ms, verdict(r6a > 0, r6a >= 5));
+	       "cold %.2f ms, warm %.2f ms | %s |\n",
+	    r6a, s->cold_list_ms, s->warm_list_ms, verdict(r6a > 0, r6a >= 5));
 	printf("| 6b | read #1: 10k mailbox vs 100 | <= 2x | %.2fx | "
-	    "%.1f us vs %.1f us | %s |\n", r6b, s->big_read_us,
-	    s->small_read_us, verdict(r6b > 0, r6b <= 2));
+	       "%.1f us vs %.1f us | %s |\n",
+	    r6b, s->big_read_us, s->small_read_us, verdict(r6b > 0, r6b <= 2));
 	print_tls_targets(s);
 	printf("| 11 | durable sends, %d clients to one mailbox | >= 0.8x %d "
-	    "clients to %d mailboxes | %.0f/s = %.2fx | %d to %d: %.0f/s | "
-	    "%s |\n", s->sendN_clients, s->sendN_clients, s->sendN_clients,
+	       "clients to %d mailboxes | %.0f/s = %.2fx | %d to %d: %.0f/s | "
+	       "%s |\n",
+	    s->sendN_clients, s->sendN_clients, s->sendN_clients,
 	    s->sendOne_rate, r7, s->sendN_clients, s->sendN_clients,
-	    s->sendN_rate, verdict(s->sendOne_rate > 0 && s->sendN_rate > 0,
-	    r7 >= 0.8));
+	    s->sendN_rate,
+	    verdict(s->sendOne_rate > 0 && s->sendN_rate > 0, r7 >= 0.8));
 	printf("| 12 | one %zu B message to %d recipients (store) | <= 3x one "
-	    "recipient | %.2fx | %.1f us vs %.1f us | %s |\n", o->size,
-	    s->fanout_rcpts, s->ratio_fanout, s->fanoutN_us, s->fanout1_us,
-	    verdict(s->ratio_fanout > 0, s->ratio_fanout <= 3));
+	       "recipient | %.2fx | %.1f us vs %.1f us | %s |\n",
+	    o->size, s->fanout_rcpts, s->ratio_fanout, s->fanoutN_us,
+	    s->fanout1_us, verdict(s->ratio_fanout > 0, s->ratio_fanout <= 3));
 	if (s->rounds > 0)
-		printf("\ntargets 1, 2 and 11: median of %d rounds, each the sends "
+		printf(
+		    "\ntargets 1, 2 and 11: median of %d rounds, each the sends "
 		    "between two single-writer probes, every phase on a settled "
 		    "disk\n(its speed drifts); rates shown are the rounds' "
-		    "medians\n", s->rounds);
+		    "medians\n",
+		    s->rounds);
 	printf("errors in the run: %lld\n", s->errors);
 }
 
@@ -366,7 +377,7 @@ run_all(const struct bench_opts *o, struct summary *s)
 		failed |= paired_rounds(o, many, s) != 0;
 	} else {
 		fprintf(stderr, "glomail-bench: no --data-dir: no fsync-probe, "
-		    "targets 1 and 2 have no reference\n");
+		                "targets 1 and 2 have no reference\n");
 		x.clients = 1;
 		failed |= run_one(&x, scenario_send, s) != 0;
 		x.clients = many;
@@ -382,7 +393,7 @@ run_all(const struct bench_opts *o, struct summary *s)
 		failed |= run_one(&x, scenario_tls_storm, s) != 0;
 	} else {
 		fprintf(stderr, "glomail-bench: no --tls-port: no TLS "
-		    "scenarios\n");
+		                "scenarios\n");
 	}
 	x.clients = 0;
 	failed |= run_one(&x, scenario_login_storm, s) != 0;
@@ -442,41 +453,95 @@ main(int argc, char **argv)
 	o.interval_ms = 1.0;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'H': o.host = optarg; break;
-		case 'p': o.port = optarg; break;
-		case 'c': o.clients = atoi(optarg); break;
-		case 'C': o.conns = atoi(optarg); break;
-		case 'd': o.duration = atof(optarg); break;
-		case 'm': o.messages = atoll(optarg); break;
-		case 's': o.size = (size_t)strtoul(optarg, NULL, 10); break;
-		case 'M': o.mailbox = atoi(optarg); break;
-		case 'B': o.bigbox = atoi(optarg); break;
-		case 'F': o.fill_only = 1; break;
-		case 'l': o.login = atoi(optarg); break;
-		case 'P': o.probes = atoi(optarg); break;
-		case 'i': o.interval_ms = atof(optarg); break;
-		case 'w': o.writers = atoi(optarg); break;
-		case 'r': o.rcpts = atoi(optarg); break;
-		case 'D': o.data_dir = optarg; break;
-		case 'k': o.pid = (pid_t)atol(optarg); break;
-		case 'x': o.prefix = optarg; break;
-		case 'W': o.password = optarg; break;
-		case 'j': o.json = 1; break;
-		case 'T': o.tls_port = optarg; break;
-		case 'A': o.cafile = optarg; break;
-		case 'N': o.servername = optarg; break;
-		case 'S': o.storm = atoi(optarg); break;
-		case 'R': o.rounds = atoi(optarg); break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'H':
+			o.host = optarg;
+			break;
+		case 'p':
+			o.port = optarg;
+			break;
+		case 'c':
+			o.clients = atoi(optarg);
+			break;
+		case 'C':
+			o.conns = atoi(optarg);
+			break;
+		case 'd':
+			o.duration = atof(optarg);
+			break;
+		case 'm':
+			o.messages = atoll(optarg);
+			break;
+		case 's':
+			o.size = (size_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'M':
+			o.mailbox = atoi(optarg);
+			break;
+		case 'B':
+			o.bigbox = atoi(optarg);
+			break;
+		case 'F':
+			o.fill_only = 1;
+			break;
+		case 'l':
+			o.login = atoi(optarg);
+			break;
+		case 'P':
+			o.probes = atoi(optarg);
+			break;
+		case 'i':
+			o.interval_ms = atof(optarg);
+			break;
+		case 'w':
+			o.writers = atoi(optarg);
+			break;
+		case 'r':
+			o.rcpts = atoi(optarg);
+			break;
+		case 'D':
+			o.data_dir = optarg;
+			break;
+		case 'k':
+			o.pid = (pid_t)atol(optarg);
+			break;
+		case 'x':
+			o.prefix = optarg;
+			break;
+		case 'W':
+			o.password = optarg;
+			break;
+		case 'j':
+			o.json = 1;
+			break;
+		case 'T':
+			o.tls_port = optarg;
+			break;
+		case 'A':
+			o.cafile = optarg;
+			break;
+		case 'N':
+			o.servername = optarg;
+			break;
+		case 'S':
+			o.storm = atoi(optarg);
+			break;
+		case 'R':
+			o.rounds = atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc - 1) {
 		usage(stderr);
 		return 2;
 	}
-	if (o.duration < 0 || o.messages < 0 || o.clients < 0 ||
-	    o.conns < 0 || o.interval_ms < 0 || o.storm < 0 || o.rounds < 0 ||
+	if (o.duration < 0 || o.messages < 0 || o.clients < 0 || o.conns < 0 ||
+	    o.interval_ms < 0 || o.storm < 0 || o.rounds < 0 ||
 	    o.rounds > 1000 || o.size > 64u * 1024 * 1024 ||
 	    strlen(o.prefix) > 40) {
 		fprintf(stderr, "glomail-bench: an option is out of range\n");
@@ -502,20 +567,27 @@ main(int argc, char **argv)
 		rc = fanout_run(&o, &s);
 		if (rc == 0 && !o.json)
 			printf("\none message to %d recipients: %.2fx one "
-			    "recipient (median of rounds)\n", s.fanout_rcpts,
-			    s.ratio_fanout);
+			       "recipient (median of rounds)\n",
+			    s.fanout_rcpts, s.ratio_fanout);
 	} else {
-		scenario_fn fn = strcmp(name, "rtt") == 0 ? scenario_rtt :
-		    strcmp(name, "send") == 0 ? scenario_send :
-		    strcmp(name, "send-one") == 0 ? scenario_send_one :
-		    strcmp(name, "read") == 0 ? scenario_read :
-		    strcmp(name, "login-storm") == 0 ? scenario_login_storm :
-		    strcmp(name, "idle") == 0 ? scenario_idle :
-		    strcmp(name, "bigbox") == 0 ? scenario_bigbox :
-		    strcmp(name, "tls-idle") == 0 ? scenario_tls_idle :
-		    strcmp(name, "tls-connect") == 0 ? scenario_tls_connect :
-		    strcmp(name, "tls-stats") == 0 ? scenario_tls_stats :
-		    strcmp(name, "tls-storm") == 0 ? scenario_tls_storm : NULL;
+		scenario_fn fn = strcmp(name, "rtt") == 0    ? scenario_rtt
+		                 : strcmp(name, "send") == 0 ? scenario_send
+		                 : strcmp(name, "send-one") == 0
+		                     ? scenario_send_one
+		                 : strcmp(name, "read") == 0 ? scenario_read
+		                 : strcmp(name, "login-storm") == 0
+		                     ? scenario_login_storm
+		                 : strcmp(name, "idle") == 0   ? scenario_idle
+		                 : strcmp(name, "bigbox") == 0 ? scenario_bigbox
+		                 : strcmp(name, "tls-idle") == 0
+		                     ? scenario_tls_idle
+		                 : strcmp(name, "tls-connect") == 0
+		                     ? scenario_tls_connect
+		                 : strcmp(name, "tls-stats") == 0
+		                     ? scenario_tls_stats
+		                 : strcmp(name, "tls-storm") == 0
+		                     ? scenario_tls_storm
+		                     : NULL;
 
 		if (fn == NULL) {
 			fprintf(stderr, "glomail-bench: unknown scenario %s\n",

@@ -30,7 +30,7 @@ struct writer {
 	char dir[512];
 	const char *buf;
 	size_t len;
-	long long budget;      /* operations, or 0 for "until stopped" */
+	long long budget; /* operations, or 0 for "until stopped" */
 	uint64_t deadline;
 	struct lat lat;
 	long long errors;
@@ -148,8 +148,8 @@ probe_once(const struct bench_opts *o, const char *root, int nw,
 		ws[i].buf = buf;
 		ws[i].len = len;
 		/* A message count is shared out between the writers. */
-		ws[i].budget = o->messages > 0 ?
-		    (o->messages + nw - 1 - i) / nw : 0;
+		ws[i].budget = o->messages > 0 ? (o->messages + nw - 1 - i) / nw
+		                               : 0;
 		if (o->messages > 0 && ws[i].budget == 0)
 			ws[i].budget = 1;
 		ws[i].deadline = t0 + (uint64_t)(limit * 1e9);
@@ -161,7 +161,8 @@ probe_once(const struct bench_opts *o, const char *root, int nw,
 	}
 	t0 = now_ns();
 	for (i = 0; i < nw; i++) {
-		if (pthread_create(&ws[i].thread, NULL, writer_main, &ws[i]) != 0)
+		if (pthread_create(&ws[i].thread, NULL, writer_main, &ws[i]) !=
+		    0)
 			goto fail;
 		ws[i].started = 1;
 	}
@@ -183,8 +184,10 @@ probe_once(const struct bench_opts *o, const char *root, int nw,
 	r.errors = errors;
 	result_extra(&r, "writers", "%d", nw);
 	result_extra(&r, "bytes", "%zu", len);
-	snprintf(r.note, sizeof(r.note), "%d writer%s, %zu B files, "
-	    "%.1f us per op", nw, nw == 1 ? "" : "s", len, r.mean_us);
+	snprintf(r.note, sizeof(r.note),
+	    "%d writer%s, %zu B files, "
+	    "%.1f us per op",
+	    nw, nw == 1 ? "" : "s", len, r.mean_us);
 	result_print(o, &r);
 	if (s != NULL) {
 		s->errors += errors;
@@ -219,10 +222,11 @@ probe_run(const struct bench_opts *o, struct summary *s)
 
 	if (o->data_dir == NULL) {
 		fprintf(stderr, "glomail-bench: fsync-probe needs --data-dir "
-		    "(a directory on the store's filesystem)\n");
+		                "(a directory on the store's filesystem)\n");
 		return -1;
 	}
-	/* '+' cannot occur in a user name: the server never takes it for one. */
+	/* '+' cannot occur in a user name: the server never takes it for one.
+	 */
 	snprintf(root, sizeof(root), "%s/bench+probe.XXXXXX", o->data_dir);
 	if (mkdtemp(root) == NULL) {
 		fprintf(stderr, "glomail-bench: %s: %s\n", root,

@@ -45,7 +45,8 @@ lat_add(struct lat *l, uint64_t ns)
 	if (l->n == l->cap) {
 		cap = l->cap == 0 ? 4096 : l->cap * 2;
 		if ((grown = realloc(l->ns, cap * sizeof(*grown))) == NULL) {
-			/* Out of memory: the sum still counts, the sample is lost. */
+			/* Out of memory: the sum still counts, the sample is
+			 * lost. */
 			l->sum += ns;
 			return;
 		}
@@ -107,8 +108,8 @@ result_extra(struct result *r, const char *key, const char *fmt, ...)
 
 	if (used >= sizeof(r->extra))
 		return;
-	n = snprintf(r->extra + used, sizeof(r->extra) - used, ", \"%s\": ",
-	    key);
+	n = snprintf(r->extra + used, sizeof(r->extra) - used,
+	    ", \"%s\": ", key);
 	if (n < 0 || (size_t)n >= sizeof(r->extra) - used) {
 		r->extra[start] = '\0';
 		return;
@@ -126,9 +127,9 @@ result_header(const struct bench_opts *o)
 {
 	if (o->json || o->quiet)
 		return;
-	printf("%-12s %-10s %7s %9s %6s %10s %9s %9s %9s %9s  %s\n",
-	    "scenario", "phase", "clients", "ops", "errors", "ops/s",
-	    "mean_us", "p50_us", "p99_us", "p99.9_us", "note");
+	printf("%-12s %-10s %7s %9s %6s %10s %9s %9s %9s %9s  %s\n", "scenario",
+	    "phase", "clients", "ops", "errors", "ops/s", "mean_us", "p50_us",
+	    "p99_us", "p99.9_us", "note");
 	fflush(stdout);
 }
 
@@ -139,18 +140,19 @@ result_print(const struct bench_opts *o, const struct result *r)
 		return;
 	if (o->json) {
 		printf("{\"scenario\": \"%s\", \"phase\": \"%s\", "
-		    "\"clients\": %d, \"ops\": %lld, \"errors\": %lld, "
-		    "\"seconds\": %.6f, \"ops_per_s\": %.1f, "
-		    "\"mean_us\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
-		    "\"p999_us\": %.1f%s}\n",
+		       "\"clients\": %d, \"ops\": %lld, \"errors\": %lld, "
+		       "\"seconds\": %.6f, \"ops_per_s\": %.1f, "
+		       "\"mean_us\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
+		       "\"p999_us\": %.1f%s}\n",
 		    r->scenario, r->phase, r->clients, r->ops, r->errors,
 		    r->seconds, r->ops_per_s, r->mean_us, r->p50_us, r->p99_us,
 		    r->p999_us, r->extra);
 	} else {
 		printf("%-12s %-10s %7d %9lld %6lld %10.1f %9.1f %9.1f %9.1f "
-		    "%9.1f  %s\n", r->scenario, r->phase, r->clients, r->ops,
-		    r->errors, r->ops_per_s, r->mean_us, r->p50_us, r->p99_us,
-		    r->p999_us, r->note);
+		       "%9.1f  %s\n",
+		    r->scenario, r->phase, r->clients, r->ops, r->errors,
+		    r->ops_per_s, r->mean_us, r->p50_us, r->p99_us, r->p999_us,
+		    r->note);
 	}
 	fflush(stdout);
 }
@@ -204,8 +206,10 @@ proc_cpu_s(pid_t pid)
 	buf[n] = '\0';
 	/* The name in parentheses may hold spaces: fields count after it. */
 	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
-	    "%llu", &ut, &st) != 2)
+	    sscanf(p + 1,
+	        " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu "
+	        "%llu",
+	        &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) / (double)hz;
 }

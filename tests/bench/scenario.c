@@ -42,7 +42,8 @@ dflt(int v, int d)
 	return v > 0 ? v : d;
 }
 
-/* The measured phase's limits: a count (bounded in time anyway) or a duration. */
+/* The measured phase's limits: a count (bounded in time anyway) or a duration.
+ */
 static void
 limits(const struct bench_opts *o, double dflt_s, double *deadline_r,
     long long *budget_r)
@@ -130,8 +131,7 @@ count_mail(struct bench *b, struct client *cs, int n)
 }
 
 static void
-row_init(struct result *r, const char *scenario, const char *phase,
-    int clients)
+row_init(struct result *r, const char *scenario, const char *phase, int clients)
 {
 	memset(r, 0, sizeof(*r));
 	r->scenario = scenario;
@@ -252,8 +252,10 @@ scenario_send_one(struct bench *b, struct summary *s)
 	secs = phase_run(b, cs, n, loop_step, deadline, budget);
 	row_init(&r, "send-one", "send", n);
 	result_extra(&r, "size", "%zu", o->size);
-	snprintf(r.note, sizeof(r.note), "durable sends of %zu B, all to one "
-	    "mailbox", o->size);
+	snprintf(r.note, sizeof(r.note),
+	    "durable sends of %zu B, all to one "
+	    "mailbox",
+	    o->size);
 	row_emit(b, &r, &l, secs, s);
 	if (s != NULL)
 		s->sendOne_rate = r.ops_per_s;
@@ -297,7 +299,7 @@ choice_step(struct client *c, struct msg *reply)
 	c->seed = c->seed * 1103515245u + 12345u;
 	k = 1 + (long long)((c->seed >> 8) % (unsigned)c->peer);
 	return client_request(c, PROTO_INBOX_READING_CHOICE, msg_choice_new(k),
-	    c->arg) == 0;
+	           c->arg) == 0;
 }
 
 int
@@ -318,7 +320,8 @@ scenario_read(struct bench *b, struct summary *s)
 	if (setup(b, cs, n) == -1)
 		goto fail;
 	if (fill_own(b, cs, n, want) == -1) {
-		fprintf(stderr, "glomail-bench: read: filling mailboxes failed\n");
+		fprintf(stderr,
+		    "glomail-bench: read: filling mailboxes failed\n");
 		goto fail;
 	}
 	limits(o, 3.0, &deadline, &budget);
@@ -341,7 +344,7 @@ scenario_read(struct bench *b, struct summary *s)
 	for (i = 0; i < n; i++) {
 		cs[i].arg = &ll;
 		if (client_cache_frame(&cs[i], PROTO_INBOX_READING_REQUEST,
-		    NULL) == -1)
+		        NULL) == -1)
 			goto fail;
 	}
 	secs = phase_run(b, cs, n, loop_step, deadline, budget);
@@ -390,20 +393,19 @@ storm_step(struct client *c, struct msg *reply)
 {
 	const struct bench_opts *o = bench_opts(c->b);
 
-	if (reply != NULL &&
-	    client_send_noreply(c, PROTO_AUTH_LOGOUT) == -1)
+	if (reply != NULL && client_send_noreply(c, PROTO_AUTH_LOGOUT) == -1)
 		return 0;
 	if (!phase_more(c))
 		return 0;
 	return client_request(c, PROTO_AUTH_LOGIN,
-	    msg_credentials_new(c->user, o->password), c->arg) == 0;
+	           msg_credentials_new(c->user, o->password), c->arg) == 0;
 }
 
 static int
 role_step(struct client *c, struct msg *reply)
 {
-	return c->peer == ROLE_STORM ? storm_step(c, reply) :
-	    paced_step(c, reply);
+	return c->peer == ROLE_STORM ? storm_step(c, reply)
+	                             : paced_step(c, reply);
 }
 
 int
@@ -411,7 +413,8 @@ scenario_login_storm(struct bench *b, struct summary *s)
 {
 	const struct bench_opts *o = bench_opts(b);
 	int n = dflt(o->clients, 8), p = dflt(o->probes, 4), i;
-	/* [0] creates the storm's account, then p probes, then n storm clients. */
+	/* [0] creates the storm's account, then p probes, then n storm clients.
+	 */
 	struct client *cs = clients_new(b, 1 + p + n, "p");
 	struct client *probes = cs != NULL ? cs + 1 : NULL;
 	struct lat quiet, busy, logins;
@@ -461,12 +464,15 @@ scenario_login_storm(struct bench *b, struct summary *s)
 	secs = phase_run(b, probes, p + n, role_step, deadline, budget);
 	row_init(&r, "login-storm", "storm", p);
 	result_from_lat(&r, &busy, secs);
-	ratio = quiet.n > 0 && lat_pct_us(&quiet, 0.99) > 0 ?
-	    r.p99_us / lat_pct_us(&quiet, 0.99) : 0;
+	ratio = quiet.n > 0 && lat_pct_us(&quiet, 0.99) > 0
+	            ? r.p99_us / lat_pct_us(&quiet, 0.99)
+	            : 0;
 	result_extra(&r, "storm_clients", "%d", n);
 	result_extra(&r, "p99_vs_quiet", "%.2f", ratio);
-	snprintf(r.note, sizeof(r.note), "stats during a %d-client login "
-	    "storm: p99 x%.2f of quiet", n, ratio);
+	snprintf(r.note, sizeof(r.note),
+	    "stats during a %d-client login "
+	    "storm: p99 x%.2f of quiet",
+	    n, ratio);
 	row_emit(b, &r, &busy, secs, s);
 	if (s != NULL)
 		s->storm_p99_us = r.p99_us;
@@ -483,7 +489,8 @@ fail:
 	return rc;
 }
 
-/* Ask every connection something (stats, logged in or not) to prove it is served. */
+/* Ask every connection something (stats, logged in or not) to prove it is
+ * served. */
 static int
 ping_step(struct client *c, struct msg *reply)
 {
@@ -537,18 +544,21 @@ idle_run(struct bench *b, struct summary *s, int tls)
 		clients_use_tls(cs, n);
 		clients_use_tls(fresh, 1);
 	}
-	/* The first connection creates the account; the RSS base comes after. */
+	/* The first connection creates the account; the RSS base comes after.
+	 */
 	if (setup(b, cs, 1) == -1)
 		goto fail;
 	rss0 = proc_rss_kib(o->pid);
 	fds0 = proc_fd_count(o->pid);
 	t0 = now_ns();
 	up = 1 + clients_connect_by(b, cs + 1, n - 1, CONNECT_WINDOW,
-	    COUNT_PHASE_MAX_S);
+	             COUNT_PHASE_MAX_S);
 	t_open = (double)(now_ns() - t0) / 1e9;
 	if (up != n) {
-		fprintf(stderr, "glomail-bench: idle: %d of %d connections "
-		    "failed\n", n - up, n);
+		fprintf(stderr,
+		    "glomail-bench: idle: %d of %d connections "
+		    "failed\n",
+		    n - up, n);
 	}
 	if (k > 1 && clients_auth(b, cs + 1, k - 1) != 0)
 		fprintf(stderr, "glomail-bench: idle: some logins failed\n");
@@ -600,15 +610,17 @@ idle_run(struct bench *b, struct summary *s, int tls)
 	result_extra(&r, "server_fds_after", "%ld", fds1);
 	result_extra(&r, "new_client_ms", "%.3f", lat_mean_us(&lnew) / 1000);
 	result_extra(&r, "held_stats_p50_us", "%.1f", lat_pct_us(&lheld, 0.5));
-	result_extra(&r, "held_stats_p99_us", "%.1f",
-	    lat_pct_us(&lheld, 0.99));
+	result_extra(&r, "held_stats_p99_us", "%.1f", lat_pct_us(&lheld, 0.99));
 	if (rss0 > 0)
-		snprintf(r.note, sizeof(r.note), "RSS %ld->%ld KiB, %.2f KiB "
-		    "per conn; newcomer %.2f ms; ops/s = connects/s", rss0, rss1,
-		    per_conn, lat_mean_us(&lnew) / 1000);
+		snprintf(r.note, sizeof(r.note),
+		    "RSS %ld->%ld KiB, %.2f KiB "
+		    "per conn; newcomer %.2f ms; ops/s = connects/s",
+		    rss0, rss1, per_conn, lat_mean_us(&lnew) / 1000);
 	else
-		snprintf(r.note, sizeof(r.note), "no --pid: RSS not read; "
-		    "newcomer %.2f ms", lat_mean_us(&lnew) / 1000);
+		snprintf(r.note, sizeof(r.note),
+		    "no --pid: RSS not read; "
+		    "newcomer %.2f ms",
+		    lat_mean_us(&lnew) / 1000);
 	if (s != NULL && tls) {
 		s->errors += r.errors;
 		s->tls_idle_held = held;
@@ -644,7 +656,8 @@ scenario_bigbox(struct bench *b, struct summary *s)
 	const struct bench_opts *o = bench_opts(b);
 	int n = dflt(o->clients, 8), big = dflt(o->bigbox, 10000), i;
 	int reps = 20, small = dflt(o->mailbox, 100), box;
-	/* [0] the big mailbox, [1] the small one, [2] a fresh session on [0]. */
+	/* [0] the big mailbox, [1] the small one, [2] a fresh session on [0].
+	 */
 	struct client *own = clients_new(b, 3, "box");
 	struct client *snd = clients_new(b, n, "f");
 	struct lat lfill, lcold, lwarm, lbig, lsmall;
@@ -665,22 +678,25 @@ scenario_bigbox(struct bench *b, struct summary *s)
 	    count_mail(b, own, 2) == -1)
 		goto fail;
 
-	/* Fill: every sender writes to the big mailbox, then to the small one. */
+	/* Fill: every sender writes to the big mailbox, then to the small one.
+	 */
 	for (box = 0; box < 2; box++) {
 		deficit = (box == 0 ? big : small) - own[box].count;
 		if (deficit <= 0)
 			continue;
 		for (i = 0; i < n; i++) {
 			snd[i].arg = &lfill;
-			if (client_cache_email(&snd[i], own[box].addr, o->size) ==
-			    -1)
+			if (client_cache_email(&snd[i], own[box].addr,
+			        o->size) == -1)
 				goto fail;
 		}
 		secs = phase_run(b, snd, n, loop_step, COUNT_PHASE_MAX_S * 4,
 		    deficit);
 		row_init(&r, "bigbox", box == 0 ? "fill" : "fill-small", n);
-		snprintf(r.note, sizeof(r.note), "durable sends into one "
-		    "mailbox, %zu B", o->size);
+		snprintf(r.note, sizeof(r.note),
+		    "durable sends into one "
+		    "mailbox, %zu B",
+		    o->size);
 		row_emit(b, &r, &lfill, secs, s);
 		lat_free(&lfill);
 		lat_init(&lfill);
@@ -688,8 +704,10 @@ scenario_bigbox(struct bench *b, struct summary *s)
 	if (count_mail(b, own, 2) == -1)
 		goto fail;
 	if (own[0].count < big) {
-		fprintf(stderr, "glomail-bench: bigbox: the mailbox holds %lld "
-		    "of %d messages\n", own[0].count, big);
+		fprintf(stderr,
+		    "glomail-bench: bigbox: the mailbox holds %lld "
+		    "of %d messages\n",
+		    own[0].count, big);
 		goto fail;
 	}
 	nbig = own[0].count;
@@ -702,7 +720,7 @@ scenario_bigbox(struct bench *b, struct summary *s)
 	/* Cold: the first list of a new session. Warm: the lists after it. */
 	if (setup(b, own + 2, 1) == -1 ||
 	    client_cache_frame(&own[2], PROTO_INBOX_READING_REQUEST, NULL) ==
-	    -1)
+	        -1)
 		goto fail;
 	own[2].arg = &lcold;
 	own[2].count = 1;
@@ -715,14 +733,14 @@ scenario_bigbox(struct bench *b, struct summary *s)
 	for (i = 1; i < 3; i++) {
 		if (i == 1) {
 			if (client_cache_frame(&own[1],
-			    PROTO_INBOX_READING_REQUEST, NULL) == -1)
+			        PROTO_INBOX_READING_REQUEST, NULL) == -1)
 				goto fail;
 			own[1].arg = NULL;
 			own[1].count = 1;
 			phase_run(b, own + 1, 1, repeat_step, 0, 0);
 		}
 		if (client_cache_frame(&own[i], PROTO_INBOX_READING_CHOICE,
-		    msg_choice_new(1)) == -1)
+		        msg_choice_new(1)) == -1)
 			goto fail;
 		own[i].arg = i == 2 ? &lbig : &lsmall;
 		own[i].count = reps;
@@ -734,21 +752,25 @@ scenario_bigbox(struct bench *b, struct summary *s)
 	snprintf(r.note, sizeof(r.note), "first list of %lld in a session",
 	    nbig);
 	row_emit(b, &r, &lcold, (double)lcold.sum / 1e9, s);
-	speedup = lat_mean_us(&lwarm) > 0 ?
-	    lat_mean_us(&lcold) / lat_mean_us(&lwarm) : 0;
+	speedup = lat_mean_us(&lwarm) > 0
+	              ? lat_mean_us(&lcold) / lat_mean_us(&lwarm)
+	              : 0;
 	row_init(&r, "bigbox", "warm-list", 1);
 	result_extra(&r, "mailbox", "%lld", nbig);
 	result_extra(&r, "cold_vs_warm", "%.2f", speedup);
 	snprintf(r.note, sizeof(r.note), "warm list x%.1f faster than cold",
 	    speedup);
 	row_emit(b, &r, &lwarm, (double)lwarm.sum / 1e9, s);
-	cost = lat_mean_us(&lsmall) > 0 ?
-	    lat_mean_us(&lbig) / lat_mean_us(&lsmall) : 0;
+	cost = lat_mean_us(&lsmall) > 0
+	           ? lat_mean_us(&lbig) / lat_mean_us(&lsmall)
+	           : 0;
 	row_init(&r, "bigbox", "read-big", 1);
 	result_extra(&r, "mailbox", "%lld", nbig);
 	result_extra(&r, "vs_small", "%.2f", cost);
-	snprintf(r.note, sizeof(r.note), "read #1 of %lld: x%.2f of a %lld "
-	    "mailbox", nbig, cost, nsmall);
+	snprintf(r.note, sizeof(r.note),
+	    "read #1 of %lld: x%.2f of a %lld "
+	    "mailbox",
+	    nbig, cost, nsmall);
 	row_emit(b, &r, &lbig, (double)lbig.sum / 1e9, s);
 	row_init(&r, "bigbox", "read-small", 1);
 	result_extra(&r, "mailbox", "%lld", nsmall);
@@ -800,7 +822,6 @@ median_of(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-
 static double
 self_cpu_s(void)
 {
@@ -809,7 +830,7 @@ self_cpu_s(void)
 	if (getrusage(RUSAGE_SELF, &ru) == -1)
 		return 0;
 	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 enum { CONN_PLAIN, CONN_TLS, CONN_WIRE, CONN_KINDS };
@@ -827,8 +848,7 @@ static int
 tls_once(const struct bench_opts *o, SSL_CTX *ctx, const unsigned char *req,
     size_t reqlen, const char **why_r)
 {
-	const char *name = o->servername != NULL ? o->servername :
-	    "localhost";
+	const char *name = o->servername != NULL ? o->servername : "localhost";
 	static unsigned char buf[CONNECT_REPLY_MAX];
 	struct timeval tv = { 10, 0 };
 	struct msg *m = NULL;
@@ -838,8 +858,7 @@ tls_once(const struct bench_opts *o, SSL_CTX *ctx, const unsigned char *req,
 	char err[256];
 	int fd, n, one = 1, rc = -1;
 
-	if ((fd = wire_connect(o->host, o->tls_port, err, sizeof(err))) ==
-	    -1) {
+	if ((fd = wire_connect(o->host, o->tls_port, err, sizeof(err))) == -1) {
 		*why_r = "connect failed";
 		return -1;
 	}
@@ -859,9 +878,9 @@ tls_once(const struct bench_opts *o, SSL_CTX *ctx, const unsigned char *req,
 		goto fail;
 	*why_r = "connection closed";
 	while ((fr = frame_decode(buf, have, sizeof(buf) - FRAME_HEADER_LEN,
-	    &body)) == FRAME_MORE) {
-		if ((n = SSL_read(ssl, buf + have, (int)(sizeof(buf) - have))) <=
-		    0)
+	            &body)) == FRAME_MORE) {
+		if ((n = SSL_read(ssl, buf + have,
+		         (int)(sizeof(buf) - have))) <= 0)
 			goto fail;
 		have += (size_t)n;
 	}
@@ -928,8 +947,8 @@ connect_round(struct bench *b, int kind, double secs, long long count,
     int *complaints)
 {
 	const struct bench_opts *o = bench_opts(b);
-	struct wire_tls tls = { o->cafile, o->servername != NULL ?
-	    o->servername : "localhost" };
+	struct wire_tls tls = { o->cafile,
+		o->servername != NULL ? o->servername : "localhost" };
 	double cpu0 = proc_cpu_s(o->pid), self0 = self_cpu_s(), cpu1;
 	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(secs * 1e9), t1;
 	const char *why = NULL;
@@ -938,16 +957,19 @@ connect_round(struct bench *b, int kind, double secs, long long count,
 
 	for (i = 0; (count <= 0 || i < count) && now_ns() < end; i++) {
 		t1 = now_ns();
-		rc = kind == CONN_TLS ? tls_once(o, bench_tls_ctx(b), req,
-		    reqlen, &why) : wire_once(o, kind == CONN_WIRE ? &tls :
-		    NULL, req, reqlen, &why);
+		rc = kind == CONN_TLS
+		         ? tls_once(o, bench_tls_ctx(b), req, reqlen, &why)
+		         : wire_once(o, kind == CONN_WIRE ? &tls : NULL, req,
+		               reqlen, &why);
 		if (rc == 0) {
 			lat_add(&t->l, now_ns() - t1);
 		} else {
 			t->l.errors++;
 			if ((*complaints)++ < 10)
-				fprintf(stderr, "glomail-bench: tls-connect: "
-				    "%s\n", why != NULL ? why : "failed");
+				fprintf(stderr,
+				    "glomail-bench: tls-connect: "
+				    "%s\n",
+				    why != NULL ? why : "failed");
 		}
 	}
 	t->secs += (double)(now_ns() - t0) / 1e9;
@@ -967,9 +989,9 @@ int
 scenario_tls_connect(struct bench *b, struct summary *s)
 {
 	static const char *const phase[CONN_KINDS] = { "plain", "tls",
-	    "tls-wire" };
+		"tls-wire" };
 	static const char *const what[CONN_KINDS] = { "connect",
-	    "connect+handshake", "wire_open (new context each time)" };
+		"connect+handshake", "wire_open (new context each time)" };
 	const struct bench_opts *o = bench_opts(b);
 	int rounds = dflt(o->rounds, 3), i, k, complaints = 0, rc = -1;
 	struct conn_tally t[CONN_KINDS];
@@ -981,11 +1003,12 @@ scenario_tls_connect(struct bench *b, struct summary *s)
 
 	memset(t, 0, sizeof(t));
 	if (!bench_has_tls(b)) {
-		fprintf(stderr, "glomail-bench: tls-connect needs --tls-port\n");
+		fprintf(stderr,
+		    "glomail-bench: tls-connect needs --tls-port\n");
 		return -1;
 	}
 	if (msg_encode(PROTO_CAPABILITIES, NULL, FRAME_MAX_LIMIT, &req,
-	    &reqlen) == -1)
+	        &reqlen) == -1)
 		return -1;
 	limits(o, 6.0, &deadline, &budget);
 	/* The duration is the TLS kind's; the others take a third each. */
@@ -995,28 +1018,31 @@ scenario_tls_connect(struct bench *b, struct summary *s)
 		for (k = 0; k < CONN_KINDS; k++) {
 			int kind = (i + k) % CONN_KINDS;
 
-			connect_round(b, kind, kind == CONN_TLS ? per_round :
-			    per_round / 3, count, req, reqlen, &t[kind],
-			    &complaints);
+			connect_round(b, kind,
+			    kind == CONN_TLS ? per_round : per_round / 3, count,
+			    req, reqlen, &t[kind], &complaints);
 		}
 	}
 	for (k = 0; k < CONN_KINDS; k++) {
 		long long n = (long long)t[k].l.n;
 
-		cpu_us = n > 0 && o->pid > 0 ? t[k].server_cpu * 1e6 /
-		    (double)n : 0;
+		cpu_us = n > 0 && o->pid > 0 ? t[k].server_cpu * 1e6 / (double)n
+		                             : 0;
 		self_us = n > 0 ? t[k].self_cpu * 1e6 / (double)n : 0;
 		row_init(&r, "tls-connect", phase[k], 1);
 		result_extra(&r, "rounds", "%d", rounds);
 		result_extra(&r, "server_cpu_us_per_conn", "%.1f", cpu_us);
 		result_extra(&r, "client_cpu_us_per_conn", "%.1f", self_us);
 		if (o->pid > 0)
-			snprintf(r.note, sizeof(r.note), "%s+CAPABILITIES+"
+			snprintf(r.note, sizeof(r.note),
+			    "%s+CAPABILITIES+"
 			    "close; server CPU %.0f us/conn, client %.0f us",
 			    what[k], cpu_us, self_us);
 		else
-			snprintf(r.note, sizeof(r.note), "%s; no --pid: "
-			    "server CPU not read", what[k]);
+			snprintf(r.note, sizeof(r.note),
+			    "%s; no --pid: "
+			    "server CPU not read",
+			    what[k]);
 		row_emit(b, &r, &t[k].l, t[k].secs, s);
 		if (s != NULL) {
 			s->conn_rate[k] = r.ops_per_s;
@@ -1051,9 +1077,10 @@ scenario_tls_stats(struct bench *b, struct summary *s)
 		fprintf(stderr, "glomail-bench: tls-stats needs --tls-port\n");
 		goto fail;
 	}
-	if (cs == NULL || (rate[0] = calloc((size_t)rounds, sizeof(double))) ==
-	    NULL || (rate[1] = calloc((size_t)rounds, sizeof(double))) ==
-	    NULL || (ratio = calloc((size_t)rounds, sizeof(double))) == NULL)
+	if (cs == NULL ||
+	    (rate[0] = calloc((size_t)rounds, sizeof(double))) == NULL ||
+	    (rate[1] = calloc((size_t)rounds, sizeof(double))) == NULL ||
+	    (ratio = calloc((size_t)rounds, sizeof(double))) == NULL)
 		goto fail;
 	for (i = 0; i < n; i++)
 		client_set_user(&cs[n + i], cs[i].user);
@@ -1072,11 +1099,12 @@ scenario_tls_stats(struct bench *b, struct summary *s)
 			int tl = (i + k) % 2;
 			size_t before = l[tl].n;
 
-			secs = phase_run(b, cs + tl * n, n, loop_step,
-			    deadline, budget);
+			secs = phase_run(b, cs + tl * n, n, loop_step, deadline,
+			    budget);
 			tsecs[tl] += secs;
-			rate[tl][i] = secs > 0 ?
-			    (double)(l[tl].n - before) / secs : 0;
+			rate[tl][i] = secs > 0
+			                  ? (double)(l[tl].n - before) / secs
+			                  : 0;
 		}
 		ratio[i] = rate[0][i] > 0 ? rate[1][i] / rate[0][i] : 0;
 	}
@@ -1091,12 +1119,15 @@ scenario_tls_stats(struct bench *b, struct summary *s)
 		result_extra(&r, "rounds", "%d", rounds);
 		result_extra(&r, "tls_vs_plain", "%.3f", mratio);
 		if (k)
-			snprintf(r.note, sizeof(r.note), "median of %d rounds; "
-			    "TLS/plaintext %.3f (median of rounds)", rounds,
-			    mratio);
+			snprintf(r.note, sizeof(r.note),
+			    "median of %d rounds; "
+			    "TLS/plaintext %.3f (median of rounds)",
+			    rounds, mratio);
 		else
-			snprintf(r.note, sizeof(r.note), "median of %d rounds, "
-			    "alternating with TLS", rounds);
+			snprintf(r.note, sizeof(r.note),
+			    "median of %d rounds, "
+			    "alternating with TLS",
+			    rounds);
 		if (s != NULL)
 			s->errors += r.errors;
 		result_print(o, &r);
@@ -1156,7 +1187,8 @@ storm_main(void *arg)
 	return NULL;
 }
 
-/* A probe during the storm: paced stats until the storm is over (one at least). */
+/* A probe during the storm: paced stats until the storm is over (one at least).
+ */
 static int
 storm_probe_step(struct client *c, struct msg *reply)
 {
@@ -1218,20 +1250,23 @@ scenario_tls_storm(struct bench *b, struct summary *s)
 	cpu0 = proc_cpu_s(o->pid);
 	if (pthread_create(&th, NULL, storm_main, &st) != 0)
 		goto fail;
-	secs = phase_run(b, probes, p, storm_probe_step, COUNT_PHASE_MAX_S +
-	    60, 0);
+	secs = phase_run(b, probes, p, storm_probe_step, COUNT_PHASE_MAX_S + 60,
+	    0);
 	pthread_join(th, NULL);
 	cpu1 = proc_cpu_s(o->pid);
 	if (cpu0 >= 0 && cpu1 >= 0)
 		cpu_ms = (cpu1 - cpu0) * 1e3;
 	row_init(&r, "tls-storm", "storm", p);
 	result_from_lat(&r, &busy, secs);
-	ratio = lat_pct_us(&quiet, 0.99) > 0 ?
-	    r.p99_us / lat_pct_us(&quiet, 0.99) : 0;
+	ratio = lat_pct_us(&quiet, 0.99) > 0
+	            ? r.p99_us / lat_pct_us(&quiet, 0.99)
+	            : 0;
 	result_extra(&r, "storm_clients", "%d", st.n);
 	result_extra(&r, "p99_vs_quiet", "%.2f", ratio);
-	snprintf(r.note, sizeof(r.note), "TLS stats while %d clients "
-	    "handshake at once: p99 x%.2f of quiet", st.n, ratio);
+	snprintf(r.note, sizeof(r.note),
+	    "TLS stats while %d clients "
+	    "handshake at once: p99 x%.2f of quiet",
+	    st.n, ratio);
 	row_emit(b, &r, &busy, secs, s);
 	if (s != NULL)
 		s->tls_storm_p99_us = r.p99_us;
@@ -1242,8 +1277,10 @@ scenario_tls_storm(struct bench *b, struct summary *s)
 	r.seconds = st.secs;
 	r.ops_per_s = st.secs > 0 ? (double)r.ops / st.secs : 0;
 	result_extra(&r, "server_cpu_ms", "%.1f", cpu_ms);
-	snprintf(r.note, sizeof(r.note), "all at once, each handshake + one "
-	    "request; %.2f s; server CPU %.0f ms", st.secs, cpu_ms);
+	snprintf(r.note, sizeof(r.note),
+	    "all at once, each handshake + one "
+	    "request; %.2f s; server CPU %.0f ms",
+	    st.secs, cpu_ms);
 	if (s != NULL) {
 		s->errors += r.errors;
 		s->tls_storm_s = st.secs;

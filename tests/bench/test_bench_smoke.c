@@ -112,7 +112,8 @@ check_lines(const char *out, const char *const *phases)
 	for (i = 0; phases[i] != NULL; i++) {
 		char needle[64];
 
-		snprintf(needle, sizeof(needle), "\"phase\": \"%s\"", phases[i]);
+		snprintf(needle, sizeof(needle), "\"phase\": \"%s\"",
+		    phases[i]);
 		if (strstr(out, needle) == NULL)
 			fail_msg("no result for phase %s", phases[i]);
 	}
@@ -123,11 +124,12 @@ check_lines(const char *out, const char *const *phases)
 		j = json_loadb(line, (size_t)(end - line), 0, &err);
 		if (j == NULL)
 			fail_msg("not JSON: %.*s", (int)(end - line), line);
-		assert_int_equal(json_integer_value(json_object_get(j,
-		    "errors")), 0);
+		assert_int_equal(json_integer_value(
+		                     json_object_get(j, "errors")),
+		    0);
 		if (json_object_get(j, "ops") != NULL)
-			assert_true(json_integer_value(json_object_get(j,
-			    "ops")) > 0);
+			assert_true(
+			    json_integer_value(json_object_get(j, "ops")) > 0);
 		json_decref(j);
 		lines++;
 		line = *end == '\n' ? end + 1 : end;
@@ -180,7 +182,7 @@ static void
 test_login_storm(void **state)
 {
 	static const char *const phases[] = { "quiet", "storm", "logins",
-	    NULL };
+		NULL };
 	int status;
 	char *out = run_bench(&status, "--clients", "2", "--probes", "2",
 	    "--duration", "0.5", "login-storm", NULL);
@@ -209,8 +211,8 @@ test_idle(void **state)
 static void
 test_bigbox(void **state)
 {
-	static const char *const phases[] = { "fill", "cold-list",
-	    "warm-list", "read-big", "read-small", NULL };
+	static const char *const phases[] = { "fill", "cold-list", "warm-list",
+		"read-big", "read-small", NULL };
 	int status;
 	char *out = run_bench(&status, "--clients", "2", "--bigbox", "30",
 	    "--mailbox", "5", "bigbox", NULL);
@@ -255,7 +257,7 @@ static void
 test_tls_connect(void **state)
 {
 	static const char *const phases[] = { "plain", "tls", "tls-wire",
-	    NULL };
+		NULL };
 	int status;
 	char *out = run_bench(&status, "--messages", "10", "--rounds", "2",
 	    "tls-connect", NULL);
@@ -289,7 +291,7 @@ static void
 test_tls_storm(void **state)
 {
 	static const char *const phases[] = { "quiet", "storm", "handshakes",
-	    NULL };
+		NULL };
 	int status;
 	char *out = run_bench(&status, "--storm", "30", "--probes", "2",
 	    "--duration", "0.3", "tls-storm", NULL);
@@ -298,7 +300,7 @@ test_tls_storm(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_int_equal(check_lines(out, phases), 3);
 	assert_non_null(strstr(out, "\"phase\": \"handshakes\", "
-	    "\"clients\": 30, \"ops\": 30,"));
+	                            "\"clients\": 30, \"ops\": 30,"));
 	free(out);
 }
 
@@ -337,7 +339,7 @@ static void
 test_run_all(void **state)
 {
 	static const char *const phases[] = { "1-writer", "send", "stats",
-	    "storm", "held", "warm-list", "tls-wire", "handshakes", NULL };
+		"storm", "held", "warm-list", "tls-wire", "handshakes", NULL };
 	int status;
 	char *out = run_bench(&status, "--clients", "2", "--messages", "10",
 	    "--duration", "0.5", "--conns", "20", "--login", "2", "--bigbox",
@@ -378,7 +380,7 @@ group_setup(void **state)
 	free(log);
 	if (tls_port[0] == '\0') {
 		fprintf(stderr, "test_bench_smoke: the server has no TLS "
-		    "listener\n");
+		                "listener\n");
 		return -1;
 	}
 	return 0;
@@ -405,11 +407,12 @@ main(void)
 	};
 	static char cert[512], key[512];
 	static const char *extra[] = { "--tls-listen", "127.0.0.1:0",
-	    "--tls-cert", cert, "--tls-key", key, NULL };
+		"--tls-cert", cert, "--tls-key", key, NULL };
 	const char *certs = getenv("GLOMAIL_TLS_CERTS");
 
 	if (certs == NULL || *certs == '\0') {
-		fprintf(stderr, "test_bench_smoke: GLOMAIL_TLS_CERTS is not set "
+		fprintf(stderr,
+		    "test_bench_smoke: GLOMAIL_TLS_CERTS is not set "
 		    "(run it with ctest, or point it at the output of "
 		    "tests/tls/mkcerts.sh)\n");
 		return 1;

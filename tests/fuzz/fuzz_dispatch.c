@@ -101,7 +101,7 @@ check_replies(const unsigned char *buf, size_t have)
 	size_t off = 0, blen;
 
 	while (frame_decode(buf + off, have - off, FRAME_MAX_LIMIT, &blen) ==
-	    FRAME_READY) {
+	       FRAME_READY) {
 		if (msg_parse(buf + off + FRAME_HEADER_LEN, blen, &m, &why) ==
 		    -1)
 			abort();

@@ -44,7 +44,9 @@ check_text(const char *s, int header)
 				abort();
 			cp = cp << 6 | (p[j] & 0x3f);
 		}
-		if (cp < (k == 2 ? 0x80u : k == 3 ? 0x800u : 0x10000u) ||
+		if (cp < (k == 2      ? 0x80u
+		             : k == 3 ? 0x800u
+		                      : 0x10000u) ||
 		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
 		    (header && cp <= 0x9f))
 			abort();
@@ -77,7 +79,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (strlen(subject) == len && rules_subject(subject, &why) == 0 &&
 	    (file = message_build("a@glo2000.ca", "b@glo2000.ca", subject, "D",
-	    "<id@glo2000.ca>", "", &len)) != NULL) {
+	         "<id@glo2000.ca>", "", &len)) != NULL) {
 		if (message_parse(file, len, 0, &info) != 0 ||
 		    strcmp(info.subject, subject) != 0)
 			abort();

@@ -16,9 +16,14 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const enum proto_shape shapes[] = {
-	PROTO_SHAPE_ANY, PROTO_SHAPE_EMPTY, PROTO_SHAPE_ERROR,
-	PROTO_SHAPE_CREDENTIALS, PROTO_SHAPE_CHOICE, PROTO_SHAPE_EMAIL,
-	PROTO_SHAPE_EMAIL_LIST, PROTO_SHAPE_STATS,
+	PROTO_SHAPE_ANY,
+	PROTO_SHAPE_EMPTY,
+	PROTO_SHAPE_ERROR,
+	PROTO_SHAPE_CREDENTIALS,
+	PROTO_SHAPE_CHOICE,
+	PROTO_SHAPE_EMAIL,
+	PROTO_SHAPE_EMAIL_LIST,
+	PROTO_SHAPE_STATS,
 };
 
 /* Parse one body and exercise everything that reads a parsed message. */
@@ -44,14 +49,16 @@ body(const uint8_t *p, size_t len)
 	 * The encoder steals a reference, so take one only when encoding. */
 	payload = msg_payload(m);
 	if (msg_header(m) >= INT32_MIN && msg_header(m) <= INT32_MAX &&
-	    msg_encode((int)msg_header(m), payload != NULL ?
-	    json_incref(payload) : NULL, FRAME_MAX_LIMIT, &frame,
-	    &flen) == 0) {
+	    msg_encode((int)msg_header(m),
+	        payload != NULL ? json_incref(payload) : NULL, FRAME_MAX_LIMIT,
+	        &frame, &flen) == 0) {
 		if (frame_decode(frame, flen, FRAME_MAX_LIMIT, &blen) !=
-		    FRAME_READY || blen + FRAME_HEADER_LEN != flen)
+		        FRAME_READY ||
+		    blen + FRAME_HEADER_LEN != flen)
 			abort();
 		if (msg_parse(frame + FRAME_HEADER_LEN, blen, &again, &why) ==
-		    -1 || msg_header(again) != msg_header(m))
+		        -1 ||
+		    msg_header(again) != msg_header(m))
 			abort();
 		msg_free(again);
 		free(frame);
@@ -74,7 +81,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Byte by byte, the decoder must say MORE until it says r. */
 		for (step = 0; step < size - off && step < 8; step++)
 			if (frame_decode(data + off, step, max, &b2) !=
-			    FRAME_MORE && step < FRAME_HEADER_LEN)
+			        FRAME_MORE &&
+			    step < FRAME_HEADER_LEN)
 				abort();
 		if (r != FRAME_READY)
 			break;

@@ -88,8 +88,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case SMTP_MAIL:
 		case SMTP_RCPT:
 			if (smtp_parse_path(arg, v == SMTP_MAIL, &path) ==
-			    SMTP_PATH_OK && strpbrk(path.addr, "\r\n<> ") !=
-			    NULL)
+			        SMTP_PATH_OK &&
+			    strpbrk(path.addr, "\r\n<> ") != NULL)
 				abort();
 			break;
 		case SMTP_EHLO:
@@ -117,8 +117,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			d1 = read_body(p, len - nch, NULL, 0, &a, &u1, &f1);
 			d2 = read_body(p, len - nch, (const uint8_t *)end - nch,
 			    nch, &b, &u2, &f2);
-			if (d1 != d2 || u1 != u2 || f1 != f2 || a.len != b.len ||
-			    memcmp(a.buf, b.buf, a.len) != 0)
+			if (d1 != d2 || u1 != u2 || f1 != f2 ||
+			    a.len != b.len || memcmp(a.buf, b.buf, a.len) != 0)
 				abort();
 			free(a.buf);
 			free(b.buf);

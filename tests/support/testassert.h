@@ -11,10 +11,10 @@
  * reply cut short (or with bytes to spare) fails instead of comparing only
  * the bytes both have.
  */
-#define assert_bytes_equal(got, len, want)				\
-	do {								\
-		assert_int_equal((len), strlen(want));			\
-		assert_memory_equal((got), (want), strlen(want));	\
+#define assert_bytes_equal(got, len, want) \
+	do { \
+		assert_int_equal((len), strlen(want)); \
+		assert_memory_equal((got), (want), strlen(want)); \
 	} while (0)
 
 #endif

@@ -27,7 +27,8 @@ count_in(const char *prefix, const char *fmt, va_list ap)
 	if ((d = opendir(path)) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (prefix == NULL ||
 		    strncmp(de->d_name, prefix, strlen(prefix)) == 0)

@@ -83,7 +83,7 @@ testsrv_tls_mode(void)
 	const char *e = getenv("GLOMAIL_TEST_TLS");
 
 	return e != NULL && strcmp(e, "1") == 0 &&
-	    getenv("GLOMAIL_TLS_CERTS") != NULL;
+	       getenv("GLOMAIL_TLS_CERTS") != NULL;
 }
 
 /* The port of the log's "listening on 127.0.0.1:PORT[ tls]" line. */
@@ -118,8 +118,7 @@ tls_bridge(struct testsrv *s)
 		return 0;
 	}
 	snprintf(ca, sizeof(ca), "%s/ca.crt", getenv("GLOMAIL_TLS_CERTS"));
-	s->bridge = tlsbridge_start(s->tls_port, ca, s->port,
-	    sizeof(s->port));
+	s->bridge = tlsbridge_start(s->tls_port, ca, s->port, sizeof(s->port));
 	return s->bridge != NULL ? 0 : -1;
 }
 
@@ -171,7 +170,8 @@ spawn(struct testsrv *s, const char *listen, const char *const *extra,
 	}
 	argv[n] = NULL;
 	if ((fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1 || (s->pid = fork()) == -1) {
+	         0600)) == -1 ||
+	    (s->pid = fork()) == -1) {
 		while (n > 0)
 			free(argv[--n]);
 		if (fd != -1)
@@ -193,13 +193,16 @@ spawn(struct testsrv *s, const char *listen, const char *const *extra,
 			break;
 		}
 		log = read_log(s);
-		if (log != NULL && (p = strstr(log, " started listen=")) !=
-		    NULL && strchr(p, '\n') != NULL &&
-		    find_port(log, 0, s->listen_port,
-		    sizeof(s->listen_port)) == 0 && (!tls ||
-		    find_port(log, 1, s->tls_port, sizeof(s->tls_port)) == 0)) {
+		if (log != NULL &&
+		    (p = strstr(log, " started listen=")) != NULL &&
+		    strchr(p, '\n') != NULL &&
+		    find_port(log, 0, s->listen_port, sizeof(s->listen_port)) ==
+		        0 &&
+		    (!tls || find_port(log, 1, s->tls_port,
+		                 sizeof(s->tls_port)) == 0)) {
 			s->smtp_port[0] = '\0';
-			if ((p = strstr(log, "listening for smtp on ")) != NULL &&
+			if ((p = strstr(log, "listening for smtp on ")) !=
+			        NULL &&
 			    (p = strchr(p, ':')) != NULL)
 				snprintf(s->smtp_port, sizeof(s->smtp_port),
 				    "%.*s", (int)strcspn(p + 1, " \n"), p + 1);

@@ -17,12 +17,12 @@ struct tlsbridge;
 
 struct testsrv {
 	pid_t pid;
-	char dir[256];   /* scratch directory (mkdtemp), removed by stop */
-	char data[300];  /* dir/data: the server's --data-dir */
-	char log[300];   /* dir/server.log: the server's stderr */
-	char control[300]; /* dir/control: the server's --control-socket */
-	char port[16];   /* where the tests connect: the server's port, or
-	                    in TLS mode the relay's */
+	char dir[256];        /* scratch directory (mkdtemp), removed by stop */
+	char data[300];       /* dir/data: the server's --data-dir */
+	char log[300];        /* dir/server.log: the server's stderr */
+	char control[300];    /* dir/control: the server's --control-socket */
+	char port[16];        /* where the tests connect: the server's port, or
+	                         in TLS mode the relay's */
 	char listen_port[16]; /* the server's plaintext port */
 	char tls_port[16];    /* its TLS port, in TLS mode */
 	char smtp_port[16];   /* its SMTP port (smtp-listen 127.0.0.1:0) */
@@ -84,8 +84,7 @@ int testsrv_connect(const struct testsrv *s);
  * reply's header (1 OK, 2 ERROR...) or -1 when the connection failed; the
  * reply is stored in *reply_r when reply_r is not NULL.
  */
-int testsrv_request(int fd, int header, json_t *payload,
-    struct msg **reply_r);
+int testsrv_request(int fd, int header, json_t *payload, struct msg **reply_r);
 
 /* Register (or log in, with login set) on fd; returns the reply header. */
 int testsrv_auth(int fd, int header, const char *user, const char *password);

@@ -29,7 +29,7 @@ struct tlsbridge {
 	char target[16];
 	char cafile[512];
 	volatile int stopping;
-	int relays;                 /* relay threads running */
+	int relays; /* relay threads running */
 };
 
 struct relay {
@@ -60,8 +60,8 @@ relay_run(void *arg)
 	pthread_mutex_lock(&r->b->lock);
 	snprintf(target, sizeof(target), "%s", r->b->target);
 	pthread_mutex_unlock(&r->b->lock);
-	if ((w = wire_open("127.0.0.1", target, &tls, 0, err,
-	    sizeof(err))) == NULL) {
+	if ((w = wire_open("127.0.0.1", target, &tls, 0, err, sizeof(err))) ==
+	    NULL) {
 		close(r->fd);
 		relay_done(r);
 		return NULL;
