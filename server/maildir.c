@@ -419,12 +419,16 @@ maildir_deliver_many(const void *data, size_t len, struct maildir_rcpt *r,
 			sync_fds[k++] = new[i];
 	syncgroup_fsync_many(sync_fds, k, sync_err);
 	for (i = 0, k = 0; i < n; i++) {
+		int err;
+
 		if (r[i].error != 0)
 			continue;
-		if (fault_hit("fsync-new") || sync_err[k++] != 0) {
+		/* The result is taken first: a fault hook must not skip it. */
+		err = sync_err[k++];
+		if (fault_hit("fsync-new") || err != 0) {
 			/* In new/ but maybe not after a crash: withdraw it. */
-			if (sync_err[k - 1] != 0)
-				errno = sync_err[k - 1];
+			if (err != 0)
+				errno = err;
 			rcpt_fail(&r[i], "fsync new/");
 			unlinkat(new[i], r[i].name, 0);
 			continue;
