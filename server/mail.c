@@ -20,6 +20,7 @@
 #include "dispatch.h"
 #include "frame.h"
 #include "log.h"
+#include "mail_ext.h"
 #include "mailbox.h"
 #include "maildir.h"
 #include "message.h"
@@ -102,9 +103,11 @@ send_done(void *arg)
 		goto out;
 	}
 	/* The recipient's index, if loaded, learns of it without a rescan. */
-	if ((mb = mailbox_find(server_mailboxes(j->srv), j->rcpt)) != NULL &&
-	    mailbox_add(mb, &j->file, &j->info) == -1)
-		log_error("cannot index a delivery to %s", j->rcpt);
+	if ((mb = mailbox_find(server_mailboxes(j->srv), j->rcpt)) != NULL) {
+		if (mailbox_add(mb, &j->file, &j->info) == -1)
+			log_error("cannot index a delivery to %s", j->rcpt);
+		mail_ext_delivered(mb, &j->file, &j->info);
+	}
 	log_write(LOG_LEVEL_INFO, conn_id(c), "delivered from=%s to=%s size=%zu",
 	    j->info.from, j->rcpt, j->len);
 	conn_reply(c, PROTO_OK, NULL);
@@ -302,6 +305,10 @@ h_inbox_read(struct conn *c, const union msg_args *args)
 	}
 	if (n < 1 || (unsigned long long)n > s->view->n) {
 		conn_reply_error(c, "choice out of range");
+		return;
+	}
+	if (s->view->entry[n - 1]->deleted) {
+		conn_reply_error(c, "no such message");
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL) {

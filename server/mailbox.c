@@ -30,6 +30,10 @@ struct mailbox {
 	size_t stats_len;
 	char **early;                    /* deliveries recorded before loading */
 	size_t nearly;
+	struct mailbox_entry **gone;     /* deleted, still pointed to */
+	size_t ngone;
+	struct conn **subs;              /* sessions wanting notices */
+	size_t nsubs;
 };
 
 struct mailboxes {
@@ -65,16 +69,31 @@ free_early(struct mailbox *mb)
 }
 
 static void
+entry_free(struct mailbox_entry *e)
+{
+	free(e->line);
+	free(e->id);
+	free(e->from);
+	free(e->to);
+	free(e->cc);
+	free(e->subject);
+	free(e->date);
+	free(e);
+}
+
+static void
 mailbox_destroy(struct mailbox *mb)
 {
 	size_t i;
 
 	if (mb->view != NULL)
 		mailbox_view_release(mb->view);
-	for (i = 0; i < mb->n; i++) {
-		free(mb->entries[i]->line);
-		free(mb->entries[i]);
-	}
+	for (i = 0; i < mb->n; i++)
+		entry_free(mb->entries[i]);
+	for (i = 0; i < mb->ngone; i++)
+		entry_free(mb->gone[i]);
+	free(mb->gone);
+	free(mb->subs);
 	free(mb->entries);
 	free(mb->frame);
 	free(mb->stats);
@@ -214,6 +233,7 @@ insert(struct mailbox *mb, const struct maildir_file *file,
     const struct message_info *info)
 {
 	struct mailbox_entry *e, **grown;
+	char id[MAILDIR_ID_MAX];
 	size_t pos;
 	int n;
 
@@ -233,6 +253,16 @@ insert(struct mailbox *mb, const struct maildir_file *file,
 	    info->date);
 	if (n < 0) {
 		free(e);
+		return -1;
+	}
+	maildir_id(file->name, id);
+	if ((e->id = strdup(id)) == NULL ||
+	    (e->from = strdup(info->from)) == NULL ||
+	    (e->to = strdup(info->to)) == NULL ||
+	    (e->cc = strdup(info->cc != NULL ? info->cc : "")) == NULL ||
+	    (e->subject = strdup(info->subject)) == NULL ||
+	    (e->date = strdup(info->date)) == NULL) {
+		entry_free(e);
 		return -1;
 	}
 	/* Deliveries arrive in order: search from the end. */
@@ -361,4 +391,80 @@ void
 mailbox_update_file(struct mailbox_entry *e, const struct maildir_file *file)
 {
 	e->file = *file;
+}
+
+struct mailbox_entry *
+mailbox_get(struct mailbox *mb, const char *id)
+{
+	size_t i;
+
+	/* Newest first: a client most often names what it just listed. */
+	for (i = mb->n; i > 0; i--)
+		if (strcmp(mb->entries[i - 1]->id, id) == 0)
+			return mb->entries[i - 1];
+	return NULL;
+}
+
+void
+mailbox_remove(struct mailbox *mb, struct mailbox_entry *e)
+{
+	struct mailbox_entry **grown;
+	size_t i;
+
+	if (e->deleted)
+		return;
+	for (i = 0; i < mb->n && mb->entries[i] != e; i++)
+		;
+	if (i == mb->n)
+		return;
+	memmove(&mb->entries[i], &mb->entries[i + 1],
+	    (mb->n - i - 1) * sizeof(*mb->entries));
+	mb->n--;
+	mb->size -= (long long)e->file.size;
+	e->deleted = 1;
+	invalidate(mb);
+	/* Kept for whoever points to it; without memory it is leaked rather
+	 * than freed under them. */
+	if ((grown = realloc(mb->gone, (mb->ngone + 1) * sizeof(*grown))) ==
+	    NULL)
+		return;
+	mb->gone = grown;
+	mb->gone[mb->ngone++] = e;
+}
+
+int
+mailbox_subscribe(struct mailbox *mb, struct conn *c)
+{
+	struct conn **grown;
+	size_t i;
+
+	for (i = 0; i < mb->nsubs; i++)
+		if (mb->subs[i] == c)
+			return 0;
+	if ((grown = realloc(mb->subs, (mb->nsubs + 1) * sizeof(*grown))) ==
+	    NULL)
+		return -1;
+	mb->subs = grown;
+	mb->subs[mb->nsubs++] = c;
+	return 0;
+}
+
+void
+mailbox_unsubscribe(struct mailbox *mb, struct conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < mb->nsubs; i++) {
+		if (mb->subs[i] == c) {
+			mb->subs[i] = mb->subs[--mb->nsubs];
+			return;
+		}
+	}
+}
+
+struct conn *const *
+mailbox_subscribers(const struct mailbox *mb, size_t *n_r)
+{
+	*n_r = mb->nsubs;
+	return mb->subs;
 }

@@ -1,8 +1,9 @@
 /*
  * mailbox.h - the in-memory index of one user's Maildir, owned by the
  * reactor thread: what inbox lists, reads and stats answer from, so that no
- * request rescans the disk. Entries are only ever added (the protocol has no
- * delete) and each is allocated once, so pointers to them stay valid for the
+ * request rescans the disk. Each entry is allocated once and a deleted one
+ * is kept aside (marked deleted) until the mailbox goes, so pointers to
+ * entries (a session's last list, work on a pool) stay valid for the
  * mailbox's life.
  */
 #ifndef GLOMAILD_MAILBOX_H
@@ -14,6 +15,7 @@
 #include "maildir.h"
 #include "message.h"
 
+struct conn;
 struct mailbox;
 struct mailboxes;
 
@@ -21,6 +23,9 @@ struct mailbox_entry {
 	struct maildir_file file; /* where it is on disk */
 	time_t when;              /* Date:, for ordering */
 	char *line;               /* "<sender> - <subject> <date>" */
+	char *id;                 /* maildir_id: stable, never reused */
+	char *from, *to, *cc, *subject, *date; /* sanitized, as listed */
+	int deleted;              /* gone from the store and the list */
 };
 
 /* A numbered list as a client last saw it: entries newest first. */
@@ -81,5 +86,23 @@ const unsigned char *mailbox_stats_frame(struct mailbox *mb, size_t *len_r);
 /* A reader moved or flagged a file: remember where it is now. */
 void mailbox_update_file(struct mailbox_entry *e,
     const struct maildir_file *file);
+
+/* The entry of a message id, or NULL. */
+struct mailbox_entry *mailbox_get(struct mailbox *mb, const char *id);
+
+/*
+ * A message was deleted from the store: take it out of lists and stats.
+ * The entry stays allocated (marked deleted) for whoever still points to it.
+ */
+void mailbox_remove(struct mailbox *mb, struct mailbox_entry *e);
+
+/*
+ * Sessions that asked for new-mail notices: at most one entry per
+ * connection. 0, or -1 (no memory). The list is borrowed.
+ */
+int mailbox_subscribe(struct mailbox *mb, struct conn *c);
+void mailbox_unsubscribe(struct mailbox *mb, struct conn *c);
+struct conn *const *mailbox_subscribers(const struct mailbox *mb,
+    size_t *n_r);
 
 #endif

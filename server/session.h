@@ -10,10 +10,13 @@
 #include "mailbox.h"
 #include "rules.h"
 
+struct conn;
+
 struct session {
 	char user[RULES_USERNAME_MAX + 1]; /* "" while logged out */
 	struct mailbox *mailbox;           /* held while logged in */
 	struct mailbox_view *view;         /* the last list, or NULL */
+	struct conn *notices;              /* subscribed: its connection */
 };
 
 /* Log in as user (a valid name) with its mailbox (the reference is taken). */
