@@ -15,12 +15,11 @@
 
 #include <sodium.h>
 
+#include "access.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
-#include "mailbox.h"
-#include "maildir.h"
-#include "message.h"
+#include "mail.h"
 #include "penalty.h"
 #include "pool.h"
 #include "rules.h"
@@ -30,12 +29,6 @@
 
 #define LOGIN_FAILED "unknown user or wrong password"
 #define LOGIN_BUSY "too many login attempts, try again later"
-
-/* What a login's scan of the mailbox found, applied on the reactor. */
-struct scanned {
-	struct maildir_file file;
-	struct message_info info;
-};
 
 struct auth_job {
 	struct conn *conn;
@@ -50,63 +43,18 @@ struct auth_job {
 	int known;                /* a denied login's account exists */
 	const char *step;
 	int error;
-	int scan;                 /* login: load the mailbox too */
-	struct mailbox *held;     /* the user's mailbox, from submission on, so
-				   deliveries meanwhile are indexed */
-	int scan_failed;
-	struct scanned *found;
-	size_t nfound;
 };
 
 static void
 auth_job_free(struct auth_job *j)
 {
-	size_t i;
-
 	/* Ended without a result: the next login for the account goes on. */
 	penalty_leave(j->turn, PENALTY_ABANDONED);
-	mailbox_release(j->held);
 	if (j->password != NULL) {
 		sodium_memzero(j->password, j->password_len);
 		free(j->password);
 	}
-	for (i = 0; i < j->nfound; i++)
-		message_info_clear(&j->found[i].info);
-	free(j->found);
 	free(j);
-}
-
-/* Read the headers of every message of the user's Maildir (worker thread). */
-static int
-scan_mailbox(struct auth_job *j)
-{
-	struct maildir_file *files = NULL;
-	char *buf;
-	size_t n = 0, i, len;
-	int md;
-
-	if ((md = maildir_open(server_data_fd(j->srv), j->user)) == -1)
-		return -1;
-	if (maildir_list(md, &files, &n) == -1 ||
-	    (j->found = calloc(n ? n : 1, sizeof(*j->found))) == NULL) {
-		free(files);
-		close(md);
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		struct scanned *s = &j->found[j->nfound];
-
-		s->file = files[i];
-		/* Headers are at the start; 64 KiB holds any sane set. */
-		if ((buf = maildir_read(md, &s->file, 64 * 1024, &len)) == NULL)
-			continue; /* gone since the listing */
-		if (message_parse(buf, len, 0, &s->info) == 0)
-			j->nfound++;
-		free(buf);
-	}
-	free(files);
-	close(md);
-	return 0;
 }
 
 static void
@@ -124,29 +72,6 @@ auth_work(void *arg)
 	/* Failures on names that exist are kept apart from made-up ones. */
 	if (j->result == USERS_DENIED)
 		j->known = users_exists(data, j->user) == 1;
-	if (j->result == USERS_OK && j->scan && scan_mailbox(j) == -1) {
-		j->scan_failed = 1;
-		j->error = errno;
-	}
-}
-
-/* Log the session in; the job's mailbox becomes the session's. */
-static int
-session_login(struct auth_job *j)
-{
-	struct mailbox *mb = j->held;
-	size_t i;
-
-	if (!mailbox_loaded(mb)) {
-		for (i = 0; i < j->nfound; i++)
-			if (mailbox_add_scanned(mb, &j->found[i].file,
-			    &j->found[i].info) == -1)
-				return -1;
-		mailbox_set_loaded(mb);
-	}
-	conn_login(j->conn, j->user, mb);
-	j->held = NULL;
-	return 0;
 }
 
 static void
@@ -171,20 +96,10 @@ auth_done(void *arg)
 		goto out;
 	switch (j->result) {
 	case USERS_OK:
-		if (j->scan_failed) {
-			log_write(LOG_LEVEL_ERROR, conn_id(c),
-			    "login user=%s: cannot read mailbox: %s", j->user,
-			    strerror(j->error));
-			conn_reply_error(c, "mailbox unavailable");
-			break;
-		}
-		if (session_login(j) == -1) {
-			conn_reply_error(c, "server error");
-			break;
-		}
 		log_write(LOG_LEVEL_INFO, conn_id(c), "%s user=%s", what,
 		    j->user);
-		conn_reply(c, PROTO_OK, NULL);
+		/* The mailbox loads on the store pool; its reply follows. */
+		mail_login(c, j->user);
 		break;
 	case USERS_TAKEN:
 		conn_reply_error(c, "user name is taken");
@@ -254,6 +169,15 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 	char user[RULES_USERNAME_MAX + 1];
 	int now;
 
+	/* Where passwords may travel, and who may make accounts, first. */
+	if (access_password(server_cfg(srv), conn_tls(c), conn_sockaddr(c),
+	    &why) == -1 || (registering && access_register(server_cfg(srv),
+	    conn_sockaddr(c), &why) == -1)) {
+		log_write(LOG_LEVEL_WARN, conn_id(c), "%s refused addr=%s: %s",
+		    registering ? "register" : "login", conn_addr(c), why);
+		conn_reply_error(c, why);
+		return;
+	}
 	if (rules_username(cred->username, user, &why) == -1) {
 		/* A login never says which half was wrong. The name is the
 		 * peer's bytes: it stays out of the log. */
@@ -286,13 +210,6 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 	j->registering = registering;
 	memcpy(j->user, user, sizeof(user));
 	snprintf(j->addr, sizeof(j->addr), "%s", conn_addr(c));
-	if ((j->held = mailbox_acquire(server_mailboxes(srv), user)) == NULL) {
-		auth_job_free(j);
-		conn_reply_error(c, "server error");
-		return;
-	}
-	/* A new account's mailbox is empty; a login loads it unless loaded. */
-	j->scan = !registering && !mailbox_loaded(j->held);
 	/*
 	 * The check is reserved here, on the reactor, before any hashing, so
 	 * parallel logins for one account wait for each other's results.

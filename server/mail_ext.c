@@ -26,6 +26,7 @@
 #include "dispatch.h"
 #include "frame.h"
 #include "log.h"
+#include "mail.h"
 #include "mail_ext.h"
 #include "mailbox.h"
 #include "maildir.h"
@@ -258,8 +259,11 @@ match_headers(struct scratch *sc, const struct query *q,
 static json_t *
 entry_json(const struct mailbox_entry *e, size_t number)
 {
+	char id[MAILDIR_ID_MAX];
+
+	maildir_id(e->base, id);
 	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:b}",
-	    "number", (json_int_t)number, "id", e->id, "from", e->from,
+	    "number", (json_int_t)number, "id", id, "from", e->from,
 	    "to", e->to, "cc", e->cc, "subject", e->subject, "date", e->date,
 	    "size", (json_int_t)e->file.size, "seen", entry_has_flag(e, 'S'),
 	    "flagged", entry_has_flag(e, 'F'));
@@ -413,7 +417,7 @@ search_done(void *arg)
 	} else {
 		for (i = 0; i < j->n; i++)
 			if (j->cand[i].match &&
-			    !j->view->entry[j->cand[i].pos]->deleted)
+			    !j->view->entry[j->cand[i].pos]->gone)
 				hits[nhits++] = j->cand[i].pos;
 		reply_page(c, j->view, hits, nhits, j->offset, j->limit);
 		free(hits);
@@ -497,28 +501,13 @@ done:
 	query_clear(&q);
 }
 
-void
-h_mailbox_list(struct conn *c, const union msg_args *args)
-{
-	struct msg_mb_query in = args->query;
-
-	/* A list filters on nothing but unread: the search fields are not
-	 * part of its shape and were not read. */
-	list_or_search(c, &in);
-}
-
-void
-h_mailbox_search(struct conn *c, const union msg_args *args)
-{
-	list_or_search(c, &args->query);
-}
 
 /* --- read by id --------------------------------------------------------- */
 
 struct read_job {
 	struct conn *conn;
-	struct mailbox *mb;          /* held: keeps the entry alive */
-	struct mailbox_entry *entry;
+	struct mailbox *mb;          /* held */
+	struct mailbox_entry *entry; /* held */
 	int datafd;
 	char user[RULES_USERNAME_MAX + 1];
 	struct maildir_file file;
@@ -563,9 +552,12 @@ read_done(void *arg)
 	struct read_job *j = arg;
 	struct conn *c = j->conn;
 
-	if (!j->entry->deleted)
-		mailbox_update_file(j->entry, &j->file);
+	char id[MAILDIR_ID_MAX];
+
+	maildir_id(j->entry->base, id);
 	if (j->failed && j->error == ENOENT) {
+		/* Removed by another program: the index forgets it too. */
+		mailbox_remove(j->mb, j->entry);
 		conn_reply_error(c, NO_SUCH);
 	} else if (j->failed) {
 		log_write(LOG_LEVEL_ERROR, conn_id(c),
@@ -573,30 +565,32 @@ read_done(void *arg)
 		    strerror(j->error));
 		conn_reply_error(c, "message could not be read");
 	} else {
+		mailbox_update_file(j->mb, j->entry, &j->file);
 		conn_reply(c, PROTO_OK, json_pack(
 		    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}",
 		    "sender", j->info.from, "destination", j->info.to,
 		    "subject", j->info.subject, "date", j->info.date,
-		    "content", j->info.body, "id", j->entry->id,
+		    "content", j->info.body, "id", id,
 		    "cc", j->info.cc, "seen", 1,
 		    "flagged", strchr(maildir_flags(j->file.name), 'F') !=
 		    NULL));
 	}
 	conn_release(c);
+	mailbox_entry_release(j->entry);
 	mailbox_release(j->mb);
 	message_info_clear(&j->info);
 	free(j);
 }
 
-void
-h_mailbox_read(struct conn *c, const union msg_args *args)
+static void
+read_start(struct conn *c, const char *id)
 {
 	struct server *srv = conn_server(c);
 	struct session *s = conn_session(c);
 	struct mailbox_entry *e;
 	struct read_job *j;
 
-	if ((e = mailbox_get(s->mailbox, args->ids.id)) == NULL) {
+	if ((e = mailbox_get(s->mailbox, id)) == NULL) {
 		conn_reply_error(c, NO_SUCH);
 		return;
 	}
@@ -606,6 +600,7 @@ h_mailbox_read(struct conn *c, const union msg_args *args)
 	}
 	j->conn = c;
 	j->entry = e;
+	mailbox_entry_hold(e);
 	j->file = e->file;
 	j->datafd = server_data_fd(srv);
 	memcpy(j->user, s->user, sizeof(j->user));
@@ -613,6 +608,7 @@ h_mailbox_read(struct conn *c, const union msg_args *args)
 	conn_hold(c);
 	if (pool_submit(server_store_pool(srv), read_work, read_done,
 	    j) == -1) {
+		mailbox_entry_release(j->entry);
 		mailbox_release(j->mb);
 		free(j);
 		conn_release_error(c, "server busy, try again later");
@@ -623,14 +619,14 @@ h_mailbox_read(struct conn *c, const union msg_args *args)
 
 struct change_job {
 	struct conn *conn;
-	struct mailbox *mb;          /* held: keeps the entries alive */
+	struct mailbox *mb;          /* held */
 	int datafd;
 	char user[RULES_USERNAME_MAX + 1];
 	int deleting;
 	char add[4], remove[4];      /* Maildir flags */
 	size_t n;
 	struct change {
-		struct mailbox_entry *entry;
+		struct mailbox_entry *entry; /* held */
 		struct maildir_file file;
 		int rc;
 		int error;
@@ -642,6 +638,10 @@ struct change_job {
 static void
 change_job_free(struct change_job *j)
 {
+	size_t i;
+
+	for (i = 0; i < j->n; i++)
+		mailbox_entry_release(j->item[i].entry);
 	mailbox_release(j->mb);
 	free(j->item);
 	free(j);
@@ -684,8 +684,8 @@ change_done(void *arg)
 			done++;
 			if (j->deleting)
 				mailbox_remove(j->mb, it->entry);
-			else if (!it->entry->deleted)
-				mailbox_update_file(it->entry, &it->file);
+			else
+				mailbox_update_file(j->mb, it->entry, &it->file);
 		} else if (it->error == ENOENT) {
 			/* Gone from the store (another program, or another
 			 * session's delete just before): no longer listed. */
@@ -750,6 +750,7 @@ change_start(struct conn *c, const struct msg_mb_ids *ids, int deleting)
 			}
 		}
 		j->item[j->n].entry = e;
+		mailbox_entry_hold(e);
 		j->item[j->n].file = e->file;
 		j->n++;
 	}
@@ -772,20 +773,140 @@ change_start(struct conn *c, const struct msg_mb_ids *ids, int deleting)
 	}
 	return;
 fail:
-	free(j->item);
-	free(j);
+	j->mb = NULL;
+	change_job_free(j);
+}
+
+/* --- waiting for the index ---------------------------------------------- */
+
+/*
+ * Requests that name messages or list them first let the index catch up
+ * with the Maildir (mail_sync), as the seed's requests do. The request's
+ * fields are borrowed from its frame, freed once the handler returns, so a
+ * copy waits in the session (freed with it if the connection goes).
+ */
+enum ext_kind { EXT_LIST, EXT_SEARCH, EXT_READ, EXT_DELETE, EXT_FLAGS };
+
+struct ext_req {
+	struct msg_mb_query query;
+	struct msg_mb_ids ids;
+	char *own[8];
+};
+
+static void
+ext_req_free(void *arg)
+{
+	struct ext_req *r = arg;
+	size_t i;
+
+	for (i = 0; i < sizeof(r->own) / sizeof(r->own[0]); i++)
+		free(r->own[i]);
+	json_decref(r->ids.ids);
+	free(r);
+}
+
+/* Copy s into r (NULL stays NULL). 0, or -1 without memory. */
+static int
+own(struct ext_req *r, size_t i, const char **s)
+{
+	if (*s == NULL)
+		return 0;
+	if ((r->own[i] = strdup(*s)) == NULL)
+		return -1;
+	*s = r->own[i];
+	return 0;
+}
+
+static void
+ext_ready(struct conn *c, struct mailbox *mb, const char *err,
+    long long kind)
+{
+	struct session *s = conn_session(c);
+	struct ext_req *r = s->pending;
+
+	(void)mb;
+	s->pending = NULL;
+	if (r == NULL)
+		conn_reply_error(c, "server error");
+	else if (err != NULL)
+		conn_reply_error(c, err);
+	else if (kind == EXT_LIST || kind == EXT_SEARCH)
+		list_or_search(c, &r->query);
+	else if (kind == EXT_READ)
+		read_start(c, r->ids.id);
+	else
+		change_start(c, &r->ids, kind == EXT_DELETE);
+	if (r != NULL)
+		ext_req_free(r);
+}
+
+static void
+ext_defer(struct conn *c, const union msg_args *a, enum ext_kind kind)
+{
+	struct session *s = conn_session(c);
+	struct ext_req *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		goto fail;
+	if (kind == EXT_LIST || kind == EXT_SEARCH) {
+		r->query = a->query;
+		if (own(r, 0, &r->query.from) == -1 ||
+		    own(r, 1, &r->query.to) == -1 ||
+		    own(r, 2, &r->query.subject) == -1 ||
+		    own(r, 3, &r->query.body) == -1 ||
+		    own(r, 4, &r->query.text) == -1 ||
+		    own(r, 5, &r->query.since) == -1 ||
+		    own(r, 6, &r->query.before) == -1)
+			goto fail;
+	} else {
+		r->ids = a->ids;
+		if (r->ids.ids != NULL)
+			json_incref(r->ids.ids);
+		if (own(r, 7, &r->ids.id) == -1)
+			goto fail;
+	}
+	if (s->pending != NULL)
+		s->pending_free(s->pending);
+	s->pending = r;
+	s->pending_free = ext_req_free;
+	mail_sync(c, s->mailbox, ext_ready, kind);
+	return;
+fail:
+	if (r != NULL)
+		ext_req_free(r);
+	conn_reply_error(c, "server error");
+}
+
+void
+h_mailbox_list(struct conn *c, const union msg_args *args)
+{
+	/* A list's shape has unread, offset and limit only: the search
+	 * fields stay NULL. */
+	ext_defer(c, args, EXT_LIST);
+}
+
+void
+h_mailbox_search(struct conn *c, const union msg_args *args)
+{
+	ext_defer(c, args, EXT_SEARCH);
+}
+
+void
+h_mailbox_read(struct conn *c, const union msg_args *args)
+{
+	ext_defer(c, args, EXT_READ);
 }
 
 void
 h_mailbox_delete(struct conn *c, const union msg_args *args)
 {
-	change_start(c, &args->ids, 1);
+	ext_defer(c, args, EXT_DELETE);
 }
 
 void
 h_mailbox_flags(struct conn *c, const union msg_args *args)
 {
-	change_start(c, &args->ids, 0);
+	ext_defer(c, args, EXT_FLAGS);
 }
 
 /* --- password change ---------------------------------------------------- */

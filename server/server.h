@@ -17,6 +17,7 @@
 #include "config.h"
 
 struct conn;
+struct tls;
 struct mailboxes;
 struct penalty;
 struct pool;
@@ -74,5 +75,8 @@ void server_count_delivery(struct server *srv);
  * opens everything relative to it (maildir_open, users_*), never by path.
  */
 int server_data_fd(const struct server *srv);
+
+/* The TLS context (for STARTTLS and the TLS listeners), NULL without TLS. */
+struct tls *server_tls(const struct server *srv);
 
 #endif

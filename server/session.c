@@ -27,6 +27,9 @@ session_logout(struct session *s)
 	if (s->notices != NULL)
 		mailbox_unsubscribe(s->mailbox, s->notices);
 	s->notices = NULL;
+	if (s->pending != NULL)
+		s->pending_free(s->pending);
+	s->pending = NULL;
 	mailbox_release(s->mailbox);
 	s->mailbox = NULL;
 	s->user[0] = '\0';

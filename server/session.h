@@ -17,6 +17,8 @@ struct session {
 	struct mailbox *mailbox;           /* held while logged in */
 	struct mailbox_view *view;         /* the last list, or NULL */
 	struct conn *notices;              /* subscribed: its connection */
+	void *pending;                     /* a request waiting for a scan */
+	void (*pending_free)(void *);      /* frees it if the session ends */
 };
 
 /* Log in as user (a valid name) with its mailbox (the reference is taken). */

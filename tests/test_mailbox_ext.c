@@ -426,7 +426,7 @@ test_delete_then_choice(void **state)
 	json_decref(r);
 	/* The first connection's #1 was deleted by the other session. */
 	assert_string_equal(error_of(fd, PROTO_INBOX_READING_CHOICE,
-	    msg_choice_new(1)), "no such message");
+	    msg_choice_new(1)), "message no longer exists");
 	r = ok(fd, PROTO_INBOX_READING_CHOICE, msg_choice_new(2));
 	assert_string_equal(json_string_value(json_object_get(r, "subject")),
 	    "old");

@@ -122,8 +122,15 @@ test_startup_line(void **state)
 
 	(void)state;
 	assert_non_null(realpath(srv.data, dir));
-	snprintf(want, sizeof(want), "glomaild %s started listen=127.0.0.1:%s "
-	    "data-dir=%s domain=glo2000.ca", GLOMAIL_VERSION, srv.port, dir);
+	if (testsrv_tls_mode())
+		snprintf(want, sizeof(want), "glomaild %s started "
+		    "listen=127.0.0.1:%s,tls:127.0.0.1:%s data-dir=%s "
+		    "domain=glo2000.ca", GLOMAIL_VERSION, srv.listen_port,
+		    srv.tls_port, dir);
+	else
+		snprintf(want, sizeof(want), "glomaild %s started "
+		    "listen=127.0.0.1:%s data-dir=%s domain=glo2000.ca",
+		    GLOMAIL_VERSION, srv.listen_port, dir);
 	assert_true(testsrv_log_contains(&srv, want));
 }
 
@@ -788,6 +795,83 @@ v6_port(const struct testsrv *s, char *port, size_t len)
 	return -1;
 }
 
+/* Read one raw frame body from fd into buf (NUL-terminated). */
+static void
+read_raw(int fd, char *buf, size_t cap)
+{
+	unsigned char head[4];
+	size_t len, got = 0;
+	ssize_t n;
+
+	while (got < 4) {
+		n = read(fd, head + got, 4 - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	len = (size_t)head[0] << 24 | (size_t)head[1] << 16 |
+	    (size_t)head[2] << 8 | head[3];
+	assert_true(len < cap);
+	for (got = 0; got < len; got += (size_t)n) {
+		n = read(fd, buf + got, len - got);
+		assert_true(n > 0);
+	}
+	buf[len] = '\0';
+}
+
+/*
+ * CAPABILITIES, before and after login: the server's domain and limits as
+ * configured, in the seed peers' JSON style, byte for byte.
+ */
+static void
+test_capabilities(void **state)
+{
+	static const char *const extra[] = { "--domain", "example.org",
+		"--max-frame", "65536", NULL };
+	static const char *const want_default = "{\"header\": 1, "
+	    "\"payload\": {\"protocol\": 1, \"domain\": \"glo2000.ca\", "
+	    "\"limits\": {\"max_frame\": 1048576, \"max_subject\": 998, "
+	    "\"max_recipients\": 1}, \"extensions\": [\"mailbox\", "
+	    "\"password\", \"notices\"]}}";
+	static const char *const want_other = "{\"header\": 1, "
+	    "\"payload\": {\"protocol\": 1, \"domain\": \"example.org\", "
+	    "\"limits\": {\"max_frame\": 65536, \"max_subject\": 998, "
+	    "\"max_recipients\": 1}, \"extensions\": [\"mailbox\", "
+	    "\"password\", \"notices\"]}}";
+	struct testsrv other;
+	char body[512];
+	int fd, ok;
+
+	(void)state;
+	fd = testsrv_connect(&srv);
+	assert_true(fd >= 0);
+	assert_int_equal(wire_send(fd, PROTO_CAPABILITIES, NULL,
+	    FRAME_MAX_DEFAULT), 0);
+	read_raw(fd, body, sizeof(body));
+	assert_string_equal(body, want_default);
+	/* Any login state; the session goes on as before. */
+	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "caps.user",
+	    PASSWORD), PROTO_OK);
+	assert_int_equal(wire_send(fd, PROTO_CAPABILITIES, json_object(),
+	    FRAME_MAX_DEFAULT), 0);
+	read_raw(fd, body, sizeof(body));
+	assert_string_equal(body, want_default);
+	assert_string_equal(expect_error(fd, PROTO_CAPABILITIES,
+	    json_string("x")), "payload is not an object");
+	close(fd);
+
+	assert_int_equal(testsrv_start(&other, extra), 0);
+	fd = testsrv_connect(&other);
+	ok = fd >= 0 && wire_send(fd, PROTO_CAPABILITIES, NULL,
+	    FRAME_MAX_DEFAULT) == 0;
+	if (ok)
+		read_raw(fd, body, sizeof(body));
+	if (fd >= 0)
+		close(fd);
+	testsrv_stop(&other);
+	assert_true(ok);
+	assert_string_equal(body, want_other);
+}
+
 /* IPv6 listeners work beside IPv4 ones ("[::1]:0"). */
 static void
 test_ipv6(void **state)
@@ -835,6 +919,7 @@ main(void)
 		cmocka_unit_test(test_subject_exact),
 		cmocka_unit_test(test_foreign_file),
 		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_capabilities),
 	};
 
 	testsrv_use(&srv, NULL);

@@ -137,7 +137,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (mb == NULL)
 			abort();
-		mailbox_set_loaded(mb);
 		conn_login(c, "fuzz", mb);
 	}
 	data++;

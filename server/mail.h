@@ -1,0 +1,29 @@
+/*
+ * mail.h - the mail side of a session: its mailbox is opened at login, and
+ * kept in step with the Maildir before every list, read and stats.
+ */
+#ifndef GLOMAILD_MAIL_H
+#define GLOMAILD_MAIL_H
+
+struct conn;
+
+/*
+ * The password was right: load user's mailbox on the store pool (unless it
+ * is loaded and current), then log the session in and reply OK, or reply
+ * ERROR "mailbox unavailable". The connection is held meanwhile.
+ */
+void mail_login(struct conn *c, const char *user);
+
+struct mailbox;
+
+/*
+ * Call fn once the index of mb reflects the Maildir as it was when this
+ * request arrived: at once if it does, else after a scan on the store pool
+ * (c held meanwhile; fn is not called if c closed). err is NULL, or the
+ * ERROR text to reply with.
+ */
+typedef void (*mail_fn)(struct conn *c, struct mailbox *mb, const char *err,
+    long long arg);
+void mail_sync(struct conn *c, struct mailbox *mb, mail_fn fn, long long arg);
+
+#endif
