@@ -570,7 +570,7 @@ scenario_bigbox(struct bench *b, struct summary *s)
 	/* [0] the big mailbox, [1] the small one, [2] a fresh session on [0]. */
 	struct client *own = clients_new(b, 3, "box");
 	struct client *snd = clients_new(b, n, "f");
-	struct lat lfill, lcold, lwarm, lbig, lsmall;
+	struct lat lfill, lcold, lwarm, lbig, lsmall, lsubj, lbody;
 	struct result r;
 	long long deficit, nbig, nsmall;
 	double secs, speedup, cost;
@@ -581,6 +581,8 @@ scenario_bigbox(struct bench *b, struct summary *s)
 	lat_init(&lwarm);
 	lat_init(&lbig);
 	lat_init(&lsmall);
+	lat_init(&lsubj);
+	lat_init(&lbody);
 	if (own == NULL)
 		goto fail;
 	client_set_user(&own[2], own[0].user);
@@ -652,6 +654,36 @@ scenario_bigbox(struct bench *b, struct summary *s)
 		phase_run(b, own + i, 1, repeat_step, 0, 0);
 	}
 
+	/* Searches of the big mailbox (the mailbox extension), warm: a
+	 * subject no message has (every entry compared), then a body text
+	 * none holds (every file read). */
+	if (client_cache_frame(&own[2], PROTO_MAILBOX_SEARCH,
+	    json_pack("{s:s}", "subject", "no such subject")) == -1)
+		goto fail;
+	own[2].arg = &lsubj;
+	own[2].count = reps;
+	phase_run(b, own + 2, 1, repeat_step, 0, 0);
+	if (client_cache_frame(&own[2], PROTO_MAILBOX_SEARCH,
+	    json_pack("{s:s}", "body", "no such body text")) == -1)
+		goto fail;
+	own[2].arg = NULL;
+	own[2].count = 1;
+	phase_run(b, own + 2, 1, repeat_step, 0, 0);
+	own[2].arg = &lbody;
+	own[2].count = 5;
+	phase_run(b, own + 2, 1, repeat_step, 0, 0);
+
+	row_init(&r, "bigbox", "search-subject", 1);
+	result_extra(&r, "mailbox", "%lld", nbig);
+	snprintf(r.note, sizeof(r.note), "subject search of %lld (index)",
+	    nbig);
+	row_emit(b, &r, &lsubj, (double)lsubj.sum / 1e9, s);
+	row_init(&r, "bigbox", "search-body", 1);
+	result_extra(&r, "mailbox", "%lld", nbig);
+	snprintf(r.note, sizeof(r.note), "body search of %lld (files, warm)",
+	    nbig);
+	row_emit(b, &r, &lbody, (double)lbody.sum / 1e9, s);
+
 	row_init(&r, "bigbox", "cold-list", 1);
 	result_extra(&r, "mailbox", "%lld", nbig);
 	snprintf(r.note, sizeof(r.note), "first list of %lld in a session",
@@ -688,6 +720,8 @@ fail:
 	lat_free(&lfill);
 	lat_free(&lcold);
 	lat_free(&lwarm);
+	lat_free(&lsubj);
+	lat_free(&lbody);
 	lat_free(&lbig);
 	lat_free(&lsmall);
 	clients_free(own, 3);
