@@ -453,7 +453,7 @@ mail_sync(struct conn *c, struct mailbox *mb, mail_fn fn, long long arg)
 }
 
 /* Check the index against the Maildir in the background. */
-static void
+void
 mail_verify(struct server *srv, struct mailbox *mb)
 {
 	struct mail_box *ctx = mail_box(mb);

@@ -26,4 +26,9 @@ typedef void (*mail_fn)(struct conn *c, struct mailbox *mb, const char *err,
     long long arg);
 void mail_sync(struct conn *c, struct mailbox *mb, mail_fn fn, long long arg);
 
+/* Check the index of mb against the Maildir with a scan in the background
+ * (after mailbox_own_change said a change of ours is trusted). */
+struct server;
+void mail_verify(struct server *srv, struct mailbox *mb);
+
 #endif

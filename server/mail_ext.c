@@ -631,6 +631,7 @@ struct change_job {
 		int rc;
 		int error;
 	} *item;
+	struct mailbox_stamp before, after; /* around the changes */
 	int failed;                  /* the Maildir could not be opened */
 	int error;
 };
@@ -660,12 +661,18 @@ change_work(void *arg)
 		j->error = errno;
 		return;
 	}
+	/* The looks around the changes let the index know they are ours,
+	 * so the next request need not rescan a large mailbox. */
+	if (mailbox_stamp_take(md, &j->before) == -1)
+		j->before.valid = 0;
 	for (i = 0; i < j->n; i++) {
 		it = &j->item[i];
 		it->rc = j->deleting ? maildir_delete(md, &it->file) :
 		    maildir_set_flags(md, &it->file, j->add, j->remove);
 		it->error = it->rc == -1 ? errno : 0;
 	}
+	if (mailbox_stamp_take(md, &j->after) == -1)
+		j->after.valid = 0;
 	close(md);
 }
 
@@ -702,7 +709,9 @@ change_done(void *arg)
 		log_write(LOG_LEVEL_ERROR, conn_id(c), "%s user=%s: %s", what,
 		    j->user, strerror(j->error));
 		failed = j->n;
-	}
+	} else if (done > 0 && mailbox_own_change(j->mb, &j->before,
+	    &j->after))
+		mail_verify(conn_server(c), j->mb);
 	log_write(LOG_LEVEL_INFO, conn_id(c), "%s user=%s done=%zu gone=%zu "
 	    "failed=%zu", what, j->user, done, gone, failed);
 	if (failed > 0)

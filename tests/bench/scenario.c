@@ -81,6 +81,51 @@ repeat_step(struct client *c, struct msg *reply)
 	return client_send_frame(c, c->arg) == 0;
 }
 
+/* Ids of a mailbox's newest messages, for flag changes and deletes. */
+#define BENCH_IDS 64
+static char bench_ids[BENCH_IDS][256];
+static int bench_nids, bench_deleting;
+
+static int
+ids_step(struct client *c, struct msg *reply)
+{
+	json_t *m;
+	size_t i;
+
+	if (reply == NULL) {
+		if (client_request(c, PROTO_MAILBOX_LIST, json_pack("{s:i}",
+		    "limit", BENCH_IDS), NULL) == -1)
+			return 0;
+		c->need_payload = 1;
+		return 1;
+	}
+	bench_nids = 0;
+	json_array_foreach(json_object_get(msg_payload(reply), "messages"), i,
+	    m)
+		if (bench_nids < BENCH_IDS)
+			snprintf(bench_ids[bench_nids++], sizeof(bench_ids[0]),
+			    "%s", json_string_value(json_object_get(m, "id")));
+	return 0;
+}
+
+/* Flag changes (flagged set, then cleared, over the ids), or deletes. */
+static int
+change_step(struct client *c, struct msg *reply)
+{
+	int k;
+
+	(void)reply;
+	if (c->count <= 0 || bench_nids == 0)
+		return 0;
+	k = --c->count;
+	if (bench_deleting)
+		return client_request(c, PROTO_MAILBOX_DELETE, json_pack(
+		    "{s:[s]}", "ids", bench_ids[k % bench_nids]), c->arg) == 0;
+	return client_request(c, PROTO_MAILBOX_FLAGS, json_pack("{s:[s], s:[s]}",
+	    "ids", bench_ids[k % bench_nids], (k / bench_nids) % 2 ? "add" :
+	    "remove", "flagged"), c->arg) == 0;
+}
+
 /* One stats request; the mailbox's message count lands in c->count. */
 static int
 count_step(struct client *c, struct msg *reply)
@@ -570,7 +615,7 @@ scenario_bigbox(struct bench *b, struct summary *s)
 	/* [0] the big mailbox, [1] the small one, [2] a fresh session on [0]. */
 	struct client *own = clients_new(b, 3, "box");
 	struct client *snd = clients_new(b, n, "f");
-	struct lat lfill, lcold, lwarm, lbig, lsmall, lsubj, lbody;
+	struct lat lfill, lcold, lwarm, lbig, lsmall, lsubj, lbody, lflag, ldel;
 	struct result r;
 	long long deficit, nbig, nsmall;
 	double secs, speedup, cost;
@@ -583,6 +628,8 @@ scenario_bigbox(struct bench *b, struct summary *s)
 	lat_init(&lsmall);
 	lat_init(&lsubj);
 	lat_init(&lbody);
+	lat_init(&lflag);
+	lat_init(&ldel);
 	if (own == NULL)
 		goto fail;
 	client_set_user(&own[2], own[0].user);
@@ -673,6 +720,27 @@ scenario_bigbox(struct bench *b, struct summary *s)
 	own[2].count = 5;
 	phase_run(b, own + 2, 1, repeat_step, 0, 0);
 
+	/* Flag changes and deletes in the big mailbox, each on disk. */
+	own[2].arg = NULL;
+	phase_run(b, own + 2, 1, ids_step, 0, 0);
+	bench_deleting = 0;
+	own[2].arg = &lflag;
+	own[2].count = 2 * bench_nids;
+	phase_run(b, own + 2, 1, change_step, 0, 0);
+	bench_deleting = 1;
+	own[2].arg = &ldel;
+	own[2].count = bench_nids / 2;
+	phase_run(b, own + 2, 1, change_step, 0, 0);
+
+	row_init(&r, "bigbox", "flag", 1);
+	result_extra(&r, "mailbox", "%lld", nbig);
+	snprintf(r.note, sizeof(r.note), "flagged set/cleared by id, durable");
+	row_emit(b, &r, &lflag, (double)lflag.sum / 1e9, s);
+	row_init(&r, "bigbox", "delete", 1);
+	result_extra(&r, "mailbox", "%lld", nbig);
+	snprintf(r.note, sizeof(r.note), "one id a request, durable");
+	row_emit(b, &r, &ldel, (double)ldel.sum / 1e9, s);
+
 	row_init(&r, "bigbox", "search-subject", 1);
 	result_extra(&r, "mailbox", "%lld", nbig);
 	snprintf(r.note, sizeof(r.note), "subject search of %lld (index)",
@@ -722,6 +790,8 @@ fail:
 	lat_free(&lwarm);
 	lat_free(&lsubj);
 	lat_free(&lbody);
+	lat_free(&lflag);
+	lat_free(&ldel);
 	lat_free(&lbig);
 	lat_free(&lsmall);
 	clients_free(own, 3);
