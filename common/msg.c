@@ -200,6 +200,141 @@ get_count(json_t *p, const char *key, long long *out_r, const char **why_r)
 	return 0;
 }
 
+/* An optional integer field within [0, max]. */
+static int
+get_range(json_t *p, const char *key, long long max, long long *out_r,
+    const char **why_r, const char *bad, const char *range)
+{
+	json_t *v = p != NULL ? json_object_get(p, key) : NULL;
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v)) {
+		*why_r = bad;
+		return -1;
+	}
+	if (json_integer_value(v) < 0 || json_integer_value(v) > max) {
+		*why_r = range;
+		return -1;
+	}
+	*out_r = json_integer_value(v);
+	return 0;
+}
+
+static int
+get_bool(json_t *p, const char *key, int *out_r, const char **why_r,
+    const char *bad)
+{
+	json_t *v = p != NULL ? json_object_get(p, key) : NULL;
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_boolean(v)) {
+		*why_r = bad;
+		return -1;
+	}
+	*out_r = json_is_true(v);
+	return 0;
+}
+
+/* A message id: what the store names a file with, so one short component. */
+static int
+id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n > 0 && n < 256 && strchr(id, '/') == NULL &&
+	       strchr(id, ':') == NULL;
+}
+
+static int
+get_ids(json_t *p, json_t **ids_r, const char **why_r)
+{
+	json_t *list = p != NULL ? json_object_get(p, "ids") : NULL, *item;
+	size_t i;
+
+	if (list == NULL) {
+		*why_r = "missing field: ids";
+		return -1;
+	}
+	if (!json_is_array(list)) {
+		*why_r = "ids is not a list";
+		return -1;
+	}
+	if (json_array_size(list) == 0) {
+		*why_r = "ids is empty";
+		return -1;
+	}
+	if (json_array_size(list) > MSG_IDS_MAX) {
+		*why_r = "too many ids";
+		return -1;
+	}
+	json_array_foreach (list, i, item) {
+		if (!json_is_string(item)) {
+			*why_r = "ids holds a non-string";
+			return -1;
+		}
+		if (!id_ok(json_string_value(item))) {
+			*why_r = "invalid message id";
+			return -1;
+		}
+	}
+	*ids_r = list;
+	return 0;
+}
+
+/* An optional list of flag names: "seen", "flagged". */
+static int
+get_flags(json_t *p, const char *key, unsigned *out_r, const char **why_r,
+    const char *bad)
+{
+	json_t *list = p != NULL ? json_object_get(p, key) : NULL, *item;
+	const char *name;
+	size_t i;
+
+	*out_r = 0;
+	if (list == NULL || json_is_null(list))
+		return 0;
+	if (!json_is_array(list)) {
+		*why_r = bad;
+		return -1;
+	}
+	json_array_foreach (list, i, item) {
+		name = json_string_value(item);
+		if (name != NULL && strcmp(name, "seen") == 0)
+			*out_r |= MSG_FLAG_SEEN;
+		else if (name != NULL && strcmp(name, "flagged") == 0)
+			*out_r |= MSG_FLAG_FLAGGED;
+		else {
+			*why_r = "unknown flag";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+get_query(json_t *p, struct msg_mb_query *q, int search, const char **why_r)
+{
+	if (get_bool(p, "unread", &q->unread, why_r,
+	        "field is not a boolean: unread") == -1 ||
+	    get_range(p, "offset", MSG_OFFSET_MAX, &q->offset, why_r,
+	        "field is not an integer: offset",
+	        "offset out of range") == -1 ||
+	    get_range(p, "limit", MSG_LIMIT_MAX, &q->limit, why_r,
+	        "field is not an integer: limit", "limit out of range") == -1)
+		return -1;
+	if (!search)
+		return 0;
+	if (STR("from", 1, &q->from) == -1 || STR("to", 1, &q->to) == -1 ||
+	    STR("subject", 1, &q->subject) == -1 ||
+	    STR("body", 1, &q->body) == -1 || STR("text", 1, &q->text) == -1 ||
+	    STR("since", 1, &q->since) == -1 ||
+	    STR("before", 1, &q->before) == -1)
+		return -1;
+	return 0;
+}
+
 int
 msg_unpack(const struct msg *msg, enum proto_shape shape, union msg_args *a,
     const char **why_r)
@@ -256,6 +391,47 @@ msg_unpack(const struct msg *msg, enum proto_shape shape, union msg_args *a,
 	case PROTO_SHAPE_STATS:
 		if (get_count(p, "count", &a->stats.count, why_r) == -1 ||
 		    get_count(p, "size", &a->stats.size, why_r) == -1)
+			return -1;
+		return 0;
+	case PROTO_SHAPE_MB_LIST:
+	case PROTO_SHAPE_MB_SEARCH:
+		return get_query(p, &a->query, shape == PROTO_SHAPE_MB_SEARCH,
+		    why_r);
+	case PROTO_SHAPE_MB_ID:
+		if (STR("id", 0, &a->ids.id) == -1)
+			return -1;
+		if (!id_ok(a->ids.id)) {
+			*why_r = "invalid message id";
+			return -1;
+		}
+		return 0;
+	case PROTO_SHAPE_MB_IDS:
+		return get_ids(p, &a->ids.ids, why_r);
+	case PROTO_SHAPE_MB_FLAGS:
+		if (get_ids(p, &a->ids.ids, why_r) == -1 ||
+		    get_flags(p, "add", &a->ids.add, why_r,
+		        "add is not a list") == -1 ||
+		    get_flags(p, "remove", &a->ids.remove, why_r,
+		        "remove is not a list") == -1)
+			return -1;
+		if ((a->ids.add | a->ids.remove) == 0) {
+			*why_r = "no flag to change";
+			return -1;
+		}
+		if ((a->ids.add & a->ids.remove) != 0) {
+			*why_r = "a flag both added and removed";
+			return -1;
+		}
+		return 0;
+	case PROTO_SHAPE_PASSWORDS:
+		if (STR("password", 0, &a->passwords.password) == -1 ||
+		    STR("new_password", 0, &a->passwords.new_password) == -1)
+			return -1;
+		return 0;
+	case PROTO_SHAPE_NOTICE:
+		if (STR("id", 0, &a->notice.id) == -1 ||
+		    STR("sender", 0, &a->notice.sender) == -1 ||
+		    STR("subject", 0, &a->notice.subject) == -1)
 			return -1;
 		return 0;
 	}

@@ -51,6 +51,38 @@ struct msg_stats {
 	long long size;
 };
 
+/* The mailbox extension's list and search (absent strings are NULL). */
+#define MSG_IDS_MAX 1000    /* ids in one delete or flag change */
+#define MSG_LIMIT_MAX 10000 /* entries in one page */
+#define MSG_OFFSET_MAX 1000000000LL
+#define MSG_FLAG_SEEN 0x1
+#define MSG_FLAG_FLAGGED 0x2
+
+struct msg_mb_query {
+	int unread;       /* only messages not seen */
+	long long offset; /* entries skipped, 0 by default */
+	long long limit;  /* entries at most; 0: all */
+	const char *from, *to, *subject, *body, *text;
+	const char *since, *before; /* "YYYY-MM-DD", UTC */
+};
+
+struct msg_mb_ids {
+	const char *id;       /* PROTO_SHAPE_MB_ID */
+	json_t *ids;          /* array of strings, borrowed */
+	unsigned add, remove; /* MSG_FLAG_* */
+};
+
+struct msg_passwords {
+	const char *password;
+	const char *new_password;
+};
+
+struct msg_notice {
+	const char *id;
+	const char *sender;
+	const char *subject;
+};
+
 union msg_args {
 	const char *error_message;          /* PROTO_SHAPE_ERROR */
 	struct msg_credentials credentials; /* PROTO_SHAPE_CREDENTIALS */
@@ -59,6 +91,10 @@ union msg_args {
 	json_t *email_list;               /* PROTO_SHAPE_EMAIL_LIST, borrowed */
 	struct msg_stats stats;           /* PROTO_SHAPE_STATS */
 	struct msg_email_many email_many; /* PROTO_SHAPE_EMAIL_MANY */
+	struct msg_mb_query query;        /* PROTO_SHAPE_MB_LIST, _SEARCH */
+	struct msg_mb_ids ids;            /* PROTO_SHAPE_MB_ID, _IDS, _FLAGS */
+	struct msg_passwords passwords;   /* PROTO_SHAPE_PASSWORDS */
+	struct msg_notice notice;         /* PROTO_SHAPE_NOTICE */
 };
 
 /*

@@ -48,6 +48,14 @@ enum proto_shape {
 	PROTO_SHAPE_STATS,      /* count, size */
 	PROTO_SHAPE_EMAIL_MANY, /* to: [strings], cc?: [strings], subject,
 	                           content */
+	PROTO_SHAPE_MB_LIST,    /* unread?, offset?, limit? */
+	PROTO_SHAPE_MB_ID,      /* id */
+	PROTO_SHAPE_MB_IDS,     /* ids: 1 to 1000 ids */
+	PROTO_SHAPE_MB_FLAGS,   /* ids, add?, remove? ("seen", "flagged") */
+	PROTO_SHAPE_MB_SEARCH,  /* from?, to?, subject?, body?, text?,
+	                           since?, before?, unread?, offset?, limit? */
+	PROTO_SHAPE_PASSWORDS,  /* password, new_password */
+	PROTO_SHAPE_NOTICE,     /* id, sender, subject */
 };
 
 struct proto_msginfo {

@@ -422,6 +422,29 @@ conn_send_frame(struct conn *c, const unsigned char *frame, size_t len)
 	return 0;
 }
 
+int
+conn_notice(struct conn *c, const unsigned char *frame, size_t len)
+{
+	const struct config *cfg = c->env->cfg;
+	size_t queued;
+
+	if (c->state == CONN_DEAD || c->state == CONN_CLOSING ||
+	    c->state == CONN_WORKING_LAST)
+		return -1;
+	queued = evbuffer_get_length(bufferevent_get_output(c->bev));
+	if (queued + len > cfg->max_output ||
+	    c->env->held + len > cfg->max_memory) {
+		log_write(LOG_LEVEL_DEBUG, c->id,
+		    "notice dropped length=%zu "
+		    "queued=%zu",
+		    len, queued);
+		return -1;
+	}
+	if (bufferevent_write(c->bev, frame, len) == -1)
+		return -1;
+	return 0;
+}
+
 void
 conn_reply(struct conn *c, int header, json_t *payload)
 {

@@ -97,6 +97,15 @@ void conn_reply_error(struct conn *c, const char *text);
 int conn_send_frame(struct conn *c, const unsigned char *frame, size_t len);
 
 /*
+ * Queue an unsolicited notice frame (copied) after whatever is queued, so
+ * never inside a reply; or drop it, whatever its size, when it would take
+ * this client's queued output past max-output or every connection's memory
+ * past max-memory (a client that does not read loses notices, not server
+ * memory), or when the connection is closing. 0, or -1 (dropped).
+ */
+int conn_notice(struct conn *c, const unsigned char *frame, size_t len);
+
+/*
  * Log the session in as user with its mailbox (the reference is taken), or
  * out: the session is the one record of who is logged in; the timeouts and
  * the size of a request change with it.

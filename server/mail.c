@@ -28,6 +28,7 @@
 #include "frame.h"
 #include "log.h"
 #include "mail.h"
+#include "mail_ext.h"
 #include "mailbox.h"
 #include "maildir.h"
 #include "message.h"
@@ -124,6 +125,10 @@ send_done(void *arg)
 	    (mb = mailbox_find(server_mailboxes(j->srv), j->rcpt)) != NULL &&
 	    mailbox_add(mb, &j->file, &j->index) == -1)
 		log_error("cannot index a delivery to %s", j->rcpt);
+	/* Sessions of the recipient that asked hear of it. */
+	if ((mb = mailbox_find(server_mailboxes(j->srv), j->rcpt)) != NULL)
+		mail_ext_delivered(mb, &j->file,
+		    j->indexable ? &j->index : &j->info);
 	log_write(LOG_LEVEL_DEBUG, conn_id(c),
 	    "delivered from=%s to=%s size=%zu", j->info.from, j->rcpt, j->len);
 	deliverylog_note(DELIVERYLOG_DELIVERED, j->len, time(NULL));
@@ -229,9 +234,6 @@ out:
  * the client saw): it waits for the next one, which starts when the running
  * one ends and serves every request that queued meanwhile.
  */
-typedef void (*mail_fn)(struct conn *c, struct mailbox *mb, const char *err,
-    long long arg);
-
 struct mail_wait {
 	TAILQ_ENTRY(mail_wait) link;
 	struct conn *conn;  /* held */
@@ -418,7 +420,7 @@ fail:
  * Call fn once the index of mb reflects the Maildir as it was when this
  * request arrived: now if it does, else after a scan.
  */
-static void
+void
 mail_sync(struct conn *c, struct mailbox *mb, mail_fn fn, long long arg)
 {
 	struct server *srv = conn_server(c);
@@ -458,7 +460,7 @@ mail_sync(struct conn *c, struct mailbox *mb, mail_fn fn, long long arg)
 }
 
 /* Check the index against the Maildir in the background. */
-static void
+void
 mail_verify(struct server *srv, struct mailbox *mb)
 {
 	struct mail_box *ctx = mail_box(mb);

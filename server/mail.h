@@ -14,4 +14,21 @@ struct conn;
  */
 void mail_login(struct conn *c, const char *user);
 
+struct mailbox;
+
+/*
+ * Call fn once the index of mb reflects the Maildir as it was when this
+ * request arrived: at once if it does, else after a scan on the store pool
+ * (c held meanwhile; fn is not called if c closed). err is NULL, or the
+ * ERROR text to reply with.
+ */
+typedef void (*mail_fn)(struct conn *c, struct mailbox *mb, const char *err,
+    long long arg);
+void mail_sync(struct conn *c, struct mailbox *mb, mail_fn fn, long long arg);
+
+/* Check the index of mb against the Maildir with a scan in the background
+ * (after mailbox_own_change said a change of ours is trusted). */
+struct server;
+void mail_verify(struct server *srv, struct mailbox *mb);
+
 #endif

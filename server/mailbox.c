@@ -51,6 +51,8 @@ struct mailbox {
 	                               verifying scan to come */
 	void *ctx;
 	void (*ctx_free)(void *);
+	struct conn **subs; /* sessions wanting notices */
+	size_t nsubs;
 };
 
 struct mailboxes {
@@ -107,6 +109,11 @@ mailbox_entry_release(struct mailbox_entry *e)
 	if (e == NULL || --e->refs > 0)
 		return;
 	free(e->line);
+	free(e->from);
+	free(e->to);
+	free(e->cc);
+	free(e->subject);
+	free(e->date);
 	free(e);
 }
 
@@ -135,6 +142,7 @@ mailbox_destroy(struct mailbox *mb)
 	}
 	free(mb->entries);
 	free(mb->hash);
+	free(mb->subs);
 	free(mb->user);
 	free(mb);
 }
@@ -362,6 +370,14 @@ entry_new(const struct maildir_file *file, const struct message_info *info)
 	if (asprintf(&e->line, "%s - %.*s %s", info->from,
 	        subject_len(info->subject), info->subject, info->date) < 0) {
 		free(e);
+		return NULL;
+	}
+	if ((e->from = strdup(info->from)) == NULL ||
+	    (e->to = strdup(info->to)) == NULL ||
+	    (e->cc = strdup(info->cc != NULL ? info->cc : "")) == NULL ||
+	    (e->subject = strdup(info->subject)) == NULL ||
+	    (e->date = strdup(info->date)) == NULL) {
+		mailbox_entry_release(e);
 		return NULL;
 	}
 	return e;
@@ -899,4 +915,58 @@ mailbox_scan_free(struct mailbox_scan *scan)
 	free(scan->files);
 	mailbox_view_release(scan->known);
 	free(scan);
+}
+
+struct mailbox_entry *
+mailbox_get(struct mailbox *mb, const char *id)
+{
+	char eid[MAILDIR_ID_MAX];
+	size_t i;
+
+	/* An id is a base name, but for names hashed into one ("="...). */
+	if (id[0] != '=')
+		return strchr(id, ':') == NULL ? lookup(mb, id) : NULL;
+	for (i = 0; i < mb->n; i++) {
+		maildir_id(mb->entries[i]->base, eid);
+		if (strcmp(eid, id) == 0)
+			return mb->entries[i];
+	}
+	return NULL;
+}
+
+int
+mailbox_subscribe(struct mailbox *mb, struct conn *c)
+{
+	struct conn **grown;
+	size_t i;
+
+	for (i = 0; i < mb->nsubs; i++)
+		if (mb->subs[i] == c)
+			return 0;
+	if ((grown = realloc(mb->subs, (mb->nsubs + 1) * sizeof(*grown))) ==
+	    NULL)
+		return -1;
+	mb->subs = grown;
+	mb->subs[mb->nsubs++] = c;
+	return 0;
+}
+
+void
+mailbox_unsubscribe(struct mailbox *mb, struct conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < mb->nsubs; i++) {
+		if (mb->subs[i] == c) {
+			mb->subs[i] = mb->subs[--mb->nsubs];
+			return;
+		}
+	}
+}
+
+struct conn *const *
+mailbox_subscribers(const struct mailbox *mb, size_t *n_r)
+{
+	*n_r = mb->nsubs;
+	return mb->subs;
 }

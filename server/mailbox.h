@@ -34,6 +34,7 @@
  */
 #define MAILBOX_SUBJECT_MAX 998
 
+struct conn;
 struct mailbox;
 struct mailboxes;
 struct mailbox_scan;
@@ -56,6 +57,8 @@ struct mailbox_entry {
 	struct maildir_file file; /* where it is on disk */
 	time_t when;              /* Date:, for ordering */
 	char *line;               /* "<sender> - <subject> <date>" */
+	char *from, *to, *cc, *subject, *date; /* sanitized, for the
+	                                          structured list and search */
 	/* Bookkeeping of the index (reactor thread only). */
 	unsigned refs;    /* the index, each view, each reader */
 	int gone;         /* no longer in the index */
@@ -108,8 +111,19 @@ uint64_t mailbox_generation(const struct mailbox *mb);
 int mailbox_add(struct mailbox *mb, const struct maildir_file *file,
     const struct message_info *info);
 
-/* A reader found the file gone: drop it from the index. */
+/* A reader found the file gone (or deleted it): drop it from the index. */
 void mailbox_remove(struct mailbox *mb, struct mailbox_entry *e);
+
+/* The indexed entry whose maildir_id() is id, or NULL. */
+struct mailbox_entry *mailbox_get(struct mailbox *mb, const char *id);
+
+/*
+ * Sessions that asked for new-mail notices: at most one entry per
+ * connection. 0, or -1 (no memory). The list is borrowed.
+ */
+int mailbox_subscribe(struct mailbox *mb, struct conn *c);
+void mailbox_unsubscribe(struct mailbox *mb, struct conn *c);
+struct conn *const *mailbox_subscribers(const struct mailbox *mb, size_t *n_r);
 
 size_t mailbox_count(const struct mailbox *mb);
 long long mailbox_size(const struct mailbox *mb);

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "fault.h"
 #include "log.h"
 #include "maildir.h"
@@ -717,6 +719,147 @@ maildir_mark_seen(int md, struct maildir_file *f)
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	f->in_cur = 1;
 	return 0;
+}
+
+void
+maildir_id(const char *name, char id_r[MAILDIR_ID_MAX])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char h[16];
+	size_t blen = base_len(name), i;
+	int plain = blen > 0 && name[0] != '=';
+
+	for (i = 0; plain && i < blen; i++)
+		if (name[i] <= ' ' || name[i] > '~' || name[i] == '/')
+			plain = 0;
+	if (plain && blen < MAILDIR_ID_MAX) {
+		memcpy(id_r, name, blen);
+		id_r[blen] = '\0';
+		return;
+	}
+	crypto_generichash(h, sizeof(h), (const unsigned char *)name, blen,
+	    NULL, 0);
+	id_r[0] = '=';
+	for (i = 0; i < sizeof(h); i++) {
+		id_r[1 + 2 * i] = hex[h[i] >> 4];
+		id_r[2 + 2 * i] = hex[h[i] & 0xf];
+	}
+	id_r[1 + 2 * sizeof(h)] = '\0';
+}
+
+const char *
+maildir_flags(const char *name)
+{
+	const char *info = strstr(name, ":2,");
+
+	return info != NULL ? info + 3 : "";
+}
+
+/* The name f gets with flags added and removed, flags in ASCII order. */
+static int
+flagged_name(const char *name, const char *add, const char *remove,
+    char out[MAILDIR_NAME_MAX])
+{
+	char have[128] = "", flags[128];
+	const char *old = maildir_flags(name);
+	size_t k = 0, i;
+	int c, n;
+
+	for (i = 0; old[i] != '\0'; i++)
+		if ((unsigned char)old[i] < 128)
+			have[(unsigned char)old[i]] = 1;
+	for (i = 0; add[i] != '\0'; i++)
+		have[(unsigned char)add[i] & 127] = 1;
+	for (i = 0; remove[i] != '\0'; i++)
+		have[(unsigned char)remove[i] & 127] = 0;
+	for (c = 33; c < 127; c++)
+		if (have[c])
+			flags[k++] = (char)c;
+	flags[k] = '\0';
+	n = snprintf(out, MAILDIR_NAME_MAX, "%.*s:2,%s", (int)base_len(name),
+	    name, flags);
+	if (n < 0 || n >= MAILDIR_NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* fsync a subdirectory of md. */
+static int
+sync_sub(int md, const char *sub)
+{
+	int fd, rc;
+
+	if ((fd = maildir_open(md, sub)) == -1)
+		return -1;
+	rc = fsync(fd);
+	close_keep_errno(fd);
+	return rc;
+}
+
+int
+maildir_set_flags(int md, struct maildir_file *f, const char *add,
+    const char *remove)
+{
+	char name[MAILDIR_NAME_MAX];
+	int from, to, rc, tries, was_new;
+
+	for (tries = 0; tries < 3; tries++) {
+		if (flagged_name(f->name, add, remove, name) == -1)
+			return -1;
+		if (f->in_cur && strcmp(name, f->name) == 0)
+			return 0;
+		if (!name_ok(f->name) ||
+		    (from = maildir_open(md, f->in_cur ? "cur" : "new")) == -1)
+			return -1;
+		if ((to = maildir_open(md, "cur")) == -1) {
+			close_keep_errno(from);
+			return -1;
+		}
+		rc = fault_hit("flag-rename")
+		         ? -1
+		         : renameat(from, f->name, to, name);
+		close_keep_errno(from);
+		close_keep_errno(to);
+		if (rc == 0) {
+			was_new = !f->in_cur;
+			snprintf(f->name, sizeof(f->name), "%s", name);
+			f->in_cur = 1;
+			if (sync_sub(md, "cur") == -1 ||
+			    (was_new && sync_sub(md, "new") == -1))
+				return -1;
+			return 0;
+		}
+		/* Another reader moved it: look for it in cur/. */
+		if (errno != ENOENT || find_in_cur(md, f) == -1)
+			return -1;
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+int
+maildir_delete(int md, struct maildir_file *f)
+{
+	int sub, rc, tries;
+
+	for (tries = 0; tries < 3; tries++) {
+		if (!name_ok(f->name) ||
+		    (sub = maildir_open(md, f->in_cur ? "cur" : "new")) == -1)
+			return -1;
+		rc = fault_hit("unlink") ? -1 : unlinkat(sub, f->name, 0);
+		if (rc == 0) {
+			rc = fsync(sub);
+			close_keep_errno(sub);
+			return rc;
+		}
+		close_keep_errno(sub);
+		if (errno != ENOENT || find_in_cur(md, f) == -1)
+			return -1;
+	}
+	errno = EAGAIN;
+	return -1;
 }
 
 int

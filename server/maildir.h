@@ -103,6 +103,34 @@ char *maildir_read(int md, struct maildir_file *f, size_t max, size_t *len_r);
 int maildir_mark_seen(int md, struct maildir_file *f);
 
 /*
+ * The stable id of a message file: the base of its name (what comes before
+ * ":2,"), which never changes with its flags and is never reused; a base
+ * that is not printable ASCII (another writer's), or starts with '=', is
+ * "=" and a hash of it in hex instead. id_r holds MAILDIR_ID_MAX bytes.
+ */
+#define MAILDIR_ID_MAX MAILDIR_NAME_MAX
+void maildir_id(const char *name, char id_r[MAILDIR_ID_MAX]);
+
+/* Maildir info flags of a name, e.g. "FS" ("" without ":2,"). */
+const char *maildir_flags(const char *name);
+
+/*
+ * Set and clear info flags (ASCII letters, e.g. "S", "F") of a message of
+ * md: one rename into cur/ under the new name, then an fsync of cur/ (and
+ * of new/ when it came from there), so the change is on disk when it
+ * returns 0. A file moved meanwhile by another reader is found in cur/.
+ * *f is updated. -1 with errno set (ENOENT: the message is gone).
+ */
+int maildir_set_flags(int md, struct maildir_file *f, const char *add,
+    const char *remove);
+
+/*
+ * Delete a message of md: unlink, then fsync of its directory, so the
+ * deletion is on disk when it returns 0. ENOENT: it was already gone.
+ */
+int maildir_delete(int md, struct maildir_file *f);
+
+/*
  * Remove the regular files a crashed delivery left in md's tmp/ (anything
  * else there, a symbolic link included, is logged and left). Only safe
  * while no delivery into md is under way (at start-up). Returns the count

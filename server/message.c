@@ -458,6 +458,7 @@ message_info_clear(struct message_info *info)
 {
 	free(info->from);
 	free(info->to);
+	free(info->cc);
 	free(info->subject);
 	free(info->date);
 	free(info->body);
@@ -559,6 +560,7 @@ static const struct {
 	{ "To", 2, offsetof(struct message_info, to), 1 },
 	{ "Subject", 7, offsetof(struct message_info, subject), 0 },
 	{ "Date", 4, offsetof(struct message_info, date), 0 },
+	{ "Cc", 2, offsetof(struct message_info, cc), 0 },
 };
 
 /*
@@ -933,6 +935,7 @@ message_parse(const char *buf, size_t len, int with_body,
 	tmp.p = NULL;
 	if ((info->from == NULL && (info->from = strdup("")) == NULL) ||
 	    (info->to == NULL && (info->to = strdup("")) == NULL) ||
+	    (info->cc == NULL && (info->cc = strdup("")) == NULL) ||
 	    (info->subject == NULL && (info->subject = strdup("")) == NULL) ||
 	    (info->date == NULL && (info->date = strdup("")) == NULL))
 		goto fail;

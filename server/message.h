@@ -20,6 +20,7 @@ struct message_info {
 	char *date;    /* the Date: header as written, or "" */
 	time_t when;   /* Date: parsed, or -1 */
 	char *body;    /* only when asked for: UTF-8, after the blank line */
+	char *cc;      /* Cc: as written (decoded), or "" */
 };
 
 /*

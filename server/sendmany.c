@@ -27,6 +27,7 @@
 #include "deliverylog.h"
 #include "dispatch.h"
 #include "log.h"
+#include "mail_ext.h"
 #include "mailbox.h"
 #include "maildir.h"
 #include "message.h"
@@ -193,12 +194,14 @@ many_done(void *arg)
 		switch (r->result) {
 		case R_DELIVERED:
 			server_count_delivery(j->srv);
-			if (j->indexable &&
-			    (mb = mailbox_find(server_mailboxes(j->srv),
-			         r->name)) != NULL &&
+			mb = mailbox_find(server_mailboxes(j->srv), r->name);
+			if (j->indexable && mb != NULL &&
 			    mailbox_add(mb, &r->file, &j->index) == -1)
 				log_error("cannot index a delivery to %s",
 				    r->name);
+			/* Sessions of the recipient that asked hear of it. */
+			if (j->indexable && mb != NULL)
+				mail_ext_delivered(mb, &r->file, &j->index);
 			log_write(LOG_LEVEL_DEBUG, conn_id(c),
 			    "delivered "
 			    "from=%s to=%s size=%zu",

@@ -24,6 +24,12 @@ session_logout(struct session *s)
 {
 	mailbox_view_release(s->view);
 	s->view = NULL;
+	if (s->notices != NULL)
+		mailbox_unsubscribe(s->mailbox, s->notices);
+	s->notices = NULL;
+	if (s->pending != NULL)
+		s->pending_free(s->pending);
+	s->pending = NULL;
 	mailbox_release(s->mailbox);
 	s->mailbox = NULL;
 	s->user[0] = '\0';

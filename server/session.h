@@ -10,10 +10,15 @@
 #include "mailbox.h"
 #include "rules.h"
 
+struct conn;
+
 struct session {
 	char user[RULES_USERNAME_MAX + 1]; /* "" while logged out */
 	struct mailbox *mailbox;           /* held while logged in */
 	struct mailbox_view *view;         /* the last list, or NULL */
+	struct conn *notices;              /* subscribed: its connection */
+	void *pending;                     /* a request waiting for a scan */
+	void (*pending_free)(void *);      /* frees it if the session ends */
 };
 
 /* Log in as user (a valid name) with its mailbox (the reference is taken). */

@@ -41,6 +41,7 @@
 #include "config.h"
 #include "conn.h"
 #include "log.h"
+#include "mail_ext.h"
 #include "mailbox.h"
 #include "maildir.h"
 #include "message.h"
@@ -476,6 +477,8 @@ commit_done(void *arg)
 			    mailbox_add(mb, &j->file[i], &j->info) == -1)
 				log_error("cannot index a delivery to %s",
 				    j->tx->rcpt[i]);
+			if (mb != NULL && j->info.from != NULL)
+				mail_ext_delivered(mb, &j->file[i], &j->info);
 			log_write(LOG_LEVEL_INFO, s->id,
 			    "smtp delivered "
 			    "id=%s from=<%s> to=%s size=%zu",

@@ -370,3 +370,66 @@ fail:
 	errno = saved;
 	return USERS_FAILED;
 }
+
+int
+users_replace_file(int dirfd, const char *name, const char *data, size_t len)
+{
+	unsigned char rnd[8];
+	char rhex[sizeof(rnd) * 2 + 1], tmp[MAILDIR_NAME_MAX];
+	int n, saved;
+
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(rhex, sizeof(rhex), rnd, sizeof(rnd));
+	n = snprintf(tmp, sizeof(tmp), ".%s.%s", name, rhex);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (write_file_durable(dirfd, tmp, data, len) == -1)
+		goto fail;
+	/* A test's crash between the new file and the rename. */
+	if (fault_hit("replace") || renameat(dirfd, tmp, dirfd, name) == -1)
+		goto fail;
+	return fsync(dirfd);
+fail:
+	saved = errno;
+	unlinkat(dirfd, tmp, 0);
+	errno = saved;
+	return -1;
+}
+
+enum users_result
+users_change_password(int datafd, const char *user, const char *current,
+    const char *password, const char **step_r)
+{
+	char hash[crypto_pwhash_STRBYTES];
+	enum users_result r;
+	int afd, rc, saved;
+
+	if ((r = users_verify(datafd, user, current)) != USERS_OK) {
+		*step_r = "verify";
+		return r;
+	}
+	if (crypto_pwhash_str(hash, password, strlen(password),
+	        crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+		*step_r = "hash";
+		errno = ENOMEM;
+		return USERS_FAILED;
+	}
+	if ((afd = account_open(datafd, user)) == -1) {
+		sodium_memzero(hash, sizeof(hash));
+		*step_r = "open account";
+		return USERS_FAILED;
+	}
+	rc = users_replace_file(afd, "pass", hash, strlen(hash));
+	saved = errno;
+	sodium_memzero(hash, sizeof(hash));
+	close(afd);
+	errno = saved;
+	if (rc == -1) {
+		*step_r = "replace pass";
+		return USERS_FAILED;
+	}
+	return USERS_OK;
+}

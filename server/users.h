@@ -33,6 +33,24 @@ enum users_result users_create(int datafd, const char *user,
 enum users_result users_verify(int datafd, const char *user,
     const char *password);
 
+/*
+ * Replace the file name of the directory dirfd with data, atomically and
+ * durably: a temporary file (".<name>.<random>") written and fsynced, renamed
+ * over name, then dirfd fsynced. A crash leaves the old content or the new,
+ * never a mix; at worst a temporary file, which no reader opens. 0, or -1
+ * with errno set (the temporary file is gone).
+ */
+int users_replace_file(int dirfd, const char *name, const char *data,
+    size_t len);
+
+/*
+ * Change an account's password: the current one is checked as a login
+ * checks it (USERS_DENIED when wrong), then the new one is hashed and
+ * replaces the old hash with users_replace_file.
+ */
+enum users_result users_change_password(int datafd, const char *user,
+    const char *current, const char *password, const char **step_r);
+
 /* 1 when the account exists. */
 int users_exists(int datafd, const char *user);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Talk to a real glomaild the way clients of the original assignment do
 (Python sockets, 4-byte big-endian length + json.dumps), then open the store
-it wrote with Python's standard mail readers (mailbox.Maildir and the email
+it wrote (and then changed through the mailbox extension: flags, deletes) with Python's standard mail readers (mailbox.Maildir and the email
 package), as any Maildir tool would.
 
 usage: store_readers.py PATH_TO_GLOMAILD
@@ -100,6 +100,7 @@ def main():
         send_mesg(sock, {"header": 3})
         sock.close()
 
+
         box = mailbox.Maildir(os.path.join(data, "zoe"), factory=None, create=False)
         keys = box.keys()
         check(len(keys) == 1 + len(odd), "mailbox.Maildir sees every message")
@@ -127,6 +128,35 @@ def main():
               "no line over 998 bytes")
         check(max(len(line) for line in raw.split(b"\n\n", 1)[0].split(b"\n")) <= 78,
               "header lines folded")
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        check(request(sock, 5, {"username": "zoe", "password": pw}) == {"header": 1},
+              "login")
+        # The mailbox extension: flag one, read one, delete one, by id.
+        reply = request(sock, 20)
+        check(reply["header"] == 1 and reply["payload"]["total"] == 1 + len(odd),
+              "structured list")
+        ids = [m["id"] for m in reply["payload"]["messages"]]
+        flagged, seen, gone, unseen = ids[0], ids[1], ids[2], ids[3]
+        check(request(sock, 23, {"ids": [flagged], "add": ["flagged"]})["header"] == 1,
+              "flag by id")
+        check(request(sock, 21, {"id": seen})["header"] == 1, "read by id")
+        check(request(sock, 23, {"ids": [unseen], "add": ["seen", "flagged"]})["header"] == 1,
+              "seen and flagged by id")
+        check(request(sock, 23, {"ids": [unseen], "remove": ["seen"]})["header"] == 1,
+              "unseen by id")
+        check(request(sock, 22, {"ids": [gone]})["payload"]["deleted"] == 1,
+              "delete by id")
+        send_mesg(sock, {"header": 3})
+        sock.close()
+        box = mailbox.Maildir(os.path.join(data, "zoe"), create=False)
+        check(sorted(box.keys()) == sorted(i for i in ids if i != gone),
+              "mailbox.Maildir keys are the ids, the deleted one gone")
+        check(box[flagged].get_flags() == "F" and box[flagged].get_subdir() == "cur",
+              "flagged message: F in cur/")
+        check(box[seen].get_flags() == "S", "read message: S")
+        check(box[unseen].get_flags() == "F" and box[unseen].get_subdir() == "cur",
+              "marked unseen: F without S, in cur/")
+        check(all(box[i].get_flags() == "" for i in ids[4:]), "others unflagged")
         proc.terminate()
         check(proc.wait(timeout=20) == 0, "clean stop")
     finally:

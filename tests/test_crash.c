@@ -12,6 +12,11 @@
  * several recipients killed at random, and EMAIL_SENDING_MANY over the
  * protocol killed at random: each recipient has each message whole or not
  * at all, and has it whenever the reply said it was delivered there.
+ * The same under deletes, flag changes and password changes of one
+ * account: a message is never lost unless its delete was sent, never
+ * doubled by a rename, flags acknowledged are on disk, and the account's
+ * password is the last acknowledged one (or the one being set at the kill),
+ * its hash whole.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -884,6 +889,263 @@ test_kill_during_send_many(void **state)
 	testsrv_stop(&srv);
 }
 
+/* --- deletes, flags and password changes under SIGKILL ----------------- */
+
+#define CHG_MESSAGES 80
+#define CHG_KILLS 6
+#define CHG_OTHER_PASSWORD "Second0Passw"
+
+static struct {
+	int del_attempted, del_acked;
+	int pending; /* a flag change not acknowledged */
+	int flags;   /* acknowledged: 1 seen, 2 flagged */
+	char id[256];
+} chg[CHG_MESSAGES];
+static const char *chg_pw = HOSTILE_PASSWORD, *chg_pw_try;
+
+static int
+login_pw(const char *user, const char *pw)
+{
+	char err[128], port[sizeof(srv.port)];
+	struct timeval tv = { 20, 0 };
+	int fd;
+
+	pthread_mutex_lock(&lock);
+	memcpy(port, server_port, sizeof(port));
+	pthread_mutex_unlock(&lock);
+	if ((fd = wire_connect("127.0.0.1", port, err, sizeof(err))) == -1)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (testsrv_auth(fd, PROTO_AUTH_LOGIN, user, pw) != PROTO_OK) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static json_t *
+flag_list(int f)
+{
+	json_t *l = json_array();
+
+	if (f & 1)
+		json_array_append_new(l, json_string("seen"));
+	if (f & 2)
+		json_array_append_new(l, json_string("flagged"));
+	return l;
+}
+
+static void *
+changer(void *arg)
+{
+	struct timespec pause = { 0, 20 * 1000 * 1000 };
+	const char *target;
+	int fd = -1, k, op, f, h;
+
+	(void)arg;
+	while (!stop) {
+		if (fd == -1) {
+			/* Only this thread changes the passwords. */
+			fd = login_pw("eve", chg_pw);
+			if (fd == -1 && chg_pw_try != NULL &&
+			    (fd = login_pw("eve", chg_pw_try)) != -1) {
+				chg_pw = chg_pw_try;
+				chg_pw_try = NULL;
+			}
+			if (fd == -1) {
+				nanosleep(&pause, NULL);
+				continue;
+			}
+		}
+		op = rand() % 10;
+		k = rand() % CHG_MESSAGES;
+		pthread_mutex_lock(&lock);
+		if (op == 0) {
+			target = strcmp(chg_pw, HOSTILE_PASSWORD) == 0
+			             ? CHG_OTHER_PASSWORD
+			             : HOSTILE_PASSWORD;
+			chg_pw_try = target;
+			pthread_mutex_unlock(&lock);
+			h = testsrv_request(fd, PROTO_PASSWORD_CHANGE,
+			    json_pack("{s:s, s:s}", "password", chg_pw,
+			        "new_password", target),
+			    NULL);
+			pthread_mutex_lock(&lock);
+			if (h == PROTO_OK) {
+				chg_pw = target;
+				chg_pw_try = NULL;
+			}
+		} else if (chg[k].del_attempted) {
+			pthread_mutex_unlock(&lock);
+			continue;
+		} else if (op <= 2) {
+			chg[k].del_attempted = 1;
+			pthread_mutex_unlock(&lock);
+			h = testsrv_request(fd, PROTO_MAILBOX_DELETE,
+			    json_pack("{s:[s]}", "ids", chg[k].id), NULL);
+			pthread_mutex_lock(&lock);
+			if (h == PROTO_OK)
+				chg[k].del_acked = 1;
+		} else {
+			f = rand() % 4;
+			chg[k].pending = 1;
+			pthread_mutex_unlock(&lock);
+			h = testsrv_request(fd, PROTO_MAILBOX_FLAGS,
+			    json_pack("{s:[s], s:o, s:o}", "ids", chg[k].id,
+			        "add", flag_list(f), "remove",
+			        flag_list(3 & ~f)),
+			    NULL);
+			pthread_mutex_lock(&lock);
+			if (h == PROTO_OK) {
+				chg[k].pending = 0;
+				chg[k].flags = f;
+			}
+		}
+		pthread_mutex_unlock(&lock);
+		if (h != PROTO_OK) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd != -1)
+		close(fd);
+	return NULL;
+}
+
+/* Count eve's files of message k, checking each whole; flags of the last. */
+static int
+chg_files(int k, int *flags_r)
+{
+	static const char *const subs[] = { "new", "cur" };
+	char path[1024], want[64], *buf, *body, *content;
+	struct dirent *de;
+	size_t i, len;
+	int n = 0;
+	DIR *d;
+
+	snprintf(want, sizeof(want), "Subject: chg %d\n", k);
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/eve/%s", srv.data, subs[i]);
+		assert_non_null(d = opendir(path));
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/eve/%s/%s", srv.data,
+			    subs[i], de->d_name);
+			assert_non_null(buf = testsrv_read_file(path));
+			if (strstr(buf, want) != NULL) {
+				n++;
+				assert_non_null(body = strstr(buf, "\n\n"));
+				assert_non_null(content = content_of(k, &len));
+				assert_string_equal(body + 2, content);
+				free(content);
+				*flags_r = 0;
+				if (strchr(de->d_name, ':') != NULL) {
+					*flags_r |= strchr(strchr(de->d_name,
+					                       ':'),
+					                'S') != NULL;
+					*flags_r |= (strchr(strchr(de->d_name,
+					                        ':'),
+					                 'F') != NULL)
+					            << 1;
+				}
+			}
+			free(buf);
+		}
+		closedir(d);
+	}
+	return n;
+}
+
+static void
+test_kill_during_changes(void **state)
+{
+	struct timespec ts;
+	pthread_t thread;
+	struct msg *reply;
+	json_t *list, *m;
+	size_t len, i;
+	char *body, subject[64], *pass;
+	char path[1024];
+	int k, fd, n, flags, kept = 0, deleted = 0;
+
+	(void)state;
+	stop = 0;
+	srand((unsigned)time(NULL));
+	assert_int_equal(testsrv_start(&srv, NULL), 0);
+	memcpy(server_port, srv.port, sizeof(server_port));
+	assert_true((fd = testsrv_connect(&srv)) >= 0);
+	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "eve",
+	                     HOSTILE_PASSWORD),
+	    PROTO_OK);
+	for (k = 0; k < CHG_MESSAGES; k++) {
+		snprintf(subject, sizeof(subject), "chg %d", k);
+		assert_non_null(body = content_of(k, &len));
+		assert_int_equal(testsrv_request(fd, PROTO_EMAIL_SENDING,
+		                     json_pack("{s:s, s:s, s:s}", "destination",
+		                         "eve@glo2000.ca", "subject", subject,
+		                         "content", body),
+		                     NULL),
+		    PROTO_OK);
+		free(body);
+	}
+	assert_int_equal(testsrv_request(fd, PROTO_MAILBOX_LIST, NULL, &reply),
+	    PROTO_OK);
+	list = json_object_get(msg_payload(reply), "messages");
+	assert_int_equal(json_array_size(list), CHG_MESSAGES);
+	json_array_foreach (list, i, m) {
+		assert_int_equal(sscanf(json_string_value(
+		                            json_object_get(m, "subject")),
+		                     "chg %d", &k),
+		    1);
+		snprintf(chg[k].id, sizeof(chg[k].id), "%s",
+		    json_string_value(json_object_get(m, "id")));
+	}
+	msg_free(reply);
+	close(fd);
+	assert_int_equal(pthread_create(&thread, NULL, changer, NULL), 0);
+	for (k = 0; k < CHG_KILLS; k++) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = (150 + rand() % 500) * 1000L * 1000L;
+		nanosleep(&ts, NULL);
+		testsrv_kill(&srv, SIGKILL);
+		assert_int_equal(restart(), 0);
+	}
+	ts.tv_nsec = (100 + rand() % 300) * 1000L * 1000L;
+	nanosleep(&ts, NULL);
+	testsrv_kill(&srv, SIGKILL);
+	stop = 1;
+	pthread_join(thread, NULL);
+	assert_int_equal(restart(), 0);
+	for (k = 0; k < CHG_MESSAGES; k++) {
+		n = chg_files(k, &flags);
+		assert_true(n <= 1);
+		if (chg[k].del_acked)
+			assert_int_equal(n, 0);
+		if (!chg[k].del_attempted)
+			assert_int_equal(n, 1);
+		if (n == 1 && !chg[k].pending && !chg[k].del_attempted)
+			assert_int_equal(flags, chg[k].flags);
+		kept += n;
+		deleted += chg[k].del_acked;
+	}
+	/* The password is the last acknowledged, or the one being set. */
+	fd = login_pw("eve", chg_pw);
+	if (fd == -1 && chg_pw_try != NULL)
+		fd = login_pw("eve", chg_pw_try);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/eve/pass", srv.data);
+	assert_non_null(pass = testsrv_read_file(path));
+	assert_memory_equal(pass, "$argon2id$", 10);
+	assert_null(strchr(pass, '\n'));
+	free(pass);
+	print_message("changes: %d kept, %d deleted, password %s\n", kept,
+	    deleted, chg_pw);
+	assert_true(check_dir("eve", "tmp") == 0);
+	testsrv_stop(&srv);
+}
+
 int
 main(void)
 {
@@ -893,8 +1155,12 @@ main(void)
 		    held_teardown),
 		cmocka_unit_test(test_kill_during_deliver_many),
 		cmocka_unit_test(test_kill_during_send_many),
+		cmocka_unit_test(test_kill_during_changes),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	/* One test alone, by name: TEST_FILTER=test_kill_during_changes. */
+	if (getenv("TEST_FILTER") != NULL)
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,7 +28,7 @@ add_as(struct mailbox *mb, int scanned, const char *name, time_t when,
 	char from[] = "a@glo2000.ca", to[] = "b@glo2000.ca", date[] = "D";
 	char subj[128];
 	struct maildir_file f;
-	struct message_info info = { from, to, subj, date, when, NULL };
+	struct message_info info = { from, to, subj, date, when, NULL, NULL };
 
 	snprintf(subj, sizeof(subj), "%s", subject);
 

@@ -96,6 +96,54 @@ repeat_step(struct client *c, struct msg *reply)
 	return client_send_frame(c, c->arg) == 0;
 }
 
+/* Ids of a mailbox's newest messages, for flag changes and deletes. */
+#define BENCH_IDS 64
+static char bench_ids[BENCH_IDS][256];
+static int bench_nids, bench_deleting;
+
+static int
+ids_step(struct client *c, struct msg *reply)
+{
+	json_t *m;
+	size_t i;
+
+	if (reply == NULL) {
+		if (client_request(c, PROTO_MAILBOX_LIST,
+		        json_pack("{s:i}", "limit", BENCH_IDS), NULL) == -1)
+			return 0;
+		c->need_payload = 1;
+		return 1;
+	}
+	bench_nids = 0;
+	json_array_foreach (json_object_get(msg_payload(reply), "messages"), i,
+	    m)
+		if (bench_nids < BENCH_IDS)
+			snprintf(bench_ids[bench_nids++], sizeof(bench_ids[0]),
+			    "%s", json_string_value(json_object_get(m, "id")));
+	return 0;
+}
+
+/* Flag changes (flagged set, then cleared, over the ids), or deletes. */
+static int
+change_step(struct client *c, struct msg *reply)
+{
+	int k;
+
+	(void)reply;
+	if (c->count <= 0 || bench_nids == 0)
+		return 0;
+	k = --c->count;
+	if (bench_deleting)
+		return client_request(c, PROTO_MAILBOX_DELETE,
+		           json_pack("{s:[s]}", "ids",
+		               bench_ids[k % bench_nids]),
+		           c->arg) == 0;
+	return client_request(c, PROTO_MAILBOX_FLAGS,
+	           json_pack("{s:[s], s:[s]}", "ids", bench_ids[k % bench_nids],
+	               (k / bench_nids) % 2 ? "add" : "remove", "flagged"),
+	           c->arg) == 0;
+}
+
 /* One stats request; the mailbox's message count lands in c->count. */
 static int
 count_step(struct client *c, struct msg *reply)
@@ -660,7 +708,7 @@ scenario_bigbox(struct bench *b, struct summary *s)
 	 */
 	struct client *own = clients_new(b, 3, "box");
 	struct client *snd = clients_new(b, n, "f");
-	struct lat lfill, lcold, lwarm, lbig, lsmall;
+	struct lat lfill, lcold, lwarm, lbig, lsmall, lsubj, lbody, lflag, ldel;
 	struct result r;
 	long long deficit, nbig, nsmall;
 	double secs, speedup, cost;
@@ -671,6 +719,10 @@ scenario_bigbox(struct bench *b, struct summary *s)
 	lat_init(&lwarm);
 	lat_init(&lbig);
 	lat_init(&lsmall);
+	lat_init(&lsubj);
+	lat_init(&lbody);
+	lat_init(&lflag);
+	lat_init(&ldel);
 	if (own == NULL)
 		goto fail;
 	client_set_user(&own[2], own[0].user);
@@ -747,6 +799,57 @@ scenario_bigbox(struct bench *b, struct summary *s)
 		phase_run(b, own + i, 1, repeat_step, 0, 0);
 	}
 
+	/* Searches of the big mailbox (the mailbox extension), warm: a
+	 * subject no message has (every entry compared), then a body text
+	 * none holds (every file read). */
+	if (client_cache_frame(&own[2], PROTO_MAILBOX_SEARCH,
+	        json_pack("{s:s}", "subject", "no such subject")) == -1)
+		goto fail;
+	own[2].arg = &lsubj;
+	own[2].count = reps;
+	phase_run(b, own + 2, 1, repeat_step, 0, 0);
+	if (client_cache_frame(&own[2], PROTO_MAILBOX_SEARCH,
+	        json_pack("{s:s}", "body", "no such body text")) == -1)
+		goto fail;
+	own[2].arg = NULL;
+	own[2].count = 1;
+	phase_run(b, own + 2, 1, repeat_step, 0, 0);
+	own[2].arg = &lbody;
+	own[2].count = 5;
+	phase_run(b, own + 2, 1, repeat_step, 0, 0);
+
+	/* Flag changes and deletes in the big mailbox, each on disk. */
+	own[2].arg = NULL;
+	phase_run(b, own + 2, 1, ids_step, 0, 0);
+	bench_deleting = 0;
+	own[2].arg = &lflag;
+	own[2].count = 2 * bench_nids;
+	phase_run(b, own + 2, 1, change_step, 0, 0);
+	bench_deleting = 1;
+	own[2].arg = &ldel;
+	own[2].count = bench_nids / 2;
+	phase_run(b, own + 2, 1, change_step, 0, 0);
+
+	row_init(&r, "bigbox", "flag", 1);
+	result_extra(&r, "mailbox", "%lld", nbig);
+	snprintf(r.note, sizeof(r.note), "flagged set/cleared by id, durable");
+	row_emit(b, &r, &lflag, (double)lflag.sum / 1e9, s);
+	row_init(&r, "bigbox", "delete", 1);
+	result_extra(&r, "mailbox", "%lld", nbig);
+	snprintf(r.note, sizeof(r.note), "one id a request, durable");
+	row_emit(b, &r, &ldel, (double)ldel.sum / 1e9, s);
+
+	row_init(&r, "bigbox", "search-subject", 1);
+	result_extra(&r, "mailbox", "%lld", nbig);
+	snprintf(r.note, sizeof(r.note), "subject search of %lld (index)",
+	    nbig);
+	row_emit(b, &r, &lsubj, (double)lsubj.sum / 1e9, s);
+	row_init(&r, "bigbox", "search-body", 1);
+	result_extra(&r, "mailbox", "%lld", nbig);
+	snprintf(r.note, sizeof(r.note), "body search of %lld (files, warm)",
+	    nbig);
+	row_emit(b, &r, &lbody, (double)lbody.sum / 1e9, s);
+
 	row_init(&r, "bigbox", "cold-list", 1);
 	result_extra(&r, "mailbox", "%lld", nbig);
 	snprintf(r.note, sizeof(r.note), "first list of %lld in a session",
@@ -787,6 +890,10 @@ fail:
 	lat_free(&lfill);
 	lat_free(&lcold);
 	lat_free(&lwarm);
+	lat_free(&lsubj);
+	lat_free(&lbody);
+	lat_free(&lflag);
+	lat_free(&ldel);
 	lat_free(&lbig);
 	lat_free(&lsmall);
 	clients_free(own, 3);

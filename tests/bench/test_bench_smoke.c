@@ -212,14 +212,15 @@ static void
 test_bigbox(void **state)
 {
 	static const char *const phases[] = { "fill", "cold-list", "warm-list",
-		"read-big", "read-small", NULL };
+		"read-big", "read-small", "flag", "delete", "search-subject",
+		"search-body", NULL };
 	int status;
 	char *out = run_bench(&status, "--clients", "2", "--bigbox", "30",
 	    "--mailbox", "5", "bigbox", NULL);
 
 	(void)state;
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	assert_int_equal(check_lines(out, phases), 6);
+	assert_int_equal(check_lines(out, phases), 10);
 	free(out);
 }
 
