@@ -57,6 +57,9 @@ struct config {
 	unsigned auth_workers;   /* threads hashing passwords */
 	unsigned store_workers;  /* threads writing the store */
 	enum log_level log_level;
+	char *aliases;           /* the aliases file; NULL: beside --config */
+	char *postmaster;        /* the account postmaster goes to */
+	size_t quota;            /* default mailbox limit, bytes; 0: none */
 };
 
 /* Fill with the defaults of the table. */

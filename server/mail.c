@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "conn.h"
+#include "deliver.h"
 #include "dispatch.h"
 #include "frame.h"
 #include "log.h"
@@ -44,20 +45,15 @@ struct send_job {
 	char *data;                 /* the RFC 5322 file */
 	size_t len;
 	struct message_info info;   /* for the log */
-	struct message_info index;  /* the file parsed back, as a scan would */
-	int indexable;
-	struct maildir_file file;   /* where it landed */
-	int lost;                   /* no such account: kept in LOST */
-	int failed;
-	const char *step;
-	int error;
+	struct deliver *d;          /* the rules and what they did */
+	time_t now;
 };
 
 static void
 send_job_free(struct send_job *j)
 {
 	message_info_clear(&j->info);
-	message_info_clear(&j->index);
+	deliver_free(j->d);
 	free(j->data);
 	free(j);
 }
@@ -66,31 +62,31 @@ static void
 send_work(void *arg)
 {
 	struct send_job *j = arg;
-	int data = server_data_fd(j->srv), md;
 
-	j->lost = !users_exists(data, j->rcpt);
-	if ((md = maildir_open(data, j->lost ? RULES_LOST_DIR : j->rcpt)) ==
-	    -1) {
-		j->step = "open";
-		j->failed = 1;
-		j->error = errno;
-		return;
+	deliver_run(j->d, server_data_fd(j->srv), j->data, j->len, j->now);
+}
+
+/*
+ * Every file the delivery stored (the message, and notices, warnings and
+ * replies) goes into its account's index, if loaded, without a rescan:
+ * what a scan after a restart will read, not what was asked, so the list
+ * does not change across a restart. A file without an index entry is
+ * found by the next scan.
+ */
+void
+mail_index_stored(struct server *srv, const struct deliver *d)
+{
+	const struct deliver_stored *st;
+	struct mailbox *mb;
+	size_t i;
+
+	for (i = 0; i < deliver_nstored(d); i++) {
+		st = deliver_stored(d, i);
+		if (st->indexable &&
+		    (mb = mailbox_find(server_mailboxes(srv), st->account)) !=
+		    NULL && mailbox_add(mb, &st->file, &st->info) == -1)
+			log_error("cannot index a delivery to %s", st->account);
 	}
-	if (maildir_deliver(md, j->data, j->len, j->file.name, &j->step) ==
-	    -1) {
-		j->failed = 1;
-		j->error = errno;
-		close(md);
-		return;
-	}
-	close(md);
-	j->file.in_cur = 0;
-	j->file.size = (off_t)j->len;
-	maildir_order(j->file.name, j->file.order);
-	/* Index what a scan after a restart will read, not what was asked:
-	 * the list must not change across a restart. Without memory for it,
-	 * the next scan indexes the file. */
-	j->indexable = message_parse(j->data, j->len, 0, &j->index) == 0;
 }
 
 static void
@@ -98,35 +94,66 @@ send_done(void *arg)
 {
 	struct send_job *j = arg;
 	struct conn *c = j->conn;
-	struct mailbox *mb;
+	const struct deliver_rcpt *r;
+	size_t i, stored = 0, lost = 0, full = 0, failed = 0;
 
-	if (j->failed) {
-		log_write(LOG_LEVEL_ERROR, conn_id(c),
-		    "delivery to=%s failed at %s: %s", j->rcpt, j->step,
-		    strerror(j->error));
-		conn_reply_error(c, "message could not be stored");
-		goto out;
+	mail_index_stored(j->srv, j->d);
+	for (i = 0; i < deliver_nrcpt(j->d); i++) {
+		r = deliver_rcpt(j->d, i);
+		switch (r->status) {
+		case DELIVER_STORED:
+			stored++;
+			server_count_delivery(j->srv);
+			log_write(LOG_LEVEL_INFO, conn_id(c),
+			    "delivered from=%s to=%s size=%zu", j->info.from,
+			    r->account, j->len);
+			break;
+		case DELIVER_LOST:
+			lost++;
+			server_count_delivery(j->srv);
+			log_write(LOG_LEVEL_INFO, conn_id(c),
+			    "undeliverable to=%s kept in LOST", r->account);
+			break;
+		case DELIVER_FULL:
+			full++;
+			log_write(LOG_LEVEL_INFO, conn_id(c),
+			    "refused to=%s: mailbox full size=%zu", r->account,
+			    j->len);
+			break;
+		case DELIVER_FAILED:
+			failed++;
+			log_write(LOG_LEVEL_ERROR, conn_id(c),
+			    "delivery to=%s failed at %s: %s", r->account,
+			    r->step, strerror(r->error));
+			break;
+		}
 	}
-	server_count_delivery(j->srv);
-	if (j->lost) {
-		log_write(LOG_LEVEL_INFO, conn_id(c),
-		    "undeliverable to=%s kept in LOST file=%s", j->rcpt,
-		    j->file.name);
+	/* One reply for the one name: a group is delivered when any of its
+	 * accounts got it; a failure of the system comes first. */
+	if (failed > 0)
+		conn_reply_error(c, "message could not be stored");
+	else if (stored > 0)
+		conn_reply(c, PROTO_OK, NULL);
+	else if (full > 0)
+		conn_reply_error(c, DELIVER_QUOTA_FULL);
+	else if (lost > 0)
 		conn_reply_error(c, "no such recipient; the message was kept "
 		    "as undeliverable");
-		goto out;
-	}
-	/* The recipient's index, if loaded, learns of it without a rescan. */
-	if (j->indexable &&
-	    (mb = mailbox_find(server_mailboxes(j->srv), j->rcpt)) != NULL &&
-	    mailbox_add(mb, &j->file, &j->index) == -1)
-		log_error("cannot index a delivery to %s", j->rcpt);
-	log_write(LOG_LEVEL_INFO, conn_id(c), "delivered from=%s to=%s size=%zu",
-	    j->info.from, j->rcpt, j->len);
-	conn_reply(c, PROTO_OK, NULL);
-out:
+	else
+		conn_reply_error(c, "no such recipient");
 	conn_release(c);
 	send_job_free(j);
+}
+
+/* The rules' settings, as they are now. */
+void
+mail_deliver_params(const struct server *srv, struct deliver_params *p_r)
+{
+	const struct config *cfg = server_cfg(srv);
+
+	p_r->domain = cfg->domain;
+	p_r->postmaster = cfg->postmaster;
+	p_r->quota = cfg->quota;
 }
 
 void
@@ -186,9 +213,22 @@ h_email_send(struct conn *c, const union msg_args *args)
 		goto fail;
 	j->conn = c;
 	j->srv = srv;
+	j->now = now;
 	memcpy(j->rcpt, rcpt, sizeof(rcpt));
 	j->data = message_build(from, to, e->subject, date, msgid, e->content,
 	    &j->len);
+	{
+		struct deliver_params dp;
+		struct deliver_msg dm = { s->user, e->subject, date, msgid, 0 };
+		const char *names[1] = { j->rcpt };
+
+		mail_deliver_params(srv, &dp);
+		if ((j->d = deliver_new(&dp, server_aliases(srv), &dm, names, 1,
+		    ALIASES_EXPAND_MAX, &why)) == NULL) {
+			conn_reply_error(c, why);
+			goto out;
+		}
+	}
 	j->info.from = from;
 	j->info.to = to;
 	j->info.subject = strdup(e->subject);

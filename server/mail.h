@@ -6,6 +6,9 @@
 #define GLOMAILD_MAIL_H
 
 struct conn;
+struct deliver;
+struct deliver_params;
+struct server;
 
 /*
  * The password was right: load user's mailbox on the store pool (unless it
@@ -13,5 +16,15 @@ struct conn;
  * ERROR "mailbox unavailable". The connection is held meanwhile.
  */
 void mail_login(struct conn *c, const char *user);
+
+/*
+ * After deliver_run, on the reactor: put every file the delivery stored
+ * into the index of its account, when that mailbox is loaded.
+ */
+void mail_index_stored(struct server *srv, const struct deliver *d);
+
+/* The delivery rules' settings from the configuration in force. */
+void mail_deliver_params(const struct server *srv,
+    struct deliver_params *p_r);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "config.h"
 
+struct aliases;
 struct conn;
 struct mailboxes;
 struct penalty;
@@ -74,5 +75,12 @@ void server_count_delivery(struct server *srv);
  * opens everything relative to it (maildir_open, users_*), never by path.
  */
 int server_data_fd(const struct server *srv);
+
+/*
+ * The aliases table in force (borrowed; NULL: none), and its replacement
+ * (taken; the old one is freed). Reactor thread only.
+ */
+const struct aliases *server_aliases(const struct server *srv);
+void server_set_aliases(struct server *srv, struct aliases *a);
 
 #endif
