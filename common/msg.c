@@ -175,6 +175,31 @@ get_count(json_t *p, const char *key, long long *out_r, const char **why_r)
 	return 0;
 }
 
+/* {"on": false} or {"on": true, "subject", "text", "until"?}. */
+static int
+get_vacation(json_t *p, struct msg_vacation *v, const char **why_r)
+{
+	json_t *on = p != NULL ? json_object_get(p, "on") : NULL, *until;
+
+	if (!json_is_boolean(on)) {
+		*why_r = "field is not true or false: on";
+		return -1;
+	}
+	if (!(v->on = json_is_true(on)))
+		return 0;
+	if (STR("subject", 0, &v->subject) == -1 ||
+	    STR("text", 0, &v->text) == -1)
+		return -1;
+	until = json_object_get(p, "until");
+	if (until != NULL && (!json_is_integer(until) ||
+	    json_integer_value(until) < 0)) {
+		*why_r = "until is not a time";
+		return -1;
+	}
+	v->until = until != NULL ? json_integer_value(until) : 0;
+	return 0;
+}
+
 int
 msg_unpack(const struct msg *msg, enum proto_shape shape, union msg_args *a,
     const char **why_r)
@@ -223,6 +248,8 @@ msg_unpack(const struct msg *msg, enum proto_shape shape, union msg_args *a,
 		    get_count(p, "size", &a->stats.size, why_r) == -1)
 			return -1;
 		return 0;
+	case PROTO_SHAPE_VACATION:
+		return get_vacation(p, &a->vacation, why_r);
 	}
 	*why_r = "unknown payload shape";
 	return -1;

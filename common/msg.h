@@ -41,6 +41,14 @@ struct msg_stats {
 	long long size;
 };
 
+/* An automatic reply turned on (subject and text set) or off. */
+struct msg_vacation {
+	int on;
+	const char *subject;   /* NULL unless on */
+	const char *text;      /* NULL unless on */
+	long long until;       /* end, seconds since the epoch; 0: none */
+};
+
 union msg_args {
 	const char *error_message;          /* PROTO_SHAPE_ERROR */
 	struct msg_credentials credentials; /* PROTO_SHAPE_CREDENTIALS */
@@ -48,6 +56,7 @@ union msg_args {
 	struct msg_email email;             /* PROTO_SHAPE_EMAIL */
 	json_t *email_list;                 /* PROTO_SHAPE_EMAIL_LIST, borrowed */
 	struct msg_stats stats;             /* PROTO_SHAPE_STATS */
+	struct msg_vacation vacation;       /* PROTO_SHAPE_VACATION */
 };
 
 /*

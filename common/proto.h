@@ -45,6 +45,7 @@ enum proto_shape {
 	PROTO_SHAPE_EMAIL,       /* sender?, destination, subject, date?, content */
 	PROTO_SHAPE_EMAIL_LIST,  /* email_list: array of strings */
 	PROTO_SHAPE_STATS,       /* count, size */
+	PROTO_SHAPE_VACATION,    /* on, subject?, text?, until? */
 };
 
 struct proto_msginfo {

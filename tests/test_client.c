@@ -355,9 +355,15 @@ test_send_refused(void **state)
 	assert_true(strncmp(r.err, "glomail: ", 9) == 0);
 	clientrun_free(&r);
 
+	/* Nothing was sent out or stored for dave but the server's notice
+	 * about ghost. */
 	run(&r, pw_env, NULL, "-u", "dave", "stats", NULL);
 	assert_int_equal(r.exit_code, 0);
-	assert_true(strncmp(r.out, "messages: 0\n", 12) == 0);
+	assert_true(strncmp(r.out, "messages: 1\n", 12) == 0);
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "dave", "list", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, "Undelivered mail: x"));
 	clientrun_free(&r);
 }
 
