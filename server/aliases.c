@@ -105,7 +105,7 @@ take_name(const char *s, size_t len, aliases_name out, const char **why_r)
 static int
 parse_line(const char *s, size_t len, struct alias *al, const char **why_r)
 {
-	const char *colon, *p, *end = s + len, *comma;
+	const char *colon, *p, *q, *end = s + len, *comma;
 	size_t n, i;
 
 	if ((colon = memchr(s, ':', len)) == NULL) {
@@ -135,8 +135,8 @@ parse_line(const char *s, size_t len, struct alias *al, const char **why_r)
 			*why_r = "out of memory";
 			return -1;
 		}
-		if (take_name(trim(p, &n), n, al->members[al->nmembers],
-		    why_r) == -1)
+		q = trim(p, &n);
+		if (take_name(q, n, al->members[al->nmembers], why_r) == -1)
 			return -1;
 		for (i = 0; i < al->nmembers; i++)
 			if (strcmp(al->members[i], al->members[al->nmembers]) ==

@@ -493,7 +493,7 @@ notify_lost(struct deliver *d)
 
 		snprintf(ct, sizeof(ct), "multipart/report; "
 		    "report-type=delivery-status; boundary=\"%s\"", boundary);
-		store_own(d, d->sender, ALIASES_MAILER_DAEMON, subj, body, ct,
+		store_own(d, d->sender, "MAILER-DAEMON", subj, body, ct,
 		    "auto-replied", d->message_id);
 	}
 out:
