@@ -144,6 +144,8 @@ aliases_reload(const struct settings *st)
 		return;
 	}
 	server_set_aliases(st->srv, a);
+	if (st->aliases[0] != '\0')
+		log_info("aliases: %s read", st->aliases);
 }
 
 /* --check-config: whether a member is an account of the data directory. */
