@@ -226,7 +226,9 @@ msg_unpack(const struct msg *msg, enum proto_shape shape, union msg_args *a,
 		    STR("destination", 0, &a->email.destination) == -1 ||
 		    STR("subject", 0, &a->email.subject) == -1 ||
 		    STR("date", 1, &a->email.date) == -1 ||
-		    STR("content", 0, &a->email.content) == -1)
+		    STR("content", 0, &a->email.content) == -1 ||
+		    STR("in_reply_to", 1, &a->email_thread.in_reply_to) == -1 ||
+		    STR("references", 1, &a->email_thread.references) == -1)
 			return -1;
 		return 0;
 	case PROTO_SHAPE_EMAIL_LIST:

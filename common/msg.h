@@ -36,6 +36,17 @@ struct msg_email {
 	const char *content;
 };
 
+/*
+ * An EMAIL request's optional threading headers (extension "threading"),
+ * beside the email it starts with: msg_unpack fills both, msg_email_new
+ * leaves them out.
+ */
+struct msg_email_thread {
+	struct msg_email email;
+	const char *in_reply_to;  /* NULL when absent */
+	const char *references;
+};
+
 struct msg_stats {
 	long long count;
 	long long size;
@@ -54,6 +65,7 @@ union msg_args {
 	struct msg_credentials credentials; /* PROTO_SHAPE_CREDENTIALS */
 	long long choice;                   /* PROTO_SHAPE_CHOICE */
 	struct msg_email email;             /* PROTO_SHAPE_EMAIL */
+	struct msg_email_thread email_thread; /* PROTO_SHAPE_EMAIL too */
 	json_t *email_list;                 /* PROTO_SHAPE_EMAIL_LIST, borrowed */
 	struct msg_stats stats;             /* PROTO_SHAPE_STATS */
 	struct msg_vacation vacation;       /* PROTO_SHAPE_VACATION */

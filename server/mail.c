@@ -160,6 +160,7 @@ void
 h_email_send(struct conn *c, const union msg_args *args)
 {
 	const struct msg_email *e = &args->email;
+	const struct msg_email_thread *th = &args->email_thread;
 	struct server *srv = conn_server(c);
 	const struct session *s = conn_session(c);
 	const char *domain = server_cfg(srv)->domain, *why;
@@ -198,6 +199,17 @@ h_email_send(struct conn *c, const union msg_args *args)
 		conn_reply_error(c, "invalid destination address");
 		goto out;
 	}
+	/* Threading headers: message ids only, so nothing else rides in. */
+	if (th->in_reply_to != NULL && message_id_valid(th->in_reply_to, 0) ==
+	    -1) {
+		conn_reply_error(c, "in_reply_to is not a message id");
+		goto out;
+	}
+	if (th->references != NULL && message_id_valid(th->references, 1) ==
+	    -1) {
+		conn_reply_error(c, "references is not a list of message ids");
+		goto out;
+	}
 	rules_date(now, date);
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(rhex, sizeof(rhex), rnd, sizeof(rnd));
@@ -215,8 +227,14 @@ h_email_send(struct conn *c, const union msg_args *args)
 	j->srv = srv;
 	j->now = now;
 	memcpy(j->rcpt, rcpt, sizeof(rcpt));
-	j->data = message_build(from, to, e->subject, date, msgid, e->content,
-	    &j->len);
+	if (th->in_reply_to != NULL || th->references != NULL) {
+		struct message_head h = { from, to, NULL, e->subject, date,
+		    msgid, th->in_reply_to, th->references, NULL, NULL };
+
+		j->data = message_build_head(&h, e->content, &j->len);
+	} else
+		j->data = message_build(from, to, e->subject, date, msgid,
+		    e->content, &j->len);
 	{
 		struct deliver_params dp;
 		struct deliver_msg dm = { s->user, e->subject, date, msgid, 0 };
@@ -702,7 +720,24 @@ struct read_job {
 	int failed;
 	int too_big;
 	int error;
+	int headers;                 /* MESSAGE_HEADERS: head[] only */
+	char *head[4];
 };
+
+/* The fields MESSAGE_HEADERS returns, in head[] order. */
+static const char *const head_names[4] = { "Message-ID", "To", "Cc",
+	"References" };
+static const char *const head_keys[4] = { "message_id", "to", "cc",
+	"references" };
+
+/* A raw header value made fit for JSON: printable ASCII, else '?'. */
+static void
+head_clean(char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
 
 static void
 read_work(void *arg)
@@ -722,6 +757,13 @@ read_work(void *arg)
 	if (len > FRAME_REPLY_MAX) {
 		free(buf);
 		j->too_big = 1;
+		return;
+	}
+	if (j->headers) {
+		for (rc = 0; rc < 4; rc++)
+			head_clean(j->head[rc] = message_header(buf, len,
+			    head_names[rc]));
+		free(buf);
 		return;
 	}
 	rc = message_parse(buf, len, 1, &j->info);
@@ -764,6 +806,20 @@ read_done(void *arg)
 		    "%s", mailbox_user(j->mb), j->file.name,
 		    strerror(j->error));
 		conn_reply_error(c, "message could not be read");
+	} else if (j->headers && !j->too_big) {
+		json_t *p = json_object();
+		int i;
+
+		for (i = 0; i < 4 && p != NULL; i++)
+			if (json_object_set_new(p, head_keys[i], json_string(
+			    j->head[i] != NULL ? j->head[i] : "")) == -1) {
+				json_decref(p);
+				p = NULL;
+			}
+		if (p == NULL)
+			conn_reply_error(c, "server error");
+		else
+			conn_reply(c, PROTO_OK, p);
 	} else {
 		mailbox_update_file(j->mb, j->entry, &j->file);
 		if (j->moved && mailbox_own_change(j->mb, &j->before, &j->after))
@@ -788,11 +844,14 @@ read_done(void *arg)
 	mailbox_entry_release(j->entry);
 	mailbox_release(j->mb);
 	message_info_clear(&j->info);
+	for (len = 0; len < 4; len++)
+		free(j->head[len]);
 	free(j);
 }
 
 static void
-read_ready(struct conn *c, struct mailbox *mb, const char *err, long long n)
+read_start(struct conn *c, struct mailbox *mb, const char *err, long long n,
+    int headers)
 {
 	struct server *srv;
 	struct session *s;
@@ -832,6 +891,7 @@ read_ready(struct conn *c, struct mailbox *mb, const char *err, long long n)
 		return;
 	}
 	j->conn = c;
+	j->headers = headers;
 	j->entry = v->entry[n - 1];
 	mailbox_entry_hold(j->entry);
 	mailbox_view_release(v);
@@ -846,10 +906,30 @@ read_ready(struct conn *c, struct mailbox *mb, const char *err, long long n)
 	}
 }
 
+static void
+read_ready(struct conn *c, struct mailbox *mb, const char *err, long long n)
+{
+	read_start(c, mb, err, n, 0);
+}
+
+static void
+headers_ready(struct conn *c, struct mailbox *mb, const char *err,
+    long long n)
+{
+	read_start(c, mb, err, n, 1);
+}
+
 void
 h_inbox_read(struct conn *c, const union msg_args *args)
 {
 	mail_sync(c, conn_session(c)->mailbox, read_ready, args->choice);
+}
+
+/* What a reply needs of message N that the seed's read leaves out. */
+void
+h_message_headers(struct conn *c, const union msg_args *args)
+{
+	mail_sync(c, conn_session(c)->mailbox, headers_ready, args->choice);
 }
 
 static void

@@ -719,3 +719,31 @@ message_id_valid(const char *s, int list)
 		total++;
 	}
 }
+
+char *
+message_header(const char *buf, size_t len, const char *name)
+{
+	const char *p = buf, *end = buf + len;
+	struct buf b = { NULL, 0, 0, 0 };
+	struct field f;
+	size_t nlen = strlen(name), i;
+	char *v;
+
+	while (header_next(&p, end, &f)) {
+		if (f.nlen != nlen || strncasecmp(f.name, name, nlen) != 0)
+			continue;
+		unfold(&b, f.value, f.vlen);
+		if (b.failed)
+			break;
+		for (v = b.p; *v == ' ' || *v == '\t'; v++)
+			;
+		for (i = strlen(v); i > 0 && (v[i - 1] == ' ' ||
+		    v[i - 1] == '\t' || v[i - 1] == '\r'); i--)
+			;
+		memmove(b.p, v, i);
+		b.p[i] = '\0';
+		return b.p;
+	}
+	free(b.p);
+	return NULL;
+}

@@ -57,6 +57,13 @@ char *message_build_head(const struct message_head *h, const char *body,
 int message_id_valid(const char *s, int list);
 
 /*
+ * The first header field called name (case-insensitive) of a stored file,
+ * unfolded, without the blanks around it: a malloc'd string, or NULL when
+ * there is none (or no memory).
+ */
+char *message_header(const char *buf, size_t len, const char *name);
+
+/*
  * Parse a stored file (with_body: also copy the body out), whoever wrote
  * it. Header fields are unfolded and decoded, then sanitized: TAB becomes
  * a space; any other C0 control, DEL, C1 control (U+0080 to U+009F) or
