@@ -50,6 +50,14 @@ static const char *const server_texts[] = {
 	N_("unknown request"),
 	N_("unknown user or wrong password"),
 	N_("user name is taken"),
+	/* server: delivery rules, replies */
+	N_("recipient's mailbox is full"),
+	N_("no such recipient"),
+	N_("too many recipients"),
+	N_("vacation end is in the past"),
+	N_("vacation text is longer than 64 KiB"),
+	N_("in_reply_to is not a message id"),
+	N_("references is not a list of message ids"),
 };
 
 /* The locale directory beside the executable, when it exists. */

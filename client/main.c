@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -25,6 +26,10 @@ enum {
 	OPT_TIMEOUT,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_ALL,
+	OPT_ON,
+	OPT_OFF,
+	OPT_UNTIL,
 };
 
 static const struct option long_options[] = {
@@ -37,6 +42,10 @@ static const struct option long_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "on", no_argument, NULL, OPT_ON },
+	{ "off", no_argument, NULL, OPT_OFF },
+	{ "until", required_argument, NULL, OPT_UNTIL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -68,6 +77,18 @@ usage(FILE *out)
 "  list                           list the mailbox, newest first\n"
 "  read N                         show message N of the list\n"
 "  stats                          message count and mailbox size\n"
+"                                 (and quota, when the server has one)\n"
+"  reply N [--all]                reply to message N (--all: also to\n"
+"                                 its other recipients); the text is\n"
+"                                 read from standard input\n"
+"  forward N --to ADDR...         forward message N, with the text\n"
+"                                 from standard input before it\n"
+"  vacation --on --subject TEXT [--until YYYY-MM-DD]\n"
+"                                 answer mail automatically (once per\n"
+"                                 sender a week) with the text from\n"
+"                                 standard input, to the end of that day\n"
+"                                 (UTC)\n"
+"  vacation --off                 stop answering automatically\n"
 "\n"
 "The password is taken from GLOMAIL_PASSWORD; otherwise it is asked\n"
 "on the terminal without echo, or read as the first line of standard\n"
@@ -90,6 +111,26 @@ usage_error(const char *what, const char *arg)
 	return SESSION_EXIT_FAILED;
 }
 
+/*
+ * --until YYYY-MM-DD: the end of that day, UTC (seconds since 1970), or
+ * -1 when it is no such date.
+ */
+static long long
+parse_date(const char *s)
+{
+	struct tm tm = { 0 };
+	int y, m, d, n = 0;
+
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 ||
+	    s[n] != '\0' || n != 10 || y < 1970 || m < 1 || m > 12 || d < 1 ||
+	    d > 31)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d + 1;
+	return (long long)timegm(&tm);
+}
+
 /* A whole decimal number in [min, max], or -1. */
 static long long
 parse_number(const char *s, long long min, long long max)
@@ -108,7 +149,7 @@ parse_number(const char *s, long long min, long long max)
 int
 main(int argc, char **argv)
 {
-	struct cmd_opts o = { .verb = CMD_NONE };
+	struct cmd_opts o = { .verb = CMD_NONE, .vacation = -1 };
 	const char *host = NULL, *port = PROTO_DEFAULT_PORT_STR;
 	long long timeout = DEFAULT_TIMEOUT;
 	struct session *s;
@@ -144,6 +185,21 @@ main(int argc, char **argv)
 		case OPT_SUBJECT:
 			o.subject = optarg;
 			break;
+		case OPT_ALL:
+			o.all = 1;
+			break;
+		case OPT_ON:
+		case OPT_OFF:
+			if (o.vacation != -1)
+				return usage_error(_("give --on or --off once"),
+				    NULL);
+			o.vacation = c == OPT_ON;
+			break;
+		case OPT_UNTIL:
+			if ((o.until = parse_date(optarg)) == -1)
+				return usage_error(_("invalid date, expected "
+				    "YYYY-MM-DD"), optarg);
+			break;
 		case OPT_TIMEOUT:
 			if ((timeout = parse_number(optarg, 0, 86400)) == -1)
 				return usage_error(_("invalid timeout"),
@@ -173,9 +229,12 @@ main(int argc, char **argv)
 			return usage_error(_("unknown command"), argv[optind]);
 		optind++;
 	}
-	if (o.verb == CMD_READ) {
+	if (o.verb == CMD_READ || o.verb == CMD_REPLY ||
+	    o.verb == CMD_FORWARD) {
 		if (optind >= argc)
-			return usage_error(_("read needs a message number"),
+			return usage_error(o.verb == CMD_READ ?
+			    _("read needs a message number") :
+			    _("reply and forward need a message number"),
 			    NULL);
 		if ((o.number = parse_number(argv[optind], 1,
 		    0x7fffffff)) == -1)
@@ -197,8 +256,21 @@ main(int argc, char **argv)
 		    NULL);
 	if (o.verb == CMD_SEND && (o.nto == 0 || o.subject == NULL))
 		return usage_error(_("send needs --to and --subject"), NULL);
-	if (o.verb != CMD_SEND && (o.nto > 0 || o.subject != NULL))
+	if (o.verb == CMD_FORWARD && (o.nto == 0 || o.subject != NULL))
+		return usage_error(_("forward needs --to, and takes no "
+		    "--subject"), NULL);
+	if (o.verb == CMD_VACATION && (o.vacation == -1 || o.nto > 0 ||
+	    (o.vacation == 1) != (o.subject != NULL) ||
+	    (o.vacation == 0 && o.until != 0)))
+		return usage_error(_("vacation needs --on --subject TEXT "
+		    "[--until DATE], or --off"), NULL);
+	if (o.verb != CMD_SEND && o.verb != CMD_FORWARD &&
+	    o.verb != CMD_VACATION && (o.nto > 0 || o.subject != NULL))
 		return usage_error(_("--to and --subject go with send"), NULL);
+	if ((o.all && o.verb != CMD_REPLY) || (o.verb != CMD_VACATION &&
+	    (o.vacation != -1 || o.until != 0)))
+		return usage_error(_("--all goes with reply; --on, --off and "
+		    "--until with vacation"), NULL);
 	if (o.verb == CMD_NONE && o.json)
 		return usage_error(_("--json goes with a command"), NULL);
 
