@@ -14,6 +14,7 @@
 #include "i18n.h"
 #include "menu.h"
 #include "proto.h"
+#include "reply.h"
 #include "session.h"
 
 /* Seconds to wait for a reply before calling the server gone. */
@@ -111,26 +112,6 @@ usage_error(const char *what, const char *arg)
 	return SESSION_EXIT_FAILED;
 }
 
-/*
- * --until YYYY-MM-DD: the end of that day, UTC (seconds since 1970), or
- * -1 when it is no such date.
- */
-static long long
-parse_date(const char *s)
-{
-	struct tm tm = { 0 };
-	int y, m, d, n = 0;
-
-	if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 ||
-	    s[n] != '\0' || n != 10 || y < 1970 || m < 1 || m > 12 || d < 1 ||
-	    d > 31)
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = m - 1;
-	tm.tm_mday = d + 1;
-	return (long long)timegm(&tm);
-}
-
 /* A whole decimal number in [min, max], or -1. */
 static long long
 parse_number(const char *s, long long min, long long max)
@@ -196,7 +177,7 @@ main(int argc, char **argv)
 			o.vacation = c == OPT_ON;
 			break;
 		case OPT_UNTIL:
-			if ((o.until = parse_date(optarg)) == -1)
+			if ((o.until = reply_date_end(optarg)) == -1)
 				return usage_error(_("invalid date, expected "
 				    "YYYY-MM-DD"), optarg);
 			break;

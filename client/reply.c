@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "i18n.h"
 #include "proto.h"
@@ -206,6 +207,9 @@ reply_recipients(const struct reply_orig *o, int all, const char *self,
 		n = add_list(out, n, max, o->to, self);
 		n = add_list(out, n, max, o->cc, self);
 	}
+	/* A note to oneself: the reply is one too. */
+	if (n == 0)
+		n = add_list(out, n, max, o->email.sender, "");
 	return n;
 }
 
@@ -261,4 +265,20 @@ reply_body(const struct reply_orig *o, int forward, const char *typed)
 		return NULL;
 	}
 	return out;
+}
+
+long long
+reply_date_end(const char *s)
+{
+	struct tm tm = { 0 };
+	int y, m, d, n = 0;
+
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 ||
+	    s[n] != '\0' || n != 10 || y < 1970 || m < 1 || m > 12 || d < 1 ||
+	    d > 31)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d + 1;
+	return (long long)timegm(&tm);
 }

@@ -60,4 +60,8 @@ char *reply_references(const struct reply_orig *o);
  */
 char *reply_body(const struct reply_orig *o, int forward, const char *typed);
 
+/* YYYY-MM-DD: the end of that day, UTC, in seconds since 1970; -1 if it
+ * is no such date. */
+long long reply_date_end(const char *s);
+
 #endif

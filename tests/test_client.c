@@ -491,10 +491,12 @@ test_menus_piped(void **state)
 	assert_string_equal(r.err, "");
 	clientrun_free(&r);
 
-	/* End of input in the main menu: BYE and exit 0. */
+	/* End of input in the main menu: BYE and exit 0. The seed's four
+	 * entries, then glomaild's automatic reply. */
 	run(&r, NULL, "2\ngrace\n" PASSWORD "\n", NULL);
 	assert_int_equal(r.exit_code, 0);
-	assert_non_null(strstr(r.out, "Enter your choice [1-4]: "));
+	assert_non_null(strstr(r.out, "4. Log out\n5. Automatic reply\n"
+	    "Enter your choice [1-5]: "));
 	clientrun_free(&r);
 }
 
