@@ -16,6 +16,7 @@
 #include "proto.h"
 #include "reply.h"
 #include "session.h"
+#include "settings.h"
 
 /* Seconds to wait for a reply before calling the server gone. */
 #define DEFAULT_TIMEOUT 30
@@ -27,6 +28,9 @@ enum {
 	OPT_TIMEOUT,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_TLS,
+	OPT_CAFILE,
+	OPT_SERVERNAME,
 	OPT_ALL,
 	OPT_ON,
 	OPT_OFF,
@@ -41,6 +45,9 @@ static const struct option long_options[] = {
 	{ "to", required_argument, NULL, OPT_TO },
 	{ "subject", required_argument, NULL, OPT_SUBJECT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "tls", no_argument, NULL, OPT_TLS },
+	{ "cafile", required_argument, NULL, OPT_CAFILE },
+	{ "servername", required_argument, NULL, OPT_SERVERNAME },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "all", no_argument, NULL, OPT_ALL },
@@ -55,16 +62,21 @@ usage(FILE *out)
 {
 	/* One string: translators see the whole screen at once. */
 	fprintf(out, _(
-"Usage: glomail -d HOST [-p PORT] [--timeout SECONDS]\n"
-"       glomail -d HOST [-p PORT] -u USER [--json] COMMAND\n"
+"Usage: glomail -d HOST [-p PORT] [--tls] [--timeout SECONDS]\n"
+"       glomail -d HOST [-p PORT] [--tls] -u USER [--json] COMMAND\n"
 "\n"
 "Without a command, glomail shows the connection and main menus.\n"
 "\n"
 "Options:\n"
 "  -d, --destination HOST  server name or address (required)\n"
-"  -p, --port PORT         server port (default %s)\n"
+"  -p, --port PORT         server port (default %s, %s with --tls)\n"
 "  -u, --user USER         account for a command\n"
 "      --json              print the server's replies as JSON lines\n"
+"      --tls               talk TLS, verifying the server's certificate\n"
+"                          and its name (no fallback to plaintext)\n"
+"      --cafile FILE       trust this authority instead of the system's\n"
+"      --servername NAME   the name the certificate must carry\n"
+"                          (default: HOST)\n"
 "      --timeout SECONDS   wait at most this long for a reply\n"
 "                          (default %d, 0 waits forever)\n"
 "      --help              show this help and exit\n"
@@ -91,13 +103,17 @@ usage(FILE *out)
 "                                 (UTC)\n"
 "  vacation --off                 stop answering automatically\n"
 "\n"
+"Defaults for -d, -p, -u and the TLS options may be set in\n"
+"~/.config/glomail/config (see glomail(1)); options win over it.\n"
+"\n"
 "The password is taken from GLOMAIL_PASSWORD; otherwise it is asked\n"
 "on the terminal without echo, or read as the first line of standard\n"
 "input when that is not a terminal.\n"
 "\n"
 "Exit status: 0 success, 1 the server refused (the reason is printed\n"
 "on standard error), 2 usage, connection or local error.\n"),
-	    PROTO_DEFAULT_PORT_STR, DEFAULT_TIMEOUT);
+	    PROTO_DEFAULT_PORT_STR, PROTO_DEFAULT_TLS_PORT_STR,
+	    DEFAULT_TIMEOUT);
 }
 
 /* Complain about the command line and point at --help. */
@@ -131,12 +147,23 @@ int
 main(int argc, char **argv)
 {
 	struct cmd_opts o = { .verb = CMD_NONE, .vacation = -1 };
-	const char *host = NULL, *port = PROTO_DEFAULT_PORT_STR;
+	const char *host = NULL, *port = NULL;
+	struct wire_tls tls = { NULL, NULL };
+	static struct settings conf; /* static: a usage error leaves it to exit */
+	int use_tls = 0;
 	long long timeout = DEFAULT_TIMEOUT;
 	struct session *s;
 	int c, rc;
 
 	i18n_init();
+	/* The file first: every option given below wins over it. */
+	if (settings_load(&conf) == -1)
+		return SESSION_EXIT_FAILED;
+	host = conf.server;
+	port = conf.port;
+	use_tls = conf.tls == 1;
+	tls.cafile = conf.cafile;
+	tls.servername = conf.servername;
 	/* A server gone mid-write is reported by the write, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
@@ -186,6 +213,15 @@ main(int argc, char **argv)
 				return usage_error(_("invalid timeout"),
 				    optarg);
 			break;
+		case OPT_TLS:
+			use_tls = 1;
+			break;
+		case OPT_CAFILE:
+			tls.cafile = optarg;
+			break;
+		case OPT_SERVERNAME:
+			tls.servername = optarg;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			return SESSION_EXIT_OK;
@@ -225,6 +261,9 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error(_("unexpected argument"), argv[optind]);
+	/* The file's account is for commands; the menus ask for it. */
+	if (o.verb != CMD_NONE && o.user == NULL)
+		o.user = conf.user;
 	if (host == NULL)
 		return usage_error(_("the server is required (-d HOST)"),
 		    NULL);
@@ -255,7 +294,14 @@ main(int argc, char **argv)
 	if (o.verb == CMD_NONE && o.json)
 		return usage_error(_("--json goes with a command"), NULL);
 
-	if (session_open(host, port, (int)timeout, &s) == -1)
+	if ((tls.cafile != NULL || tls.servername != NULL) && !use_tls)
+		return usage_error(_("--cafile and --servername go with --tls"),
+		    NULL);
+	if (port == NULL)
+		port = use_tls ? PROTO_DEFAULT_TLS_PORT_STR :
+		    PROTO_DEFAULT_PORT_STR;
+	if (session_open(host, port, use_tls ? &tls : NULL, (int)timeout,
+	    &s) == -1)
 		return SESSION_EXIT_FAILED;
 	/* "Please wait" goes where a person is looking, never into data. */
 	if (o.verb == CMD_NONE && isatty(STDOUT_FILENO))
@@ -264,6 +310,7 @@ main(int argc, char **argv)
 		session_set_notice(s, stderr);
 	rc = o.verb == CMD_NONE ? menu_run(s) : cmd_run(s, &o);
 	session_close(s);
+	settings_clear(&conf);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		perror("glomail: stdout");
 		return SESSION_EXIT_FAILED;

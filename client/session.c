@@ -32,7 +32,7 @@
 #define SESSION_DOMAIN_MAX 253
 
 struct session {
-	int fd;
+	struct wire *w;      /* the socket, plaintext or TLS */
 	int lost;
 	FILE *notice;
 	int extended;        /* the server answered CAPABILITIES */
@@ -46,34 +46,29 @@ struct session {
 static int session_learn(struct session *s);
 
 int
-session_open(const char *host, const char *port, int timeout,
-    struct session **session_r)
+session_open(const char *host, const char *port,
+    const struct wire_tls *tls, int timeout, struct session **session_r)
 {
-	struct timeval tv = { timeout, 0 };
 	struct session *s;
+	struct wire *w;
 	char err[512];
-	int fd;
 
-	if ((fd = wire_connect(host, port, err, sizeof(err))) == -1) {
+	/* With TLS, a certificate that does not verify ends it here: there
+	 * is no falling back to plaintext. */
+	if ((w = wire_open(host, port, tls, timeout, err, sizeof(err))) ==
+	    NULL) {
 		fprintf(stderr, "glomail: %s: %s\n",
 		    _("cannot connect to the server"), err);
 		return -1;
 	}
-	if (timeout > 0 &&
-	    (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)) {
-		fprintf(stderr, "glomail: setsockopt: %s\n", strerror(errno));
-		close(fd);
-		return -1;
-	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		fprintf(stderr, "glomail: %s\n", strerror(errno));
-		close(fd);
+		wire_close(w);
 		return -1;
 	}
-	s->fd = fd;
+	s->w = w;
 	if (session_learn(s) == -1) {
-		close(fd);
+		wire_close(w);
 		free(s);
 		return -1;
 	}
@@ -214,7 +209,7 @@ session_send(struct session *s, int header, json_t *payload)
 		    _("the message is too large to send"));
 		return -1;
 	}
-	rc = wire_write_all(s->fd, frame, len);
+	rc = wire_write(s->w, frame, len);
 	free(frame);
 	if (rc == -1)
 		session_fail(s, strerror(errno));
@@ -229,10 +224,10 @@ session_send(struct session *s, int header, json_t *payload)
 static void
 session_patience(struct session *s)
 {
-	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+	struct pollfd pfd = { .fd = wire_fd(s->w), .events = POLLIN };
 	int r;
 
-	if (s->notice == NULL)
+	if (s->notice == NULL || wire_pending(s->w))
 		return;
 	while ((r = poll(&pfd, 1, SESSION_PATIENCE_MS)) == -1 &&
 	    errno == EINTR)
@@ -253,12 +248,14 @@ session_patience(struct session *s)
 static int
 session_drain(struct session *s)
 {
-	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+	struct pollfd pfd = { .fd = wire_fd(s->w), .events = POLLIN };
 	struct msg *stale;
 	const char *why;
 
-	while (poll(&pfd, 1, 0) == 1) {
-		if (wire_recv(s->fd, SESSION_REPLY_MAX, &stale, &why) == -1) {
+	/* Under TLS, bytes may already be decrypted and waiting. */
+	while (wire_pending(s->w) || poll(&pfd, 1, 0) == 1) {
+		if (wire_read_msg(s->w, SESSION_REPLY_MAX, &stale, &why) ==
+		    -1) {
 			session_fail(s, strcmp(why, "connection closed") == 0 ?
 			    _("the server closed the connection") : why);
 			return -1;
@@ -282,7 +279,7 @@ session_request(struct session *s, int header, json_t *payload,
 		return -1;
 	session_patience(s);
 	errno = 0;
-	if (wire_recv(s->fd, SESSION_REPLY_MAX, reply_r, &why) == -1) {
+	if (wire_read_msg(s->w, SESSION_REPLY_MAX, reply_r, &why) == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			why = _("no reply in time");
 		else if (strcmp(why, "connection closed") == 0)
@@ -329,10 +326,10 @@ session_close(struct session *s)
 	 */
 	if (!s->lost &&
 	    msg_encode(PROTO_BYE, NULL, FRAME_MAX_DEFAULT, &frame, &len) == 0) {
-		(void)wire_write_all(s->fd, frame, len);
+		(void)wire_write(s->w, frame, len);
 		free(frame);
 	}
-	close(s->fd);
+	wire_close(s->w);
 	json_decref(s->extensions);
 	free(s);
 }

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "msg.h"
+#include "wire.h"
 
 /* Exit codes of glomail, for interactive use and commands alike. */
 enum {
@@ -30,8 +31,8 @@ struct session;
  * server answers ERROR and the session assumes the seed's ten messages,
  * domain and limits. Returns 0, or -1 after printing why on stderr.
  */
-int session_open(const char *host, const char *port, int timeout,
-    struct session **session_r);
+int session_open(const char *host, const char *port,
+    const struct wire_tls *tls, int timeout, struct session **session_r);
 
 /* Say BYE (when still connected), close and free. */
 void session_close(struct session *s);

@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "access.h"
 #include "aliases.h"
 #include "conn.h"
 #include "dispatch.h"
@@ -169,6 +170,15 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 	char user[RULES_USERNAME_MAX + 1];
 	int now;
 
+	/* Where passwords may travel, and who may make accounts, first. */
+	if (access_password(server_cfg(srv), conn_tls(c), conn_sockaddr(c),
+	    &why) == -1 || (registering && access_register(server_cfg(srv),
+	    conn_sockaddr(c), &why) == -1)) {
+		log_write(LOG_LEVEL_WARN, conn_id(c), "%s refused addr=%s: %s",
+		    registering ? "register" : "login", conn_addr(c), why);
+		conn_reply_error(c, why);
+		return;
+	}
 	if (rules_username(cred->username, user, &why) == -1) {
 		/* A login never says which half was wrong. The name is the
 		 * peer's bytes: it stays out of the log. */

@@ -24,6 +24,9 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "config.h"
 #include "conn.h"
@@ -32,6 +35,7 @@
 #include "msg.h"
 #include "proto.h"
 #include "session.h"
+#include "tls.h"
 
 /* Requests and replies this small are always taken (see above). */
 #define CONN_SMALL ((size_t)8192)
@@ -63,6 +67,7 @@ enum conn_state {
 /* Orthogonal to the state. */
 #define CONN_F_EOF        0x1 /* the peer finished sending */
 #define CONN_F_PROCESSING 0x2 /* conn_process is on the stack */
+#define CONN_F_TLS_UP     0x4 /* the TLS handshake is done */
 
 struct conn {
 	struct conn_env *env;
@@ -81,6 +86,8 @@ struct conn {
 	struct session session;     /* who is logged in: the one record */
 	char peer[64];
 	char addr[INET6_ADDRSTRLEN]; /* peer address without the port */
+	struct sockaddr_storage sa;  /* the same, for the access policies */
+	int tls;                     /* under TLS (the bufferevent's SSL) */
 };
 
 static void conn_process(struct conn *c);
@@ -134,6 +141,18 @@ const char *
 conn_peer(const struct conn *c)
 {
 	return c->peer;
+}
+
+const struct sockaddr *
+conn_sockaddr(const struct conn *c)
+{
+	return (const struct sockaddr *)&c->sa;
+}
+
+int
+conn_tls(const struct conn *c)
+{
+	return c->tls;
 }
 
 const char *
@@ -247,6 +266,15 @@ conn_logout(struct conn *c)
 	login_changed(c);
 }
 
+/* Closes that end the session normally, after which TLS says goodbye. */
+static int
+clean_close(const char *reason)
+{
+	return strcmp(reason, "end of input") == 0 ||
+	    strcmp(reason, "closed after reply") == 0 ||
+	    strcmp(reason, "server stopping") == 0;
+}
+
 /* The one place a connection ends, whatever the reason. */
 void
 conn_close(struct conn *c, const char *reason)
@@ -260,7 +288,18 @@ conn_close(struct conn *c, const char *reason)
 	evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
 	c->env->held -= c->held;
 	c->held = 0;
-	bufferevent_free(c->bev); /* closes the socket */
+	if (c->tls && clean_close(reason)) {
+		/*
+		 * libevent never sends close_notify: say goodbye once, in one
+		 * non-blocking write (a peer that does not read loses it).
+		 */
+		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+		if (ssl != NULL && SSL_is_init_finished(ssl))
+			(void)SSL_shutdown(ssl);
+		ERR_clear_error();
+	}
+	bufferevent_free(c->bev); /* closes the socket, frees the SSL */
 	c->bev = NULL;
 	session_logout(&c->session);
 	c->env->gone(c->env->srv, c->link);
@@ -597,6 +636,30 @@ conn_writecb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/*
+ * A TLS failure: what scanners and vanished peers cause (plaintext on the
+ * TLS port, a reset, an EOF mid-handshake) is an ordinary close, logged at
+ * info level; anything else is worth a warning.
+ */
+static void
+tls_error(struct conn *c, struct bufferevent *bev)
+{
+	unsigned long codes[8], e;
+	size_t n = 0;
+	char why[512];
+	int benign;
+
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		if (n < sizeof(codes) / sizeof(codes[0]))
+			codes[n++] = e;
+	benign = tls_describe_errors(codes, n, why, sizeof(why));
+	log_write(benign ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, c->id,
+	    "tls %s: %s", (c->flags & CONN_F_TLS_UP) ? "session ended" :
+	    "handshake failed", why);
+	ERR_clear_error();
+	conn_close(c, benign ? "peer closed" : "tls error");
+}
+
 static void
 conn_eventcb(struct bufferevent *bev, short what, void *arg)
 {
@@ -612,9 +675,30 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 			conn_process(c);
 		return;
 	}
+	if (what & BEV_EVENT_CONNECTED) {
+		SSL *ssl = bufferevent_openssl_get_ssl(bev);
+
+		c->flags |= CONN_F_TLS_UP;
+		if (ssl != NULL)
+			log_write(LOG_LEVEL_INFO, c->id, "tls version=%s "
+			    "cipher=%s", SSL_get_version(ssl),
+			    SSL_get_cipher_name(ssl));
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && c->tls &&
+	    !(c->flags & CONN_F_TLS_UP)) {
+		/* Silent or stalled before the handshake ended: the login
+		 * timeout cuts it like any other silent peer. */
+		conn_close(c, "tls handshake timeout");
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		conn_close(c, (what & BEV_EVENT_READING) ? "idle timeout" :
 		    "write timeout");
+		return;
+	}
+	if (c->tls && (what & BEV_EVENT_ERROR)) {
+		tls_error(c, bev);
 		return;
 	}
 	conn_close(c, "connection error");
@@ -648,17 +732,19 @@ format_peer(struct conn *c, const struct sockaddr *sa)
 
 struct conn *
 conn_new(struct conn_env *env, unsigned long long id, evutil_socket_t fd,
-    const struct sockaddr *sa, int salen, conn_dispatch_fn dispatch,
-    void *link)
+    const struct sockaddr *sa, int salen, struct ssl_st *ssl,
+    conn_dispatch_fn dispatch, void *link)
 {
 	struct conn *c;
 	int one = 1;
 
-	(void)salen;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		evutil_closesocket(fd);
+		SSL_free(ssl);
 		return NULL;
 	}
+	if (salen > 0 && (size_t)salen <= sizeof(c->sa))
+		memcpy(&c->sa, sa, (size_t)salen);
 	c->env = env;
 	c->id = id;
 	c->dispatch = dispatch;
@@ -670,9 +756,22 @@ conn_new(struct conn_env *env, unsigned long long id, evutil_socket_t fd,
 	 * NODELAY, the tail of a reply over one write waits for the peer's
 	 * delayed ACK (40 ms). Harmless on non-TCP sockets (it just fails). */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->bev = bufferevent_socket_new(env->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (ssl != NULL) {
+		c->tls = 1;
+		c->bev = bufferevent_openssl_socket_new(env->base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		/* A peer closing without close_notify (or with unread
+		 * session tickets, which the kernel answers with a reset)
+		 * has simply left: frames are length-prefixed. */
+		if (c->bev != NULL)
+			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	} else
+		c->bev = bufferevent_socket_new(env->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
+		/* Without a bufferevent, nothing took the socket or the SSL. */
 		evutil_closesocket(fd);
+		SSL_free(ssl);
 		free(c);
 		return NULL;
 	}
@@ -688,7 +787,8 @@ conn_new(struct conn_env *env, unsigned long long id, evutil_socket_t fd,
 	set_watermarks(c);
 	set_timeouts(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	log_write(LOG_LEVEL_INFO, c->id, "connect peer=%s", c->peer);
+	log_write(LOG_LEVEL_INFO, c->id, "connect peer=%s%s", c->peer,
+	    c->tls ? " tls" : "");
 	return c;
 }
 

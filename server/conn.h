@@ -26,6 +26,7 @@
 
 struct config;
 struct conn;
+struct ssl_st;
 struct conn_env;
 struct mailbox;
 struct server;
@@ -57,12 +58,14 @@ void conn_env_free(struct conn_env *env);
 size_t conn_env_held(const struct conn_env *env);
 
 /*
- * Take an accepted socket; every whole request goes to dispatch. NULL on
- * failure (the socket is closed).
+ * Take an accepted socket; every whole request goes to dispatch. With ssl
+ * (taken: freed with the connection), the connection speaks TLS from its
+ * first byte, the handshake driven by the same timeouts as requests. NULL
+ * on failure (the socket and ssl are freed).
  */
 struct conn *conn_new(struct conn_env *env, unsigned long long id,
     evutil_socket_t fd, const struct sockaddr *sa, int salen,
-    conn_dispatch_fn dispatch, void *link);
+    struct ssl_st *ssl, conn_dispatch_fn dispatch, void *link);
 
 unsigned long long conn_id(const struct conn *c);
 struct server *conn_server(const struct conn *c);
@@ -71,6 +74,10 @@ const char *conn_peer(const struct conn *c);
 /* The peer's address alone ("127.0.0.1", "::1"): what penalties count. */
 const char *conn_addr(const struct conn *c);
 int conn_alive(const struct conn *c);
+/* The peer's address as accepted (for the access policies). */
+const struct sockaddr *conn_sockaddr(const struct conn *c);
+/* 1 when the connection is under TLS. */
+int conn_tls(const struct conn *c);
 
 /*
  * Queue a reply (payload stolen; NULL: none). A reply over 8 KiB that would

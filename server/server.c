@@ -36,6 +36,7 @@
 #include "rules.h"
 #include "server.h"
 #include "service.h"
+#include "tls.h"
 #include "users.h"
 
 /* How long a graceful stop may take before connections are cut. */
@@ -44,6 +45,16 @@
 #define POOL_QUEUE_MAX 4096
 /* How often the service manager's STATUS line may change. */
 #define STATUS_INTERVAL_SEC 2
+
+/* Listening sockets of every kind: the protocol in plaintext and in TLS. */
+#define SERVER_LISTENERS_MAX (2 * CONFIG_LISTEN_MAX)
+
+/* One listening socket and what its connections speak. */
+struct server_listener {
+	struct evconnlistener *l;
+	struct server *srv;
+	int tls;                    /* TLS from the first byte */
+};
 
 /* One entry of the server's list of live connections. */
 struct server_client {
@@ -54,8 +65,9 @@ struct server_client {
 struct server {
 	const struct config *cfg;
 	struct event_base *base;
-	struct evconnlistener *listeners[CONFIG_LISTEN_MAX];
+	struct server_listener listeners[SERVER_LISTENERS_MAX];
 	size_t nlisteners;
+	struct tls *tls;            /* the TLS context, when a listener has TLS */
 	struct event *signals[3];
 	struct event *accept_retry; /* re-enables accepting after EMFILE */
 	struct event *drain_timer;  /* polls for the end of a graceful stop */
@@ -277,9 +289,9 @@ set_accepting(struct server *srv, int on)
 	srv->accepting = on;
 	for (i = 0; i < srv->nlisteners; i++) {
 		if (on)
-			evconnlistener_enable(srv->listeners[i]);
+			evconnlistener_enable(srv->listeners[i].l);
 		else
-			evconnlistener_disable(srv->listeners[i]);
+			evconnlistener_disable(srv->listeners[i].l);
 	}
 }
 
@@ -297,18 +309,20 @@ server_conn_gone(struct server *srv, void *link)
 		set_accepting(srv, 1);
 }
 
-struct conn *
-server_conn_add(struct server *srv, evutil_socket_t fd,
-    const struct sockaddr *sa, int salen)
+/* A new connection of the protocol, under TLS when ssl is given. */
+static struct conn *
+conn_add(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
+    int salen, SSL *ssl)
 {
 	struct server_client *sc;
 
 	if ((sc = calloc(1, sizeof(*sc))) == NULL) {
 		evutil_closesocket(fd);
+		SSL_free(ssl);
 		return NULL;
 	}
 	sc->conn = conn_new(srv->conn_env, ++srv->next_conn_id, fd, sa, salen,
-	    dispatch_frame, sc);
+	    ssl, dispatch_frame, sc);
 	if (sc->conn == NULL) {
 		free(sc);
 		return NULL;
@@ -316,6 +330,19 @@ server_conn_add(struct server *srv, evutil_socket_t fd,
 	TAILQ_INSERT_TAIL(&srv->clients, sc, entry);
 	srv->nconns++;
 	return sc->conn;
+}
+
+struct conn *
+server_conn_add(struct server *srv, evutil_socket_t fd,
+    const struct sockaddr *sa, int salen)
+{
+	return conn_add(srv, fd, sa, salen, NULL);
+}
+
+struct tls *
+server_tls(const struct server *srv)
+{
+	return srv->tls;
 }
 
 /* Every connection closes: now, or once it has answered what it has. */
@@ -338,14 +365,21 @@ static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
-	struct server *srv = arg;
+	struct server_listener *sl = arg;
+	struct server *srv = sl->srv;
+	SSL *ssl = NULL;
 
 	(void)l;
 	if (srv->stopping) {
 		evutil_closesocket(fd);
 		return;
 	}
-	server_conn_add(srv, fd, sa, salen);
+	if (sl->tls && (ssl = tls_ssl_new(srv->tls)) == NULL) {
+		log_error("tls: cannot make a session for a new connection");
+		evutil_closesocket(fd);
+		return;
+	}
+	conn_add(srv, fd, sa, salen, ssl);
 	if (srv->nconns >= srv->cfg->max_connections) {
 		log_warn("max-connections %u reached: accepting paused",
 		    srv->cfg->max_connections);
@@ -357,7 +391,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	struct server *srv = arg;
+	struct server *srv = ((struct server_listener *)arg)->srv;
 	struct timeval tv = { 0, 200 * 1000 };
 	int err = EVUTIL_SOCKET_ERROR();
 
@@ -430,6 +464,29 @@ status_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * The certificate files again (renewed in place, or other paths): new
+ * handshakes get the new one, open sessions keep theirs; one that does not
+ * load is logged and the old one stays in service.
+ */
+static void
+tls_reload_settings(struct server *srv)
+{
+	char err[512], *cert = NULL, *key = NULL;
+	enum tls_profile profile = (enum tls_profile)srv->cfg->tls_profile;
+
+	if (tls_paths(srv->cfg->tls_cert, srv->cfg->tls_key, &cert, &key, err,
+	    sizeof(err)) == -1 || tls_reload(srv->tls, cert, key, profile, err,
+	    sizeof(err)) == -1)
+		log_error("reload: tls: %s; the certificate in service stays",
+		    err);
+	else
+		log_info("reload: tls certificate serial=%s profile=%s",
+		    tls_serial(srv->tls), tls_profile_name(profile));
+	free(cert);
+	free(key);
+}
+
+/*
  * SIGHUP: read the settings again. Limits and the log level apply at once,
  * since other modules read them at use time on this thread; config_reload
  * logs what needs a restart instead.
@@ -449,6 +506,8 @@ server_reload(struct server *srv)
 	log_info("SIGHUP: reading the configuration again");
 	if (srv->reload(srv->reload_arg) == 0) {
 		log_set_level(srv->cfg->log_level);
+		if (srv->tls != NULL)
+			tls_reload_settings(srv);
 		TAILQ_FOREACH(sc, &srv->clients, entry)
 			conn_limits_changed(sc->conn);
 		/* A new max-connections may pause or resume accepting. */
@@ -473,7 +532,7 @@ server_stop(struct server *srv, const char *why)
 	service_notifyf("STOPPING=1\nSTATUS=Stopping: %u connections to "
 	    "finish, %llu messages delivered", srv->nconns, srv->delivered);
 	for (i = 0; i < srv->nlisteners; i++)
-		evconnlistener_disable(srv->listeners[i]);
+		evconnlistener_disable(srv->listeners[i].l);
 	srv->stopping = 1;
 	evutil_gettimeofday(&srv->stop_started, NULL);
 	/* Requests in flight finish and their replies are written first. */
@@ -617,7 +676,7 @@ parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len_r)
 
 /* "listening on ADDR": administrators and tests read the port here. */
 static void
-log_listening(struct evconnlistener *l)
+log_listening(struct evconnlistener *l, int tls)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -627,7 +686,7 @@ log_listening(struct evconnlistener *l)
 	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss,
 	    &len) == 0) {
 		format_addr(&ss, shown, sizeof(shown));
-		log_info("listening on %s", shown);
+		log_info("listening on %s%s", shown, tls ? " tls" : "");
 	}
 }
 
@@ -640,7 +699,7 @@ log_started(const struct server *srv)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	char shown[160], addrs[CONFIG_LISTEN_MAX * 162], dir[PATH_MAX];
+	char shown[160], addrs[SERVER_LISTENERS_MAX * 166], dir[PATH_MAX];
 	size_t i, used = 0;
 	int n;
 
@@ -648,13 +707,14 @@ log_started(const struct server *srv)
 	for (i = 0; i < srv->nlisteners; i++) {
 		len = sizeof(ss);
 		memset(&ss, 0, sizeof(ss));
-		if (getsockname(evconnlistener_get_fd(srv->listeners[i]),
+		if (getsockname(evconnlistener_get_fd(srv->listeners[i].l),
 		    (struct sockaddr *)&ss, &len) == -1)
 			snprintf(shown, sizeof(shown), "?");
 		else
 			format_addr(&ss, shown, sizeof(shown));
-		n = snprintf(addrs + used, sizeof(addrs) - used, "%s%s",
-		    i > 0 ? "," : "", shown);
+		n = snprintf(addrs + used, sizeof(addrs) - used, "%s%s%s",
+		    i > 0 ? "," : "", srv->listeners[i].tls ? "tls:" : "",
+		    shown);
 		if (n > 0 && (size_t)n < sizeof(addrs) - used)
 			used += (size_t)n;
 	}
@@ -664,13 +724,56 @@ log_started(const struct server *srv)
 	    GLOMAIL_VERSION, addrs, dir, srv->cfg->domain);
 }
 
+/* The next listener's slot: its address is the listener's callback arg. */
+static struct server_listener *
+listener_slot(struct server *srv, int tls)
+{
+	struct server_listener *sl;
+
+	if (srv->nlisteners == SERVER_LISTENERS_MAX) {
+		log_error("more than %d listening sockets",
+		    SERVER_LISTENERS_MAX);
+		return NULL;
+	}
+	sl = &srv->listeners[srv->nlisteners];
+	sl->srv = srv;
+	sl->tls = tls;
+	return sl;
+}
+
 /* Keep a new listener, whichever way it came: serve it and log it. */
 static void
-listener_add(struct server *srv, struct evconnlistener *l)
+listener_add(struct server *srv, struct server_listener *sl,
+    struct evconnlistener *l)
 {
 	evconnlistener_set_error_cb(l, accept_error_cb);
-	srv->listeners[srv->nlisteners++] = l;
-	log_listening(l);
+	sl->l = l;
+	srv->nlisteners++;
+	log_listening(l, sl->tls);
+}
+
+/*
+ * The TLS context, built once when the first TLS listener comes: a missing
+ * or broken certificate stops the start-up.
+ */
+static int
+tls_setup(struct server *srv)
+{
+	char err[512], *cert = NULL, *key = NULL;
+
+	if (srv->tls != NULL)
+		return 0;
+	if (tls_paths(srv->cfg->tls_cert, srv->cfg->tls_key, &cert, &key, err,
+	    sizeof(err)) == 0)
+		srv->tls = tls_new(cert, key,
+		    (enum tls_profile)srv->cfg->tls_profile, err, sizeof(err));
+	free(cert);
+	free(key);
+	if (srv->tls == NULL) {
+		log_error("tls: %s", err);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -679,75 +782,99 @@ listener_add(struct server *srv, struct evconnlistener *l)
  * then, so one place (the unit) says where the server listens.
  */
 static int
-listen_passed(struct server *srv, int n)
+listen_passed(struct server *srv, int n, char **names)
 {
 	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
 	    LEV_OPT_DISABLED;
+	struct server_listener *sl;
 	struct evconnlistener *l;
-	int fd;
+	int fd, tls;
 
 	log_info("socket activation: %d socket%s from the service manager; "
-	    "the listen setting is not used", n, n == 1 ? "" : "s");
+	    "the listen settings are not used", n, n == 1 ? "" : "s");
 	for (fd = SERVICE_LISTEN_FDS_START; fd < SERVICE_LISTEN_FDS_START + n;
 	    fd++) {
+		/* FileDescriptorName=tls marks the TLS socket. */
+		tls = names != NULL &&
+		    strcmp(names[fd - SERVICE_LISTEN_FDS_START], "tls") == 0;
 		if (service_is_stream_listener(fd) != 1) {
 			log_error("socket activation: descriptor %d is not a "
 			    "listening stream socket", fd);
 			return -1;
 		}
-		if (srv->nlisteners == CONFIG_LISTEN_MAX) {
-			log_error("socket activation: more than %d sockets",
-			    CONFIG_LISTEN_MAX);
+		if ((tls && tls_setup(srv) == -1) ||
+		    (sl = listener_slot(srv, tls)) == NULL)
 			return -1;
-		}
 		/* Backlog 0: the socket listens already. */
 		if (evutil_make_socket_nonblocking(fd) == -1 ||
-		    (l = evconnlistener_new(srv->base, accept_cb, srv, flags, 0,
+		    (l = evconnlistener_new(srv->base, accept_cb, sl, flags, 0,
 		    fd)) == NULL) {
 			log_error("socket activation: descriptor %d: %s", fd,
 			    strerror(errno));
 			return -1;
 		}
-		listener_add(srv, l);
+		listener_add(srv, sl, l);
 	}
 	set_accepting(srv, 1);
 	log_started(srv);
 	return 0;
 }
 
-int
-server_listen(struct server *srv)
+/* Bind every address of one listen setting. */
+static int
+listen_bind(struct server *srv, const struct config_listen *addrs, int tls)
 {
 	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
 	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED;
+	struct server_listener *sl;
 	struct sockaddr_storage ss;
 	struct evconnlistener *l;
+	const char *what = tls ? "tls-listen" : "listen";
 	socklen_t len;
 	size_t i;
-	int passed = service_listen_fds();
+
+	if (tls && addrs->n > 0 && tls_setup(srv) == -1)
+		return -1;
+	for (i = 0; i < addrs->n; i++) {
+		memset(&ss, 0, sizeof(ss));
+		if (parse_listen(addrs->addr[i], &ss, &len) == -1) {
+			log_error("%s %s: not an address HOST:PORT", what,
+			    addrs->addr[i]);
+			return -1;
+		}
+		if ((sl = listener_slot(srv, tls)) == NULL)
+			return -1;
+		l = evconnlistener_new_bind(srv->base, accept_cb, sl, flags,
+		    SOMAXCONN, (struct sockaddr *)&ss, (int)len);
+		if (l == NULL) {
+			log_error("%s %s: %s", what, addrs->addr[i],
+			    strerror(errno));
+			return -1;
+		}
+		listener_add(srv, sl, l);
+	}
+	return 0;
+}
+
+int
+server_listen(struct server *srv)
+{
+	char **names = NULL;
+	int passed = service_listen_fds_named(&names), rc;
 
 	if (passed == -1) {
 		log_error("socket activation: malformed LISTEN_FDS");
 		return -1;
 	}
-	if (passed > 0)
-		return listen_passed(srv, passed);
-	for (i = 0; i < srv->cfg->listen.n; i++) {
-		memset(&ss, 0, sizeof(ss));
-		if (parse_listen(srv->cfg->listen.addr[i], &ss, &len) == -1) {
-			log_error("listen %s: not an address HOST:PORT",
-			    srv->cfg->listen.addr[i]);
-			return -1;
-		}
-		l = evconnlistener_new_bind(srv->base, accept_cb, srv, flags,
-		    SOMAXCONN, (struct sockaddr *)&ss, (int)len);
-		if (l == NULL) {
-			log_error("listen %s: %s", srv->cfg->listen.addr[i],
-			    strerror(errno));
-			return -1;
-		}
-		listener_add(srv, l);
+	if (passed > 0) {
+		rc = listen_passed(srv, passed, names);
+		service_names_free(names);
+		return rc;
 	}
+	service_names_free(names);
+	if (listen_bind(srv, &srv->cfg->listen, 0) == -1 ||
+	    listen_bind(srv, &srv->cfg->tls_listen, 1) == -1)
+		return -1;
 	set_accepting(srv, 1);
 	log_started(srv);
 	return 0;
@@ -788,7 +915,7 @@ server_free(struct server *srv)
 	pool_free(srv->auth_pool);
 	pool_free(srv->store_pool);
 	for (i = 0; i < srv->nlisteners; i++)
-		evconnlistener_free(srv->listeners[i]);
+		evconnlistener_free(srv->listeners[i].l);
 	for (i = 0; i < sizeof(srv->signals) / sizeof(srv->signals[0]); i++)
 		if (srv->signals[i] != NULL)
 			event_free(srv->signals[i]);
@@ -801,6 +928,7 @@ server_free(struct server *srv)
 	mailboxes_free(srv->mailboxes);
 	aliases_free(srv->aliases);
 	conn_env_free(srv->conn_env);
+	tls_free(srv->tls);
 	if (srv->base != NULL)
 		event_base_free(srv->base);
 	if (srv->lock_fd != -1)

@@ -18,6 +18,7 @@
 
 struct aliases;
 struct conn;
+struct tls;
 struct mailboxes;
 struct penalty;
 struct pool;
@@ -75,6 +76,9 @@ void server_count_delivery(struct server *srv);
  * opens everything relative to it (maildir_open, users_*), never by path.
  */
 int server_data_fd(const struct server *srv);
+
+/* The TLS context (for STARTTLS and the TLS listeners), NULL without TLS. */
+struct tls *server_tls(const struct server *srv);
 
 /*
  * The aliases table in force (borrowed; NULL: none), and its replacement

@@ -55,9 +55,34 @@ service_notifyf(const char *fmt, ...)
 int
 service_listen_fds(void)
 {
-	int n = sd_listen_fds(1);
+	return service_listen_fds_named(NULL);
+}
 
-	return n < 0 ? -1 : n;
+int
+service_listen_fds_named(char ***names_r)
+{
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names);
+
+	if (n < 0)
+		return -1;
+	if (names_r != NULL)
+		*names_r = names;
+	else
+		service_names_free(names);
+	return n;
+}
+
+void
+service_names_free(char **names)
+{
+	size_t i;
+
+	if (names == NULL)
+		return;
+	for (i = 0; names[i] != NULL; i++)
+		free(names[i]);
+	free(names);
 }
 
 int

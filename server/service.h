@@ -32,6 +32,14 @@ int service_notifyf(const char *fmt, ...)
  */
 int service_listen_fds(void);
 
+/*
+ * The same, with the name of each socket (FileDescriptorName= in the socket
+ * unit; "unknown" when unnamed) in *names_r, NULL-terminated; free it with
+ * service_names_free.
+ */
+int service_listen_fds_named(char ***names_r);
+void service_names_free(char **names);
+
 /* 1 when fd is a listening stream socket, 0 when not, -1 on error. */
 int service_is_stream_listener(int fd);
 

@@ -55,8 +55,10 @@ now_ms(void)
 static int
 inherited(const char *var)
 {
+	/* HOME and XDG_CONFIG_HOME too: a tester's own client configuration
+	 * file must not change what the tests see. */
 	static const char *const drop[] = { "LANG=", "LANGUAGE=", "LC_",
-		"GLOMAIL_", "LOCPATH=" };
+		"GLOMAIL_", "LOCPATH=", "HOME=", "XDG_CONFIG_HOME=" };
 	size_t i;
 
 	for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)

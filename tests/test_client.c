@@ -4,6 +4,7 @@
  * driven through a pipe (no terminal) and servers that vanish or hang.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -72,17 +73,31 @@ run_on(const char *port, struct clientrun_result *r,
 	va_end(ap);
 }
 
+/*
+ * Run glomail against the test's server. In TLS mode, the client itself
+ * speaks TLS to the server's TLS port, verifying it against the test CA.
+ */
 static void
 run(struct clientrun_result *r, const char *const *env, const char *input,
     ...)
 {
-	const char *argv[32] = { "glomail", "-d", "127.0.0.1", "-p",
+	static char ca[512];
+	const char *argv[40] = { "glomail", "-d", "127.0.0.1", "-p",
 		srv.port };
 	size_t n = 5;
 	va_list ap;
 
+	if (testsrv_tls_mode()) {
+		snprintf(ca, sizeof(ca), "%s/ca.crt",
+		    getenv("GLOMAIL_TLS_CERTS"));
+		argv[4] = srv.tls_port;
+		argv[n++] = "--tls";
+		argv[n++] = "--cafile";
+		argv[n++] = ca;
+	}
+
 	va_start(ap, input);
-	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
+	while (n < 39 && (argv[n] = va_arg(ap, const char *)) != NULL)
 		n++;
 	va_end(ap);
 	argv[n] = NULL;
@@ -802,6 +817,64 @@ test_seed_server(void **state)
 	clientrun_free(&r);
 }
 
+/* The configuration file gives the server and account; options win. */
+static void
+test_config_file(void **state)
+{
+	struct clientrun_result r;
+	char dir[256], path[300], env1[320], env2[320];
+	const char *argv[8];
+	const char *env[] = { env1, "GLOMAIL_PASSWORD=" PASSWORD, NULL };
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(testsrv_scratch(dir, sizeof(dir), "clientconf"), 0);
+	snprintf(path, sizeof(path), "%s/glomail", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/glomail/config", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "# glomail's defaults\nserver = 127.0.0.1\nport = %s\n"
+	    "user = confuser\ntls = no\n", srv.port);
+	assert_int_equal(fclose(f), 0);
+	snprintf(env1, sizeof(env1), "XDG_CONFIG_HOME=%s", dir);
+	argv[0] = "glomail";
+	argv[1] = "register";
+	argv[2] = NULL;
+	assert_int_equal(clientrun(argv, env, "", &r), 0);
+	assert_int_equal(r.exit_code, 0);
+	clientrun_free(&r);
+	argv[1] = "stats";
+	assert_int_equal(clientrun(argv, env, "", &r), 0);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, "messages: 0"));
+	clientrun_free(&r);
+	/* An option wins over the file: another account, refused. */
+	argv[1] = "-u";
+	argv[2] = "nobodyhere";
+	argv[3] = "stats";
+	argv[4] = NULL;
+	assert_int_equal(clientrun(argv, env, "", &r), 0);
+	assert_int_equal(r.exit_code, 1);
+	clientrun_free(&r);
+	/* A file that does not parse says where, and nothing is sent. */
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "server = 127.0.0.1\ncolour = blue\n");
+	assert_int_equal(fclose(f), 0);
+	argv[1] = "stats";
+	argv[2] = NULL;
+	assert_int_equal(clientrun(argv, env, "", &r), 0);
+	assert_int_equal(r.exit_code, 2);
+	assert_non_null(strstr(r.err, "config:2: colour: unknown setting"));
+	clientrun_free(&r);
+	/* GLOMAIL_CONFIG names another file; a missing one is an error. */
+	snprintf(env2, sizeof(env2), "GLOMAIL_CONFIG=%s/none", dir);
+	env[0] = env2;
+	assert_int_equal(clientrun(argv, env, "", &r), 0);
+	assert_int_equal(r.exit_code, 2);
+	clientrun_free(&r);
+	testsrv_remove_tree(dir);
+}
+
 int
 main(void)
 {
@@ -823,6 +896,7 @@ main(void)
 		cmocka_unit_test(test_repeated_to),
 		cmocka_unit_test(test_checked_before_password),
 		cmocka_unit_test(test_escapes_piped),
+		cmocka_unit_test(test_config_file),
 		cmocka_unit_test_teardown(test_seed_server, stop_others),
 	};
 

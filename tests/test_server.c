@@ -122,8 +122,15 @@ test_startup_line(void **state)
 
 	(void)state;
 	assert_non_null(realpath(srv.data, dir));
-	snprintf(want, sizeof(want), "glomaild %s started listen=127.0.0.1:%s "
-	    "data-dir=%s domain=glo2000.ca", GLOMAIL_VERSION, srv.port, dir);
+	if (testsrv_tls_mode())
+		snprintf(want, sizeof(want), "glomaild %s started "
+		    "listen=127.0.0.1:%s,tls:127.0.0.1:%s data-dir=%s "
+		    "domain=glo2000.ca", GLOMAIL_VERSION, srv.listen_port,
+		    srv.tls_port, dir);
+	else
+		snprintf(want, sizeof(want), "glomaild %s started "
+		    "listen=127.0.0.1:%s data-dir=%s domain=glo2000.ca",
+		    GLOMAIL_VERSION, srv.listen_port, dir);
 	assert_true(testsrv_log_contains(&srv, want));
 }
 

@@ -392,6 +392,67 @@ test_socket_activation(void **state)
 	close(nfd);
 }
 
+/*
+ * Two passed sockets, the second named "tls" (FileDescriptorName=tls in a
+ * socket unit): glomaild speaks TLS on that one, plaintext on the other.
+ */
+static void
+test_socket_activation_tls(void **state)
+{
+	const char *activate = find_program("systemd-socket-activate");
+	const char *certs = getenv("GLOMAIL_TLS_CERTS");
+	char spec1[64], spec2[64], port2[16], data[300], log[300];
+	char crt[600], key[600], ca[600], err[256];
+	const char *argv[] = { activate, "-l", spec1, "-l", spec2,
+		"--fdname=plain:tls", testsrv_binary(), "--data-dir", data,
+		"--tls-cert", crt, "--tls-key", key, NULL };
+	struct wire_tls tls = { ca, NULL };
+	struct wire *w = NULL;
+	unsigned char *frame;
+	struct msg *reply;
+	const char *why;
+	size_t len;
+	pid_t pid;
+	int i;
+
+	(void)state;
+	if (activate == NULL || certs == NULL)
+		fail_msg("systemd-socket-activate or the test certificates "
+		    "are missing");
+	snprintf(crt, sizeof(crt), "%s/server.crt", certs);
+	snprintf(key, sizeof(key), "%s/server.key", certs);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", certs);
+	snprintf(spec1, sizeof(spec1), "127.0.0.1:%d", free_port());
+	snprintf(port2, sizeof(port2), "%d", free_port());
+	snprintf(spec2, sizeof(spec2), "127.0.0.1:%s", port2);
+	snprintf(data, sizeof(data), "%s/data", scratch);
+	snprintf(log, sizeof(log), "%s/server.log", scratch);
+	pid = spawn(argv, NULL, log);
+	/* The first connection starts glomaild; the handshake then runs. */
+	for (i = 0; i < 100 && w == NULL; i++) {
+		w = wire_open("127.0.0.1", port2, &tls, 10, err, sizeof(err));
+		if (w == NULL)
+			usleep(100 * 1000);
+	}
+	if (w == NULL) {
+		dump_file(log);
+		fail_msg("TLS over the passed socket: %s", err);
+	}
+	assert_int_equal(msg_encode(PROTO_AUTH_REGISTER,
+	    msg_credentials_new("tess", PASSWORD), FRAME_MAX_DEFAULT, &frame,
+	    &len), 0);
+	assert_int_equal(wire_write(w, frame, len), 0);
+	free(frame);
+	assert_int_equal(wire_read_msg(w, FRAME_MAX_DEFAULT, &reply, &why), 0);
+	assert_int_equal(msg_header(reply), PROTO_OK);
+	msg_free(reply);
+	wire_close(w);
+	assert_true(file_contains(log, "socket activation: 2 sockets"));
+	assert_true(file_contains(log, " tls\n"));
+	kill(pid, SIGTERM);
+	assert_int_equal(reap(pid, 20000), 0);
+}
+
 #define INFLIGHT_CONNS 6
 #define INFLIGHT_BODY (400 * 1024)
 
@@ -820,6 +881,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_notify_abstract, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_socket_activation_tls,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_activation, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_journal_priority, setup,
