@@ -190,7 +190,8 @@ aliases_parse(const char *text, size_t len, const char *file, char *err,
 		if (parse_line(s, n, &a->v[a->n - 1], &why) == -1)
 			goto fail;
 	}
-	qsort(a->v, a->n, sizeof(*a->v), alias_cmp);
+	if (a->n > 1)
+		qsort(a->v, a->n, sizeof(*a->v), alias_cmp);
 	for (i = 1; i < a->n; i++)
 		if (strcmp(a->v[i - 1].name, a->v[i].name) == 0) {
 			line = a->v[i - 1].line > a->v[i].line ?
