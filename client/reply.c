@@ -27,8 +27,9 @@ reply_orig_clear(struct reply_orig *o)
 static const char *
 field(const struct msg *m, const char *key)
 {
-	json_t *v = m != NULL && msg_payload(m) != NULL ?
-	    json_object_get(msg_payload(m), key) : NULL;
+	json_t *v = m != NULL && msg_payload(m) != NULL
+	                ? json_object_get(msg_payload(m), key)
+	                : NULL;
 
 	return json_is_string(v) ? json_string_value(v) : "";
 }
@@ -59,11 +60,11 @@ reply_fetch(struct session *s, long long n, struct reply_orig *o,
 	*err_r = NULL;
 	o->message_id = o->to = o->cc = o->references = "";
 	/* Numbers are those of the connection's last list. */
-	if ((h = ask(s, PROTO_INBOX_READING_REQUEST, NULL, &o->list,
-	    err_r)) != PROTO_OK)
+	if ((h = ask(s, PROTO_INBOX_READING_REQUEST, NULL, &o->list, err_r)) !=
+	    PROTO_OK)
 		return h;
-	if ((h = ask(s, PROTO_INBOX_READING_CHOICE, msg_choice_new(n),
-	    &o->read, err_r)) != PROTO_OK)
+	if ((h = ask(s, PROTO_INBOX_READING_CHOICE, msg_choice_new(n), &o->read,
+	         err_r)) != PROTO_OK)
 		return h;
 	if (msg_unpack(o->read, PROTO_SHAPE_EMAIL, &a, &why) == -1) {
 		fprintf(stderr, "glomail: %s: %s\n",
@@ -75,7 +76,7 @@ reply_fetch(struct session *s, long long n, struct reply_orig *o,
 	if (!session_has(s, "threading"))
 		return PROTO_OK;
 	if ((h = ask(s, PROTO_MESSAGE_HEADERS, msg_choice_new(n), &o->heads,
-	    err_r)) != PROTO_OK)
+	         err_r)) != PROTO_OK)
 		return h;
 	o->message_id = field(o->heads, "message_id");
 	o->to = field(o->heads, "to");
@@ -181,7 +182,7 @@ add_list(char out[][COMPOSE_ADDR_MAX + 1], size_t n, size_t max,
 			quoted = !quoted;
 		if ((*p == ',' && !quoted) || *p == '\0') {
 			if (item_address(start, (size_t)(p - start), addr,
-			    sizeof(addr)) == 0)
+			        sizeof(addr)) == 0)
 				n = add_unique(out, n, max, addr, self);
 			if (*p == '\0')
 				break;
@@ -242,9 +243,10 @@ reply_body(const struct reply_orig *o, int forward, const char *typed)
 	if (typed[0] != '\0')
 		fputs("\n\n", f);
 	if (forward) {
-		fprintf(f, "---------- Forwarded message ----------\n"
-		    "From: %s\nDate: %s\nSubject: %s\nTo: %s\n", e->sender,
-		    e->date, e->subject, o->to);
+		fprintf(f,
+		    "---------- Forwarded message ----------\n"
+		    "From: %s\nDate: %s\nSubject: %s\nTo: %s\n",
+		    e->sender, e->date, e->subject, o->to);
 		if (o->cc[0] != '\0')
 			fprintf(f, "Cc: %s\n", o->cc);
 		fprintf(f, "\n%s\n", e->content);
@@ -252,8 +254,11 @@ reply_body(const struct reply_orig *o, int forward, const char *typed)
 		fprintf(f, "On %s, %s wrote:\n", e->date, e->sender);
 		for (p = e->content; *p != '\0'; p = nl + 1) {
 			nl = strchr(p, '\n');
-			fprintf(f, ">%s%.*s\n", *p == '>' || *p == '\n' ||
-			    (nl == NULL && *p == '\0') ? "" : " ",
+			fprintf(f, ">%s%.*s\n",
+			    *p == '>' || *p == '\n' ||
+			            (nl == NULL && *p == '\0')
+			        ? ""
+			        : " ",
 			    (int)(nl != NULL ? (size_t)(nl - p) : strlen(p)),
 			    p);
 			if (nl == NULL)
@@ -273,9 +278,8 @@ reply_date_end(const char *s)
 	struct tm tm = { 0 };
 	int y, m, d, n = 0;
 
-	if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 ||
-	    s[n] != '\0' || n != 10 || y < 1970 || m < 1 || m > 12 || d < 1 ||
-	    d > 31)
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || s[n] != '\0' ||
+	    n != 10 || y < 1970 || m < 1 || m > 12 || d < 1 || d > 31)
 		return -1;
 	tm.tm_year = y - 1900;
 	tm.tm_mon = m - 1;

@@ -20,8 +20,8 @@ struct session;
 
 /* The original message. */
 struct reply_orig {
-	struct msg *list, *read, *heads;  /* the replies, owned */
-	struct msg_email email;           /* borrowed from read */
+	struct msg *list, *read, *heads;               /* the replies, owned */
+	struct msg_email email;                        /* borrowed from read */
 	const char *message_id, *to, *cc, *references; /* "" when unknown */
 };
 

@@ -73,7 +73,7 @@ trim(const char *s, size_t *len)
 		(*len)--;
 	}
 	while (*len > 0 && (s[*len - 1] == ' ' || s[*len - 1] == '\t' ||
-	    s[*len - 1] == '\r'))
+	                       s[*len - 1] == '\r'))
 		(*len)--;
 	return s;
 }
@@ -119,7 +119,7 @@ parse_line(const char *s, size_t len, struct alias *al, const char **why_r)
 	if (strcmp(al->name, ALIASES_POSTMASTER) == 0 ||
 	    strcmp(al->name, ALIASES_MAILER_DAEMON) == 0) {
 		*why_r = "postmaster and mailer-daemon are built in (see the "
-		    "postmaster setting)";
+		         "postmaster setting)";
 		return -1;
 	}
 	for (p = colon + 1; p <= end; p = comma + 1) {
@@ -131,7 +131,7 @@ parse_line(const char *s, size_t len, struct alias *al, const char **why_r)
 			return -1;
 		}
 		if ((al->members = reallocarray(al->members, al->nmembers + 1,
-		    sizeof(*al->members))) == NULL) {
+		         sizeof(*al->members))) == NULL) {
 			*why_r = "out of memory";
 			return -1;
 		}
@@ -194,8 +194,9 @@ aliases_parse(const char *text, size_t len, const char *file, char *err,
 		qsort(a->v, a->n, sizeof(*a->v), alias_cmp);
 	for (i = 1; i < a->n; i++)
 		if (strcmp(a->v[i - 1].name, a->v[i].name) == 0) {
-			line = a->v[i - 1].line > a->v[i].line ?
-			    a->v[i - 1].line : a->v[i].line;
+			line = a->v[i - 1].line > a->v[i].line
+			           ? a->v[i - 1].line
+			           : a->v[i].line;
 			why = "name defined twice";
 			goto fail;
 		}
@@ -239,8 +240,8 @@ aliases_load(const char *path, int required, char *err, size_t errlen)
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			snprintf(err, errlen, "%s: %s", path, r == 0 ?
-			    "changed while read" : strerror(errno));
+			snprintf(err, errlen, "%s: %s", path,
+			    r == 0 ? "changed while read" : strerror(errno));
 			goto out;
 		}
 		got += (size_t)r;
@@ -256,15 +257,15 @@ int
 aliases_has(const struct aliases *a, const char *name)
 {
 	return strcmp(name, ALIASES_POSTMASTER) == 0 ||
-	    strcmp(name, ALIASES_MAILER_DAEMON) == 0 ||
-	    alias_find(a, name) != NULL;
+	       strcmp(name, ALIASES_MAILER_DAEMON) == 0 ||
+	       alias_find(a, name) != NULL;
 }
 
 /* Depth-first: names already visited (seen) are skipped, accounts once. */
 static int
 expand(const struct aliases *a, const char *name, const char *postmaster,
-    aliases_name *out, size_t max, size_t *n, aliases_name *seen,
-    size_t *nseen, size_t maxseen)
+    aliases_name *out, size_t max, size_t *n, aliases_name *seen, size_t *nseen,
+    size_t maxseen)
 {
 	const struct alias *al;
 	size_t i;
@@ -291,7 +292,7 @@ expand(const struct aliases *a, const char *name, const char *postmaster,
 	}
 	for (i = 0; i < al->nmembers; i++)
 		if (expand(a, al->members[i], postmaster, out, max, n, seen,
-		    nseen, maxseen) == -1)
+		        nseen, maxseen) == -1)
 			return -1;
 	return 0;
 }
@@ -351,9 +352,10 @@ aliases_check(const struct aliases *a,
 	for (i = 0; i < a->n; i++) {
 		memset(visited, 0, a->n);
 		if (reaches(a, &a->v[i], a->v[i].name, visited)) {
-			snprintf(msg, sizeof(msg), "%u: %s: a loop leads "
-			    "back to %s", a->v[i].line, a->v[i].name,
-			    a->v[i].name);
+			snprintf(msg, sizeof(msg),
+			    "%u: %s: a loop leads "
+			    "back to %s",
+			    a->v[i].line, a->v[i].name, a->v[i].name);
 			fn(msg, arg);
 			problems++;
 		}
@@ -362,8 +364,10 @@ aliases_check(const struct aliases *a,
 
 			if (aliases_has(a, m) || exists(m, arg))
 				continue;
-			snprintf(msg, sizeof(msg), "%u: %s: unknown member "
-			    "%s", a->v[i].line, a->v[i].name, m);
+			snprintf(msg, sizeof(msg),
+			    "%u: %s: unknown member "
+			    "%s",
+			    a->v[i].line, a->v[i].name, m);
 			fn(msg, arg);
 			problems++;
 		}

@@ -32,8 +32,8 @@ typedef char aliases_name[RULES_USERNAME_MAX + 1];
  * Parse the text of an aliases file (file: its name, for messages).
  * Returns a new table, or NULL with "FILE:LINE: reason" in err.
  */
-struct aliases *aliases_parse(const char *text, size_t len,
-    const char *file, char *err, size_t errlen);
+struct aliases *aliases_parse(const char *text, size_t len, const char *file,
+    char *err, size_t errlen);
 
 /*
  * Read and parse the file at path (NULL: an empty table). A missing file is

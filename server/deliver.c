@@ -35,17 +35,17 @@ struct deliver {
 	char *domain;
 	aliases_name postmaster;
 	size_t quota;
-	char *sender;              /* NULL: not a local account */
+	char *sender; /* NULL: not a local account */
 	char *subject, *date, *message_id;
 	int auto_submitted;
 	struct deliver_rcpt *rcpt;
 	size_t nrcpt;
 	struct deliver_stored *stored;
 	size_t nstored;
-	const void *data;          /* during deliver_run */
+	const void *data; /* during deliver_run */
 	size_t len;
 	time_t now;
-	int datafd;                /* during deliver_run */
+	int datafd; /* during deliver_run */
 };
 
 size_t
@@ -99,8 +99,8 @@ dup_or_empty(const char *s)
 
 struct deliver *
 deliver_new(const struct deliver_params *p, const struct aliases *al,
-    const struct deliver_msg *m, const char *const *names, size_t n,
-    size_t max, const char **why_r)
+    const struct deliver_msg *m, const char *const *names, size_t n, size_t max,
+    const char **why_r)
 {
 	struct deliver *d;
 	aliases_name *acct = NULL;
@@ -123,7 +123,8 @@ deliver_new(const struct deliver_params *p, const struct aliases *al,
 		goto fail;
 	for (i = 0; i < n; i++) {
 		if ((got = aliases_expand(al, names[i], d->postmaster, acct,
-		    max + 1)) == -1 || d->nrcpt + (size_t)got > max) {
+		         max + 1)) == -1 ||
+		    d->nrcpt + (size_t)got > max) {
 			*why_r = "too many recipients";
 			goto fail;
 		}
@@ -133,7 +134,8 @@ deliver_new(const struct deliver_params *p, const struct aliases *al,
 				if (strcmp(d->rcpt[k].account, acct[j]) == 0)
 					break;
 			if (k < d->nrcpt) {
-				d->rcpt[k].direct |= strcmp(acct[j], names[i]) == 0;
+				d->rcpt[k].direct |= strcmp(acct[j],
+				                         names[i]) == 0;
 				continue;
 			}
 			snprintf(d->rcpt[k].name, sizeof(d->rcpt[k].name), "%s",
@@ -199,11 +201,13 @@ state_write(int dirfd, const char *name, const void *data, size_t len)
 	int fd, saved;
 
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
-	if ((fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1)
+	if ((fd = openat(dirfd, tmp,
+	         O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	         0600)) == -1)
 		return -1;
 	while (off < len) {
-		if ((w = write(fd, (const char *)data + off, len - off)) == -1) {
+		if ((w = write(fd, (const char *)data + off, len - off)) ==
+		    -1) {
 			if (errno == EINTR)
 				continue;
 			goto fail;
@@ -303,7 +307,7 @@ note_stored(struct deliver *d, const char *account, const char *name,
 	struct deliver_stored *s, *v;
 
 	if ((v = reallocarray(d->stored, d->nstored + 1, sizeof(*v))) == NULL)
-		return;   /* the next scan indexes it */
+		return; /* the next scan indexes it */
 	d->stored = v;
 	s = &v[d->nstored++];
 	memset(s, 0, sizeof(*s));
@@ -397,9 +401,12 @@ store_own(struct deliver *d, const char *account, const char *from_user,
 	}
 	if (store(d, md, account, data, len, &step, &err) == -1)
 		goto fail;
-	log_info("%s wrote %s to=%s", from_user, auto_submitted != NULL &&
-	    strcmp(auto_submitted, "auto-replied") == 0 ? "a reply" :
-	    "a notice", account);
+	log_info("%s wrote %s to=%s", from_user,
+	    auto_submitted != NULL &&
+	            strcmp(auto_submitted, "auto-replied") == 0
+	        ? "a reply"
+	        : "a notice",
+	    account);
 	close(md);
 	free(data);
 	return;
@@ -449,15 +456,16 @@ notify_lost(struct deliver *d)
 		return;
 	for (i = 0; i < d->nrcpt; i++)
 		if (d->rcpt[i].status == DELIVER_LOST)
-			fprintf(f, "  %s@%s: no such user\n", d->rcpt[i].account,
-			    d->domain);
+			fprintf(f, "  %s@%s: no such user\n",
+			    d->rcpt[i].account, d->domain);
 	if (fclose(f) != 0)
 		goto out;
 	if ((f = open_memstream(&status, &slen)) == NULL)
 		goto out;
 	for (i = 0; i < d->nrcpt; i++)
 		if (d->rcpt[i].status == DELIVER_LOST)
-			fprintf(f, "\nFinal-Recipient: rfc822; %s@%s\n"
+			fprintf(f,
+			    "\nFinal-Recipient: rfc822; %s@%s\n"
 			    "Action: failed\nStatus: 5.1.1\n"
 			    "Diagnostic-Code: smtp; 550 5.1.1 no such user\n",
 			    d->rcpt[i].account, d->domain);
@@ -469,7 +477,8 @@ notify_lost(struct deliver *d)
 	hl = header_len(d->data, d->len);
 	if ((f = open_memstream(&body, &blen)) == NULL)
 		goto out;
-	fprintf(f, "This is a delivery status notification.\n\n"
+	fprintf(f,
+	    "This is a delivery status notification.\n\n"
 	    "--%s\nContent-Type: text/plain; charset=utf-8\n\n"
 	    "Your message could not be delivered to:\n%s\n"
 	    "  Subject: %s\n  Date: %s\n\n"
@@ -491,8 +500,10 @@ notify_lost(struct deliver *d)
 	{
 		char ct[128];
 
-		snprintf(ct, sizeof(ct), "multipart/report; "
-		    "report-type=delivery-status; boundary=\"%s\"", boundary);
+		snprintf(ct, sizeof(ct),
+		    "multipart/report; "
+		    "report-type=delivery-status; boundary=\"%s\"",
+		    boundary);
 		store_own(d, d->sender, "MAILER-DAEMON", subj, body, ct,
 		    "auto-replied", d->message_id);
 	}
@@ -517,8 +528,9 @@ quota_warn(struct deliver *d, int md, const char *account,
 
 	if (limit == 0)
 		return;
-	level = used * 100 >= limit * 95 ? 95 : used * 100 >= limit * 80 ?
-	    80 : 0;
+	level = used * 100 >= limit * 95   ? 95
+	        : used * 100 >= limit * 80 ? 80
+	                                   : 0;
 	if (warned < 0)
 		warned = 0;
 	if (level == warned)
@@ -526,7 +538,8 @@ quota_warn(struct deliver *d, int md, const char *account,
 	if (level > warned) {
 		snprintf(subj, sizeof(subj), "Your mailbox is %d %% full",
 		    level);
-		snprintf(body, sizeof(body), "Your mailbox holds %llu bytes of "
+		snprintf(body, sizeof(body),
+		    "Your mailbox holds %llu bytes of "
 		    "the %llu it may hold (%d %% or more).\nMail that would "
 		    "not fit is refused. Delete messages you no longer need.\n",
 		    used, limit, level);
@@ -534,8 +547,8 @@ quota_warn(struct deliver *d, int md, const char *account,
 		    "auto-generated", NULL);
 	}
 	snprintf(num, sizeof(num), "%d\n", level);
-	if ((level == 0 ? state_remove(md, WARNED_FILE) :
-	    state_write(md, WARNED_FILE, num, strlen(num))) == -1)
+	if ((level == 0 ? state_remove(md, WARNED_FILE)
+	                : state_write(md, WARNED_FILE, num, strlen(num))) == -1)
 		log_error("cannot record the quota warning of %s: %s", account,
 		    strerror(errno));
 }
@@ -604,7 +617,7 @@ vacation_reply(struct deliver *d, int md, const struct deliver_rcpt *r)
 	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(buf);
 	if (v == NULL || json_unpack(v, "{s:s, s:s, s?I}", "subject", &subject,
-	    "text", &text, "until", &until) == -1) {
+	                     "text", &text, "until", &until) == -1) {
 		log_warn("vacation of %s: unreadable, ignored", r->account);
 		goto out;
 	}
@@ -612,8 +625,8 @@ vacation_reply(struct deliver *d, int md, const struct deliver_rcpt *r)
 		goto out;
 	if (vacation_due(d, md, d->sender) != 1)
 		goto out;
-	store_own(d, d->sender, r->account, subject, text, NULL,
-	    "auto-replied", d->message_id);
+	store_own(d, d->sender, r->account, subject, text, NULL, "auto-replied",
+	    d->message_id);
 out:
 	json_decref(v);
 }
@@ -633,7 +646,7 @@ deliver_one(struct deliver *d, struct deliver_rcpt *r)
 			goto fail;
 		}
 		if (store(d, md, RULES_LOST_DIR, d->data, d->len, &r->step,
-		    &r->error) == -1)
+		        &r->error) == -1)
 			goto failed;
 		close(md);
 		return;
@@ -660,13 +673,13 @@ deliver_one(struct deliver *d, struct deliver_rcpt *r)
 			return;
 		}
 	}
-	if (store(d, md, r->account, d->data, d->len, &r->step,
-	    &r->error) == -1)
+	if (store(d, md, r->account, d->data, d->len, &r->step, &r->error) ==
+	    -1)
 		goto failed;
 	r->status = DELIVER_STORED;
 	quota_warn(d, md, r->account, used + d->len, limit);
 	vacation_reply(d, md, r);
-	close(md);   /* and the lock */
+	close(md); /* and the lock */
 	return;
 fail:
 	r->error = errno;

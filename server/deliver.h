@@ -40,39 +40,39 @@ struct deliver;
 /* Settings a delivery takes from the configuration (copied). */
 struct deliver_params {
 	const char *domain;
-	const char *postmaster;   /* the account postmaster goes to */
-	size_t quota;             /* default limit in bytes; 0: none */
+	const char *postmaster; /* the account postmaster goes to */
+	size_t quota;           /* default limit in bytes; 0: none */
 };
 
 /* The message as sent, for the notices about it (copied). */
 struct deliver_msg {
-	const char *sender;       /* local account, or NULL: not local */
+	const char *sender; /* local account, or NULL: not local */
 	const char *subject;
 	const char *date;
 	const char *message_id;
-	int auto_submitted;       /* itself automatic: no notice, no reply */
+	int auto_submitted; /* itself automatic: no notice, no reply */
 };
 
 enum deliver_status {
-	DELIVER_STORED,           /* durable in the account's new/ */
-	DELIVER_LOST,             /* no such account: durable in LOST */
-	DELIVER_FULL,             /* refused: over the account's quota */
-	DELIVER_FAILED,           /* the system failed; see step, error */
+	DELIVER_STORED, /* durable in the account's new/ */
+	DELIVER_LOST,   /* no such account: durable in LOST */
+	DELIVER_FULL,   /* refused: over the account's quota */
+	DELIVER_FAILED, /* the system failed; see step, error */
 };
 
 /* One account a message goes to. */
 struct deliver_rcpt {
-	aliases_name name;        /* the name it was addressed to */
-	aliases_name account;     /* the account, after aliases */
-	int direct;               /* addressed by its own name */
+	aliases_name name;    /* the name it was addressed to */
+	aliases_name account; /* the account, after aliases */
+	int direct;           /* addressed by its own name */
 	enum deliver_status status;
-	const char *step;         /* DELIVER_FAILED: the failed step */
-	int error;                /* and its errno */
+	const char *step; /* DELIVER_FAILED: the failed step */
+	int error;        /* and its errno */
 };
 
 /* One file deliver_run stored, so the caller can index it. */
 struct deliver_stored {
-	aliases_name account;     /* RULES_LOST_DIR for LOST */
+	aliases_name account; /* RULES_LOST_DIR for LOST */
 	struct maildir_file file;
 	struct message_info info; /* the file parsed back */
 	int indexable;            /* info is valid */

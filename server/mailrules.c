@@ -23,9 +23,9 @@ struct rules_job {
 	struct conn *conn;
 	struct server *srv;
 	char user[RULES_USERNAME_MAX + 1];
-	char *subject, *text;       /* vacation: NULL turns it off */
+	char *subject, *text; /* vacation: NULL turns it off */
 	time_t until;
-	size_t limit;               /* quota: the default */
+	size_t limit; /* quota: the default */
 	unsigned long long used, quota;
 	int failed;
 	int error;
@@ -70,7 +70,7 @@ vacation_work(void *arg)
 	struct rules_job *j = arg;
 
 	if (deliver_vacation_set(server_data_fd(j->srv), j->user, j->subject,
-	    j->text, j->until) == -1) {
+	        j->text, j->until) == -1) {
 		j->failed = 1;
 		j->error = errno;
 	}
@@ -108,12 +108,14 @@ h_vacation(struct conn *c, const union msg_args *args)
 			return;
 		}
 		if (rules_header_safe(v->subject) == -1) {
-			conn_reply_error(c, "subject may not contain line breaks "
+			conn_reply_error(c,
+			    "subject may not contain line breaks "
 			    "or control characters");
 			return;
 		}
 		if (strlen(v->text) > DELIVER_VACATION_TEXT_MAX) {
-			conn_reply_error(c, "vacation text is longer than 64 KiB");
+			conn_reply_error(c,
+			    "vacation text is longer than 64 KiB");
 			return;
 		}
 		if (v->until != 0 && v->until <= (long long)time(NULL)) {
@@ -143,7 +145,7 @@ quota_work(void *arg)
 	struct rules_job *j = arg;
 
 	if (deliver_usage(server_data_fd(j->srv), j->user, j->limit, &j->used,
-	    &j->quota) == -1) {
+	        &j->quota) == -1) {
 		j->failed = 1;
 		j->error = errno;
 	}
@@ -161,7 +163,8 @@ quota_done(void *arg)
 		    j->user, strerror(j->error));
 		conn_reply_error(c, "mailbox unavailable");
 	} else if ((payload = json_pack("{s:I, s:I}", "used",
-	    (json_int_t)j->used, "limit", (json_int_t)j->quota)) == NULL)
+	                (json_int_t)j->used, "limit", (json_int_t)j->quota)) ==
+	           NULL)
 		conn_reply_error(c, "server error");
 	else
 		conn_reply(c, PROTO_OK, payload);

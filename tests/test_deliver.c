@@ -37,7 +37,9 @@ parse(const char *text, char *err, size_t errlen)
 static void
 test_parse_errors(void **state)
 {
-	static const struct { const char *text, *err; } bad[] = {
+	static const struct {
+		const char *text, *err;
+	} bad[] = {
 		{ "a: b\nnocolon\n", "aliases:2: expected" },
 		{ "a: b\n\n# c\nBad Name: x\n", "aliases:4: " },
 		{ "a: b,,c\n", "aliases:1: empty name" },
@@ -68,8 +70,9 @@ test_expand(void **state)
 
 	(void)state;
 	a = parse("# the team\nteam: Alice, bob ,carol  # three\n"
-	    "all: team, dave, alice\nloop1: loop2, erin\nloop2: loop1\n"
-	    "boss: alice\n", err, sizeof(err));
+	          "all: team, dave, alice\nloop1: loop2, erin\nloop2: loop1\n"
+	          "boss: alice\n",
+	    err, sizeof(err));
 	assert_non_null(a);
 	assert_true(aliases_has(a, "team"));
 	assert_true(aliases_has(a, "postmaster"));
@@ -218,8 +221,10 @@ send_to(struct store *st, const struct aliases *al, const char *sender,
     int auto_submitted, time_t now)
 {
 	struct deliver_params p = { "glo2000.ca", "root", quota };
-	struct deliver_msg m = { sender, "Budget 2024", "Mon, 01 Jan 2024 "
-	    "10:00:00 +0000", "<orig.1@glo2000.ca>", auto_submitted };
+	struct deliver_msg m = { sender, "Budget 2024",
+		"Mon, 01 Jan 2024 "
+		"10:00:00 +0000",
+		"<orig.1@glo2000.ca>", auto_submitted };
 	struct deliver *d;
 	const char *why;
 	char *data;
@@ -227,9 +232,10 @@ send_to(struct store *st, const struct aliases *al, const char *sender,
 
 	assert_non_null(d = deliver_new(&p, al, &m, names, n, 1000, &why));
 	data = malloc(size + 1);
-	len = snprintf(data, size + 1, "From: %s@glo2000.ca\nSubject: Budget "
-	    "2024\nMessage-ID: <orig.1@glo2000.ca>\n\n", sender != NULL ?
-	    sender : "x");
+	len = snprintf(data, size + 1,
+	    "From: %s@glo2000.ca\nSubject: Budget "
+	    "2024\nMessage-ID: <orig.1@glo2000.ca>\n\n",
+	    sender != NULL ? sender : "x");
 	memset(data + len, 'x', size - (size_t)len);
 	assert_int_equal(deliver_run(d, st->fd, data, size, now), 0);
 	free(data);
@@ -252,7 +258,7 @@ test_group_of_three(void **state)
 	account(&st, "carol");
 	account(&st, "sam");
 	assert_non_null(a = parse("team: alice, bob, carol\ntwo: team\n", err,
-	    sizeof(err)));
+	                    sizeof(err)));
 	d = send_to(&st, a, "sam", names, 3, 200, 0, 0, NOW);
 	/* Each account once, though named three times. */
 	assert_int_equal(deliver_nrcpt(d), 3);
@@ -312,17 +318,19 @@ test_unknown_notice(void **state)
 	assert_non_null(strstr(notice, "From: MAILER-DAEMON@glo2000.ca\n"));
 	assert_non_null(strstr(notice, "To: sam@glo2000.ca\n"));
 	assert_non_null(strstr(notice, "Subject: Undelivered mail: Budget 2024"
-	    "\n"));
+	                               "\n"));
 	assert_non_null(strstr(notice, "Auto-Submitted: auto-replied\n"));
 	assert_non_null(strstr(notice, "In-Reply-To: <orig.1@glo2000.ca>\n"));
-	assert_non_null(strstr(notice, "Content-Type: multipart/report; "
-	    "report-type=delivery-status; boundary="));
+	assert_non_null(
+	    strstr(notice, "Content-Type: multipart/report; "
+	                   "report-type=delivery-status; boundary="));
 	assert_non_null(strstr(notice, "ghost@glo2000.ca: no such user"));
 	assert_non_null(strstr(notice, "phantom@glo2000.ca: no such user"));
 	assert_non_null(strstr(notice, "Subject: Budget 2024\n  Date: Mon, 01 "
-	    "Jan 2024 10:00:00 +0000"));
-	assert_non_null(strstr(notice, "Final-Recipient: rfc822; "
-	    "ghost@glo2000.ca\nAction: failed\nStatus: 5.1.1"));
+	                               "Jan 2024 10:00:00 +0000"));
+	assert_non_null(
+	    strstr(notice, "Final-Recipient: rfc822; "
+	                   "ghost@glo2000.ca\nAction: failed\nStatus: 5.1.1"));
 	free(notice);
 	deliver_free(d);
 
@@ -367,8 +375,8 @@ test_quota(void **state)
 	account(&st, "sam");
 	/* 10000 bytes allowed: 7 of 1000 is 70 %. */
 	for (i = 0; i < 7; i++)
-		deliver_free(send_to(&st, NULL, "sam", names, 1, 1000, 10000, 0,
-		    NOW));
+		deliver_free(
+		    send_to(&st, NULL, "sam", names, 1, 1000, 10000, 0, NOW));
 	assert_int_equal(count_new(&st, "bob"), 7);
 	assert_int_equal(warnings(&st, "bob", "80"), 0);
 	/* 8000 (the 80 % warning is about 400 bytes more). */
@@ -450,8 +458,11 @@ test_vacation(void **state)
 	account(&st, "sam");
 	account(&st, "tim");
 	assert_non_null(a = parse("team: bob, tim\n", err, sizeof(err)));
-	assert_int_equal(deliver_vacation_set(st.fd, "bob", "Away", "Back on "
-	    "Monday.\n", 0), 0);
+	assert_int_equal(deliver_vacation_set(st.fd, "bob", "Away",
+	                     "Back on "
+	                     "Monday.\n",
+	                     0),
+	    0);
 	deliver_free(send_to(&st, a, "sam", bob, 1, 200, 0, 0, NOW));
 	assert_int_equal(replies(&st, "sam"), 1);
 	r = read_new(&st, "sam");
@@ -467,13 +478,16 @@ test_vacation(void **state)
 	deliver_free(send_to(&st, a, "tim", bob, 1, 200, 0, 0, NOW));
 	assert_int_equal(replies(&st, "tim"), 1);
 	/* Never to an automatic message, oneself, or through a group. */
-	deliver_free(send_to(&st, a, "sam", bob, 1, 200, 0, 1, NOW + 8 * 86400));
+	deliver_free(
+	    send_to(&st, a, "sam", bob, 1, 200, 0, 1, NOW + 8 * 86400));
 	deliver_free(send_to(&st, a, "bob", bob, 1, 200, 0, 0, NOW));
-	deliver_free(send_to(&st, a, "sam", team, 1, 200, 0, 0, NOW + 8 * 86400));
+	deliver_free(
+	    send_to(&st, a, "sam", team, 1, 200, 0, 0, NOW + 8 * 86400));
 	assert_int_equal(replies(&st, "sam"), 1);
 	assert_int_equal(replies(&st, "bob"), 0);
 	/* After 7 days, again. */
-	deliver_free(send_to(&st, a, "sam", bob, 1, 200, 0, 0, NOW + 8 * 86400));
+	deliver_free(
+	    send_to(&st, a, "sam", bob, 1, 200, 0, 0, NOW + 8 * 86400));
 	assert_int_equal(replies(&st, "sam"), 2);
 	/* A reply to a reply: sam is on vacation too; bob's reply is
 	 * automatic, so sam's rules never see it. */
@@ -483,7 +497,8 @@ test_vacation(void **state)
 	assert_int_equal(replies(&st, "bob"), 0);
 	/* Ended, and off. */
 	assert_int_equal(deliver_vacation_set(st.fd, "bob", "Away", "x",
-	    NOW + 60), 0);
+	                     NOW + 60),
+	    0);
 	deliver_free(send_to(&st, a, "tim", bob, 1, 200, 0, 0, NOW + 120));
 	assert_int_equal(replies(&st, "tim"), 2);
 	assert_int_equal(deliver_vacation_set(st.fd, "bob", NULL, NULL, 0), 0);

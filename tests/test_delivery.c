@@ -66,9 +66,10 @@ send_mail(int fd, const char *dest, const char *subject, const char *body,
 	if (err != NULL) {
 		err[0] = '\0';
 		if (h == PROTO_ERROR)
-			snprintf(err, errlen, "%s", json_string_value(
-			    json_object_get(msg_payload(reply),
-			    "error_message")));
+			snprintf(err, errlen, "%s",
+			    json_string_value(
+			        json_object_get(msg_payload(reply),
+			            "error_message")));
 	}
 	msg_free(reply);
 	return h;
@@ -83,10 +84,11 @@ inbox(int fd)
 	size_t i, len = 1;
 	char *all = calloc(1, 1);
 
-	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_REQUEST,
-	    NULL, &reply), PROTO_OK);
+	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_REQUEST, NULL,
+	                     &reply),
+	    PROTO_OK);
 	list = json_object_get(msg_payload(reply), "email_list");
-	json_array_foreach(list, i, item) {
+	json_array_foreach (list, i, item) {
 		len += strlen(json_string_value(item)) + 1;
 		all = realloc(all, len);
 		strcat(all, json_string_value(item));
@@ -147,14 +149,16 @@ test_group_of_three(void **state)
 	c = user("carol");
 	sam = user("sam");
 	assert_int_equal(send_mail(sam, "team@glo2000.ca", "Kick-off",
-	    "Monday 9:00\n", NULL, 0), PROTO_OK);
+	                     "Monday 9:00\n", NULL, 0),
+	    PROTO_OK);
 	assert_int_equal(inbox_count(a, "Kick-off"), 1);
 	assert_int_equal(inbox_count(b, "Kick-off"), 1);
 	assert_int_equal(inbox_count(c, "Kick-off"), 1);
 	assert_int_equal(inbox_count(sam, "Kick-off"), 0);
 	/* A group within a group: still one copy each. */
-	assert_int_equal(send_mail(sam, "everyone@glo2000.ca", "All hands",
-	    "x", NULL, 0), PROTO_OK);
+	assert_int_equal(send_mail(sam, "everyone@glo2000.ca", "All hands", "x",
+	                     NULL, 0),
+	    PROTO_OK);
 	assert_int_equal(inbox_count(a, "All hands"), 1);
 	assert_int_equal(inbox_count(b, "All hands"), 1);
 	assert_int_equal(inbox_count(sam, "All hands"), 1);
@@ -174,7 +178,8 @@ test_postmaster(void **state)
 	root = user("root");
 	sam = user("sam");
 	assert_int_equal(send_mail(sam, "Postmaster@glo2000.ca", "Help",
-	    "please", NULL, 0), PROTO_OK);
+	                     "please", NULL, 0),
+	    PROTO_OK);
 	assert_int_equal(inbox_count(root, "sam@glo2000.ca - Help"), 1);
 	close(root);
 	close(sam);
@@ -190,15 +195,21 @@ test_reserved_names(void **state)
 	fd = testsrv_connect(&srv);
 	assert_true(fd >= 0);
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "team",
-	    PASSWORD), PROTO_ERROR);
+	                     PASSWORD),
+	    PROTO_ERROR);
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "POSTMASTER",
-	    PASSWORD), PROTO_ERROR);
+	                     PASSWORD),
+	    PROTO_ERROR);
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "mailer-daemon",
-	    PASSWORD), PROTO_ERROR);
+	                     PASSWORD),
+	    PROTO_ERROR);
 	assert_int_equal(testsrv_request(fd, PROTO_AUTH_REGISTER,
-	    msg_credentials_new("team", PASSWORD), &reply), PROTO_ERROR);
-	assert_string_equal(json_string_value(json_object_get(
-	    msg_payload(reply), "error_message")), "user name is reserved");
+	                     msg_credentials_new("team", PASSWORD), &reply),
+	    PROTO_ERROR);
+	assert_string_equal(json_string_value(
+	                        json_object_get(msg_payload(reply),
+	                            "error_message")),
+	    "user name is reserved");
 	msg_free(reply);
 	assert_false(testfs_count("%s/team", srv.data) >= 0);
 	close(fd);
@@ -214,27 +225,31 @@ test_notice(void **state)
 	sam = user("sam");
 	md = user("nd");
 	assert_int_equal(send_mail(md, "ghost@glo2000.ca", "Where are you",
-	    "hello", err, sizeof(err)), PROTO_ERROR);
+	                     "hello", err, sizeof(err)),
+	    PROTO_ERROR);
 	assert_string_equal(err, "no such recipient; the message was kept as "
-	    "undeliverable");
+	                         "undeliverable");
 	/* LOST as in the seed, and a notice from MAILER-DAEMON. */
 	assert_int_equal(testfs_count("%s/LOST/new", srv.data), 1);
 	assert_int_equal(inbox_count(md, "MAILER-DAEMON@glo2000.ca - "
-	    "Undelivered mail: Where are you"), 1);
+	                                 "Undelivered mail: Where are you"),
+	    1);
 	files = files_of("nd");
 	assert_non_null(strstr(files, "ghost@glo2000.ca: no such user"));
 	assert_non_null(strstr(files, "  Subject: Where are you\n  Date: "));
 	assert_non_null(strstr(files, "multipart/report"));
 	free(files);
 	/* The group's unknown member is named too, once. */
-	assert_int_equal(send_mail(md, "withghost@glo2000.ca", "Grouped",
-	    "x", NULL, 0), PROTO_OK);
+	assert_int_equal(send_mail(md, "withghost@glo2000.ca", "Grouped", "x",
+	                     NULL, 0),
+	    PROTO_OK);
 	assert_int_equal(inbox_count(md, "Undelivered mail: Grouped"), 1);
 	assert_int_equal(inbox_count(sam, "Grouped"), 1);
 	assert_int_equal(testfs_count("%s/LOST/new", srv.data), 2);
 	/* Mail to mailer-daemon goes nowhere and makes no notice. */
-	assert_int_equal(send_mail(md, "mailer-daemon@glo2000.ca", "To it",
-	    "x", NULL, 0), PROTO_ERROR);
+	assert_int_equal(send_mail(md, "mailer-daemon@glo2000.ca", "To it", "x",
+	                     NULL, 0),
+	    PROTO_ERROR);
 	assert_int_equal(inbox_count(md, "Undelivered mail"), 2);
 	assert_int_equal(testfs_count("%s/LOST/new", srv.data), 2);
 	close(sam);
@@ -250,8 +265,8 @@ quota_of(int fd, long long *used, long long *limit)
 	assert_int_equal(testsrv_request(fd, PROTO_QUOTA, NULL, &reply),
 	    PROTO_OK);
 	*used = json_integer_value(json_object_get(msg_payload(reply), "used"));
-	*limit = json_integer_value(json_object_get(msg_payload(reply),
-	    "limit"));
+	*limit = json_integer_value(
+	    json_object_get(msg_payload(reply), "limit"));
 	msg_free(reply);
 }
 
@@ -294,18 +309,21 @@ test_quota(void **state)
 	assert_int_equal(testfs_count("%s/quser/tmp", srv.data), 0);
 	/* Refused again: still one warning each. */
 	assert_int_equal(send_mail(sam, "quser@glo2000.ca", "Filler", body,
-	    NULL, 0), PROTO_ERROR);
+	                     NULL, 0),
+	    PROTO_ERROR);
 	assert_int_equal(inbox_count(q, "postmaster@glo2000.ca - Your mailbox "
-	    "is 80 % full"), 1);
+	                                "is 80 % full"),
+	    1);
 	assert_int_equal(inbox_count(q, "postmaster@glo2000.ca - Your mailbox "
-	    "is 95 % full"), 1);
+	                                "is 95 % full"),
+	    1);
 	/* A restart does not repeat them. */
 	close(q);
 	close(sam);
 	assert_int_equal(testsrv_kill(&srv, SIGTERM), 0);
 	{
 		const char *extra[] = { "--aliases", aliases_path,
-		    "--postmaster", "Root", NULL };
+			"--postmaster", "Root", NULL };
 
 		assert_int_equal(testsrv_restart_anyport(&srv, extra), 0);
 	}
@@ -313,7 +331,8 @@ test_quota(void **state)
 	sam = user("sam");
 	write_text(path, "11000\n");
 	assert_int_equal(send_mail(sam, "quser@glo2000.ca", "Small", "s", NULL,
-	    0), PROTO_OK);
+	                     0),
+	    PROTO_OK);
 	assert_int_equal(inbox_count(q, "is 80 % full"), 1);
 	assert_int_equal(inbox_count(q, "is 95 % full"), 1);
 	close(q);
@@ -324,9 +343,10 @@ test_quota(void **state)
 static void
 vacation(int fd, const char *subject, const char *text, long long until)
 {
-	json_t *p = subject == NULL ? json_pack("{s:b}", "on", 0) :
-	    json_pack("{s:b, s:s, s:s, s:I}", "on", 1, "subject", subject,
-	    "text", text, "until", (json_int_t)until);
+	json_t *p = subject == NULL ? json_pack("{s:b}", "on", 0)
+	                            : json_pack("{s:b, s:s, s:s, s:I}", "on", 1,
+	                                  "subject", subject, "text", text,
+	                                  "until", (json_int_t)until);
 
 	assert_int_equal(testsrv_request(fd, PROTO_VACATION, p, NULL),
 	    PROTO_OK);
@@ -344,10 +364,12 @@ test_vacation(void **state)
 	w = user("walt");
 	x = user("xena");
 	vacation(v, "Away this week", "Back on Monday.\n", 0);
-	assert_int_equal(send_mail(w, "vic@glo2000.ca", "Question 1", "?",
-	    NULL, 0), PROTO_OK);
-	assert_int_equal(send_mail(w, "vic@glo2000.ca", "Question 2", "?",
-	    NULL, 0), PROTO_OK);
+	assert_int_equal(send_mail(w, "vic@glo2000.ca", "Question 1", "?", NULL,
+	                     0),
+	    PROTO_OK);
+	assert_int_equal(send_mail(w, "vic@glo2000.ca", "Question 2", "?", NULL,
+	                     0),
+	    PROTO_OK);
 	assert_int_equal(inbox_count(w, "vic@glo2000.ca - Away this week"), 1);
 	files = files_of("walt");
 	assert_non_null(strstr(files, "Auto-Submitted: auto-replied\n"));
@@ -361,11 +383,12 @@ test_vacation(void **state)
 	/* Never to an automatic reply: walt is away too; vic's reply to
 	 * him makes no reply back. */
 	vacation(w, "Walt away", "Gone.\n", 0);
-	assert_int_equal(send_mail(x, "walt@glo2000.ca", "Ping", "?", NULL,
-	    0), PROTO_OK);
+	assert_int_equal(send_mail(x, "walt@glo2000.ca", "Ping", "?", NULL, 0),
+	    PROTO_OK);
 	assert_int_equal(inbox_count(x, "Walt away"), 1);
 	assert_int_equal(send_mail(v, "walt@glo2000.ca", "From vic", "?", NULL,
-	    0), PROTO_OK);
+	                     0),
+	    PROTO_OK);
 	assert_int_equal(inbox_count(v, "Walt away"), 1);
 	assert_int_equal(inbox_count(w, "Away this week"), 1);
 	assert_int_equal(inbox_count(v, "Away this week"), 0);
@@ -378,18 +401,26 @@ test_vacation(void **state)
 	assert_int_equal(send_mail(x, "vic@glo2000.ca", "Again", "?", NULL, 0),
 	    PROTO_OK);
 	assert_int_equal(inbox_count(x, "Away this week"), 1);
-	assert_int_equal(testsrv_request(v, PROTO_VACATION, json_pack(
-	    "{s:b, s:s, s:s, s:I}", "on", 1, "subject", "x", "text", "y",
-	    "until", (json_int_t)1000), &reply), PROTO_ERROR);
-	assert_string_equal(json_string_value(json_object_get(
-	    msg_payload(reply), "error_message")), "vacation end is in the "
+	assert_int_equal(testsrv_request(v, PROTO_VACATION,
+	                     json_pack("{s:b, s:s, s:s, s:I}", "on", 1,
+	                         "subject", "x", "text", "y", "until",
+	                         (json_int_t)1000),
+	                     &reply),
+	    PROTO_ERROR);
+	assert_string_equal(json_string_value(
+	                        json_object_get(msg_payload(reply),
+	                            "error_message")),
+	    "vacation end is in the "
 	    "past");
 	msg_free(reply);
-	assert_int_equal(testsrv_request(v, PROTO_VACATION, json_pack(
-	    "{s:b, s:s, s:s}", "on", 1, "subject", "a\r\nBcc: x", "text", "y"),
-	    NULL), PROTO_ERROR);
-	assert_int_equal(testsrv_request(v, PROTO_VACATION, json_pack("{s:s}",
-	    "on", "yes"), NULL), PROTO_ERROR);
+	assert_int_equal(testsrv_request(v, PROTO_VACATION,
+	                     json_pack("{s:b, s:s, s:s}", "on", 1, "subject",
+	                         "a\r\nBcc: x", "text", "y"),
+	                     NULL),
+	    PROTO_ERROR);
+	assert_int_equal(testsrv_request(v, PROTO_VACATION,
+	                     json_pack("{s:s}", "on", "yes"), NULL),
+	    PROTO_ERROR);
 	close(v);
 	close(w);
 	close(x);
@@ -418,21 +449,24 @@ test_sighup(void **state)
 	sam = user("sam");
 	a = user("alice");
 	assert_int_equal(send_mail(sam, "newgroup@glo2000.ca", "Before", "x",
-	    NULL, 0), PROTO_ERROR);
+	                     NULL, 0),
+	    PROTO_ERROR);
 	write_text(aliases_path, "team: alice, bob, carol\n"
-	    "newgroup: alice\n");
+	                         "newgroup: alice\n");
 	kill(srv.pid, SIGHUP);
 	assert_true(wait_log("aliases: "));
 	assert_int_equal(send_mail(sam, "newgroup@glo2000.ca", "After", "x",
-	    NULL, 0), PROTO_OK);
+	                     NULL, 0),
+	    PROTO_OK);
 	assert_int_equal(inbox_count(a, "After"), 1);
 	/* A file that does not parse changes nothing, named with its line. */
 	write_text(aliases_path, "team: alice\n\nbroken line\n");
 	kill(srv.pid, SIGHUP);
 	assert_true(wait_log("aliases:3: expected \"name: member, member\"; "
-	    "keeping the aliases in force"));
+	                     "keeping the aliases in force"));
 	assert_int_equal(send_mail(sam, "newgroup@glo2000.ca", "Still", "x",
-	    NULL, 0), PROTO_OK);
+	                     NULL, 0),
+	    PROTO_OK);
 	assert_int_equal(inbox_count(a, "Still"), 1);
 	close(sam);
 	close(a);
@@ -468,7 +502,8 @@ static void
 test_check_config(void **state)
 {
 	char path[300], conf[300], err[2048];
-	const char *args[] = { "--data-dir", srv.data, "--aliases", path, NULL };
+	const char *args[] = { "--data-dir", srv.data, "--aliases", path,
+		NULL };
 	const char *byconf[] = { "--config", conf, NULL };
 
 	(void)state;
@@ -476,10 +511,10 @@ test_check_config(void **state)
 	write_text(path, "ok: alice, bob\nx: y, nobody\ny: x\n");
 	assert_int_equal(check_config(args, err, sizeof(err)), 1);
 	assert_non_null(strstr(err, "check-aliases:2: x: a loop leads back "
-	    "to x"));
+	                            "to x"));
 	assert_non_null(strstr(err, "check-aliases:3: y: a loop"));
 	assert_non_null(strstr(err, "check-aliases:2: x: unknown member "
-	    "nobody"));
+	                            "nobody"));
 	assert_null(strstr(err, "ok:"));
 	write_text(path, "ok: alice, bob\nbad line\n");
 	assert_int_equal(check_config(args, err, sizeof(err)), 1);
@@ -505,13 +540,14 @@ static int
 setup(void **state)
 {
 	static const char *extra[] = { "--aliases", aliases_path,
-	    "--postmaster", "Root", NULL };
+		"--postmaster", "Root", NULL };
 
 	(void)state;
 	if (testsrv_scratch(scratch, sizeof(scratch), "delivery") == -1)
 		return -1;
 	snprintf(aliases_path, sizeof(aliases_path), "%s/aliases", scratch);
-	write_text(aliases_path, "# groups\nteam: alice, bob, carol\n"
+	write_text(aliases_path,
+	    "# groups\nteam: alice, bob, carol\n"
 	    "everyone: team, sam, alice\nwithghost: sam, nobody\n");
 	return testsrv_start(&srv, extra);
 }
