@@ -34,7 +34,8 @@ usage(FILE *out)
 	    "first; command-line options win (the service reads "
 	    CONFIG_DEFAULT_FILE ")");
 	config_usage_line(out, "--check-config", "validate the settings and "
-	    "exit: 0 when they are good, else 1 and FILE:LINE");
+	    "the aliases file (loops, members that are no account) and exit: "
+	    "0 when they are good, else 1 and FILE:LINE");
 	config_usage_line(out, "--help", "show this help and exit");
 	config_usage_line(out, "--version", "show the version and exit");
 	fprintf(out,
