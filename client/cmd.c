@@ -432,8 +432,8 @@ cmd_reply(struct session *s, const struct cmd_opts *o)
 		msg_free(reply);
 		reply = NULL;
 		if (compose_send_thread(s, o->user, addr, subject, body,
-		    forward || orig.message_id[0] == '\0' ? NULL :
-		    orig.message_id, refs, &reply) == -1) {
+		    forward ? NULL : reply_in_reply_to(&orig), refs,
+		    &reply) == -1) {
 			rc = SESSION_EXIT_FAILED;
 			goto done;
 		}

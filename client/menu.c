@@ -346,8 +346,8 @@ menu_after_read(struct menu *m, long long n)
 		goto done;
 	}
 	refs = choice == 3 ? NULL : reply_references(&orig);
-	flow = send_each(m, rcpt, nr, subject, body, choice == 3 ||
-	    orig.message_id[0] == '\0' ? NULL : orig.message_id, refs);
+	flow = send_each(m, rcpt, nr, subject, body, choice == 3 ?
+	    NULL : reply_in_reply_to(&orig), refs);
 done:
 	reply_orig_clear(&orig);
 	msg_free(err);

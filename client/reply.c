@@ -214,18 +214,94 @@ reply_recipients(const struct reply_orig *o, int all, const char *self,
 	return n;
 }
 
+/* Whether [s, s+n) is one "<left@right>" of printable ASCII. */
+static int
+msgid_ok(const char *s, size_t n)
+{
+	size_t i;
+	int at = 0;
+
+	if (n < 5 || n > 250 || s[0] != '<' || s[n - 1] != '>')
+		return 0;
+	for (i = 1; i < n - 1; i++) {
+		if (s[i] <= ' ' || s[i] >= 0x7f || s[i] == '<' || s[i] == '>')
+			return 0;
+		at += s[i] == '@';
+	}
+	return at == 1;
+}
+
+const char *
+reply_in_reply_to(const struct reply_orig *o)
+{
+	return msgid_ok(o->message_id, strlen(o->message_id)) ? o->message_id
+	                                                      : NULL;
+}
+
 char *
 reply_references(const struct reply_orig *o)
 {
-	char *r;
+	const char *p = o->references, *first = NULL, *id;
+	size_t n, firstlen = 0, len = 0;
+	char *out;
 
-	if (o->message_id[0] == '\0')
+	/* The original's ids (any blanks between them), the first kept and
+	 * the latest as many as fit in a line, then its own id. */
+	if ((id = reply_in_reply_to(o)) == NULL)
 		return NULL;
-	if (o->references[0] == '\0')
-		return strdup(o->message_id);
-	if (asprintf(&r, "%s %s", o->references, o->message_id) < 0)
+	if ((out = malloc(REPLY_REFERENCES_MAX + 1)) == NULL)
 		return NULL;
-	return r;
+	out[0] = '\0';
+	while (*p != '\0') {
+		p += strspn(p, " \t?");
+		n = strcspn(p, " \t?");
+		if (n == 0)
+			break;
+		if (msgid_ok(p, n)) {
+			if (first == NULL) {
+				first = p;
+				firstlen = n;
+			} else {
+				/* Room for the first, this and the own id. */
+				while (len > 0 && firstlen + 1 + len + 1 + n +
+				                          1 + strlen(id) >
+				                      REPLY_REFERENCES_MAX) {
+					char *sp = strchr(out, ' ');
+
+					if (sp == NULL)
+						len = 0, out[0] = '\0';
+					else {
+						memmove(out, sp + 1,
+						    strlen(sp));
+						len = strlen(out);
+					}
+				}
+				if (firstlen + 1 + len + 1 + n + 1 +
+				        strlen(id) <=
+				    REPLY_REFERENCES_MAX) {
+					if (len > 0)
+						out[len++] = ' ';
+					memcpy(out + len, p, n);
+					out[len += n] = '\0';
+				}
+			}
+		}
+		p += n;
+	}
+	{
+		char *r;
+		int w;
+
+		if (first == NULL)
+			w = asprintf(&r, "%s", id);
+		else if (len == 0)
+			w = asprintf(&r, "%.*s %s", (int)firstlen, first, id);
+		else
+			w = asprintf(&r, "%.*s %s %s", (int)firstlen, first,
+			    out, id);
+		free(out);
+		return w < 0 ? NULL : r;
+	}
 }
 
 char *

@@ -50,8 +50,18 @@ void reply_subject(const char *subject, int forward, size_t max, char *out);
 size_t reply_recipients(const struct reply_orig *o, int all, const char *self,
     char out[][COMPOSE_ADDR_MAX + 1], size_t max);
 
-/* References for the reply: the original's, then its Message-ID; NULL
- * when it has none (free it). */
+/* Longest References a reply writes (RFC 5322's 998-character line). */
+#define REPLY_REFERENCES_MAX 900
+
+/* In-Reply-To for a reply: the original's Message-ID when it is a valid
+ * one, else NULL (borrowed from o). */
+const char *reply_in_reply_to(const struct reply_orig *o);
+
+/*
+ * References for the reply: the original's (valid ids only, the first and
+ * the latest that fit in REPLY_REFERENCES_MAX), then its Message-ID; NULL
+ * when it has no valid one (free it).
+ */
 char *reply_references(const struct reply_orig *o);
 
 /*

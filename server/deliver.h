@@ -18,6 +18,12 @@
  *   vacation      the automatic reply, JSON {"subject","text","until"}
  *   vacation-sent "<time> <account>" lines: who had a reply, and when
  * Each is replaced whole by a rename, never written in place.
+ *
+ * A way in that receives mail from elsewhere (SMTP) passes sender NULL
+ * unless the sender is a local account, and sets auto_submitted for a
+ * message with an Auto-Submitted header other than "no", a null reverse
+ * path or a MAILER-DAEMON sender (RFC 3834 section 2): such mail gets no
+ * notice and no vacation reply.
  */
 #ifndef GLOMAILD_DELIVER_H
 #define GLOMAILD_DELIVER_H

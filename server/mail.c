@@ -730,12 +730,15 @@ static const char *const head_names[4] = { "Message-ID", "To", "Cc",
 static const char *const head_keys[4] = { "message_id", "to", "cc",
 	"references" };
 
-/* A raw header value made fit for JSON: printable ASCII, else '?'. */
+/* A raw header value made fit for JSON: TAB a space, printable ASCII,
+ * anything else '?'. */
 static void
 head_clean(char *s)
 {
 	for (; s != NULL && *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+		if (*s == '\t')
+			*s = ' ';
+		else if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
 			*s = '?';
 }
 

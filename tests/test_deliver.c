@@ -157,6 +157,40 @@ test_message_id(void **state)
 	assert_int_equal(message_id_valid("", 1), -1);
 }
 
+static void
+test_message_header(void **state)
+{
+	static const char
+	    file[] = "From: a@b\r\nmessage-id:  <x@y> \r\n"
+	             "References: <1@y>\r\n\t<2@y>\r\nSubject: s\r\n\r\n"
+	             "Cc: not a header\n";
+	struct message_head h = { "a@b", "c@d", "e@f", "Re: s",
+		"Mon, 01 Jan "
+		"2024 00:00:00 +0000",
+		"<n@b>", "<x@y>", "<1@y> <x@y>", "auto-replied", NULL };
+	char *v, *built;
+	size_t len;
+
+	(void)state;
+	assert_non_null(
+	    v = message_header(file, sizeof(file) - 1, "Message-ID"));
+	assert_string_equal(v, "<x@y>");
+	free(v);
+	assert_non_null(
+	    v = message_header(file, sizeof(file) - 1, "references"));
+	assert_string_equal(v, "<1@y>\t<2@y>");
+	free(v);
+	/* The body is not the header. */
+	assert_null(message_header(file, sizeof(file) - 1, "Cc"));
+	assert_non_null(built = message_build_head(&h, "body\n", &len));
+	assert_non_null(strstr(built,
+	    "\nCc: e@f\nIn-Reply-To: <x@y>\n"
+	    "References: <1@y> <x@y>\nAuto-Submitted: auto-replied\n"
+	    "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"));
+	assert_int_equal(len, strlen(built));
+	free(built);
+}
+
 /* A data directory with accounts (a Maildir and a pass file each). */
 struct store {
 	char dir[512];
@@ -516,6 +550,7 @@ main(void)
 		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_message_id),
+		cmocka_unit_test(test_message_header),
 		cmocka_unit_test_setup_teardown(test_group_of_three,
 		    testfs_scratch_setup, testfs_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_postmaster,

@@ -132,7 +132,8 @@ def main():
                "Date: " + email.utils.formatdate(time.time() + 3600) +
                "\n"
                "Message-ID: <budget.1@glo2000.ca>\n"
-               "References: <older.1@glo2000.ca>\n\n"
+               "References: <older.1@glo2000.ca>\n"
+               "\t<not an id> <older.2@glo2000.ca>\n\n"
                "Numbers attached.\n")
         name = "%d.M1P1Q1.other" % int(time.time() + 100)
         with open(os.path.join(data, "carol", "tmp", name), "w") as f:
@@ -151,9 +152,33 @@ def main():
             check(len(got) == 1, who + " has the reply to all")
             check(got[0]["In-Reply-To"] == "<budget.1@glo2000.ca>" and
                   got[0]["References"] == "<older.1@glo2000.ca> "
-                  "<budget.1@glo2000.ca>", who + ": threading headers")
+                  "<older.2@glo2000.ca> <budget.1@glo2000.ca>",
+                  who + ": threading headers, folded and invalid ids "
+                  "dropped")
         check(with_subject(data, "carol", "Re: Budget") == [],
               "carol not among them")
+
+        # A long thread: References keeps the first and the latest ids,
+        # within one line.
+        refs = ["<thread.%02d.padding-padding@glo2000.ca>" % i
+                for i in range(40)]
+        raw = ("From: alice@glo2000.ca\nTo: erin@glo2000.ca\n"
+               "Subject: Long\nDate: " +
+               email.utils.formatdate(time.time() + 7200) +
+               "\nMessage-ID: <long.1@glo2000.ca>\nReferences: " +
+               "\n ".join(refs) + "\n\nx\n")
+        name = "%d.M2P2Q2.other" % int(time.time() + 200)
+        with open(os.path.join(data, "erin", "tmp", name), "w") as f:
+            f.write(raw)
+        os.rename(os.path.join(data, "erin", "tmp", name),
+                  os.path.join(data, "erin", "new", name))
+        r = run("erin", "reply", "1", stdin="ok\n")
+        check(r.returncode == 0, "reply in a long thread: " + r.stderr)
+        got = with_subject(data, "alice", "Re: Long")[0]["References"]
+        ids = got.split(" ")
+        check(len(got) <= 900 and ids[0] == refs[0] and
+              ids[-2] == refs[-1] and ids[-1] == "<long.1@glo2000.ca>",
+              "References: first, latest, own id, at most 900 bytes")
 
         # A reply to one's own sent message (in one's inbox) goes to its
         # recipients.
