@@ -557,7 +557,8 @@ teardown(void **state)
 {
 	(void)state;
 	testsrv_stop(&srv);
-	testsrv_remove_tree(scratch);
+	if (getenv("GLOMAIL_KEEP_TEST_DIR") == NULL)
+		testsrv_remove_tree(scratch);
 	return 0;
 }
 
