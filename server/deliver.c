@@ -716,6 +716,10 @@ deliver_vacation_set(int datafd, const char *account, const char *subject,
 
 	if ((md = maildir_open(datafd, account)) == -1)
 		return -1;
+	/* Not between a delivery's look at who had a reply and its record. */
+	while (flock(md, LOCK_EX) == -1)
+		if (errno != EINTR)
+			goto out;
 	if (subject == NULL) {
 		rc = state_remove(md, VACATION_FILE);
 		if (rc == 0)
