@@ -14,6 +14,7 @@
 
 #include "aliases.h"
 #include "config.h"
+#include "ctl.h"
 #include "log.h"
 #include "rules.h"
 #include "server.h"
@@ -36,6 +37,8 @@ usage(FILE *out)
 	config_usage_line(out, "--check-config", "validate the settings and "
 	    "the aliases file (loops, members that are no account) and exit: "
 	    "0 when they are good, else 1 and FILE:LINE");
+	config_usage_line(out, "--control-only", "serve the control socket "
+	    "alone, with no TCP listener (glomailctl --data-dir)");
 	config_usage_line(out, "--help", "show this help and exit");
 	config_usage_line(out, "--version", "show the version and exit");
 	fprintf(out,
@@ -202,6 +205,7 @@ options_new(void)
 	static const struct option own[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "control-only", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -228,8 +232,9 @@ main(int argc, char **argv)
 	struct settings st = { 0 };
 	struct server *srv;
 	struct aliases *aliases = NULL;
+	struct ctl *ctl;
 	char err[512];
-	int ch, idx, check = 0, rc = 1, datafd;
+	int ch, idx, check = 0, control_only = 0, rc = 1, datafd;
 
 	log_init("glomaild", LOG_LEVEL_INFO);
 	config_init(&cfg);
@@ -255,6 +260,9 @@ main(int argc, char **argv)
 			break;
 		case 'C':
 			check = 1;
+			break;
+		case 'O':
+			control_only = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -313,8 +321,10 @@ main(int argc, char **argv)
 	aliases = NULL;
 	st.srv = srv;
 	server_on_reload(srv, settings_reload, &st);
-	if (server_listen(srv) == 0 && server_run(srv) == 0)
+	if ((ctl = ctl_new(srv)) != NULL && (control_only ||
+	    server_listen(srv) == 0) && server_run(srv) == 0)
 		rc = 0;
+	ctl_free(ctl);
 	server_free(srv);
 out:
 	aliases_free(aliases);
