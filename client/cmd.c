@@ -16,6 +16,7 @@
 #include "i18n.h"
 #include "msg.h"
 #include "proto.h"
+#include "reply.h"
 #include "rules.h"
 #include "session.h"
 #include "term.h"
@@ -30,6 +31,9 @@ static const struct {
 	{ "list", CMD_LIST },
 	{ "read", CMD_READ },
 	{ "stats", CMD_STATS },
+	{ "reply", CMD_REPLY },
+	{ "forward", CMD_FORWARD },
+	{ "vacation", CMD_VACATION },
 };
 
 enum cmd_verb
@@ -316,6 +320,26 @@ done:
 	return rc;
 }
 
+/* With the "quota" extension: the storage used and the limit (0: none). */
+static void
+print_quota(struct session *s)
+{
+	struct msg *reply = NULL;
+	json_t *p;
+
+	if (!session_has(s, "quota") ||
+	    session_request(s, PROTO_QUOTA, NULL, &reply) != PROTO_OK)
+		goto done;
+	p = msg_payload(reply);
+	if (json_is_integer(json_object_get(p, "used")) &&
+	    json_is_integer(json_object_get(p, "limit")))
+		printf("quota_used: %lld\nquota_limit: %lld\n",
+		    (long long)json_integer_value(json_object_get(p, "used")),
+		    (long long)json_integer_value(json_object_get(p, "limit")));
+done:
+	msg_free(reply);
+}
+
 /* stats: count, exact size, and size in human units. */
 static int
 cmd_stats(struct session *s, const struct cmd_opts *o)
@@ -342,7 +366,131 @@ cmd_stats(struct session *s, const struct cmd_opts *o)
 		units_format(a.stats.size, human);
 		printf("messages: %lld\nsize: %lld\nsize_human: %s\n",
 		    a.stats.count, a.stats.size, human);
+		print_quota(s);
 	}
+	rc = SESSION_EXIT_OK;
+done:
+	msg_free(reply);
+	return rc;
+}
+
+/*
+ * reply N [--all] and forward N --to ADDR...: the original, then the
+ * body typed on stdin, then one message per recipient (the seed's send
+ * takes one) with Re:/Fwd:, In-Reply-To and References. Exit 1 when the
+ * server refused any of them.
+ */
+static int
+cmd_reply(struct session *s, const struct cmd_opts *o)
+{
+	static char rcpt[REPLY_RCPT_MAX][COMPOSE_ADDR_MAX + 1];
+	char self[COMPOSE_ADDR_MAX + 1], why[COMPOSE_WHY_MAX];
+	char subject[RULES_SUBJECT_MAX + 1], addr[COMPOSE_ADDR_MAX + 1];
+	int forward = o->verb == CMD_FORWARD, rc = SESSION_EXIT_FAILED, h;
+	struct msg *err = NULL, *reply = NULL;
+	char *typed = NULL, *body = NULL, *refs = NULL;
+	struct reply_orig orig;
+	size_t i, n = 0;
+
+	if ((h = reply_fetch(s, o->number, &orig, &err)) != PROTO_OK) {
+		if (h == PROTO_ERROR && refused(o, err))
+			rc = SESSION_EXIT_REFUSED;
+		goto done;
+	}
+	snprintf(self, sizeof(self), "%s@%s", o->user, session_domain(s));
+	if (forward)
+		for (i = 0; i < o->nto && n < REPLY_RCPT_MAX; i++)
+			snprintf(rcpt[n++], sizeof(rcpt[0]), "%s", o->to[i]);
+	else
+		n = reply_recipients(&orig, o->all, self, rcpt, REPLY_RCPT_MAX);
+	if (n == 0) {
+		fprintf(stderr, "glomail: %s\n", _("nobody to reply to"));
+		goto done;
+	}
+	reply_subject(orig.email.subject, forward,
+	    session_max_subject(s) < RULES_SUBJECT_MAX ? session_max_subject(s)
+	                                               : RULES_SUBJECT_MAX,
+	    subject);
+	if (read_body(session_max_frame(s), &typed) == -1)
+		goto done;
+	if ((body = reply_body(&orig, forward, typed)) == NULL) {
+		perror("glomail");
+		goto done;
+	}
+	refs = forward ? NULL : reply_references(&orig);
+	rc = SESSION_EXIT_OK;
+	for (i = 0; i < n; i++) {
+		if (compose_recipient(s, rcpt[i], addr, why, sizeof(why)) ==
+		    -1) {
+			fputs("glomail: ", stderr);
+			term_show(stderr, rcpt[i]);
+			fputs(": ", stderr);
+			term_show(stderr, why);
+			fputc('\n', stderr);
+			rc = SESSION_EXIT_REFUSED;
+			continue;
+		}
+		msg_free(reply);
+		reply = NULL;
+		if (compose_send_thread(s, o->user, addr, subject, body,
+		        forward ? NULL : reply_in_reply_to(&orig), refs,
+		        &reply) == -1) {
+			rc = SESSION_EXIT_FAILED;
+			goto done;
+		}
+		if (refused(o, reply))
+			rc = SESSION_EXIT_REFUSED;
+		else if (o->json)
+			print_json(reply);
+		else
+			printf("sent: %s\n", addr);
+	}
+done:
+	reply_orig_clear(&orig);
+	msg_free(err);
+	msg_free(reply);
+	free(typed);
+	free(body);
+	free(refs);
+	return rc;
+}
+
+/* vacation --on (text on stdin) or --off. */
+static int
+cmd_vacation(struct session *s, const struct cmd_opts *o)
+{
+	struct msg *reply = NULL;
+	char *text = NULL;
+	json_t *p;
+	int rc = SESSION_EXIT_FAILED;
+
+	if (!session_has(s, "vacation")) {
+		fprintf(stderr, "glomail: %s\n",
+		    _("this server has no vacation replies"));
+		return SESSION_EXIT_FAILED;
+	}
+	if (o->vacation == 0)
+		p = json_pack("{s:b}", "on", 0);
+	else {
+		if (read_body(session_max_frame(s), &text) == -1)
+			return SESSION_EXIT_FAILED;
+		p = json_pack("{s:b, s:s, s:s, s:I}", "on", 1, "subject",
+		    o->subject, "text", text, "until", (json_int_t)o->until);
+		free(text);
+	}
+	if (p == NULL) {
+		fprintf(stderr, "glomail: %s\n",
+		    _("the text is not valid UTF-8"));
+		return SESSION_EXIT_FAILED;
+	}
+	if (session_request(s, PROTO_VACATION, p, &reply) == -1)
+		goto done;
+	if (refused(o, reply)) {
+		rc = SESSION_EXIT_REFUSED;
+		goto done;
+	}
+	if (o->json)
+		print_json(reply);
 	rc = SESSION_EXIT_OK;
 done:
 	msg_free(reply);
@@ -363,6 +511,13 @@ precheck(const struct session *s, const struct cmd_opts *o,
 	if (o->verb == CMD_REGISTER &&
 	    rules_username(o->user, lower, &reason) == -1) {
 		fprintf(stderr, "glomail: %s\n", i18n_server_text(reason));
+		return SESSION_EXIT_REFUSED;
+	}
+	if (o->verb == CMD_VACATION && o->subject != NULL &&
+	    compose_subject(s, o->subject, why, sizeof(why)) == -1) {
+		fputs("glomail: ", stderr);
+		term_show(stderr, why);
+		fputc('\n', stderr);
 		return SESSION_EXIT_REFUSED;
 	}
 	if (o->verb != CMD_SEND)
@@ -428,6 +583,13 @@ cmd_run(struct session *s, const struct cmd_opts *o)
 		break;
 	case CMD_STATS:
 		rc = cmd_stats(s, o);
+		break;
+	case CMD_REPLY:
+	case CMD_FORWARD:
+		rc = cmd_reply(s, o);
+		break;
+	case CMD_VACATION:
+		rc = cmd_vacation(s, o);
 		break;
 	default: /* register: logging in was the whole job */
 		if (o->json)

@@ -13,6 +13,9 @@ enum cmd_verb {
 	CMD_LIST,
 	CMD_READ,
 	CMD_STATS,
+	CMD_REPLY,    /* reply N [--all] */
+	CMD_FORWARD,  /* forward N --to ADDR... */
+	CMD_VACATION, /* vacation --on [--until DATE] --subject S | --off */
 };
 
 /* --to may be repeated; how many go in one message is the server's call. */
@@ -26,6 +29,9 @@ struct cmd_opts {
 	const char *subject; /* send --subject */
 	long long number;    /* read N */
 	int json;            /* --json: print the server's payloads */
+	int all;             /* reply --all */
+	int vacation;        /* vacation: 1 --on, 0 --off, -1 neither */
+	long long until;     /* vacation --until: the end, or 0 */
 };
 
 /* The verb named word, or CMD_NONE. */

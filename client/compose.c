@@ -92,6 +92,15 @@ int
 compose_send(struct session *s, const char *user, const char *addr,
     const char *subject, const char *body, struct msg **reply_r)
 {
+	return compose_send_thread(s, user, addr, subject, body, NULL, NULL,
+	    reply_r);
+}
+
+int
+compose_send_thread(struct session *s, const char *user, const char *addr,
+    const char *subject, const char *body, const char *in_reply_to,
+    const char *references, struct msg **reply_r)
+{
 	char sender[COMPOSE_ADDR_MAX + 1], date[RULES_DATE_LEN];
 	struct msg_email e;
 	json_t *payload;
@@ -111,6 +120,17 @@ compose_send(struct session *s, const char *user, const char *addr,
 	if ((payload = msg_email_new(&e)) == NULL) {
 		fprintf(stderr, "glomail: %s\n",
 		    _("the text is not valid UTF-8"));
+		return -1;
+	}
+	/* Only a server that stores them gets them: others ignore keys. */
+	if (session_has(s, "threading") &&
+	    ((in_reply_to != NULL && json_object_set_new(payload, "in_reply_to",
+	                                 json_string(in_reply_to)) == -1) ||
+	        (references != NULL &&
+	            json_object_set_new(payload, "references",
+	                json_string(references)) == -1))) {
+		json_decref(payload);
+		fprintf(stderr, "glomail: %s\n", _("out of memory"));
 		return -1;
 	}
 	return session_request(s, PROTO_EMAIL_SENDING, payload, reply_r);

@@ -44,4 +44,12 @@ int compose_subject(const struct session *s, const char *subject, char *why,
 int compose_send(struct session *s, const char *user, const char *addr,
     const char *subject, const char *body, struct msg **reply_r);
 
+/*
+ * The same with the threading headers of a reply (NULL: none), sent only
+ * to a server with the "threading" extension.
+ */
+int compose_send_thread(struct session *s, const char *user, const char *addr,
+    const char *subject, const char *body, const char *in_reply_to,
+    const char *references, struct msg **reply_r);
+
 #endif

@@ -67,6 +67,14 @@ static const char *const server_texts[] = {
 	N_("the new name is the old one"),
 	N_("the source directory cannot be read"),
 	N_("the source must be an absolute path"),
+	/* server: delivery rules, replies */
+	N_("recipient's mailbox is full"),
+	N_("no such recipient"),
+	N_("too many recipients"),
+	N_("vacation end is in the past"),
+	N_("vacation text is longer than 64 KiB"),
+	N_("in_reply_to is not a message id"),
+	N_("references is not a list of message ids"),
 };
 
 /* The locale directory beside the executable, when it exists. */

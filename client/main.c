@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -14,6 +15,7 @@
 #include "menu.h"
 #include "proto.h"
 #include "sendmail.h"
+#include "reply.h"
 #include "session.h"
 #include "settings.h"
 
@@ -30,6 +32,10 @@ enum {
 	OPT_TLS,
 	OPT_CAFILE,
 	OPT_SERVERNAME,
+	OPT_ALL,
+	OPT_ON,
+	OPT_OFF,
+	OPT_UNTIL,
 };
 
 static const struct option long_options[] = {
@@ -45,6 +51,10 @@ static const struct option long_options[] = {
 	{ "servername", required_argument, NULL, OPT_SERVERNAME },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "all", no_argument, NULL, OPT_ALL },
+	{ "on", no_argument, NULL, OPT_ON },
+	{ "off", no_argument, NULL, OPT_OFF },
+	{ "until", required_argument, NULL, OPT_UNTIL },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -82,6 +92,18 @@ usage(FILE *out)
 	      "  list                           list the mailbox, newest first\n"
 	      "  read N                         show message N of the list\n"
 	      "  stats                          message count and mailbox size\n"
+	      "                                 (and quota, when the server has one)\n"
+	      "  reply N [--all]                reply to message N (--all: also to\n"
+	      "                                 its other recipients); the text is\n"
+	      "                                 read from standard input\n"
+	      "  forward N --to ADDR...         forward message N, with the text\n"
+	      "                                 from standard input before it\n"
+	      "  vacation --on --subject TEXT [--until YYYY-MM-DD]\n"
+	      "                                 answer mail automatically (once per\n"
+	      "                                 sender a week) with the text from\n"
+	      "                                 standard input, to the end of that day\n"
+	      "                                 (UTC)\n"
+	      "  vacation --off                 stop answering automatically\n"
 	      "\n"
 	      "Defaults for -d, -p, -u and the TLS options may be set in\n"
 	      "~/.config/glomail/config (see glomail(1)); options win over it.\n"
@@ -126,7 +148,7 @@ parse_number(const char *s, long long min, long long max)
 int
 main(int argc, char **argv)
 {
-	struct cmd_opts o = { .verb = CMD_NONE };
+	struct cmd_opts o = { .verb = CMD_NONE, .vacation = -1 };
 	const char *host = NULL, *port = NULL;
 	struct wire_tls tls = { NULL, NULL };
 	static struct settings
@@ -182,6 +204,22 @@ main(int argc, char **argv)
 		case OPT_SUBJECT:
 			o.subject = optarg;
 			break;
+		case OPT_ALL:
+			o.all = 1;
+			break;
+		case OPT_ON:
+		case OPT_OFF:
+			if (o.vacation != -1)
+				return usage_error(_("give --on or --off once"),
+				    NULL);
+			o.vacation = c == OPT_ON;
+			break;
+		case OPT_UNTIL:
+			if ((o.until = reply_date_end(optarg)) == -1)
+				return usage_error(_("invalid date, expected "
+				                     "YYYY-MM-DD"),
+				    optarg);
+			break;
 		case OPT_TIMEOUT:
 			if ((timeout = parse_number(optarg, 0, 86400)) == -1)
 				return usage_error(_("invalid timeout"),
@@ -220,9 +258,13 @@ main(int argc, char **argv)
 			return usage_error(_("unknown command"), argv[optind]);
 		optind++;
 	}
-	if (o.verb == CMD_READ) {
+	if (o.verb == CMD_READ || o.verb == CMD_REPLY ||
+	    o.verb == CMD_FORWARD) {
 		if (optind >= argc)
-			return usage_error(_("read needs a message number"),
+			return usage_error(
+			    o.verb == CMD_READ
+			        ? _("read needs a message number")
+			        : _("reply and forward need a message number"),
 			    NULL);
 		if ((o.number = parse_number(argv[optind], 1, 0x7fffffff)) ==
 		    -1)
@@ -246,8 +288,25 @@ main(int argc, char **argv)
 		    NULL);
 	if (o.verb == CMD_SEND && (o.nto == 0 || o.subject == NULL))
 		return usage_error(_("send needs --to and --subject"), NULL);
-	if (o.verb != CMD_SEND && (o.nto > 0 || o.subject != NULL))
+	if (o.verb == CMD_FORWARD && (o.nto == 0 || o.subject != NULL))
+		return usage_error(_("forward needs --to, and takes no "
+		                     "--subject"),
+		    NULL);
+	if (o.verb == CMD_VACATION &&
+	    (o.vacation == -1 || o.nto > 0 ||
+	        (o.vacation == 1) != (o.subject != NULL) ||
+	        (o.vacation == 0 && o.until != 0)))
+		return usage_error(_("vacation needs --on --subject TEXT "
+		                     "[--until DATE], or --off"),
+		    NULL);
+	if (o.verb != CMD_SEND && o.verb != CMD_FORWARD &&
+	    o.verb != CMD_VACATION && (o.nto > 0 || o.subject != NULL))
 		return usage_error(_("--to and --subject go with send"), NULL);
+	if ((o.all && o.verb != CMD_REPLY) ||
+	    (o.verb != CMD_VACATION && (o.vacation != -1 || o.until != 0)))
+		return usage_error(_("--all goes with reply; --on, --off and "
+		                     "--until with vacation"),
+		    NULL);
 	if (o.verb == CMD_NONE && o.json)
 		return usage_error(_("--json goes with a command"), NULL);
 

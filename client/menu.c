@@ -18,6 +18,7 @@
 #include "menu.h"
 #include "msg.h"
 #include "proto.h"
+#include "reply.h"
 #include "rules.h"
 #include "session.h"
 #include "term.h"
@@ -227,6 +228,139 @@ done:
 		free(f[i]);
 }
 
+static enum flow read_body(size_t max, char **body_r);
+
+/* Send body to each address (one message each, as the seed's send takes
+ * one), saying what became of each. */
+static enum flow
+send_each(struct menu *m, char rcpt[][COMPOSE_ADDR_MAX + 1], size_t n,
+    const char *subject, const char *body, const char *in_reply_to,
+    const char *refs)
+{
+	char addr[COMPOSE_ADDR_MAX + 1], why[COMPOSE_WHY_MAX];
+	struct msg *reply = NULL;
+	size_t i;
+	int h;
+
+	for (i = 0; i < n; i++) {
+		term_show(stdout, rcpt[i]);
+		fputs(": ", stdout);
+		if (compose_recipient(m->s, rcpt[i], addr, why, sizeof(why)) ==
+		    -1) {
+			term_show(stdout, why);
+			putchar('\n');
+			continue;
+		}
+		if ((h = compose_send_thread(m->s, m->user, addr, subject, body,
+		         in_reply_to, refs, &reply)) == -1)
+			return request_flow(m);
+		if (h == PROTO_ERROR)
+			show_error(reply);
+		else
+			printf("%s\n", _("Message sent."));
+		msg_free(reply);
+		reply = NULL;
+	}
+	return FLOW_CONTINUE;
+}
+
+/* Split a typed "a, b c" list of recipients; returns the count. */
+static size_t
+split_recipients(const char *line, char out[][COMPOSE_ADDR_MAX + 1], size_t max)
+{
+	size_t n = 0, len;
+	const char *p = line;
+
+	while (*p != '\0' && n < max) {
+		p += strspn(p, " ,\t");
+		if ((len = strcspn(p, " ,\t")) == 0)
+			break;
+		if (len <= COMPOSE_ADDR_MAX) {
+			memcpy(out[n], p, len);
+			out[n++][len] = '\0';
+		}
+		p += len;
+	}
+	return n;
+}
+
+/*
+ * After a message is shown (on a server with the threading extension):
+ * reply, reply to all, forward, or back to the main menu.
+ */
+static enum flow
+menu_after_read(struct menu *m, long long n)
+{
+	static char rcpt[REPLY_RCPT_MAX][COMPOSE_ADDR_MAX + 1];
+	char self[COMPOSE_ADDR_MAX + 1], subject[RULES_SUBJECT_MAX + 1];
+	char *typed = NULL, *body = NULL, *refs = NULL, *line = NULL;
+	struct msg *err = NULL;
+	struct reply_orig orig;
+	enum flow flow = FLOW_CONTINUE;
+	enum term_result r;
+	long long choice;
+	size_t nr = 0, max;
+	int h;
+
+	memset(&orig, 0, sizeof(orig));
+	printf("\n%s", _("1. Reply\n"
+	                 "2. Reply to all\n"
+	                 "3. Forward\n"
+	                 "4. Back to the main menu\n"));
+	if ((flow = ask_choice(4, &choice)) != FLOW_CONTINUE || choice == 4)
+		return flow;
+	if ((h = reply_fetch(m->s, n, &orig, &err)) != PROTO_OK) {
+		if (h == PROTO_ERROR)
+			show_error(err);
+		flow = h == -1 ? request_flow(m) : FLOW_CONTINUE;
+		goto done;
+	}
+	snprintf(self, sizeof(self), "%s@%s", m->user, session_domain(m->s));
+	if (choice == 3) {
+		if ((r = term_prompt(stdout,
+		         _("Enter the recipients' addresses "
+		           "(separated by commas): "),
+		         &line)) != TERM_OK) {
+			flow = term_flow(r);
+			goto done;
+		}
+		nr = split_recipients(line, rcpt, REPLY_RCPT_MAX);
+	} else
+		nr = reply_recipients(&orig, choice == 2, self, rcpt,
+		    REPLY_RCPT_MAX);
+	if (nr == 0) {
+		printf("%s\n", _("nobody to reply to"));
+		goto done;
+	}
+	max = session_max_subject(m->s) < RULES_SUBJECT_MAX
+	          ? session_max_subject(m->s)
+	          : RULES_SUBJECT_MAX;
+	reply_subject(orig.email.subject, choice == 3, max, subject);
+	printf(_("Subject: %s\n"), subject);
+	printf("%s\n",
+	    _("Enter the message, end it with a '.' on a line of its own:"));
+	if ((flow = read_body(session_max_frame(m->s), &typed)) !=
+	        FLOW_CONTINUE ||
+	    typed == NULL)
+		goto done;
+	if ((body = reply_body(&orig, choice == 3, typed)) == NULL) {
+		perror("glomail");
+		flow = FLOW_FAIL;
+		goto done;
+	}
+	refs = choice == 3 ? NULL : reply_references(&orig);
+	flow = send_each(m, rcpt, nr, subject, body,
+	    choice == 3 ? NULL : reply_in_reply_to(&orig), refs);
+done:
+	reply_orig_clear(&orig);
+	msg_free(err);
+	free(line);
+	free(typed);
+	free(body);
+	free(refs);
+	return flow;
+}
+
 /* List the mailbox, ask which message to open, show it. */
 static enum flow
 menu_read(struct menu *m)
@@ -275,6 +409,8 @@ menu_read(struct menu *m)
 		goto done;
 	}
 	show_email(&a.email);
+	if (session_has(m->s, "threading"))
+		flow = menu_after_read(m, choice);
 done:
 	msg_free(reply);
 	msg_free(list);
@@ -390,6 +526,31 @@ done:
 	return flow;
 }
 
+/* With the quota extension: how much of the limit is used. */
+static void
+menu_quota(struct menu *m)
+{
+	char used[UNITS_LEN], limit[UNITS_LEN];
+	struct msg *reply = NULL;
+	json_t *p;
+
+	if (!session_has(m->s, "quota") ||
+	    session_request(m->s, PROTO_QUOTA, NULL, &reply) != PROTO_OK)
+		goto done;
+	p = msg_payload(reply);
+	if (!json_is_integer(json_object_get(p, "used")) ||
+	    !json_is_integer(json_object_get(p, "limit")) ||
+	    json_integer_value(json_object_get(p, "limit")) == 0)
+		goto done;
+	units_format((long long)json_integer_value(json_object_get(p, "used")),
+	    used);
+	units_format((long long)json_integer_value(json_object_get(p, "limit")),
+	    limit);
+	printf(_("Quota: %s used of %s\n"), used, limit);
+done:
+	msg_free(reply);
+}
+
 /* Show the message count and the mailbox size. */
 static enum flow
 menu_stats(struct menu *m)
@@ -416,9 +577,80 @@ menu_stats(struct menu *m)
 			printf(_("Mailbox size: %s\n"), bytes);
 		else
 			printf(_("Mailbox size: %s (%s)\n"), human, bytes);
+		menu_quota(m);
 	}
 	msg_free(reply);
 	return FLOW_CONTINUE;
+}
+
+/*
+ * The automatic reply: a subject turns it on (then the text and an
+ * optional last day), an empty one turns it off.
+ */
+static enum flow
+menu_vacation(struct menu *m)
+{
+	char *subject = NULL, *until = NULL, *text = NULL;
+	char why[COMPOSE_WHY_MAX];
+	struct msg *reply = NULL;
+	enum flow flow = FLOW_CONTINUE;
+	enum term_result r;
+	long long end = 0;
+	json_t *p;
+	int h;
+
+	if ((r = term_prompt(stdout,
+	         _("Enter the subject of the automatic "
+	           "reply (empty turns it off): "),
+	         &subject)) != TERM_OK)
+		return term_flow(r);
+	if (subject[0] == '\0')
+		p = json_pack("{s:b}", "on", 0);
+	else {
+		if (compose_subject(m->s, subject, why, sizeof(why)) == -1) {
+			printf("%s\n", why);
+			goto done;
+		}
+		if ((r = term_prompt(stdout,
+		         _("Enter the last day, "
+		           "YYYY-MM-DD (empty for none): "),
+		         &until)) != TERM_OK) {
+			flow = term_flow(r);
+			goto done;
+		}
+		if (until[0] != '\0' && (end = reply_date_end(until)) == -1) {
+			printf("%s\n", _("invalid date, expected YYYY-MM-DD"));
+			goto done;
+		}
+		printf("%s\n", _("Enter the message, end it with a '.' on a "
+		                 "line of its own:"));
+		if ((flow = read_body(session_max_frame(m->s), &text)) !=
+		        FLOW_CONTINUE ||
+		    text == NULL)
+			goto done;
+		p = json_pack("{s:b, s:s, s:s, s:I}", "on", 1, "subject",
+		    subject, "text", text, "until", (json_int_t)end);
+	}
+	if (p == NULL) {
+		printf("%s\n", _("the text is not valid UTF-8"));
+		goto done;
+	}
+	if ((h = session_request(m->s, PROTO_VACATION, p, &reply)) == -1) {
+		flow = request_flow(m);
+		goto done;
+	}
+	if (h == PROTO_ERROR)
+		show_error(reply);
+	else
+		printf("%s\n", subject[0] == '\0'
+		                   ? _("Automatic reply turned off.")
+		                   : _("Automatic reply turned on."));
+done:
+	msg_free(reply);
+	free(subject);
+	free(until);
+	free(text);
+	return flow;
 }
 
 /* The main menu, until log out (FLOW_CONTINUE), quit or failure. */
@@ -427,6 +659,7 @@ menu_main(struct menu *m)
 {
 	enum flow flow;
 	long long choice;
+	int vacation;
 
 	for (;;) {
 		printf("\n%s", _("Main menu\n"
@@ -434,9 +667,16 @@ menu_main(struct menu *m)
 		                 "2. Send mail\n"
 		                 "3. Statistics\n"
 		                 "4. Log out\n"));
-		if ((flow = ask_choice(4, &choice)) != FLOW_CONTINUE)
+		/* The seed's four, then what this server adds. */
+		if ((vacation = session_has(m->s, "vacation")))
+			printf("%s", _("5. Automatic reply\n"));
+		if ((flow = ask_choice(vacation ? 5 : 4, &choice)) !=
+		    FLOW_CONTINUE)
 			return flow;
 		switch (choice) {
+		case 5:
+			flow = menu_vacation(m);
+			break;
 		case 1:
 			flow = menu_read(m);
 			break;

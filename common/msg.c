@@ -335,6 +335,31 @@ get_query(json_t *p, struct msg_mb_query *q, int search, const char **why_r)
 	return 0;
 }
 
+/* {"on": false} or {"on": true, "subject", "text", "until"?}. */
+static int
+get_vacation(json_t *p, struct msg_vacation *v, const char **why_r)
+{
+	json_t *on = p != NULL ? json_object_get(p, "on") : NULL, *until;
+
+	if (!json_is_boolean(on)) {
+		*why_r = "field is not true or false: on";
+		return -1;
+	}
+	if (!(v->on = json_is_true(on)))
+		return 0;
+	if (STR("subject", 0, &v->subject) == -1 ||
+	    STR("text", 0, &v->text) == -1)
+		return -1;
+	until = json_object_get(p, "until");
+	if (until != NULL &&
+	    (!json_is_integer(until) || json_integer_value(until) < 0)) {
+		*why_r = "until is not a time";
+		return -1;
+	}
+	v->until = until != NULL ? json_integer_value(until) : 0;
+	return 0;
+}
+
 int
 msg_unpack(const struct msg *msg, enum proto_shape shape, union msg_args *a,
     const char **why_r)
@@ -361,7 +386,9 @@ msg_unpack(const struct msg *msg, enum proto_shape shape, union msg_args *a,
 		    STR("destination", 0, &a->email.destination) == -1 ||
 		    STR("subject", 0, &a->email.subject) == -1 ||
 		    STR("date", 1, &a->email.date) == -1 ||
-		    STR("content", 0, &a->email.content) == -1)
+		    STR("content", 0, &a->email.content) == -1 ||
+		    STR("in_reply_to", 1, &a->email_thread.in_reply_to) == -1 ||
+		    STR("references", 1, &a->email_thread.references) == -1)
 			return -1;
 		return 0;
 	case PROTO_SHAPE_EMAIL_LIST:
@@ -434,6 +461,8 @@ msg_unpack(const struct msg *msg, enum proto_shape shape, union msg_args *a,
 		    STR("subject", 0, &a->notice.subject) == -1)
 			return -1;
 		return 0;
+	case PROTO_SHAPE_VACATION:
+		return get_vacation(p, &a->vacation, why_r);
 	}
 	*why_r = "unknown payload shape";
 	return -1;

@@ -46,6 +46,17 @@ struct msg_email_many {
 	const char *content;
 };
 
+/*
+ * An EMAIL request's optional threading headers (extension "threading"),
+ * beside the email it starts with: msg_unpack fills both, msg_email_new
+ * leaves them out.
+ */
+struct msg_email_thread {
+	struct msg_email email;
+	const char *in_reply_to; /* NULL when absent */
+	const char *references;
+};
+
 struct msg_stats {
 	long long count;
 	long long size;
@@ -83,6 +94,14 @@ struct msg_notice {
 	const char *subject;
 };
 
+/* An automatic reply turned on (subject and text set) or off. */
+struct msg_vacation {
+	int on;
+	const char *subject; /* NULL unless on */
+	const char *text;    /* NULL unless on */
+	long long until;     /* end, seconds since the epoch; 0: none */
+};
+
 union msg_args {
 	const char *error_message;          /* PROTO_SHAPE_ERROR */
 	struct msg_credentials credentials; /* PROTO_SHAPE_CREDENTIALS */
@@ -95,6 +114,8 @@ union msg_args {
 	struct msg_mb_ids ids;            /* PROTO_SHAPE_MB_ID, _IDS, _FLAGS */
 	struct msg_passwords passwords;   /* PROTO_SHAPE_PASSWORDS */
 	struct msg_notice notice;         /* PROTO_SHAPE_NOTICE */
+	struct msg_email_thread email_thread; /* PROTO_SHAPE_EMAIL too */
+	struct msg_vacation vacation;         /* PROTO_SHAPE_VACATION */
 };
 
 /*

@@ -56,6 +56,7 @@ enum proto_shape {
 	                           since?, before?, unread?, offset?, limit? */
 	PROTO_SHAPE_PASSWORDS,  /* password, new_password */
 	PROTO_SHAPE_NOTICE,     /* id, sender, subject */
+	PROTO_SHAPE_VACATION,   /* on, subject?, text?, until? */
 };
 
 struct proto_msginfo {

@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "access.h"
+#include "aliases.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
@@ -187,6 +188,11 @@ auth_start(struct conn *c, const struct msg_credentials *cred, int registering)
 			    "login failed user=(invalid) addr=%s",
 			    conn_addr(c));
 		conn_reply_error(c, registering ? why : LOGIN_FAILED);
+		return;
+	}
+	/* Mail to an alias never reaches an account of that name. */
+	if (registering && aliases_has(server_aliases(srv), user)) {
+		conn_reply_error(c, "user name is reserved");
 		return;
 	}
 	if (registering && rules_password(cred->password, &why) == -1) {

@@ -27,12 +27,13 @@ h_capabilities(struct conn *c, const union msg_args *args)
 
 	(void)args;
 	payload = json_pack(
-	    "{s:i, s:s, s:{s:I, s:i, s:i, s:i}, s:[s, s, s, s]}", "protocol",
-	    CAPS_PROTOCOL_VERSION, "domain", cfg->domain, "limits", "max_frame",
-	    (json_int_t)cfg->max_frame, "max_subject", RULES_SUBJECT_MAX,
-	    "max_recipients", CAPS_MAX_RECIPIENTS, "max_recipients_many",
-	    SENDMANY_MAX_RECIPIENTS, "extensions", "send-many", "mailbox",
-	    "password", "notices");
+	    "{s:i, s:s, s:{s:I, s:i, s:i, s:i}, s:[s, s, s, s, s, s, s]}",
+	    "protocol", CAPS_PROTOCOL_VERSION, "domain", cfg->domain, "limits",
+	    "max_frame", (json_int_t)cfg->max_frame, "max_subject",
+	    RULES_SUBJECT_MAX, "max_recipients", CAPS_MAX_RECIPIENTS,
+	    "max_recipients_many", SENDMANY_MAX_RECIPIENTS, "extensions",
+	    "send-many", "mailbox", "password", "notices", "vacation", "quota",
+	    "threading");
 	if (payload == NULL) {
 		conn_reply_error(c, "server error");
 		return;

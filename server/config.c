@@ -244,6 +244,14 @@ static const struct config_key config_table[] = {
 	    "a group whose members may use the control "
 	    "socket besides root and the server's own user",
 	    NULL },
+	ROW_PATH("aliases", aliases, RESTART,
+	    "the aliases and groups, \"name: member, member\" lines; read "
+	    "again on SIGHUP; unset: aliases beside the configuration file"),
+	ROW_STRING("postmaster", postmaster, "USER", "admin", RESTART,
+	    "the account mail to postmaster goes to"),
+	ROW_SIZE("quota", quota, 0, (unsigned long long)1 << 50, "0", RELOAD,
+	    "how much mail one account may hold (its quota file overrides "
+	    "it); 0: no limit"),
 };
 
 #define NKEYS (sizeof(config_table) / sizeof(config_table[0]))

@@ -70,6 +70,9 @@ struct config {
 	enum log_level log_level;
 	char *control_socket; /* NULL: no runtime directory known */
 	char *control_group;  /* NULL: root and the server's user only */
+	char *aliases;        /* the aliases file; NULL: beside --config */
+	char *postmaster;     /* the account postmaster goes to */
+	size_t quota;         /* default mailbox limit, bytes; 0: none */
 };
 
 /* Fill with the defaults of the table. */

@@ -24,6 +24,7 @@
 
 #include "conn.h"
 #include "deliverylog.h"
+#include "deliver.h"
 #include "dispatch.h"
 #include "frame.h"
 #include "log.h"
@@ -45,21 +46,16 @@ struct send_job {
 	char rcpt[RULES_USERNAME_MAX + 1];
 	char *data; /* the RFC 5322 file */
 	size_t len;
-	struct message_info info;  /* for the log */
-	struct message_info index; /* the file parsed back, as a scan would */
-	int indexable;
-	struct maildir_file file; /* where it landed */
-	int lost;                 /* no such account: kept in LOST */
-	int failed;
-	const char *step;
-	int error;
+	struct message_info info; /* for the log */
+	struct deliver *d;        /* the rules and what they did */
+	time_t now;
 };
 
 static void
 send_job_free(struct send_job *j)
 {
 	message_info_clear(&j->info);
-	message_info_clear(&j->index);
+	deliver_free(j->d);
 	free(j->data);
 	free(j);
 }
@@ -68,31 +64,36 @@ static void
 send_work(void *arg)
 {
 	struct send_job *j = arg;
-	int data = server_data_fd(j->srv), md;
 
-	j->lost = !users_exists(data, j->rcpt);
-	if ((md = maildir_open(data, j->lost ? RULES_LOST_DIR : j->rcpt)) ==
-	    -1) {
-		j->step = "open";
-		j->failed = 1;
-		j->error = errno;
-		return;
+	deliver_run(j->d, server_data_fd(j->srv), j->data, j->len, j->now);
+}
+
+/*
+ * Every file the delivery stored (the message, and notices, warnings and
+ * replies) goes into its account's index, if loaded, without a rescan:
+ * what a scan after a restart will read, not what was asked, so the list
+ * does not change across a restart. A file without an index entry is
+ * found by the next scan.
+ */
+void
+mail_index_stored(struct server *srv, const struct deliver *d)
+{
+	const struct deliver_stored *st;
+	struct mailbox *mb;
+	size_t i;
+
+	for (i = 0; i < deliver_nstored(d); i++) {
+		st = deliver_stored(d, i);
+		if (st->indexable &&
+		    (mb = mailbox_find(server_mailboxes(srv), st->account)) !=
+		        NULL &&
+		    mailbox_add(mb, &st->file, &st->info) == -1)
+			log_error("cannot index a delivery to %s", st->account);
+		/* Sessions of the recipient that asked hear of it. */
+		if (st->indexable && (mb = mailbox_find(server_mailboxes(srv),
+		                          st->account)) != NULL)
+			mail_ext_delivered(mb, &st->file, &st->info);
 	}
-	if (maildir_deliver(md, j->data, j->len, j->file.name, &j->step) ==
-	    -1) {
-		j->failed = 1;
-		j->error = errno;
-		close(md);
-		return;
-	}
-	close(md);
-	j->file.in_cur = 0;
-	j->file.size = (off_t)j->len;
-	maildir_order(j->file.name, j->file.order);
-	/* Index what a scan after a restart will read, not what was asked:
-	 * the list must not change across a restart. Without memory for it,
-	 * the next scan indexes the file. */
-	j->indexable = message_parse(j->data, j->len, 0, &j->index) == 0;
 }
 
 static void
@@ -100,48 +101,76 @@ send_done(void *arg)
 {
 	struct send_job *j = arg;
 	struct conn *c = j->conn;
-	struct mailbox *mb;
+	const struct deliver_rcpt *r;
+	size_t i, stored = 0, lost = 0, full = 0, failed = 0;
 
-	if (j->failed) {
-		log_write(LOG_LEVEL_ERROR, conn_id(c),
-		    "delivery to=%s failed at %s: %s", j->rcpt, j->step,
-		    strerror(j->error));
-		deliverylog_note(DELIVERYLOG_FAILED, j->len, time(NULL));
-		conn_reply_error(c, "message could not be stored");
-		goto out;
+	mail_index_stored(j->srv, j->d);
+	for (i = 0; i < deliver_nrcpt(j->d); i++) {
+		r = deliver_rcpt(j->d, i);
+		switch (r->status) {
+		case DELIVER_STORED:
+			stored++;
+			server_count_delivery(j->srv);
+			log_write(LOG_LEVEL_DEBUG, conn_id(c),
+			    "delivered from=%s to=%s size=%zu", j->info.from,
+			    r->account, j->len);
+			deliverylog_note(DELIVERYLOG_DELIVERED, j->len, j->now);
+			break;
+		case DELIVER_LOST:
+			lost++;
+			server_count_delivery(j->srv);
+			log_write(LOG_LEVEL_DEBUG, conn_id(c),
+			    "undeliverable to=%s kept in LOST", r->account);
+			deliverylog_note(DELIVERYLOG_LOST, j->len, j->now);
+			break;
+		case DELIVER_FULL:
+			full++;
+			log_write(LOG_LEVEL_INFO, conn_id(c),
+			    "refused to=%s: mailbox full size=%zu", r->account,
+			    j->len);
+			break;
+		case DELIVER_FAILED:
+			failed++;
+			log_write(LOG_LEVEL_ERROR, conn_id(c),
+			    "delivery to=%s failed at %s: %s", r->account,
+			    r->step, strerror(r->error));
+			deliverylog_note(DELIVERYLOG_FAILED, j->len, j->now);
+			break;
+		}
 	}
-	server_count_delivery(j->srv);
-	if (j->lost) {
-		log_write(LOG_LEVEL_DEBUG, conn_id(c),
-		    "undeliverable to=%s kept in LOST file=%s", j->rcpt,
-		    j->file.name);
-		deliverylog_note(DELIVERYLOG_LOST, j->len, time(NULL));
+	/* One reply for the one name: a group is delivered when any of its
+	 * accounts got it; a failure of the system comes first. */
+	if (failed > 0)
+		conn_reply_error(c, "message could not be stored");
+	else if (stored > 0)
+		conn_reply(c, PROTO_OK, NULL);
+	else if (full > 0)
+		conn_reply_error(c, DELIVER_QUOTA_FULL);
+	else if (lost > 0)
 		conn_reply_error(c, "no such recipient; the message was kept "
 		                    "as undeliverable");
-		goto out;
-	}
-	/* The recipient's index, if loaded, learns of it without a rescan. */
-	if (j->indexable &&
-	    (mb = mailbox_find(server_mailboxes(j->srv), j->rcpt)) != NULL &&
-	    mailbox_add(mb, &j->file, &j->index) == -1)
-		log_error("cannot index a delivery to %s", j->rcpt);
-	/* Sessions of the recipient that asked hear of it. */
-	if ((mb = mailbox_find(server_mailboxes(j->srv), j->rcpt)) != NULL)
-		mail_ext_delivered(mb, &j->file,
-		    j->indexable ? &j->index : &j->info);
-	log_write(LOG_LEVEL_DEBUG, conn_id(c),
-	    "delivered from=%s to=%s size=%zu", j->info.from, j->rcpt, j->len);
-	deliverylog_note(DELIVERYLOG_DELIVERED, j->len, time(NULL));
-	conn_reply(c, PROTO_OK, NULL);
-out:
+	else
+		conn_reply_error(c, "no such recipient");
 	conn_release(c);
 	send_job_free(j);
+}
+
+/* The rules' settings, as they are now. */
+void
+mail_deliver_params(const struct server *srv, struct deliver_params *p_r)
+{
+	const struct config *cfg = server_cfg(srv);
+
+	p_r->domain = cfg->domain;
+	p_r->postmaster = cfg->postmaster;
+	p_r->quota = cfg->quota;
 }
 
 void
 h_email_send(struct conn *c, const union msg_args *args)
 {
 	const struct msg_email *e = &args->email;
+	const struct msg_email_thread *th = &args->email_thread;
 	struct server *srv = conn_server(c);
 	const struct session *s = conn_session(c);
 	const char *domain = server_cfg(srv)->domain, *why;
@@ -180,6 +209,17 @@ h_email_send(struct conn *c, const union msg_args *args)
 		conn_reply_error(c, "invalid destination address");
 		goto out;
 	}
+	/* Threading headers: message ids only, so nothing else rides in. */
+	if (th->in_reply_to != NULL &&
+	    message_id_valid(th->in_reply_to, 0) == -1) {
+		conn_reply_error(c, "in_reply_to is not a message id");
+		goto out;
+	}
+	if (th->references != NULL &&
+	    message_id_valid(th->references, 1) == -1) {
+		conn_reply_error(c, "references is not a list of message ids");
+		goto out;
+	}
 	rules_date(now, date);
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(rhex, sizeof(rhex), rnd, sizeof(rnd));
@@ -196,9 +236,28 @@ h_email_send(struct conn *c, const union msg_args *args)
 		goto fail;
 	j->conn = c;
 	j->srv = srv;
+	j->now = now;
 	memcpy(j->rcpt, rcpt, sizeof(rcpt));
-	j->data = message_build(from, to, e->subject, date, msgid, e->content,
-	    &j->len);
+	if (th->in_reply_to != NULL || th->references != NULL) {
+		struct message_head h = { from, to, NULL, e->subject, date,
+			msgid, th->in_reply_to, th->references, NULL, NULL };
+
+		j->data = message_build_head(&h, e->content, &j->len);
+	} else
+		j->data = message_build(from, to, e->subject, date, msgid,
+		    e->content, &j->len);
+	{
+		struct deliver_params dp;
+		struct deliver_msg dm = { s->user, e->subject, date, msgid, 0 };
+		const char *names[1] = { j->rcpt };
+
+		mail_deliver_params(srv, &dp);
+		if ((j->d = deliver_new(&dp, server_aliases(srv), &dm, names, 1,
+		         ALIASES_EXPAND_MAX, &why)) == NULL) {
+			conn_reply_error(c, why);
+			goto out;
+		}
+	}
 	j->info.from = from;
 	j->info.to = to;
 	j->info.subject = strdup(e->subject);
@@ -672,7 +731,27 @@ struct read_job {
 	int failed;
 	int too_big;
 	int error;
+	int headers; /* MESSAGE_HEADERS: head[] only */
+	char *head[4];
 };
+
+/* The fields MESSAGE_HEADERS returns, in head[] order. */
+static const char *const head_names[4] = { "Message-ID", "To", "Cc",
+	"References" };
+static const char *const head_keys[4] = { "message_id", "to", "cc",
+	"references" };
+
+/* A raw header value made fit for JSON: TAB a space, printable ASCII,
+ * anything else '?'. */
+static void
+head_clean(char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if (*s == '\t')
+			*s = ' ';
+		else if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
 
 static void
 read_work(void *arg)
@@ -692,6 +771,13 @@ read_work(void *arg)
 	if (len > FRAME_REPLY_MAX) {
 		free(buf);
 		j->too_big = 1;
+		return;
+	}
+	if (j->headers) {
+		for (rc = 0; rc < 4; rc++)
+			head_clean(j->head[rc] = message_header(buf, len,
+			               head_names[rc]));
+		free(buf);
 		return;
 	}
 	rc = message_parse(buf, len, 1, &j->info);
@@ -737,6 +823,21 @@ read_done(void *arg)
 		    "%s",
 		    mailbox_user(j->mb), j->file.name, strerror(j->error));
 		conn_reply_error(c, "message could not be read");
+	} else if (j->headers && !j->too_big) {
+		json_t *p = json_object();
+		int i;
+
+		for (i = 0; i < 4 && p != NULL; i++)
+			if (json_object_set_new(p, head_keys[i],
+			        json_string(j->head[i] != NULL ? j->head[i]
+			                                       : "")) == -1) {
+				json_decref(p);
+				p = NULL;
+			}
+		if (p == NULL)
+			conn_reply_error(c, "server error");
+		else
+			conn_reply(c, PROTO_OK, p);
 	} else {
 		mailbox_update_file(j->mb, j->entry, &j->file);
 		if (j->moved &&
@@ -763,11 +864,14 @@ read_done(void *arg)
 	mailbox_entry_release(j->entry);
 	mailbox_release(j->mb);
 	message_info_clear(&j->info);
+	for (len = 0; len < 4; len++)
+		free(j->head[len]);
 	free(j);
 }
 
 static void
-read_ready(struct conn *c, struct mailbox *mb, const char *err, long long n)
+read_start(struct conn *c, struct mailbox *mb, const char *err, long long n,
+    int headers)
 {
 	struct server *srv;
 	struct session *s;
@@ -807,6 +911,7 @@ read_ready(struct conn *c, struct mailbox *mb, const char *err, long long n)
 		return;
 	}
 	j->conn = c;
+	j->headers = headers;
 	j->entry = v->entry[n - 1];
 	mailbox_entry_hold(j->entry);
 	mailbox_view_release(v);
@@ -821,10 +926,29 @@ read_ready(struct conn *c, struct mailbox *mb, const char *err, long long n)
 	}
 }
 
+static void
+read_ready(struct conn *c, struct mailbox *mb, const char *err, long long n)
+{
+	read_start(c, mb, err, n, 0);
+}
+
+static void
+headers_ready(struct conn *c, struct mailbox *mb, const char *err, long long n)
+{
+	read_start(c, mb, err, n, 1);
+}
+
 void
 h_inbox_read(struct conn *c, const union msg_args *args)
 {
 	mail_sync(c, conn_session(c)->mailbox, read_ready, args->choice);
+}
+
+/* What a reply needs of message N that the seed's read leaves out. */
+void
+h_message_headers(struct conn *c, const union msg_args *args)
+{
+	mail_sync(c, conn_session(c)->mailbox, headers_ready, args->choice);
 }
 
 static void

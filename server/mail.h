@@ -6,6 +6,9 @@
 #define GLOMAILD_MAIL_H
 
 struct conn;
+struct deliver;
+struct deliver_params;
+struct server;
 
 /*
  * The password was right: load user's mailbox on the store pool (unless it
@@ -30,5 +33,13 @@ void mail_sync(struct conn *c, struct mailbox *mb, mail_fn fn, long long arg);
  * (after mailbox_own_change said a change of ours is trusted). */
 struct server;
 void mail_verify(struct server *srv, struct mailbox *mb);
+/*
+ * After deliver_run, on the reactor: put every file the delivery stored
+ * into the index of its account, when that mailbox is loaded.
+ */
+void mail_index_stored(struct server *srv, const struct deliver *d);
+
+/* The delivery rules' settings from the configuration in force. */
+void mail_deliver_params(const struct server *srv, struct deliver_params *p_r);
 
 #endif

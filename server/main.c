@@ -2,17 +2,23 @@
  * main.c - glomaild's command line: the settings from the configuration
  * file and the command line (read again on SIGHUP), then the server.
  */
+#include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "aliases.h"
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
+#include "rules.h"
 #include "server.h"
+#include "users.h"
 
 static void
 usage(FILE *out)
@@ -31,7 +37,8 @@ usage(FILE *out)
 	    ")");
 	config_usage_line(out, "--check-config",
 	    "validate the settings and "
-	    "exit: 0 when they are good, else 1 and FILE:LINE");
+	    "the aliases file (loops, members that are no account) and exit: "
+	    "0 when they are good, else 1 and FILE:LINE");
 	config_usage_line(out, "--control-only",
 	    "serve the control socket "
 	    "alone, with no TCP listener (glomailctl --data-dir)");
@@ -60,6 +67,9 @@ struct settings {
 	struct cli_setting *cli;
 	size_t ncli;
 	struct config *live; /* what the server runs with */
+	struct server *srv;
+	char aliases[4096];   /* the aliases file; "": none */
+	int aliases_required; /* named by the aliases setting */
 };
 
 /*
@@ -87,6 +97,87 @@ settings_read(const struct settings *st, struct config *cfg, char *err,
 	return 0;
 }
 
+/*
+ * Where the aliases are: the aliases setting, else the file aliases beside
+ * the configuration file (which may be missing). The postmaster setting is
+ * checked and lower-cased here too.
+ */
+static int
+aliases_locate(struct settings *st, struct config *cfg, char *err,
+    size_t errlen)
+{
+	char lower[RULES_USERNAME_MAX + 1], dir[4096];
+	const char *why;
+
+	if (rules_username(cfg->postmaster, lower, &why) == -1) {
+		snprintf(err, errlen, "postmaster %s: %s", cfg->postmaster,
+		    why);
+		return -1;
+	}
+	if (config_set(cfg, "postmaster", lower, &why) == -1) {
+		snprintf(err, errlen, "postmaster: %s", why);
+		return -1;
+	}
+	st->aliases[0] = '\0';
+	st->aliases_required = cfg->aliases != NULL;
+	if (cfg->aliases != NULL)
+		snprintf(st->aliases, sizeof(st->aliases), "%s", cfg->aliases);
+	else if (st->file != NULL) {
+		snprintf(dir, sizeof(dir), "%s", st->file);
+		snprintf(st->aliases, sizeof(st->aliases), "%s/aliases",
+		    dirname(dir));
+	}
+	return 0;
+}
+
+/* The aliases file, or NULL with the reason in err. */
+static struct aliases *
+aliases_read(const struct settings *st, char *err, size_t errlen)
+{
+	return aliases_load(st->aliases[0] != '\0' ? st->aliases : NULL,
+	    st->aliases_required, err, errlen);
+}
+
+/* SIGHUP: a file that does not parse keeps the table in force. */
+static void
+aliases_reload(const struct settings *st)
+{
+	struct aliases *a;
+	char err[512];
+
+	if (st->srv == NULL)
+		return;
+	if ((a = aliases_read(st, err, sizeof(err))) == NULL) {
+		log_error("reload: %s; keeping the aliases in force", err);
+		return;
+	}
+	server_set_aliases(st->srv, a);
+	if (st->aliases[0] != '\0')
+		log_info("aliases: %s read", st->aliases);
+}
+
+/* --check-config: whether a member is an account of the data directory. */
+struct check {
+	int datafd;
+	const char *file;
+};
+
+static int
+check_exists(const char *member, void *arg)
+{
+	const struct check *ck = arg;
+
+	return ck->datafd != -1 && users_exists(ck->datafd, member) == 1;
+}
+
+static void
+check_report(const char *problem, void *arg)
+{
+	const struct check *ck = arg;
+
+	fprintf(stderr, "glomaild: %s:%s\n", ck->file, problem);
+}
+
 /* SIGHUP (a server_reload_fn): a bad file keeps the running settings. */
 static int
 settings_reload(void *arg)
@@ -105,6 +196,7 @@ settings_reload(void *arg)
 	rc = 0;
 out:
 	config_clear(&fresh);
+	aliases_reload(st);
 	return rc;
 }
 
@@ -141,9 +233,10 @@ main(int argc, char **argv)
 	struct config cfg;
 	struct settings st = { 0 };
 	struct server *srv;
+	struct aliases *aliases = NULL;
 	struct ctl *ctl;
 	char err[512];
-	int ch, idx, check = 0, control_only = 0, rc = 1;
+	int ch, idx, check = 0, control_only = 0, rc = 1, datafd;
 
 	log_init("glomaild", LOG_LEVEL_INFO);
 	config_init(&cfg);
@@ -201,7 +294,22 @@ main(int argc, char **argv)
 		fprintf(stderr, "glomaild: %s\n", err);
 		goto out;
 	}
+	if (aliases_locate(&st, &cfg, err, sizeof(err)) == -1 ||
+	    (aliases = aliases_read(&st, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "glomaild: %s\n", err);
+		goto out;
+	}
 	if (check) {
+		struct check ck = { -1, st.aliases };
+
+		ck.datafd = open(cfg.data_dir,
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		datafd = aliases_check(aliases, check_exists, &ck,
+		    check_report);
+		if (ck.datafd != -1)
+			close(ck.datafd);
+		if (datafd > 0)
+			goto out;
 		printf("glomaild: configuration OK\n");
 		rc = 0;
 		goto out;
@@ -213,6 +321,9 @@ main(int argc, char **argv)
 	}
 	if ((srv = server_new(&cfg)) == NULL)
 		goto out;
+	server_set_aliases(srv, aliases);
+	aliases = NULL;
+	st.srv = srv;
 	server_on_reload(srv, settings_reload, &st);
 	if ((ctl = ctl_new(srv)) != NULL &&
 	    (control_only || server_listen(srv) == 0) && server_run(srv) == 0)
@@ -220,6 +331,7 @@ main(int argc, char **argv)
 	ctl_free(ctl);
 	server_free(srv);
 out:
+	aliases_free(aliases);
 	config_clear(&cfg);
 	free(st.cli);
 	free(opts);

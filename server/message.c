@@ -947,3 +947,120 @@ fail:
 	message_info_clear(info);
 	return -1;
 }
+
+char *
+message_build_head(const struct message_head *h, const char *body,
+    size_t *len_r)
+{
+	struct buf b = { NULL, 0, 0, 0 };
+	const struct {
+		const char *name, *value;
+	} opt[] = {
+		{ "\nCc: ", h->cc },
+		{ "\nIn-Reply-To: ", h->in_reply_to },
+		{ "\nReferences: ", h->references },
+		{ "\nAuto-Submitted: ", h->auto_submitted },
+	};
+	size_t i;
+
+	buf_str(&b, "From: ");
+	buf_str(&b, h->from);
+	buf_str(&b, "\nTo: ");
+	buf_str(&b, h->to);
+	buf_str(&b, "\nSubject: ");
+	encode_subject(&b, h->subject);
+	buf_str(&b, "\nDate: ");
+	buf_str(&b, h->date);
+	buf_str(&b, "\nMessage-ID: ");
+	buf_str(&b, h->message_id);
+	for (i = 0; i < sizeof(opt) / sizeof(opt[0]); i++)
+		if (opt[i].value != NULL) {
+			buf_str(&b, opt[i].name);
+			buf_str(&b, opt[i].value);
+		}
+	buf_str(&b, "\nMIME-Version: 1.0\nContent-Type: ");
+	buf_str(&b, h->content_type != NULL ? h->content_type
+	                                    : "text/plain; charset=utf-8");
+	buf_str(&b, "\nContent-Transfer-Encoding: 8bit\n\n");
+	buf_str(&b, body);
+	if (b.failed) {
+		free(b.p);
+		return NULL;
+	}
+	*len_r = b.len;
+	return b.p;
+}
+
+/* One "<left@right>" at s; its length, or 0. */
+static size_t
+msgid_len(const char *s)
+{
+	size_t i;
+	int at = 0;
+
+	if (s[0] != '<')
+		return 0;
+	for (i = 1; s[i] != '\0' && s[i] != '>'; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c >= 0x7f || c == '<')
+			return 0;
+		if (c == '@') {
+			if (at || i == 1)
+				return 0;
+			at = (int)i;
+		}
+	}
+	if (s[i] != '>' || !at || at == (int)i - 1 || i + 1 > 250)
+		return 0;
+	return i + 1;
+}
+
+int
+message_id_valid(const char *s, int list)
+{
+	size_t n, total = 0;
+
+	for (;;) {
+		if ((n = msgid_len(s)) == 0)
+			return -1;
+		s += n;
+		total += n;
+		if (*s == '\0')
+			return 0;
+		if (!list || *s != ' ' || total > 4000)
+			return -1;
+		s++;
+		total++;
+	}
+}
+
+char *
+message_header(const char *buf, size_t len, const char *name)
+{
+	const char *p = buf, *end = buf + len;
+	struct buf b = { NULL, 0, 0, 0 };
+	struct field f;
+	size_t nlen = strlen(name), i;
+	char *v;
+
+	while (header_next(&p, end, &f)) {
+		if (f.nlen != nlen || strncasecmp(f.name, name, nlen) != 0)
+			continue;
+		unfold(&b, f.value, f.vlen);
+		if (b.failed)
+			break;
+		for (v = b.p; *v == ' ' || *v == '\t'; v++)
+			;
+		for (i = strlen(v);
+		     i > 0 &&
+		     (v[i - 1] == ' ' || v[i - 1] == '\t' || v[i - 1] == '\r');
+		     i--)
+			;
+		memmove(b.p, v, i);
+		b.p[i] = '\0';
+		return b.p;
+	}
+	free(b.p);
+	return NULL;
+}

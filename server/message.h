@@ -34,6 +34,36 @@ char *message_build(const char *from, const char *to, const char *subject,
     const char *date, const char *message_id, const char *body, size_t *len_r);
 
 /*
+ * The fields of a message glomaild writes itself (notices, warnings,
+ * automatic replies) or that a sender adds: NULL fields are left out.
+ */
+struct message_head {
+	const char *from, *to, *cc, *subject, *date, *message_id;
+	const char *in_reply_to;    /* one message id, as message_id_valid */
+	const char *references;     /* message ids separated by spaces */
+	const char *auto_submitted; /* RFC 3834: "auto-replied"... */
+	const char *content_type;   /* NULL: text/plain; charset=utf-8 */
+};
+
+/* message_build with the optional headers of h; same result otherwise. */
+char *message_build_head(const struct message_head *h, const char *body,
+    size_t *len_r);
+
+/*
+ * 0 when s is one RFC 5322 msg-id, "<left@right>": printable ASCII, no
+ * blank, no '<' or '>' inside, at most 250 bytes; else -1. With list,
+ * several separated by single spaces (a References value).
+ */
+int message_id_valid(const char *s, int list);
+
+/*
+ * The first header field called name (case-insensitive) of a stored file,
+ * unfolded, without the blanks around it: a malloc'd string, or NULL when
+ * there is none (or no memory).
+ */
+char *message_header(const char *buf, size_t len, const char *name);
+
+/*
  * Parse a stored file (with_body: also copy the body out), whoever wrote
  * it. Header fields are unfolded and decoded, then sanitized: TAB becomes
  * a space; any other C0 control, DEL, C1 control (U+0080 to U+009F) or

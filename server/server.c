@@ -25,6 +25,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "aliases.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
@@ -94,6 +95,7 @@ struct server {
 	struct timeval stop_started;
 	unsigned long long next_conn_id;
 	unsigned long long delivered;
+	struct aliases *aliases; /* the aliases file, replaced on SIGHUP */
 };
 
 const struct config *
@@ -142,6 +144,19 @@ int
 server_data_fd(const struct server *srv)
 {
 	return srv->data_fd;
+}
+
+const struct aliases *
+server_aliases(const struct server *srv)
+{
+	return srv->aliases;
+}
+
+void
+server_set_aliases(struct server *srv, struct aliases *a)
+{
+	aliases_free(srv->aliases);
+	srv->aliases = a;
 }
 
 /*
@@ -1004,6 +1019,7 @@ server_free(struct server *srv)
 	if (srv->status_timer != NULL)
 		event_free(srv->status_timer);
 	mailboxes_free(srv->mailboxes);
+	aliases_free(srv->aliases);
 	conn_env_free(srv->conn_env);
 	tls_free(srv->tls);
 	if (srv->base != NULL)

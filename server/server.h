@@ -16,6 +16,7 @@
 
 #include "config.h"
 
+struct aliases;
 struct conn;
 struct tls;
 struct mailboxes;
@@ -96,5 +97,12 @@ int server_listener_fd(const struct server *srv, size_t i);
  */
 unsigned server_close_user(struct server *srv, const char *user,
     const char *reason);
+
+/*
+ * The aliases table in force (borrowed; NULL: none), and its replacement
+ * (taken; the old one is freed). Reactor thread only.
+ */
+const struct aliases *server_aliases(const struct server *srv);
+void server_set_aliases(struct server *srv, struct aliases *a);
 
 #endif

@@ -371,9 +371,15 @@ test_send_refused(void **state)
 	assert_true(strncmp(r.err, "glomail: ", 9) == 0);
 	clientrun_free(&r);
 
+	/* Nothing was sent out or stored for dave but the server's notice
+	 * about ghost. */
 	run(&r, pw_env, NULL, "-u", "dave", "stats", NULL);
 	assert_int_equal(r.exit_code, 0);
-	assert_true(strncmp(r.out, "messages: 0\n", 12) == 0);
+	assert_true(strncmp(r.out, "messages: 1\n", 12) == 0);
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "dave", "list", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, "Undelivered mail: x"));
 	clientrun_free(&r);
 }
 
@@ -504,10 +510,12 @@ test_menus_piped(void **state)
 	assert_string_equal(r.err, "");
 	clientrun_free(&r);
 
-	/* End of input in the main menu: BYE and exit 0. */
+	/* End of input in the main menu: BYE and exit 0. The seed's four
+	 * entries, then glomaild's automatic reply. */
 	run(&r, NULL, "2\ngrace\n" PASSWORD "\n", NULL);
 	assert_int_equal(r.exit_code, 0);
-	assert_non_null(strstr(r.out, "Enter your choice [1-4]: "));
+	assert_non_null(strstr(r.out, "4. Log out\n5. Automatic reply\n"
+	                              "Enter your choice [1-5]: "));
 	clientrun_free(&r);
 }
 

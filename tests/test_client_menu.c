@@ -47,6 +47,7 @@ struct texts {
 	const char *main_menu;
 	const char *choice3;
 	const char *choice4;
+	const char *choice_main; /* glomaild's main menu: one more entry */
 	const char *user;
 	const char *password;
 	const char *again;
@@ -76,6 +77,7 @@ static const struct texts english = {
 	             "4. Log out\n",
 	.choice3 = "Enter your choice [1-3]: ",
 	.choice4 = "Enter your choice [1-4]: ",
+	.choice_main = "Enter your choice [1-5]: ",
 	.user = "Enter a user name: ",
 	.password = "Enter a password: ",
 	.again = "Enter the password again: ",
@@ -110,6 +112,7 @@ static const struct texts french = {
 	             "connecter\n",
 	.choice3 = "Entrez votre choix [1-3]: ",
 	.choice4 = "Entrez votre choix [1-4]: ",
+	.choice_main = "Entrez votre choix [1-5]: ",
 	.user = "Entrez un nom d'utilisateur: ",
 	.password = "Entrez un mot de passe: ",
 	.again = "Entrez le mot de passe de nouveau: ",
@@ -225,7 +228,7 @@ static void
 logged_in(struct pty *p, const struct texts *t, const char *password)
 {
 	expect(p, t->main_menu);
-	expect(p, t->choice4);
+	expect(p, t->choice_main);
 	assert_int_equal(pty_echo(p), 1);
 	assert_null(strstr(p->buf, password));
 }
@@ -261,7 +264,7 @@ tour(const struct texts *t, const char *lang, const char *locpath,
 	expect(p, t->body);
 	type(p, "ligne un \xc3\xa9\n\nligne trois\n.\n");
 	expect(p, t->sent);
-	expect(p, t->choice4);
+	expect(p, t->choice_main);
 
 	type(p, "1\n");
 	snprintf(line, sizeof(line), "#1 %s - R\xc3\xa9union ", addr);
@@ -275,12 +278,15 @@ tour(const struct texts *t, const char *lang, const char *locpath,
 	expect(p, " +0000\n----------------------------------------\n"
 	          "ligne un \xc3\xa9\n\nligne trois\n");
 	expect(p, t->choice4);
+	/* glomaild offers reply, reply to all, forward: back. */
+	type(p, "4\n");
+	expect(p, t->choice_main);
 
 	type(p, "3\n");
 	snprintf(line, sizeof(line), "%s1\n%s", t->count, t->size);
 	expect(p, line);
 	expect(p, t->bytes);
-	expect(p, t->choice4);
+	expect(p, t->choice_main);
 
 	/* Log out, back in, out again, quit. */
 	type(p, "4\n");
@@ -375,9 +381,9 @@ test_invalid_choices_reprompt(void **state)
 	type(p, PASSWORD "\n");
 	expect(p, english.again);
 	type(p, PASSWORD "\n");
-	expect(p, english.choice4);
-	type(p, "5\n");
-	expect(p, english.choice4);
+	expect(p, english.choice_main);
+	type(p, "6\n");
+	expect(p, english.choice_main);
 	type(p, "2\n");
 	expect(p, english.to);
 	type(p, "choosy@glo2000.ca\nhi\nbody\n.\n");
@@ -389,6 +395,8 @@ test_invalid_choices_reprompt(void **state)
 	type(p, "1\n");
 	expect(p, "body\n");
 	expect(p, english.choice4);
+	type(p, "4\n");
+	expect(p, english.choice_main);
 	type(p, "4\n");
 	expect(p, english.choice3);
 	type(p, "3\n");
@@ -615,6 +623,7 @@ static void
 test_seed_like_server(void **state)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct texts seed;
 	socklen_t len = sizeof(sa);
 	struct pty *p = &cur;
 	char port[16];
@@ -632,14 +641,17 @@ test_seed_like_server(void **state)
 		seed_like_server(fd);
 	close(fd);
 
+	/* No extension: the seed's main menu, four entries. */
+	seed = english;
+	seed.choice_main = english.choice4;
 	start(p, port, NULL, NULL);
 	auth(p, &english, "2\n", "seedy", "Any0Password");
-	logged_in(p, &english, "Any0Password");
+	logged_in(p, &seed, "Any0Password");
 	type(p, "4\n");
 	/* Give the unwanted reply time to arrive, as a person would. */
 	poll(NULL, 0, 300);
 	auth(p, &english, "2\n", "seedy", "Any0Password");
-	logged_in(p, &english, "Any0Password");
+	logged_in(p, &seed, "Any0Password");
 	type(p, "2\n");
 	expect(p, english.to);
 	type(p, "x@glo2000.ca\nsubject\nbody\n.\n");
@@ -727,6 +739,83 @@ test_escapes_on_terminal(void **state)
 }
 
 /*
+ * After reading a message: reply (Re: once, to the sender), forward to
+ * two, reply to all; then the automatic reply on and off from the main
+ * menu. Both in the menus' own words.
+ */
+static void
+test_reply_forward_vacation(void **state)
+{
+	struct pty *p = &cur;
+	char path[600], *f;
+
+	(void)state;
+	start(p, srv.port, NULL, NULL);
+	create(p, &english, "menu.reader", PASSWORD);
+	logged_in(p, &english, PASSWORD);
+	{
+		const char *reg[] = { "glomail", "-d", "127.0.0.1", "-p",
+			srv.port, "-u", "menu.writer", "register", NULL };
+		const char *snd[] = { "glomail", "-d", "127.0.0.1", "-p",
+			srv.port, "-u", "menu.writer", "send", "--to",
+			"menu.reader", "--subject", "Question", NULL };
+		const char *const env[] = { "GLOMAIL_PASSWORD=" PASSWORD,
+			NULL };
+		struct clientrun_result r;
+
+		assert_int_equal(clientrun(reg, env, "", &r), 0);
+		assert_int_equal(r.exit_code, 0);
+		clientrun_free(&r);
+		assert_int_equal(clientrun(snd, env, "Are you in?\n", &r), 0);
+		assert_int_equal(r.exit_code, 0);
+		clientrun_free(&r);
+	}
+	type(p, "1\n");
+	expect(p, "Enter your choice [1-1]: ");
+	type(p, "1\n");
+	expect(p, "Are you in?\n");
+	expect(p, "1. Reply\n2. Reply to all\n3. Forward\n"
+	          "4. Back to the main menu\n");
+	type(p, "1\n");
+	expect(p, "Subject: Re: Question\n");
+	expect(p, english.body);
+	type(p, "Yes.\n.\n");
+	expect(p, "menu.writer@glo2000.ca: Message sent.\n");
+	expect(p, english.choice_main);
+	/* Forward to two, one outside the domain. */
+	type(p, "1\n1\n");
+	expect(p, "4. Back to the main menu\n");
+	type(p, "3\n");
+	expect(p, "Enter the recipients' addresses (separated by commas): ");
+	type(p, "menu.reader, x@example.com\n");
+	expect(p, "Subject: Fwd: Question\n");
+	type(p, "See below.\n.\n");
+	expect(p, "menu.reader: Message sent.\n");
+	expect(p, "x@example.com: the address is outside the local domain");
+	expect(p, english.choice_main);
+	/* The automatic reply, on then off. */
+	type(p, "5\n");
+	expect(p, "Enter the subject of the automatic reply (empty turns it "
+	          "off): ");
+	type(p, "Away\n");
+	expect(p, "Enter the last day, YYYY-MM-DD (empty for none): ");
+	type(p, "\n");
+	expect(p, english.body);
+	type(p, "Gone fishing.\n.\n");
+	expect(p, "Automatic reply turned on.\n");
+	snprintf(path, sizeof(path), "%s/menu.reader/vacation", srv.data);
+	assert_non_null(f = testsrv_read_file(path));
+	assert_non_null(strstr(f, "Gone fishing."));
+	free(f);
+	type(p, "5\n\n");
+	expect(p, "Automatic reply turned off.\n");
+	assert_null(testsrv_read_file(path));
+	type(p, "\004");
+	ends_with(p, 0);
+	pty_close(p);
+}
+
+/*
  * The address and the subject are checked before the body is asked for;
  * a bare name is completed with the domain; the error names the domain.
  */
@@ -744,12 +833,12 @@ test_send_checks_first(void **state)
 	expect(p, english.to);
 	type(p, "someone@example.com\n");
 	expect(p, "the address is outside the local domain (glo2000.ca)\n");
-	expect(p, english.choice4);
+	expect(p, english.choice_main);
 	type(p, "2\n");
 	expect(p, english.to);
 	type(p, "not/valid\n");
 	expect(p, "invalid address\n");
-	expect(p, english.choice4);
+	expect(p, english.choice_main);
 	/* Neither got as far as the subject. */
 	assert_null(strstr(p->buf, english.subject));
 
@@ -760,7 +849,7 @@ test_send_checks_first(void **state)
 	type(p, "bell\a\n");
 	expect(p, "subject may not contain line breaks or control "
 	          "characters\n");
-	expect(p, english.choice4);
+	expect(p, english.choice_main);
 	assert_null(strstr(p->buf, english.body));
 
 	type(p, "2\n");
@@ -926,6 +1015,7 @@ main(void)
 		T(test_register_checks),
 		T(test_please_wait),
 		T(test_menu_other_domain),
+		T(test_reply_forward_vacation),
 	};
 #undef T
 

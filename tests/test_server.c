@@ -906,13 +906,13 @@ test_capabilities(void **state)
 	    "\"payload\": {\"protocol\": 1, \"domain\": \"glo2000.ca\", "
 	    "\"limits\": {\"max_frame\": 1048576, \"max_subject\": 998, "
 	    "\"max_recipients\": 1, \"max_recipients_many\": 100}, "
-	    "\"extensions\": [\"send-many\", \"mailbox\", \"password\", \"notices\"]}}";
+	    "\"extensions\": [\"send-many\", \"mailbox\", \"password\", \"notices\", \"vacation\", \"quota\", \"threading\"]}}";
 	static const char *const want_other =
 	    "{\"header\": 1, "
 	    "\"payload\": {\"protocol\": 1, \"domain\": \"example.org\", "
 	    "\"limits\": {\"max_frame\": 65536, \"max_subject\": 998, "
 	    "\"max_recipients\": 1, \"max_recipients_many\": 100}, "
-	    "\"extensions\": [\"send-many\", \"mailbox\", \"password\", \"notices\"]}}";
+	    "\"extensions\": [\"send-many\", \"mailbox\", \"password\", \"notices\", \"vacation\", \"quota\", \"threading\"]}}";
 	struct testsrv other;
 	char body[512];
 	int fd, ok;
