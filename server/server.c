@@ -23,6 +23,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "cluster.h"
 #include "conn.h"
 #include "log.h"
 #include "mailbox.h"
@@ -51,9 +52,10 @@ server_user_dir(const struct server *srv, const char *user, char *buf,
 }
 
 /*
- * Make the store ready: the data directory, the LOST Maildir, one running
- * server per store (a lock), and nothing left behind by a crash: files in
- * tmp/ were never acknowledged, and half-built accounts were never used.
+ * Make the store ready: the data directory, the LOST Maildir, the lock
+ * other instances on the store share (cluster.c), and, when starting
+ * alone, nothing left behind by a crash: files in tmp/ were never
+ * acknowledged, and half-built accounts were never used.
  */
 static int
 store_open(struct server *srv)
@@ -61,7 +63,7 @@ store_open(struct server *srv)
 	const char *data = srv->cfg->data_dir;
 	char path[4096], lock[4096];
 	struct dirent *de;
-	int cleaned, total = 0;
+	int cleaned, total = 0, alone;
 	DIR *d;
 
 	if (mkdir(data, 0700) == -1 && errno != EEXIST) {
@@ -71,9 +73,8 @@ store_open(struct server *srv)
 	}
 	snprintf(lock, sizeof(lock), "%s/.glomaild.lock", data);
 	srv->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (srv->lock_fd == -1 || flock(srv->lock_fd, LOCK_EX | LOCK_NB) == -1) {
-		log_error("cannot lock %s (is another glomaild using it?): %s",
-		    lock, strerror(errno));
+	if (srv->lock_fd == -1 || cluster_lock(srv->lock_fd, &alone) == -1) {
+		log_error("cannot lock %s: %s", lock, strerror(errno));
 		return -1;
 	}
 	if (server_user_dir(srv, RULES_LOST_DIR, path, sizeof(path)) == -1 ||
@@ -81,6 +82,11 @@ store_open(struct server *srv)
 		log_error("cannot create %s/%s: %s", data, RULES_LOST_DIR,
 		    strerror(errno));
 		return -1;
+	}
+	/* Other instances' deliveries may be in tmp/: leave it to them. */
+	if (!alone) {
+		log_info("sharing %s with another instance", data);
+		return 0;
 	}
 	if ((d = opendir(data)) == NULL) {
 		log_error("cannot read %s: %s", data, strerror(errno));
@@ -101,6 +107,11 @@ store_open(struct server *srv)
 	closedir(d);
 	if (total > 0)
 		log_warn("removed %d incomplete deliveries left in tmp/", total);
+	if (cluster_share(srv->lock_fd) == -1) {
+		log_error("cannot share the lock on %s: %s", lock,
+		    strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 

@@ -1,0 +1,24 @@
+/*
+ * cluster.h - several glomaild on one store. Everything shared lives on
+ * disk; the data directory's lock only says whether an instance starts
+ * alone, which decides whether it may clean up what a crash left behind.
+ */
+#ifndef GLOMAILD_CLUSTER_H
+#define GLOMAILD_CLUSTER_H
+
+/*
+ * Join the store through its lock file (open, read-write). *alone_r is 1
+ * when no other instance holds the store: the lock is then exclusive, and
+ * the caller may remove leftovers in tmp/ and staging accounts before it
+ * calls cluster_share. Otherwise the lock is already shared (waiting, if
+ * need be, for an instance that is cleaning up) and the caller must leave
+ * tmp/ and staging accounts alone: they may be other instances' work in
+ * flight. Returns 0 or -1 with errno set.
+ */
+int cluster_lock(int fd, int *alone_r);
+
+/* Turn the exclusive lock of an instance that started alone into a shared
+ * one, so that others may join. Returns 0 or -1 with errno set. */
+int cluster_share(int fd);
+
+#endif
