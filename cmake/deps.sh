@@ -7,7 +7,7 @@ pkgs="build-essential cmake pkg-config libevent-dev libsodium-dev
 libjansson-dev libcmocka-dev gettext locales libsystemd-dev systemd
 man-db
 clang libclang-rt-14-dev libfuzzer-14-dev valgrind python3
-libssl-dev openssl"
+libssl-dev openssl haproxy dovecot-imapd"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

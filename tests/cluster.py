@@ -5,7 +5,7 @@ here on free loopback ports, with its configuration in a scratch directory,
 and stopped at the end. No system service is used.
 
 usage: cluster.py SCENARIO --glomaild BIN --client BIN --checkpassword BIN
-                  --seed-replay BIN --source DIR
+                  --seed-replay BIN --source DIR --dovecot-conf FILE
 
 SCENARIO:
   instances  two instances, clients alternating at random: registration
@@ -18,7 +18,7 @@ SCENARIO:
              pid and different host names, deliver into one mailbox
   haproxy    the shipped dist/haproxy/glomail.cfg in front of two instances:
              seed sessions and the client through it, a backend killed
-  dovecot    the shipped dist/dovecot/99-glomail.conf: imaplib logs in with
+  dovecot    the shipped dist/dovecot/99-glomail.conf(.in): imaplib logs in with
              glomail passwords; seen, flagged, expunged across both sides
   race       glomail deliveries and IMAP expunges on one mailbox at once
 
@@ -730,10 +730,9 @@ def dovecot_start(data):
     shutil.copy(ARGS.checkpassword, helper)
     for p in (WORK, d):
         os.chmod(p, 0o755)
-    snippet = open(os.path.join(ARGS.source, "dist", "dovecot",
-                                "99-glomail.conf")).read()
-    snippet = snippet.replace("/usr/libexec/glomail/glomail-checkpassword",
-                              helper)
+    snippet = open(ARGS.dovecot_conf).read()
+    snippet = re.sub(r"args = \S*/glomail-checkpassword ",
+                     "args = %s " % helper, snippet)
     snippet = snippet.replace("/var/lib/glomail", data)
     snippet = snippet.replace("user = glomail", "user = " + owner)
     lines = ["!include %s/99-glomail.conf" % d,
@@ -989,6 +988,7 @@ def main():
     p.add_argument("--checkpassword", required=True)
     p.add_argument("--seed-replay", required=True)
     p.add_argument("--source", required=True)
+    p.add_argument("--dovecot-conf", required=True)
     ARGS = p.parse_args()
     WORK = tempfile.mkdtemp(prefix="glomail-cluster-%s." % ARGS.scenario,
                             dir=os.environ.get("TMPDIR", "/tmp"))
