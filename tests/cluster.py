@@ -690,14 +690,15 @@ def scenario_haproxy():
         t.start()
     time.sleep(1.5)
     before_b = len(re.findall(r"connect peer=", b.log_text()))
+    killed["sent"] = time.monotonic()
+    b.kill(signal.SIGKILL)     # returns once it is dead
     killed["t"] = time.monotonic()
-    b.kill(signal.SIGKILL)
     time.sleep(3.0)
     stop.set()
     for t in ts:
         t.join()
     after = [r for r in results if r[0] > killed["t"]]
-    before = [r for r in results if r[1] < killed["t"]]
+    before = [r for r in results if r[1] < killed["sent"]]
     check(before and all(ok for _, _, ok in before),
           "before the kill every session succeeds (%d)" % len(before))
     check(len(after) >= 3 and all(ok for _, _, ok in after),
