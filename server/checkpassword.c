@@ -11,8 +11,8 @@
  * EXTRA, userdb_uid/userdb_gid (the owner of that Maildir, so that Dovecot's
  * mail processes run as the store's owner) and userdb_mail, then executes
  * PROG (Dovecot's checkpassword-reply). Exit status 1: unknown account or
- * wrong password; 2: usage; 111: a temporary failure (unreadable store, no
- * memory). With AUTHORIZED=1 in the environment (Dovecot's userdb lookup,
+ * wrong password; 2: usage; 111: a temporary failure (a store it may not
+ * read, no memory). With AUTHORIZED=1 in the environment (Dovecot's userdb lookup,
  * which carries no password) the password is not checked, the account must
  * only exist, AUTHORIZED=2 is exported, and an unknown account exits 3.
  *
@@ -112,6 +112,17 @@ main(int argc, char **argv)
 	    (size_t)len - nlen - 1) {
 		fprintf(stderr, "glomail-checkpassword: bad input on fd 3\n");
 		return CP_USAGE;
+	}
+	/*
+	 * A store this user may not search would make every account look
+	 * unknown: say so, as a temporary failure, instead of refusing
+	 * every password.
+	 */
+	if (access(argv[1], X_OK) == -1) {
+		fprintf(stderr, "glomail-checkpassword: %s: %s%s\n", argv[1],
+		    strerror(errno), errno == EACCES ?
+		    " (run it as the store's owner)" : "");
+		return CP_TEMPFAIL;
 	}
 	if (realpath(argv[1], data) == NULL) {
 		fprintf(stderr, "glomail-checkpassword: %s: %s\n", argv[1],
