@@ -971,27 +971,27 @@ def scenario_race():
     dv.wait(timeout=15)
 
 
-def checkpassword(data, fd3, env=None, prog=None):
+def checkpassword(data, fd3, env=None, prog=None, owner=False):
     """Run the helper as Dovecot does: the request on descriptor 3, the
     reply program (here env, printing what it was given) as its argument."""
-    r, w = os.pipe()
-    os.write(w, fd3)
-    os.close(w)
     e = {"PATH": "/usr/bin:/bin"}
     e.update(env or {})
-    p = subprocess.run([ARGS.checkpassword, data, prog or "/usr/bin/env"],
-                       pass_fds=(r,), env=e, capture_output=True, text=True,
-                       preexec_fn=lambda: os.dup2(r, 3), timeout=30)
-    os.close(r)
-    out = dict(l.split("=", 1) for l in p.stdout.splitlines() if "=" in l)
-    return p.returncode, out
+    argv = ["sh", "-c", 'exec "$0" "$@" 3<&0', ARGS.checkpassword, data,
+            prog or "/usr/bin/env"]
+    if owner:
+        argv = as_owner(argv)
+    p = subprocess.run(argv, input=fd3, env=e, capture_output=True,
+                       timeout=30)
+    out = dict(l.split("=", 1) for l in p.stdout.decode().splitlines()
+               if "=" in l)
+    return p.returncode, out, p.stderr.decode()
 
 
 def scenario_checkpassword():
     data = new_store("checkpassword")
     a = Glomaild("a", data).start()
     check(register(a.port, "Carla") == 1, "an account made through glomail")
-    rc, env = checkpassword(data, b"carla\0" + PASSWORD.encode() + b"\0\0")
+    rc, env, _ = checkpassword(data, b"carla\0" + PASSWORD.encode() + b"\0\0")
     home = os.path.join(os.path.realpath(data), "carla")
     st = os.stat(home)
     check(rc == 0 and env.get("USER") == "carla" and env.get("HOME") == home,
@@ -1001,43 +1001,38 @@ def scenario_checkpassword():
           env.get("userdb_mail") == "maildir:~" and
           env.get("EXTRA") == "userdb_uid userdb_gid userdb_mail",
           "the Maildir's owner as the mail processes' uid and gid, via EXTRA")
-    rc, _ = checkpassword(data, b"CARLA\0" + PASSWORD.encode() + b"\0\0")
+    rc, _, _ = checkpassword(data, b"CARLA\0" + PASSWORD.encode() + b"\0\0")
     check(rc == 0, "names are case-insensitive")
     for what, req in (("a wrong password", b"carla\0Wrong00Passw\0\0"),
                       ("an unknown account", b"nobody\0Wrong00Passw\0\0"),
                       ("a path for a name", b"../carla\0" +
                        PASSWORD.encode() + b"\0\0"),
                       ("an empty name", b"\0" + PASSWORD.encode() + b"\0\0")):
-        rc, env = checkpassword(data, req)
+        rc, env, _ = checkpassword(data, req)
         check(rc == 1 and "USER" not in env, "%s: exit 1, nothing run" % what)
     for what, req in (("over 512 bytes", b"carla\0" + b"x" * 600 + b"\0"),
                       ("no NUL", b"carla"),
                       ("no NUL after the password", b"carla\0" +
                        PASSWORD.encode())):
-        rc, env = checkpassword(data, req)
+        rc, env, _ = checkpassword(data, req)
         check(rc == 2 and "USER" not in env, "%s: exit 2" % what)
-    rc, env = checkpassword(data, b"carla\0\0", {"AUTHORIZED": "1"})
+    rc, env, _ = checkpassword(data, b"carla\0\0", {"AUTHORIZED": "1"})
     check(rc == 0 and env.get("AUTHORIZED") == "2" and
           env.get("HOME") == home, "a userdb lookup (AUTHORIZED=1)")
-    rc, env = checkpassword(data, b"ghost\0\0", {"AUTHORIZED": "1"})
+    rc, env, _ = checkpassword(data, b"ghost\0\0", {"AUTHORIZED": "1"})
     check(rc == 3, "a userdb lookup of an unknown account: exit 3")
-    rc, env = checkpassword(os.path.join(data, "missing"),
+    rc, env, _ = checkpassword(os.path.join(data, "missing"),
                             b"carla\0" + PASSWORD.encode() + b"\0\0")
     check(rc == 111, "no store: a temporary failure (111)")
-    rc, env = checkpassword(data, b"carla\0" + PASSWORD.encode() + b"\0\0",
+    rc, env, _ = checkpassword(data, b"carla\0" + PASSWORD.encode() + b"\0\0",
                             prog=os.path.join(WORK, "no-such-program"))
     check(rc == 111, "no reply program: 111")
     if os.getuid() == 0:
         # Run as a user the private store shuts out (a helper started by
         # Dovecot's auth process under the wrong user).
-        r, w = os.pipe()
-        os.write(w, b"carla\0" + PASSWORD.encode() + b"\0\0")
-        os.close(w)
-        p = subprocess.run(as_owner([ARGS.checkpassword, data, "/usr/bin/env"]),
-                           pass_fds=(r,), preexec_fn=lambda: os.dup2(r, 3),
-                           capture_output=True, text=True, timeout=30)
-        os.close(r)
-        check(p.returncode == 111 and "store's owner" in p.stderr,
+        rc, env, err = checkpassword(data, b"carla\0" + PASSWORD.encode() +
+                                     b"\0\0", owner=True)
+        check(rc == 111 and "store's owner" in err,
               "a store the helper may not read: 111 and a clear log line, "
               "not a refused password")
     a.kill()
