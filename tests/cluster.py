@@ -585,6 +585,9 @@ def scenario_names():
     c = login(b.port, "same")
     check(stats(c) == 160, "all 160 listed")
     c.close()
+    # unshare waits out SIGTERM; its child dies with it (--kill-child).
+    for inst in insts:
+        inst.kill(signal.SIGKILL)
 
 
 # --- scenario: HAProxy --------------------------------------------------------
