@@ -4,7 +4,8 @@ serving the same Maildirs over IMAP: every process is a private one started
 here on free loopback ports, with its configuration in a scratch directory,
 and stopped at the end. No system service is used.
 
-usage: cluster.py SCENARIO --glomaild BIN --client BIN --checkpassword BIN
+usage: cluster.py SCENARIO --glomaild BIN --glomaild-faults BIN --client BIN
+                  --checkpassword BIN
                   --seed-replay BIN --source DIR --dovecot-conf FILE
 
 SCENARIO:
@@ -181,7 +182,10 @@ def as_owner(argv):
 
 
 class Glomaild:
-    def __init__(self, tag, data, extra=(), prefix=None, owner=False):
+    def __init__(self, tag, data, extra=(), prefix=None, owner=False,
+                 binary=None, env=None):
+        self.binary = binary or ARGS.glomaild
+        self.env = env
         self.tag = tag
         self.data = data
         self.extra = list(extra)
@@ -192,14 +196,15 @@ class Glomaild:
         self.port = None
 
     def start(self):
-        argv = self.prefix + [ARGS.glomaild, "--listen", "127.0.0.1:0",
+        argv = self.prefix + [self.binary, "--listen", "127.0.0.1:0",
                               "--data-dir", self.data, "--login-penalty", "0"]
         argv += self.extra
         if self.owner:
             argv = as_owner(argv)
         start = os.path.getsize(self.log) if os.path.exists(self.log) else 0
         logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(argv, stderr=logf, stdout=logf)
+        env = dict(os.environ, **self.env) if self.env else None
+        self.proc = subprocess.Popen(argv, stderr=logf, stdout=logf, env=env)
         logf.close()
         PROCS.append(self.proc)
 
@@ -312,6 +317,25 @@ def registration_race(a, b, rounds=12):
             c.close()
     check(True, "%d names registered on two instances at once: exactly one "
           "succeeded each time, its password valid on both" % rounds)
+
+
+def registration_race_plain_rename():
+    """Where the file system refuses rename's RENAME_NOREPLACE (NFS,
+    CephFS: EINVAL, injected here), registration falls back to a plain
+    rename, and of two at once exactly one still succeeds."""
+    data = new_store("noreplace")
+    faults = os.path.join(WORK, "faults")
+    open(faults, "w").write("noreplace\n")
+    env = {"GLOMAIL_FAULTS": faults}
+    a = Glomaild("fa", data, binary=ARGS.glomaild_faults, env=env).start()
+    b = Glomaild("fb", data, binary=ARGS.glomaild_faults, env=env).start()
+    registration_race(a, b, rounds=8)
+    check(all(os.path.exists(os.path.join(data, "race%d" % i, "pass"))
+              for i in range(8)) and
+          not [n for n in os.listdir(data) if n.startswith(".new-")],
+          "every account whole, no staging left")
+    a.kill()
+    b.kill()
 
 
 def random_flows(a, b, rnd, steps=70):
@@ -473,6 +497,7 @@ def scenario_instances():
     pass_file_replaced(a, b)
     concurrent_names(a, b)
     throttle_per_instance(data)
+    registration_race_plain_rename()
     check(a.kill() == 0 and b.kill() == 0, "both instances stop cleanly")
 
 
@@ -1057,6 +1082,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("scenario", choices=sorted(SCENARIOS))
     p.add_argument("--glomaild", required=True)
+    p.add_argument("--glomaild-faults", required=True)
     p.add_argument("--client", required=True)
     p.add_argument("--checkpassword", required=True)
     p.add_argument("--seed-replay", required=True)
