@@ -338,6 +338,40 @@ def registration_race_plain_rename():
     b.kill()
 
 
+def leftovers(a, b):
+    """What a crash left: an instance that joins others removes only what
+    is older than any work in flight (36 hours); one that starts alone
+    removes it all."""
+    check(register(a.port, "left") == 1, "account for the leftovers")
+    b.kill()
+    old = time.time() - 37 * 3600
+    tmp = os.path.join(a.data, "left", "tmp")
+    for name, when in (("1.M1P1Q1.old", old), ("2.M2P2Q2.fresh", None)):
+        path = os.path.join(tmp, name)
+        open(path, "w").write("half a message")
+        if when:
+            os.utime(path, (when, when))
+    for name, when in ((".new-00old", old), (".new-0fresh", None)):
+        path = os.path.join(a.data, name)
+        for sub in ("", "tmp", "new", "cur"):
+            os.mkdir(os.path.join(path, sub))
+        if when:
+            os.utime(path, (when, when))
+    b.start()
+    check(sorted(os.listdir(tmp)) == ["2.M2P2Q2.fresh"],
+          "an instance joining others removes only old files from tmp/")
+    staging = sorted(n for n in os.listdir(a.data) if n.startswith(".new-"))
+    check(staging == [".new-0fresh"],
+          "and only old half-made accounts (%r)" % staging)
+    a.kill()
+    b.kill()
+    a.start()
+    check(os.listdir(tmp) == [] and
+          not [n for n in os.listdir(a.data) if n.startswith(".new-")],
+          "an instance starting alone removes them all")
+    b.start()
+
+
 def random_flows(a, b, rnd, steps=70):
     insts = [a, b]
     users = ["ann", "bo", "cy", "di"]
@@ -495,6 +529,7 @@ def scenario_instances():
           "messages: 1" in r5.stdout,
           "the glomail client's commands alternate between instances")
     pass_file_replaced(a, b)
+    leftovers(a, b)
     concurrent_names(a, b)
     throttle_per_instance(data)
     registration_race_plain_rename()
