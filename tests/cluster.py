@@ -805,6 +805,7 @@ def dovecot_start(data):
              "state_dir = %s/state" % d,
              "instance_name = glomail-test-%d" % os.getpid(),
              "log_path = %s/dovecot.log" % d,
+             "protocols = imap",
              "listen = 127.0.0.1",
              "ssl = no",
              "disable_plaintext_auth = no"]
