@@ -192,6 +192,8 @@ class Glomaild:
         self.prefix = prefix or []
         self.owner = owner
         self.log = os.path.join(WORK, "glomaild-%s.log" % tag)
+        # Each instance has its own control socket, never in the store.
+        self.control = os.path.join(WORK, "control-%s" % tag)
         self.proc = None
         self.port = None
 
@@ -199,6 +201,8 @@ class Glomaild:
         argv = self.prefix + [self.binary, "--listen", "127.0.0.1:0",
                               "--data-dir", self.data, "--login-penalty", "0"]
         argv += self.extra
+        if ARGS.ctl:
+            argv += ["--control-socket", self.control]
         if self.owner:
             argv = as_owner(argv)
         start = os.path.getsize(self.log) if os.path.exists(self.log) else 0
@@ -336,6 +340,34 @@ def registration_race_plain_rename():
           "every account whole, no staging left")
     a.kill()
     b.kill()
+
+
+def ctl(inst, *words, stdin=None):
+    """glomailctl on inst's own control socket."""
+    return subprocess.run([ARGS.ctl, "--control-socket", inst.control] +
+                          list(words), input=stdin, capture_output=True,
+                          text=True, timeout=60)
+
+
+def admin_across(a, b):
+    """A password change and a lock made through one instance's control
+    socket hold at the next login on the other."""
+    check(register(a.port, "adm", "Before0Passw") == 1, "account for glomailctl")
+    r = ctl(a, "user", "passwd", "adm", "--password-stdin",
+            stdin="After00Passw\n")
+    check(r.returncode == 0, "glomailctl user passwd through a's socket"
+          + ("" if r.returncode == 0 else ": " + r.stderr))
+    check(login(b.port, "adm", "Before0Passw") is None and
+          login(b.port, "adm", "After00Passw") is not None,
+          "b honours the new password at the next login")
+    r = ctl(b, "user", "lock", "adm")
+    check(r.returncode == 0, "glomailctl user lock through b's socket")
+    check(login(a.port, "adm", "After00Passw") is None,
+          "a refuses the locked account at the next login")
+    r = ctl(a, "user", "unlock", "adm")
+    check(r.returncode == 0 and
+          login(b.port, "adm", "After00Passw") is not None,
+          "unlocked through a, b lets it in again")
 
 
 def leftovers(a, b):
@@ -529,6 +561,8 @@ def scenario_instances():
           "messages: 1" in r5.stdout,
           "the glomail client's commands alternate between instances")
     pass_file_replaced(a, b)
+    if ARGS.ctl:
+        admin_across(a, b)
     leftovers(a, b)
     concurrent_names(a, b)
     throttle_per_instance(data)
@@ -1121,6 +1155,7 @@ def main():
     p.add_argument("--glomaild-faults", required=True)
     p.add_argument("--client", required=True)
     p.add_argument("--checkpassword", required=True)
+    p.add_argument("--ctl", help="glomailctl, when it is built")
     p.add_argument("--seed-replay", required=True)
     p.add_argument("--source", required=True)
     p.add_argument("--dovecot-conf", required=True)
