@@ -981,6 +981,21 @@ def scenario_dovecot():
     m.logout()
     held.close()
     fresh.close()
+    if ARGS.ctl:
+        check(ctl(a, "user", "lock", "alice").returncode == 0,
+              "alice locked through glomailctl")
+        try:
+            imap(iport, "alice").logout()
+            check(False, "IMAP refuses a locked account")
+        except imaplib.IMAP4.error:
+            check(True, "IMAP refuses a locked account")
+        check(ctl(a, "user", "unlock", "alice").returncode == 0,
+              "alice unlocked")
+        r = ctl(b, "user", "passwd", "alice", "--password-stdin",
+                stdin="Changed0Passw\n")
+        check(r.returncode == 0, "alice's password changed through b")
+        imap(iport, "alice", "Changed0Passw").logout()
+        check(True, "IMAP takes the new password at the next login")
     log = open(dlog, errors="replace").read()
     check("Error" not in log and "Fatal" not in log,
           "Dovecot's log has no error" + ("" if "Error" not in log else
