@@ -193,7 +193,7 @@ class Glomaild:
         self.owner = owner
         self.log = os.path.join(WORK, "glomaild-%s.log" % tag)
         # Each instance has its own control socket, never in the store.
-        self.control = os.path.join(WORK, "control-%s" % tag)
+        self.control = os.path.join(WORK, "run-%s" % tag, "control")
         self.proc = None
         self.port = None
 
@@ -202,6 +202,11 @@ class Glomaild:
                               "--data-dir", self.data, "--login-penalty", "0"]
         argv += self.extra
         if ARGS.ctl:
+            run = os.path.dirname(self.control)
+            os.makedirs(run, 0o700, exist_ok=True)
+            if self.owner:
+                _, uid, gid = store_owner()
+                os.chown(run, uid, gid)
             argv += ["--control-socket", self.control]
         if self.owner:
             argv = as_owner(argv)
