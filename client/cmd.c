@@ -9,12 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "frame.h"
-#include "i18n.h"
 #include "cmd.h"
+#include "compose.h"
+#include "i18n.h"
 #include "msg.h"
 #include "proto.h"
 #include "rules.h"
@@ -67,7 +66,10 @@ refused(const struct cmd_opts *o, const struct msg *reply)
 		return 0;
 	if (o->json)
 		print_json(reply);
-	fprintf(stderr, "glomail: %s\n", session_error_text(reply));
+	/* A seed server's own text is shown as sent: made safe first. */
+	fputs("glomail: ", stderr);
+	term_show(stderr, session_error_text(reply));
+	fputc('\n', stderr);
 	return 1;
 }
 
@@ -80,26 +82,57 @@ malformed(const char *why)
 	return SESSION_EXIT_FAILED;
 }
 
-/* The password from the environment, the terminal, or stdin's first line. */
+/*
+ * The password from the environment, the terminal, or stdin's first line.
+ * A new one (register) typed on the terminal is checked against the rules
+ * and asked twice: nobody sees what they typed. Returns 0, or an exit
+ * code: SESSION_EXIT_REFUSED for a password the rules refuse.
+ */
 static int
-get_password(char **password_r)
+get_password(int twice, char **password_r)
 {
 	const char *env = getenv("GLOMAIL_PASSWORD");
 	FILE *out = isatty(STDIN_FILENO) ? stderr : NULL;
 	enum term_result r;
+	const char *why;
+	char *again;
 
 	if (env != NULL) {
 		*password_r = strdup(env);
 		if (*password_r == NULL) {
 			perror("glomail");
-			return -1;
+			return SESSION_EXIT_FAILED;
 		}
 		return 0;
 	}
 	r = term_password(out, _("Password: "), password_r);
 	if (r == TERM_EOF)
 		fprintf(stderr, "glomail: %s\n", _("no password given"));
-	return r == TERM_OK ? 0 : -1;
+	if (r != TERM_OK)
+		return SESSION_EXIT_FAILED;
+	if (!twice || out == NULL)
+		return 0;
+	/* The rule first: a weak password is not worth typing again. */
+	if (rules_password(*password_r, &why) == -1) {
+		fprintf(stderr, "glomail: %s\n", i18n_server_text(why));
+		term_forget(*password_r);
+		*password_r = NULL;
+		return SESSION_EXIT_REFUSED;
+	}
+	r = term_password(out, _("Password again: "), &again);
+	if (r == TERM_EOF)
+		fprintf(stderr, "glomail: %s\n", _("no password given"));
+	if (r != TERM_OK)
+		goto fail;
+	r = strcmp(again, *password_r) == 0 ? TERM_OK : TERM_ERROR;
+	term_forget(again);
+	if (r == TERM_OK)
+		return 0;
+	fprintf(stderr, "glomail: %s\n", _("the passwords do not match"));
+fail:
+	term_forget(*password_r);
+	*password_r = NULL;
+	return SESSION_EXIT_FAILED;
 }
 
 /*
@@ -107,7 +140,7 @@ get_password(char **password_r)
  * holding only "." also ends it, as in the menus.
  */
 static int
-read_body(char **body_r)
+read_body(size_t max, char **body_r)
 {
 	int tty = isatty(STDIN_FILENO);
 	char *body = NULL, *grown;
@@ -128,7 +161,7 @@ read_body(char **body_r)
 		} else if ((n = fread(buf, 1, sizeof(buf), stdin)) == 0) {
 			break;
 		}
-		if (len + n > FRAME_MAX_DEFAULT) {
+		if (len + n > max) {
 			fprintf(stderr, "glomail: %s\n",
 			    _("the message is too large to send"));
 			goto fail;
@@ -164,35 +197,17 @@ fail:
 	return -1;
 }
 
-/* send: the body from stdin, sender and date filled in as the original does. */
+/* send: the body from stdin to the recipient checked by cmd_run. */
 static int
-cmd_send(struct session *s, const struct cmd_opts *o)
+cmd_send(struct session *s, const struct cmd_opts *o, const char *addr)
 {
-	char sender[RULES_USERNAME_MAX + sizeof(PROTO_DEFAULT_DOMAIN) + 1];
-	char date[RULES_DATE_LEN];
 	struct msg *reply = NULL;
-	struct msg_email e;
 	char *body = NULL;
-	json_t *payload;
 	int rc = SESSION_EXIT_FAILED;
 
-	if (read_body(&body) == -1)
+	if (read_body(session_max_frame(s), &body) == -1)
 		return SESSION_EXIT_FAILED;
-	/* Seed servers store sender and date as sent; glomaild checks them. */
-	snprintf(sender, sizeof(sender), "%s@%s", o->user,
-	    PROTO_DEFAULT_DOMAIN);
-	rules_date(time(NULL), date);
-	e.sender = sender;
-	e.destination = o->to;
-	e.subject = o->subject;
-	e.date = date;
-	e.content = body;
-	if ((payload = msg_email_new(&e)) == NULL) {
-		fprintf(stderr, "glomail: %s\n",
-		    _("the text is not valid UTF-8"));
-		goto done;
-	}
-	if (session_request(s, PROTO_EMAIL_SENDING, payload, &reply) == -1)
+	if (compose_send(s, o->user, addr, o->subject, body, &reply) == -1)
 		goto done;
 	if (refused(o, reply)) {
 		rc = SESSION_EXIT_REFUSED;
@@ -232,12 +247,23 @@ cmd_list(struct session *s, const struct cmd_opts *o)
 	if (o->json)
 		print_json(reply);
 	else
-		json_array_foreach(a.email_list, i, item)
-			printf("%s\n", json_string_value(item));
+		json_array_foreach(a.email_list, i, item) {
+			term_show(stdout, json_string_value(item));
+			putchar('\n');
+		}
 	rc = SESSION_EXIT_OK;
 done:
 	msg_free(reply);
 	return rc;
+}
+
+/* One "Name: value" line, the value made safe for a terminal. */
+static void
+put_field(const char *name, const char *value)
+{
+	fputs(name, stdout);
+	term_show(stdout, value != NULL ? value : "");
+	putchar('\n');
 }
 
 /* read N: one message, in mail header style. */
@@ -276,10 +302,12 @@ cmd_read(struct session *s, const struct cmd_opts *o)
 		print_json(reply);
 	} else {
 		/* Mail header style: grep '^Subject:' works on it. */
-		printf("From: %s\nTo: %s\nSubject: %s\nDate: %s\n\n%s\n",
-		    a.email.sender != NULL ? a.email.sender : "",
-		    a.email.destination, a.email.subject,
-		    a.email.date != NULL ? a.email.date : "", a.email.content);
+		put_field("From: ", a.email.sender);
+		put_field("To: ", a.email.destination);
+		put_field("Subject: ", a.email.subject);
+		put_field("Date: ", a.email.date);
+		putchar('\n');
+		put_field("", a.email.content);
 	}
 	rc = SESSION_EXIT_OK;
 done:
@@ -321,16 +349,57 @@ done:
 	return rc;
 }
 
+/*
+ * What send and register can check before the password is asked and the
+ * body read. Returns an exit code, SESSION_EXIT_OK to go on.
+ */
+static int
+precheck(const struct session *s, const struct cmd_opts *o,
+    char addr_r[COMPOSE_ADDR_MAX + 1])
+{
+	char lower[RULES_USERNAME_MAX + 1], why[COMPOSE_WHY_MAX];
+	const char *reason;
+
+	if (o->verb == CMD_REGISTER &&
+	    rules_username(o->user, lower, &reason) == -1) {
+		fprintf(stderr, "glomail: %s\n", i18n_server_text(reason));
+		return SESSION_EXIT_REFUSED;
+	}
+	if (o->verb != CMD_SEND)
+		return SESSION_EXIT_OK;
+	/* Refused whole rather than sent to some: nobody gets a part. */
+	if (o->nto > session_max_recipients(s)) {
+		fprintf(stderr, "glomail: ");
+		fprintf(stderr, _("too many recipients: --to was given %zu "
+		    "times, the server takes at most %zu per message; nothing "
+		    "was sent"), o->nto, session_max_recipients(s));
+		fputc('\n', stderr);
+		return SESSION_EXIT_FAILED;
+	}
+	if (compose_recipient(s, o->to[0], addr_r, why, sizeof(why)) == -1 ||
+	    compose_subject(s, o->subject, why, sizeof(why)) == -1) {
+		fputs("glomail: ", stderr);
+		term_show(stderr, why);
+		fputc('\n', stderr);
+		return SESSION_EXIT_REFUSED;
+	}
+	return SESSION_EXIT_OK;
+}
+
 int
 cmd_run(struct session *s, const struct cmd_opts *o)
 {
+	char addr[COMPOSE_ADDR_MAX + 1];
 	struct msg *reply = NULL;
 	char *password = NULL;
 	json_t *payload;
-	int rc = SESSION_EXIT_FAILED;
+	int rc;
 
-	if (get_password(&password) == -1)
-		return SESSION_EXIT_FAILED;
+	if ((rc = precheck(s, o, addr)) != SESSION_EXIT_OK)
+		return rc;
+	if ((rc = get_password(o->verb == CMD_REGISTER, &password)) != 0)
+		return rc;
+	rc = SESSION_EXIT_FAILED;
 	if ((payload = msg_credentials_new(o->user, password)) == NULL) {
 		fprintf(stderr, "glomail: %s\n",
 		    _("the text is not valid UTF-8"));
@@ -345,7 +414,7 @@ cmd_run(struct session *s, const struct cmd_opts *o)
 	}
 	switch (o->verb) {
 	case CMD_SEND:
-		rc = cmd_send(s, o);
+		rc = cmd_send(s, o, addr);
 		break;
 	case CMD_LIST:
 		rc = cmd_list(s, o);
@@ -359,6 +428,8 @@ cmd_run(struct session *s, const struct cmd_opts *o)
 	default: /* register: logging in was the whole job */
 		if (o->json)
 			print_json(reply);
+		else if (isatty(STDERR_FILENO))
+			fprintf(stderr, "glomail: %s\n", _("account created"));
 		rc = SESSION_EXIT_OK;
 		break;
 	}

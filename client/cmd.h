@@ -15,10 +15,14 @@ enum cmd_verb {
 	CMD_STATS,
 };
 
+/* --to may be repeated; how many go in one message is the server's call. */
+#define CMD_TO_MAX 64
+
 struct cmd_opts {
 	enum cmd_verb verb;
 	const char *user;    /* -u: the account */
-	const char *to;      /* send --to */
+	const char *to[CMD_TO_MAX]; /* send --to, in the order given */
+	size_t nto;
 	const char *subject; /* send --subject */
 	long long number;    /* read N */
 	int json;            /* --json: print the server's payloads */
@@ -28,8 +32,10 @@ struct cmd_opts {
 enum cmd_verb cmd_lookup(const char *word);
 
 /*
- * Authenticate as o->user (password from GLOMAIL_PASSWORD, else the
- * terminal without echo, else a line of stdin) and run one command.
+ * Check what can be checked locally (recipients, subject, the user name
+ * and password rules for register), then authenticate as o->user
+ * (password from GLOMAIL_PASSWORD, else the terminal without echo, asked
+ * twice for register, else a line of stdin) and run one command.
  * Returns an exit code (SESSION_EXIT_*). Does not close s.
  */
 int cmd_run(struct session *s, const struct cmd_opts *o);

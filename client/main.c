@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "i18n.h"
 #include "menu.h"
 #include "proto.h"
 #include "session.h"
+#include "settings.h"
 
 /* Seconds to wait for a reply before calling the server gone. */
 #define DEFAULT_TIMEOUT 30
@@ -24,6 +26,9 @@ enum {
 	OPT_TIMEOUT,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_TLS,
+	OPT_CAFILE,
+	OPT_SERVERNAME,
 };
 
 static const struct option long_options[] = {
@@ -34,6 +39,9 @@ static const struct option long_options[] = {
 	{ "to", required_argument, NULL, OPT_TO },
 	{ "subject", required_argument, NULL, OPT_SUBJECT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "tls", no_argument, NULL, OPT_TLS },
+	{ "cafile", required_argument, NULL, OPT_CAFILE },
+	{ "servername", required_argument, NULL, OPT_SERVERNAME },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ NULL, 0, NULL, 0 },
@@ -44,16 +52,21 @@ usage(FILE *out)
 {
 	/* One string: translators see the whole screen at once. */
 	fprintf(out, _(
-"Usage: glomail -d HOST [-p PORT] [--timeout SECONDS]\n"
-"       glomail -d HOST [-p PORT] -u USER [--json] COMMAND\n"
+"Usage: glomail -d HOST [-p PORT] [--tls] [--timeout SECONDS]\n"
+"       glomail -d HOST [-p PORT] [--tls] -u USER [--json] COMMAND\n"
 "\n"
 "Without a command, glomail shows the connection and main menus.\n"
 "\n"
 "Options:\n"
 "  -d, --destination HOST  server name or address (required)\n"
-"  -p, --port PORT         server port (default %s)\n"
+"  -p, --port PORT         server port (default %s, %s with --tls)\n"
 "  -u, --user USER         account for a command\n"
 "      --json              print the server's replies as JSON lines\n"
+"      --tls               talk TLS, verifying the server's certificate\n"
+"                          and its name (no fallback to plaintext)\n"
+"      --cafile FILE       trust this authority instead of the system's\n"
+"      --servername NAME   the name the certificate must carry\n"
+"                          (default: HOST)\n"
 "      --timeout SECONDS   wait at most this long for a reply\n"
 "                          (default %d, 0 waits forever)\n"
 "      --help              show this help and exit\n"
@@ -62,10 +75,14 @@ usage(FILE *out)
 "Commands:\n"
 "  register                       create the account (and log in)\n"
 "  send --to ADDR --subject TEXT  send a message; the body is read\n"
-"                                 from standard input\n"
+"                                 from standard input; ADDR is user or\n"
+"                                 user@DOMAIN, one --to per message\n"
 "  list                           list the mailbox, newest first\n"
 "  read N                         show message N of the list\n"
 "  stats                          message count and mailbox size\n"
+"\n"
+"Defaults for -d, -p, -u and the TLS options may be set in\n"
+"~/.config/glomail/config (see glomail(1)); options win over it.\n"
 "\n"
 "The password is taken from GLOMAIL_PASSWORD; otherwise it is asked\n"
 "on the terminal without echo, or read as the first line of standard\n"
@@ -73,7 +90,8 @@ usage(FILE *out)
 "\n"
 "Exit status: 0 success, 1 the server refused (the reason is printed\n"
 "on standard error), 2 usage, connection or local error.\n"),
-	    PROTO_DEFAULT_PORT_STR, DEFAULT_TIMEOUT);
+	    PROTO_DEFAULT_PORT_STR, PROTO_DEFAULT_TLS_PORT_STR,
+	    DEFAULT_TIMEOUT);
 }
 
 /* Complain about the command line and point at --help. */
@@ -107,12 +125,23 @@ int
 main(int argc, char **argv)
 {
 	struct cmd_opts o = { .verb = CMD_NONE };
-	const char *host = NULL, *port = PROTO_DEFAULT_PORT_STR;
+	const char *host = NULL, *port = NULL;
+	struct wire_tls tls = { NULL, NULL };
+	static struct settings conf; /* static: a usage error leaves it to exit */
+	int use_tls = 0;
 	long long timeout = DEFAULT_TIMEOUT;
 	struct session *s;
 	int c, rc;
 
 	i18n_init();
+	/* The file first: every option given below wins over it. */
+	if (settings_load(&conf) == -1)
+		return SESSION_EXIT_FAILED;
+	host = conf.server;
+	port = conf.port;
+	use_tls = conf.tls == 1;
+	tls.cafile = conf.cafile;
+	tls.servername = conf.servername;
 	/* A server gone mid-write is reported by the write, not a signal. */
 	signal(SIGPIPE, SIG_IGN);
 	opterr = 0;
@@ -134,7 +163,10 @@ main(int argc, char **argv)
 			o.json = 1;
 			break;
 		case OPT_TO:
-			o.to = optarg;
+			if (o.nto == CMD_TO_MAX)
+				return usage_error(_("too many recipients"),
+				    NULL);
+			o.to[o.nto++] = optarg;
 			break;
 		case OPT_SUBJECT:
 			o.subject = optarg;
@@ -143,6 +175,15 @@ main(int argc, char **argv)
 			if ((timeout = parse_number(optarg, 0, 86400)) == -1)
 				return usage_error(_("invalid timeout"),
 				    optarg);
+			break;
+		case OPT_TLS:
+			use_tls = 1;
+			break;
+		case OPT_CAFILE:
+			tls.cafile = optarg;
+			break;
+		case OPT_SERVERNAME:
+			tls.servername = optarg;
 			break;
 		case OPT_HELP:
 			usage(stdout);
@@ -180,6 +221,9 @@ main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error(_("unexpected argument"), argv[optind]);
+	/* The file's account is for commands; the menus ask for it. */
+	if (o.verb != CMD_NONE && o.user == NULL)
+		o.user = conf.user;
 	if (host == NULL)
 		return usage_error(_("the server is required (-d HOST)"),
 		    NULL);
@@ -190,17 +234,30 @@ main(int argc, char **argv)
 	if (o.verb != CMD_NONE && o.user == NULL)
 		return usage_error(_("a command needs the account (-u USER)"),
 		    NULL);
-	if (o.verb == CMD_SEND && (o.to == NULL || o.subject == NULL))
+	if (o.verb == CMD_SEND && (o.nto == 0 || o.subject == NULL))
 		return usage_error(_("send needs --to and --subject"), NULL);
-	if (o.verb != CMD_SEND && (o.to != NULL || o.subject != NULL))
+	if (o.verb != CMD_SEND && (o.nto > 0 || o.subject != NULL))
 		return usage_error(_("--to and --subject go with send"), NULL);
 	if (o.verb == CMD_NONE && o.json)
 		return usage_error(_("--json goes with a command"), NULL);
 
-	if (session_open(host, port, (int)timeout, &s) == -1)
+	if ((tls.cafile != NULL || tls.servername != NULL) && !use_tls)
+		return usage_error(_("--cafile and --servername go with --tls"),
+		    NULL);
+	if (port == NULL)
+		port = use_tls ? PROTO_DEFAULT_TLS_PORT_STR :
+		    PROTO_DEFAULT_PORT_STR;
+	if (session_open(host, port, use_tls ? &tls : NULL, (int)timeout,
+	    &s) == -1)
 		return SESSION_EXIT_FAILED;
+	/* "Please wait" goes where a person is looking, never into data. */
+	if (o.verb == CMD_NONE && isatty(STDOUT_FILENO))
+		session_set_notice(s, stdout);
+	else if (o.verb != CMD_NONE && isatty(STDERR_FILENO))
+		session_set_notice(s, stderr);
 	rc = o.verb == CMD_NONE ? menu_run(s) : cmd_run(s, &o);
 	session_close(s);
+	settings_clear(&conf);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		perror("glomail: stdout");
 		return SESSION_EXIT_FAILED;

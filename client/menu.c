@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
-#include "frame.h"
+#include "compose.h"
 #include "i18n.h"
 #include "menu.h"
 #include "msg.h"
@@ -49,11 +49,12 @@ request_flow(const struct menu *m)
 	return session_lost(m->s) ? FLOW_FAIL : FLOW_CONTINUE;
 }
 
-/* Show the text of an ERROR reply. */
+/* Show the text of an ERROR reply (a seed server's own words, made safe). */
 static void
 show_error(const struct msg *reply)
 {
-	printf("%s\n", session_error_text(reply));
+	term_show(stdout, session_error_text(reply));
+	putchar('\n');
 }
 
 /* Parse a whole line as a number in [1, max]; 0 when it is not one. */
@@ -98,13 +99,58 @@ ask_choice(long long max, long long *choice_r)
 	}
 }
 
+/*
+ * The password for a new account: the rule checked at once, then typed
+ * again on a terminal, since nobody sees what they typed. FLOW_CONTINUE with
+ * *password_r NULL when refused (the reason is shown).
+ */
+static enum flow
+new_password(char **password_r)
+{
+	char *password = NULL, *again = NULL;
+	enum term_result r;
+	const char *why;
+	enum flow flow = FLOW_CONTINUE;
+
+	*password_r = NULL;
+	if ((r = term_password(stdout, _("Enter a password: "), &password)) !=
+	    TERM_OK)
+		return term_flow(r);
+	if (rules_password(password, &why) == -1) {
+		printf("%s\n", i18n_server_text(why));
+		goto done;
+	}
+	/* A script's input (the original's sequence) types it once. */
+	if (!isatty(STDIN_FILENO)) {
+		*password_r = password;
+		return FLOW_CONTINUE;
+	}
+	if ((r = term_password(stdout, _("Enter the password again: "),
+	    &again)) != TERM_OK) {
+		flow = term_flow(r);
+		goto done;
+	}
+	if (strcmp(password, again) != 0) {
+		printf("%s\n", _("The passwords do not match."));
+		goto done;
+	}
+	*password_r = password;
+	password = NULL;
+done:
+	term_forget(again);
+	term_forget(password);
+	return flow;
+}
+
 /* Create an account or log in; on success *in_r is set. */
 static enum flow
 menu_auth(struct menu *m, int header, int *in_r)
 {
+	char lower[RULES_USERNAME_MAX + 1];
 	char *user = NULL, *password = NULL;
 	struct msg *reply = NULL;
 	enum term_result r;
+	const char *why;
 	json_t *payload;
 	enum flow flow = FLOW_CONTINUE;
 	int h;
@@ -113,8 +159,17 @@ menu_auth(struct menu *m, int header, int *in_r)
 	if ((r = term_prompt(stdout, _("Enter a user name: "), &user)) !=
 	    TERM_OK)
 		return term_flow(r);
-	if ((r = term_password(stdout, _("Enter a password: "), &password)) !=
-	    TERM_OK) {
+	if (header == PROTO_AUTH_REGISTER) {
+		/* The name rules before the password is typed for nothing. */
+		if (rules_username(user, lower, &why) == -1) {
+			printf("%s\n", i18n_server_text(why));
+			goto done;
+		}
+		if ((flow = new_password(&password)) != FLOW_CONTINUE ||
+		    password == NULL)
+			goto done;
+	} else if ((r = term_password(stdout, _("Enter a password: "),
+	    &password)) != TERM_OK) {
 		flow = term_flow(r);
 		goto done;
 	}
@@ -130,6 +185,8 @@ menu_auth(struct menu *m, int header, int *in_r)
 		show_error(reply);
 		goto done;
 	}
+	if (header == PROTO_AUTH_REGISTER)
+		printf("%s\n", _("Account created."));
 	/* Long names are refused by the server; keep what fits for display. */
 	snprintf(m->user, sizeof(m->user), "%s", user);
 	*in_r = 1;
@@ -144,13 +201,30 @@ done:
 static void
 show_email(const struct msg_email *e)
 {
+	char *f[5];
+	size_t i;
+
+	/* Every field made safe for the terminal first. */
+	f[0] = term_safe(stdout, e->sender != NULL ? e->sender : "");
+	f[1] = term_safe(stdout, e->destination);
+	f[2] = term_safe(stdout, e->subject);
+	f[3] = term_safe(stdout, e->date != NULL ? e->date : "");
+	f[4] = term_safe(stdout, e->content);
+	for (i = 0; i < 5; i++)
+		if (f[i] == NULL) {
+			perror("glomail");
+			goto done;
+		}
 	printf("\n");
-	printf(_("From: %s\n"), e->sender != NULL ? e->sender : "");
-	printf(_("To: %s\n"), e->destination);
-	printf(_("Subject: %s\n"), e->subject);
-	printf(_("Date: %s\n"), e->date != NULL ? e->date : "");
+	printf(_("From: %s\n"), f[0]);
+	printf(_("To: %s\n"), f[1]);
+	printf(_("Subject: %s\n"), f[2]);
+	printf(_("Date: %s\n"), f[3]);
 	printf("----------------------------------------\n");
-	printf("%s\n", e->content);
+	printf("%s\n", f[4]);
+done:
+	for (i = 0; i < 5; i++)
+		free(f[i]);
 }
 
 /* List the mailbox, ask which message to open, show it. */
@@ -181,8 +255,10 @@ menu_read(struct menu *m)
 		printf("%s\n", _("Your mailbox is empty."));
 		goto done;
 	}
-	json_array_foreach(a.email_list, i, item)
-		printf("%s\n", json_string_value(item));
+	json_array_foreach(a.email_list, i, item) {
+		term_show(stdout, json_string_value(item));
+		putchar('\n');
+	}
 	if ((flow = ask_choice((long long)n, &choice)) != FLOW_CONTINUE)
 		goto done;
 	if ((h = session_request(m->s, PROTO_INBOX_READING_CHOICE,
@@ -211,7 +287,7 @@ done:
  * body is not taken for menu answers, but *body_r is NULL.
  */
 static enum flow
-read_body(char **body_r)
+read_body(size_t max, char **body_r)
 {
 	char *body = NULL, *line, *grown;
 	size_t len = 0, add;
@@ -229,7 +305,7 @@ read_body(char **body_r)
 			break;
 		}
 		add = strlen(line) + 1;
-		if (!too_big && len + add > FRAME_MAX_DEFAULT)
+		if (!too_big && len + add > max)
 			too_big = 1;
 		if (!too_big) {
 			if ((grown = realloc(body, len + add + 1)) == NULL) {
@@ -260,49 +336,43 @@ read_body(char **body_r)
 	return FLOW_CONTINUE;
 }
 
-/* Ask for recipient, subject and body, and send. */
+/*
+ * Ask for recipient and subject, check both, then the body, and send:
+ * a mistake in the address is caught before the body is typed.
+ */
 static enum flow
 menu_send(struct menu *m)
 {
 	char *to = NULL, *subject = NULL, *body = NULL;
-	char sender[RULES_USERNAME_MAX + sizeof(PROTO_DEFAULT_DOMAIN) + 1];
-	char date[RULES_DATE_LEN];
+	char addr[COMPOSE_ADDR_MAX + 1], why[COMPOSE_WHY_MAX];
 	struct msg *reply = NULL;
-	struct msg_email e;
 	enum flow flow = FLOW_CONTINUE;
 	enum term_result r;
-	json_t *payload;
 	int h;
 
 	if ((r = term_prompt(stdout, _("Enter the recipient's address: "),
 	    &to)) != TERM_OK)
 		return term_flow(r);
+	if (compose_recipient(m->s, to, addr, why, sizeof(why)) == -1) {
+		term_show(stdout, why);
+		putchar('\n');
+		goto done;
+	}
 	if ((r = term_prompt(stdout, _("Enter the subject: "), &subject)) !=
 	    TERM_OK) {
 		flow = term_flow(r);
 		goto done;
 	}
-	printf("%s\n",
-	    _("Enter the message, end it with a '.' on a line of its own:"));
-	if ((flow = read_body(&body)) != FLOW_CONTINUE || body == NULL)
-		goto done;
-	/*
-	 * The original client fills in sender and date, and seed servers
-	 * store them as sent; glomaild checks the one and stamps the other.
-	 */
-	snprintf(sender, sizeof(sender), "%s@%s", m->user,
-	    PROTO_DEFAULT_DOMAIN);
-	rules_date(time(NULL), date);
-	e.sender = sender;
-	e.destination = to;
-	e.subject = subject;
-	e.date = date;
-	e.content = body;
-	if ((payload = msg_email_new(&e)) == NULL) {
-		printf("%s\n", _("the text is not valid UTF-8"));
+	if (compose_subject(m->s, subject, why, sizeof(why)) == -1) {
+		printf("%s\n", why);
 		goto done;
 	}
-	if ((h = session_request(m->s, PROTO_EMAIL_SENDING, payload,
+	printf("%s\n",
+	    _("Enter the message, end it with a '.' on a line of its own:"));
+	if ((flow = read_body(session_max_frame(m->s), &body)) !=
+	    FLOW_CONTINUE || body == NULL)
+		goto done;
+	if ((h = compose_send(m->s, m->user, addr, subject, body,
 	    &reply)) == -1) {
 		flow = request_flow(m);
 		goto done;
@@ -380,6 +450,7 @@ menu_main(struct menu *m)
 			if (session_notify(m->s, PROTO_AUTH_LOGOUT) == -1)
 				return request_flow(m);
 			m->user[0] = '\0';
+			printf("%s\n", _("Logged out."));
 			return FLOW_CONTINUE;
 		}
 		if (flow != FLOW_CONTINUE)

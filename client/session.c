@@ -15,48 +15,169 @@
 #include "frame.h"
 #include "i18n.h"
 #include "proto.h"
+#include "rules.h"
 #include "session.h"
 #include "wire.h"
 
 /*
  * Replies may be larger than requests: a mailbox list grows with the
- * mailbox. The bound only stops a broken server from exhausting memory.
+ * mailbox. The server never sends more than FRAME_REPLY_MAX.
  */
-#define SESSION_REPLY_MAX (16 * FRAME_MAX_DEFAULT)
+#define SESSION_REPLY_MAX FRAME_REPLY_MAX
+
+/* A reply slower than this gets a "please wait" (see session_set_notice). */
+#define SESSION_PATIENCE_MS 1000
+
+/* A DNS name's length bounds the domain a server may announce. */
+#define SESSION_DOMAIN_MAX 253
 
 struct session {
-	int fd;
+	struct wire *w;      /* the socket, plaintext or TLS */
 	int lost;
+	FILE *notice;
+	int extended;        /* the server answered CAPABILITIES */
+	char domain[SESSION_DOMAIN_MAX + 1];
+	size_t max_frame;
+	size_t max_subject;
+	size_t max_recipients;
+	json_t *extensions;  /* array of names, or NULL */
 };
 
-int
-session_open(const char *host, const char *port, int timeout,
-    struct session **session_r)
-{
-	struct timeval tv = { timeout, 0 };
-	struct session *s;
-	char err[512];
-	int fd;
+static int session_learn(struct session *s);
 
-	if ((fd = wire_connect(host, port, err, sizeof(err))) == -1) {
+int
+session_open(const char *host, const char *port,
+    const struct wire_tls *tls, int timeout, struct session **session_r)
+{
+	struct session *s;
+	struct wire *w;
+	char err[512];
+
+	/* With TLS, a certificate that does not verify ends it here: there
+	 * is no falling back to plaintext. */
+	if ((w = wire_open(host, port, tls, timeout, err, sizeof(err))) ==
+	    NULL) {
 		fprintf(stderr, "glomail: %s: %s\n",
 		    _("cannot connect to the server"), err);
 		return -1;
 	}
-	if (timeout > 0 &&
-	    (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)) {
-		fprintf(stderr, "glomail: setsockopt: %s\n", strerror(errno));
-		close(fd);
-		return -1;
-	}
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		fprintf(stderr, "glomail: %s\n", strerror(errno));
-		close(fd);
+		wire_close(w);
 		return -1;
 	}
-	s->fd = fd;
+	s->w = w;
+	if (session_learn(s) == -1) {
+		wire_close(w);
+		free(s);
+		return -1;
+	}
 	*session_r = s;
+	return 0;
+}
+
+/* A domain fit to build addresses with and to show: a DNS name. */
+static int
+domain_ok(const char *d)
+{
+	size_t n = strlen(d), i;
+
+	if (n == 0 || n > SESSION_DOMAIN_MAX || d[0] == '.' || d[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((d[i] >= 'a' && d[i] <= 'z') ||
+		    (d[i] >= 'A' && d[i] <= 'Z') ||
+		    (d[i] >= '0' && d[i] <= '9') || d[i] == '-' ||
+		    d[i] == '.'))
+			return 0;
+	return 1;
+}
+
+/*
+ * Ask CAPABILITIES once. ERROR (a seed server: unknown header) or a reply
+ * without the fields leaves the seed's values; only a lost connection
+ * fails. Unknown fields are ignored: later servers may add some.
+ */
+static int
+session_learn(struct session *s)
+{
+	json_int_t frame, subject, rcpts;
+	struct msg *reply = NULL;
+	json_t *p, *ext = NULL;
+	const char *domain;
+	int h;
+
+	snprintf(s->domain, sizeof(s->domain), "%s", PROTO_DEFAULT_DOMAIN);
+	s->max_frame = FRAME_MAX_DEFAULT;
+	s->max_subject = RULES_SUBJECT_MAX;
+	s->max_recipients = 1;
+	if ((h = session_request(s, PROTO_CAPABILITIES, NULL, &reply)) == -1)
+		return -1;
+	p = h == PROTO_OK ? msg_payload(reply) : NULL;
+	if (p != NULL && json_unpack(p, "{s:s, s:{s:I, s:I, s:I}, s?o}",
+	    "domain", &domain, "limits", "max_frame", &frame,
+	    "max_subject", &subject, "max_recipients", &rcpts,
+	    "extensions", &ext) == 0 && domain_ok(domain) && frame > 0 &&
+	    subject > 0 && rcpts > 0 && (ext == NULL || json_is_array(ext))) {
+		s->extended = 1;
+		snprintf(s->domain, sizeof(s->domain), "%s", domain);
+		/* What the client itself can hold bounds what it sends. */
+		s->max_frame = frame < (json_int_t)SESSION_REPLY_MAX ? (size_t)frame :
+		    SESSION_REPLY_MAX;
+		s->max_subject = (size_t)subject;
+		s->max_recipients = rcpts < 1024 ? (size_t)rcpts : 1024;
+		s->extensions = ext != NULL ? json_incref(ext) : NULL;
+	}
+	msg_free(reply);
+	return 0;
+}
+
+void
+session_set_notice(struct session *s, FILE *out)
+{
+	s->notice = out;
+}
+
+const char *
+session_domain(const struct session *s)
+{
+	return s->domain;
+}
+
+size_t
+session_max_frame(const struct session *s)
+{
+	return s->max_frame;
+}
+
+size_t
+session_max_subject(const struct session *s)
+{
+	return s->max_subject;
+}
+
+size_t
+session_max_recipients(const struct session *s)
+{
+	return s->max_recipients;
+}
+
+int
+session_extended(const struct session *s)
+{
+	return s->extended;
+}
+
+int
+session_has(const struct session *s, const char *name)
+{
+	json_t *item;
+	size_t i;
+
+	json_array_foreach(s->extensions, i, item)
+		if (json_is_string(item) &&
+		    strcmp(json_string_value(item), name) == 0)
+			return 1;
 	return 0;
 }
 
@@ -83,17 +204,39 @@ session_send(struct session *s, int header, json_t *payload)
 		return -1;
 	}
 	/* A request too big to send is the user's problem, not the link's. */
-	if (msg_encode(header, payload, FRAME_MAX_DEFAULT, &frame,
-	    &len) == -1) {
+	if (msg_encode(header, payload, s->max_frame, &frame, &len) == -1) {
 		fprintf(stderr, "glomail: %s\n",
 		    _("the message is too large to send"));
 		return -1;
 	}
-	rc = wire_write_all(s->fd, frame, len);
+	rc = wire_write(s->w, frame, len);
 	free(frame);
 	if (rc == -1)
 		session_fail(s, strerror(errno));
 	return rc;
+}
+
+/*
+ * Wait up to SESSION_PATIENCE_MS for the reply to start; past that, say
+ * once that the server is holding it back (glomaild delays logins after
+ * failures), then let the read wait as usual.
+ */
+static void
+session_patience(struct session *s)
+{
+	struct pollfd pfd = { .fd = wire_fd(s->w), .events = POLLIN };
+	int r;
+
+	if (s->notice == NULL || wire_pending(s->w))
+		return;
+	while ((r = poll(&pfd, 1, SESSION_PATIENCE_MS)) == -1 &&
+	    errno == EINTR)
+		;
+	if (r == 0) {
+		fprintf(s->notice, "%s\n",
+		    _("Please wait: the server has not answered yet..."));
+		fflush(s->notice);
+	}
 }
 
 /*
@@ -105,12 +248,14 @@ session_send(struct session *s, int header, json_t *payload)
 static int
 session_drain(struct session *s)
 {
-	struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+	struct pollfd pfd = { .fd = wire_fd(s->w), .events = POLLIN };
 	struct msg *stale;
 	const char *why;
 
-	while (poll(&pfd, 1, 0) == 1) {
-		if (wire_recv(s->fd, SESSION_REPLY_MAX, &stale, &why) == -1) {
+	/* Under TLS, bytes may already be decrypted and waiting. */
+	while (wire_pending(s->w) || poll(&pfd, 1, 0) == 1) {
+		if (wire_read_msg(s->w, SESSION_REPLY_MAX, &stale, &why) ==
+		    -1) {
 			session_fail(s, strcmp(why, "connection closed") == 0 ?
 			    _("the server closed the connection") : why);
 			return -1;
@@ -132,8 +277,9 @@ session_request(struct session *s, int header, json_t *payload,
 	}
 	if (session_send(s, header, payload) == -1)
 		return -1;
+	session_patience(s);
 	errno = 0;
-	if (wire_recv(s->fd, SESSION_REPLY_MAX, reply_r, &why) == -1) {
+	if (wire_read_msg(s->w, SESSION_REPLY_MAX, reply_r, &why) == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			why = _("no reply in time");
 		else if (strcmp(why, "connection closed") == 0)
@@ -180,10 +326,11 @@ session_close(struct session *s)
 	 */
 	if (!s->lost &&
 	    msg_encode(PROTO_BYE, NULL, FRAME_MAX_DEFAULT, &frame, &len) == 0) {
-		(void)wire_write_all(s->fd, frame, len);
+		(void)wire_write(s->w, frame, len);
 		free(frame);
 	}
-	close(s->fd);
+	wire_close(s->w);
+	json_decref(s->extensions);
 	free(s);
 }
 

@@ -8,9 +8,13 @@
 #ifndef GLOMAIL_SESSION_H
 #define GLOMAIL_SESSION_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 #include <jansson.h>
 
 #include "msg.h"
+#include "wire.h"
 
 /* Exit codes of glomail, for interactive use and commands alike. */
 enum {
@@ -23,10 +27,12 @@ struct session;
 
 /*
  * Connect to host:port; replies are awaited at most timeout seconds
- * (0: forever). Returns 0, or -1 after printing why on stderr.
+ * (0: forever). Then ask the server what it is (CAPABILITIES); a seed
+ * server answers ERROR and the session assumes the seed's ten messages,
+ * domain and limits. Returns 0, or -1 after printing why on stderr.
  */
-int session_open(const char *host, const char *port, int timeout,
-    struct session **session_r);
+int session_open(const char *host, const char *port,
+    const struct wire_tls *tls, int timeout, struct session **session_r);
 
 /* Say BYE (when still connected), close and free. */
 void session_close(struct session *s);
@@ -42,6 +48,22 @@ int session_request(struct session *s, int header, json_t *payload,
 
 /* Send a message that has no reply (AUTH_LOGOUT). Returns 0 or -1. */
 int session_notify(struct session *s, int header);
+
+/*
+ * Where to say "please wait" when a reply is slow (a server delaying a
+ * login after failures); NULL, the default, says nothing.
+ */
+void session_set_notice(struct session *s, FILE *out);
+
+/* What the server said of itself, or the seed's values. */
+const char *session_domain(const struct session *s);
+size_t session_max_frame(const struct session *s);    /* request body */
+size_t session_max_subject(const struct session *s);  /* code points */
+size_t session_max_recipients(const struct session *s);
+/* 1 when the server answered CAPABILITIES (not a seed server). */
+int session_extended(const struct session *s);
+/* 1 when the server listed the extension name. */
+int session_has(const struct session *s, const char *name);
 
 /* 1 once the connection has failed. */
 int session_lost(const struct session *s);

@@ -31,6 +31,19 @@ enum term_result term_prompt(FILE *out, const char *prompt, char **line_r);
 enum term_result term_password(FILE *out, const char *prompt,
     char **line_r);
 
+/*
+ * Text from the server made fit for out: when out is a terminal, control
+ * characters other than TAB and newline are shown visibly (ESC as "^[",
+ * DEL as "^?", C1 controls and bidirectional overrides as "\u009b"), as
+ * mutt and less do, so a message cannot retitle or repaint the reader's
+ * terminal; elsewhere (a pipe, a file) the text is kept byte for byte.
+ * Returns a new string (free it), or NULL when memory runs out.
+ */
+char *term_safe(FILE *out, const char *text);
+
+/* Print text on out through term_safe (as is when memory runs out). */
+void term_show(FILE *out, const char *text);
+
 /* Overwrite and free a secret. */
 void term_forget(char *secret);
 

@@ -6,6 +6,9 @@
 # Configure a packaging build with -DCMAKE_INSTALL_PREFIX=/usr: paths inside
 # the units and manual pages are those of the install prefix.
 
+# The Debian revision of the package; dist/debian/changelog's latest entry
+# is PROJECT_VERSION-GLOMAIL_DEB_RELEASE (dist/ checks).
+set(GLOMAIL_DEB_RELEASE 1)
 add_subdirectory("${PROJECT_SOURCE_DIR}/dist" "${PROJECT_BINARY_DIR}/dist")
 
 if(NOT CMAKE_INSTALL_PREFIX STREQUAL "/usr")
@@ -27,24 +30,25 @@ set(CPACK_PACKAGING_INSTALL_PREFIX "${CMAKE_INSTALL_PREFIX}")
 set(CPACK_STRIP_FILES ON)
 
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+# Not a native package: the changelog is changelog.Debian.gz.
+set(CPACK_DEBIAN_PACKAGE_RELEASE "${GLOMAIL_DEB_RELEASE}")
 set(CPACK_DEBIAN_PACKAGE_SECTION "mail")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 # Dependencies from the libraries the binaries link (dpkg-shlibdeps);
 # without it, the Debian 12 names of what glomail links.
 find_program(GLOMAIL_DPKG_SHLIBDEPS dpkg-shlibdeps)
+# The maintainer scripts run deb-systemd-helper and deb-systemd-invoke.
+set(deps "init-system-helpers (>= 1.52)")
 if(GLOMAIL_DPKG_SHLIBDEPS)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 else()
-  set(deps "libc6 (>= 2.34), libevent-core-2.1-7, libevent-pthreads-2.1-7, libsodium23, libjansson4")
-  if(Libsystemd_FOUND)
-    string(APPEND deps ", libsystemd0")
-  endif()
-  set(CPACK_DEBIAN_PACKAGE_DEPENDS "${deps}")
+  string(APPEND deps ", libc6 (>= 2.34), libevent-core-2.1-7, libsodium23, libjansson4, libsystemd0")
 endif()
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "${deps}")
 
 # The configuration is the administrator's once installed: dpkg keeps
-# local changes on upgrade. The maintainer scripts tell systemd about
-# new or removed units.
+# local changes on upgrade. The maintainer scripts (dist/debian) are those
+# dh_installsystemd writes: they tell systemd about new or removed units.
 set(GLOMAIL_DEB_CONTROL "${PROJECT_BINARY_DIR}/debian-control")
 file(MAKE_DIRECTORY "${GLOMAIL_DEB_CONTROL}")
 file(WRITE "${GLOMAIL_DEB_CONTROL}/conffiles"

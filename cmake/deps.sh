@@ -1,13 +1,16 @@
 #!/bin/sh
 # Install, with apt-get, the Debian 12 packages glomail needs to build and
 # test, and only those missing, then the French locale the client's tests
-# use. Uses sudo when not run as root.
+# use. Uses sudo when not run as root. file and dpkg-dev are what
+# "cpack -G DEB" runs (file, dpkg-shlibdeps); lintian checks the package;
+# clang-format checks the layout.
 set -eu
 pkgs="build-essential cmake pkg-config libevent-dev libsodium-dev
 libjansson-dev libcmocka-dev gettext locales libsystemd-dev systemd
 man-db
 clang libclang-rt-14-dev libfuzzer-14-dev valgrind python3
-libssl-dev openssl haproxy dovecot-imapd"
+libssl-dev openssl gnutls-bin file dpkg-dev lintian clang-format
+haproxy dovecot-imapd"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -17,6 +17,11 @@
 #define FRAME_MAX_DEFAULT ((size_t)1024 * 1024)
 /* The largest maximum a configuration may set (length field is 32 bits). */
 #define FRAME_MAX_LIMIT ((size_t)UINT32_MAX)
+/*
+ * The largest reply body a glomail client accepts, and so the largest one
+ * glomaild sends: a long inbox list is cut to its newest entries that fit.
+ */
+#define FRAME_REPLY_MAX ((size_t)16 * 1024 * 1024)
 
 enum frame_result {
 	FRAME_MORE,    /* not a whole frame yet: wait for more input */

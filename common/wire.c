@@ -344,6 +344,26 @@ wire_read_msg(struct wire *w, size_t max, struct msg **msg_r,
 	return recv_frame(w->fd, w->ssl, max, msg_r, why_r);
 }
 
+ssize_t
+wire_read_some(struct wire *w, void *buf, size_t len)
+{
+	ssize_t n;
+
+	while ((n = read_some(w->fd, w->ssl, buf, len)) == -1 &&
+	    errno == EINTR)
+		;
+	return n;
+}
+
+int
+wire_shutdown_write(struct wire *w)
+{
+	if (w->ssl == NULL)
+		return shutdown(w->fd, SHUT_WR);
+	/* close_notify: the TLS way of saying "nothing more from me". */
+	return SSL_shutdown(w->ssl) >= 0 ? 0 : -1;
+}
+
 int
 wire_fd(const struct wire *w)
 {

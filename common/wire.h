@@ -6,6 +6,7 @@
 #define GLOMAIL_WIRE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -54,6 +55,13 @@ struct wire *wire_open(const char *host, const char *port,
 
 /* Write all of buf. 0 or -1. */
 int wire_write(struct wire *w, const void *buf, size_t len);
+
+/* Read what has arrived, at most len bytes: recv(2)'s contract. */
+ssize_t wire_read_some(struct wire *w, void *buf, size_t len);
+
+/* Send nothing more (shutdown(2), or close_notify under TLS); reading
+ * goes on. 0 or -1. */
+int wire_shutdown_write(struct wire *w);
 
 /* Read exactly one frame and parse it (as wire_recv). */
 int wire_read_msg(struct wire *w, size_t max, struct msg **msg_r,

@@ -3,21 +3,23 @@
  *
  * Hashing runs on the auth pool; the connection is held meanwhile, so its
  * next request waits for this reply while other clients are served. A login
- * for an account or from an address with recent failures first waits out
- * its penalty on a timer (penalty.c), held the same way.
+ * first takes its turn for the account (penalty.c): it waits for a check of
+ * that account already in progress, then out the account's penalty (or its
+ * address's, when that address is guessing across accounts) on a timer,
+ * held the same way.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "access.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
-#include "mailbox.h"
-#include "maildir.h"
-#include "message.h"
+#include "mail.h"
 #include "penalty.h"
 #include "pool.h"
 #include "rules.h"
@@ -26,12 +28,7 @@
 #include "users.h"
 
 #define LOGIN_FAILED "unknown user or wrong password"
-
-/* What a login's scan of the mailbox found, applied on the reactor. */
-struct scanned {
-	struct maildir_file file;
-	struct message_info info;
-};
+#define LOGIN_BUSY "too many login attempts, try again later"
 
 struct auth_job {
 	struct conn *conn;
@@ -41,68 +38,30 @@ struct auth_job {
 	char addr[64];            /* the client's address, for penalties */
 	char *password;
 	size_t password_len;
+	struct penalty_turn *turn; /* login: its reserved password check */
 	enum users_result result;
+	int known;                /* a denied login's account exists */
 	const char *step;
 	int error;
-	int scan;                 /* login: load the mailbox too */
-	struct mailbox *held;     /* the user's mailbox, from submission on, so
-				   deliveries meanwhile are indexed */
-	int scan_failed;
-	struct scanned *found;
-	size_t nfound;
 };
 
 static void
 auth_job_free(struct auth_job *j)
 {
-	size_t i;
-
-	mailbox_release(j->held);
+	/* Ended without a result: the next login for the account goes on. */
+	penalty_leave(j->turn, PENALTY_ABANDONED);
 	if (j->password != NULL) {
 		sodium_memzero(j->password, j->password_len);
 		free(j->password);
 	}
-	for (i = 0; i < j->nfound; i++)
-		message_info_clear(&j->found[i].info);
-	free(j->found);
 	free(j);
-}
-
-/* Read the headers of every message of the user's Maildir (worker thread). */
-static int
-scan_mailbox(struct auth_job *j)
-{
-	struct maildir_file *files = NULL;
-	char dir[4096], *buf;
-	size_t n = 0, i, len;
-
-	if (server_user_dir(j->srv, j->user, dir, sizeof(dir)) == -1 ||
-	    maildir_list(dir, &files, &n) == -1)
-		return -1;
-	if ((j->found = calloc(n ? n : 1, sizeof(*j->found))) == NULL) {
-		free(files);
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		struct scanned *s = &j->found[j->nfound];
-
-		s->file = files[i];
-		/* Headers are at the start; 64 KiB holds any sane set. */
-		if ((buf = maildir_read(dir, &s->file, 64 * 1024, &len)) == NULL)
-			continue; /* gone since the listing */
-		if (message_parse(buf, len, 0, &s->info) == 0)
-			j->nfound++;
-		free(buf);
-	}
-	free(files);
-	return 0;
 }
 
 static void
 auth_work(void *arg)
 {
 	struct auth_job *j = arg;
-	const char *data = j->srv->cfg->data_dir;
+	int data = server_data_fd(j->srv);
 
 	if (j->registering) {
 		j->result = users_create(data, j->user, j->password, &j->step);
@@ -110,32 +69,9 @@ auth_work(void *arg)
 		return;
 	}
 	j->result = users_verify(data, j->user, j->password);
-	if (j->result == USERS_OK && j->scan && scan_mailbox(j) == -1) {
-		j->scan_failed = 1;
-		j->error = errno;
-	}
-}
-
-/* Log the session in; the job's mailbox becomes the session's. */
-static int
-session_login(struct auth_job *j)
-{
-	struct session *s = conn_session(j->conn);
-	struct mailbox *mb = j->held;
-	size_t i;
-
-	if (!mailbox_loaded(mb)) {
-		for (i = 0; i < j->nfound; i++)
-			if (mailbox_add_scanned(mb, &j->found[i].file,
-			    &j->found[i].info) == -1)
-				return -1;
-		mailbox_set_loaded(mb);
-	}
-	memcpy(s->user, j->user, sizeof(s->user));
-	s->mailbox = mb;
-	j->held = NULL;
-	conn_set_authenticated(j->conn, 1);
-	return 0;
+	/* Failures on names that exist are kept apart from made-up ones. */
+	if (j->result == USERS_DENIED)
+		j->known = users_exists(data, j->user) == 1;
 }
 
 static void
@@ -145,34 +81,30 @@ auth_done(void *arg)
 	struct conn *c = j->conn;
 	const char *what = j->registering ? "register" : "login";
 
+	/* The check was made: it counts even if the client left meanwhile. */
+	if (j->result == USERS_DENIED)
+		log_write(LOG_LEVEL_WARN, conn_id(c),
+		    "login failed user=%s addr=%s", j->user, j->addr);
+	if (!j->registering) {
+		penalty_leave(j->turn, j->result == USERS_OK ?
+		    PENALTY_SUCCEEDED : j->result != USERS_DENIED ?
+		    PENALTY_ABANDONED : j->known ? PENALTY_FAILED :
+		    PENALTY_FAILED_UNKNOWN);
+		j->turn = NULL;
+	}
 	if (!conn_alive(c))
 		goto out;
 	switch (j->result) {
 	case USERS_OK:
-		if (j->scan_failed) {
-			log_write(LOG_LEVEL_ERROR, conn_id(c),
-			    "login user=%s: cannot read mailbox: %s", j->user,
-			    strerror(j->error));
-			conn_reply_error(c, "mailbox unavailable");
-			break;
-		}
-		if (session_login(j) == -1) {
-			conn_reply_error(c, "server error");
-			break;
-		}
-		if (!j->registering)
-			penalty_succeeded(j->srv->penalty, j->user, j->addr);
 		log_write(LOG_LEVEL_INFO, conn_id(c), "%s user=%s", what,
 		    j->user);
-		conn_reply(c, PROTO_OK, NULL);
+		/* The mailbox loads on the store pool; its reply follows. */
+		mail_login(c, j->user);
 		break;
 	case USERS_TAKEN:
 		conn_reply_error(c, "user name is taken");
 		break;
 	case USERS_DENIED:
-		penalty_failed(j->srv->penalty, j->user, j->addr);
-		log_write(LOG_LEVEL_INFO, conn_id(c), "login failed user=%s",
-		    j->user);
 		conn_reply_error(c, LOGIN_FAILED);
 		break;
 	case USERS_FAILED:
@@ -203,11 +135,28 @@ auth_submit(void *arg)
 		auth_job_free(j);
 		return;
 	}
-	if (pool_submit(j->srv->auth_pool, auth_work, auth_done, j) == -1) {
-		conn_reply_error(c, "server busy, try again later");
-		conn_release(c);
+	if (penalty_refused(j->turn)) {
+		log_write(LOG_LEVEL_WARN, conn_id(c),
+		    "login refused user=%s addr=%s: too many attempts waiting",
+		    j->user, j->addr);
 		auth_job_free(j);
+		conn_release_error(c, LOGIN_BUSY);
+		return;
 	}
+	if (pool_submit(server_auth_pool(j->srv), auth_work, auth_done,
+	    j) == -1) {
+		auth_job_free(j);
+		conn_release_error(c, "server busy, try again later");
+	}
+}
+
+/* A login whose client left needs no penalty served: it is dropped. */
+static int
+auth_wanted(void *arg)
+{
+	struct auth_job *j = arg;
+
+	return conn_alive(j->conn);
 }
 
 static void
@@ -218,10 +167,24 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 	struct auth_job *j;
 	const char *why;
 	char user[RULES_USERNAME_MAX + 1];
-	unsigned delay;
+	int now;
 
+	/* Where passwords may travel, and who may make accounts, first. */
+	if (access_password(server_cfg(srv), conn_tls(c), conn_sockaddr(c),
+	    &why) == -1 || (registering && access_register(server_cfg(srv),
+	    conn_sockaddr(c), &why) == -1)) {
+		log_write(LOG_LEVEL_WARN, conn_id(c), "%s refused addr=%s: %s",
+		    registering ? "register" : "login", conn_addr(c), why);
+		conn_reply_error(c, why);
+		return;
+	}
 	if (rules_username(cred->username, user, &why) == -1) {
-		/* A login never says which half was wrong. */
+		/* A login never says which half was wrong. The name is the
+		 * peer's bytes: it stays out of the log. */
+		if (!registering)
+			log_write(LOG_LEVEL_WARN, conn_id(c),
+			    "login failed user=(invalid) addr=%s",
+			    conn_addr(c));
 		conn_reply_error(c, registering ? why : LOGIN_FAILED);
 		return;
 	}
@@ -230,6 +193,8 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 		return;
 	}
 	if (!registering && strlen(cred->password) > RULES_PASSWORD_MAX) {
+		log_write(LOG_LEVEL_WARN, conn_id(c),
+		    "login failed user=%s addr=%s", user, conn_addr(c));
 		conn_reply_error(c, LOGIN_FAILED);
 		return;
 	}
@@ -245,22 +210,25 @@ auth_start(struct conn *c, const struct msg_credentials *cred,
 	j->registering = registering;
 	memcpy(j->user, user, sizeof(user));
 	snprintf(j->addr, sizeof(j->addr), "%s", conn_addr(c));
-	if ((j->held = mailbox_acquire(srv->mailboxes, user)) == NULL) {
+	/*
+	 * The check is reserved here, on the reactor, before any hashing, so
+	 * parallel logins for one account wait for each other's results.
+	 */
+	now = registering ? 1 : penalty_enter(server_penalty(srv), user, j->addr,
+	    conn_id(c), auth_submit, auth_wanted, j, &j->turn);
+	if (now == -1) {
+		int busy = errno == EBUSY;
+
+		log_write(LOG_LEVEL_WARN, conn_id(c),
+		    "login refused user=%s addr=%s: %s", user, j->addr,
+		    busy ? "too many attempts waiting" : "out of memory");
 		auth_job_free(j);
-		conn_reply_error(c, "server error");
+		conn_reply_error(c, busy ? LOGIN_BUSY : "server error");
 		return;
 	}
-	/* A new account's mailbox is empty; a login loads it unless loaded. */
-	j->scan = !registering && !mailbox_loaded(j->held);
 	conn_hold(c);
-	delay = registering ? 0 : penalty_delay(srv->penalty, user, j->addr);
-	if (delay > 0) {
-		log_write(LOG_LEVEL_INFO, conn_id(c),
-		    "login user=%s delayed ms=%u after failures", user, delay);
-		if (penalty_defer(srv->penalty, delay, auth_submit, j) == 0)
-			return;
-	}
-	auth_submit(j);
+	if (now == 1)
+		auth_submit(j);
 }
 
 void
@@ -282,8 +250,7 @@ h_auth_logout(struct conn *c, const union msg_args *args)
 	(void)args;
 	log_write(LOG_LEVEL_INFO, conn_id(c), "logout user=%s",
 	    conn_session(c)->user);
-	session_logout(conn_session(c));
-	conn_set_authenticated(c, 0);
+	conn_logout(c);
 }
 
 /* No reply: the server closes once earlier replies are written. */

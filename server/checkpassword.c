@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +87,7 @@ main(int argc, char **argv)
 	struct stat st;
 	ssize_t len;
 	size_t nlen;
-	int lookup;
+	int lookup, datafd;
 
 	if (argc < 3) {
 		fprintf(stderr,
@@ -124,7 +125,9 @@ main(int argc, char **argv)
 		    " (run it as the store's owner)" : "");
 		return CP_TEMPFAIL;
 	}
-	if (realpath(argv[1], data) == NULL) {
+	/* Every access below is relative to the store, as in glomaild. */
+	if (realpath(argv[1], data) == NULL || (datafd = open(data, O_RDONLY |
+	    O_DIRECTORY | O_CLOEXEC)) == -1) {
 		fprintf(stderr, "glomail-checkpassword: %s: %s\n", argv[1],
 		    strerror(errno));
 		return CP_TEMPFAIL;
@@ -139,7 +142,7 @@ main(int argc, char **argv)
 		return lookup ? CP_UNKNOWN : CP_DENIED;
 	}
 	if (lookup) {
-		if (!users_exists(data, user))
+		if (!users_exists(datafd, user))
 			return CP_UNKNOWN;
 		put("AUTHORIZED", "2");
 	} else {
@@ -147,24 +150,31 @@ main(int argc, char **argv)
 		 * An unknown account costs one hash, as a known one does:
 		 * users_init hashes once, users_verify once more.
 		 */
-		if (!users_exists(data, user)) {
+		if (!users_exists(datafd, user)) {
 			if (users_init() != 0)
 				return CP_TEMPFAIL;
 			sodium_memzero(input, sizeof(input));
 			return CP_DENIED;
 		}
-		if (users_verify(data, user, password) != USERS_OK) {
+		if (users_verify(datafd, user, password) != USERS_OK) {
 			sodium_memzero(input, sizeof(input));
 			return CP_DENIED;
 		}
 		sodium_memzero(input, sizeof(input));
 	}
 	snprintf(home, sizeof(home), "%s/%s", data, user);
-	if (stat(home, &st) == -1) {
+	/* The account, not a link to elsewhere (glomaild follows none). */
+	if (fstatat(datafd, user, &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		fprintf(stderr, "glomail-checkpassword: %s: %s\n", home,
 		    strerror(errno));
 		return CP_TEMPFAIL;
 	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "glomail-checkpassword: %s: not a directory\n",
+		    home);
+		return CP_TEMPFAIL;
+	}
+	close(datafd);
 	put("USER", user);
 	put("HOME", home);
 	snprintf(num, sizeof(num), "%lu", (unsigned long)st.st_uid);

@@ -144,12 +144,13 @@ static const struct config_key config_table[] = {
 	    "largest request accepted"),
 	ROW_SIZE("max-output", max_output, 4096, (unsigned long long)1 << 40,
 	    "4M", RELOAD,
-	    "replies queued for one client before it is paused"),
-	ROW_SIZE_FN("max-memory", max_memory, 4096,
+	    "replies queued for one client; a reply that would exceed it is "
+	    "refused"),
+	ROW_SIZE_FN("max-memory", max_memory, 1024 * 1024,
 	    (unsigned long long)1 << 48,
 	    "a quarter of physical memory, at least 64M", default_max_memory,
-	    RELOAD, "the sum of bytes all connections may hold, in and out; "
-	    "past it new work is refused"),
+	    RELOAD, "input and output all connections may hold together; "
+	    "past it large requests and replies are refused"),
 	ROW_UINT("max-connections", max_connections, "N", 1, 1000000, "16384",
 	    RELOAD, "simultaneous connections"),
 	ROW_SECONDS("timeout-login", timeout_login, 1, 86400, "60", RELOAD,
@@ -157,9 +158,9 @@ static const struct config_key config_table[] = {
 	ROW_SECONDS("timeout-idle", timeout_idle, 1, 86400, "900", RELOAD,
 	    "how long a logged-in connection may stay silent"),
 	ROW_MILLIS("login-penalty", login_penalty, 0, 60000, "2000", RESTART,
-	    "how long the next login for an account or from an address "
-	    "waits after one failure, doubling per failure; 0 turns "
-	    "throttling off"),
+	    "how long the next login for an account (or from an address "
+	    "guessing across accounts) waits after one failure, doubling "
+	    "per failure; 0 turns throttling off"),
 	ROW_MILLIS("login-penalty-max", login_penalty_max, 0, 3600000, "15000",
 	    RESTART, "longest such wait"),
 	ROW_UINT("auth-workers", auth_workers, "N", 1, 64, "2", RESTART,

@@ -30,7 +30,7 @@ dispatch_frame(struct conn *c, const void *body, size_t len)
 	struct msg *m = NULL;
 	const char *why;
 	long long header;
-	int logged_in = s->user[0] != '\0';
+	int logged_in = session_logged_in(s);
 
 	if (msg_parse(body, len, &m, &why) == -1) {
 		log_write(LOG_LEVEL_INFO, conn_id(c),

@@ -2,16 +2,23 @@
  * mail.c - handlers for EMAIL_SENDING, INBOX_READING_REQUEST,
  * INBOX_READING_CHOICE and STATS_REQUEST.
  *
- * Lists and stats answer from the in-memory mailbox index. Delivery and
- * reading touch the disk, so they run on the store pool; a delivery is
- * acknowledged only after maildir_deliver has made it durable.
+ * Lists and stats answer from the in-memory mailbox index, once it is known
+ * to match the Maildir (another program may have changed it): when
+ * mailbox_stale() says so, the request waits for a scan on the store pool.
+ * Delivery and reading touch the disk, so they run on the store pool too;
+ * a delivery is acknowledged only after maildir_deliver has made it durable.
+ * The encoded list and stats replies are kept beside the mailbox until its
+ * generation changes.
  */
+#include <sys/queue.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -19,9 +26,11 @@
 #include "dispatch.h"
 #include "frame.h"
 #include "log.h"
+#include "mail.h"
 #include "mailbox.h"
 #include "maildir.h"
 #include "message.h"
+#include "msg.h"
 #include "pool.h"
 #include "rules.h"
 #include "server.h"
@@ -34,7 +43,9 @@ struct send_job {
 	char rcpt[RULES_USERNAME_MAX + 1];
 	char *data;                 /* the RFC 5322 file */
 	size_t len;
-	struct message_info info;   /* for the recipient's index */
+	struct message_info info;   /* for the log */
+	struct message_info index;  /* the file parsed back, as a scan would */
+	int indexable;
 	struct maildir_file file;   /* where it landed */
 	int lost;                   /* no such account: kept in LOST */
 	int failed;
@@ -46,6 +57,7 @@ static void
 send_job_free(struct send_job *j)
 {
 	message_info_clear(&j->info);
+	message_info_clear(&j->index);
 	free(j->data);
 	free(j);
 }
@@ -54,19 +66,31 @@ static void
 send_work(void *arg)
 {
 	struct send_job *j = arg;
-	char dir[4096];
+	int data = server_data_fd(j->srv), md;
 
-	j->lost = !users_exists(j->srv->cfg->data_dir, j->rcpt);
-	if (server_user_dir(j->srv, j->lost ? RULES_LOST_DIR : j->rcpt, dir,
-	    sizeof(dir)) == -1 ||
-	    maildir_deliver(dir, j->data, j->len, j->file.name, &j->step) == -1) {
+	j->lost = !users_exists(data, j->rcpt);
+	if ((md = maildir_open(data, j->lost ? RULES_LOST_DIR : j->rcpt)) ==
+	    -1) {
+		j->step = "open";
 		j->failed = 1;
 		j->error = errno;
 		return;
 	}
+	if (maildir_deliver(md, j->data, j->len, j->file.name, &j->step) ==
+	    -1) {
+		j->failed = 1;
+		j->error = errno;
+		close(md);
+		return;
+	}
+	close(md);
 	j->file.in_cur = 0;
 	j->file.size = (off_t)j->len;
 	maildir_order(j->file.name, j->file.order);
+	/* Index what a scan after a restart will read, not what was asked:
+	 * the list must not change across a restart. Without memory for it,
+	 * the next scan indexes the file. */
+	j->indexable = message_parse(j->data, j->len, 0, &j->index) == 0;
 }
 
 static void
@@ -83,7 +107,7 @@ send_done(void *arg)
 		conn_reply_error(c, "message could not be stored");
 		goto out;
 	}
-	j->srv->delivered++;
+	server_count_delivery(j->srv);
 	if (j->lost) {
 		log_write(LOG_LEVEL_INFO, conn_id(c),
 		    "undeliverable to=%s kept in LOST file=%s", j->rcpt,
@@ -93,8 +117,9 @@ send_done(void *arg)
 		goto out;
 	}
 	/* The recipient's index, if loaded, learns of it without a rescan. */
-	if ((mb = mailbox_find(j->srv->mailboxes, j->rcpt)) != NULL &&
-	    mailbox_add(mb, &j->file, &j->info) == -1)
+	if (j->indexable &&
+	    (mb = mailbox_find(server_mailboxes(j->srv), j->rcpt)) != NULL &&
+	    mailbox_add(mb, &j->file, &j->index) == -1)
 		log_error("cannot index a delivery to %s", j->rcpt);
 	log_write(LOG_LEVEL_INFO, conn_id(c), "delivered from=%s to=%s size=%zu",
 	    j->info.from, j->rcpt, j->len);
@@ -110,7 +135,7 @@ h_email_send(struct conn *c, const union msg_args *args)
 	const struct msg_email *e = &args->email;
 	struct server *srv = conn_server(c);
 	const struct session *s = conn_session(c);
-	const char *domain = srv->cfg->domain, *why;
+	const char *domain = server_cfg(srv)->domain, *why;
 	char rcpt[RULES_USERNAME_MAX + 1], date[RULES_DATE_LEN];
 	char *from = NULL, *to = NULL, *msgid = NULL;
 	unsigned char rnd[8];
@@ -129,6 +154,11 @@ h_email_send(struct conn *c, const union msg_args *args)
 	}
 	if (rules_subject(e->subject, &why) == -1) {
 		conn_reply_error(c, why);
+		goto out;
+	}
+	if (rules_header_safe(e->subject) == -1) {
+		conn_reply_error(c, "subject may not contain line breaks or "
+		    "control characters");
 		goto out;
 	}
 	switch (rules_address(e->destination, domain, rcpt, &why)) {
@@ -168,9 +198,11 @@ h_email_send(struct conn *c, const union msg_args *args)
 	if (j->data == NULL || j->info.subject == NULL || j->info.date == NULL)
 		goto fail;
 	conn_hold(c);
-	if (pool_submit(srv->store_pool, send_work, send_done, j) == -1) {
-		conn_release(c);
-		conn_reply_error(c, "server busy, try again later");
+	if (pool_submit(server_store_pool(srv), send_work, send_done,
+	    j) == -1) {
+		send_job_free(j);
+		conn_release_error(c, "server busy, try again later");
+		j = NULL;
 		goto out;
 	}
 	j = NULL;
@@ -186,36 +218,449 @@ out:
 	free(msgid);
 }
 
-void
-h_inbox_list(struct conn *c, const union msg_args *args)
-{
-	struct session *s = conn_session(c);
-	const unsigned char *frame;
-	struct mailbox_view *v;
-	size_t len;
+/*
+ * Requests waiting for a scan. A request arriving while a scan runs cannot
+ * count on that scan (it may have listed the directories before the change
+ * the client saw): it waits for the next one, which starts when the running
+ * one ends and serves every request that queued meanwhile.
+ */
+typedef void (*mail_fn)(struct conn *c, struct mailbox *mb, const char *err,
+    long long arg);
 
-	(void)args;
-	/* The list the client sees is the one its choices refer to. */
-	if ((v = mailbox_view(s->mailbox)) == NULL ||
-	    (frame = mailbox_list_frame(s->mailbox, FRAME_MAX_LIMIT,
-	    &len)) == NULL) {
-		mailbox_view_release(v);
+struct mail_wait {
+	TAILQ_ENTRY(mail_wait) link;
+	struct conn *conn;           /* held */
+	struct mailbox *mb;          /* held */
+	mail_fn fn;
+	long long arg;
+};
+TAILQ_HEAD(mail_waits, mail_wait);
+
+/* What the handlers keep beside one mailbox (its context). */
+struct mail_box {
+	uint64_t list_gen;           /* generation list_frame was built at */
+	size_t list_max;             /* and the bound it was cut to */
+	unsigned char *list_frame;
+	size_t list_len;
+	struct mailbox_view *list_view; /* the entries list_frame numbers */
+	uint64_t stats_gen;
+	unsigned char *stats_frame;
+	size_t stats_len;
+	int md;                      /* the Maildir, opened once; -1: not yet */
+	int scanning;
+	int rescan;                  /* scan again after the running one */
+	struct mail_waits covered;   /* served by the running scan */
+	struct mail_waits next;      /* waiting for the next one */
+};
+
+struct sync_job {
+	struct server *srv;
+	struct mailbox *mb;          /* held */
+	struct mailbox_scan *scan;
+	int md;                      /* the context's, kept open by mb */
+	int failed;
+	int error;
+};
+
+static void
+mail_box_free(void *arg)
+{
+	struct mail_box *ctx = arg;
+
+	free(ctx->list_frame);
+	mailbox_view_release(ctx->list_view);
+	free(ctx->stats_frame);
+	if (ctx->md != -1)
+		close(ctx->md);
+	free(ctx);
+}
+
+static struct mail_box *
+mail_box(struct mailbox *mb)
+{
+	struct mail_box *ctx = mailbox_context(mb);
+
+	if (ctx == NULL && (ctx = calloc(1, sizeof(*ctx))) != NULL) {
+		ctx->md = -1;
+		TAILQ_INIT(&ctx->covered);
+		TAILQ_INIT(&ctx->next);
+		mailbox_set_context(mb, ctx, mail_box_free);
+	}
+	return ctx;
+}
+
+/* Another reference to a mailbox already held. */
+static struct mailbox *
+mailbox_hold(struct server *srv, struct mailbox *mb)
+{
+	return mailbox_acquire(server_mailboxes(srv), mailbox_user(mb));
+}
+
+/*
+ * The mailbox's Maildir, opened relative to the data directory once (never
+ * through a link) and kept with the context: the checks before each request
+ * and the scans work from it. -1 with errno when it cannot be opened.
+ */
+static int
+box_fd(struct server *srv, struct mailbox *mb, struct mail_box *ctx)
+{
+	if (ctx->md == -1)
+		ctx->md = maildir_open(server_data_fd(srv), mailbox_user(mb));
+	return ctx->md;
+}
+
+/* Run a waiter's continuation: reply, then release the connection. */
+static void
+wait_finish(struct mail_wait *w, const char *err)
+{
+	if (conn_alive(w->conn))
+		w->fn(w->conn, w->mb, err, w->arg);
+	conn_release(w->conn);
+	mailbox_release(w->mb);
+	free(w);
+}
+
+static void sync_start(struct server *srv, struct mailbox *mb,
+    struct mail_box *ctx);
+
+static void
+sync_work(void *arg)
+{
+	struct sync_job *j = arg;
+
+	if (mailbox_scan_run(j->scan, j->md) == -1) {
+		j->failed = 1;
+		j->error = errno;
+	}
+}
+
+static void
+sync_done(void *arg)
+{
+	struct sync_job *j = arg;
+	struct mail_box *ctx = mailbox_context(j->mb);
+	struct mail_waits done;
+	struct mail_wait *w;
+	const char *err = NULL;
+
+	if (j->failed) {
+		log_error("cannot scan the mailbox of %s: %s",
+		    mailbox_user(j->mb), strerror(j->error));
+		err = "mailbox unavailable";
+	} else if (mailbox_scan_apply(j->mb, j->scan) == -1) {
+		log_error("cannot index the mailbox of %s: out of memory",
+		    mailbox_user(j->mb));
+		err = "server error";
+	}
+	mailbox_scan_free(j->scan);
+	TAILQ_INIT(&done);
+	TAILQ_CONCAT(&done, &ctx->covered, link);
+	ctx->scanning = 0;
+	if (!TAILQ_EMPTY(&ctx->next) || ctx->rescan) {
+		ctx->rescan = 0;
+		sync_start(j->srv, j->mb, ctx);
+	}
+	while ((w = TAILQ_FIRST(&done)) != NULL) {
+		TAILQ_REMOVE(&done, w, link);
+		wait_finish(w, err);
+	}
+	mailbox_release(j->mb);
+	free(j);
+}
+
+/* Scan for every request waiting in ctx->next. */
+static void
+sync_start(struct server *srv, struct mailbox *mb, struct mail_box *ctx)
+{
+	struct sync_job *j;
+	struct mail_wait *w;
+	const char *err = "server error";
+
+	TAILQ_CONCAT(&ctx->covered, &ctx->next, link);
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		goto fail;
+	j->srv = srv;
+	if ((j->md = box_fd(srv, mb, ctx)) == -1) {
+		log_error("cannot open the mailbox of %s: %s",
+		    mailbox_user(mb), strerror(errno));
+		err = "mailbox unavailable";
+		goto fail;
+	}
+	if ((j->scan = mailbox_scan_begin(mb)) == NULL)
+		goto fail;
+	if ((j->mb = mailbox_hold(srv, mb)) == NULL)
+		goto fail;
+	if (pool_submit(server_store_pool(srv), sync_work, sync_done,
+	    j) == -1) {
+		mailbox_release(j->mb);
+		err = "server busy, try again later";
+		goto fail;
+	}
+	ctx->scanning = 1;
+	return;
+fail:
+	if (j != NULL)
+		mailbox_scan_free(j->scan);
+	free(j);
+	mailbox_distrust(mb);
+	while ((w = TAILQ_FIRST(&ctx->covered)) != NULL) {
+		TAILQ_REMOVE(&ctx->covered, w, link);
+		wait_finish(w, err);
+	}
+}
+
+/*
+ * Call fn once the index of mb reflects the Maildir as it was when this
+ * request arrived: now if it does, else after a scan.
+ */
+static void
+mail_sync(struct conn *c, struct mailbox *mb, mail_fn fn, long long arg)
+{
+	struct server *srv = conn_server(c);
+	struct mail_box *ctx = mail_box(mb);
+	struct mail_wait *w;
+	int md;
+
+	if (ctx == NULL) {
+		fn(c, mb, "server error", arg);
+		return;
+	}
+	if ((md = box_fd(srv, mb, ctx)) == -1) {
+		log_write(LOG_LEVEL_ERROR, conn_id(c), "user=%s: cannot open "
+		    "the mailbox: %s", mailbox_user(mb), strerror(errno));
+		fn(c, mb, "mailbox unavailable", arg);
+		return;
+	}
+	if (!mailbox_stale(mb, md)) {
+		fn(c, mb, NULL, arg);
+		return;
+	}
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (w->mb = mailbox_hold(srv, mb)) == NULL) {
+		free(w);
+		fn(c, mb, "server error", arg);
+		return;
+	}
+	w->conn = c;
+	w->fn = fn;
+	w->arg = arg;
+	conn_hold(c);
+	TAILQ_INSERT_TAIL(&ctx->next, w, link);
+	if (!ctx->scanning)
+		sync_start(srv, mb, ctx);
+}
+
+/* Check the index against the Maildir in the background. */
+static void
+mail_verify(struct server *srv, struct mailbox *mb)
+{
+	struct mail_box *ctx = mail_box(mb);
+
+	if (ctx == NULL)
+		mailbox_distrust(mb);
+	else if (ctx->scanning)
+		ctx->rescan = 1;
+	else
+		sync_start(srv, mb, ctx);
+}
+
+static void
+login_ready(struct conn *c, struct mailbox *mb, const char *err,
+    long long arg)
+{
+	struct mailbox *held;
+
+	(void)arg;
+	if (err != NULL) {
+		log_write(LOG_LEVEL_ERROR, conn_id(c),
+		    "login user=%s: mailbox not loaded", mailbox_user(mb));
+		conn_reply_error(c, err);
+		return;
+	}
+	if ((held = mailbox_hold(conn_server(c), mb)) == NULL) {
 		conn_reply_error(c, "server error");
 		return;
 	}
+	conn_login(c, mailbox_user(mb), held);
+	conn_reply(c, PROTO_OK, NULL);
+}
+
+void
+mail_login(struct conn *c, const char *user)
+{
+	struct mailbox *mb;
+
+	if ((mb = mailbox_acquire(server_mailboxes(conn_server(c)), user)) ==
+	    NULL) {
+		conn_reply_error(c, "server error");
+		return;
+	}
+	mail_sync(c, mb, login_ready, 0);
+	mailbox_release(mb);
+}
+
+/* {"email_list": [...]} of the first n entries of v; NULL: no memory. */
+static json_t *
+list_payload(const struct mailbox_view *v, size_t n)
+{
+	json_t *list;
+	char *line;
+	size_t i;
+
+	if ((list = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (asprintf(&line, "#%zu %s", i + 1, v->entry[i]->line) < 0)
+			goto fail;
+		if (json_array_append_new(list, json_string(line)) == -1) {
+			free(line);
+			goto fail;
+		}
+		free(line);
+	}
+	return json_pack("{s:o}", "email_list", list);
+fail:
+	json_decref(list);
+	return NULL;
+}
+
+static int
+list_encode(const struct mailbox_view *v, size_t n, size_t max,
+    unsigned char **frame_r, size_t *len_r)
+{
+	json_t *payload = list_payload(v, n);
+
+	return payload != NULL ? msg_encode(PROTO_OK, payload,
+	    max - FRAME_HEADER_LEN, frame_r, len_r) : -1;
+}
+
+/*
+ * The largest list reply: what a client accepts, and what one client may
+ * have queued (a larger reply would be refused whole by max-output).
+ */
+static size_t
+list_max(const struct server *srv)
+{
+	size_t out = server_cfg(srv)->max_output;
+
+	return out < FRAME_REPLY_MAX ? out : FRAME_REPLY_MAX;
+}
+
+/*
+ * How many of the newest entries of v fit in a reply a client accepts: the
+ * empty list's body, plus each entry's JSON string and its ", ".
+ */
+static int
+list_fit(const struct mailbox_view *v, size_t max, size_t *n_r)
+{
+	unsigned char *frame;
+	size_t len, total, n;
+	json_t *str;
+	char *line;
+
+	if (list_encode(v, 0, max, &frame, &len) == -1)
+		return -1;
+	free(frame);
+	total = len;
+	for (n = 0; n < v->n; n++) {
+		if (asprintf(&line, "#%zu %s", n + 1, v->entry[n]->line) < 0)
+			return -1;
+		str = json_string(line);
+		free(line);
+		if (str == NULL)
+			return -1;
+		total += json_dumpb(str, NULL, 0, JSON_ENSURE_ASCII |
+		    JSON_ENCODE_ANY) + (n > 0 ? 2 : 0);
+		json_decref(str);
+		if (total > max)
+			break;
+	}
+	*n_r = n;
+	return 0;
+}
+
+/* The list reply at mb's generation, cut to what a client accepts. */
+static int
+list_build(struct mail_box *ctx, struct mailbox *mb, size_t max)
+{
+	struct mailbox_view *v, *shown;
+	unsigned char *frame;
+	size_t len, n;
+
+	if ((v = mailbox_view(mb)) == NULL)
+		return -1;
+	shown = v;
+	if (list_encode(v, v->n, max, &frame, &len) == -1) {
+		/* Too long (or no memory): the newest entries that fit. */
+		if (list_fit(v, max, &n) == -1 || n == v->n ||
+		    (shown = mailbox_view_head(v, n)) == NULL) {
+			mailbox_view_release(v);
+			return -1;
+		}
+		mailbox_view_release(v);
+		if (list_encode(shown, n, max, &frame, &len) == -1) {
+			mailbox_view_release(shown);
+			return -1;
+		}
+		log_info("list of %s cut to its %zu newest messages of %zu",
+		    mailbox_user(mb), n, mailbox_count(mb));
+	}
+	free(ctx->list_frame);
+	mailbox_view_release(ctx->list_view);
+	ctx->list_frame = frame;
+	ctx->list_len = len;
+	ctx->list_view = shown;
+	ctx->list_gen = mailbox_generation(mb);
+	ctx->list_max = max;
+	return 0;
+}
+
+static void
+list_ready(struct conn *c, struct mailbox *mb, const char *err,
+    long long arg)
+{
+	struct mail_box *ctx = mail_box(mb);
+	size_t max = list_max(conn_server(c));
+	struct session *s;
+
+	(void)arg;
+	if (err != NULL) {
+		conn_reply_error(c, err);
+		return;
+	}
+	/* Lists are asked far more often than mail arrives: reuse the bytes. */
+	if (ctx == NULL || ((ctx->list_gen != mailbox_generation(mb) ||
+	    ctx->list_max != max || ctx->list_frame == NULL) &&
+	    list_build(ctx, mb, max) == -1)) {
+		conn_reply_error(c, "server error");
+		return;
+	}
+	/* The list the client sees is the one its choices refer to. */
+	s = conn_session(c);
 	mailbox_view_release(s->view);
-	s->view = v;
-	conn_send_frame(c, frame, len);
+	s->view = ctx->list_view;
+	s->view->refs++;
+	conn_send_frame(c, ctx->list_frame, ctx->list_len);
+}
+
+void
+h_inbox_list(struct conn *c, const union msg_args *args)
+{
+	(void)args;
+	mail_sync(c, conn_session(c)->mailbox, list_ready, 0);
 }
 
 struct read_job {
 	struct conn *conn;
-	struct mailbox *mb;          /* held: keeps the entry alive */
-	struct mailbox_entry *entry;
-	char dir[4096];
+	struct mailbox *mb;          /* held */
+	struct mailbox_entry *entry; /* held */
+	int md;                      /* the mailbox context's, kept by mb */
 	struct maildir_file file;    /* where it was, then where it is */
 	struct message_info info;
+	struct mailbox_stamp before, after; /* around marking it seen */
+	int moved;
 	int failed;
+	int too_big;
 	int error;
 };
 
@@ -223,13 +668,20 @@ static void
 read_work(void *arg)
 {
 	struct read_job *j = arg;
-	char *buf;
+	char *buf, name[MAILDIR_NAME_MAX];
 	size_t len;
 	int rc;
 
-	if ((buf = maildir_read(j->dir, &j->file, 0, &len)) == NULL) {
+	/* A reply holds the body at least: a larger file cannot be sent. */
+	if ((buf = maildir_read(j->md, &j->file, FRAME_REPLY_MAX + 1,
+	    &len)) == NULL) {
 		j->failed = 1;
 		j->error = errno;
+		return;
+	}
+	if (len > FRAME_REPLY_MAX) {
+		free(buf);
+		j->too_big = 1;
 		return;
 	}
 	rc = message_parse(buf, len, 1, &j->info);
@@ -239,10 +691,17 @@ read_work(void *arg)
 		j->error = ENOMEM;
 		return;
 	}
-	/* Seen, as a Maildir reader expects; a failure here loses nothing. */
-	if (maildir_mark_seen(j->dir, &j->file) == -1)
-		log_warn("cannot mark %s seen in %s: %s", j->file.name, j->dir,
-		    strerror(errno));
+	/* Seen, as a Maildir reader expects; a failure here loses nothing.
+	 * The looks around it let the index know the change is ours. */
+	if (mailbox_stamp_take(j->md, &j->before) == -1)
+		j->before.valid = 0;
+	snprintf(name, sizeof(name), "%s", j->file.name);
+	if (maildir_mark_seen(j->md, &j->file) == -1)
+		log_warn("cannot mark %s seen for user=%s: %s", j->file.name,
+		    mailbox_user(j->mb), strerror(errno));
+	if ((j->moved = strcmp(name, j->file.name) != 0) &&
+	    mailbox_stamp_take(j->md, &j->after) == -1)
+		j->after.valid = 0;
 }
 
 static void
@@ -251,77 +710,140 @@ read_done(void *arg)
 	struct read_job *j = arg;
 	struct conn *c = j->conn;
 	struct msg_email e;
+	unsigned char *frame;
+	size_t len;
 
-	mailbox_update_file(j->entry, &j->file);
-	if (j->failed) {
-		log_write(LOG_LEVEL_ERROR, conn_id(c), "read %s/%s: %s", j->dir,
-		    j->file.name, strerror(j->error));
+	if (j->failed && j->error == ENOENT) {
+		/* Removed by another program: the index forgets it too. */
+		log_write(LOG_LEVEL_INFO, conn_id(c), "read user=%s file=%s: "
+		    "gone", mailbox_user(j->mb), j->file.name);
+		mailbox_remove(j->mb, j->entry);
+		conn_reply_error(c, "message no longer exists");
+	} else if (j->failed) {
+		log_write(LOG_LEVEL_ERROR, conn_id(c), "read user=%s file=%s: "
+		    "%s", mailbox_user(j->mb), j->file.name,
+		    strerror(j->error));
 		conn_reply_error(c, "message could not be read");
 	} else {
+		mailbox_update_file(j->mb, j->entry, &j->file);
+		if (j->moved && mailbox_own_change(j->mb, &j->before, &j->after))
+			mail_verify(conn_server(c), j->mb);
 		e.sender = j->info.from;
 		e.destination = j->info.to;
 		e.subject = j->info.subject;
 		e.date = j->info.date;
 		e.content = j->info.body;
-		conn_reply(c, PROTO_OK, msg_email_new(&e));
+		if (j->too_big || msg_encode(PROTO_OK, msg_email_new(&e),
+		    FRAME_REPLY_MAX, &frame, &len) == -1) {
+			log_write(LOG_LEVEL_ERROR, conn_id(c), "read user=%s "
+			    "file=%s: too large for a reply",
+			    mailbox_user(j->mb), j->file.name);
+			conn_reply_error(c, "message too large to be read");
+		} else {
+			conn_send_frame(c, frame, len);
+			free(frame);
+		}
 	}
 	conn_release(c);
+	mailbox_entry_release(j->entry);
 	mailbox_release(j->mb);
 	message_info_clear(&j->info);
 	free(j);
 }
 
-void
-h_inbox_read(struct conn *c, const union msg_args *args)
+static void
+read_ready(struct conn *c, struct mailbox *mb, const char *err, long long n)
 {
-	struct server *srv = conn_server(c);
-	struct session *s = conn_session(c);
+	struct server *srv;
+	struct session *s;
+	struct mailbox_view *v;
 	struct read_job *j;
-	long long n = args->choice;
 
-	/* A read before any list numbers the mailbox as a list would. */
-	if (s->view == NULL && (s->view = mailbox_view(s->mailbox)) == NULL) {
+	if (err != NULL) {
+		conn_reply_error(c, err);
+		return;
+	}
+	srv = conn_server(c);
+	s = conn_session(c);
+	/* After a list, the numbers are that list's; before any, the
+	 * mailbox's order now. */
+	if ((v = s->view) != NULL)
+		v->refs++;
+	else if ((v = mailbox_view(mb)) == NULL) {
 		conn_reply_error(c, "server error");
 		return;
 	}
-	if (n < 1 || (unsigned long long)n > s->view->n) {
+	if (n < 1 || (unsigned long long)n > v->n) {
+		mailbox_view_release(v);
 		conn_reply_error(c, "choice out of range");
 		return;
 	}
-	if ((j = calloc(1, sizeof(*j))) == NULL) {
+	if (v->entry[n - 1]->gone) {
+		mailbox_view_release(v);
+		conn_reply_error(c, "message no longer exists");
+		return;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->md = box_fd(srv, mb, mail_box(mb))) == -1 ||
+	    (j->mb = mailbox_hold(srv, mb)) == NULL) {
+		free(j);
+		mailbox_view_release(v);
 		conn_reply_error(c, "server error");
 		return;
 	}
 	j->conn = c;
-	j->entry = s->view->entry[n - 1];
+	j->entry = v->entry[n - 1];
+	mailbox_entry_hold(j->entry);
+	mailbox_view_release(v);
 	j->file = j->entry->file;
-	if (server_user_dir(srv, s->user, j->dir, sizeof(j->dir)) == -1) {
+	conn_hold(c);
+	if (pool_submit(server_store_pool(srv), read_work, read_done,
+	    j) == -1) {
+		mailbox_entry_release(j->entry);
+		mailbox_release(j->mb);
 		free(j);
+		conn_release_error(c, "server busy, try again later");
+	}
+}
+
+void
+h_inbox_read(struct conn *c, const union msg_args *args)
+{
+	mail_sync(c, conn_session(c)->mailbox, read_ready, args->choice);
+}
+
+static void
+stats_ready(struct conn *c, struct mailbox *mb, const char *err,
+    long long arg)
+{
+	struct mail_box *ctx = mail_box(mb);
+	json_t *payload;
+
+	(void)arg;
+	if (err != NULL) {
+		conn_reply_error(c, err);
+		return;
+	}
+	/* Stats are asked far more often than mail arrives: reuse the bytes. */
+	if (ctx != NULL && ctx->stats_gen != mailbox_generation(mb)) {
+		free(ctx->stats_frame);
+		ctx->stats_frame = NULL;
+		payload = msg_stats_new((long long)mailbox_count(mb),
+		    mailbox_size(mb));
+		if (payload != NULL && msg_encode(PROTO_OK, payload,
+		    FRAME_REPLY_MAX, &ctx->stats_frame, &ctx->stats_len) == 0)
+			ctx->stats_gen = mailbox_generation(mb);
+	}
+	if (ctx == NULL || ctx->stats_frame == NULL) {
 		conn_reply_error(c, "server error");
 		return;
 	}
-	j->mb = mailbox_acquire(srv->mailboxes, s->user);
-	conn_hold(c);
-	if (pool_submit(srv->store_pool, read_work, read_done, j) == -1) {
-		conn_release(c);
-		mailbox_release(j->mb);
-		free(j);
-		conn_reply_error(c, "server busy, try again later");
-	}
+	conn_send_frame(c, ctx->stats_frame, ctx->stats_len);
 }
 
 void
 h_stats(struct conn *c, const union msg_args *args)
 {
-	const struct session *s = conn_session(c);
-	const unsigned char *frame;
-	size_t len;
-
 	(void)args;
-	/* Stats are asked far more often than mail arrives: reuse the bytes. */
-	if ((frame = mailbox_stats_frame(s->mailbox, &len)) == NULL) {
-		conn_reply_error(c, "server error");
-		return;
-	}
-	conn_send_frame(c, frame, len);
+	mail_sync(c, conn_session(c)->mailbox, stats_ready, 0);
 }

@@ -4,6 +4,7 @@
  * service manager and the graceful stop.
  */
 #include <sys/file.h>
+#include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,7 @@
 
 #include "cluster.h"
 #include "conn.h"
+#include "dispatch.h"
 #include "log.h"
 #include "mailbox.h"
 #include "maildir.h"
@@ -33,6 +36,7 @@
 #include "rules.h"
 #include "server.h"
 #include "service.h"
+#include "tls.h"
 #include "users.h"
 
 /* How long a graceful stop may take before connections are cut. */
@@ -42,28 +46,153 @@
 /* How often the service manager's STATUS line may change. */
 #define STATUS_INTERVAL_SEC 2
 
-int
-server_user_dir(const struct server *srv, const char *user, char *buf,
-    size_t len)
-{
-	int n = snprintf(buf, len, "%s/%s", srv->cfg->data_dir, user);
+/* Listening sockets of every kind: the protocol in plaintext and in TLS. */
+#define SERVER_LISTENERS_MAX (2 * CONFIG_LISTEN_MAX)
 
-	return n > 0 && (size_t)n < len ? 0 : -1;
+/* One listening socket and what its connections speak. */
+struct server_listener {
+	struct evconnlistener *l;
+	struct server *srv;
+	int tls;                    /* TLS from the first byte */
+};
+
+/* One entry of the server's list of live connections. */
+struct server_client {
+	TAILQ_ENTRY(server_client) entry;
+	struct conn *conn;
+};
+
+struct server {
+	const struct config *cfg;
+	struct event_base *base;
+	struct server_listener listeners[SERVER_LISTENERS_MAX];
+	size_t nlisteners;
+	struct tls *tls;            /* the TLS context, when a listener has TLS */
+	struct event *signals[3];
+	struct event *accept_retry; /* re-enables accepting after EMFILE */
+	struct event *drain_timer;  /* polls for the end of a graceful stop */
+	struct event *status_timer; /* refreshes the service manager's STATUS */
+	unsigned status_conns;      /* the counts STATUS last showed */
+	unsigned long long status_delivered;
+	server_reload_fn reload;
+	void *reload_arg;
+	struct pool *auth_pool;     /* password hashing */
+	struct pool *store_pool;    /* disk: delivery, reads, scans */
+	struct mailboxes *mailboxes;
+	struct penalty *penalty;    /* failed-login throttling */
+	struct conn_env *conn_env;  /* what every connection shares */
+	TAILQ_HEAD(, server_client) clients; /* every live connection */
+	unsigned nconns;
+	int accepting;
+	int stopping;
+	int lock_fd;
+	int data_fd;                /* the data directory: the store's root */
+	struct timeval stop_started;
+	unsigned long long next_conn_id;
+	unsigned long long delivered;
+};
+
+const struct config *
+server_cfg(const struct server *srv)
+{
+	return srv->cfg;
+}
+
+struct event_base *
+server_base(const struct server *srv)
+{
+	return srv->base;
+}
+
+struct pool *
+server_auth_pool(const struct server *srv)
+{
+	return srv->auth_pool;
+}
+
+struct pool *
+server_store_pool(const struct server *srv)
+{
+	return srv->store_pool;
+}
+
+struct mailboxes *
+server_mailboxes(const struct server *srv)
+{
+	return srv->mailboxes;
+}
+
+struct penalty *
+server_penalty(const struct server *srv)
+{
+	return srv->penalty;
+}
+
+void
+server_count_delivery(struct server *srv)
+{
+	srv->delivered++;
+}
+
+int
+server_data_fd(const struct server *srv)
+{
+	return srv->data_fd;
 }
 
 /*
- * Make the store ready: the data directory, the LOST Maildir, the lock
- * other instances on the store share (cluster.c), and, when starting
- * alone, nothing left behind by a crash: files in tmp/ were never
- * acknowledged, and half-built accounts were never used.
+ * Remove what a crash left in one account's tmp/: it was never
+ * acknowledged. Nothing here follows a link: an account or tmp/ that is
+ * one is logged and left alone. Not alone on the store, only what is
+ * stale goes (cluster.c): the rest may be another instance's delivery in
+ * flight. Returns the count removed.
+ */
+static int
+store_clean_account(struct server *srv, const char *name, int alone,
+    time_t now)
+{
+	struct stat st;
+	int md, cleaned;
+
+	if (fstatat(srv->data_fd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return 0;
+	if (S_ISLNK(st.st_mode)) {
+		log_warn("data directory: skipped %s: a symbolic link, not "
+		    "followed", name);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	if ((md = maildir_open(srv->data_fd, name)) == -1) {
+		log_warn("data directory: skipped %s: %s", name,
+		    strerror(errno));
+		return 0;
+	}
+	cleaned = alone ? maildir_clean_tmp(md) : cluster_clean_tmp(md, now);
+	if (cleaned == -1) {
+		log_warn("data directory: not cleaned %s/tmp: %s", name,
+		    errno == ELOOP ? "a symbolic link, not followed" :
+		    strerror(errno));
+		cleaned = 0;
+	}
+	close(md);
+	return cleaned;
+}
+
+/*
+ * Make the store ready: the data directory, opened once (every later access
+ * is relative to it), the LOST Maildir, the lock other instances on the
+ * store share (cluster.c), and nothing left behind by a crash: files in
+ * tmp/ were never acknowledged, and half-built accounts were never used
+ * (joining others, only what is stale: the rest may be their work).
  */
 static int
 store_open(struct server *srv)
 {
 	const char *data = srv->cfg->data_dir;
-	char path[4096], lock[4096];
 	struct dirent *de;
-	int cleaned, total = 0, alone;
+	time_t now = time(NULL);
+	int fd, total = 0, alone;
 	DIR *d;
 
 	if (mkdir(data, 0700) == -1 && errno != EEXIST) {
@@ -71,45 +200,60 @@ store_open(struct server *srv)
 		    strerror(errno));
 		return -1;
 	}
-	snprintf(lock, sizeof(lock), "%s/.glomaild.lock", data);
-	srv->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (srv->lock_fd == -1 || cluster_lock(srv->lock_fd, &alone) == -1) {
-		log_error("cannot lock %s: %s", lock, strerror(errno));
+	/*
+	 * The one path the store follows links in: the administrator named
+	 * it, and systemd's DynamicUser makes /var/lib/glomail a link to
+	 * /var/lib/private/glomail. Below it, nothing is followed.
+	 */
+	if ((srv->data_fd = open(data, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1) {
+		log_error("cannot open data directory %s: %s", data,
+		    strerror(errno));
 		return -1;
 	}
-	if (server_user_dir(srv, RULES_LOST_DIR, path, sizeof(path)) == -1 ||
-	    maildir_create(path) == -1) {
+	srv->lock_fd = openat(srv->data_fd, ".glomaild.lock",
+	    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (srv->lock_fd == -1 || cluster_lock(srv->lock_fd, &alone) == -1) {
+		log_error("cannot lock %s/.glomaild.lock: %s", data,
+		    strerror(errno));
+		return -1;
+	}
+	if (!alone)
+		log_info("sharing %s with another instance", data);
+	if (maildir_create(srv->data_fd, RULES_LOST_DIR) == -1) {
 		log_error("cannot create %s/%s: %s", data, RULES_LOST_DIR,
 		    strerror(errno));
 		return -1;
 	}
-	/* Other instances' deliveries may be in tmp/: leave it to them. */
-	if (!alone) {
-		log_info("sharing %s with another instance", data);
-		return 0;
-	}
-	if ((d = opendir(data)) == NULL) {
+	/* Its own descriptor: a listing must not move data_fd's offset. */
+	if ((fd = openat(srv->data_fd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
 		log_error("cannot read %s: %s", data, strerror(errno));
+		if (fd != -1)
+			close(fd);
 		return -1;
 	}
 	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
 		if (users_is_staging(de->d_name)) {
-			snprintf(path, sizeof(path), "%s/%s", data, de->d_name);
-			users_remove_staging(path);
+			if ((alone || cluster_stale(srv->data_fd, de->d_name,
+			    now)) && users_remove_staging(srv->data_fd,
+			    de->d_name) == -1)
+				log_warn("cannot remove %s/%s: %s", data,
+				    de->d_name, strerror(errno));
 			continue;
 		}
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", data, de->d_name);
-		if ((cleaned = maildir_clean_tmp(path)) > 0)
-			total += cleaned;
+		total += store_clean_account(srv, de->d_name, alone, now);
 	}
 	closedir(d);
 	if (total > 0)
 		log_warn("removed %d incomplete deliveries left in tmp/", total);
-	if (cluster_share(srv->lock_fd) == -1) {
-		log_error("cannot share the lock on %s: %s", lock,
-		    strerror(errno));
+	if (alone && cluster_share(srv->lock_fd) == -1) {
+		log_error("cannot share the lock on %s/.glomaild.lock: %s",
+		    data, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -145,33 +289,97 @@ set_accepting(struct server *srv, int on)
 	srv->accepting = on;
 	for (i = 0; i < srv->nlisteners; i++) {
 		if (on)
-			evconnlistener_enable(srv->listeners[i]);
+			evconnlistener_enable(srv->listeners[i].l);
 		else
-			evconnlistener_disable(srv->listeners[i]);
+			evconnlistener_disable(srv->listeners[i].l);
 	}
 }
 
-void
-server_conn_gone(struct server *srv)
+/* A connection closed (a conn_gone_fn): forget it; accepting may resume. */
+static void
+server_conn_gone(struct server *srv, void *link)
 {
+	struct server_client *sc = link;
+
+	TAILQ_REMOVE(&srv->clients, sc, entry);
+	free(sc);
 	srv->nconns--;
 	if (!srv->stopping && srv->nconns < srv->cfg->max_connections &&
 	    !evtimer_pending(srv->accept_retry, NULL))
 		set_accepting(srv, 1);
 }
 
+/* A new connection of the protocol, under TLS when ssl is given. */
+static struct conn *
+conn_add(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
+    int salen, SSL *ssl)
+{
+	struct server_client *sc;
+
+	if ((sc = calloc(1, sizeof(*sc))) == NULL) {
+		evutil_closesocket(fd);
+		SSL_free(ssl);
+		return NULL;
+	}
+	sc->conn = conn_new(srv->conn_env, ++srv->next_conn_id, fd, sa, salen,
+	    ssl, dispatch_frame, sc);
+	if (sc->conn == NULL) {
+		free(sc);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&srv->clients, sc, entry);
+	srv->nconns++;
+	return sc->conn;
+}
+
+struct conn *
+server_conn_add(struct server *srv, evutil_socket_t fd,
+    const struct sockaddr *sa, int salen)
+{
+	return conn_add(srv, fd, sa, salen, NULL);
+}
+
+struct tls *
+server_tls(const struct server *srv)
+{
+	return srv->tls;
+}
+
+/* Every connection closes: now, or once it has answered what it has. */
+static void
+server_close_all(struct server *srv, int now)
+{
+	struct server_client *sc, *next;
+
+	/* A close frees its entry: step to the next one first. */
+	for (sc = TAILQ_FIRST(&srv->clients); sc != NULL; sc = next) {
+		next = TAILQ_NEXT(sc, entry);
+		if (now)
+			conn_close(sc->conn, "server stopping");
+		else
+			conn_close_after_reply(sc->conn);
+	}
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
 {
-	struct server *srv = arg;
+	struct server_listener *sl = arg;
+	struct server *srv = sl->srv;
+	SSL *ssl = NULL;
 
 	(void)l;
 	if (srv->stopping) {
 		evutil_closesocket(fd);
 		return;
 	}
-	conn_new(srv, fd, sa, salen);
+	if (sl->tls && (ssl = tls_ssl_new(srv->tls)) == NULL) {
+		log_error("tls: cannot make a session for a new connection");
+		evutil_closesocket(fd);
+		return;
+	}
+	conn_add(srv, fd, sa, salen, ssl);
 	if (srv->nconns >= srv->cfg->max_connections) {
 		log_warn("max-connections %u reached: accepting paused",
 		    srv->cfg->max_connections);
@@ -183,7 +391,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 static void
 accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	struct server *srv = arg;
+	struct server *srv = ((struct server_listener *)arg)->srv;
 	struct timeval tv = { 0, 200 * 1000 };
 	int err = EVUTIL_SOCKET_ERROR();
 
@@ -223,7 +431,7 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 	if (elapsed.tv_sec >= STOP_GRACE_SEC) {
 		log_warn("stop: %u connections still open after %d s, closing",
 		    srv->nconns, STOP_GRACE_SEC);
-		conn_close_all(srv, 1);
+		server_close_all(srv, 1);
 		event_base_loopexit(srv->base, NULL);
 	}
 }
@@ -256,6 +464,29 @@ status_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * The certificate files again (renewed in place, or other paths): new
+ * handshakes get the new one, open sessions keep theirs; one that does not
+ * load is logged and the old one stays in service.
+ */
+static void
+tls_reload_settings(struct server *srv)
+{
+	char err[512], *cert = NULL, *key = NULL;
+	enum tls_profile profile = (enum tls_profile)srv->cfg->tls_profile;
+
+	if (tls_paths(srv->cfg->tls_cert, srv->cfg->tls_key, &cert, &key, err,
+	    sizeof(err)) == -1 || tls_reload(srv->tls, cert, key, profile, err,
+	    sizeof(err)) == -1)
+		log_error("reload: tls: %s; the certificate in service stays",
+		    err);
+	else
+		log_info("reload: tls certificate serial=%s profile=%s",
+		    tls_serial(srv->tls), tls_profile_name(profile));
+	free(cert);
+	free(key);
+}
+
+/*
  * SIGHUP: read the settings again. Limits and the log level apply at once,
  * since other modules read them at use time on this thread; config_reload
  * logs what needs a restart instead.
@@ -263,6 +494,8 @@ status_cb(evutil_socket_t fd, short what, void *arg)
 static void
 server_reload(struct server *srv)
 {
+	struct server_client *sc;
+
 	if (srv->stopping)
 		return;
 	if (srv->reload == NULL) {
@@ -273,7 +506,10 @@ server_reload(struct server *srv)
 	log_info("SIGHUP: reading the configuration again");
 	if (srv->reload(srv->reload_arg) == 0) {
 		log_set_level(srv->cfg->log_level);
-		conn_limits_changed(srv);
+		if (srv->tls != NULL)
+			tls_reload_settings(srv);
+		TAILQ_FOREACH(sc, &srv->clients, entry)
+			conn_limits_changed(sc->conn);
 		/* A new max-connections may pause or resume accepting. */
 		if (srv->nconns >= srv->cfg->max_connections)
 			set_accepting(srv, 0);
@@ -296,11 +532,11 @@ server_stop(struct server *srv, const char *why)
 	service_notifyf("STOPPING=1\nSTATUS=Stopping: %u connections to "
 	    "finish, %llu messages delivered", srv->nconns, srv->delivered);
 	for (i = 0; i < srv->nlisteners; i++)
-		evconnlistener_disable(srv->listeners[i]);
+		evconnlistener_disable(srv->listeners[i].l);
 	srv->stopping = 1;
 	evutil_gettimeofday(&srv->stop_started, NULL);
 	/* Requests in flight finish and their replies are written first. */
-	conn_close_all(srv, 0);
+	server_close_all(srv, 0);
 	srv->drain_timer = event_new(srv->base, -1, EV_PERSIST, drain_cb, srv);
 	if (srv->drain_timer == NULL || event_add(srv->drain_timer, &tv) == -1)
 		event_base_loopexit(srv->base, NULL);
@@ -334,6 +570,8 @@ server_new(const struct config *cfg)
 		return NULL;
 	srv->cfg = cfg;
 	srv->lock_fd = -1;
+	srv->data_fd = -1;
+	TAILQ_INIT(&srv->clients);
 	signal(SIGPIPE, SIG_IGN);
 	maildir_init();
 	raise_fd_limit(cfg);
@@ -344,7 +582,9 @@ server_new(const struct config *cfg)
 		goto fail;
 	}
 	if ((srv->base = event_base_new()) == NULL ||
-	    (srv->mailboxes = mailboxes_new()) == NULL)
+	    (srv->mailboxes = mailboxes_new()) == NULL ||
+	    (srv->conn_env = conn_env_new(srv, srv->base, cfg,
+	    server_conn_gone)) == NULL)
 		goto fail;
 	srv->auth_pool = pool_new(srv->base, "auth", cfg->auth_workers,
 	    POOL_QUEUE_MAX);
@@ -436,7 +676,7 @@ parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len_r)
 
 /* "listening on ADDR": administrators and tests read the port here. */
 static void
-log_listening(struct evconnlistener *l)
+log_listening(struct evconnlistener *l, int tls)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -446,17 +686,94 @@ log_listening(struct evconnlistener *l)
 	if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss,
 	    &len) == 0) {
 		format_addr(&ss, shown, sizeof(shown));
-		log_info("listening on %s", shown);
+		log_info("listening on %s%s", shown, tls ? " tls" : "");
 	}
+}
+
+/*
+ * The one line that says what this server is: version, where it listens,
+ * where the mail lives and which domain it serves.
+ */
+static void
+log_started(const struct server *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char shown[160], addrs[SERVER_LISTENERS_MAX * 166], dir[PATH_MAX];
+	size_t i, used = 0;
+	int n;
+
+	addrs[0] = '\0';
+	for (i = 0; i < srv->nlisteners; i++) {
+		len = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		if (getsockname(evconnlistener_get_fd(srv->listeners[i].l),
+		    (struct sockaddr *)&ss, &len) == -1)
+			snprintf(shown, sizeof(shown), "?");
+		else
+			format_addr(&ss, shown, sizeof(shown));
+		n = snprintf(addrs + used, sizeof(addrs) - used, "%s%s%s",
+		    i > 0 ? "," : "", srv->listeners[i].tls ? "tls:" : "",
+		    shown);
+		if (n > 0 && (size_t)n < sizeof(addrs) - used)
+			used += (size_t)n;
+	}
+	if (realpath(srv->cfg->data_dir, dir) == NULL)
+		snprintf(dir, sizeof(dir), "%s", srv->cfg->data_dir);
+	log_info("glomaild %s started listen=%s data-dir=%s domain=%s",
+	    GLOMAIL_VERSION, addrs, dir, srv->cfg->domain);
+}
+
+/* The next listener's slot: its address is the listener's callback arg. */
+static struct server_listener *
+listener_slot(struct server *srv, int tls)
+{
+	struct server_listener *sl;
+
+	if (srv->nlisteners == SERVER_LISTENERS_MAX) {
+		log_error("more than %d listening sockets",
+		    SERVER_LISTENERS_MAX);
+		return NULL;
+	}
+	sl = &srv->listeners[srv->nlisteners];
+	sl->srv = srv;
+	sl->tls = tls;
+	return sl;
 }
 
 /* Keep a new listener, whichever way it came: serve it and log it. */
 static void
-listener_add(struct server *srv, struct evconnlistener *l)
+listener_add(struct server *srv, struct server_listener *sl,
+    struct evconnlistener *l)
 {
 	evconnlistener_set_error_cb(l, accept_error_cb);
-	srv->listeners[srv->nlisteners++] = l;
-	log_listening(l);
+	sl->l = l;
+	srv->nlisteners++;
+	log_listening(l, sl->tls);
+}
+
+/*
+ * The TLS context, built once when the first TLS listener comes: a missing
+ * or broken certificate stops the start-up.
+ */
+static int
+tls_setup(struct server *srv)
+{
+	char err[512], *cert = NULL, *key = NULL;
+
+	if (srv->tls != NULL)
+		return 0;
+	if (tls_paths(srv->cfg->tls_cert, srv->cfg->tls_key, &cert, &key, err,
+	    sizeof(err)) == 0)
+		srv->tls = tls_new(cert, key,
+		    (enum tls_profile)srv->cfg->tls_profile, err, sizeof(err));
+	free(cert);
+	free(key);
+	if (srv->tls == NULL) {
+		log_error("tls: %s", err);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -465,75 +782,101 @@ listener_add(struct server *srv, struct evconnlistener *l)
  * then, so one place (the unit) says where the server listens.
  */
 static int
-listen_passed(struct server *srv, int n)
+listen_passed(struct server *srv, int n, char **names)
 {
 	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
 	    LEV_OPT_DISABLED;
+	struct server_listener *sl;
 	struct evconnlistener *l;
-	int fd;
+	int fd, tls;
 
 	log_info("socket activation: %d socket%s from the service manager; "
-	    "the listen setting is not used", n, n == 1 ? "" : "s");
+	    "the listen settings are not used", n, n == 1 ? "" : "s");
 	for (fd = SERVICE_LISTEN_FDS_START; fd < SERVICE_LISTEN_FDS_START + n;
 	    fd++) {
+		/* FileDescriptorName=tls marks the TLS socket. */
+		tls = names != NULL &&
+		    strcmp(names[fd - SERVICE_LISTEN_FDS_START], "tls") == 0;
 		if (service_is_stream_listener(fd) != 1) {
 			log_error("socket activation: descriptor %d is not a "
 			    "listening stream socket", fd);
 			return -1;
 		}
-		if (srv->nlisteners == CONFIG_LISTEN_MAX) {
-			log_error("socket activation: more than %d sockets",
-			    CONFIG_LISTEN_MAX);
+		if ((tls && tls_setup(srv) == -1) ||
+		    (sl = listener_slot(srv, tls)) == NULL)
 			return -1;
-		}
 		/* Backlog 0: the socket listens already. */
 		if (evutil_make_socket_nonblocking(fd) == -1 ||
-		    (l = evconnlistener_new(srv->base, accept_cb, srv, flags, 0,
+		    (l = evconnlistener_new(srv->base, accept_cb, sl, flags, 0,
 		    fd)) == NULL) {
 			log_error("socket activation: descriptor %d: %s", fd,
 			    strerror(errno));
 			return -1;
 		}
-		listener_add(srv, l);
+		listener_add(srv, sl, l);
 	}
 	set_accepting(srv, 1);
+	log_started(srv);
+	return 0;
+}
+
+/* Bind every address of one listen setting. */
+static int
+listen_bind(struct server *srv, const struct config_listen *addrs, int tls)
+{
+	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED;
+	struct server_listener *sl;
+	struct sockaddr_storage ss;
+	struct evconnlistener *l;
+	const char *what = tls ? "tls-listen" : "listen";
+	socklen_t len;
+	size_t i;
+
+	if (tls && addrs->n > 0 && tls_setup(srv) == -1)
+		return -1;
+	for (i = 0; i < addrs->n; i++) {
+		memset(&ss, 0, sizeof(ss));
+		if (parse_listen(addrs->addr[i], &ss, &len) == -1) {
+			log_error("%s %s: not an address HOST:PORT", what,
+			    addrs->addr[i]);
+			return -1;
+		}
+		if ((sl = listener_slot(srv, tls)) == NULL)
+			return -1;
+		l = evconnlistener_new_bind(srv->base, accept_cb, sl, flags,
+		    SOMAXCONN, (struct sockaddr *)&ss, (int)len);
+		if (l == NULL) {
+			log_error("%s %s: %s", what, addrs->addr[i],
+			    strerror(errno));
+			return -1;
+		}
+		listener_add(srv, sl, l);
+	}
 	return 0;
 }
 
 int
 server_listen(struct server *srv)
 {
-	const unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-	    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED;
-	struct sockaddr_storage ss;
-	struct evconnlistener *l;
-	socklen_t len;
-	size_t i;
-	int passed = service_listen_fds();
+	char **names = NULL;
+	int passed = service_listen_fds_named(&names), rc;
 
 	if (passed == -1) {
 		log_error("socket activation: malformed LISTEN_FDS");
 		return -1;
 	}
-	if (passed > 0)
-		return listen_passed(srv, passed);
-	for (i = 0; i < srv->cfg->listen.n; i++) {
-		memset(&ss, 0, sizeof(ss));
-		if (parse_listen(srv->cfg->listen.addr[i], &ss, &len) == -1) {
-			log_error("listen %s: not an address HOST:PORT",
-			    srv->cfg->listen.addr[i]);
-			return -1;
-		}
-		l = evconnlistener_new_bind(srv->base, accept_cb, srv, flags,
-		    SOMAXCONN, (struct sockaddr *)&ss, (int)len);
-		if (l == NULL) {
-			log_error("listen %s: %s", srv->cfg->listen.addr[i],
-			    strerror(errno));
-			return -1;
-		}
-		listener_add(srv, l);
+	if (passed > 0) {
+		rc = listen_passed(srv, passed, names);
+		service_names_free(names);
+		return rc;
 	}
+	service_names_free(names);
+	if (listen_bind(srv, &srv->cfg->listen, 0) == -1 ||
+	    listen_bind(srv, &srv->cfg->tls_listen, 1) == -1)
+		return -1;
 	set_accepting(srv, 1);
+	log_started(srv);
 	return 0;
 }
 
@@ -565,14 +908,14 @@ server_free(struct server *srv)
 
 	if (srv == NULL)
 		return;
-	conn_close_all(srv, 1);
+	server_close_all(srv, 1);
 	/* Logins waiting out a penalty find their connections closed. */
 	penalty_free(srv->penalty);
 	/* Pools finish their jobs; done callbacks see closed connections. */
 	pool_free(srv->auth_pool);
 	pool_free(srv->store_pool);
 	for (i = 0; i < srv->nlisteners; i++)
-		evconnlistener_free(srv->listeners[i]);
+		evconnlistener_free(srv->listeners[i].l);
 	for (i = 0; i < sizeof(srv->signals) / sizeof(srv->signals[0]); i++)
 		if (srv->signals[i] != NULL)
 			event_free(srv->signals[i]);
@@ -583,9 +926,13 @@ server_free(struct server *srv)
 	if (srv->status_timer != NULL)
 		event_free(srv->status_timer);
 	mailboxes_free(srv->mailboxes);
+	conn_env_free(srv->conn_env);
+	tls_free(srv->tls);
 	if (srv->base != NULL)
 		event_base_free(srv->base);
 	if (srv->lock_fd != -1)
 		close(srv->lock_fd);
+	if (srv->data_fd != -1)
+		close(srv->data_fd);
 	free(srv);
 }

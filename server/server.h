@@ -1,12 +1,15 @@
 /*
  * server.h - the one server context: reactor, listeners, worker pools, the
- * registry of loaded mailboxes and the connection count. Passed to every
- * module instead of globals, so tests can build one per test. Also owns the
- * process's life under a service manager: sockets passed at start, readiness
- * and status notifications, SIGHUP reload and the graceful stop.
+ * registry of loaded mailboxes, the connections and their counts. Passed to
+ * every module instead of globals, so tests can build one per test; opaque
+ * outside server.c (accessors below). Also owns the process's life under a
+ * service manager: sockets passed at start, readiness and status
+ * notifications, SIGHUP reload and the graceful stop.
  */
 #ifndef GLOMAILD_SERVER_H
 #define GLOMAILD_SERVER_H
+
+#include <sys/socket.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -14,6 +17,11 @@
 #include "config.h"
 
 struct conn;
+struct tls;
+struct mailboxes;
+struct penalty;
+struct pool;
+struct server;
 
 /*
  * Read the settings again and apply what may change to the configuration
@@ -21,33 +29,6 @@ struct conn;
  * SIGHUP. Returns 0, or -1 when the settings could not be read (logged).
  */
 typedef int (*server_reload_fn)(void *arg);
-
-struct server {
-	const struct config *cfg;
-	struct event_base *base;
-	struct evconnlistener *listeners[CONFIG_LISTEN_MAX];
-	size_t nlisteners;
-	struct event *signals[3];
-	struct event *accept_retry; /* re-enables accepting after EMFILE */
-	struct event *drain_timer;  /* polls for the end of a graceful stop */
-	struct event *status_timer; /* refreshes the service manager's STATUS */
-	unsigned status_conns;      /* the counts STATUS last showed */
-	unsigned long long status_delivered;
-	server_reload_fn reload;
-	void *reload_arg;
-	struct pool *auth_pool;     /* password hashing */
-	struct pool *store_pool;    /* disk: delivery, reads, scans */
-	struct mailboxes *mailboxes;
-	struct penalty *penalty;    /* failed-login throttling */
-	struct conn *conns;         /* every live connection */
-	unsigned nconns;
-	int accepting;
-	int stopping;
-	int lock_fd;
-	struct timeval stop_started;
-	unsigned long long next_conn_id;
-	unsigned long long delivered;
-};
 
 /* Prepare the store and the reactor. NULL on failure (logged). */
 struct server *server_new(const struct config *cfg);
@@ -70,11 +51,32 @@ int server_run(struct server *srv);
 
 void server_free(struct server *srv);
 
-/* A connection went away: accepting may resume. */
-void server_conn_gone(struct server *srv);
+/*
+ * Take an accepted socket as a new connection of this server (what the
+ * listeners do; tests use it on one end of a socketpair). NULL on failure
+ * (the socket is closed).
+ */
+struct conn *server_conn_add(struct server *srv, evutil_socket_t fd,
+    const struct sockaddr *sa, int salen);
 
-/* The path of a user's Maildir (or LOST's) in buf. 0 or -1 (too long). */
-int server_user_dir(const struct server *srv, const char *user, char *buf,
-    size_t len);
+/* What the rest of the server uses of it (borrowed). */
+const struct config *server_cfg(const struct server *srv);
+struct event_base *server_base(const struct server *srv);
+struct pool *server_auth_pool(const struct server *srv);   /* hashing */
+struct pool *server_store_pool(const struct server *srv);  /* disk work */
+struct mailboxes *server_mailboxes(const struct server *srv);
+struct penalty *server_penalty(const struct server *srv);  /* logins */
+
+/* One more message stored (the count the service manager shows). */
+void server_count_delivery(struct server *srv);
+
+/*
+ * The data directory's descriptor, open for the server's life: the store
+ * opens everything relative to it (maildir_open, users_*), never by path.
+ */
+int server_data_fd(const struct server *srv);
+
+/* The TLS context (for STARTTLS and the TLS listeners), NULL without TLS. */
+struct tls *server_tls(const struct server *srv);
 
 #endif

@@ -3,10 +3,8 @@
  * (READY=1, STOPPING=1, STATUS=...) and the listening sockets it passes at
  * start-up (socket activation).
  *
- * Uses libsystemd when glomaild is built with it (GLOMAIL_HAVE_SYSTEMD);
- * otherwise speaks the two documented protocols itself: a datagram to the
- * AF_UNIX socket named by $NOTIFY_SOCKET, and $LISTEN_PID/$LISTEN_FDS.
- * Outside a service manager every call is a cheap no-op.
+ * Through libsystemd (sd_notify, sd_listen_fds, sd_is_socket), which every
+ * Debian system has. Outside a service manager every call is a cheap no-op.
  */
 #ifndef GLOMAILD_SERVICE_H
 #define GLOMAILD_SERVICE_H
@@ -33,6 +31,14 @@ int service_notifyf(const char *fmt, ...)
  * the variables so no child inherits them. -1 on malformed variables.
  */
 int service_listen_fds(void);
+
+/*
+ * The same, with the name of each socket (FileDescriptorName= in the socket
+ * unit; "unknown" when unnamed) in *names_r, NULL-terminated; free it with
+ * service_names_free.
+ */
+int service_listen_fds_named(char ***names_r);
+void service_names_free(char **names);
 
 /* 1 when fd is a listening stream socket, 0 when not, -1 on error. */
 int service_is_stream_listener(int fd);

@@ -4,9 +4,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "fault.h"
+#include "log.h"
 #include "maildir.h"
 #include "users.h"
 
@@ -40,14 +41,15 @@ users_init(void)
 	    crypto_pwhash_MEMLIMIT_INTERACTIVE);
 }
 
+/* Write a new file name in dirfd and make its content durable. */
 static int
-write_file_durable(const char *path, const char *data, size_t len)
+write_file_durable(int dirfd, const char *name, const char *data, size_t len)
 {
 	int fd, saved;
 	ssize_t n;
 
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) ==
-	    -1)
+	if ((fd = openat(dirfd, name,
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
 		return -1;
 	while (len > 0) {
 		if ((n = write(fd, data, len)) == -1) {
@@ -68,38 +70,104 @@ fail:
 	return -1;
 }
 
+/*
+ * Open an account's directory. A symbolic link there was not made by the
+ * store: it is logged and is no account.
+ */
 static int
-fsync_path(const char *path)
+account_open(int datafd, const char *user)
 {
-	int fd, rc;
+	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+	if ((fd = maildir_open(datafd, user)) == -1 && errno == ELOOP)
+		log_warn("user=%s: the account directory is a symbolic link: "
+		    "not followed", user);
+	return fd;
+}
+
+/* A name for an entry of the data directory: one component, not hidden. */
+static int
+account_name_ok(const char *user)
+{
+	return user[0] != '\0' && user[0] != '.' && strchr(user, '/') == NULL;
+}
+
+/*
+ * Remove name in parent, a directory's entries first. Links are removed,
+ * never followed; depth bounds the descent (an account is two levels).
+ */
+static int
+remove_tree(int parent, const char *name, int depth)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd;
+
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(parent, name, 0);
+	if (depth == 0) {
+		errno = ENOTEMPTY;
 		return -1;
-	rc = fsync(fd);
-	close(fd);
+	}
+	if ((fd = maildir_open(parent, name)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		/* A failure shows as the rmdir below failing. */
+		remove_tree(dirfd(d), de->d_name, depth - 1);
+	}
+	closedir(d);
+	return unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+/*
+ * Rename a staged account into place unless the name is taken. NFS and
+ * CephFS refuse RENAME_NOREPLACE (EINVAL); a plain rename is then as safe,
+ * since onto an existing account, a directory that is never empty, it fails
+ * too (ENOTEMPTY or EEXIST).
+ */
+static int
+place_account(int datafd, const char *stage, const char *user)
+{
+	int rc;
+
+	if (fault_hit("noreplace")) {
+		errno = EINVAL;
+		rc = -1;
+	} else
+		rc = (int)syscall(SYS_renameat2, datafd, stage, datafd, user,
+		    RENAME_NOREPLACE);
+	if (rc == -1 && errno == EINVAL)
+		rc = renameat(datafd, stage, datafd, user);
 	return rc;
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 enum users_result
-users_create(const char *data_dir, const char *user, const char *password,
+users_create(int datafd, const char *user, const char *password,
     const char **step_r)
 {
-	char hash[crypto_pwhash_STRBYTES], stage[4096], path[4200], dst[4096];
+	char hash[crypto_pwhash_STRBYTES];
+	char stage[sizeof(STAGING_PREFIX) + 16];
 	unsigned char rnd[8];
 	char rhex[sizeof(rnd) * 2 + 1];
-	int saved;
+	struct stat st;
+	int sfd = -1, saved;
 
-	snprintf(dst, sizeof(dst), "%s/%s", data_dir, user);
-	if (access(dst, F_OK) == 0)
+	if (!account_name_ok(user)) {
+		*step_r = "name";
+		errno = EINVAL;
+		return USERS_FAILED;
+	}
+	/* Any entry of that name, a link included, holds the name. */
+	if (fstatat(datafd, user, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return USERS_TAKEN;
 	if (crypto_pwhash_str(hash, password, strlen(password),
 	    crypto_pwhash_OPSLIMIT_INTERACTIVE,
@@ -110,52 +178,65 @@ users_create(const char *data_dir, const char *user, const char *password,
 	}
 	randombytes_buf(rnd, sizeof(rnd));
 	sodium_bin2hex(rhex, sizeof(rhex), rnd, sizeof(rnd));
-	snprintf(stage, sizeof(stage), "%s/%s%s", data_dir, STAGING_PREFIX,
-	    rhex);
-	if (maildir_create(stage) == -1) {
+	snprintf(stage, sizeof(stage), "%s%s", STAGING_PREFIX, rhex);
+	if (maildir_create(datafd, stage) == -1 ||
+	    (sfd = maildir_open(datafd, stage)) == -1) {
 		*step_r = "create staging directory";
 		goto fail;
 	}
-	snprintf(path, sizeof(path), "%s/pass", stage);
 	if (fault_hit("account") ||
-	    write_file_durable(path, hash, strlen(hash)) == -1 ||
-	    fsync_path(stage) == -1) {
+	    write_file_durable(sfd, "pass", hash, strlen(hash)) == -1 ||
+	    fsync(sfd) == -1) {
 		*step_r = "write pass";
 		goto fail;
 	}
-	if (syscall(SYS_renameat2, AT_FDCWD, stage, AT_FDCWD, dst,
-	    RENAME_NOREPLACE) == -1) {
+	close(sfd);
+	sfd = -1;
+	if (place_account(datafd, stage, user) == -1) {
 		saved = errno;
-		users_remove_staging(stage);
+		sodium_memzero(hash, sizeof(hash));
+		users_remove_staging(datafd, stage);
 		if (saved == EEXIST || saved == ENOTEMPTY)
 			return USERS_TAKEN;
 		errno = saved;
 		*step_r = "rename into place";
 		return USERS_FAILED;
 	}
-	if (fsync_path(data_dir) == -1) {
+	sodium_memzero(hash, sizeof(hash));
+	if (fsync(datafd) == -1) {
 		*step_r = "fsync data directory";
 		return USERS_FAILED;
 	}
-	sodium_memzero(hash, sizeof(hash));
 	return USERS_OK;
 fail:
 	saved = errno;
-	users_remove_staging(stage);
+	sodium_memzero(hash, sizeof(hash));
+	if (sfd != -1)
+		close(sfd);
+	users_remove_staging(datafd, stage);
 	errno = saved;
 	return USERS_FAILED;
 }
 
 enum users_result
-users_verify(const char *data_dir, const char *user, const char *password)
+users_verify(int datafd, const char *user, const char *password)
 {
-	char path[4096], hash[crypto_pwhash_STRBYTES + 2];
+	char hash[crypto_pwhash_STRBYTES + 2];
+	struct stat st;
 	ssize_t n = -1;
-	int fd;
+	int afd, fd = -1;
 
-	snprintf(path, sizeof(path), "%s/%s/pass", data_dir, user);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) != -1) {
-		n = read(fd, hash, sizeof(hash) - 1);
+	if (account_name_ok(user) && (afd = account_open(datafd, user)) != -1) {
+		fd = openat(afd, "pass",
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd == -1 && errno == ELOOP)
+			log_warn("user=%s: pass is a symbolic link: not "
+			    "followed", user);
+		close(afd);
+	}
+	if (fd != -1) {
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			n = read(fd, hash, sizeof(hash) - 1);
 		close(fd);
 	}
 	if (n <= 0 || (size_t)n >= crypto_pwhash_STRBYTES) {
@@ -174,13 +255,19 @@ users_verify(const char *data_dir, const char *user, const char *password)
 }
 
 int
-users_exists(const char *data_dir, const char *user)
+users_exists(int datafd, const char *user)
 {
-	char path[4096];
 	struct stat st;
+	int afd, rc;
 
-	snprintf(path, sizeof(path), "%s/%s/pass", data_dir, user);
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	if (!account_name_ok(user) || (afd = account_open(datafd, user)) == -1)
+		return 0;
+	rc = fstatat(afd, "pass", &st, AT_SYMLINK_NOFOLLOW);
+	close(afd);
+	if (rc == 0 && S_ISLNK(st.st_mode))
+		log_warn("user=%s: pass is a symbolic link: not followed",
+		    user);
+	return rc == 0 && S_ISREG(st.st_mode);
 }
 
 int
@@ -189,8 +276,12 @@ users_is_staging(const char *name)
 	return strncmp(name, STAGING_PREFIX, strlen(STAGING_PREFIX)) == 0;
 }
 
-void
-users_remove_staging(const char *path)
+int
+users_remove_staging(int datafd, const char *name)
 {
-	nftw(path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	if (!users_is_staging(name) || strchr(name, '/') != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return remove_tree(datafd, name, 4);
 }

@@ -1,7 +1,10 @@
 /*
  * users.h - accounts on disk: DATA/<user>/pass holds a libsodium Argon2id
- * string, DATA/<user>/ is the user's Maildir. These calls hash and touch the
- * disk: run them on a worker thread, never on the reactor.
+ * string, DATA/<user>/ is the user's Maildir. Every call takes the data
+ * directory's descriptor and works relative to it; an account directory or
+ * pass file that is a symbolic link is no account (logged, never followed).
+ * These calls hash and touch the disk: run them on a worker thread, never
+ * on the reactor.
  */
 #ifndef GLOMAILD_USERS_H
 #define GLOMAILD_USERS_H
@@ -21,15 +24,15 @@ enum users_result {
  * built aside and renamed into place in one step, so a crash never leaves a
  * half-made account and two registrations of one name cannot both succeed.
  */
-enum users_result users_create(const char *data_dir, const char *user,
+enum users_result users_create(int datafd, const char *user,
     const char *password, const char **step_r);
 
 /* Check a password in constant time; unknown users cost the same. */
-enum users_result users_verify(const char *data_dir, const char *user,
+enum users_result users_verify(int datafd, const char *user,
     const char *password);
 
 /* 1 when the account exists. */
-int users_exists(const char *data_dir, const char *user);
+int users_exists(int datafd, const char *user);
 
 /*
  * 1 when a data-directory entry is an account still being built: at
@@ -37,7 +40,10 @@ int users_exists(const char *data_dir, const char *user);
  */
 int users_is_staging(const char *name);
 
-/* Remove a staging account's directory tree. */
-void users_remove_staging(const char *path);
+/*
+ * Remove the staging account name of the data directory, and what it holds,
+ * without following any link in it. 0, or -1 with errno set.
+ */
+int users_remove_staging(int datafd, const char *name);
 
 #endif

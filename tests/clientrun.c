@@ -24,6 +24,14 @@
 
 #define CLIENTRUN_TIMEOUT_MS 30000
 
+/* Set by the build for the tests that use the seed-style server. */
+#ifndef GLOMAIL_PYTHON
+#define GLOMAIL_PYTHON "python3"
+#endif
+#ifndef GLOMAIL_SEED_SERVER
+#define GLOMAIL_SEED_SERVER "seed_server.py"
+#endif
+
 extern char **environ;
 
 const char *
@@ -47,8 +55,10 @@ now_ms(void)
 static int
 inherited(const char *var)
 {
+	/* HOME and XDG_CONFIG_HOME too: a tester's own client configuration
+	 * file must not change what the tests see. */
 	static const char *const drop[] = { "LANG=", "LANGUAGE=", "LC_",
-		"GLOMAIL_", "LOCPATH=" };
+		"GLOMAIL_", "LOCPATH=", "HOME=", "XDG_CONFIG_HOME=" };
 	size_t i;
 
 	for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
@@ -351,6 +361,57 @@ pty_close(struct pty *p)
 	p->fd = -1;
 	free(p->buf);
 	p->buf = NULL;
+}
+
+int
+seedsrv_start(struct seedsrv *s)
+{
+	char line[32];
+	size_t len = 0;
+	ssize_t n;
+	int fd[2];
+
+	memset(s, 0, sizeof(*s));
+	if (pipe2(fd, O_CLOEXEC) == -1)
+		return -1;
+	if ((s->pid = fork()) == -1) {
+		close(fd[0]);
+		close(fd[1]);
+		return -1;
+	}
+	if (s->pid == 0) {
+		dup2(fd[1], STDOUT_FILENO);
+		execlp(GLOMAIL_PYTHON, GLOMAIL_PYTHON, GLOMAIL_SEED_SERVER,
+		    (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	/* The first line is the port; the server writes nothing else. */
+	while (len < sizeof(line) - 1 &&
+	    (n = read(fd[0], line + len, sizeof(line) - 1 - len)) > 0) {
+		len += (size_t)n;
+		if (memchr(line, '\n', len) != NULL)
+			break;
+	}
+	close(fd[0]);
+	line[len] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	if (line[0] < '1' || line[0] > '9' || strlen(line) > 5) {
+		seedsrv_stop(s);
+		return -1;
+	}
+	memcpy(s->port, line, strlen(line) + 1); /* at most 5 digits */
+	return 0;
+}
+
+void
+seedsrv_stop(struct seedsrv *s)
+{
+	if (s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+	}
+	s->pid = 0;
 }
 
 /* 1 when this process can load the locale (LOCPATH as set now). */

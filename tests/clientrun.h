@@ -70,6 +70,21 @@ int pty_wait(struct pty *p, int timeout_ms);
 void pty_close(struct pty *p);
 
 /*
+ * A seed-style server (tests/seed_server.py: headers 1-10 only, ERROR to
+ * anything else, sender and date stored as sent) on a free loopback port.
+ */
+struct seedsrv {
+	pid_t pid;
+	char port[16];
+};
+
+/* Start it and read the port it bound. Returns 0 or -1. */
+int seedsrv_start(struct seedsrv *s);
+
+/* Kill and reap it (nothing when not running). */
+void seedsrv_stop(struct seedsrv *s);
+
+/*
  * Make sure fr_CA.UTF-8 can be used: already there, else built with
  * localedef system-wide (as the dependency script does), else built in
  * a private directory named by LOCPATH. On success env_r is set to a

@@ -615,10 +615,11 @@ def scenario_crash():
           for k in range(4)]
     for t in ts:
         t.start()
-    time.sleep(1.5)
+    # Kill in the middle of the stream, however slow the machine is.
+    wait_for(lambda: len(acked) >= 40, timeout=60)
     a.kill(signal.SIGKILL)
     killed_at = len(acked)
-    time.sleep(1.5)
+    wait_for(lambda: len(acked) >= killed_at + 40, timeout=60)
     stop.set()
     for t in ts:
         t.join()
@@ -791,12 +792,14 @@ def scenario_haproxy():
     ts = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
     for t in ts:
         t.start()
-    time.sleep(1.5)
+    wait_for(lambda: len(results) >= 6, timeout=60)
     before_b = len(re.findall(r"connect peer=", b.log_text()))
     killed["sent"] = time.monotonic()
     b.kill(signal.SIGKILL)     # returns once it is dead
     killed["t"] = time.monotonic()
     time.sleep(3.0)
+    wait_for(lambda: len([r for r in results if r[0] > killed["t"]]) >= 6,
+             timeout=60)
     stop.set()
     for t in ts:
         t.join()

@@ -4,6 +4,7 @@
  * driven through a pipe (no terminal) and servers that vanish or hang.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -21,24 +22,25 @@
 #include <jansson.h>
 
 #include "clientrun.h"
+#include "proto.h"
 #include "testsrv.h"
+#include "wire.h"
 
 #define PASSWORD "Correct0Horse"
 
 static struct testsrv srv;
 
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return testsrv_start(&srv, NULL);
-}
+/* Servers of one test, stopped by its teardown even when it fails. */
+static struct testsrv other;
+static struct seedsrv seed;
 
 static int
-group_teardown(void **state)
+stop_others(void **state)
 {
 	(void)state;
-	testsrv_stop(&srv);
+	testsrv_stop(&other);
+	memset(&other, 0, sizeof(other));
+	seedsrv_stop(&seed);
 	return 0;
 }
 
@@ -47,16 +49,55 @@ group_teardown(void **state)
  * env (may be NULL). args is NULL-terminated.
  */
 static void
+run_at(const char *port, struct clientrun_result *r, const char *const *env,
+    const char *input, va_list ap)
+{
+	const char *argv[32] = { "glomail", "-d", "127.0.0.1", "-p", port };
+	size_t n = 5;
+
+	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
+		n++;
+	argv[n] = NULL;
+	assert_int_equal(clientrun(argv, env, input, r), 0);
+}
+
+/* The same against another server, on port. */
+static void
+run_on(const char *port, struct clientrun_result *r,
+    const char *const *env, const char *input, ...)
+{
+	va_list ap;
+
+	va_start(ap, input);
+	run_at(port, r, env, input, ap);
+	va_end(ap);
+}
+
+/*
+ * Run glomail against the test's server. In TLS mode, the client itself
+ * speaks TLS to the server's TLS port, verifying it against the test CA.
+ */
+static void
 run(struct clientrun_result *r, const char *const *env, const char *input,
     ...)
 {
-	const char *argv[32] = { "glomail", "-d", "127.0.0.1", "-p",
+	static char ca[512];
+	const char *argv[40] = { "glomail", "-d", "127.0.0.1", "-p",
 		srv.port };
 	size_t n = 5;
 	va_list ap;
 
+	if (testsrv_tls_mode()) {
+		snprintf(ca, sizeof(ca), "%s/ca.crt",
+		    getenv("GLOMAIL_TLS_CERTS"));
+		argv[4] = srv.tls_port;
+		argv[n++] = "--tls";
+		argv[n++] = "--cafile";
+		argv[n++] = ca;
+	}
+
 	va_start(ap, input);
-	while (n < 31 && (argv[n] = va_arg(ap, const char *)) != NULL)
+	while (n < 39 && (argv[n] = va_arg(ap, const char *)) != NULL)
 		n++;
 	va_end(ap);
 	argv[n] = NULL;
@@ -576,6 +617,256 @@ test_french_messages(void **state)
 	clientrun_free(&r);
 }
 
+/* 1 when s begins with prefix. */
+static int
+starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* A hostile body: a title change, a colour, a carriage return, C1 CSI. */
+#define HOSTILE_BODY "a\x1b]0;pwned\x07 \x1b[31mred\rb\xc2\x9b" "2Jc\ttab"
+
+/*
+ * A server for another domain: the client learns it (CAPABILITIES) for
+ * the sender, the completion of a bare name and the error naming it, in
+ * commands and menus alike.
+ */
+static void
+test_other_domain(void **state)
+{
+	static const char *const extra[] = { "--domain", "example.org", NULL };
+	struct clientrun_result r;
+
+	(void)state;
+	assert_int_equal(testsrv_start(&other, extra), 0);
+	run_on(other.port, &r, pw_env, NULL, "-u", "dom.user", "register",
+	    NULL);
+	assert_int_equal(r.exit_code, 0);
+	clientrun_free(&r);
+	run_on(other.port, &r, pw_env, "hello\n", "-u", "dom.user", "send",
+	    "--to", "dom.user", "--subject", "bare name", NULL);
+	if (r.exit_code != 0)
+		fprintf(stderr, "send: %s", r.err);
+	assert_int_equal(r.exit_code, 0);
+	clientrun_free(&r);
+	run_on(other.port, &r, pw_env, "x\n", "-u", "dom.user", "send",
+	    "--to", "dom.user@glo2000.ca", "--subject", "s", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_non_null(strstr(r.err, "glomail: the address is outside the "
+	    "local domain (example.org)\n"));
+	clientrun_free(&r);
+	/* The menus share the path. */
+	run_on(other.port, &r, NULL, "2\ndom.user\n" PASSWORD "\n"
+	    "2\ndom.user@EXAMPLE.org\nfrom the menu\nbody\n.\n4\n3\n", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, "Message sent.\n"));
+	assert_non_null(strstr(r.out, "Logged out.\n"));
+	clientrun_free(&r);
+	run_on(other.port, &r, pw_env, NULL, "-u", "dom.user", "read", "2",
+	    NULL);
+	testsrv_stop(&other);
+	assert_int_equal(r.exit_code, 0);
+	assert_true(starts_with(r.out, "From: dom.user@example.org\n"
+	    "To: dom.user@example.org\nSubject: bare name\n"));
+	clientrun_free(&r);
+}
+
+/* Several --to: refused whole, before anything is sent. */
+static void
+test_repeated_to(void **state)
+{
+	struct clientrun_result r;
+
+	(void)state;
+	make_user("rcpt.b");
+	make_user("rcpt.c");
+	run(&r, pw_env, "for both\n", "-u", "rcpt.b", "send", "--to",
+	    "rcpt.b@glo2000.ca", "--to", "rcpt.c@glo2000.ca", "--subject",
+	    "two", NULL);
+	assert_int_equal(r.exit_code, 2);
+	assert_string_equal(r.out, "");
+	assert_non_null(strstr(r.err, "too many recipients: --to was given 2 "
+	    "times, the server takes at most 1 per message; nothing was "
+	    "sent"));
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "rcpt.b", "stats", NULL);
+	assert_true(starts_with(r.out, "messages: 0\n"));
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "rcpt.c", "stats", NULL);
+	assert_true(starts_with(r.out, "messages: 0\n"));
+	clientrun_free(&r);
+}
+
+/* What send and register can check comes before the password. */
+static void
+test_checked_before_password(void **state)
+{
+	struct clientrun_result r;
+
+	(void)state;
+	run(&r, NULL, NULL, "-u", "nopw", "send", "--to", "a@example.com",
+	    "--subject", "s", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(r.err, "glomail: the address is outside the "
+	    "local domain (glo2000.ca)\n");
+	clientrun_free(&r);
+	run(&r, NULL, NULL, "-u", "nopw", "send", "--to", "nopw",
+	    "--subject", "bell\a", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(r.err, "glomail: subject may not contain line "
+	    "breaks or control characters\n");
+	clientrun_free(&r);
+	run(&r, NULL, NULL, "-u", "nopw", "send", "--to", "nopw",
+	    "--subject", "c1 \xc2\x9b", NULL);
+	assert_int_equal(r.exit_code, 1);
+	clientrun_free(&r);
+	run(&r, NULL, NULL, "-u", "LOST", "register", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(r.err, "glomail: user name is reserved\n");
+	clientrun_free(&r);
+}
+
+/* Piped and --json output keep the server's bytes exactly. */
+static void
+test_escapes_piped(void **state)
+{
+	struct clientrun_result r;
+	json_t *j;
+
+	(void)state;
+	make_user("esc.pipe");
+	send_mail("esc.pipe", "esc.pipe", "plain", HOSTILE_BODY "\n");
+	run(&r, pw_env, NULL, "-u", "esc.pipe", "read", "1", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, "\n\n" HOSTILE_BODY "\n"));
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "esc.pipe", "--json", "read", "1", NULL);
+	assert_int_equal(r.exit_code, 0);
+	j = json_line(r.out);
+	assert_string_equal(json_string_value(json_object_get(j, "content")),
+	    HOSTILE_BODY);
+	json_decref(j);
+	clientrun_free(&r);
+}
+
+/*
+ * A seed-style server (ERROR to CAPABILITIES): the client falls back to
+ * the seed's domain for the sender and completion, silently, and shows
+ * what that server stores as sent (control characters included) exactly.
+ */
+static void
+test_seed_server(void **state)
+{
+	struct clientrun_result r;
+	char err[256];
+	int fd = -1, rc = -1;
+	struct msg_email e = { "evil@glo2000.ca", "seedy@glo2000.ca",
+		"\x1b]0;owned\x07" "forged", "Tue, 12 Jul 2022 19:21:57 +0000",
+		"body\x1b[2J" };
+
+	(void)state;
+	if (seedsrv_start(&seed) == -1) {
+		fprintf(stderr, "skipping: the seed-style server did not "
+		    "start\n");
+		skip();
+	}
+	run_on(seed.port, &r, pw_env, NULL, "-u", "seedy", "register", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(r.err, "");
+	clientrun_free(&r);
+	run_on(seed.port, &r, pw_env, "to myself\n", "-u", "seedy", "send",
+	    "--to", "seedy", "--subject", "hi", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(r.err, "");
+	clientrun_free(&r);
+	/* A seed peer may store anything: here a forged, hostile message. */
+	if ((fd = wire_connect("127.0.0.1", seed.port, err,
+	    sizeof(err))) >= 0 && testsrv_auth(fd, PROTO_AUTH_LOGIN, "seedy",
+	    PASSWORD) == PROTO_OK)
+		rc = testsrv_request(fd, PROTO_EMAIL_SENDING, msg_email_new(&e),
+		    NULL);
+	if (fd >= 0)
+		close(fd);
+	assert_int_equal(rc, PROTO_OK);
+
+	run_on(seed.port, &r, pw_env, NULL, "-u", "seedy", "read", "2", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_true(starts_with(r.out, "From: seedy@glo2000.ca\n"
+	    "To: seedy@glo2000.ca\nSubject: hi\n"));
+	clientrun_free(&r);
+	run_on(seed.port, &r, pw_env, NULL, "-u", "seedy", "read", "1", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_true(starts_with(r.out, "From: evil@glo2000.ca\nTo: seedy@glo2000."
+	    "ca\nSubject: \x1b]0;owned\x07" "forged\n"));
+	assert_non_null(strstr(r.out, "\n\nbody\x1b[2J\n"));
+	clientrun_free(&r);
+	run_on(seed.port, &r, pw_env, NULL, "-u", "seedy", "list", NULL);
+	seedsrv_stop(&seed);
+	assert_int_equal(r.exit_code, 0);
+	assert_true(starts_with(r.out, "#1 evil@glo2000.ca - \x1b]0;owned\x07"
+	    "forged "));
+	clientrun_free(&r);
+}
+
+/* The configuration file gives the server and account; options win. */
+static void
+test_config_file(void **state)
+{
+	struct clientrun_result r;
+	char dir[256], path[300], env1[320], env2[320];
+	const char *argv[8];
+	const char *env[] = { env1, "GLOMAIL_PASSWORD=" PASSWORD, NULL };
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(testsrv_scratch(dir, sizeof(dir), "clientconf"), 0);
+	snprintf(path, sizeof(path), "%s/glomail", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/glomail/config", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "# glomail's defaults\nserver = 127.0.0.1\nport = %s\n"
+	    "user = confuser\ntls = no\n", srv.port);
+	assert_int_equal(fclose(f), 0);
+	snprintf(env1, sizeof(env1), "XDG_CONFIG_HOME=%s", dir);
+	argv[0] = "glomail";
+	argv[1] = "register";
+	argv[2] = NULL;
+	assert_int_equal(clientrun(argv, env, "", &r), 0);
+	assert_int_equal(r.exit_code, 0);
+	clientrun_free(&r);
+	argv[1] = "stats";
+	assert_int_equal(clientrun(argv, env, "", &r), 0);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, "messages: 0"));
+	clientrun_free(&r);
+	/* An option wins over the file: another account, refused. */
+	argv[1] = "-u";
+	argv[2] = "nobodyhere";
+	argv[3] = "stats";
+	argv[4] = NULL;
+	assert_int_equal(clientrun(argv, env, "", &r), 0);
+	assert_int_equal(r.exit_code, 1);
+	clientrun_free(&r);
+	/* A file that does not parse says where, and nothing is sent. */
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "server = 127.0.0.1\ncolour = blue\n");
+	assert_int_equal(fclose(f), 0);
+	argv[1] = "stats";
+	argv[2] = NULL;
+	assert_int_equal(clientrun(argv, env, "", &r), 0);
+	assert_int_equal(r.exit_code, 2);
+	assert_non_null(strstr(r.err, "config:2: colour: unknown setting"));
+	clientrun_free(&r);
+	/* GLOMAIL_CONFIG names another file; a missing one is an error. */
+	snprintf(env2, sizeof(env2), "GLOMAIL_CONFIG=%s/none", dir);
+	env[0] = env2;
+	assert_int_equal(clientrun(argv, env, "", &r), 0);
+	assert_int_equal(r.exit_code, 2);
+	clientrun_free(&r);
+	testsrv_remove_tree(dir);
+}
+
 int
 main(void)
 {
@@ -593,7 +884,14 @@ main(void)
 		cmocka_unit_test(test_server_hangs_up),
 		cmocka_unit_test(test_server_silent),
 		cmocka_unit_test(test_french_messages),
+		cmocka_unit_test_teardown(test_other_domain, stop_others),
+		cmocka_unit_test(test_repeated_to),
+		cmocka_unit_test(test_checked_before_password),
+		cmocka_unit_test(test_escapes_piped),
+		cmocka_unit_test(test_config_file),
+		cmocka_unit_test_teardown(test_seed_server, stop_others),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	testsrv_use(&srv, NULL);
+	return cmocka_run_group_tests(tests, testsrv_setup, testsrv_teardown);
 }

@@ -49,6 +49,9 @@ struct texts {
 	const char *choice4;
 	const char *user;
 	const char *password;
+	const char *again;
+	const char *created;
+	const char *logged_out;
 	const char *to;
 	const char *subject;
 	const char *body;
@@ -62,6 +65,8 @@ struct texts {
 	const char *size;
 	const char *bytes;
 	const char *bad_password;
+	const char *wrong_login;
+	const char *wait;
 };
 
 static const struct texts english = {
@@ -73,6 +78,9 @@ static const struct texts english = {
 	.choice4 = "Enter your choice [1-4]: ",
 	.user = "Enter a user name: ",
 	.password = "Enter a password: ",
+	.again = "Enter the password again: ",
+	.created = "Account created.\n",
+	.logged_out = "Logged out.\n",
 	.to = "Enter the recipient's address: ",
 	.subject = "Enter the subject: ",
 	.body = "Enter the message, end it with a '.' on a line of its own:\n",
@@ -87,6 +95,8 @@ static const struct texts english = {
 	.bytes = " bytes",
 	.bad_password = "password must have at least 10 characters, a digit, "
 			"a lower-case and an upper-case letter",
+	.wrong_login = "unknown user or wrong password\n",
+	.wait = "Please wait: the server has not answered yet...\n",
 };
 
 /* The original client's French texts, character for character. */
@@ -100,6 +110,9 @@ static const struct texts french = {
 	.choice4 = "Entrez votre choix [1-4]: ",
 	.user = "Entrez un nom d'utilisateur: ",
 	.password = "Entrez un mot de passe: ",
+	.again = "Entrez le mot de passe de nouveau: ",
+	.created = "Compte cr\xc3\xa9\xc3\xa9.\n",
+	.logged_out = "D\xc3\xa9" "connect\xc3\xa9.\n",
 	.to = "Entrez l'adresse du destinataire: ",
 	.subject = "Entrez le sujet: ",
 	.body = "Entrez le contenu du courriel, terminez avec un '.' sur une "
@@ -116,22 +129,10 @@ static const struct texts french = {
 	.bad_password = "le mot de passe doit avoir au moins 10 "
 			"caract\xc3\xa8res, un chiffre, une minuscule et une "
 			"majuscule",
+	.wrong_login = "utilisateur inconnu ou mot de passe erron\xc3\xa9\n",
+	.wait = "Veuillez patienter : le serveur n'a pas encore "
+		"r\xc3\xa9pondu...\n",
 };
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return testsrv_start(&srv, NULL);
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	testsrv_stop(&srv);
-	return 0;
-}
 
 static int
 teardown(void **state)
@@ -200,6 +201,22 @@ auth(struct pty *p, const struct texts *t, const char *choice,
 	type(p, "\n");
 }
 
+/*
+ * Create an account with a valid password: asked twice, echo off both
+ * times, and the creation confirmed.
+ */
+static void
+create(struct pty *p, const struct texts *t, const char *user,
+    const char *password)
+{
+	auth(p, t, "1\n", user, password);
+	expect(p, t->again);
+	assert_int_equal(pty_echo(p), 0);
+	type(p, password);
+	type(p, "\n");
+	expect(p, t->created);
+}
+
 static void
 logged_in(struct pty *p, const struct texts *t, const char *password)
 {
@@ -224,7 +241,7 @@ tour(const struct texts *t, const char *lang, const char *locpath,
 	auth(p, t, "1\n", user, "short");
 	expect(p, t->bad_password);
 
-	auth(p, t, "1\n", user, PASSWORD);
+	create(p, t, user, PASSWORD);
 	logged_in(p, t, PASSWORD);
 
 	type(p, "1\n");
@@ -263,9 +280,11 @@ tour(const struct texts *t, const char *lang, const char *locpath,
 
 	/* Log out, back in, out again, quit. */
 	type(p, "4\n");
+	expect(p, t->logged_out);
 	auth(p, t, "2\n", user, PASSWORD);
 	logged_in(p, t, PASSWORD);
 	type(p, "4\n");
+	expect(p, t->logged_out);
 	expect(p, t->conn_menu);
 	expect(p, t->choice3);
 	type(p, "3\n");
@@ -350,6 +369,8 @@ test_invalid_choices_reprompt(void **state)
 	type(p, "choosy\n");
 	expect(p, english.password);
 	type(p, PASSWORD "\n");
+	expect(p, english.again);
+	type(p, PASSWORD "\n");
 	expect(p, english.choice4);
 	type(p, "5\n");
 	expect(p, english.choice4);
@@ -412,7 +433,7 @@ test_ctrl_d_main_menu_and_body(void **state)
 
 	(void)state;
 	start(p, srv.port, NULL, NULL);
-	auth(p, &english, "1\n", "eof.user", PASSWORD);
+	create(p, &english, "eof.user", PASSWORD);
 	logged_in(p, &english, PASSWORD);
 	type(p, "\004");
 	ends_with(p, 0);
@@ -447,7 +468,7 @@ test_server_killed(void **state)
 	(void)state;
 	assert_int_equal(testsrv_start(&own, NULL), 0);
 	start(p, own.port, NULL, NULL);
-	auth(p, &english, "1\n", "doomed", PASSWORD);
+	create(p, &english, "doomed", PASSWORD);
 	logged_in(p, &english, PASSWORD);
 	testsrv_kill(&own, SIGKILL);
 	type(p, "3\n");
@@ -487,9 +508,35 @@ test_command_password_prompt(void **state)
 	expect(p, "Password: ");
 	assert_int_equal(pty_echo(p), 0);
 	type(p, PASSWORD "\n");
+	/* A new password is typed twice; success is said. */
+	expect(p, "Password again: ");
+	assert_int_equal(pty_echo(p), 0);
+	type(p, PASSWORD "\n");
+	expect(p, "glomail: account created\n");
 	ends_with(p, 0);
 	assert_null(strstr(p->buf, PASSWORD));
 	pty_close(p);
+
+	/* A mismatch: refused before anything is sent. */
+	argv[6] = "prompted.two";
+	assert_int_equal(pty_spawn(p, argv, NULL), 0);
+	expect(p, "Password: ");
+	type(p, PASSWORD "\n");
+	expect(p, "Password again: ");
+	type(p, PASSWORD "x\n");
+	expect(p, "glomail: the passwords do not match\n");
+	ends_with(p, 2);
+	pty_close(p);
+
+	/* A weak one: refused by the rules before it is asked again. */
+	assert_int_equal(pty_spawn(p, argv, NULL), 0);
+	expect(p, "Password: ");
+	type(p, "weak\n");
+	expect(p, "glomail: password must have at least 10 characters");
+	ends_with(p, 1);
+	assert_null(strstr(p->buf, "Password again: "));
+	pty_close(p);
+	argv[6] = "prompted";
 
 	argv[7] = "stats";
 	assert_int_equal(pty_spawn(p, argv, NULL), 0);
@@ -523,6 +570,23 @@ seed_like_server(int fd)
 			_exit(0);
 		if (h == PROTO_STATS_REQUEST)
 			reply = msg_stats_new(7, 2100000);
+		if (h == PROTO_INBOX_READING_REQUEST)
+			reply = json_pack("{s:[s]}", "email_list",
+			    "#1 x@glo2000.ca - \x1b]0;title\x07" "Hi "
+			    "Tue, 12 Jul 2022 19:21:57 +0000");
+		if (h == PROTO_INBOX_READING_CHOICE) {
+			struct msg_email e = { "x@glo2000.ca\r",
+				"seedy@glo2000.ca", "\x1b[2JHi",
+				"Tue, 12 Jul 2022 19:21:57 +0000",
+				"\xc2\x9b" "31mred\x1b[0m" };
+
+			reply = msg_email_new(&e);
+		}
+		/* As seed servers do: an unknown header gets ERROR. */
+		if (h > PROTO_STATS_REQUEST) {
+			h = PROTO_ERROR;
+			reply = msg_error_new("unknown header");
+		}
 		if (h == PROTO_EMAIL_SENDING &&
 		    (msg_unpack(m, PROTO_SHAPE_EMAIL, &a, &why) == -1 ||
 		    a.email.sender == NULL ||
@@ -579,6 +643,15 @@ test_seed_like_server(void **state)
 	expect(p, "Number of messages: 7\n"
 	    "Mailbox size: 2.1 MB (2100000 bytes)\n");
 	expect(p, english.choice4);
+	/* What such a server stores as sent is shown, never obeyed. */
+	type(p, "1\n");
+	expect(p, "#1 x@glo2000.ca - ^[]0;title^GHi Tue");
+	type(p, "1\n");
+	expect(p, "From: x@glo2000.ca^M\nTo: seedy@glo2000.ca\n"
+	    "Subject: ^[[2JHi\n");
+	expect(p, "-\n\\u009b31mred^[[0m\n");
+	expect(p, english.choice4);
+	assert_null(strchr(p->buf, '\x1b'));
 	type(p, "4\n");
 	expect(p, english.choice3);
 	type(p, "3\n");
@@ -586,6 +659,241 @@ test_seed_like_server(void **state)
 	assert_int_equal(waitpid(fake, &status, 0), fake);
 	fake = 0;
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A hostile body: a title change, a colour, a carriage return, C1 CSI. */
+#define HOSTILE_BODY "a\x1b]0;pwned\x07 \x1b[31mred\rb\xc2\x9b" "2Jc\ttab"
+#define HOSTILE_SHOWN "a^[]0;pwned^G ^[[31mred^Mb\\u009b2Jc\ttab\n"
+
+/* Send body to user from user with a command through pipes. */
+static void
+piped_send(const char *user, const char *subject, const char *body)
+{
+	const char *argv[] = { "glomail", "-d", "127.0.0.1", "-p", srv.port,
+		"-u", user, "send", "--to", user, "--subject", subject, NULL };
+	const char *const env[] = { "GLOMAIL_PASSWORD=" PASSWORD, NULL };
+	struct clientrun_result r;
+
+	assert_int_equal(clientrun(argv, env, body, &r), 0);
+	if (r.exit_code != 0)
+		fprintf(stderr, "send: %s", r.err);
+	assert_int_equal(r.exit_code, 0);
+	clientrun_free(&r);
+}
+
+/*
+ * On a terminal, control characters in what the server returns are shown
+ * visibly, in the menus and in the read command: the terminal never gets
+ * an escape sequence from a message.
+ */
+static void
+test_escapes_on_terminal(void **state)
+{
+	const char *argv[] = { "glomail", "-d", "127.0.0.1", "-p", srv.port,
+		"-u", "esc.tty", "read", "1", NULL };
+	const char *const env[] = { "GLOMAIL_PASSWORD=" PASSWORD, NULL };
+	struct pty *p = &cur;
+
+	(void)state;
+	start(p, srv.port, NULL, NULL);
+	create(p, &english, "esc.tty", PASSWORD);
+	logged_in(p, &english, PASSWORD);
+	piped_send("esc.tty", "colours", HOSTILE_BODY "\n");
+	type(p, "1\n");
+	expect(p, "Enter your choice [1-1]: ");
+	type(p, "1\n");
+	expect(p, "----------------------------------------\n" HOSTILE_SHOWN);
+	expect(p, english.choice4);
+	assert_null(strchr(p->buf, '\x1b'));
+	assert_null(strchr(p->buf, '\a'));
+	assert_null(strstr(p->buf, "\xc2\x9b"));
+	type(p, "\004");
+	ends_with(p, 0);
+	pty_close(p);
+
+	assert_int_equal(pty_spawn(p, argv, env), 0);
+	expect(p, "Subject: colours\n");
+	expect(p, "\n\n" HOSTILE_SHOWN);
+	ends_with(p, 0);
+	assert_null(strchr(p->buf, '\x1b'));
+}
+
+/*
+ * The address and the subject are checked before the body is asked for;
+ * a bare name is completed with the domain; the error names the domain.
+ */
+static void
+test_send_checks_first(void **state)
+{
+	struct pty *p = &cur;
+
+	(void)state;
+	start(p, srv.port, NULL, NULL);
+	create(p, &english, "checker", PASSWORD);
+	logged_in(p, &english, PASSWORD);
+
+	type(p, "2\n");
+	expect(p, english.to);
+	type(p, "someone@example.com\n");
+	expect(p, "the address is outside the local domain (glo2000.ca)\n");
+	expect(p, english.choice4);
+	type(p, "2\n");
+	expect(p, english.to);
+	type(p, "not/valid\n");
+	expect(p, "invalid address\n");
+	expect(p, english.choice4);
+	/* Neither got as far as the subject. */
+	assert_null(strstr(p->buf, english.subject));
+
+	type(p, "2\n");
+	expect(p, english.to);
+	type(p, "checker\n");
+	expect(p, english.subject);
+	type(p, "bell\a\n");
+	expect(p, "subject may not contain line breaks or control "
+	    "characters\n");
+	expect(p, english.choice4);
+	assert_null(strstr(p->buf, english.body));
+
+	type(p, "2\n");
+	expect(p, english.to);
+	type(p, " checker \n");
+	expect(p, english.subject);
+	type(p, "completed\n");
+	expect(p, english.body);
+	type(p, "text\n.\n");
+	expect(p, english.sent);
+	type(p, "1\n");
+	expect(p, "#1 checker@glo2000.ca - completed ");
+	type(p, "1\n");
+	expect(p, "From: checker@glo2000.ca\nTo: checker@glo2000.ca\n");
+	expect(p, english.choice4);
+	type(p, "\004");
+	ends_with(p, 0);
+}
+
+/*
+ * Registration: the name rules before the password is asked, the
+ * password rules before it is asked again, then a mismatch refused.
+ */
+static void
+test_register_checks(void **state)
+{
+	struct pty *p = &cur;
+	size_t from;
+
+	(void)state;
+	start(p, srv.port, NULL, NULL);
+	expect(p, english.choice3);
+	from = p->mark;
+	type(p, "1\n");
+	expect(p, english.user);
+	type(p, "bad/name\n");
+	expect(p, "user name may hold only letters, digits, '_', '.' and "
+	    "'-'\n");
+	expect(p, english.choice3);
+	assert_null(strstr(p->buf + from, english.password));
+
+	type(p, "1\n");
+	expect(p, english.user);
+	type(p, "mismatch\n");
+	expect(p, english.password);
+	type(p, PASSWORD "\n");
+	expect(p, english.again);
+	type(p, PASSWORD "x\n");
+	expect(p, "The passwords do not match.\n");
+	/* Nothing was created: the name is still free. */
+	create(p, &english, "mismatch", PASSWORD);
+	logged_in(p, &english, PASSWORD);
+	type(p, "\004");
+	ends_with(p, 0);
+}
+
+/*
+ * A login the server holds back (after a failed one): "please wait"
+ * shows once, in the user's language, and the login then goes through.
+ */
+static void
+please_wait(const struct texts *t, const char *lang, const char *locpath)
+{
+	struct pty *p = &cur;
+
+	assert_int_equal(testsrv_start(&own, NULL), 0);
+	start(p, own.port, lang, locpath);
+	create(p, t, "patient", PASSWORD);
+	logged_in(p, t, PASSWORD);
+	type(p, "4\n");
+	expect(p, t->logged_out);
+	auth(p, t, "2\n", "patient", "Wrong0Password");
+	expect(p, t->wrong_login);
+	auth(p, t, "2\n", "patient", PASSWORD);
+	expect(p, t->wait);
+	logged_in(p, t, PASSWORD);
+	assert_null(strstr(p->buf + p->mark, t->wait));
+	type(p, "\004");
+	ends_with(p, 0);
+	pty_close(p);
+	if (t == &english) {
+		/* A command says it on standard error, at the terminal. */
+		const char *argv[] = { "glomail", "-d", "127.0.0.1", "-p",
+			own.port, "-u", "patient", "stats", NULL };
+		const char *const bad[] = { "GLOMAIL_PASSWORD=Wrong0Password",
+			NULL };
+		const char *const good[] = { "GLOMAIL_PASSWORD=" PASSWORD,
+			NULL };
+
+		assert_int_equal(pty_spawn(p, argv, bad), 0);
+		ends_with(p, 1);
+		pty_close(p);
+		assert_int_equal(pty_spawn(p, argv, good), 0);
+		expect(p, t->wait);
+		expect(p, "messages: 0\n");
+		ends_with(p, 0);
+		pty_close(p);
+	}
+	testsrv_stop(&own);
+	memset(&own, 0, sizeof(own));
+}
+
+static void
+test_please_wait(void **state)
+{
+	const char *locpath;
+	char why[256];
+
+	(void)state;
+	please_wait(&english, NULL, NULL);
+	if (clientrun_french(&locpath, why, sizeof(why)) == -1) {
+		fprintf(stderr, "skipping French: %s\n", why);
+		return;
+	}
+	please_wait(&french, "LANG=fr_CA.UTF-8", locpath);
+}
+
+/* A server for another domain: the menus complete to it and send. */
+static void
+test_menu_other_domain(void **state)
+{
+	static const char *const extra[] = { "--domain", "example.org", NULL };
+	struct pty *p = &cur;
+
+	(void)state;
+	assert_int_equal(testsrv_start(&own, extra), 0);
+	start(p, own.port, NULL, NULL);
+	create(p, &english, "dom", PASSWORD);
+	logged_in(p, &english, PASSWORD);
+	type(p, "2\n");
+	expect(p, english.to);
+	type(p, "dom@glo2000.ca\n");
+	expect(p, "the address is outside the local domain (example.org)\n");
+	type(p, "2\n");
+	expect(p, english.to);
+	type(p, "dom\nmine\nbody\n.\n");
+	expect(p, english.sent);
+	type(p, "1\n");
+	expect(p, "#1 dom@example.org - mine ");
+	type(p, "\004");
+	ends_with(p, 0);
 }
 
 int
@@ -605,8 +913,14 @@ main(void)
 		T(test_login_refused),
 		T(test_command_password_prompt),
 		T(test_seed_like_server),
+		T(test_escapes_on_terminal),
+		T(test_send_checks_first),
+		T(test_register_checks),
+		T(test_please_wait),
+		T(test_menu_other_domain),
 	};
 #undef T
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	testsrv_use(&srv, NULL);
+	return cmocka_run_group_tests(tests, testsrv_setup, testsrv_teardown);
 }

@@ -1,6 +1,7 @@
 /*
  * test_dispatch.c - the gate, driven through a real connection object on a
- * socketpair with a private event loop and a scratch store (no TCP).
+ * socketpair with a private event loop and a scratch store (no TCP), and
+ * the memory budget shared by connections.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -51,7 +52,7 @@ setup(void **state)
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
 		return -1;
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	if (conn_new(fx->srv, sv[0], &sa, sizeof(sa)) == NULL)
+	if (server_conn_add(fx->srv, sv[0], &sa, sizeof(sa)) == NULL)
 		return -1;
 	fx->peer = sv[1];
 	fcntl(fx->peer, F_SETFL, O_NONBLOCK);
@@ -99,7 +100,7 @@ reply(struct fixture *fx, char *text, size_t textlen)
 	int rounds, h;
 
 	for (rounds = 0; rounds < 3000; rounds++) {
-		event_base_loop(fx->srv->base, EVLOOP_NONBLOCK);
+		event_base_loop(server_base(fx->srv), EVLOOP_NONBLOCK);
 		n = read(fx->peer, buf + have, sizeof(buf) - have);
 		if (n > 0)
 			have += (size_t)n;
@@ -137,7 +138,7 @@ test_unknown_and_replies(void **state)
 	struct fixture *fx = *state;
 
 	EXPECT_ERROR(fx, "{\"header\": 0}", "unknown request");
-	EXPECT_ERROR(fx, "{\"header\": 11}", "unknown request");
+	EXPECT_ERROR(fx, "{\"header\": 1000}", "unknown request");
 	EXPECT_ERROR(fx, "{\"header\": -7}", "unknown request");
 	EXPECT_ERROR(fx, "{\"header\": 4294967300}", "unknown request");
 	/* Reply headers are not requests. */
@@ -184,6 +185,189 @@ test_login_gate(void **state)
 	assert_int_equal(reply(fx, text, sizeof(text)), 0);
 }
 
+/*
+ * The memory budget, on connections whose socket buffers are tiny (so
+ * replies stay in the server's buffers, where max-memory counts them): a
+ * 600 kB reply queued for one client that does not read leaves no room for
+ * the same reply to another, which gets ERROR "server busy" at once; once
+ * the first client reads, the second is served.
+ */
+struct budget {
+	char dir[256];
+	struct config cfg;
+	struct server *srv;
+	int peer[2];
+};
+
+static int
+budget_setup(void **state)
+{
+	struct budget *b = calloc(1, sizeof(*b));
+	struct sockaddr sa = { .sa_family = AF_UNIX };
+	const char *why;
+	int sv[2], i, small = 4096;
+
+	if (b == NULL || testsrv_scratch(b->dir, sizeof(b->dir), "budget") ==
+	    -1)
+		return -1;
+	config_init(&b->cfg);
+	if (config_set(&b->cfg, "data-dir", b->dir, &why) == -1 ||
+	    config_set(&b->cfg, "max-memory", "1M", &why) == -1)
+		return -1;
+	if ((b->srv = server_new(&b->cfg)) == NULL)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
+			return -1;
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+		setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		fcntl(sv[0], F_SETFL, O_NONBLOCK);
+		fcntl(sv[1], F_SETFL, O_NONBLOCK);
+		if (server_conn_add(b->srv, sv[0], &sa, sizeof(sa)) == NULL)
+			return -1;
+		b->peer[i] = sv[1];
+	}
+	*state = b;
+	return 0;
+}
+
+static int
+budget_teardown(void **state)
+{
+	struct budget *b = *state;
+
+	close(b->peer[0]);
+	close(b->peer[1]);
+	server_free(b->srv);
+	config_clear(&b->cfg);
+	testsrv_remove_tree(b->dir);
+	free(b);
+	return 0;
+}
+
+/* Write a whole request from peer i, running the loop meanwhile. */
+static void
+budget_put(struct budget *b, int i, int header, json_t *payload)
+{
+	unsigned char *frame;
+	size_t len, off = 0;
+	ssize_t n;
+
+	assert_int_equal(msg_encode(header, payload, FRAME_MAX_LIMIT, &frame,
+	    &len), 0);
+	while (off < len) {
+		n = write(b->peer[i], frame + off, len - off);
+		if (n > 0)
+			off += (size_t)n;
+		event_base_loop(server_base(b->srv), EVLOOP_NONBLOCK);
+	}
+	free(frame);
+}
+
+/* Run the loop for about ms milliseconds, reading nothing. */
+static void
+budget_spin(struct budget *b, int ms)
+{
+	int i;
+
+	for (i = 0; i < ms; i++) {
+		event_base_loop(server_base(b->srv), EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+}
+
+/* One whole reply to peer i (NULL if none within 5 s); free it. */
+static struct msg *
+budget_reply(struct budget *b, int i)
+{
+	unsigned char hdr[4], *body = NULL;
+	size_t have = 0, want = 4, blen = 0;
+	struct msg *m = NULL;
+	const char *why;
+	ssize_t n;
+	int rounds;
+
+	for (rounds = 0; rounds < 5000 && have < want; rounds++) {
+		event_base_loop(server_base(b->srv), EVLOOP_NONBLOCK);
+		n = read(b->peer[i], have < 4 ? hdr + have : body + have - 4,
+		    have < 4 ? 4 - have : want - have);
+		if (n <= 0) {
+			usleep(1000);
+			continue;
+		}
+		have += (size_t)n;
+		if (have == 4 && want == 4) {
+			assert_int_equal(frame_decode(hdr, 4, FRAME_MAX_LIMIT,
+			    &blen), FRAME_MORE);
+			assert_non_null(body = malloc(blen));
+			want = 4 + blen;
+		}
+	}
+	if (have == want && want > 4)
+		assert_int_equal(msg_parse(body, blen, &m, &why), 0);
+	free(body);
+	return m;
+}
+
+static void
+test_memory_budget(void **state)
+{
+	struct budget *b = *state;
+	struct msg_email e = { 0 };
+	union msg_args a;
+	const char *why;
+	struct msg *m;
+	char *body;
+	int i;
+
+	assert_non_null(body = malloc(600 * 1000 + 1));
+	memset(body, 'm', 600 * 1000);
+	body[600 * 1000] = '\0';
+	for (i = 0; i < 2; i++) {
+		budget_put(b, i, i == 0 ? PROTO_AUTH_REGISTER : PROTO_AUTH_LOGIN,
+		    msg_credentials_new("budget", "Budget0Passw"));
+		assert_non_null(m = budget_reply(b, i));
+		assert_int_equal(msg_header(m), PROTO_OK);
+		msg_free(m);
+	}
+	e.sender = e.destination = "budget@glo2000.ca";
+	e.subject = "heavy";
+	e.content = body;
+	budget_put(b, 0, PROTO_EMAIL_SENDING, msg_email_new(&e));
+	assert_non_null(m = budget_reply(b, 0));
+	assert_int_equal(msg_header(m), PROTO_OK);
+	msg_free(m);
+	/* Client 0 asks for it and does not read: its reply waits. */
+	budget_put(b, 0, PROTO_INBOX_READING_CHOICE, json_pack("{s:i}",
+	    "choice", 1));
+	budget_spin(b, 300);
+	/* Client 1 asks for the same: no room. */
+	budget_put(b, 1, PROTO_INBOX_READING_CHOICE, json_pack("{s:i}",
+	    "choice", 1));
+	assert_non_null(m = budget_reply(b, 1));
+	assert_int_equal(msg_header(m), PROTO_ERROR);
+	assert_int_equal(msg_unpack(m, PROTO_SHAPE_ERROR, &a, &why), 0);
+	assert_string_equal(a.error_message, "server busy, try again later");
+	msg_free(m);
+	/* Small replies still go to it. */
+	budget_put(b, 1, PROTO_STATS_REQUEST, NULL);
+	assert_non_null(m = budget_reply(b, 1));
+	assert_int_equal(msg_header(m), PROTO_OK);
+	msg_free(m);
+	/* Client 0 reads its message; then there is room for client 1. */
+	for (i = 0; i < 2; i++) {
+		if (i == 1)
+			budget_put(b, 1, PROTO_INBOX_READING_CHOICE,
+			    json_pack("{s:i}", "choice", 1));
+		assert_non_null(m = budget_reply(b, i));
+		assert_int_equal(msg_header(m), PROTO_OK);
+		assert_int_equal(msg_unpack(m, PROTO_SHAPE_EMAIL, &a, &why), 0);
+		assert_int_equal(strlen(a.email.content), 600 * 1000);
+		msg_free(m);
+	}
+	free(body);
+}
+
 int
 main(void)
 {
@@ -192,6 +376,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_login_gate, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_memory_budget,
+		    budget_setup, budget_teardown),
 	};
 
 	log_init("test", LOG_LEVEL_ERROR);

@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,6 +24,7 @@
 #include "hostile.h"
 #include "msg.h"
 #include "proto.h"
+#include "testfs.h"
 #include "testsrv.h"
 #include "wire.h"
 
@@ -67,41 +67,6 @@ fault_set(const char *line)
 	fclose(f);
 }
 
-/* Entries in DATA/<user>/<sub>, "." and ".." aside. */
-static int
-count(const char *user, const char *sub)
-{
-	char path[512];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "%s/%s/%s", srv.data, user, sub);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
-/* Entries of the data directory whose name starts with prefix. */
-static int
-count_data(const char *prefix)
-{
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-
-	assert_non_null(d = opendir(srv.data));
-	while ((de = readdir(d)) != NULL)
-		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 static int
 send_mail(int fd, const char *to, const char *subject, const char *content,
     char *text, size_t len)
@@ -117,11 +82,11 @@ send_mail(int fd, const char *to, const char *subject, const char *content,
 static void
 check_store(int bob_messages)
 {
-	assert_int_equal(count("bob", "new") + count("bob", "cur"),
+	assert_int_equal(testfs_count("%s/bob/new", srv.data) + testfs_count("%s/bob/cur", srv.data),
 	    bob_messages);
-	assert_int_equal(count("bob", "tmp"), 0);
-	assert_int_equal(count("LOST", "new") + count("LOST", "cur"), 0);
-	assert_int_equal(count("LOST", "tmp"), 0);
+	assert_int_equal(testfs_count("%s/bob/tmp", srv.data), 0);
+	assert_int_equal(testfs_count("%s/LOST/new", srv.data) + testfs_count("%s/LOST/cur", srv.data), 0);
+	assert_int_equal(testfs_count("%s/LOST/tmp", srv.data), 0);
 	assert_int_equal(waitpid(srv.pid, NULL, WNOHANG), 0);
 }
 
@@ -206,12 +171,12 @@ test_account_faults(void **state)
 	    PROTO_ERROR);
 	assert_string_equal(text, "server error");
 	/* No account, and no half-built one. */
-	assert_int_equal(count_data("carol"), 0);
-	assert_int_equal(count_data(".new-"), 0);
+	assert_int_equal(testfs_count_prefix("carol", "%s", srv.data), 0);
+	assert_int_equal(testfs_count_prefix(".new-", "%s", srv.data), 0);
 	fault_set(NULL);
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "carol",
 	    HOSTILE_PASSWORD), PROTO_OK);
-	assert_int_equal(count_data("carol"), 1);
+	assert_int_equal(testfs_count_prefix("carol", "%s", srv.data), 1);
 	close(fd);
 }
 

@@ -213,6 +213,21 @@ test_huge_length(void **state)
 	raw_case(ff, sizeof(ff), 0, ERROR_CLOSES, "length 0xFFFFFFFF");
 	frame_put_header(over, (uint32_t)FRAME_MAX_DEFAULT + 1);
 	raw_case(over, sizeof(over), 0, ERROR_CLOSES, "length max-frame + 1");
+	/* Before login a request is tiny: 8 KiB at most. */
+	frame_put_header(over, 8192 + 1);
+	raw_case(over, sizeof(over), 0, ERROR_CLOSES, "length 8 KiB + 1");
+	assert_true(testsrv_log_contains(&srv, "frame too large length=8193 "
+	    "max=8192 (before login)"));
+	{
+		/* 8 KiB exactly is read (and is not JSON). */
+		unsigned char *big = malloc(4 + 8192);
+
+		assert_non_null(big);
+		frame_put_header(big, 8192);
+		memset(big + 4, ' ', 8192);
+		raw_case(big, 4 + 8192, 0, ERROR_STAYS, "8 KiB before login");
+		free(big);
+	}
 }
 
 static void
@@ -283,7 +298,7 @@ test_bad_header(void **state)
 		"{\"header\": -5}",
 		"{\"header\": -1}",
 		"{\"header\": 0}",
-		"{\"header\": 11}",
+		"{\"header\": 1000}",
 		"{\"header\": 2147483648}",
 		"{\"header\": 4294967301}",
 		"{\"header\": 9223372036854775807}",
@@ -346,6 +361,31 @@ test_duplicate_keys(void **state)
 	    ERROR_STAYS);
 }
 
+/*
+ * One JSON text as one frame on a logged-in connection (requests longer
+ * than the 8 KiB taken before login): an ERROR, and the connection still
+ * answers.
+ */
+static void
+json_case_user(const char *json)
+{
+	char text[256];
+	int fd = hostile_user(&srv, "nester"), h;
+
+	assert_true(fd >= 0);
+	assert_int_equal(hostile_send_json(fd, json), 0);
+	h = hostile_reply(fd, WAIT_MS, text, sizeof(text));
+	if (h != PROTO_ERROR || text[0] == '\0')
+		fail_msg("expected ERROR, got %d", h);
+	assert_int_equal(testsrv_request(fd, PROTO_STATS_REQUEST, NULL, NULL),
+	    PROTO_OK);
+	assert_int_equal(hostile_send_json(fd, "{\"header\": 3}"), 0);
+	if (!hostile_closed(fd, WAIT_MS))
+		fail_msg("connection not closed");
+	close(fd);
+	check_healthy();
+}
+
 static void
 test_deep_nesting(void **state)
 {
@@ -362,13 +402,13 @@ test_deep_nesting(void **state)
 	for (i = 0; i < depth; i++)
 		*p++ = ']';
 	strcpy(p, "}}");
-	json_case(json, ERROR_STAYS);
+	json_case_user(json);
 	/* Objects too, and a nest left open. */
 	p = json;
 	for (i = 0; i < depth / 8; i++)
 		p += sprintf(p, "{\"a\":");
 	*p = '\0';
-	json_case(json, ERROR_STAYS);
+	json_case_user(json);
 	free(json);
 }
 
@@ -732,7 +772,7 @@ test_pipelined_10000(void **state)
 
 /*
  * A client that sends a stream of requests and never reads: the server
- * stops taking its requests once max-output is queued, so its memory stays
+ * stops taking its requests while its replies wait, so its memory stays
  * bounded, while others are served; when the client reads at last, every
  * reply is there, in order.
  */

@@ -25,6 +25,8 @@ test_numbers(void **state)
 	assert_int_equal(PROTO_INBOX_READING_CHOICE, 8);
 	assert_int_equal(PROTO_EMAIL_SENDING, 9);
 	assert_int_equal(PROTO_STATS_REQUEST, 10);
+	/* The first extension. */
+	assert_int_equal(PROTO_CAPABILITIES, 11);
 }
 
 static void
@@ -34,7 +36,7 @@ test_lookup(void **state)
 
 	(void)state;
 	assert_null(proto_lookup(0));
-	assert_null(proto_lookup(11));
+	assert_null(proto_lookup(1000));
 	assert_null(proto_lookup(-1));
 	assert_null(proto_lookup(1LL << 40 | 4));
 	assert_string_equal(proto_name(42), "UNKNOWN");
@@ -47,6 +49,8 @@ test_lookup(void **state)
 	assert_int_equal(proto_lookup(4)->gate, PROTO_GATE_ANON);
 	assert_int_equal(proto_lookup(1)->dir, PROTO_DIR_S2C);
 	assert_int_equal(proto_lookup(3)->dir, PROTO_DIR_C2S);
+	assert_int_equal(proto_lookup(11)->gate, PROTO_GATE_ANY);
+	assert_int_equal(proto_lookup(11)->shape, PROTO_SHAPE_EMPTY);
 }
 
 int

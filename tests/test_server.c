@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,27 +22,13 @@
 #include "msg.h"
 #include "proto.h"
 #include "rules.h"
+#include "testfs.h"
 #include "testsrv.h"
 #include "wire.h"
 
 #define PASSWORD "Interop0Passw"
 
 static struct testsrv srv;
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return testsrv_start(&srv, NULL);
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	testsrv_stop(&srv);
-	return 0;
-}
 
 /* A new connection logged in as user (registered on first use). */
 static int
@@ -125,25 +110,30 @@ get_stats(int fd, long long *count, long long *size)
 	msg_free(reply);
 }
 
-static int
-count_dir(const char *user, const char *sub)
+/* Register, send to oneself, list, read, stats, logout, login, bye. */
+/*
+ * Start-up says in one line what runs: version, where it listens, where
+ * the mail lives, which domain it serves.
+ */
+static void
+test_startup_line(void **state)
 {
-	char path[1024];
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
+	char want[4096 + 512], dir[4096];
 
-	snprintf(path, sizeof(path), "%s/%s/%s", srv.data, user, sub);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
+	(void)state;
+	assert_non_null(realpath(srv.data, dir));
+	if (testsrv_tls_mode())
+		snprintf(want, sizeof(want), "glomaild %s started "
+		    "listen=127.0.0.1:%s,tls:127.0.0.1:%s data-dir=%s "
+		    "domain=glo2000.ca", GLOMAIL_VERSION, srv.listen_port,
+		    srv.tls_port, dir);
+	else
+		snprintf(want, sizeof(want), "glomaild %s started "
+		    "listen=127.0.0.1:%s data-dir=%s domain=glo2000.ca",
+		    GLOMAIL_VERSION, srv.listen_port, dir);
+	assert_true(testsrv_log_contains(&srv, want));
 }
 
-/* Register, send to oneself, list, read, stats, logout, login, bye. */
 static void
 test_full_session(void **state)
 {
@@ -178,7 +168,7 @@ test_full_session(void **state)
 	/* The server stamps the date, not the client. */
 	assert_null(strstr(line, "2001"));
 	assert_non_null(strstr(line, "+0000"));
-	assert_int_equal(count_dir("carol", "new"), 1);
+	assert_int_equal(testfs_count("%s/carol/new", srv.data), 1);
 	assert_int_equal(testsrv_request(fd, PROTO_INBOX_READING_CHOICE,
 	    msg_choice_new(1), &reply), PROTO_OK);
 	assert_int_equal(msg_unpack(reply, PROTO_SHAPE_EMAIL, &a, &why), 0);
@@ -190,8 +180,8 @@ test_full_session(void **state)
 	assert_non_null(strstr(line, a.email.date));
 	msg_free(reply);
 	/* Read means seen: moved to cur/ with the S flag. */
-	assert_int_equal(count_dir("carol", "new"), 0);
-	assert_int_equal(count_dir("carol", "cur"), 1);
+	assert_int_equal(testfs_count("%s/carol/new", srv.data), 0);
+	assert_int_equal(testfs_count("%s/carol/cur", srv.data), 1);
 	get_stats(fd, &count, &size);
 	assert_int_equal(count, 1);
 	assert_true(size > 200);
@@ -251,8 +241,8 @@ test_register_errors(void **state)
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "dave",
 	    "NoDigitsHereAtAll"), PROTO_ERROR);
 	/* Nothing was created for any refused name. */
-	assert_int_equal(count_dir("dave", "new"), -1);
-	assert_int_equal(count_dir("..", "new"), -1);
+	assert_int_equal(testfs_count("%s/dave/new", srv.data), -1);
+	assert_int_equal(testfs_count("%s/../new", srv.data), -1);
 	/* A taken name, in any case. */
 	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "dave",
 	    PASSWORD), PROTO_OK);
@@ -365,13 +355,13 @@ test_send_errors(void **state)
 	    "missing field: content");
 	get_stats(fd, &count, &size);
 	assert_int_equal(count, 2);
-	assert_int_equal(count_dir("LOST", "new"), 0);
+	assert_int_equal(testfs_count("%s/LOST/new", srv.data), 0);
 	/* No such account: kept in LOST, and the sender is told. */
 	assert_string_equal(expect_error(fd, PROTO_EMAIL_SENDING, email(
 	    "gina@glo2000.ca", "ghost@glo2000.ca", "s", "c")),
 	    "no such recipient; the message was kept as undeliverable");
-	assert_int_equal(count_dir("LOST", "new"), 1);
-	assert_int_equal(count_dir("ghost", "new"), -1);
+	assert_int_equal(testfs_count("%s/LOST/new", srv.data), 1);
+	assert_int_equal(testfs_count("%s/ghost/new", srv.data), -1);
 	close(fd);
 }
 
@@ -805,6 +795,81 @@ v6_port(const struct testsrv *s, char *port, size_t len)
 	return -1;
 }
 
+/* Read one raw frame body from fd into buf (NUL-terminated). */
+static void
+read_raw(int fd, char *buf, size_t cap)
+{
+	unsigned char head[4];
+	size_t len, got = 0;
+	ssize_t n;
+
+	while (got < 4) {
+		n = read(fd, head + got, 4 - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	len = (size_t)head[0] << 24 | (size_t)head[1] << 16 |
+	    (size_t)head[2] << 8 | head[3];
+	assert_true(len < cap);
+	for (got = 0; got < len; got += (size_t)n) {
+		n = read(fd, buf + got, len - got);
+		assert_true(n > 0);
+	}
+	buf[len] = '\0';
+}
+
+/*
+ * CAPABILITIES, before and after login: the server's domain and limits as
+ * configured, in the seed peers' JSON style, byte for byte.
+ */
+static void
+test_capabilities(void **state)
+{
+	static const char *const extra[] = { "--domain", "example.org",
+		"--max-frame", "65536", NULL };
+	static const char *const want_default = "{\"header\": 1, "
+	    "\"payload\": {\"protocol\": 1, \"domain\": \"glo2000.ca\", "
+	    "\"limits\": {\"max_frame\": 1048576, \"max_subject\": 998, "
+	    "\"max_recipients\": 1}, \"extensions\": []}}";
+	static const char *const want_other = "{\"header\": 1, "
+	    "\"payload\": {\"protocol\": 1, \"domain\": \"example.org\", "
+	    "\"limits\": {\"max_frame\": 65536, \"max_subject\": 998, "
+	    "\"max_recipients\": 1}, \"extensions\": []}}";
+	struct testsrv other;
+	char body[512];
+	int fd, ok;
+
+	(void)state;
+	fd = testsrv_connect(&srv);
+	assert_true(fd >= 0);
+	assert_int_equal(wire_send(fd, PROTO_CAPABILITIES, NULL,
+	    FRAME_MAX_DEFAULT), 0);
+	read_raw(fd, body, sizeof(body));
+	assert_string_equal(body, want_default);
+	/* Any login state; the session goes on as before. */
+	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_REGISTER, "caps.user",
+	    PASSWORD), PROTO_OK);
+	assert_int_equal(wire_send(fd, PROTO_CAPABILITIES, json_object(),
+	    FRAME_MAX_DEFAULT), 0);
+	read_raw(fd, body, sizeof(body));
+	assert_string_equal(body, want_default);
+	assert_string_equal(expect_error(fd, PROTO_CAPABILITIES,
+	    json_string("x")), "payload is not an object");
+	close(fd);
+
+	assert_int_equal(testsrv_start(&other, extra), 0);
+	fd = testsrv_connect(&other);
+	ok = fd >= 0 && wire_send(fd, PROTO_CAPABILITIES, NULL,
+	    FRAME_MAX_DEFAULT) == 0;
+	if (ok)
+		read_raw(fd, body, sizeof(body));
+	if (fd >= 0)
+		close(fd);
+	testsrv_stop(&other);
+	assert_true(ok);
+	assert_string_equal(body, want_other);
+}
+
 /* IPv6 listeners work beside IPv4 ones ("[::1]:0"). */
 static void
 test_ipv6(void **state)
@@ -835,6 +900,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_startup_line),
 		cmocka_unit_test(test_full_session),
 		cmocka_unit_test(test_register_errors),
 		cmocka_unit_test(test_login_errors),
@@ -851,7 +917,9 @@ main(void)
 		cmocka_unit_test(test_subject_exact),
 		cmocka_unit_test(test_foreign_file),
 		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_capabilities),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	testsrv_use(&srv, NULL);
+	return cmocka_run_group_tests(tests, testsrv_setup, testsrv_teardown);
 }

@@ -2,8 +2,8 @@
  * test_service.c - glomaild as a system service: readiness and stop
  * notifications on a private NOTIFY_SOCKET, socket activation through
  * systemd-socket-activate, a graceful SIGTERM with a delivery in flight,
- * SIGHUP reload, journald priority prefixes; and the service module's own
- * implementation of the two protocols (compiled here without libsystemd).
+ * SIGHUP reload, journald priority prefixes; and the service module itself
+ * (libsystemd underneath) on a private NOTIFY_SOCKET and passed sockets.
  * Everything runs on loopback with scratch directories, bounded in time.
  */
 #include <sys/socket.h>
@@ -34,6 +34,7 @@
 #include "msg.h"
 #include "proto.h"
 #include "service.h"
+#include "testfs.h"
 #include "testsrv.h"
 #include "wire.h"
 
@@ -350,11 +351,9 @@ test_socket_activation(void **state)
 	int nfd, fd, fd2, h;
 
 	(void)state;
-	if (activate == NULL) {
-		fprintf(stderr, "systemd-socket-activate not found "
-		    "(Debian package systemd): skipped\n");
-		skip();
-	}
+	if (activate == NULL)
+		fail_msg("systemd-socket-activate not found (Debian package "
+		    "systemd; cmake/deps.sh installs it)");
 	snprintf(notify, sizeof(notify), "%s/notify", scratch);
 	snprintf(env, sizeof(env), "NOTIFY_SOCKET=%s", notify);
 	snprintf(port, sizeof(port), "%d", free_port());
@@ -393,25 +392,65 @@ test_socket_activation(void **state)
 	close(nfd);
 }
 
-/* How many entries dir holds, besides "." and ".."; -1 if unreadable. */
-static int
-count_entries(const char *dir, char *first, size_t len)
+/*
+ * Two passed sockets, the second named "tls" (FileDescriptorName=tls in a
+ * socket unit): glomaild speaks TLS on that one, plaintext on the other.
+ */
+static void
+test_socket_activation_tls(void **state)
 {
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int n = 0;
+	const char *activate = find_program("systemd-socket-activate");
+	const char *certs = getenv("GLOMAIL_TLS_CERTS");
+	char spec1[64], spec2[64], port2[16], data[300], log[300];
+	char crt[600], key[600], ca[600], err[256];
+	const char *argv[] = { activate, "-l", spec1, "-l", spec2,
+		"--fdname=plain:tls", testsrv_binary(), "--data-dir", data,
+		"--tls-cert", crt, "--tls-key", key, NULL };
+	struct wire_tls tls = { ca, NULL };
+	struct wire *w = NULL;
+	unsigned char *frame;
+	struct msg *reply;
+	const char *why;
+	size_t len;
+	pid_t pid;
+	int i;
 
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (n++ == 0 && first != NULL)
-			snprintf(first, len, "%s/%s", dir, de->d_name);
+	(void)state;
+	if (activate == NULL || certs == NULL)
+		fail_msg("systemd-socket-activate or the test certificates "
+		    "are missing");
+	snprintf(crt, sizeof(crt), "%s/server.crt", certs);
+	snprintf(key, sizeof(key), "%s/server.key", certs);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", certs);
+	snprintf(spec1, sizeof(spec1), "127.0.0.1:%d", free_port());
+	snprintf(port2, sizeof(port2), "%d", free_port());
+	snprintf(spec2, sizeof(spec2), "127.0.0.1:%s", port2);
+	snprintf(data, sizeof(data), "%s/data", scratch);
+	snprintf(log, sizeof(log), "%s/server.log", scratch);
+	pid = spawn(argv, NULL, log);
+	/* The first connection starts glomaild; the handshake then runs. */
+	for (i = 0; i < 100 && w == NULL; i++) {
+		w = wire_open("127.0.0.1", port2, &tls, 10, err, sizeof(err));
+		if (w == NULL)
+			usleep(100 * 1000);
 	}
-	closedir(d);
-	return n;
+	if (w == NULL) {
+		dump_file(log);
+		fail_msg("TLS over the passed socket: %s", err);
+	}
+	assert_int_equal(msg_encode(PROTO_AUTH_REGISTER,
+	    msg_credentials_new("tess", PASSWORD), FRAME_MAX_DEFAULT, &frame,
+	    &len), 0);
+	assert_int_equal(wire_write(w, frame, len), 0);
+	free(frame);
+	assert_int_equal(wire_read_msg(w, FRAME_MAX_DEFAULT, &reply, &why), 0);
+	assert_int_equal(msg_header(reply), PROTO_OK);
+	msg_free(reply);
+	wire_close(w);
+	assert_true(file_contains(log, "socket activation: 2 sockets"));
+	assert_true(file_contains(log, " tls\n"));
+	kill(pid, SIGTERM);
+	assert_int_equal(reap(pid, 20000), 0);
 }
 
 #define INFLIGHT_CONNS 6
@@ -525,7 +564,7 @@ sigterm_round(long delay_ms, int half)
 	assert_true(testsrv_log_contains(&s, "SIGTERM: stopping"));
 
 	snprintf(dir, sizeof(dir), "%s/alice/tmp", s.data);
-	assert_int_equal(count_entries(dir, NULL, 0), 0);
+	assert_int_equal(testfs_count("%s", dir), 0);
 	snprintf(dir, sizeof(dir), "%s/alice/new", s.data);
 	for (i = 0; i < INFLIGHT_CONNS; i++) {
 		if (stored_in(dir, body[i], &nfiles) != acked[i])
@@ -655,8 +694,9 @@ test_sighup_reload(void **state)
 	close(fd2);
 
 	/* A larger limit reaches open connections too: a request between
-	 * the two limits is read whole, not left waiting. */
-	fd2 = testsrv_connect(&s);
+	 * the two limits is read whole, not left waiting (logged in: before
+	 * login no request may pass 8 KiB). */
+	fd2 = testsrv_user(&s, "reloader", "Reload0Passw");
 	assert_true(fd2 != -1);
 	write_text(conf, "log-level = debug\nmax-frame = 64K\n");
 	kill(s.pid, SIGHUP);
@@ -666,10 +706,9 @@ test_sighup_reload(void **state)
 	memset(big20, 'y', 20 * 1024 - 1);
 	big20[20 * 1024 - 1] = '\0';
 	e.content = big20;
+	e.sender = e.destination = "reloader@" PROTO_DEFAULT_DOMAIN;
 	assert_int_equal(testsrv_request(fd2, PROTO_EMAIL_SENDING,
-	    msg_email_new(&e), &reply), PROTO_ERROR);
-	assert_string_equal(json_string_value(json_object_get(
-	    msg_payload(reply), "error_message")), "not logged in");
+	    msg_email_new(&e), &reply), PROTO_OK);
 	msg_free(reply);
 	free(big20);
 	close(fd2);
@@ -720,9 +759,13 @@ test_journal_priority(void **state)
 	free(text);
 }
 
-/* The module's own protocol code (no libsystemd in this binary). */
+/*
+ * The module as glomaild calls it, sd_notify underneath: nothing to do
+ * without NOTIFY_SOCKET, one datagram per call to a path or an abstract
+ * name, an error for a name that is neither.
+ */
 static void
-test_fallback_notify(void **state)
+test_module_notify(void **state)
 {
 	char name[300], buf[256];
 	ssize_t n;
@@ -744,7 +787,7 @@ test_fallback_notify(void **state)
 	assert_string_equal(buf, "STATUS=5 connections");
 	close(fd);
 
-	snprintf(name, sizeof(name), "@glomail-fallback-%ld", (long)getpid());
+	snprintf(name, sizeof(name), "@glomail-module-%ld", (long)getpid());
 	fd = notify_open(name);
 	setenv("NOTIFY_SOCKET", name, 1);
 	assert_int_equal(service_notify("READY=1\nSTATUS=x"), 0);
@@ -759,8 +802,13 @@ test_fallback_notify(void **state)
 	unsetenv("NOTIFY_SOCKET");
 }
 
+/*
+ * sd_listen_fds underneath: variables for another process are dropped,
+ * malformed ones are an error, a passed socket is found, marked
+ * close-on-exec, and no child inherits the variables.
+ */
 static void
-test_fallback_listen_fds(void **state)
+test_module_listen_fds(void **state)
 {
 	struct sockaddr_in sin;
 	char pid[32];
@@ -826,13 +874,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_fallback_notify, setup,
+		cmocka_unit_test_setup_teardown(test_module_notify, setup,
 		    teardown),
-		cmocka_unit_test(test_fallback_listen_fds),
+		cmocka_unit_test(test_module_listen_fds),
 		cmocka_unit_test_setup_teardown(test_notify_path, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_notify_abstract, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_socket_activation_tls,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_activation, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_journal_priority, setup,

@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "testsrv.h"
 
 /* What the server adds around the body: the RFC 5322 header block. */
 #define HEADER_BYTES 300
@@ -107,39 +107,6 @@ writer_main(void *arg)
 	}
 	close(dirfd);
 	return NULL;
-}
-
-/* Remove every file of a directory, then the directory. */
-static void
-empty_dir(const char *dir)
-{
-	char path[1100];
-	struct dirent *de;
-	DIR *d;
-
-	if ((d = opendir(dir)) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 ||
-			    strcmp(de->d_name, "..") == 0)
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			unlink(path);
-		}
-		closedir(d);
-	}
-	rmdir(dir);
-}
-
-static void
-remove_maildir(const char *dir)
-{
-	char path[600];
-
-	snprintf(path, sizeof(path), "%s/tmp", dir);
-	empty_dir(path);
-	snprintf(path, sizeof(path), "%s/new", dir);
-	empty_dir(path);
-	rmdir(dir);
 }
 
 static int
@@ -234,7 +201,7 @@ fail:
 	for (i = 0; i < nw; i++) {
 		if (ws[i].started)
 			pthread_join(ws[i].thread, NULL);
-		remove_maildir(ws[i].dir);
+		testsrv_remove_tree(ws[i].dir);
 		lat_free(&ws[i].lat);
 	}
 	lat_free(&all);

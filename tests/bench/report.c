@@ -3,7 +3,6 @@
  * result: a table row for people and one JSON line for comparing runs.
  * Also the /proc readers (server RSS and descriptors).
  */
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "testfs.h"
 
 uint64_t
 now_ns(void)
@@ -179,19 +179,7 @@ proc_rss_kib(pid_t pid)
 long
 proc_fd_count(pid_t pid)
 {
-	char path[64];
-	struct dirent *de;
-	long n = 0;
-	DIR *d;
-
 	if (pid <= 0)
 		return -1;
-	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
+	return testfs_count("/proc/%ld/fd", (long)pid);
 }

@@ -23,21 +23,6 @@
 
 static struct testsrv srv;
 
-static int
-setup(void **state)
-{
-	(void)state;
-	return testsrv_start(&srv, NULL);
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	testsrv_stop(&srv);
-	return 0;
-}
-
 /* Run glomail-bench --json with args; its stdout in a new string. */
 static char *
 run_bench(int *status_r, ...)
@@ -275,5 +260,6 @@ main(void)
 		cmocka_unit_test(test_run_all),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	testsrv_use(&srv, NULL);
+	return cmocka_run_group_tests(tests, testsrv_setup, testsrv_teardown);
 }

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,6 @@
 #include "mailbox.h"
 #include "msg.h"
 #include "server.h"
-#include "session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -35,16 +35,35 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 static struct config cfg;
 static struct server *srv;
 
+static char dir[] = "/tmp/glomail-fuzz.XXXXXX";
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* The scratch store goes when the run ends (a crash leaves it to look at). */
+static void
+remove_store(void)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	static char dir[] = "/tmp/glomail-fuzz.XXXXXX";
 	const char *why;
 
 	(void)argc;
 	(void)argv;
 	if (sodium_init() == -1 || mkdtemp(dir) == NULL)
 		abort();
+	atexit(remove_store);
 	log_init("fuzz", LOG_LEVEL_ERROR);
 	config_init(&cfg);
 	if (config_set(&cfg, "data-dir", dir, &why) == -1 ||
@@ -110,17 +129,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	if ((c = conn_new(srv, sv[0], &sa, sizeof(sa))) == NULL)
+	if ((c = server_conn_add(srv, sv[0], &sa, sizeof(sa))) == NULL)
 		abort();
 	if (data[0] & 1) {
-		struct session *s = conn_session(c);
+		struct mailbox *mb = mailbox_acquire(server_mailboxes(srv),
+		    "fuzz");
 
-		snprintf(s->user, sizeof(s->user), "fuzz");
-		if ((s->mailbox = mailbox_acquire(srv->mailboxes, "fuzz")) ==
-		    NULL)
+		if (mb == NULL)
 			abort();
-		mailbox_set_loaded(s->mailbox);
-		conn_set_authenticated(c, 1);
+		conn_login(c, "fuzz", mb);
 	}
 	data++;
 	size--;
@@ -136,7 +153,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else if (size == 0) {
 			shutdown(sv[1], SHUT_WR);
 		}
-		event_base_loop(srv->base, EVLOOP_NONBLOCK);
+		event_base_loop(server_base(srv), EVLOOP_NONBLOCK);
 		while ((n = read(sv[1], buf + have, sizeof(buf) - have)) > 0) {
 			have += (size_t)n;
 			used = check_replies(buf, have);

@@ -15,6 +15,8 @@
 
 #include "smtp_parse.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 struct out {
 	char *buf;
 	size_t len;

@@ -18,6 +18,7 @@
 #include "frame.h"
 #include "proto.h"
 #include "testsrv.h"
+#include "tlsbridge.h"
 #include "wire.h"
 
 const char *
@@ -76,11 +77,58 @@ print_log(const struct testsrv *s)
 	free(log);
 }
 
+int
+testsrv_tls_mode(void)
+{
+	const char *e = getenv("GLOMAIL_TEST_TLS");
+
+	return e != NULL && strcmp(e, "1") == 0 &&
+	    getenv("GLOMAIL_TLS_CERTS") != NULL;
+}
+
+/* The port of the log's "listening on 127.0.0.1:PORT[ tls]" line. */
+static int
+find_port(const char *log, int tls, char *port, size_t len)
+{
+	const char *p = log, *eol, *colon;
+
+	while ((p = strstr(p, "listening on ")) != NULL) {
+		if ((eol = strchr(p, '\n')) == NULL)
+			return -1;
+		if ((eol - p > 4 && memcmp(eol - 4, " tls", 4) == 0) == tls) {
+			for (colon = eol; colon > p && *colon != ':'; colon--)
+				;
+			snprintf(port, len, "%.*s",
+			    (int)strcspn(colon + 1, " \n"), colon + 1);
+			return 0;
+		}
+		p = eol;
+	}
+	return -1;
+}
+
+/* TLS mode: the relay's port is where the tests connect. */
+static int
+tls_bridge(struct testsrv *s)
+{
+	char ca[512];
+
+	if (s->bridge != NULL) {
+		tlsbridge_retarget(s->bridge, s->tls_port);
+		return 0;
+	}
+	snprintf(ca, sizeof(ca), "%s/ca.crt", getenv("GLOMAIL_TLS_CERTS"));
+	s->bridge = tlsbridge_start(s->tls_port, ca, s->port,
+	    sizeof(s->port));
+	return s->bridge != NULL ? 0 : -1;
+}
+
 static int
 spawn(struct testsrv *s, const char *listen, const char *const *extra,
     int quiet)
 {
-	char *argv[64];
+	char *argv[72], tlsl[64];
+	int tls = testsrv_tls_mode();
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 	size_t n = 0;
 	int i, fd;
@@ -93,6 +141,21 @@ spawn(struct testsrv *s, const char *listen, const char *const *extra,
 	argv[n++] = strdup(s->data);
 	for (; extra != NULL && *extra != NULL && n < 62; extra++)
 		argv[n++] = strdup(*extra);
+	if (tls) {
+		const char *certs = getenv("GLOMAIL_TLS_CERTS");
+		char path[512];
+
+		snprintf(tlsl, sizeof(tlsl), "127.0.0.1:%s",
+		    s->tls_port[0] != '\0' ? s->tls_port : "0");
+		argv[n++] = strdup("--tls-listen");
+		argv[n++] = strdup(tlsl);
+		snprintf(path, sizeof(path), "%s/server.crt", certs);
+		argv[n++] = strdup("--tls-cert");
+		argv[n++] = strdup(path);
+		snprintf(path, sizeof(path), "%s/server.key", certs);
+		argv[n++] = strdup("--tls-key");
+		argv[n++] = strdup(path);
+	}
 	argv[n] = NULL;
 	if ((fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) == -1 || (s->pid = fork()) == -1) {
@@ -117,13 +180,20 @@ spawn(struct testsrv *s, const char *listen, const char *const *extra,
 			break;
 		}
 		log = read_log(s);
-		if (log != NULL && (p = strstr(log, "listening on ")) != NULL &&
-		    strchr(p, '\n') != NULL) {
-			p = strrchr(p, ':');
-			snprintf(s->port, sizeof(s->port), "%.*s",
-			    (int)strcspn(p + 1, " \n"), p + 1);
+		if (log != NULL && (p = strstr(log, " started listen=")) !=
+		    NULL && strchr(p, '\n') != NULL &&
+		    find_port(log, 0, s->listen_port,
+		    sizeof(s->listen_port)) == 0 && (!tls ||
+		    find_port(log, 1, s->tls_port, sizeof(s->tls_port)) == 0)) {
 			free(log);
-			return 0;
+			if (!tls) {
+				snprintf(s->port, sizeof(s->port), "%s",
+				    s->listen_port);
+				return 0;
+			}
+			if (tls_bridge(s) == 0)
+				return 0;
+			break;
 		}
 		free(log);
 		nanosleep(&ts, NULL);
@@ -165,7 +235,7 @@ testsrv_restart(struct testsrv *s, const char *const *extra)
 	char listen[64];
 	int i;
 
-	snprintf(listen, sizeof(listen), "127.0.0.1:%s", s->port);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%s", s->listen_port);
 	/*
 	 * After a crash the port can stay busy a moment (the dead server's
 	 * connections closing, or a client's new connection given it as its
@@ -185,6 +255,7 @@ testsrv_restart(struct testsrv *s, const char *const *extra)
 int
 testsrv_restart_anyport(struct testsrv *s, const char *const *extra)
 {
+	s->tls_port[0] = '\0';
 	return spawn(s, "127.0.0.1:0", extra, 0);
 }
 
@@ -222,8 +293,38 @@ testsrv_stop(struct testsrv *s)
 {
 	if (s->pid > 0)
 		testsrv_kill(s, SIGTERM);
+	tlsbridge_stop(s->bridge);
+	s->bridge = NULL;
 	if (s->dir[0] != '\0' && getenv("GLOMAIL_KEEP_TEST_DIR") == NULL)
 		testsrv_remove_tree(s->dir);
+}
+
+static struct testsrv *used;
+static const char *const *used_extra;
+
+void
+testsrv_use(struct testsrv *s, const char *const *extra)
+{
+	used = s;
+	used_extra = extra;
+}
+
+int
+testsrv_setup(void **state)
+{
+	(void)state;
+	if (used == NULL)
+		return -1;
+	return testsrv_start(used, used_extra);
+}
+
+int
+testsrv_teardown(void **state)
+{
+	(void)state;
+	if (used != NULL)
+		testsrv_stop(used);
+	return 0;
 }
 
 int

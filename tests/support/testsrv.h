@@ -13,13 +13,27 @@
 
 #include "msg.h"
 
+struct tlsbridge;
+
 struct testsrv {
 	pid_t pid;
 	char dir[256];   /* scratch directory (mkdtemp), removed by stop */
 	char data[300];  /* dir/data: the server's --data-dir */
 	char log[300];   /* dir/server.log: the server's stderr */
-	char port[16];   /* the port the server bound */
+	char port[16];   /* where the tests connect: the server's port, or
+	                    in TLS mode the relay's */
+	char listen_port[16]; /* the server's plaintext port */
+	char tls_port[16];    /* its TLS port, in TLS mode */
+	struct tlsbridge *bridge;
 };
+
+/*
+ * TLS mode (GLOMAIL_TEST_TLS=1, with the certificates of the "tls" fixture
+ * in GLOMAIL_TLS_CERTS): every server started also listens with TLS, and
+ * port is a local relay that carries each connection there over TLS, so a
+ * suite written for plaintext runs over the server's TLS code as it is.
+ */
+int testsrv_tls_mode(void);
 
 /* Path of the built glomaild. */
 const char *testsrv_binary(void);
@@ -46,6 +60,18 @@ int testsrv_kill(struct testsrv *s, int sig);
 
 /* Stop the server (if running) and remove the scratch directory. */
 void testsrv_stop(struct testsrv *s);
+
+/*
+ * cmocka set-up and tear-down shared by the tests that run against one
+ * server with the defaults (for a group, or for each test): testsrv_use
+ * names the struct testsrv (and extra arguments, may be NULL) that
+ * testsrv_setup starts and testsrv_teardown stops. For example:
+ *	testsrv_use(&srv, NULL);
+ *	return cmocka_run_group_tests(tests, testsrv_setup, testsrv_teardown);
+ */
+void testsrv_use(struct testsrv *s, const char *const *extra);
+int testsrv_setup(void **state);
+int testsrv_teardown(void **state);
 
 /* A new connection to the server, or -1. */
 int testsrv_connect(const struct testsrv *s);

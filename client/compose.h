@@ -1,0 +1,47 @@
+/*
+ * compose.h - sending a message, the one path the menus and the send
+ * command share: the recipient completed and checked against the
+ * server's domain, the subject checked, both before the body is asked
+ * for; then the EMAIL_SENDING request with the sender at that domain.
+ */
+#ifndef GLOMAIL_COMPOSE_H
+#define GLOMAIL_COMPOSE_H
+
+#include <stddef.h>
+
+#include "rules.h"
+
+struct msg;
+struct session;
+
+/* Room for user@domain. */
+#define COMPOSE_ADDR_MAX (RULES_USERNAME_MAX + 1 + 253)
+
+/* Room for a reason, the domain included. */
+#define COMPOSE_WHY_MAX 512
+
+/*
+ * Check a recipient as typed. Surrounding blanks are dropped and a bare
+ * user name ("bob") is completed with the server's domain. Returns 0 with
+ * the address in addr_r, or -1 with a translated reason in why (an
+ * address outside the domain names the domain).
+ */
+int compose_recipient(const struct session *s, const char *typed,
+    char addr_r[COMPOSE_ADDR_MAX + 1], char *why, size_t whylen);
+
+/*
+ * Check a subject: valid UTF-8, no control character, at most the
+ * server's limit. Returns 0, or -1 with a translated reason in why.
+ */
+int compose_subject(const struct session *s, const char *subject,
+    char *why, size_t whylen);
+
+/*
+ * Send body from user to addr (checked above). Returns what
+ * session_request returns: PROTO_OK or PROTO_ERROR with *reply_r set, or
+ * -1 (message printed; a UTF-8 failure does not lose the session).
+ */
+int compose_send(struct session *s, const char *user, const char *addr,
+    const char *subject, const char *body, struct msg **reply_r);
+
+#endif
