@@ -863,6 +863,9 @@ def dovecot_start(data):
                   "default_login_user = " + owner,
                   "first_valid_uid = %d" % uid]
     open(os.path.join(d, "99-glomail.conf"), "w").write(snippet)
+    # A sanitized helper reserves terabytes of shadow memory: no address
+    # space limit on the auth process that runs it.
+    lines += ["service auth {", "  vsz_limit = 0", "}"]
     lines += ["service imap-login {", "  inet_listener imap {",
               "    address = 127.0.0.1", "    port = %d" % port, "  }",
               "  inet_listener imaps {", "    port = 0", "  }", "}"]
