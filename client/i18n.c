@@ -58,6 +58,15 @@ static const char *const server_texts[] = {
 	N_("unknown request"),
 	N_("unknown user or wrong password"),
 	N_("user name is taken"),
+	/* server, the control socket (glomailctl) */
+	N_("an import is already running"),
+	N_("log level must be error, warn, info or debug"),
+	N_("no such message in LOST"),
+	N_("no such user"),
+	N_("permission denied"),
+	N_("the new name is the old one"),
+	N_("the source directory cannot be read"),
+	N_("the source must be an absolute path"),
 };
 
 /* The locale directory beside the executable, when it exists. */

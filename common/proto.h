@@ -33,6 +33,7 @@ enum proto_gate {
 	PROTO_GATE_ANON,       /* only while logged out */
 	PROTO_GATE_AUTH,       /* only while logged in, else ERROR */
 	PROTO_GATE_AUTH_QUIET, /* only while logged in, else ignored */
+	PROTO_GATE_CTL,        /* only on the control socket */
 };
 
 /* Payload shapes, checked by msg_unpack(). */

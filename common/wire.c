@@ -4,6 +4,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <netdb.h>
@@ -84,6 +85,34 @@ wire_connect(const char *host, const char *port, char *err, size_t errlen)
 	if (fd == -1)
 		snprintf(err, errlen, "%s port %s: %s", host, port,
 		    strerror(saved));
+	return fd;
+}
+
+int
+wire_connect_unix(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	int fd, saved;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(ENAMETOOLONG));
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		saved = errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(saved));
+		close(fd);
+		errno = saved;
+		return -1;
+	}
 	return fd;
 }
 

@@ -18,6 +18,12 @@
  */
 int wire_connect(const char *host, const char *port, char *err, size_t errlen);
 
+/*
+ * Connect to a Unix stream socket (glomailctl to the control socket).
+ * Returns a socket, or -1 with errno and a short reason in err.
+ */
+int wire_connect_unix(const char *path, char *err, size_t errlen);
+
 /* Write all of buf, retrying on EINTR; no SIGPIPE. Returns 0 or -1. */
 int wire_write_all(int fd, const void *buf, size_t len);
 

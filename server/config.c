@@ -95,6 +95,8 @@ struct config_key {
 #define ROW_LISTEN(n, f, def, help) \
 	{ n, T_LISTEN, "HOST:PORT", FIELD(f, struct config_listen), 0, 0, def, \
 	  NULL, RESTART, help, NULL }
+#define ROW_PATH_FN(n, f, arg, words, fn, rl, help) \
+	{ n, T_PATH, arg, FIELD(f, char *), 0, 0, words, fn, rl, help, NULL }
 #define ROW_PATH(n, f, rl, help) \
 	{ n, T_PATH, "FILE", FIELD(f, char *), 0, 0, "", NULL, rl, help, NULL }
 #define ROW_CHOICE(n, f, arg, words, def, rl, help) \
@@ -105,6 +107,7 @@ struct config_key {
 	  help, NULL }
 
 static void default_max_memory(char *buf, size_t len);
+static void default_control_socket(char *buf, size_t len);
 
 /* The words of each T_CHOICE row, in the order of its enum. */
 static const char *const tls_profiles[] = { "intermediate", "modern", NULL };
@@ -169,6 +172,15 @@ static const struct config_key config_table[] = {
 	    "threads writing mail to disk"),
 	ROW_LEVEL("log-level", log_level, "info", RELOAD,
 	    "error, warn, info or debug"),
+	ROW_PATH_FN("control-socket", control_socket, "PATH",
+	    "$RUNTIME_DIRECTORY/control under systemd, else "
+	    "$XDG_RUNTIME_DIR/glomail/control, else unset",
+	    default_control_socket, RESTART,
+	    "the Unix socket glomailctl talks to; never inside the data "
+	    "directory, which several servers may share"),
+	{ "control-group", T_PATH, "GROUP", FIELD(control_group, char *), 0, 0,
+	  "", NULL, RESTART, "a group whose members may use the control "
+	  "socket besides root and the server's own user", NULL },
 };
 
 #define NKEYS (sizeof(config_table) / sizeof(config_table[0]))
@@ -191,6 +203,29 @@ default_max_memory(char *buf, size_t len)
 	if (v > SIZE_MAX)
 		v = SIZE_MAX;
 	snprintf(buf, len, "%llu", v);
+}
+
+/*
+ * The runtime directory systemd made for the service (RuntimeDirectory=),
+ * else the user's own; with neither, "" (no default: the setting is then
+ * needed, as guessing a shared place like /tmp would let others in).
+ */
+static void
+default_control_socket(char *buf, size_t len)
+{
+	const char *rt = getenv("RUNTIME_DIRECTORY");
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (rt != NULL && rt[0] == '/')
+		n = snprintf(buf, len, "%.*s/control",
+		    (int)strcspn(rt, ":"), rt); /* several: the first */
+	else if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(buf, len, "%s/glomail/control", xdg);
+	else
+		n = -1;
+	if (n < 0 || (size_t)n >= len)
+		buf[0] = '\0';
 }
 
 size_t
@@ -536,7 +571,7 @@ nomem:
 void
 config_init(struct config *cfg)
 {
-	char buf[64];
+	char buf[4096];
 	const char *why;
 	size_t i;
 

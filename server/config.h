@@ -57,6 +57,8 @@ struct config {
 	unsigned auth_workers;   /* threads hashing passwords */
 	unsigned store_workers;  /* threads writing the store */
 	enum log_level log_level;
+	char *control_socket;    /* NULL: no runtime directory known */
+	char *control_group;     /* NULL: root and the server's user only */
 };
 
 /* Fill with the defaults of the table. */

@@ -13,10 +13,20 @@ typedef void (*handler_fn)(struct conn *, const union msg_args *);
 
 #define HANDLER_C2S(stem) h_##stem
 #define HANDLER_S2C(stem) NULL
+/* Administration rows are served by the control listener alone. */
+#define ON_TCP_ANY(h) h
+#define ON_TCP_ANON(h) h
+#define ON_TCP_AUTH(h) h
+#define ON_TCP_AUTH_QUIET(h) h
+#define ON_TCP_CTL(h) NULL
 
-/* Indexed by header number; replies (S2C rows) have no handler. */
+/*
+ * Indexed by header number; replies (S2C rows) and administration requests
+ * have no handler here.
+ */
 static const handler_fn handlers[] = {
-#define GLO_MSG(name, num, stem, dir, gate, shape) [num] = HANDLER_##dir(stem),
+#define GLO_MSG(name, num, stem, dir, gate, shape) \
+	[num] = ON_TCP_##gate(HANDLER_##dir(stem)),
 #include "messages.def"
 #undef GLO_MSG
 };
@@ -41,6 +51,7 @@ dispatch_frame(struct conn *c, const void *body, size_t len)
 	header = msg_header(m);
 	info = proto_lookup(header);
 	if (info == NULL || info->dir != PROTO_DIR_C2S ||
+	    info->gate == PROTO_GATE_CTL ||
 	    (size_t)header >= sizeof(handlers) / sizeof(handlers[0]) ||
 	    handlers[header] == NULL) {
 		log_write(LOG_LEVEL_INFO, conn_id(c), "unknown header=%lld",
@@ -68,6 +79,8 @@ dispatch_frame(struct conn *c, const void *body, size_t len)
 		if (!logged_in) /* seed clients read no reply to these */
 			goto done;
 		break;
+	case PROTO_GATE_CTL: /* refused above */
+		goto done;
 	}
 	if (msg_unpack(m, info->shape, &args, &why) == -1) {
 		log_write(LOG_LEVEL_INFO, conn_id(c),

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "log.h"
 #include "server.h"
 
@@ -29,6 +30,8 @@ usage(FILE *out)
 	    CONFIG_DEFAULT_FILE ")");
 	config_usage_line(out, "--check-config", "validate the settings and "
 	    "exit: 0 when they are good, else 1 and FILE:LINE");
+	config_usage_line(out, "--control-only", "serve the control socket "
+	    "alone, with no TCP listener (glomailctl --data-dir)");
 	config_usage_line(out, "--help", "show this help and exit");
 	config_usage_line(out, "--version", "show the version and exit");
 	fprintf(out,
@@ -111,6 +114,7 @@ options_new(void)
 	static const struct option own[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "control-only", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -136,8 +140,9 @@ main(int argc, char **argv)
 	struct config cfg;
 	struct settings st = { 0 };
 	struct server *srv;
+	struct ctl *ctl;
 	char err[512];
-	int ch, idx, check = 0, rc = 1;
+	int ch, idx, check = 0, control_only = 0, rc = 1;
 
 	log_init("glomaild", LOG_LEVEL_INFO);
 	config_init(&cfg);
@@ -163,6 +168,9 @@ main(int argc, char **argv)
 			break;
 		case 'C':
 			check = 1;
+			break;
+		case 'O':
+			control_only = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -203,8 +211,10 @@ main(int argc, char **argv)
 	if ((srv = server_new(&cfg)) == NULL)
 		goto out;
 	server_on_reload(srv, settings_reload, &st);
-	if (server_listen(srv) == 0 && server_run(srv) == 0)
+	if ((ctl = ctl_new(srv)) != NULL && (control_only ||
+	    server_listen(srv) == 0) && server_run(srv) == 0)
 		rc = 0;
+	ctl_free(ctl);
 	server_free(srv);
 out:
 	config_clear(&cfg);

@@ -36,6 +36,7 @@
 #include "rules.h"
 #include "server.h"
 #include "service.h"
+#include "session.h"
 #include "tls.h"
 #include "users.h"
 
@@ -491,20 +492,22 @@ tls_reload_settings(struct server *srv)
  * since other modules read them at use time on this thread; config_reload
  * logs what needs a restart instead.
  */
-static void
+int
 server_reload(struct server *srv)
 {
 	struct server_client *sc;
+	int rc = -1;
 
 	if (srv->stopping)
-		return;
+		return -1;
 	if (srv->reload == NULL) {
 		log_info("SIGHUP: no configuration file to read again");
-		return;
+		return 0;
 	}
 	service_notify("RELOADING=1");
 	log_info("SIGHUP: reading the configuration again");
 	if (srv->reload(srv->reload_arg) == 0) {
+		rc = 0;
 		log_set_level(srv->cfg->log_level);
 		if (srv->tls != NULL)
 			tls_reload_settings(srv);
@@ -518,6 +521,7 @@ server_reload(struct server *srv)
 		log_info("configuration reloaded");
 	}
 	status_update(srv, "READY=1\n");
+	return rc;
 }
 
 static void
@@ -547,7 +551,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	if (sig == SIGHUP)
-		server_reload(arg);
+		(void)server_reload(arg);
 	else
 		server_stop(arg, sig == SIGINT ? "SIGINT" : "SIGTERM");
 }
@@ -935,4 +939,64 @@ server_free(struct server *srv)
 	if (srv->data_fd != -1)
 		close(srv->data_fd);
 	free(srv);
+}
+
+/* What glomailctl status shows and does, for the control handlers. */
+unsigned
+server_nconns(const struct server *srv)
+{
+	return srv->nconns;
+}
+
+unsigned long long
+server_delivered(const struct server *srv)
+{
+	return srv->delivered;
+}
+
+int
+server_stopping(const struct server *srv)
+{
+	return srv->stopping;
+}
+
+size_t
+server_nlisteners(const struct server *srv)
+{
+	return srv->nlisteners;
+}
+
+int
+server_listener_fd(const struct server *srv, size_t i)
+{
+	return i < srv->nlisteners ?
+	    (int)evconnlistener_get_fd(srv->listeners[i].l) : -1;
+}
+
+unsigned
+server_logged_in(const struct server *srv)
+{
+	const struct server_client *sc;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(sc, &srv->clients, entry)
+		if (session_logged_in(conn_session(sc->conn)))
+			n++;
+	return n;
+}
+
+unsigned
+server_close_user(struct server *srv, const char *user, const char *reason)
+{
+	struct server_client *sc, *next;
+	unsigned n = 0;
+
+	for (sc = TAILQ_FIRST(&srv->clients); sc != NULL; sc = next) {
+		next = TAILQ_NEXT(sc, entry);
+		if (strcmp(conn_session(sc->conn)->user, user) == 0) {
+			conn_close(sc->conn, reason);
+			n++;
+		}
+	}
+	return n;
 }

@@ -40,6 +40,7 @@ struct server *server_new(const struct config *cfg);
  */
 int server_listen(struct server *srv);
 
+
 /* SIGHUP calls fn(arg); without it SIGHUP only says there is nothing to do. */
 void server_on_reload(struct server *srv, server_reload_fn fn, void *arg);
 
@@ -78,5 +79,23 @@ int server_data_fd(const struct server *srv);
 
 /* The TLS context (for STARTTLS and the TLS listeners), NULL without TLS. */
 struct tls *server_tls(const struct server *srv);
+
+/* Read the settings again, as SIGHUP does. 0, or -1 (the old ones kept). */
+int server_reload(struct server *srv);
+
+/* For glomailctl status (reactor thread). */
+unsigned server_nconns(const struct server *srv);
+unsigned server_logged_in(const struct server *srv);
+unsigned long long server_delivered(const struct server *srv);
+int server_stopping(const struct server *srv);
+size_t server_nlisteners(const struct server *srv);
+int server_listener_fd(const struct server *srv, size_t i);
+
+/*
+ * Close every connection logged in as user (an administrator removed,
+ * renamed or locked the account); returns how many.
+ */
+unsigned server_close_user(struct server *srv, const char *user,
+    const char *reason);
 
 #endif

@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "account.h"
 #include "fault.h"
 #include "log.h"
 #include "maildir.h"
@@ -218,13 +219,19 @@ fail:
 	return USERS_FAILED;
 }
 
+/*
+ * A legacy digest (from an import) is checked, then replaced by an Argon2id
+ * hash of the same password; a locked account is denied after the same
+ * work as any other, so the reply does not say which.
+ */
 enum users_result
 users_verify(int datafd, const char *user, const char *password)
 {
-	char hash[crypto_pwhash_STRBYTES + 2];
+	char hash[ACCOUNT_PASS_MAX + 2];
+	const char *step;
 	struct stat st;
 	ssize_t n = -1;
-	int afd, fd = -1;
+	int afd, fd = -1, ok;
 
 	if (account_name_ok(user) && (afd = account_open(datafd, user)) != -1) {
 		fd = openat(afd, "pass",
@@ -239,7 +246,7 @@ users_verify(int datafd, const char *user, const char *password)
 			n = read(fd, hash, sizeof(hash) - 1);
 		close(fd);
 	}
-	if (n <= 0 || (size_t)n >= crypto_pwhash_STRBYTES) {
+	if (n <= 0 || (size_t)n > ACCOUNT_PASS_MAX) {
 		/* Unknown user (or unreadable hash): spend the same time. */
 		int spent = crypto_pwhash_str_verify(users_dummy_hash,
 		    password, strlen(password));
@@ -249,8 +256,30 @@ users_verify(int datafd, const char *user, const char *password)
 	}
 	hash[n] = '\0';
 	hash[strcspn(hash, "\r\n")] = '\0';
+	if (account_is_legacy(hash)) {
+		ok = account_legacy_verify(hash, password) == 1;
+		if (ok && !account_has(datafd, user, ACCOUNT_LOCKED)) {
+			if (account_pass_set(datafd, user, password,
+			    &step) == -1)
+				log_warn("login user=%s: legacy hash kept: %s: "
+				    "%s", user, step, strerror(errno));
+			else
+				log_info("login user=%s: legacy hash replaced "
+				    "by Argon2id", user);
+			(void)account_touch(datafd, user, ACCOUNT_LAST_LOGIN);
+			return USERS_OK;
+		}
+		/* A failed legacy check costs what an Argon2id one does. */
+		ok = crypto_pwhash_str_verify(users_dummy_hash, password,
+		    strlen(password));
+		(void)ok;
+		return USERS_DENIED;
+	}
 	if (crypto_pwhash_str_verify(hash, password, strlen(password)) != 0)
 		return USERS_DENIED;
+	if (account_has(datafd, user, ACCOUNT_LOCKED))
+		return USERS_DENIED;
+	(void)account_touch(datafd, user, ACCOUNT_LAST_LOGIN);
 	return USERS_OK;
 }
 
@@ -284,4 +313,75 @@ users_remove_staging(int datafd, const char *name)
 		return -1;
 	}
 	return remove_tree(datafd, name, 4);
+}
+
+void
+users_staging_name(char *buf, size_t len)
+{
+	unsigned char rnd[8];
+	char rhex[sizeof(rnd) * 2 + 1];
+
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(rhex, sizeof(rhex), rnd, sizeof(rnd));
+	snprintf(buf, len, "%s%s", STAGING_PREFIX, rhex);
+}
+
+enum users_result
+users_create_pass(int datafd, const char *user, const char *pass,
+    const char *marker, const char *marker_text, const char **step_r)
+{
+	char stage[sizeof(STAGING_PREFIX) + 16];
+	struct stat st;
+	int sfd = -1, saved;
+
+	if (!account_name_ok(user)) {
+		*step_r = "name";
+		errno = EINVAL;
+		return USERS_FAILED;
+	}
+	if (fstatat(datafd, user, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return USERS_TAKEN;
+	users_staging_name(stage, sizeof(stage));
+	if (maildir_create(datafd, stage) == -1 ||
+	    (sfd = maildir_open(datafd, stage)) == -1) {
+		*step_r = "create staging directory";
+		goto fail;
+	}
+	if (write_file_durable(sfd, "pass", pass, strlen(pass)) == -1) {
+		*step_r = "write pass";
+		goto fail;
+	}
+	if (marker != NULL && write_file_durable(sfd, marker, marker_text,
+	    strlen(marker_text)) == -1) {
+		*step_r = "write marker";
+		goto fail;
+	}
+	if (fsync(sfd) == -1) {
+		*step_r = "fsync staging directory";
+		goto fail;
+	}
+	close(sfd);
+	sfd = -1;
+	if (syscall(SYS_renameat2, datafd, stage, datafd, user,
+	    RENAME_NOREPLACE) == -1) {
+		saved = errno;
+		users_remove_staging(datafd, stage);
+		if (saved == EEXIST || saved == ENOTEMPTY)
+			return USERS_TAKEN;
+		errno = saved;
+		*step_r = "rename into place";
+		return USERS_FAILED;
+	}
+	if (fsync(datafd) == -1) {
+		*step_r = "fsync data directory";
+		return USERS_FAILED;
+	}
+	return USERS_OK;
+fail:
+	saved = errno;
+	if (sfd != -1)
+		close(sfd);
+	users_remove_staging(datafd, stage);
+	errno = saved;
+	return USERS_FAILED;
 }

@@ -9,6 +9,8 @@
 #ifndef GLOMAILD_USERS_H
 #define GLOMAILD_USERS_H
 
+#include <stddef.h>
+
 /* Precompute the hash used to make unknown users cost as much as known ones. */
 int users_init(void);
 
@@ -45,5 +47,18 @@ int users_is_staging(const char *name);
  * without following any link in it. 0, or -1 with errno set.
  */
 int users_remove_staging(int datafd, const char *name);
+
+/* A fresh staging name (".new-<random>"): a tree renamed to it is garbage
+ * that start-up removes, which makes removing an account crash-safe. */
+void users_staging_name(char *buf, size_t len);
+
+/*
+ * Create an account as users_create does, with pass as the pass file's
+ * content (a hash already made, or a legacy digest under its scheme) and,
+ * when marker is not NULL, a marker file holding marker_text.
+ */
+enum users_result users_create_pass(int datafd, const char *user,
+    const char *pass, const char *marker, const char *marker_text,
+    const char **step_r);
 
 #endif

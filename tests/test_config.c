@@ -671,6 +671,7 @@ help_keys(const char *text, char keys[][64])
 		len = strcspn(k, " \n");
 		if ((len == 6 && strncmp(k, "config", 6) == 0) ||
 		    (len == 12 && strncmp(k, "check-config", 12) == 0) ||
+		    (len == 12 && strncmp(k, "control-only", 12) == 0) ||
 		    (len == 4 && strncmp(k, "help", 4) == 0) ||
 		    (len == 7 && strncmp(k, "version", 7) == 0))
 			continue;

@@ -86,8 +86,9 @@ group_teardown(void **state)
 
 /*
  * The invariants after every case: the server process is alive, the good
- * client is served, and the scratch directory holds the data directory and
- * the log only, the data directory only accounts with valid names.
+ * client is served, and the scratch directory holds the data directory, the
+ * log and the control socket only, the data directory only accounts with
+ * valid names.
  */
 static void
 check_healthy(void)
@@ -108,7 +109,8 @@ check_healthy(void)
 		slash = strchr(p, '/');
 		*slash = '\0';
 		if (strcmp(p, ".") != 0 && strcmp(p, "..") != 0 &&
-		    strcmp(p, "data") != 0 && strcmp(p, "server.log") != 0)
+		    strcmp(p, "data") != 0 && strcmp(p, "server.log") != 0 &&
+		    strcmp(p, "control") != 0)
 			fail_msg("unexpected file %s/%s", srv.dir, p);
 	}
 	assert_non_null(d = opendir(srv.data));

@@ -43,6 +43,11 @@ struct bench_opts {
 	double interval_ms;   /* login-storm: pause between a probe's requests */
 	int fill_only;        /* bigbox: fill the mailbox and stop */
 	int quiet;            /* no table rows (run-all prints its own summary) */
+	const char *tls_port; /* the server's TLS listener (NULL: no TLS rows) */
+	const char *cafile;   /* the authority that signed its certificate */
+	const char *servername; /* the name checked in it (localhost) */
+	int storm;            /* tls-storm: clients handshaking at once */
+	int rounds;           /* tls-stats: interleaved plaintext/TLS rounds */
 };
 
 /* Latencies of one kind of request, and how many failed. */
@@ -85,6 +90,8 @@ void result_extra(struct result *r, const char *key, const char *fmt, ...)
 uint64_t now_ns(void);
 /* Resident set size of a process in KiB (from /proc/PID/status), or -1. */
 long proc_rss_kib(pid_t pid);
+/* CPU time (user + system, all threads) a process used, in seconds, or -1. */
+double proc_cpu_s(pid_t pid);
 /* Descriptors a process holds (entries of /proc/PID/fd), or -1. */
 long proc_fd_count(pid_t pid);
 
@@ -124,6 +131,7 @@ struct client {
 	unsigned char *frame; /* a cached request, sent again and again */
 	size_t frame_len;
 	void *arg;
+	int tls;           /* connect to the TLS listener, over TLS */
 };
 
 struct bench *bench_new(const struct bench_opts *o);
@@ -136,6 +144,13 @@ struct client *clients_new(struct bench *b, int n, const char *tag);
 /* All clients share one account name prefix+tag. */
 struct client *clients_new_shared(struct bench *b, int n, const char *tag);
 void clients_free(struct client *cs, int n);
+/* Connect these clients to the TLS listener (before clients_connect). */
+void clients_use_tls(struct client *cs, int n);
+/* 1 when the bench was given a TLS listener and could set TLS up. */
+int bench_has_tls(const struct bench *b);
+/* The clients' TLS context (an SSL_CTX), NULL without TLS. */
+struct ssl_ctx_st;
+struct ssl_ctx_st *bench_tls_ctx(struct bench *b);
 /* Rename a client's account (NULL: keep the name). */
 void client_set_user(struct client *c, const char *name);
 
@@ -145,6 +160,9 @@ void client_set_user(struct client *c, const char *name);
  * number of clients up.
  */
 int clients_connect(struct bench *b, struct client *cs, int n, int window);
+/* The same, giving up on connections not served deadline_s from now. */
+int clients_connect_by(struct bench *b, struct client *cs, int n, int window,
+    double deadline_s);
 
 /* Register each client's account, or log in when it exists. Returns failures. */
 int clients_auth(struct bench *b, struct client *cs, int n);
@@ -186,6 +204,10 @@ int scenario_read(struct bench *b, struct summary *s);
 int scenario_login_storm(struct bench *b, struct summary *s);
 int scenario_idle(struct bench *b, struct summary *s);
 int scenario_bigbox(struct bench *b, struct summary *s);
+int scenario_tls_idle(struct bench *b, struct summary *s);
+int scenario_tls_connect(struct bench *b, struct summary *s);
+int scenario_tls_stats(struct bench *b, struct summary *s);
+int scenario_tls_storm(struct bench *b, struct summary *s);
 int probe_run(const struct bench_opts *o, struct summary *s);
 
 /* Figures run-all keeps to compute the targets' ratios (0 when not run). */
@@ -205,6 +227,15 @@ struct summary {
 	 * the median of each round's ratio. 0 rounds: from the single run. */
 	int rounds;
 	double ratio1, ratio2;
+	/* TLS (0 when not run). */
+	long tls_idle_held, tls_idle_rss_kib;
+	double tls_idle_kib_per_conn, tls_idle_new_client_ms;
+	/* tls-connect: [0] plaintext, [1] TLS, [2] TLS through wire_open */
+	double conn_rate[3], conn_cpu_us[3];
+	double tls_stats_rate, plain_stats_rate, tls_stats_ratio;
+	int tls_stats_rounds, tls_stats_clients;
+	double tls_quiet_p99_us, tls_storm_p99_us, tls_storm_s;
+	int tls_storm_clients;
 };
 
 #endif

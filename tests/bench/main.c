@@ -31,6 +31,10 @@ usage(FILE *f)
 	    "  idle         hold N connections, server RSS before and after\n"
 	    "  bigbox       a --bigbox mailbox: cold and warm list, read #1\n"
 	    "  fsync-probe  the durable write sequence alone, 1 and N writers\n"
+	    "  tls-idle     idle over TLS (needs --tls-port)\n"
+	    "  tls-connect  one client, handshake + CAPABILITIES per connection\n"
+	    "  tls-stats    stats over TLS against plaintext, alternating rounds\n"
+	    "  tls-storm    stats of connected clients while --storm handshake\n"
 	    "  run-all      all of the above and the targets' ratios\n"
 	    "options:\n"
 	    "  --host HOST        server address, loopback only (127.0.0.1)\n"
@@ -51,6 +55,11 @@ usage(FILE *f)
 	    "  --pid PID          the server's pid, for its RSS\n"
 	    "  --prefix NAME      user names start with NAME (bench)\n"
 	    "  --password PW      accounts' password (Bench0Password)\n"
+	    "  --tls-port PORT    the server's TLS listener (TLS scenarios)\n"
+	    "  --cafile FILE      the authority of its certificate\n"
+	    "  --servername NAME  the name its certificate must hold (localhost)\n"
+	    "  --storm N          tls-storm: clients handshaking at once (1000)\n"
+	    "  --rounds N         tls-stats (5), tls-connect (3): rounds\n"
 	    "  --json             one JSON line per result\n");
 }
 
@@ -87,6 +96,42 @@ verdict(int known, int met)
 	return !known ? "n/a" : met ? "met" : "NOT met";
 }
 
+/* The TLS targets (rows 7 to 10), when the TLS scenarios ran. */
+static void
+print_tls_targets(const struct summary *s)
+{
+	int known = s->tls_idle_held > 0;
+
+	printf("| 7a | idle TLS connection | <= 20 KiB each | %.2f KiB each | "
+	    "%ld held; a newcomer served in %.2f ms | %s |\n",
+	    s->tls_idle_kib_per_conn, s->tls_idle_held,
+	    s->tls_idle_new_client_ms, verdict(known,
+	    s->tls_idle_kib_per_conn <= 20));
+	printf("| 7b | %ld TLS connections held | <= 200 MiB | %.1f MiB | "
+	    "server RSS with all of them open | %s |\n", s->tls_idle_held,
+	    (double)s->tls_idle_rss_kib / 1024, verdict(known &&
+	    s->tls_idle_rss_kib > 0, s->tls_idle_held >= 10000 &&
+	    s->tls_idle_rss_kib <= 200 * 1024));
+	printf("| 8a | sequential TLS connections (handshake + CAPABILITIES) | "
+	    ">= 400/s | %.0f/s | plaintext %.0f/s; through wire_open %.0f/s | "
+	    "%s |\n", s->conn_rate[1], s->conn_rate[0], s->conn_rate[2],
+	    verdict(s->conn_rate[1] > 0, s->conn_rate[1] >= 400));
+	printf("| 8b | server CPU per TLS handshake + request | <= 1 ms | "
+	    "%.0f us | plaintext %.0f us per connection | %s |\n",
+	    s->conn_cpu_us[1], s->conn_cpu_us[0],
+	    verdict(s->conn_cpu_us[1] > 0, s->conn_cpu_us[1] <= 1000));
+	printf("| 9 | stats over TLS, %d clients | >= 0.50 of plaintext | "
+	    "%.0f/s = %.3f | plaintext %.0f/s; median of %d rounds | %s |\n",
+	    s->tls_stats_clients, s->tls_stats_rate, s->tls_stats_ratio,
+	    s->plain_stats_rate, s->tls_stats_rounds,
+	    verdict(s->tls_stats_rounds > 0, s->tls_stats_ratio >= 0.5));
+	printf("| 10 | stats p99 while %d clients handshake | <= 20 ms | "
+	    "%.2f ms | quiet %.2f ms; storm over in %.2f s | %s |\n",
+	    s->tls_storm_clients, s->tls_storm_p99_us / 1000,
+	    s->tls_quiet_p99_us / 1000, s->tls_storm_s,
+	    verdict(s->tls_storm_clients > 0, s->tls_storm_p99_us <= 20000));
+}
+
 /* The targets of the performance issue, as ratios of this run's figures. */
 static void
 print_targets(const struct bench_opts *o, const struct summary *s)
@@ -118,7 +163,7 @@ print_targets(const struct bench_opts *o, const struct summary *s)
 		    "\"storm_vs_quiet\": %.3f, \"cold_list_ms\": %.3f, "
 		    "\"warm_list_ms\": %.3f, \"cold_vs_warm\": %.2f, "
 		    "\"read1_big_us\": %.1f, \"read1_small_us\": %.1f, "
-		    "\"big_vs_small\": %.3f, \"errors\": %lld}\n",
+		    "\"big_vs_small\": %.3f, \"errors\": %lld",
 		    s->probe1_us, s->rtt_us, limit1, s->send1_rate, r1,
 		    s->sendN_clients, s->sendN_rate, s->probe1_rate,
 		    s->probeN_writers, s->probeN_rate, r2, s->stats_rate,
@@ -127,6 +172,23 @@ print_targets(const struct bench_opts *o, const struct summary *s)
 		    s->quiet_p99_us, s->storm_p99_us, r5, s->cold_list_ms,
 		    s->warm_list_ms, r6a, s->big_read_us, s->small_read_us, r6b,
 		    s->errors);
+		printf(", \"tls_idle_held\": %ld, \"tls_idle_kib_per_conn\": "
+		    "%.2f, \"tls_idle_rss_kib\": %ld, \"tls_idle_new_client_ms\": "
+		    "%.3f, \"tls_conn_per_s\": %.1f, \"tls_conn_server_cpu_us\": "
+		    "%.1f, \"plain_conn_per_s\": %.1f, "
+		    "\"plain_conn_server_cpu_us\": %.1f, \"wire_conn_per_s\": "
+		    "%.1f, \"wire_conn_server_cpu_us\": %.1f, \"tls_stats_per_s\": "
+		    "%.1f, \"plain_stats_per_s\": %.1f, \"tls_vs_plain\": %.3f, "
+		    "\"tls_quiet_p99_us\": %.1f, \"tls_storm_p99_us\": %.1f, "
+		    "\"tls_storm_clients\": %d, \"tls_storm_s\": %.3f}\n",
+		    s->tls_idle_held, s->tls_idle_kib_per_conn,
+		    s->tls_idle_rss_kib, s->tls_idle_new_client_ms,
+		    s->conn_rate[1], s->conn_cpu_us[1], s->conn_rate[0],
+		    s->conn_cpu_us[0], s->conn_rate[2], s->conn_cpu_us[2],
+		    s->tls_stats_rate,
+		    s->plain_stats_rate, s->tls_stats_ratio,
+		    s->tls_quiet_p99_us, s->tls_storm_p99_us,
+		    s->tls_storm_clients, s->tls_storm_s);
 		return;
 	}
 	printf("\n| # | target | goal | measured | reference (same run) | "
@@ -159,6 +221,7 @@ print_targets(const struct bench_opts *o, const struct summary *s)
 	printf("| 6b | read #1: 10k mailbox vs 100 | <= 2x | %.2fx | "
 	    "%.1f us vs %.1f us | %s |\n", r6b, s->big_read_us,
 	    s->small_read_us, verdict(r6b > 0, r6b <= 2));
+	print_tls_targets(s);
 	if (s->rounds > 0)
 		printf("\ntargets 1 and 2: median of %d rounds, each the sends "
 		    "between two single-writer probes, every phase on a settled "
@@ -269,6 +332,9 @@ run_all(const struct bench_opts *o, struct summary *s)
 	 * phases that new connections could reuse unseen. */
 	x.clients = 0;
 	failed |= run_one(&x, scenario_idle, s) != 0;
+	/* Next, while only the plaintext connections' memory is free. */
+	if (o->tls_port != NULL)
+		failed |= run_one(&x, scenario_tls_idle, s) != 0;
 	if (o->data_dir != NULL) {
 		failed |= paired_rounds(o, many, s) != 0;
 	} else {
@@ -281,6 +347,15 @@ run_all(const struct bench_opts *o, struct summary *s)
 	}
 	x.clients = many;
 	failed |= run_one(&x, scenario_read, s) != 0;
+	if (o->tls_port != NULL) {
+		failed |= run_one(&x, scenario_tls_stats, s) != 0;
+		x.clients = 0;
+		failed |= run_one(&x, scenario_tls_connect, s) != 0;
+		failed |= run_one(&x, scenario_tls_storm, s) != 0;
+	} else {
+		fprintf(stderr, "glomail-bench: no --tls-port: no TLS "
+		    "scenarios\n");
+	}
 	x.clients = 0;
 	failed |= run_one(&x, scenario_login_storm, s) != 0;
 	failed |= run_one(&x, scenario_bigbox, s) != 0;
@@ -312,6 +387,11 @@ main(int argc, char **argv)
 		{ "prefix", required_argument, NULL, 'x' },
 		{ "password", required_argument, NULL, 'W' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "tls-port", required_argument, NULL, 'T' },
+		{ "cafile", required_argument, NULL, 'A' },
+		{ "servername", required_argument, NULL, 'N' },
+		{ "storm", required_argument, NULL, 'S' },
+		{ "rounds", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -350,6 +430,11 @@ main(int argc, char **argv)
 		case 'x': o.prefix = optarg; break;
 		case 'W': o.password = optarg; break;
 		case 'j': o.json = 1; break;
+		case 'T': o.tls_port = optarg; break;
+		case 'A': o.cafile = optarg; break;
+		case 'N': o.servername = optarg; break;
+		case 'S': o.storm = atoi(optarg); break;
+		case 'R': o.rounds = atoi(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -359,7 +444,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (o.duration < 0 || o.messages < 0 || o.clients < 0 ||
-	    o.conns < 0 || o.interval_ms < 0 || o.size > 64u * 1024 * 1024 ||
+	    o.conns < 0 || o.interval_ms < 0 || o.storm < 0 || o.rounds < 0 ||
+	    o.rounds > 1000 || o.size > 64u * 1024 * 1024 ||
 	    strlen(o.prefix) > 40) {
 		fprintf(stderr, "glomail-bench: an option is out of range\n");
 		return 2;
@@ -385,7 +471,11 @@ main(int argc, char **argv)
 		    strcmp(name, "read") == 0 ? scenario_read :
 		    strcmp(name, "login-storm") == 0 ? scenario_login_storm :
 		    strcmp(name, "idle") == 0 ? scenario_idle :
-		    strcmp(name, "bigbox") == 0 ? scenario_bigbox : NULL;
+		    strcmp(name, "bigbox") == 0 ? scenario_bigbox :
+		    strcmp(name, "tls-idle") == 0 ? scenario_tls_idle :
+		    strcmp(name, "tls-connect") == 0 ? scenario_tls_connect :
+		    strcmp(name, "tls-stats") == 0 ? scenario_tls_stats :
+		    strcmp(name, "tls-storm") == 0 ? scenario_tls_storm : NULL;
 
 		if (fn == NULL) {
 			fprintf(stderr, "glomail-bench: unknown scenario %s\n",

@@ -1,19 +1,33 @@
 /*
  * scenario.c - what glomail-bench measures against a running glomaild:
  * round trip, durable sends, the read path, a login storm, idle
- * connections and a 10,000-message mailbox.
+ * connections and a 10,000-message mailbox; and over TLS: idle
+ * connections, one connection per request, stats against plaintext and
+ * requests while a thousand clients handshake.
  *
  * Each scenario sets its accounts up first (registration costs a password
  * hash, so it is never inside a measured phase), then runs measured phases
  * on connections that stay open, and prints one result per phase.
  */
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "bench.h"
+#include "frame.h"
+#include "wire.h"
 
 /* Connects in flight while opening many connections. */
 #define CONNECT_WINDOW 256
@@ -451,14 +465,19 @@ hold(struct bench *b, double secs)
 	event_base_dispatch(bench_base(b));
 }
 
-int
-scenario_idle(struct bench *b, struct summary *s)
+/*
+ * Hold n connections (plaintext, or TLS with tls set) and read what they
+ * cost the server; see scenario_idle.
+ */
+static int
+idle_run(struct bench *b, struct summary *s, int tls)
 {
 	const struct bench_opts *o = bench_opts(b);
 	int n = o->conns > 0 ? o->conns : dflt(o->clients, 10000);
 	int k, i, up, held = 0;
-	struct client *cs = clients_new_shared(b, n, "i");
-	struct client *fresh = clients_new(b, 1, "n");
+	struct client *cs = clients_new_shared(b, n, tls ? "ti" : "i");
+	struct client *fresh = clients_new(b, 1, tls ? "tn" : "n");
+	const char *name = tls ? "tls-idle" : "idle";
 	struct lat lping, lnew, lheld;
 	struct result r;
 	long rss0, rss1, rss2, fds0, fds1;
@@ -474,13 +493,18 @@ scenario_idle(struct bench *b, struct summary *s)
 		k = n;
 	if (n < 1 || fresh == NULL)
 		goto fail;
+	if (tls) {
+		clients_use_tls(cs, n);
+		clients_use_tls(fresh, 1);
+	}
 	/* The first connection creates the account; the RSS base comes after. */
 	if (setup(b, cs, 1) == -1)
 		goto fail;
 	rss0 = proc_rss_kib(o->pid);
 	fds0 = proc_fd_count(o->pid);
 	t0 = now_ns();
-	up = 1 + clients_connect(b, cs + 1, n - 1, CONNECT_WINDOW);
+	up = 1 + clients_connect_by(b, cs + 1, n - 1, CONNECT_WINDOW,
+	    COUNT_PHASE_MAX_S);
 	t_open = (double)(now_ns() - t0) / 1e9;
 	if (up != n) {
 		fprintf(stderr, "glomail-bench: idle: %d of %d connections "
@@ -509,7 +533,8 @@ scenario_idle(struct bench *b, struct summary *s)
 	hold(b, o->duration > 0 ? o->duration : 3.0);
 	for (i = 0; i < n; i++)
 		cs[i].arg = &lping;
-	secs = phase_run_window(b, cs, n, ping_step, 0, 0, CONNECT_WINDOW);
+	secs = phase_run_window(b, cs, n, ping_step, COUNT_PHASE_MAX_S, 0,
+	    CONNECT_WINDOW);
 	for (i = 0; i < n; i++)
 		held += !cs[i].dead;
 	/* Every connection has now carried a request, so the server holds
@@ -520,7 +545,7 @@ scenario_idle(struct bench *b, struct summary *s)
 	if (rss0 > 0 && rss1 > 0 && up > 1)
 		per_conn = (double)(rss1 - rss0) / (double)(up - 1);
 
-	row_init(&r, "idle", "held", n);
+	row_init(&r, name, "held", n);
 	result_from_lat(&r, &lping, secs);
 	r.ops = held;
 	r.errors += bench_take_errors(b) + lnew.errors + lheld.errors;
@@ -544,7 +569,13 @@ scenario_idle(struct bench *b, struct summary *s)
 	else
 		snprintf(r.note, sizeof(r.note), "no --pid: RSS not read; "
 		    "newcomer %.2f ms", lat_mean_us(&lnew) / 1000);
-	if (s != NULL) {
+	if (s != NULL && tls) {
+		s->errors += r.errors;
+		s->tls_idle_held = held;
+		s->tls_idle_rss_kib = rss1;
+		s->tls_idle_kib_per_conn = per_conn;
+		s->tls_idle_new_client_ms = lat_mean_us(&lnew) / 1000;
+	} else if (s != NULL) {
 		s->errors += r.errors;
 		s->idle_held = held;
 		s->idle_kib_per_conn = per_conn;
@@ -559,6 +590,12 @@ fail:
 	clients_free(fresh, 1);
 	clients_free(cs, n);
 	return rc;
+}
+
+int
+scenario_idle(struct bench *b, struct summary *s)
+{
+	return idle_run(b, s, 0);
 }
 
 int
@@ -692,5 +729,493 @@ fail:
 	lat_free(&lsmall);
 	clients_free(own, 3);
 	clients_free(snd, n);
+	return rc;
+}
+
+int
+scenario_tls_idle(struct bench *b, struct summary *s)
+{
+	if (!bench_has_tls(b)) {
+		fprintf(stderr, "glomail-bench: tls-idle needs --tls-port\n");
+		return -1;
+	}
+	return idle_run(b, s, 1);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The median of v[0..n) (sorts v). */
+static double
+median_of(double *v, int n)
+{
+	if (n <= 0)
+		return 0;
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+
+static double
+self_cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == -1)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+enum { CONN_PLAIN, CONN_TLS, CONN_WIRE, CONN_KINDS };
+
+/* A reply to read whole; CAPABILITIES' is a few hundred bytes. */
+#define CONNECT_REPLY_MAX 16384
+
+/*
+ * One TLS connection from a client that keeps one context for all of them
+ * (as any client making many connections would): connect, a verified
+ * handshake, CAPABILITIES (no login needed), its reply, close_notify.
+ * 0, or -1 with *why_r set.
+ */
+static int
+tls_once(const struct bench_opts *o, SSL_CTX *ctx, const unsigned char *req,
+    size_t reqlen, const char **why_r)
+{
+	const char *name = o->servername != NULL ? o->servername :
+	    "localhost";
+	static unsigned char buf[CONNECT_REPLY_MAX];
+	struct timeval tv = { 10, 0 };
+	struct msg *m = NULL;
+	enum frame_result fr;
+	size_t have = 0, body;
+	SSL *ssl = NULL;
+	char err[256];
+	int fd, n, one = 1, rc = -1;
+
+	if ((fd = wire_connect(o->host, o->tls_port, err, sizeof(err))) ==
+	    -1) {
+		*why_r = "connect failed";
+		return -1;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	*why_r = "TLS set-up failed";
+	if ((ssl = SSL_new(ctx)) == NULL || SSL_set_fd(ssl, fd) != 1 ||
+	    SSL_set_tlsext_host_name(ssl, name) != 1 ||
+	    SSL_set1_host(ssl, name) != 1)
+		goto fail;
+	*why_r = "handshake failed";
+	if (SSL_connect(ssl) != 1)
+		goto fail;
+	*why_r = "cannot send";
+	if (SSL_write(ssl, req, (int)reqlen) != (int)reqlen)
+		goto fail;
+	*why_r = "connection closed";
+	while ((fr = frame_decode(buf, have, sizeof(buf) - FRAME_HEADER_LEN,
+	    &body)) == FRAME_MORE) {
+		if ((n = SSL_read(ssl, buf + have, (int)(sizeof(buf) - have))) <=
+		    0)
+			goto fail;
+		have += (size_t)n;
+	}
+	*why_r = "reply too large";
+	if (fr != FRAME_READY ||
+	    msg_parse(buf + FRAME_HEADER_LEN, body, &m, why_r) == -1)
+		goto fail;
+	*why_r = "CAPABILITIES refused";
+	if (msg_header(m) != PROTO_OK)
+		goto fail;
+	(void)SSL_shutdown(ssl);
+	rc = 0;
+fail:
+	msg_free(m);
+	SSL_free(ssl);
+	close(fd);
+	return rc;
+}
+
+/*
+ * The same through glomail's own connection code (common/wire.c): with
+ * tls, it builds a new context for each connection, as a one-shot command
+ * line does.
+ */
+static int
+wire_once(const struct bench_opts *o, const struct wire_tls *tls,
+    const unsigned char *req, size_t reqlen, const char **why_r)
+{
+	const char *port = tls != NULL ? o->tls_port : o->port;
+	static char err[256];
+	struct msg *m = NULL;
+	struct wire *w;
+	int rc = -1;
+
+	if ((w = wire_open(o->host, port, tls, 10, err, sizeof(err))) == NULL) {
+		*why_r = err;
+		return -1;
+	}
+	*why_r = "cannot send";
+	if (wire_write(w, req, reqlen) == -1)
+		goto fail;
+	if (wire_read_msg(w, CONNECT_REPLY_MAX, &m, why_r) == -1)
+		goto fail;
+	*why_r = "CAPABILITIES refused";
+	if (msg_header(m) != PROTO_OK)
+		goto fail;
+	rc = 0;
+fail:
+	msg_free(m);
+	wire_close(w);
+	return rc;
+}
+
+/* What one kind of connection cost over all rounds. */
+struct conn_tally {
+	struct lat l;
+	double secs, server_cpu, self_cpu;
+};
+
+/* Connections one after another for secs seconds or count connections. */
+static void
+connect_round(struct bench *b, int kind, double secs, long long count,
+    const unsigned char *req, size_t reqlen, struct conn_tally *t,
+    int *complaints)
+{
+	const struct bench_opts *o = bench_opts(b);
+	struct wire_tls tls = { o->cafile, o->servername != NULL ?
+	    o->servername : "localhost" };
+	double cpu0 = proc_cpu_s(o->pid), self0 = self_cpu_s(), cpu1;
+	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(secs * 1e9), t1;
+	const char *why = NULL;
+	long long i;
+	int rc;
+
+	for (i = 0; (count <= 0 || i < count) && now_ns() < end; i++) {
+		t1 = now_ns();
+		rc = kind == CONN_TLS ? tls_once(o, bench_tls_ctx(b), req,
+		    reqlen, &why) : wire_once(o, kind == CONN_WIRE ? &tls :
+		    NULL, req, reqlen, &why);
+		if (rc == 0) {
+			lat_add(&t->l, now_ns() - t1);
+		} else {
+			t->l.errors++;
+			if ((*complaints)++ < 10)
+				fprintf(stderr, "glomail-bench: tls-connect: "
+				    "%s\n", why != NULL ? why : "failed");
+		}
+	}
+	t->secs += (double)(now_ns() - t0) / 1e9;
+	t->self_cpu += self_cpu_s() - self0;
+	cpu1 = proc_cpu_s(o->pid);
+	if (cpu0 >= 0 && cpu1 >= 0)
+		t->server_cpu += cpu1 - cpu0;
+}
+
+/*
+ * A sequential client: connect, handshake and one request per connection;
+ * plaintext, TLS, and TLS through glomail's wire_open, in rounds that
+ * rotate their order. Besides the rate, the server's CPU per connection,
+ * read from /proc before and after each round.
+ */
+int
+scenario_tls_connect(struct bench *b, struct summary *s)
+{
+	static const char *const phase[CONN_KINDS] = { "plain", "tls",
+	    "tls-wire" };
+	static const char *const what[CONN_KINDS] = { "connect",
+	    "connect+handshake", "wire_open (new context each time)" };
+	const struct bench_opts *o = bench_opts(b);
+	int rounds = dflt(o->rounds, 3), i, k, complaints = 0, rc = -1;
+	struct conn_tally t[CONN_KINDS];
+	double deadline, per_round, cpu_us, self_us;
+	unsigned char *req = NULL;
+	long long budget, count;
+	struct result r;
+	size_t reqlen;
+
+	memset(t, 0, sizeof(t));
+	if (!bench_has_tls(b)) {
+		fprintf(stderr, "glomail-bench: tls-connect needs --tls-port\n");
+		return -1;
+	}
+	if (msg_encode(PROTO_CAPABILITIES, NULL, FRAME_MAX_LIMIT, &req,
+	    &reqlen) == -1)
+		return -1;
+	limits(o, 6.0, &deadline, &budget);
+	/* The duration is the TLS kind's; the others take a third each. */
+	per_round = deadline / rounds;
+	count = budget > 0 ? (budget + rounds - 1) / rounds : 0;
+	for (i = 0; i < rounds; i++) {
+		for (k = 0; k < CONN_KINDS; k++) {
+			int kind = (i + k) % CONN_KINDS;
+
+			connect_round(b, kind, kind == CONN_TLS ? per_round :
+			    per_round / 3, count, req, reqlen, &t[kind],
+			    &complaints);
+		}
+	}
+	for (k = 0; k < CONN_KINDS; k++) {
+		long long n = (long long)t[k].l.n;
+
+		cpu_us = n > 0 && o->pid > 0 ? t[k].server_cpu * 1e6 /
+		    (double)n : 0;
+		self_us = n > 0 ? t[k].self_cpu * 1e6 / (double)n : 0;
+		row_init(&r, "tls-connect", phase[k], 1);
+		result_extra(&r, "rounds", "%d", rounds);
+		result_extra(&r, "server_cpu_us_per_conn", "%.1f", cpu_us);
+		result_extra(&r, "client_cpu_us_per_conn", "%.1f", self_us);
+		if (o->pid > 0)
+			snprintf(r.note, sizeof(r.note), "%s+CAPABILITIES+"
+			    "close; server CPU %.0f us/conn, client %.0f us",
+			    what[k], cpu_us, self_us);
+		else
+			snprintf(r.note, sizeof(r.note), "%s; no --pid: "
+			    "server CPU not read", what[k]);
+		row_emit(b, &r, &t[k].l, t[k].secs, s);
+		if (s != NULL) {
+			s->conn_rate[k] = r.ops_per_s;
+			s->conn_cpu_us[k] = cpu_us;
+		}
+	}
+	rc = 0;
+	for (k = 0; k < CONN_KINDS; k++)
+		lat_free(&t[k].l);
+	free(req);
+	return rc;
+}
+
+int
+scenario_tls_stats(struct bench *b, struct summary *s)
+{
+	const struct bench_opts *o = bench_opts(b);
+	int n = dflt(o->clients, 32), rounds = dflt(o->rounds, 5), i, k;
+	/* [0..n) plaintext, [n..2n) TLS, on the same n accounts. */
+	struct client *cs = clients_new(b, 2 * n, "st");
+	double *rate[2] = { NULL, NULL }, *ratio = NULL, secs, med[2];
+	double tsecs[2] = { 0, 0 }, mratio;
+	struct lat l[2];
+	struct result r;
+	long long budget;
+	double deadline;
+	int rc = -1;
+
+	lat_init(&l[0]);
+	lat_init(&l[1]);
+	if (!bench_has_tls(b)) {
+		fprintf(stderr, "glomail-bench: tls-stats needs --tls-port\n");
+		goto fail;
+	}
+	if (cs == NULL || (rate[0] = calloc((size_t)rounds, sizeof(double))) ==
+	    NULL || (rate[1] = calloc((size_t)rounds, sizeof(double))) ==
+	    NULL || (ratio = calloc((size_t)rounds, sizeof(double))) == NULL)
+		goto fail;
+	for (i = 0; i < n; i++)
+		client_set_user(&cs[n + i], cs[i].user);
+	clients_use_tls(cs + n, n);
+	if (setup(b, cs, n) == -1 || setup(b, cs + n, n) == -1)
+		goto fail;
+	for (i = 0; i < 2 * n; i++) {
+		cs[i].arg = &l[i >= n];
+		if (client_cache_frame(&cs[i], PROTO_STATS_REQUEST, NULL) == -1)
+			goto fail;
+	}
+	limits(o, 1.0, &deadline, &budget);
+	/* The machine's speed drifts: alternate, and compare within rounds. */
+	for (i = 0; i < rounds; i++) {
+		for (k = 0; k < 2; k++) {
+			int tl = (i + k) % 2;
+			size_t before = l[tl].n;
+
+			secs = phase_run(b, cs + tl * n, n, loop_step,
+			    deadline, budget);
+			tsecs[tl] += secs;
+			rate[tl][i] = secs > 0 ?
+			    (double)(l[tl].n - before) / secs : 0;
+		}
+		ratio[i] = rate[0][i] > 0 ? rate[1][i] / rate[0][i] : 0;
+	}
+	mratio = median_of(ratio, rounds);
+	for (k = 0; k < 2; k++) {
+		med[k] = median_of(rate[k], rounds);
+		row_init(&r, "tls-stats", k ? "tls" : "plain", n);
+		result_from_lat(&r, &l[k], tsecs[k]);
+		/* The rate shown is the rounds' median, as the ratio is. */
+		r.ops_per_s = med[k];
+		r.errors += bench_take_errors(b);
+		result_extra(&r, "rounds", "%d", rounds);
+		result_extra(&r, "tls_vs_plain", "%.3f", mratio);
+		if (k)
+			snprintf(r.note, sizeof(r.note), "median of %d rounds; "
+			    "TLS/plaintext %.3f (median of rounds)", rounds,
+			    mratio);
+		else
+			snprintf(r.note, sizeof(r.note), "median of %d rounds, "
+			    "alternating with TLS", rounds);
+		if (s != NULL)
+			s->errors += r.errors;
+		result_print(o, &r);
+	}
+	if (s != NULL) {
+		s->plain_stats_rate = med[0];
+		s->tls_stats_rate = med[1];
+		s->tls_stats_ratio = mratio;
+		s->tls_stats_rounds = rounds;
+		s->tls_stats_clients = n;
+	}
+	rc = 0;
+fail:
+	free(rate[0]);
+	free(rate[1]);
+	free(ratio);
+	lat_free(&l[0]);
+	lat_free(&l[1]);
+	clients_free(cs, 2 * n);
+	return rc;
+}
+
+/*
+ * The storm: its own bench (event loop) on its own thread, so that the
+ * generator's handshake work never delays the probes' replies in the
+ * main loop; only the server (and the shared cores) can.
+ */
+struct storm {
+	struct bench_opts o;
+	struct bench *b;
+	struct client *cs;
+	int n, up;
+	double secs;
+	long long errors;
+};
+
+/* Set by the storm thread once every storm client is served (or failed). */
+static atomic_int storm_over;
+
+static void *
+storm_main(void *arg)
+{
+	struct storm *st = arg;
+	uint64_t t0 = now_ns();
+
+	st->up = -1;
+	if ((st->b = bench_new(&st->o)) != NULL &&
+	    (st->cs = clients_new(st->b, st->n, "h")) != NULL) {
+		clients_use_tls(st->cs, st->n);
+		/* All of them at once: the window is the whole storm. */
+		st->up = clients_connect_by(st->b, st->cs, st->n, st->n,
+		    COUNT_PHASE_MAX_S);
+		st->errors = bench_take_errors(st->b);
+	}
+	st->secs = (double)(now_ns() - t0) / 1e9;
+	atomic_store(&storm_over, 1);
+	return NULL;
+}
+
+/* A probe during the storm: paced stats until the storm is over (one at least). */
+static int
+storm_probe_step(struct client *c, struct msg *reply)
+{
+	if (reply != NULL)
+		c->count++;
+	if (atomic_load(&storm_over) && c->count > 0)
+		return 0;
+	return paced_step(c, reply);
+}
+
+int
+scenario_tls_storm(struct bench *b, struct summary *s)
+{
+	const struct bench_opts *o = bench_opts(b);
+	int p = dflt(o->probes, 4), i;
+	struct client *probes = clients_new(b, p, "tq");
+	struct storm st;
+	struct lat quiet, busy;
+	struct result r;
+	pthread_t th;
+	double deadline, secs, cpu0, cpu1, cpu_ms = 0, ratio;
+	long long budget;
+	int rc = -1;
+
+	memset(&st, 0, sizeof(st));
+	lat_init(&quiet);
+	lat_init(&busy);
+	if (!bench_has_tls(b)) {
+		fprintf(stderr, "glomail-bench: tls-storm needs --tls-port\n");
+		goto fail;
+	}
+	st.o = *o;
+	st.n = dflt(o->storm, 1000);
+	/* Already connected, over TLS, and logged in. */
+	clients_use_tls(probes, p);
+	if (setup(b, probes, p) == -1)
+		goto fail;
+	limits(o, 2.0, &deadline, &budget);
+	for (i = 0; i < p; i++) {
+		probes[i].arg = &quiet;
+		if (client_cache_frame(&probes[i], PROTO_STATS_REQUEST, NULL) ==
+		    -1)
+			goto fail;
+	}
+	secs = phase_run(b, probes, p, paced_step, deadline, budget);
+	row_init(&r, "tls-storm", "quiet", p);
+	result_extra(&r, "interval_ms", "%.3f", o->interval_ms);
+	snprintf(r.note, sizeof(r.note), "TLS stats every %.1f ms, no storm",
+	    o->interval_ms);
+	row_emit(b, &r, &quiet, secs, s);
+	if (s != NULL)
+		s->tls_quiet_p99_us = r.p99_us;
+
+	for (i = 0; i < p; i++) {
+		probes[i].arg = &busy;
+		probes[i].count = 0;
+	}
+	atomic_store(&storm_over, 0);
+	cpu0 = proc_cpu_s(o->pid);
+	if (pthread_create(&th, NULL, storm_main, &st) != 0)
+		goto fail;
+	secs = phase_run(b, probes, p, storm_probe_step, COUNT_PHASE_MAX_S +
+	    60, 0);
+	pthread_join(th, NULL);
+	cpu1 = proc_cpu_s(o->pid);
+	if (cpu0 >= 0 && cpu1 >= 0)
+		cpu_ms = (cpu1 - cpu0) * 1e3;
+	row_init(&r, "tls-storm", "storm", p);
+	result_from_lat(&r, &busy, secs);
+	ratio = lat_pct_us(&quiet, 0.99) > 0 ?
+	    r.p99_us / lat_pct_us(&quiet, 0.99) : 0;
+	result_extra(&r, "storm_clients", "%d", st.n);
+	result_extra(&r, "p99_vs_quiet", "%.2f", ratio);
+	snprintf(r.note, sizeof(r.note), "TLS stats while %d clients "
+	    "handshake at once: p99 x%.2f of quiet", st.n, ratio);
+	row_emit(b, &r, &busy, secs, s);
+	if (s != NULL)
+		s->tls_storm_p99_us = r.p99_us;
+
+	row_init(&r, "tls-storm", "handshakes", st.n);
+	r.ops = st.up > 0 ? st.up : 0;
+	r.errors = st.errors + (st.up >= 0 ? st.n - st.up : st.n);
+	r.seconds = st.secs;
+	r.ops_per_s = st.secs > 0 ? (double)r.ops / st.secs : 0;
+	result_extra(&r, "server_cpu_ms", "%.1f", cpu_ms);
+	snprintf(r.note, sizeof(r.note), "all at once, each handshake + one "
+	    "request; %.2f s; server CPU %.0f ms", st.secs, cpu_ms);
+	if (s != NULL) {
+		s->errors += r.errors;
+		s->tls_storm_s = st.secs;
+		s->tls_storm_clients = st.n;
+	}
+	result_print(o, &r);
+	rc = st.up >= 0 ? 0 : -1;
+fail:
+	clients_free(st.cs, st.n);
+	bench_free(st.b);
+	lat_free(&quiet);
+	lat_free(&busy);
+	clients_free(probes, p);
 	return rc;
 }

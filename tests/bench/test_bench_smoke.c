@@ -2,6 +2,8 @@
  * test_bench_smoke.c - every glomail-bench scenario, with tiny counts,
  * against a real glomaild: the tool must finish, exit 0 and report work
  * done with no errors. Correctness only: no figure is ever judged here.
+ * The server also listens with TLS (the certificates of GLOMAIL_TLS_CERTS),
+ * so the TLS scenarios run too, and every run is given its port.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -22,6 +24,8 @@
 #include "testsrv.h"
 
 static struct testsrv srv;
+static char tls_port[16];
+static char cafile[512];
 
 /* Run glomail-bench --json with args; its stdout in a new string. */
 static char *
@@ -47,6 +51,10 @@ run_bench(int *status_r, ...)
 	argv[n++] = pidbuf;
 	argv[n++] = "--data-dir";
 	argv[n++] = srv.dir;
+	argv[n++] = "--tls-port";
+	argv[n++] = tls_port;
+	argv[n++] = "--cafile";
+	argv[n++] = cafile;
 	va_start(ap, status_r);
 	while ((a = va_arg(ap, const char *)) != NULL && n < 46)
 		argv[n++] = a;
@@ -227,23 +235,123 @@ test_fsync_probe(void **state)
 	free(out);
 }
 
+static void
+test_tls_idle(void **state)
+{
+	static const char *const phases[] = { "held", NULL };
+	int status;
+	char *out = run_bench(&status, "--conns", "20", "--login", "2",
+	    "--duration", "0.2", "tls-idle", NULL);
+
+	(void)state;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(check_lines(out, phases), 1);
+	assert_non_null(strstr(out, "\"scenario\": \"tls-idle\""));
+	assert_non_null(strstr(out, "\"held\": 20,"));
+	free(out);
+}
+
+static void
+test_tls_connect(void **state)
+{
+	static const char *const phases[] = { "plain", "tls", "tls-wire",
+	    NULL };
+	int status;
+	char *out = run_bench(&status, "--messages", "10", "--rounds", "2",
+	    "tls-connect", NULL);
+
+	(void)state;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(check_lines(out, phases), 3);
+	/* Two rounds of five connections of each kind, each served. */
+	assert_non_null(strstr(out, "\"ops\": 10,"));
+	/* Read from /proc; too few connections here for a figure. */
+	assert_non_null(strstr(out, "\"server_cpu_us_per_conn\": "));
+	free(out);
+}
+
+static void
+test_tls_stats(void **state)
+{
+	static const char *const phases[] = { "plain", "tls", NULL };
+	int status;
+	char *out = run_bench(&status, "--clients", "2", "--rounds", "2",
+	    "--messages", "20", "tls-stats", NULL);
+
+	(void)state;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(check_lines(out, phases), 2);
+	assert_non_null(strstr(out, "\"tls_vs_plain\": "));
+	free(out);
+}
+
+static void
+test_tls_storm(void **state)
+{
+	static const char *const phases[] = { "quiet", "storm", "handshakes",
+	    NULL };
+	int status;
+	char *out = run_bench(&status, "--storm", "30", "--probes", "2",
+	    "--duration", "0.3", "tls-storm", NULL);
+
+	(void)state;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(check_lines(out, phases), 3);
+	assert_non_null(strstr(out, "\"phase\": \"handshakes\", "
+	    "\"clients\": 30, \"ops\": 30,"));
+	free(out);
+}
+
 /* run-all with tiny counts: every scenario, then the targets line. */
 static void
 test_run_all(void **state)
 {
 	static const char *const phases[] = { "1-writer", "send", "stats",
-	    "storm", "held", "warm-list", NULL };
+	    "storm", "held", "warm-list", "tls-wire", "handshakes", NULL };
 	int status;
 	char *out = run_bench(&status, "--clients", "2", "--messages", "10",
 	    "--duration", "0.5", "--conns", "20", "--login", "2", "--bigbox",
-	    "20", "--mailbox", "5", "--writers", "2", "--prefix", "all",
-	    "run-all", NULL);
+	    "20", "--mailbox", "5", "--writers", "2", "--storm", "20",
+	    "--rounds", "1", "--prefix", "all", "run-all", NULL);
 
 	(void)state;
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	assert_true(check_lines(out, phases) >= 15);
+	assert_true(check_lines(out, phases) >= 24);
+	assert_non_null(strstr(out, "\"scenario\": \"tls-idle\""));
 	assert_non_null(strstr(out, "\"scenario\": \"targets\""));
+	assert_non_null(strstr(out, "\"tls_vs_plain\": "));
 	free(out);
+}
+
+/* The server with a TLS listener too; its port from the log. */
+static int
+group_setup(void **state)
+{
+	const char *p, *eol, *colon;
+	char *log;
+
+	if (testsrv_setup(state) != 0)
+		return -1;
+	if ((log = testsrv_read_file(srv.log)) == NULL)
+		return -1;
+	for (p = log; (p = strstr(p, "listening on ")) != NULL; p = eol) {
+		if ((eol = strchr(p, '\n')) == NULL)
+			break;
+		if (eol - p > 4 && memcmp(eol - 4, " tls", 4) == 0) {
+			for (colon = eol; colon > p && *colon != ':'; colon--)
+				;
+			snprintf(tls_port, sizeof(tls_port), "%.*s",
+			    (int)strcspn(colon + 1, " \n"), colon + 1);
+			break;
+		}
+	}
+	free(log);
+	if (tls_port[0] == '\0') {
+		fprintf(stderr, "test_bench_smoke: the server has no TLS "
+		    "listener\n");
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -257,9 +365,26 @@ main(void)
 		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_bigbox),
 		cmocka_unit_test(test_fsync_probe),
+		cmocka_unit_test(test_tls_idle),
+		cmocka_unit_test(test_tls_connect),
+		cmocka_unit_test(test_tls_stats),
+		cmocka_unit_test(test_tls_storm),
 		cmocka_unit_test(test_run_all),
 	};
+	static char cert[512], key[512];
+	static const char *extra[] = { "--tls-listen", "127.0.0.1:0",
+	    "--tls-cert", cert, "--tls-key", key, NULL };
+	const char *certs = getenv("GLOMAIL_TLS_CERTS");
 
-	testsrv_use(&srv, NULL);
-	return cmocka_run_group_tests(tests, testsrv_setup, testsrv_teardown);
+	if (certs == NULL || *certs == '\0') {
+		fprintf(stderr, "test_bench_smoke: GLOMAIL_TLS_CERTS is not set "
+		    "(run it with ctest, or point it at the output of "
+		    "tests/tls/mkcerts.sh)\n");
+		return 1;
+	}
+	snprintf(cert, sizeof(cert), "%s/server.crt", certs);
+	snprintf(key, sizeof(key), "%s/server.key", certs);
+	snprintf(cafile, sizeof(cafile), "%s/ca.crt", certs);
+	testsrv_use(&srv, extra);
+	return cmocka_run_group_tests(tests, group_setup, testsrv_teardown);
 }

@@ -139,6 +139,10 @@ spawn(struct testsrv *s, const char *listen, const char *const *extra,
 	argv[n++] = strdup(listen);
 	argv[n++] = strdup("--data-dir");
 	argv[n++] = strdup(s->data);
+	if (s->control[0] != '\0') {
+		argv[n++] = strdup("--control-socket");
+		argv[n++] = strdup(s->control);
+	}
 	for (; extra != NULL && *extra != NULL && n < 62; extra++)
 		argv[n++] = strdup(*extra);
 	if (tls) {
@@ -225,6 +229,7 @@ testsrv_start(struct testsrv *s, const char *const *extra)
 		return -1;
 	snprintf(s->data, sizeof(s->data), "%s/data", s->dir);
 	snprintf(s->log, sizeof(s->log), "%s/server.log", s->dir);
+	snprintf(s->control, sizeof(s->control), "%s/control", s->dir);
 	return spawn(s, "127.0.0.1:0", extra, 0);
 }
 

@@ -20,6 +20,7 @@ struct testsrv {
 	char dir[256];   /* scratch directory (mkdtemp), removed by stop */
 	char data[300];  /* dir/data: the server's --data-dir */
 	char log[300];   /* dir/server.log: the server's stderr */
+	char control[300]; /* dir/control: the server's --control-socket */
 	char port[16];   /* where the tests connect: the server's port, or
 	                    in TLS mode the relay's */
 	char listen_port[16]; /* the server's plaintext port */
@@ -39,7 +40,8 @@ int testsrv_tls_mode(void);
 const char *testsrv_binary(void);
 
 /*
- * Start glomaild --listen 127.0.0.1:0 --data-dir <fresh dir> plus extra
+ * Start glomaild --listen 127.0.0.1:0 --data-dir <fresh dir>
+ * --control-socket <fresh dir>/control plus extra
  * arguments (NULL-terminated, may be NULL), and wait until it logs the port
  * it bound. Returns 0 or -1 (the log is printed on failure).
  */
