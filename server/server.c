@@ -87,6 +87,7 @@ struct server {
 	int accepting;
 	int stopping;
 	int lock_fd;
+	int shared;              /* other instances were on the store */
 	int data_fd;                /* the data directory: the store's root */
 	struct timeval stop_started;
 	unsigned long long next_conn_id;
@@ -133,6 +134,12 @@ void
 server_count_delivery(struct server *srv)
 {
 	srv->delivered++;
+}
+
+int
+server_store_shared(const struct server *srv)
+{
+	return srv->shared;
 }
 
 int
@@ -219,6 +226,7 @@ store_open(struct server *srv)
 		    strerror(errno));
 		return -1;
 	}
+	srv->shared = !alone;
 	if (!alone)
 		log_info("sharing %s with another instance", data);
 	if (maildir_create(srv->data_fd, RULES_LOST_DIR) == -1) {
