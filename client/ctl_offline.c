@@ -1,8 +1,9 @@
 /*
  * ctl_offline.c - glomailctl --data-dir: a private glomaild on the store,
  * with no TCP listener and its control socket in a private directory, so
- * that offline work goes through the very code a running server uses. The
- * store's lock makes this refuse while a server runs on it. Run by root on
+ * that offline work goes through the very code a running server uses. It
+ * refuses a store a server runs on (the private server finds the store's
+ * lock held, server/cluster.c). Run by root on
  * a store another user owns (the service's), the private server runs as
  * that owner.
  */

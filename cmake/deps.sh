@@ -10,7 +10,7 @@ libjansson-dev libcmocka-dev gettext locales libsystemd-dev systemd
 man-db
 clang libclang-rt-14-dev libfuzzer-14-dev valgrind python3
 libssl-dev openssl gnutls-bin file dpkg-dev lintian clang-format
-swaks msmtp mutt postfix"
+swaks msmtp mutt postfix haproxy dovecot-imapd"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

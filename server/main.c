@@ -324,6 +324,13 @@ main(int argc, char **argv)
 	server_set_aliases(srv, aliases);
 	aliases = NULL;
 	st.srv = srv;
+	/* Offline administration is for a store no server runs on. */
+	if (control_only && server_store_shared(srv)) {
+		log_error("cannot lock %s/.glomaild.lock: a server runs on it",
+		    cfg.data_dir);
+		server_free(srv);
+		goto out;
+	}
 	server_on_reload(srv, settings_reload, &st);
 	if ((ctl = ctl_new(srv)) != NULL &&
 	    (control_only || server_listen(srv) == 0) && server_run(srv) == 0)

@@ -26,6 +26,7 @@
 #include <event2/listener.h>
 
 #include "aliases.h"
+#include "cluster.h"
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
@@ -92,6 +93,7 @@ struct server {
 	int stopping;
 	int lock_fd;
 	int data_fd; /* the data directory: the store's root */
+	int shared;  /* other instances were on the store */
 	struct timeval stop_started;
 	unsigned long long next_conn_id;
 	unsigned long long delivered;
@@ -141,6 +143,12 @@ server_count_delivery(struct server *srv)
 }
 
 int
+server_store_shared(const struct server *srv)
+{
+	return srv->shared;
+}
+
+int
 server_data_fd(const struct server *srv)
 {
 	return srv->data_fd;
@@ -162,10 +170,12 @@ server_set_aliases(struct server *srv, struct aliases *a)
 /*
  * Remove what a crash left in one account's tmp/: it was never
  * acknowledged. Nothing here follows a link: an account or tmp/ that is
- * one is logged and left alone. Returns the count removed.
+ * one is logged and left alone. Not alone on the store, only what is
+ * stale goes (cluster.c): the rest may be another instance's delivery in
+ * flight. Returns the count removed.
  */
 static int
-store_clean_account(struct server *srv, const char *name)
+store_clean_account(struct server *srv, const char *name, int alone, time_t now)
 {
 	struct stat st;
 	int md, cleaned;
@@ -185,7 +195,8 @@ store_clean_account(struct server *srv, const char *name)
 		    strerror(errno));
 		return 0;
 	}
-	if ((cleaned = maildir_clean_tmp(md)) == -1) {
+	cleaned = alone ? maildir_clean_tmp(md) : cluster_clean_tmp(md, now);
+	if (cleaned == -1) {
 		log_warn("data directory: not cleaned %s/tmp: %s", name,
 		    errno == ELOOP ? "a symbolic link, not followed"
 		                   : strerror(errno));
@@ -197,16 +208,18 @@ store_clean_account(struct server *srv, const char *name)
 
 /*
  * Make the store ready: the data directory, opened once (every later access
- * is relative to it), the LOST Maildir, one running server per store (a
- * lock), and nothing left behind by a crash: files in tmp/ were never
- * acknowledged, and half-built accounts were never used.
+ * is relative to it), the LOST Maildir, the lock other instances on the
+ * store share (cluster.c), and nothing left behind by a crash: files in
+ * tmp/ were never acknowledged, and half-built accounts were never used
+ * (joining others, only what is stale: the rest may be their work).
  */
 static int
 store_open(struct server *srv)
 {
 	const char *data = srv->cfg->data_dir;
 	struct dirent *de;
-	int fd, total = 0;
+	time_t now = time(NULL);
+	int fd, total = 0, alone;
 	DIR *d;
 
 	if (mkdir(data, 0700) == -1 && errno != EEXIST) {
@@ -227,13 +240,14 @@ store_open(struct server *srv)
 	}
 	srv->lock_fd = openat(srv->data_fd, ".glomaild.lock",
 	    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (srv->lock_fd == -1 ||
-	    flock(srv->lock_fd, LOCK_EX | LOCK_NB) == -1) {
-		log_error("cannot lock %s/.glomaild.lock (is another glomaild "
-		          "using it?): %s",
-		    data, strerror(errno));
+	if (srv->lock_fd == -1 || cluster_lock(srv->lock_fd, &alone) == -1) {
+		log_error("cannot lock %s/.glomaild.lock: %s", data,
+		    strerror(errno));
 		return -1;
 	}
+	srv->shared = !alone;
+	if (!alone)
+		log_info("sharing %s with another instance", data);
 	if (maildir_create(srv->data_fd, RULES_LOST_DIR) == -1) {
 		log_error("cannot create %s/%s: %s", data, RULES_LOST_DIR,
 		    strerror(errno));
@@ -253,20 +267,27 @@ store_open(struct server *srv)
 		    strcmp(de->d_name, "..") == 0)
 			continue;
 		if (users_is_staging(de->d_name)) {
-			if (users_remove_staging(srv->data_fd, de->d_name) ==
-			    -1)
+			if ((alone ||
+			        cluster_stale(srv->data_fd, de->d_name, now)) &&
+			    users_remove_staging(srv->data_fd, de->d_name) ==
+			        -1)
 				log_warn("cannot remove %s/%s: %s", data,
 				    de->d_name, strerror(errno));
 			continue;
 		}
 		if (de->d_name[0] == '.')
 			continue;
-		total += store_clean_account(srv, de->d_name);
+		total += store_clean_account(srv, de->d_name, alone, now);
 	}
 	closedir(d);
 	if (total > 0)
 		log_warn("removed %d incomplete deliveries left in tmp/",
 		    total);
+	if (alone && cluster_share(srv->lock_fd) == -1) {
+		log_error("cannot share the lock on %s/.glomaild.lock: %s",
+		    data, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 

@@ -77,6 +77,9 @@ void server_count_delivery(struct server *srv);
  */
 int server_data_fd(const struct server *srv);
 
+/* 1 when other instances held the store at start-up (cluster.c). */
+int server_store_shared(const struct server *srv);
+
 /* The TLS context (for STARTTLS and the TLS listeners), NULL without TLS. */
 struct tls *server_tls(const struct server *srv);
 

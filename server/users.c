@@ -132,6 +132,28 @@ remove_tree(int parent, const char *name, int depth)
 	return unlinkat(parent, name, AT_REMOVEDIR);
 }
 
+/*
+ * Rename a staged account into place unless the name is taken. NFS and
+ * CephFS refuse RENAME_NOREPLACE (EINVAL); a plain rename is then as safe,
+ * since onto an existing account, a directory that is never empty, it fails
+ * too (ENOTEMPTY or EEXIST).
+ */
+static int
+place_account(int datafd, const char *stage, const char *user)
+{
+	int rc;
+
+	if (fault_hit("noreplace")) {
+		errno = EINVAL;
+		rc = -1;
+	} else
+		rc = (int)syscall(SYS_renameat2, datafd, stage, datafd, user,
+		    RENAME_NOREPLACE);
+	if (rc == -1 && errno == EINVAL)
+		rc = renameat(datafd, stage, datafd, user);
+	return rc;
+}
+
 enum users_result
 users_create(int datafd, const char *user, const char *password,
     const char **step_r)
@@ -174,8 +196,7 @@ users_create(int datafd, const char *user, const char *password,
 	}
 	close(sfd);
 	sfd = -1;
-	if (syscall(SYS_renameat2, datafd, stage, datafd, user,
-	        RENAME_NOREPLACE) == -1) {
+	if (place_account(datafd, stage, user) == -1) {
 		saved = errno;
 		sodium_memzero(hash, sizeof(hash));
 		users_remove_staging(datafd, stage);

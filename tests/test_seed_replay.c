@@ -39,6 +39,31 @@ static struct frame_rec recs[256];
 static size_t nrecs;
 static struct testsrv srv;
 
+/*
+ * GLOMAIL_TEST_PORTS="P1,P2,...": replay against servers already running
+ * on those loopback ports (several instances on one store, a balancer in
+ * front of them), each client on the next port of the list, instead of
+ * starting a server of its own.
+ */
+static char ports[16][16];
+static size_t nports, next_port;
+
+static void
+parse_ports(void)
+{
+	const char *env = getenv("GLOMAIL_TEST_PORTS"), *p;
+	size_t len;
+
+	for (p = env; p != NULL && *p != '\0' && nports < 16; p += len) {
+		len = strcspn(p, ",");
+		if (len > 0 && len < sizeof(ports[0]))
+			snprintf(ports[nports++], sizeof(ports[0]), "%.*s",
+			    (int)len, p);
+		if (p[len] == ',')
+			len++;
+	}
+}
+
 static int
 load(void **state)
 {
@@ -66,7 +91,8 @@ load(void **state)
 		nrecs++;
 	}
 	fclose(f);
-	return testsrv_start(&srv, NULL);
+	parse_ports();
+	return nports > 0 ? 0 : testsrv_start(&srv, NULL);
 }
 
 static int
@@ -170,6 +196,9 @@ replay(const char *client)
 	int fd, sessions = 0;
 	char c;
 
+	if (nports > 0)
+		snprintf(srv.port, sizeof(srv.port), "%s",
+		    ports[next_port++ % nports]);
 	fd = testsrv_connect(&srv);
 	assert_true(fd >= 0);
 	for (i = 0; i < nrecs; i++) {
