@@ -635,6 +635,7 @@ out:
 static void
 deliver_one(struct deliver *d, struct deliver_rcpt *r)
 {
+	char name[MAILDIR_NAME_MAX];
 	unsigned long long used = 0, limit;
 	int md = -1, exists;
 
@@ -673,10 +674,23 @@ deliver_one(struct deliver *d, struct deliver_rcpt *r)
 			return;
 		}
 	}
-	if (store(d, md, r->account, d->data, d->len, &r->step, &r->error) ==
-	    -1)
-		goto failed;
+	if (maildir_place(md, d->data, d->len, name, &r->step) == -1)
+		goto fail;
+	/*
+	 * The file is in new/, so the next delivery's usage counts it; the
+	 * fsync of new/ happens unlocked, shared with concurrent deliveries
+	 * to this account (syncgroup.c), and the rules run again locked.
+	 */
+	flock(md, LOCK_UN);
+	if (maildir_commit(md, name, &r->step) == -1)
+		goto fail;
+	note_stored(d, r->account, name, d->data, d->len);
 	r->status = DELIVER_STORED;
+	while (flock(md, LOCK_EX) == -1)
+		if (errno != EINTR) {
+			close(md);
+			return; /* stored; only the warnings are skipped */
+		}
 	quota_warn(d, md, r->account, used + d->len, limit);
 	vacation_reply(d, md, r);
 	close(md); /* and the lock */

@@ -245,7 +245,7 @@ fail:
 }
 
 int
-maildir_deliver(int md, const void *data, size_t len,
+maildir_place(int md, const void *data, size_t len,
     char name_r[MAILDIR_NAME_MAX], const char **step_r)
 {
 	int tmpfd, newfd, saved;
@@ -268,19 +268,8 @@ maildir_deliver(int md, const void *data, size_t len,
 		close_keep_errno(newfd);
 		goto fail;
 	}
-	close(tmpfd);
-	/* Shared with concurrent deliveries into new/ (syncgroup.c). */
-	if (fault_hit("fsync-new") || syncgroup_fsync(newfd) == -1) {
-		/* The file is in new/ but may not survive a crash: withdraw it.
-		 */
-		saved = errno;
-		unlinkat(newfd, name_r, 0);
-		close(newfd);
-		errno = saved;
-		*step_r = "fsync new/";
-		return -1;
-	}
 	close(newfd);
+	close(tmpfd);
 	return 0;
 fail:
 	saved = errno;
@@ -288,6 +277,39 @@ fail:
 	close(tmpfd);
 	errno = saved;
 	return -1;
+}
+
+int
+maildir_commit(int md, const char *name, const char **step_r)
+{
+	int newfd, saved;
+
+	if ((newfd = maildir_open(md, "new")) == -1) {
+		*step_r = "fsync new/";
+		return -1;
+	}
+	/* Shared with concurrent deliveries into new/ (syncgroup.c). */
+	if (fault_hit("fsync-new") || syncgroup_fsync(newfd) == -1) {
+		/* The file is in new/ but may not survive a crash: withdraw
+		 * it. */
+		saved = errno;
+		unlinkat(newfd, name, 0);
+		close(newfd);
+		errno = saved;
+		*step_r = "fsync new/";
+		return -1;
+	}
+	close(newfd);
+	return 0;
+}
+
+int
+maildir_deliver(int md, const void *data, size_t len,
+    char name_r[MAILDIR_NAME_MAX], const char **step_r)
+{
+	if (maildir_place(md, data, len, name_r, step_r) == -1)
+		return -1;
+	return maildir_commit(md, name_r, step_r);
 }
 
 /* Record why recipient r got nothing (errno is the cause). */

@@ -53,6 +53,17 @@ int maildir_deliver(int md, const void *data, size_t len,
     char name_r[MAILDIR_NAME_MAX], const char **step_r);
 
 /*
+ * maildir_deliver in two steps, for a caller that holds a lock while the
+ * file appears but not while its new/ is fsync'd (so deliveries to one
+ * Maildir still share that fsync): maildir_place writes, fsyncs and
+ * renames into new/; maildir_commit makes the rename durable, or withdraws
+ * the file and returns -1. No acknowledgement before maildir_commit.
+ */
+int maildir_place(int md, const void *data, size_t len,
+    char name_r[MAILDIR_NAME_MAX], const char **step_r);
+int maildir_commit(int md, const char *name, const char **step_r);
+
+/*
  * Make the renames into md's new/ durable (fsync of the new/ directory);
  * until it returns 0 no delivery into md may be acknowledged. One call
  * covers every rename done before it; concurrent calls on one new/ share
