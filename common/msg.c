@@ -390,6 +390,12 @@ msg_unpack(const struct msg *msg, enum proto_shape shape, union msg_args *a,
 		    STR("in_reply_to", 1, &a->email_thread.in_reply_to) == -1 ||
 		    STR("references", 1, &a->email_thread.references) == -1)
 			return -1;
+		/* One destination here: a copy list would be lost silently. */
+		if (json_object_get(p, "cc") != NULL) {
+			*why_r = "cc is not accepted here: send with "
+			         "EMAIL_SENDING_MANY (12)";
+			return -1;
+		}
 		return 0;
 	case PROTO_SHAPE_EMAIL_LIST:
 		list = p != NULL ? json_object_get(p, "email_list") : NULL;

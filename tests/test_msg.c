@@ -155,6 +155,14 @@ test_credentials(void **state)
 	assert_int_equal(msg_unpack(m, PROTO_SHAPE_CREDENTIALS, &a, &why), -1);
 	assert_string_equal(why, "missing field: username");
 	msg_free(m);
+	/* A copy list in a seed-style send is refused, never dropped. */
+	m = parse_ok("{\"header\": 9, \"payload\": {\"destination\": "
+	             "\"b@x\", \"subject\": \"s\", \"content\": \"c\", "
+	             "\"cc\": [\"c@x\"]}}");
+	assert_int_equal(msg_unpack(m, PROTO_SHAPE_EMAIL, &a, &why), -1);
+	assert_string_equal(why,
+	    "cc is not accepted here: send with EMAIL_SENDING_MANY (12)");
+	msg_free(m);
 }
 
 static void
