@@ -469,6 +469,75 @@ def random_flows(a, b, rnd, steps=70):
     return expected
 
 
+def mb_list(c):
+    """The structured list (mailbox extension) as {id: entry}."""
+    r = c.req(20)
+    assert r["header"] == 1, r
+    return {m["id"]: m for m in r["payload"]["messages"]}
+
+
+def extensions_across(a, b):
+    """Several recipients, delete, flags and password change through one
+    instance, seen at the next request by sessions held on the other."""
+    for u, inst in (("xa", a), ("xb", b), ("xc", a)):
+        check(register(inst.port, u) == 1, "register %s for the extensions"
+              % u)
+    held = {(u, i.tag): login(i.port, u) for u in ("xa", "xb", "xc")
+            for i in (a, b)}
+    caps = held[("xa", "a")].req(11)["payload"]["extensions"]
+    check(all(e in caps for e in ("send-many", "mailbox", "password")),
+          "both instances offer send-many, mailbox and password")
+    r = held[("xa", "a")].req(12, {
+        "to": ["xb@" + DOMAIN, "XC@" + DOMAIN], "cc": ["xb@" + DOMAIN],
+        "subject": "to several \u00e9", "content": "one write\n"})
+    got = [(e["address"].lower(), e["result"])
+           for e in r["payload"]["recipients"]] if r["header"] == 1 else r
+    check(got == [("xb@" + DOMAIN, "delivered"),
+                  ("xc@" + DOMAIN, "delivered")],
+          "send-many through a: one copy per distinct recipient (%s)" % got)
+    lb = mb_list(held[("xb", "b")])
+    lc = mb_list(held[("xc", "b")])
+    check(len(lb) == 1 and len(lc) == 1 and
+          all(not m["seen"] and not m["flagged"] and
+              m["subject"] == "to several \u00e9"
+              for m in list(lb.values()) + list(lc.values())),
+          "b's held sessions list the message a delivered, unread")
+    mid, cid = next(iter(lb)), next(iter(lc))
+    r = held[("xb", "a")].req(23, {"ids": [mid], "add": ["flagged"]})
+    check(r["header"] == 1, "flag set through a: %s" % r)
+    m = mb_list(held[("xb", "b")])[mid]
+    check(m["flagged"] and not m["seen"], "b sees a's flag at once")
+    r = held[("xb", "b")].req(21, {"id": mid})
+    check(r["header"] == 1 and r["payload"]["content"] == "one write\n",
+          "read by id through b")
+    m = mb_list(held[("xb", "a")])[mid]
+    check(m["seen"] and m["flagged"], "a sees b's read mark at once")
+    r = held[("xc", "a")].req(22, {"ids": [cid]})
+    check(r["header"] == 1 and r["payload"]["deleted"] == 1,
+          "delete through a")
+    check(mb_list(held[("xc", "b")]) == {} and stats(held[("xc", "b")]) == 0,
+          "b's held session sees the deletion: empty list, count 0")
+    r = held[("xc", "b")].req(22, {"ids": [cid]})
+    check(r["header"] == 2 and
+          r["payload"]["error_message"] == "no such message",
+          "deleting again through b: no such message")
+    check(mid in mb_list(held[("xb", "b")]),
+          "the other recipient's copy is untouched by the delete")
+    new_pw = "Nouveau-mot-2-passe"
+    r = held[("xa", "b")].req(25, {"password": PASSWORD,
+                                    "new_password": new_pw})
+    check(r["header"] == 1, "password change through b: %s" % r)
+    old = login(a.port, "xa")
+    new = login(a.port, "xa", new_pw)
+    check(old is None and new is not None,
+          "a honours b's password change at the next login")
+    check(stats(held[("xa", "a")]) == 0,
+          "a session held on a before the change still works")
+    for c in list(held.values()) + [new]:
+        if c is not None:
+            c.close()
+
+
 def pass_file_replaced(a, b):
     """No password is cached: a pass file replaced on disk (what a password
     change writes) holds at the next login on every instance."""
@@ -568,6 +637,7 @@ def scenario_instances():
           "via b" in r3.stdout and "hello from b" in r4.stdout and
           "messages: 1" in r5.stdout,
           "the glomail client's commands alternate between instances")
+    extensions_across(a, b)
     pass_file_replaced(a, b)
     if ARGS.ctl:
         admin_across(a, b)
@@ -992,6 +1062,27 @@ def scenario_dovecot():
     c.close()
     check(sorted(s for s, _, _, _ in imap_messages(m).values()) ==
           sorted(subjects[:2] + ["late news"]), "IMAP sees a new delivery")
+    # The mailbox extension and IMAP: flags both ways, deletion.
+    bysubj = {e["subject"]: e for e in mb_list(held).values()}
+    check(bysubj[subjects[1]]["flagged"] and bysubj[subjects[1]]["seen"] and
+          not bysubj["late news"]["flagged"],
+          "glomail's structured list shows IMAP's \\Flagged and \\Seen")
+    late = bysubj["late news"]["id"]
+    r = held.req(23, {"ids": [late], "add": ["flagged", "seen"]})
+    check(r["header"] == 1, "glomail flags the late message: %s" % r)
+    fl = [f for s, f, _, _ in imap_messages(m).values() if s == "late news"]
+    check(fl and "\\Flagged" in fl[0] and "\\Seen" in fl[0],
+          "IMAP shows glomail's flags (%r)" % fl)
+    r = held.req(23, {"ids": [bysubj[subjects[1]]["id"]],
+                      "remove": ["flagged"]})
+    fl = [f for s, f, _, _ in imap_messages(m).values() if s == subjects[1]]
+    check(r["header"] == 1 and fl and "\\Flagged" not in fl[0] and
+          "\\Seen" in fl[0], "IMAP sees glomail clear a flag (%r)" % fl)
+    r = held.req(22, {"ids": [bysubj[subjects[0]]["id"]]})
+    check(r["header"] == 1 and
+          sorted(s for s, _, _, _ in imap_messages(m).values()) ==
+          sorted([subjects[1], "late news"]),
+          "a message deleted with glomail is gone over IMAP")
     m.logout()
     held.close()
     fresh.close()
