@@ -40,6 +40,7 @@ struct deliver {
 	char *subject, *date, *message_id;
 	int auto_submitted;
 	int all_or_none, notify_full;
+	int full_in_notice; /* notify_full, and the message went somewhere */
 	struct deliver_rcpt *rcpt;
 	size_t nrcpt;
 	struct deliver_stored *stored;
@@ -207,6 +208,36 @@ fail:
 	free(acct);
 	deliver_free(d);
 	return NULL;
+}
+
+int
+deliver_set_msg(struct deliver *d, const struct deliver_msg *m)
+{
+	char *sender = NULL, *subject, *date, *msgid;
+
+	subject = dup_or_empty(m->subject);
+	date = dup_or_empty(m->date);
+	msgid = dup_or_empty(m->message_id);
+	if (m->sender != NULL)
+		sender = strdup(m->sender);
+	if (subject == NULL || date == NULL || msgid == NULL ||
+	    (m->sender != NULL && sender == NULL)) {
+		free(subject);
+		free(date);
+		free(msgid);
+		free(sender);
+		return -1;
+	}
+	free(d->sender);
+	free(d->subject);
+	free(d->date);
+	free(d->message_id);
+	d->sender = sender;
+	d->subject = subject;
+	d->date = date;
+	d->message_id = msgid;
+	d->auto_submitted = m->auto_submitted;
+	return 0;
 }
 
 /* Read a small file of dirfd into a NUL-terminated buffer; NULL: none. */
@@ -494,7 +525,7 @@ static int
 noticed(const struct deliver *d, const struct deliver_rcpt *r)
 {
 	return r->status == DELIVER_LOST ||
-	       (d->notify_full && r->status == DELIVER_FULL);
+	       (d->full_in_notice && r->status == DELIVER_FULL);
 }
 
 static void
@@ -511,6 +542,11 @@ notify_lost(struct deliver *d)
 
 	if (d->sender == NULL || d->auto_submitted)
 		return;
+	/* Refused for all, the sender hears it from the refusal itself. */
+	for (i = 0; d->notify_full && i < d->nrcpt; i++)
+		if (d->rcpt[i].status == DELIVER_STORED ||
+		    d->rcpt[i].status == DELIVER_LOST)
+			d->full_in_notice = 1;
 	for (i = 0; i < d->nrcpt; i++)
 		if (noticed(d, &d->rcpt[i]))
 			break;

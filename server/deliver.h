@@ -97,6 +97,13 @@ struct deliver *deliver_new(const struct deliver_params *p,
     const char *const *names, size_t n, size_t max, const char **why_r);
 
 /*
+ * Replace the message's description (sender, subject, date, id, whether
+ * it is automatic; the flags stay), for a way in that learns them from the
+ * file on the store pool (SMTP). 0, or -1 without memory.
+ */
+int deliver_set_msg(struct deliver *d, const struct deliver_msg *m);
+
+/*
  * Apply the rules and store data (the whole RFC 5322 file) for every
  * account, with the notices, warnings and replies they make. On the store
  * pool. The file is written and fsync'd once, hard-linked into each
