@@ -363,6 +363,11 @@ usage_of(int md, unsigned long long *used_r)
 	return 0;
 }
 
+/*
+ * The account's limit: its quota file, else the default. The one place a
+ * quota is read, so an administration tool's setter only has to write
+ * that file (replaced whole by a rename) for the next delivery to see it.
+ */
 static unsigned long long
 limit_of(int md, size_t def)
 {
