@@ -1084,7 +1084,8 @@ test_send_many(void **state)
 		snprintf(path, sizeof(path), "%s/mann/new/%s", srv.data,
 		    notice);
 		assert_non_null(file = testsrv_read_file(path));
-		assert_non_null(strstr(file, "From: MAILER-DAEMON@glo2000.ca\n"));
+		assert_non_null(
+		    strstr(file, "From: MAILER-DAEMON@glo2000.ca\n"));
 		assert_non_null(
 		    strstr(file, "nobodyhere@glo2000.ca: no such user"));
 		free(file);
