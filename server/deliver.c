@@ -22,6 +22,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "rules.h"
+#include "syncgroup.h"
 #include "users.h"
 
 #define QUOTA_FILE "quota"
@@ -38,10 +39,19 @@ struct deliver {
 	char *sender; /* NULL: not a local account */
 	char *subject, *date, *message_id;
 	int auto_submitted;
+	int all_or_none, notify_full;
+	int full_in_notice; /* notify_full, and the message went somewhere */
 	struct deliver_rcpt *rcpt;
 	size_t nrcpt;
 	struct deliver_stored *stored;
 	size_t nstored;
+	/* Per name given: the rcpt indices it went to, in map[off..off+n). */
+	struct {
+		size_t off, n;
+	} * names;
+	size_t nnames;
+	size_t *map;
+	size_t nmap;
 	const void *data; /* during deliver_run */
 	size_t len;
 	time_t now;
@@ -72,6 +82,35 @@ deliver_stored(const struct deliver *d, size_t i)
 	return i < d->nstored ? &d->stored[i] : NULL;
 }
 
+int
+deliver_name_status(const struct deliver *d, size_t i)
+{
+	size_t k, stored = 0, lost = 0, full = 0, failed = 0;
+
+	if (i >= d->nnames || d->names[i].n == 0)
+		return -1;
+	for (k = 0; k < d->names[i].n; k++)
+		switch (d->rcpt[d->map[d->names[i].off + k]].status) {
+		case DELIVER_STORED:
+			stored++;
+			break;
+		case DELIVER_LOST:
+			lost++;
+			break;
+		case DELIVER_FULL:
+			full++;
+			break;
+		case DELIVER_FAILED:
+			failed++;
+			break;
+		}
+	/* As EMAIL_SENDING's one reply: a failure of the system first. */
+	return failed   ? DELIVER_FAILED
+	       : stored ? DELIVER_STORED
+	       : full   ? DELIVER_FULL
+	                : DELIVER_LOST;
+}
+
 void
 deliver_free(struct deliver *d)
 {
@@ -82,6 +121,8 @@ deliver_free(struct deliver *d)
 	for (i = 0; i < d->nstored; i++)
 		message_info_clear(&d->stored[i].info);
 	free(d->stored);
+	free(d->names);
+	free(d->map);
 	free(d->rcpt);
 	free(d->domain);
 	free(d->sender);
@@ -113,26 +154,41 @@ deliver_new(const struct deliver_params *p, const struct aliases *al,
 	d->quota = p->quota;
 	snprintf(d->postmaster, sizeof(d->postmaster), "%s", p->postmaster);
 	d->auto_submitted = m->auto_submitted;
+	d->all_or_none = m->all_or_none;
+	d->notify_full = m->notify_full;
 	if ((d->domain = strdup(p->domain)) == NULL ||
 	    (m->sender != NULL && (d->sender = strdup(m->sender)) == NULL) ||
 	    (d->subject = dup_or_empty(m->subject)) == NULL ||
 	    (d->date = dup_or_empty(m->date)) == NULL ||
 	    (d->message_id = dup_or_empty(m->message_id)) == NULL ||
 	    (acct = calloc(max + 1, sizeof(*acct))) == NULL ||
-	    (d->rcpt = calloc(max + 1, sizeof(*d->rcpt))) == NULL)
+	    (d->rcpt = calloc(max + 1, sizeof(*d->rcpt))) == NULL ||
+	    (d->names = calloc(n + 1, sizeof(*d->names))) == NULL)
 		goto fail;
 	for (i = 0; i < n; i++) {
+		size_t *grown;
+
 		if ((got = aliases_expand(al, names[i], d->postmaster, acct,
 		         max + 1)) == -1 ||
 		    d->nrcpt + (size_t)got > max) {
 			*why_r = "too many recipients";
 			goto fail;
 		}
+		if ((grown = reallocarray(d->map, d->nmap + (size_t)got + 1,
+		         sizeof(*grown))) == NULL) {
+			*why_r = "server error";
+			goto fail;
+		}
+		d->map = grown;
+		d->names[i].off = d->nmap;
+		d->names[i].n = (size_t)got;
+		d->nnames = i + 1;
 		for (j = 0; j < (size_t)got; j++) {
 			/* Each account once, even through two groups. */
 			for (k = 0; k < d->nrcpt; k++)
 				if (strcmp(d->rcpt[k].account, acct[j]) == 0)
 					break;
+			d->map[d->nmap++] = k;
 			if (k < d->nrcpt) {
 				d->rcpt[k].direct |= strcmp(acct[j],
 				                         names[i]) == 0;
@@ -152,6 +208,36 @@ fail:
 	free(acct);
 	deliver_free(d);
 	return NULL;
+}
+
+int
+deliver_set_msg(struct deliver *d, const struct deliver_msg *m)
+{
+	char *sender = NULL, *subject, *date, *msgid;
+
+	subject = dup_or_empty(m->subject);
+	date = dup_or_empty(m->date);
+	msgid = dup_or_empty(m->message_id);
+	if (m->sender != NULL)
+		sender = strdup(m->sender);
+	if (subject == NULL || date == NULL || msgid == NULL ||
+	    (m->sender != NULL && sender == NULL)) {
+		free(subject);
+		free(date);
+		free(msgid);
+		free(sender);
+		return -1;
+	}
+	free(d->sender);
+	free(d->subject);
+	free(d->date);
+	free(d->message_id);
+	d->sender = sender;
+	d->subject = subject;
+	d->date = date;
+	d->message_id = msgid;
+	d->auto_submitted = m->auto_submitted;
+	return 0;
 }
 
 /* Read a small file of dirfd into a NUL-terminated buffer; NULL: none. */
@@ -277,6 +363,11 @@ usage_of(int md, unsigned long long *used_r)
 	return 0;
 }
 
+/*
+ * The account's limit: its quota file, else the default. The one place a
+ * quota is read, so an administration tool's setter only has to write
+ * that file (replaced whole by a rename) for the next delivery to see it.
+ */
 static unsigned long long
 limit_of(int md, size_t def)
 {
@@ -434,6 +525,14 @@ header_len(const char *data, size_t len)
  * The non-delivery notice (RFC 3464 multipart/report) to the local
  * sender, naming every unknown recipient, the subject and the date.
  */
+/* Whether r goes in the notice to the sender. */
+static int
+noticed(const struct deliver *d, const struct deliver_rcpt *r)
+{
+	return r->status == DELIVER_LOST ||
+	       (d->full_in_notice && r->status == DELIVER_FULL);
+}
+
 static void
 notify_lost(struct deliver *d)
 {
@@ -444,20 +543,31 @@ notify_lost(struct deliver *d)
 	size_t blen = 0, llen = 0, slen = 0;
 	unsigned char rnd[8];
 	char hex[sizeof(rnd) * 2 + 1];
+	int lost = 0;
 
 	if (d->sender == NULL || d->auto_submitted)
 		return;
+	/* Refused for all, the sender hears it from the refusal itself. */
+	for (i = 0; d->notify_full && i < d->nrcpt; i++)
+		if (d->rcpt[i].status == DELIVER_STORED ||
+		    d->rcpt[i].status == DELIVER_LOST)
+			d->full_in_notice = 1;
 	for (i = 0; i < d->nrcpt; i++)
-		if (d->rcpt[i].status == DELIVER_LOST)
+		if (noticed(d, &d->rcpt[i]))
 			break;
 	if (i == d->nrcpt)
 		return;
+	for (i = 0; i < d->nrcpt; i++)
+		lost |= d->rcpt[i].status == DELIVER_LOST;
 	if ((f = open_memstream(&list, &llen)) == NULL)
 		return;
 	for (i = 0; i < d->nrcpt; i++)
-		if (d->rcpt[i].status == DELIVER_LOST)
-			fprintf(f, "  %s@%s: no such user\n",
-			    d->rcpt[i].account, d->domain);
+		if (noticed(d, &d->rcpt[i]))
+			fprintf(f, "  %s@%s: %s\n", d->rcpt[i].account,
+			    d->domain,
+			    d->rcpt[i].status == DELIVER_LOST
+			        ? "no such user"
+			        : DELIVER_QUOTA_FULL);
 	if (fclose(f) != 0)
 		goto out;
 	if ((f = open_memstream(&status, &slen)) == NULL)
@@ -468,6 +578,12 @@ notify_lost(struct deliver *d)
 			    "\nFinal-Recipient: rfc822; %s@%s\n"
 			    "Action: failed\nStatus: 5.1.1\n"
 			    "Diagnostic-Code: smtp; 550 5.1.1 no such user\n",
+			    d->rcpt[i].account, d->domain);
+		else if (noticed(d, &d->rcpt[i]))
+			fprintf(f,
+			    "\nFinal-Recipient: rfc822; %s@%s\n"
+			    "Action: failed\nStatus: 5.2.2\n"
+			    "Diagnostic-Code: smtp; 552 5.2.2 mailbox full\n",
 			    d->rcpt[i].account, d->domain);
 	if (fclose(f) != 0)
 		goto out;
@@ -482,12 +598,14 @@ notify_lost(struct deliver *d)
 	    "--%s\nContent-Type: text/plain; charset=utf-8\n\n"
 	    "Your message could not be delivered to:\n%s\n"
 	    "  Subject: %s\n  Date: %s\n\n"
-	    "It was kept by the server as undeliverable.\n\n"
+	    "%s\n\n"
 	    "--%s\nContent-Type: message/delivery-status\n\n"
 	    "Reporting-MTA: dns; %s\nArrival-Date: %s\n%s\n"
 	    "--%s\nContent-Type: text/rfc822-headers\n\n",
-	    boundary, list, d->subject, d->date, boundary, d->domain, d->date,
-	    status, boundary);
+	    boundary, list, d->subject, d->date,
+	    lost ? "It was kept by the server as undeliverable."
+	         : "Nothing was stored for them.",
+	    boundary, d->domain, d->date, status, boundary);
 	fwrite(d->data, 1, hl, f);
 	fprintf(f, "\n--%s--\n", boundary);
 	if (fclose(f) != 0)
@@ -631,90 +749,275 @@ out:
 	json_decref(v);
 }
 
-/* One account: lock, quota, store, warnings, vacation. */
-static void
-deliver_one(struct deliver *d, struct deliver_rcpt *r)
-{
-	char name[MAILDIR_NAME_MAX];
-	unsigned long long used = 0, limit;
-	int md = -1, exists;
+/* Where one recipient's copy is while deliver_run works. */
+struct slot {
+	int md;                      /* its Maildir (LOST's for LOST) */
+	char name[MAILDIR_NAME_MAX]; /* placed under this name in new/ */
+	int placed;                  /* in new/, not yet durable */
+	unsigned long long used;     /* usage before it, under the lock */
+	unsigned long long limit;
+};
 
-	exists = users_exists(d->datafd, r->account);
-	if (exists != 1) {
-		r->status = DELIVER_LOST;
-		if ((md = maildir_open(d->datafd, RULES_LOST_DIR)) == -1) {
-			r->step = "open";
-			goto fail;
-		}
-		if (store(d, md, RULES_LOST_DIR, d->data, d->len, &r->step,
-		        &r->error) == -1)
-			goto failed;
-		close(md);
+static void
+rcpt_fail(struct deliver_rcpt *r, const char *step, int error)
+{
+	r->status = DELIVER_FAILED;
+	r->step = step;
+	r->error = error != 0 ? error : EIO;
+}
+
+static int
+lock_md(int md)
+{
+	while (flock(md, LOCK_EX) == -1)
+		if (errno != EINTR)
+			return -1;
+	return 0;
+}
+
+/*
+ * One account: under its lock, the quota, then its link to the staged
+ * file, renamed into new/ (so the next delivery's usage counts it). The
+ * fsync of new/ comes later, unlocked, for every recipient at once.
+ */
+static void
+place_one(struct deliver *d, struct deliver_rcpt *r, struct slot *sl,
+    struct maildir_stage *st, int final)
+{
+	if (lock_md(sl->md) == -1) {
+		rcpt_fail(r, "lock", errno);
 		return;
 	}
-	if ((md = maildir_open(d->datafd, r->account)) == -1) {
-		r->step = "open";
-		goto fail;
-	}
-	/* Deliveries to one account see each other's usage. */
-	while (flock(md, LOCK_EX) == -1)
-		if (errno != EINTR) {
-			r->step = "lock";
-			goto fail;
+	sl->limit = limit_of(sl->md, d->quota);
+	if (sl->limit != 0) {
+		if (usage_of(sl->md, &sl->used) == -1) {
+			rcpt_fail(r, "usage", errno);
+			goto out;
 		}
-	limit = limit_of(md, d->quota);
-	if (limit != 0) {
-		if (usage_of(md, &used) == -1) {
-			r->step = "usage";
-			goto fail;
-		}
-		if (used + d->len > limit) {
+		if (sl->used + d->len > sl->limit) {
 			r->status = DELIVER_FULL;
-			close(md);
-			return;
+			goto out;
 		}
 	}
-	if (maildir_place(md, d->data, d->len, name, &r->step) == -1)
-		goto fail;
-	/*
-	 * The file is in new/, so the next delivery's usage counts it; the
-	 * fsync of new/ happens unlocked, shared with concurrent deliveries
-	 * to this account (syncgroup.c), and the rules run again locked.
-	 */
-	flock(md, LOCK_UN);
-	if (maildir_commit(md, name, &r->step) == -1)
-		goto fail;
-	note_stored(d, r->account, name, d->data, d->len);
-	r->status = DELIVER_STORED;
-	while (flock(md, LOCK_EX) == -1)
-		if (errno != EINTR) {
-			close(md);
-			return; /* stored; only the warnings are skipped */
+	if (maildir_stage_place(st, sl->md, final, sl->name, &r->step) == -1) {
+		rcpt_fail(r, r->step, errno);
+		goto out;
+	}
+	sl->placed = 1;
+out:
+	flock(sl->md, LOCK_UN);
+}
+
+/* Withdraw a copy that is in new/ (an all-or-none delivery failed). */
+static void
+withdraw(struct slot *sl)
+{
+	int nf;
+
+	if ((nf = maildir_open(sl->md, "new")) == -1)
+		return;
+	if (unlinkat(nf, sl->name, 0) == 0)
+		(void)syncgroup_fsync(nf);
+	close(nf);
+}
+
+/*
+ * The one write: the message is staged once (in the first recipient's
+ * tmp/, or LOST's), each account that passes its rules gets a hard link
+ * renamed into its new/, the staging account last (its file is renamed,
+ * not linked), then every new/ is fsync'd at once through the sync group.
+ * Only then is anything reported stored.
+ */
+static void
+store_all(struct deliver *d, struct slot *sl, struct slot *lost)
+{
+	struct maildir_stage *st = NULL;
+	const char *step = "stage";
+	size_t i, owner = d->nrcpt, k, nplaced = 0;
+	int *mds = NULL, *errs = NULL, lost_owner = 0;
+	char(*names)[MAILDIR_NAME_MAX] = NULL;
+	struct slot **which = NULL;
+	int any_lost = lost->md != -1;
+
+	for (i = 0; i < d->nrcpt; i++)
+		if (d->rcpt[i].status == DELIVER_STORED && sl[i].md != -1) {
+			owner = i;
+			break;
 		}
-	quota_warn(d, md, r->account, used + d->len, limit);
-	vacation_reply(d, md, r);
-	close(md); /* and the lock */
-	return;
-fail:
-	r->error = errno;
-failed:
-	r->status = DELIVER_FAILED;
-	if (md != -1)
-		close(md);
+	if (owner == d->nrcpt && !any_lost)
+		return;
+	lost_owner = owner == d->nrcpt;
+	if ((st = maildir_stage(lost_owner ? lost->md : sl[owner].md, d->data,
+	         d->len, &step)) == NULL) {
+		/* A write that fails (a full disk) fails for all. */
+		int err = errno;
+
+		for (i = 0; i < d->nrcpt; i++)
+			if (d->rcpt[i].status == DELIVER_STORED ||
+			    d->rcpt[i].status == DELIVER_LOST)
+				rcpt_fail(&d->rcpt[i], step, err);
+		return;
+	}
+	for (i = 0; i < d->nrcpt; i++)
+		if (i != owner && d->rcpt[i].status == DELIVER_STORED)
+			place_one(d, &d->rcpt[i], &sl[i], st, 0);
+	if (any_lost) {
+		if (maildir_stage_place(st, lost->md, lost_owner, lost->name,
+		        &step) == -1) {
+			int err = errno;
+
+			for (i = 0; i < d->nrcpt; i++)
+				if (d->rcpt[i].status == DELIVER_LOST)
+					rcpt_fail(&d->rcpt[i], step, err);
+		} else
+			lost->placed = 1;
+	}
+	if (owner != d->nrcpt)
+		place_one(d, &d->rcpt[owner], &sl[owner], st, 1);
+	/* Every link is in place: the staged name may go. */
+	maildir_stage_free(st);
+	if ((mds = calloc(d->nrcpt + 1, sizeof(*mds))) == NULL ||
+	    (errs = calloc(d->nrcpt + 1, sizeof(*errs))) == NULL ||
+	    (names = calloc(d->nrcpt + 1, sizeof(*names))) == NULL ||
+	    (which = calloc(d->nrcpt + 1, sizeof(*which))) == NULL) {
+		for (i = 0; i < d->nrcpt; i++)
+			if (sl[i].placed) {
+				withdraw(&sl[i]);
+				sl[i].placed = 0;
+				rcpt_fail(&d->rcpt[i], "memory", ENOMEM);
+			}
+		if (lost->placed) {
+			withdraw(lost);
+			lost->placed = 0;
+			for (i = 0; i < d->nrcpt; i++)
+				if (d->rcpt[i].status == DELIVER_LOST)
+					rcpt_fail(&d->rcpt[i], "memory",
+					    ENOMEM);
+		}
+		goto out;
+	}
+	for (i = 0; i < d->nrcpt; i++)
+		if (sl[i].placed)
+			which[nplaced++] = &sl[i];
+	if (lost->placed)
+		which[nplaced++] = lost;
+	for (k = 0; k < nplaced; k++) {
+		mds[k] = which[k]->md;
+		memcpy(names[k], which[k]->name, MAILDIR_NAME_MAX);
+	}
+	maildir_commit_many(mds, names, nplaced, errs);
+	for (k = 0; k < nplaced; k++) {
+		if (errs[k] == 0)
+			continue;
+		which[k]->placed = 0; /* withdrawn by maildir_commit_many */
+		if (which[k] == lost) {
+			for (i = 0; i < d->nrcpt; i++)
+				if (d->rcpt[i].status == DELIVER_LOST)
+					rcpt_fail(&d->rcpt[i], "fsync new/",
+					    errs[k]);
+		} else
+			rcpt_fail(&d->rcpt[which[k] - sl], "fsync new/",
+			    errs[k]);
+	}
+out:
+	free(mds);
+	free(errs);
+	free(names);
+	free(which);
+}
+
+/* All or none: when one copy failed, the others are taken back. */
+static void
+undo_on_failure(struct deliver *d, struct slot *sl, struct slot *lost)
+{
+	size_t i;
+
+	for (i = 0; i < d->nrcpt; i++)
+		if (d->rcpt[i].status == DELIVER_FAILED)
+			break;
+	if (i == d->nrcpt)
+		return;
+	for (i = 0; i < d->nrcpt; i++) {
+		struct deliver_rcpt *r = &d->rcpt[i];
+
+		if (r->status == DELIVER_STORED && sl[i].placed) {
+			withdraw(&sl[i]);
+			sl[i].placed = 0;
+			rcpt_fail(r, "withdrawn", ECANCELED);
+		}
+	}
+	if (lost->placed) {
+		withdraw(lost);
+		lost->placed = 0;
+		for (i = 0; i < d->nrcpt; i++)
+			if (d->rcpt[i].status == DELIVER_LOST)
+				rcpt_fail(&d->rcpt[i], "withdrawn", ECANCELED);
+	}
 }
 
 int
 deliver_run(struct deliver *d, int datafd, const void *data, size_t len,
     time_t now)
 {
+	struct slot *sl, lost = { .md = -1 };
 	size_t i;
+	int exists;
 
 	d->datafd = datafd;
 	d->data = data;
 	d->len = len;
 	d->now = now;
+	if ((sl = calloc(d->nrcpt + 1, sizeof(*sl))) == NULL)
+		return -1;
+	for (i = 0; i < d->nrcpt; i++) {
+		struct deliver_rcpt *r = &d->rcpt[i];
+
+		sl[i].md = -1;
+		exists = users_exists(datafd, r->account);
+		if (exists != 1) {
+			/* One copy in LOST for every unknown name. */
+			r->status = DELIVER_LOST;
+			if (lost.md == -1 && (lost.md = maildir_open(datafd,
+			                          RULES_LOST_DIR)) == -1) {
+				int err = errno;
+				size_t k;
+
+				for (k = 0; k <= i; k++)
+					if (d->rcpt[k].status == DELIVER_LOST)
+						rcpt_fail(&d->rcpt[k], "open",
+						    err);
+			}
+			continue;
+		}
+		r->status = DELIVER_STORED; /* so far: the plan */
+		if ((sl[i].md = maildir_open(datafd, r->account)) == -1)
+			rcpt_fail(r, "open", errno);
+	}
+	store_all(d, sl, &lost);
+	if (d->all_or_none)
+		undo_on_failure(d, sl, &lost);
+	if (lost.placed)
+		note_stored(d, RULES_LOST_DIR, lost.name, d->data, d->len);
+	for (i = 0; i < d->nrcpt; i++) {
+		struct deliver_rcpt *r = &d->rcpt[i];
+
+		if (r->status != DELIVER_STORED || !sl[i].placed)
+			continue;
+		note_stored(d, r->account, sl[i].name, d->data, d->len);
+		/* Stored; a lock that fails skips only the warnings. */
+		if (lock_md(sl[i].md) == 0) {
+			quota_warn(d, sl[i].md, r->account, sl[i].used + d->len,
+			    sl[i].limit);
+			vacation_reply(d, sl[i].md, r);
+			flock(sl[i].md, LOCK_UN);
+		}
+	}
 	for (i = 0; i < d->nrcpt; i++)
-		deliver_one(d, &d->rcpt[i]);
+		if (sl[i].md != -1)
+			close(sl[i].md);
+	if (lost.md != -1)
+		close(lost.md);
+	free(sl);
 	notify_lost(d);
 	d->data = NULL;
 	return 0;

@@ -57,6 +57,8 @@ struct deliver_msg {
 	const char *date;
 	const char *message_id;
 	int auto_submitted; /* itself automatic: no notice, no reply */
+	int all_or_none;    /* one copy failed: take the others back (SMTP) */
+	int notify_full;    /* the notice names refused full mailboxes too */
 };
 
 enum deliver_status {
@@ -95,10 +97,23 @@ struct deliver *deliver_new(const struct deliver_params *p,
     const char *const *names, size_t n, size_t max, const char **why_r);
 
 /*
+ * Replace the message's description (sender, subject, date, id, whether
+ * it is automatic; the flags stay), for a way in that learns them from the
+ * file on the store pool (SMTP). 0, or -1 without memory.
+ */
+int deliver_set_msg(struct deliver *d, const struct deliver_msg *m);
+
+/*
  * Apply the rules and store data (the whole RFC 5322 file) for every
  * account, with the notices, warnings and replies they make. On the store
- * pool. Returns 0 (each recipient's status says what happened) or -1
- * without memory.
+ * pool. The file is written and fsync'd once, hard-linked into each
+ * account's tmp/ and renamed into its new/ under the account's lock (after
+ * its quota check), then every new/ is fsync'd at once, shared with
+ * concurrent deliveries (syncgroup.c); unknown accounts share one copy in
+ * LOST. A status DELIVER_STORED or DELIVER_LOST is durable. The file is
+ * the same for every account: no per-recipient header (Delivered-To) is
+ * added, so one inode serves all. Returns 0 (each recipient's status says what
+ * happened) or -1 without memory.
  */
 int deliver_run(struct deliver *d, int datafd, const void *data, size_t len,
     time_t now);
@@ -107,6 +122,14 @@ size_t deliver_nrcpt(const struct deliver *d);
 const struct deliver_rcpt *deliver_rcpt(const struct deliver *d, size_t i);
 size_t deliver_nstored(const struct deliver *d);
 const struct deliver_stored *deliver_stored(const struct deliver *d, size_t i);
+
+/*
+ * What became of the i-th name given to deliver_new, over the accounts it
+ * went to: DELIVER_FAILED when any failed, else DELIVER_STORED when any
+ * has it, else DELIVER_FULL, else DELIVER_LOST; -1 when the name goes to
+ * no account (mailer-daemon) or i is out of range.
+ */
+int deliver_name_status(const struct deliver *d, size_t i);
 
 void deliver_free(struct deliver *d);
 

@@ -248,7 +248,8 @@ h_email_send(struct conn *c, const union msg_args *args)
 		    e->content, &j->len);
 	{
 		struct deliver_params dp;
-		struct deliver_msg dm = { s->user, e->subject, date, msgid, 0 };
+		struct deliver_msg dm = { s->user, e->subject, date, msgid, 0,
+			0, 0 };
 		const char *names[1] = { j->rcpt };
 
 		mail_deliver_params(srv, &dp);

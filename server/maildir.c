@@ -473,6 +473,164 @@ out:
 	return delivered;
 }
 
+struct maildir_stage {
+	int tmpfd; /* the tmp/ the file was written in */
+	char name[MAILDIR_NAME_MAX];
+	const void *data; /* for a copy across filesystems */
+	size_t len;
+	int used; /* renamed away: nothing left to unlink */
+};
+
+struct maildir_stage *
+maildir_stage(int md, const void *data, size_t len, const char **step_r)
+{
+	struct maildir_stage *st;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		*step_r = "memory";
+		return NULL;
+	}
+	st->data = data;
+	st->len = len;
+	if ((st->tmpfd = maildir_open(md, "tmp")) == -1) {
+		*step_r = "create";
+		goto fail;
+	}
+	if (store_tmp(st->tmpfd, data, len, st->name, step_r) == -1)
+		goto fail;
+	return st;
+fail:
+	if (st->tmpfd != -1)
+		close_keep_errno(st->tmpfd);
+	{
+		int saved = errno;
+
+		free(st);
+		errno = saved;
+	}
+	return NULL;
+}
+
+/* 1 when the directories a and b are one. */
+static int
+same_dir(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int
+maildir_stage_place(struct maildir_stage *st, int md, int final,
+    char name_r[MAILDIR_NAME_MAX], const char **step_r)
+{
+	int tmpfd = -1, newfd = -1, own;
+
+	if (st->used) {
+		errno = EINVAL;
+		*step_r = "stage";
+		return -1;
+	}
+	if ((tmpfd = maildir_open(md, "tmp")) == -1) {
+		*step_r = "create";
+		return -1;
+	}
+	own = final && same_dir(tmpfd, st->tmpfd);
+	if (own)
+		memcpy(name_r, st->name, MAILDIR_NAME_MAX);
+	else if (link_tmp(st->tmpfd, st->name, tmpfd, st->data, st->len, name_r,
+	             step_r) == -1)
+		goto fail;
+	if (fault_hit("rename") || (newfd = maildir_open(md, "new")) == -1 ||
+	    renameat(tmpfd, name_r, newfd, name_r) == -1) {
+		*step_r = "rename";
+		/* Not the staged name: the others may still link to it. */
+		if (!own)
+			unlinkat(tmpfd, name_r, 0);
+		goto fail;
+	}
+	if (own)
+		st->used = 1;
+	close(newfd);
+	close(tmpfd);
+	return 0;
+fail:
+	if (newfd != -1)
+		close_keep_errno(newfd);
+	close_keep_errno(tmpfd);
+	return -1;
+}
+
+void
+maildir_stage_free(struct maildir_stage *st)
+{
+	if (st == NULL)
+		return;
+	/* Every recipient has a link of its own by now (or none). */
+	if (!st->used)
+		unlinkat(st->tmpfd, st->name, 0);
+	close(st->tmpfd);
+	free(st);
+}
+
+void
+maildir_commit_many(const int *mds, char (*names)[MAILDIR_NAME_MAX], size_t n,
+    int *err_r)
+{
+	int *newfds = NULL, *fds = NULL, *errs = NULL;
+	size_t i, k = 0;
+
+	if (n == 0)
+		return;
+	if ((newfds = malloc(n * sizeof(*newfds))) == NULL ||
+	    (fds = malloc(n * sizeof(*fds))) == NULL ||
+	    (errs = malloc(n * sizeof(*errs))) == NULL) {
+		for (i = 0; i < n; i++)
+			err_r[i] = ENOMEM;
+		free(newfds);
+		newfds = NULL;
+		goto withdraw;
+	}
+	for (i = 0; i < n; i++) {
+		err_r[i] = 0;
+		if ((newfds[i] = maildir_open(mds[i], "new")) == -1)
+			err_r[i] = errno != 0 ? errno : EIO;
+		else
+			fds[k++] = newfds[i];
+	}
+	/* One fsync per distinct new/, all submitted together. */
+	syncgroup_fsync_many(fds, k, errs);
+	for (i = 0, k = 0; i < n; i++) {
+		if (newfds[i] == -1)
+			continue;
+		/* The result is taken first: a fault hook must not skip it. */
+		err_r[i] = errs[k++];
+		if (fault_hit("fsync-new") && err_r[i] == 0)
+			err_r[i] = errno;
+	}
+withdraw:
+	for (i = 0; i < n; i++) {
+		/* In new/ but maybe not after a crash: withdraw it. */
+		if (err_r[i] != 0 && newfds != NULL && newfds[i] != -1)
+			unlinkat(newfds[i], names[i], 0);
+		else if (err_r[i] != 0 && newfds == NULL) {
+			int nf = maildir_open(mds[i], "new");
+
+			if (nf != -1) {
+				unlinkat(nf, names[i], 0);
+				close(nf);
+			}
+		}
+	}
+	for (i = 0; newfds != NULL && fds != NULL && i < n; i++)
+		if (newfds[i] != -1)
+			close(newfds[i]);
+	free(newfds);
+	free(fds);
+	free(errs);
+}
+
 void
 maildir_order(const char *name, uint64_t order[3])
 {

@@ -91,6 +91,33 @@ struct maildir_rcpt {
 int maildir_deliver_many(const void *data, size_t len, struct maildir_rcpt *r,
     size_t n);
 
+/*
+ * One write for several Maildirs in steps, for a caller that applies rules
+ * per recipient (a quota under a lock) between them: maildir_stage writes
+ * and fsyncs data once into md's tmp/ under a name of its own;
+ * maildir_stage_place gives another (or the same) Maildir a hard link to
+ * that inode in its tmp/ (a durable copy across filesystems) and renames
+ * it into its new/ (with final set, in the Maildir staged into, the staged
+ * file itself is renamed: no link, and the stage is used up);
+ * maildir_commit_many makes the renames durable, one fsync per distinct new/
+ * shared with concurrent deliveries, and withdraws a file whose fsync failed;
+ * maildir_stage_free unlinks the staged name (a crash leaves it in tmp/, where
+ * it is not a message and maildir_clean_tmp removes it). No acknowledgement
+ * before maildir_commit_many.
+ */
+struct maildir_stage;
+
+struct maildir_stage *maildir_stage(int md, const void *data, size_t len,
+    const char **step_r);
+int maildir_stage_place(struct maildir_stage *st, int md, int final,
+    char name_r[MAILDIR_NAME_MAX], const char **step_r);
+void maildir_stage_free(struct maildir_stage *st);
+
+/* maildir_commit for n files (mds[i], names[i]) at once; err_r[i] is 0
+ * once names[i] is durable in mds[i]'s new/, else its errno (withdrawn). */
+void maildir_commit_many(const int *mds, char (*names)[MAILDIR_NAME_MAX],
+    size_t n, int *err_r);
+
 /* Delivery order of a file name ("<sec>.M<usec>P<pid>Q<n>.host"). */
 void maildir_order(const char *name, uint64_t order_r[3]);
 

@@ -1,7 +1,9 @@
 /*
  * sendmany.c - the handler for EMAIL_SENDING_MANY: one message to the
- * recipients of a "to" and a "cc" list, stored once and hard-linked into
- * each mailbox (maildir_deliver_many), with one reply that says, per
+ * recipients of a "to" and a "cc" list, through the delivery rules of
+ * deliver.c as EMAIL_SENDING and SMTP (aliases and groups, postmaster,
+ * quotas, LOST and the notice to the sender, vacation replies), stored once
+ * and hard-linked into each mailbox, with one reply that says, per
  * recipient, what became of it.
  *
  * The request is checked whole before anything is stored: too many
@@ -9,8 +11,9 @@
  * copy. Each address is then judged alone: a malformed or outside one is
  * refused (the others still get the message), a local name with no
  * account is filed once in LOST (as the seed does for one recipient), and
- * duplicates, compared without case, get one copy. The reply comes after
- * maildir_deliver_many returned, so every copy said delivered is durable.
+ * duplicates, compared without case, get one copy (an account reached
+ * through two names, a group and its member, too). The reply comes after
+ * deliver_run returned, so every copy said delivered is durable.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,12 +27,11 @@
 #include <sodium.h>
 
 #include "conn.h"
+#include "deliver.h"
 #include "deliverylog.h"
 #include "dispatch.h"
 #include "log.h"
-#include "mail_ext.h"
-#include "mailbox.h"
-#include "maildir.h"
+#include "mail.h"
 #include "message.h"
 #include "msg.h"
 #include "pool.h"
@@ -46,13 +48,10 @@ static const char *const result_names[] = { "delivered", "undeliverable",
 
 struct many_rcpt {
 	const char *given; /* borrowed from the request's JSON */
-	char name[RULES_USERNAME_MAX + 1]; /* local account, lower case */
+	char name[RULES_USERNAME_MAX + 1]; /* local name, lower case */
 	enum rcpt_result result;
-	const char *reason;       /* for R_REFUSED */
-	struct maildir_file file; /* where it landed */
-	int store;                /* index into the store list, or -1 */
-	const char *step;         /* where storing failed (log) */
-	int error;                /* and why */
+	const char *reason; /* for R_REFUSED */
+	int name_index;     /* among the names given to deliver_new, or -1 */
 };
 
 struct many_job {
@@ -64,118 +63,30 @@ struct many_job {
 	char from[RULES_USERNAME_MAX + 1 + 256];
 	char *data;
 	size_t len;
-	struct message_info index; /* the file parsed back, for the index */
-	int indexable;
+	struct deliver *d; /* the rules, and what they did */
+	time_t now;
+	int failed; /* deliver_run had no memory */
 };
 
 static void
 many_job_free(struct many_job *j)
 {
-	message_info_clear(&j->index);
+	deliver_free(j->d);
 	json_decref(j->request);
 	free(j->data);
 	free(j->r);
 	free(j);
 }
 
-/*
- * On the store pool: learn which names have an account, open their
- * Maildirs (LOST once for all unknown ones), then deliver to them all.
- */
+/* On the store pool: the rules, and the one write (deliver.c). */
 static void
 many_work(void *arg)
 {
 	struct many_job *j = arg;
-	struct maildir_rcpt *st = NULL;
-	int data = server_data_fd(j->srv), lost = -1;
-	size_t i, k = 0;
 
-	if ((st = calloc(j->n + 1, sizeof(*st))) == NULL) {
-		for (i = 0; i < j->n; i++)
-			if (j->r[i].result != R_REFUSED) {
-				j->r[i].result = R_REFUSED;
-				j->r[i].reason = "message could not be stored";
-			}
-		return;
-	}
-	for (i = 0; i < j->n; i++) {
-		struct many_rcpt *r = &j->r[i];
-
-		r->store = -1;
-		if (r->result == R_REFUSED)
-			continue;
-		if (!users_exists(data, r->name)) {
-			r->result = R_LOST;
-			if (lost == -1) {
-				lost = (int)k;
-				st[k].md = maildir_open(data, RULES_LOST_DIR);
-				st[k++].error = st[lost].md == -1 ? errno : 0;
-			}
-			r->store = lost;
-			continue;
-		}
-		r->store = (int)k;
-		st[k].md = maildir_open(data, r->name);
-		st[k].error = st[k].md == -1 ? errno : 0;
-		k++;
-	}
-	/* One that cannot be opened is left out of the delivery. */
-	for (i = 0; i < k; i++)
-		if (st[i].md == -1) {
-			st[i].error = st[i].error != 0 ? st[i].error : EIO;
-			st[i].step = "open";
-		}
-	{
-		struct maildir_rcpt *dl = calloc(k + 1, sizeof(*dl));
-		size_t *map = calloc(k + 1, sizeof(*map));
-		size_t m = 0;
-
-		if (dl == NULL || map == NULL) {
-			for (i = 0; i < k; i++)
-				if (st[i].md != -1)
-					st[i].error = ENOMEM;
-		} else {
-			for (i = 0; i < k; i++)
-				if (st[i].md != -1) {
-					dl[m].md = st[i].md;
-					map[m++] = i;
-				}
-			maildir_deliver_many(j->data, j->len, dl, m);
-			for (i = 0; i < m; i++) {
-				st[map[i]].error = dl[i].error;
-				st[map[i]].step = dl[i].step;
-				memcpy(st[map[i]].name, dl[i].name,
-				    sizeof(st[0].name));
-			}
-		}
-		free(dl);
-		free(map);
-	}
-	for (i = 0; i < j->n; i++) {
-		struct many_rcpt *r = &j->r[i];
-		struct maildir_rcpt *s;
-
-		if (r->store == -1)
-			continue;
-		s = &st[r->store];
-		if (s->error != 0) {
-			/* Logged on the reactor, with the connection's id. */
-			r->step = s->step != NULL ? s->step : "store";
-			r->error = s->error;
-			r->result = R_REFUSED;
-			r->reason = "message could not be stored";
-			continue;
-		}
-		memcpy(r->file.name, s->name, sizeof(r->file.name));
-		r->file.in_cur = 0;
-		r->file.size = (off_t)j->len;
-		maildir_order(r->file.name, r->file.order);
-	}
-	for (i = 0; i < k; i++)
-		if (st[i].md != -1)
-			close(st[i].md);
-	free(st);
-	j->indexable = message_parse(j->data, j->len, 0, &j->index) == 0;
+	if (deliver_run(j->d, server_data_fd(j->srv), j->data, j->len,
+	        j->now) == -1)
+		j->failed = 1;
 }
 
 /* On the reactor: index the copies, log, and reply once for everyone. */
@@ -184,49 +95,67 @@ many_done(void *arg)
 {
 	struct many_job *j = arg;
 	struct conn *c = j->conn;
+	const struct deliver_rcpt *dr;
 	json_t *list = json_array(), *payload = NULL, *o;
-	struct mailbox *mb;
 	size_t i;
 
+	mail_index_stored(j->srv, j->d);
+	for (i = 0; i < deliver_nrcpt(j->d); i++) {
+		dr = deliver_rcpt(j->d, i);
+		switch (dr->status) {
+		case DELIVER_STORED:
+			server_count_delivery(j->srv);
+			log_write(LOG_LEVEL_DEBUG, conn_id(c),
+			    "delivered from=%s to=%s size=%zu", j->from,
+			    dr->account, j->len);
+			deliverylog_note(DELIVERYLOG_DELIVERED, j->len, j->now);
+			break;
+		case DELIVER_LOST:
+			server_count_delivery(j->srv);
+			log_write(LOG_LEVEL_DEBUG, conn_id(c),
+			    "undeliverable to=%s kept in LOST", dr->account);
+			deliverylog_note(DELIVERYLOG_LOST, j->len, j->now);
+			break;
+		case DELIVER_FULL:
+			log_write(LOG_LEVEL_INFO, conn_id(c),
+			    "refused to=%s: mailbox full size=%zu", dr->account,
+			    j->len);
+			break;
+		case DELIVER_FAILED:
+			log_write(LOG_LEVEL_ERROR, conn_id(c),
+			    "delivery to=%s failed at %s: %s", dr->account,
+			    dr->step != NULL ? dr->step : "store",
+			    strerror(dr->error));
+			deliverylog_note(DELIVERYLOG_FAILED, j->len, j->now);
+			break;
+		}
+	}
 	for (i = 0; i < j->n; i++) {
 		struct many_rcpt *r = &j->r[i];
 
-		switch (r->result) {
-		case R_DELIVERED:
-			server_count_delivery(j->srv);
-			mb = mailbox_find(server_mailboxes(j->srv), r->name);
-			if (j->indexable && mb != NULL &&
-			    mailbox_add(mb, &r->file, &j->index) == -1)
-				log_error("cannot index a delivery to %s",
-				    r->name);
-			/* Sessions of the recipient that asked hear of it. */
-			if (j->indexable && mb != NULL)
-				mail_ext_delivered(mb, &r->file, &j->index);
-			log_write(LOG_LEVEL_DEBUG, conn_id(c),
-			    "delivered "
-			    "from=%s to=%s size=%zu",
-			    j->from, r->name, j->len);
-			deliverylog_note(DELIVERYLOG_DELIVERED, j->len,
-			    time(NULL));
-			break;
-		case R_LOST:
-			server_count_delivery(j->srv);
-			log_write(LOG_LEVEL_DEBUG, conn_id(c),
-			    "undeliverable "
-			    "to=%s kept in LOST",
-			    r->name);
-			deliverylog_note(DELIVERYLOG_LOST, j->len, time(NULL));
-			break;
-		case R_REFUSED:
-			if (r->store == -1)
+		if (r->name_index >= 0)
+			switch (j->failed ? DELIVER_FAILED
+			                  : deliver_name_status(j->d,
+			                        (size_t)r->name_index)) {
+			case DELIVER_STORED:
+				r->result = R_DELIVERED;
 				break;
-			log_write(LOG_LEVEL_ERROR, conn_id(c),
-			    "delivery to=%s failed at %s: %s", r->name, r->step,
-			    strerror(r->error));
-			deliverylog_note(DELIVERYLOG_FAILED, j->len,
-			    time(NULL));
-			break;
-		}
+			case DELIVER_LOST:
+				r->result = R_LOST;
+				break;
+			case DELIVER_FULL:
+				r->result = R_REFUSED;
+				r->reason = DELIVER_QUOTA_FULL;
+				break;
+			case DELIVER_FAILED:
+				r->result = R_REFUSED;
+				r->reason = "message could not be stored";
+				break;
+			default: /* a name that goes nowhere: mailer-daemon */
+				r->result = R_REFUSED;
+				r->reason = "no such recipient";
+				break;
+			}
 		o = r->result == R_REFUSED
 		        ? json_pack("{s:s, s:s, s:s}", "address", r->given,
 		              "result", result_names[r->result], "reason",
@@ -310,7 +239,7 @@ judge(struct many_job *j, const char *given, const char *domain)
 
 	memset(r, 0, sizeof(*r));
 	r->given = given;
-	r->store = -1;
+	r->name_index = -1;
 	switch (rules_address(given, domain, r->name, &why)) {
 	case RULES_ADDR_LOCAL:
 		r->result = R_DELIVERED;
@@ -434,6 +363,28 @@ h_email_send_many(struct conn *c, const union msg_args *args)
 	if (nomem || (j->data = build(j->from, to, cc, e->subject, date, msgid,
 	                  e->content, &j->len)) == NULL)
 		goto fail;
+	j->now = now;
+	{
+		const char *names[SENDMANY_MAX_RECIPIENTS];
+		struct deliver_params dp;
+		struct deliver_msg dm = { s->user, e->subject, date, msgid, 0,
+			0, 0 };
+		size_t k = 0;
+
+		for (i = 0; i < j->n; i++)
+			if (j->r[i].result != R_REFUSED) {
+				j->r[i].name_index = (int)k;
+				names[k++] = j->r[i].name;
+			}
+		mail_deliver_params(srv, &dp);
+		/* Aliases and groups expand now: too many accounts and
+		 * nothing is stored. */
+		if ((j->d = deliver_new(&dp, server_aliases(srv), &dm, names, k,
+		         ALIASES_EXPAND_MAX, &why)) == NULL) {
+			conn_reply_error(c, why);
+			goto out;
+		}
+	}
 	conn_hold(c);
 	if (pool_submit(server_store_pool(srv), many_work, many_done, j) ==
 	    -1) {

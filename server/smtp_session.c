@@ -39,11 +39,12 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "aliases.h"
 #include "conn.h"
+#include "deliver.h"
+#include "deliverylog.h"
 #include "log.h"
-#include "mail_ext.h"
-#include "mailbox.h"
-#include "maildir.h"
+#include "mail.h"
 #include "message.h"
 #include "penalty.h"
 #include "pool.h"
@@ -377,79 +378,87 @@ struct smtp_job {
 	struct smtp_tx *tx;
 	char *data; /* the file: added headers, then the body */
 	size_t len;
-	struct maildir_file file[SMTP_RCPT_MAX];
-	struct message_info info;
+	struct deliver *d; /* the rules (deliver.c), and what they did */
 	char id[32];
-	int failed;
-	const char *step;
-	const char *failed_rcpt;
-	int error;
+	char sender[RULES_USERNAME_MAX + 1]; /* a local account, or "" */
+	int failed;                          /* without memory */
+	time_t now;
 };
 
 /*
- * Deliver data to every recipient, durably, or to none: on a failure the
- * copies already made are removed again, so one 451 never leaves a message
- * behind for some. Worker thread.
+ * The first line of the header field name of data (LF endings), trimmed,
+ * into out; 0, or -1 when absent.
  */
 static int
-smtp_deliver(int datafd, struct smtp_job *j)
+field_value(const char *p, size_t len, const char *name, char *out,
+    size_t outlen)
 {
-	size_t i, done;
-	int md, err;
+	const char *end = p + len, *eol, *v;
+	size_t n = strlen(name), k;
 
-	for (done = 0; done < j->tx->nrcpt; done++) {
-		if ((md = maildir_open(datafd, j->tx->rcpt[done])) == -1) {
-			j->step = "open";
-			goto fail;
+	while (p < end && *p != '\n') {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL)
+			eol = end;
+		if ((size_t)(eol - p) > n && strncasecmp(p, name, n) == 0 &&
+		    p[n] == ':') {
+			for (v = p + n + 1;
+			     v < eol && (*v == ' ' || *v == '\t'); v++)
+				;
+			k = (size_t)(eol - v);
+			while (k > 0 && (v[k - 1] == ' ' || v[k - 1] == '\t' ||
+			                    v[k - 1] == '\r'))
+				k--;
+			if (k >= outlen)
+				k = outlen - 1;
+			memcpy(out, v, k);
+			out[k] = '\0';
+			return 0;
 		}
-		if (maildir_deliver(md, j->data, j->len, j->file[done].name,
-		        &j->step) == -1) {
-			err = errno;
-			close(md);
-			errno = err;
-			goto fail;
-		}
-		close(md);
-		j->file[done].in_cur = 0;
-		j->file[done].size = (off_t)j->len;
-		maildir_order(j->file[done].name, j->file[done].order);
-	}
-	return 0;
-fail:
-	j->error = errno;
-	j->failed_rcpt = j->tx->rcpt[done];
-	for (i = 0; i < done; i++) {
-		char path[MAILDIR_NAME_MAX + 8];
-
-		if ((md = maildir_open(datafd, j->tx->rcpt[i])) == -1)
-			continue;
-		snprintf(path, sizeof(path), "new/%s", j->file[i].name);
-		if (unlinkat(md, path, 0) == 0)
-			(void)maildir_sync_new(md);
-		close(md);
+		p = eol + 1;
 	}
 	return -1;
 }
 
+/*
+ * On the store pool: what the notices need from the file (subject, date,
+ * id, whether it is automatic: RFC 3834 §2), then the rules and the one
+ * write for every recipient, all or none (deliver.c).
+ */
 static void
 commit_work(void *arg)
 {
 	struct smtp_job *j = arg;
+	struct message_info info;
+	char msgid[256] = "", autosub[64];
+	struct deliver_msg m = { 0 };
 
-	if (smtp_deliver(server_data_fd(j->srv), j) == -1) {
+	memset(&info, 0, sizeof(info));
+	if (message_parse(j->data, j->len, 0, &info) == -1)
+		memset(&info, 0, sizeof(info));
+	(void)field_value(j->data, j->len, "Message-ID", msgid, sizeof(msgid));
+	m.sender = j->sender[0] != '\0' ? j->sender : NULL;
+	m.subject = info.subject;
+	m.date = info.date;
+	m.message_id = msgid;
+	m.auto_submitted = j->tx->from[0] == '\0' ||
+	                   strncasecmp(j->tx->from, "mailer-daemon@", 14) ==
+	                       0 ||
+	                   (field_value(j->data, j->len, "Auto-Submitted",
+	                        autosub, sizeof(autosub)) == 0 &&
+	                       strncasecmp(autosub, "no", 2) != 0);
+	if (deliver_set_msg(j->d, &m) == -1 ||
+	    deliver_run(j->d, server_data_fd(j->srv), j->data, j->len,
+	        j->now) == -1)
 		j->failed = 1;
-		return;
-	}
-	/* For the index of recipients logged in over JSON. */
-	if (message_parse(j->data, j->len, 0, &j->info) == -1)
-		memset(&j->info, 0, sizeof(j->info));
+	message_info_clear(&info);
 }
 
 static void
 job_free(struct smtp_job *j)
 {
 	tx_free(j->s, j->tx);
-	message_info_clear(&j->info);
+	deliver_free(j->d);
 	free(j->data);
 	free(j);
 }
@@ -459,38 +468,60 @@ commit_done(void *arg)
 {
 	struct smtp_job *j = arg;
 	struct smtp_session *s = j->s;
-	struct mailbox *mb;
-	size_t i;
+	const struct deliver_rcpt *r, *why = NULL;
+	size_t i, stored = 0, lost = 0, full = 0, failed = 0;
 
-	if (j->failed) {
-		log_write(LOG_LEVEL_ERROR, s->id,
-		    "smtp delivery id=%s to=%s "
-		    "failed at %s: %s",
-		    j->id, j->failed_rcpt, j->step != NULL ? j->step : "?",
-		    strerror(j->error));
-	} else {
-		for (i = 0; i < j->tx->nrcpt; i++) {
+	if (!j->failed)
+		mail_index_stored(j->srv, j->d);
+	for (i = 0; !j->failed && i < deliver_nrcpt(j->d); i++) {
+		r = deliver_rcpt(j->d, i);
+		switch (r->status) {
+		case DELIVER_STORED:
+			stored++;
 			server_count_delivery(j->srv);
-			mb = mailbox_find(server_mailboxes(j->srv),
-			    j->tx->rcpt[i]);
-			if (mb != NULL && j->info.from != NULL &&
-			    mailbox_add(mb, &j->file[i], &j->info) == -1)
-				log_error("cannot index a delivery to %s",
-				    j->tx->rcpt[i]);
-			if (mb != NULL && j->info.from != NULL)
-				mail_ext_delivered(mb, &j->file[i], &j->info);
 			log_write(LOG_LEVEL_INFO, s->id,
 			    "smtp delivered "
 			    "id=%s from=<%s> to=%s size=%zu",
-			    j->id, j->tx->from, j->tx->rcpt[i], j->len);
+			    j->id, j->tx->from, r->account, j->len);
+			deliverylog_note(DELIVERYLOG_DELIVERED, j->len, j->now);
+			break;
+		case DELIVER_LOST:
+			/* The account went away after RCPT. */
+			lost++;
+			server_count_delivery(j->srv);
+			log_write(LOG_LEVEL_INFO, s->id,
+			    "smtp undeliverable id=%s to=%s kept in LOST",
+			    j->id, r->account);
+			deliverylog_note(DELIVERYLOG_LOST, j->len, j->now);
+			break;
+		case DELIVER_FULL:
+			full++;
+			log_write(LOG_LEVEL_INFO, s->id,
+			    "smtp refused id=%s to=%s: mailbox full size=%zu",
+			    j->id, r->account, j->len);
+			break;
+		case DELIVER_FAILED:
+			failed++;
+			if (why == NULL && r->error != ECANCELED)
+				why = r;
+			log_write(LOG_LEVEL_ERROR, s->id,
+			    "smtp delivery id=%s to=%s failed at %s: %s", j->id,
+			    r->account, r->step != NULL ? r->step : "?",
+			    strerror(r->error));
+			deliverylog_note(DELIVERYLOG_FAILED, j->len, j->now);
+			break;
 		}
 	}
 	if (s->state == S_COMMIT) {
 		s->state = S_CMD;
-		if (j->failed && (j->error == ENOSPC || j->error == EDQUOT))
+		if (why != NULL &&
+		    (why->error == ENOSPC || why->error == EDQUOT))
 			reply(s, 452, "4.3.1", "Insufficient system storage");
-		else if (j->failed)
+		else if (j->failed || failed > 0)
 			reply(s, 451, "4.3.0", "Local error in processing");
+		else if (stored == 0 && lost == 0 && full > 0)
+			/* RFC 3463: 5.2.2, mailbox full. */
+			reply(s, 552, "5.2.2", "%s", DELIVER_QUOTA_FULL);
 		else
 			reply(s, 250, "2.0.0", "Ok: queued as %s", j->id);
 		set_timeouts(s);
@@ -554,6 +585,29 @@ header_fixup(struct smtp_session *s, const struct smtp_tx *tx, const char *date,
 	if (!has_field(tx->body, tx->len, "Message-ID") && used < len)
 		snprintf(fix + used, len - used, "Message-ID: <%s@%s>\n", id,
 		    domain);
+}
+
+/*
+ * The sender as deliver.c wants it: the authenticated account, or on the
+ * local listener a MAIL FROM in the domain that names an account (local
+ * tools send as themselves); "" otherwise: no notice, no vacation reply.
+ */
+static void
+local_sender(struct smtp_session *s, const struct smtp_tx *tx,
+    char out[RULES_USERNAME_MAX + 1])
+{
+	const char *why;
+
+	out[0] = '\0';
+	if (s->user[0] != '\0') {
+		snprintf(out, RULES_USERNAME_MAX + 1, "%s", s->user);
+		return;
+	}
+	if (tx->from[0] == '\0' ||
+	    rules_address(tx->from, server_cfg(s->srv)->domain, out, &why) !=
+	        RULES_ADDR_LOCAL ||
+	    users_exists(server_data_fd(s->srv), out) != 1)
+		out[0] = '\0';
 }
 
 /*
@@ -626,6 +680,31 @@ commit_start(struct smtp_session *s)
 	free(tx->body);
 	tx->body = NULL;
 	tx->len = tx->cap = 0;
+	j->now = time(NULL);
+	/* The rules' plan on the reactor, where the aliases table lives. */
+	{
+		const char *names[SMTP_RCPT_MAX], *why;
+		struct deliver_params dp;
+		struct deliver_msg dm = { 0 };
+		size_t i;
+
+		for (i = 0; i < tx->nrcpt; i++)
+			names[i] = tx->rcpt[i];
+		/* All or none: one 250 or one error for every recipient. */
+		dm.all_or_none = 1;
+		/* Refused for some only: the local sender gets a notice. */
+		dm.notify_full = 1;
+		mail_deliver_params(s->srv, &dp);
+		if ((j->d = deliver_new(&dp, server_aliases(s->srv), &dm, names,
+		         tx->nrcpt, ALIASES_EXPAND_MAX, &why)) == NULL) {
+			free(j->data);
+			free(j);
+			tx_reset(s);
+			reply(s, 554, "5.5.3", "%s", why);
+			return;
+		}
+		local_sender(s, tx, j->sender);
+	}
 	j->s = s;
 	j->srv = s->srv;
 	j->tx = tx;
@@ -943,6 +1022,18 @@ rcpt_account(struct smtp_session *s, const char *arg,
 			reply_error(s, 550, "5.1.1", "No such user here");
 			return -1;
 		}
+	}
+	/* A name of the aliases table (postmaster, a group) that goes to
+	 * some account; mailer-daemon goes to none. */
+	if (aliases_has(server_aliases(s->srv), user)) {
+		aliases_name one[1];
+
+		if (aliases_expand(server_aliases(s->srv), user,
+		        cfg->postmaster, one, 1) == 0) {
+			reply_error(s, 550, "5.1.1", "No such user here");
+			return -1;
+		}
+		return 0;
 	}
 	/*
 	 * One fstatat relative to the data directory, on the reactor: the

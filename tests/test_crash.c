@@ -717,13 +717,20 @@ static unsigned char many_acked[MANY_IDS]; /* bit per user: delivered */
 static unsigned char many_found[CLIENTS][MANY_IDS];
 static int many_next;
 
-/* One sender over the protocol: each message to two others, to and cc. */
+/* The inode of each stored copy, to see they are links of one file. */
+static ino_t many_ino[CLIENTS][MANY_IDS];
+static nlink_t many_links[CLIENTS][MANY_IDS];
+
+/*
+ * One sender over the protocol: each message to the three others, one of
+ * them twice in another case (one copy), to and cc.
+ */
 static void *
 many_client(void *arg)
 {
 	int me = (int)(intptr_t)arg, fd = -1, id, h, u;
 	struct timespec pause = { 0, 20 * 1000 * 1000 };
-	char to[64], cc[64], subject[64];
+	char to[64], to2[64], cc[64], cc2[64], subject[64];
 	struct msg *reply;
 	json_t *list, *r;
 	const char *res, *addr;
@@ -744,6 +751,12 @@ many_client(void *arg)
 		    users[(me + 1) % CLIENTS]);
 		snprintf(cc, sizeof(cc), "%s@glo2000.ca",
 		    users[(me + 2) % CLIENTS]);
+		snprintf(cc2, sizeof(cc2), "%s@glo2000.ca",
+		    users[(me + 3) % CLIENTS]);
+		snprintf(to2, sizeof(to2), "%s", to);
+		for (i = 0; to2[i] != '\0'; i++)
+			if (to2[i] >= 'a' && to2[i] <= 'z')
+				to2[i] = (char)(to2[i] - 'a' + 'A');
 		snprintf(subject, sizeof(subject), "many %d", id);
 		if ((body = content_of(id, &len)) == NULL)
 			break;
@@ -752,8 +765,8 @@ many_client(void *arg)
 		pthread_mutex_unlock(&lock);
 		reply = NULL;
 		h = testsrv_request(fd, PROTO_EMAIL_SENDING_MANY,
-		    json_pack("{s:[s], s:[s], s:s, s:s}", "to", to, "cc", cc,
-		        "subject", subject, "content", body),
+		    json_pack("{s:[s,s], s:[s,s], s:s, s:s}", "to", to, to2,
+		        "cc", cc, cc2, "subject", subject, "content", body),
 		    &reply);
 		free(body);
 		if (h != PROTO_OK) {
@@ -818,6 +831,13 @@ many_check_dir(int u, const char *sub)
 		if (many_found[u][id]++)
 			fail_msg("%s: message %d twice for %s", file, id,
 			    users[u]);
+		{
+			struct stat st;
+
+			assert_int_equal(stat(file, &st), 0);
+			many_ino[u][id] = st.st_ino;
+			many_links[u][id] = st.st_nlink;
+		}
 		free(want);
 		free(buf);
 		message_info_clear(&info);
@@ -883,6 +903,63 @@ test_kill_during_send_many(void **state)
 					         "%s, then lost",
 					    i, users[u]);
 			}
+	/*
+	 * One write per message: its copies are links of one inode, and
+	 * nothing else links to it (no leftover in a tmp/, which the restart
+	 * emptied), so st_nlink is the number of mailboxes holding it.
+	 */
+	for (i = 0; i < MANY_IDS; i++) {
+		int holders = 0, first = -1;
+
+		for (u = 0; u < CLIENTS; u++)
+			if (many_found[u][i]) {
+				holders++;
+				if (first == -1)
+					first = u;
+				else if (many_ino[u][i] != many_ino[first][i])
+					fail_msg("message %d: two files, not "
+					         "one linked",
+					    i);
+			}
+		for (u = 0; u < CLIENTS; u++)
+			if (many_found[u][i] &&
+			    many_links[u][i] != (nlink_t)holders)
+				fail_msg("message %d: %lu links for %d "
+				         "mailboxes",
+				    i, (unsigned long)many_links[u][i],
+				    holders);
+	}
+	/* What QUOTA counts is what is in new/ and cur/: no leftover. */
+	for (u = 0; u < CLIENTS; u++) {
+		struct msg *reply = NULL;
+		long long want = 0;
+		char path[1024];
+		struct dirent *de;
+		struct stat st;
+		DIR *d;
+		const char *sub[] = { "new", "cur" };
+		int k2;
+
+		for (k2 = 0; k2 < 2; k2++) {
+			snprintf(path, sizeof(path), "%s/%s/%s", srv.data,
+			    users[u], sub[k2]);
+			assert_non_null(d = opendir(path));
+			while ((de = readdir(d)) != NULL)
+				if (de->d_name[0] != '.' &&
+				    fstatat(dirfd(d), de->d_name, &st, 0) == 0)
+					want += (long long)st.st_size;
+			closedir(d);
+		}
+		assert_true((fd = login(users[u])) >= 0);
+		assert_int_equal(testsrv_request(fd, PROTO_QUOTA, NULL, &reply),
+		    PROTO_OK);
+		assert_int_equal(json_integer_value(
+		                     json_object_get(msg_payload(reply),
+		                         "used")),
+		    want);
+		msg_free(reply);
+		close(fd);
+	}
 	print_message("send-many: %d copies acknowledged, %d stored\n", acked,
 	    files);
 	assert_true(acked >= 2);

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -536,6 +538,204 @@ test_check_config(void **state)
 	assert_non_null(strstr(err, "postmaster"));
 }
 
+/*
+ * EMAIL_SENDING_MANY from fd: to and cc (NULL-terminated lists); the
+ * results joined as "result[:reason] ..." into out. Returns the header.
+ */
+static int
+send_many(int fd, const char *const *to, const char *const *cc,
+    const char *subject, char *out, size_t len)
+{
+	struct msg *reply = NULL;
+	json_t *p, *t = json_array(), *c = json_array(), *list, *r;
+	const char *reason;
+	size_t i;
+	int h;
+
+	for (i = 0; to[i] != NULL; i++)
+		json_array_append_new(t, json_string(to[i]));
+	for (i = 0; cc != NULL && cc[i] != NULL; i++)
+		json_array_append_new(c, json_string(cc[i]));
+	p = json_pack("{s:o, s:o, s:s, s:s}", "to", t, "cc", c, "subject",
+	    subject, "content", "Hello all\n");
+	h = testsrv_request(fd, PROTO_EMAIL_SENDING_MANY, p, &reply);
+	out[0] = '\0';
+	if (h == PROTO_ERROR)
+		snprintf(out, len, "%s",
+		    json_string_value(
+		        json_object_get(msg_payload(reply), "error_message")));
+	list = json_object_get(msg_payload(reply), "recipients");
+	json_array_foreach (list, i, r) {
+		if (i > 0)
+			strncat(out, " ", len - strlen(out) - 1);
+		strncat(out, json_string_value(json_object_get(r, "result")),
+		    len - strlen(out) - 1);
+		if ((reason = json_string_value(
+		         json_object_get(r, "reason"))) != NULL) {
+			strncat(out, ":", len - strlen(out) - 1);
+			strncat(out, reason, len - strlen(out) - 1);
+		}
+	}
+	msg_free(reply);
+	return h;
+}
+
+/* The inode of the one file in account's new/ whose text holds needle. */
+static ino_t
+inode_with(const char *account, const char *needle, nlink_t *links_r)
+{
+	char path[600], file[1200], *text;
+	struct dirent *de;
+	struct stat st;
+	ino_t found = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s/new", srv.data, account);
+	assert_non_null(d = opendir(path));
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
+		assert_non_null(text = testsrv_read_file(file));
+		if (strstr(text, needle) != NULL) {
+			assert_int_equal(stat(file, &st), 0);
+			assert_int_equal(found, 0);
+			found = st.st_ino;
+			*links_r = st.st_nlink;
+		}
+		free(text);
+	}
+	closedir(d);
+	assert_true(found != 0);
+	return found;
+}
+
+/*
+ * Header 12 through the rules: duplicates in any case and a group's
+ * member named again get one copy, an unknown name is filed once in LOST
+ * with a notice, a group of three gets it; one file, linked into each.
+ */
+static void
+test_send_many_rules(void **state)
+{
+	const char *to[] = { "alice@glo2000.ca", "ALICE@glo2000.ca",
+		"ghost@glo2000.ca", "team@glo2000.ca", NULL };
+	const char *cc[] = { "x@example.org", "Bob@GLO2000.CA", "nope",
+		"mailer-daemon@glo2000.ca", NULL };
+	char got[1024];
+	int sam, a, b, c, lost;
+	nlink_t links;
+	ino_t ino;
+
+	(void)state;
+	a = user("alice");
+	b = user("bob");
+	c = user("carol");
+	sam = user("sam");
+	lost = testfs_count("%s/LOST/new", srv.data);
+	assert_int_equal(send_many(sam, to, cc, "Many rules", got, sizeof(got)),
+	    PROTO_OK);
+	assert_string_equal(got,
+	    "delivered undeliverable delivered "
+	    "refused:destination is outside the local domain delivered "
+	    "refused:invalid destination address "
+	    "refused:no such recipient");
+	assert_int_equal(inbox_count(a, "Many rules"), 1);
+	assert_int_equal(inbox_count(b, "Many rules"), 1);
+	assert_int_equal(inbox_count(c, "Many rules"), 1);
+	assert_int_equal(testfs_count("%s/LOST/new", srv.data), lost + 1);
+	assert_int_equal(inbox_count(sam, "Undelivered mail: Many rules"), 1);
+	/* One file: the three mailboxes and LOST hold links of it. */
+	ino = inode_with("alice", "Subject: Many rules\n", &links);
+	assert_int_equal(links, 4);
+	assert_true(inode_with("bob", "Subject: Many rules\n", &links) == ino);
+	assert_true(
+	    inode_with("carol", "Subject: Many rules\n", &links) == ino);
+	assert_int_equal(testfs_count("%s/alice/tmp", srv.data), 0);
+	assert_int_equal(testfs_count("%s/sam/tmp", srv.data), 0);
+	/* To: and Cc: as given (the malformed one left out). */
+	{
+		char *files = files_of("carol");
+
+		assert_non_null(
+		    strstr(files, "To: alice@glo2000.ca, ALICE@glo2000.ca, "
+		                  "ghost@glo2000.ca, team@glo2000.ca\n"));
+		assert_non_null(
+		    strstr(files, "Cc: x@example.org, Bob@GLO2000.CA, "
+		                  "mailer-daemon@glo2000.ca\n"));
+		free(files);
+	}
+	close(a);
+	close(b);
+	close(c);
+	close(sam);
+}
+
+/* The 101st address refuses the whole request: nothing is stored. */
+static void
+test_send_many_limit(void **state)
+{
+	static char addr[101][32];
+	const char *to[102];
+	char got[256];
+	int sam, a, i, lost;
+
+	(void)state;
+	a = user("alice");
+	sam = user("sam");
+	for (i = 0; i < 101; i++) {
+		snprintf(addr[i], sizeof(addr[i]), "%s@glo2000.ca",
+		    i == 0 ? "alice" : "ghost");
+		to[i] = addr[i];
+	}
+	to[101] = NULL;
+	lost = testfs_count("%s/LOST/new", srv.data);
+	assert_int_equal(send_many(sam, to, NULL, "Hundred and one", got,
+	                     sizeof(got)),
+	    PROTO_ERROR);
+	assert_string_equal(got, "too many recipients");
+	assert_int_equal(inbox_count(a, "Hundred and one"), 0);
+	assert_int_equal(testfs_count("%s/LOST/new", srv.data), lost);
+	assert_int_equal(inbox_count(sam, "Hundred and one"), 0);
+	/* 100 is the limit, duplicates included: one copy. */
+	to[100] = NULL;
+	assert_int_equal(send_many(sam, to, NULL, "Hundred", got, sizeof(got)),
+	    PROTO_OK);
+	assert_string_equal(got, "delivered undeliverable");
+	assert_int_equal(inbox_count(a, "Hundred"), 1);
+	assert_int_equal(testfs_count("%s/LOST/new", srv.data), lost + 1);
+	close(a);
+	close(sam);
+}
+
+/* A full mailbox is refused for its owner alone, with the reason. */
+static void
+test_send_many_quota(void **state)
+{
+	const char *to[] = { "qfull@glo2000.ca", "team@glo2000.ca", NULL };
+	char path[512], got[256];
+	int q, sam, a;
+
+	(void)state;
+	q = user("qfull");
+	a = user("alice");
+	sam = user("sam");
+	snprintf(path, sizeof(path), "%s/qfull/quota", srv.data);
+	write_text(path, "100\n");
+	assert_int_equal(send_many(sam, to, NULL, "Over quota", got,
+	                     sizeof(got)),
+	    PROTO_OK);
+	assert_string_equal(got, "refused:recipient's mailbox is full "
+	                         "delivered");
+	assert_int_equal(inbox_count(q, "Over quota"), 0);
+	assert_int_equal(testfs_count("%s/qfull/new", srv.data), 0);
+	assert_int_equal(testfs_count("%s/qfull/tmp", srv.data), 0);
+	assert_int_equal(inbox_count(a, "Over quota"), 1);
+	close(q);
+	close(a);
+	close(sam);
+}
+
 static int
 setup(void **state)
 {
@@ -574,6 +774,9 @@ main(void)
 		cmocka_unit_test(test_vacation),
 		cmocka_unit_test(test_sighup),
 		cmocka_unit_test(test_check_config),
+		cmocka_unit_test(test_send_many_rules),
+		cmocka_unit_test(test_send_many_limit),
+		cmocka_unit_test(test_send_many_quota),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

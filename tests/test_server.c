@@ -1076,7 +1076,20 @@ test_send_many(void **state)
 	assert_int_equal(new_files("mbob", name), 1);
 	assert_int_equal(new_files("mcarl", NULL), 1);
 	assert_int_equal(new_files("mdave", NULL), 1);
-	assert_int_equal(new_files("mann", NULL), 0);
+	/* The sender's only mail: the notice about the unknown name. */
+	{
+		char notice[256];
+
+		assert_int_equal(new_files("mann", notice), 1);
+		snprintf(path, sizeof(path), "%s/mann/new/%s", srv.data,
+		    notice);
+		assert_non_null(file = testsrv_read_file(path));
+		assert_non_null(
+		    strstr(file, "From: MAILER-DAEMON@glo2000.ca\n"));
+		assert_non_null(
+		    strstr(file, "nobodyhere@glo2000.ca: no such user"));
+		free(file);
+	}
 	assert_int_equal(new_files("LOST", NULL), lost + 1);
 	snprintf(path, sizeof(path), "%s/mbob/new/%s", srv.data, name);
 	assert_non_null(file = testsrv_read_file(path));

@@ -220,6 +220,7 @@ int scenario_tls_stats(struct bench *b, struct summary *s);
 int scenario_tls_storm(struct bench *b, struct summary *s);
 int probe_run(const struct bench_opts *o, struct summary *s);
 int fanout_run(const struct bench_opts *o, struct summary *s);
+int scenario_send_many(struct bench *b, struct summary *s);
 
 /* Figures run-all keeps to compute the targets' ratios (0 when not run). */
 struct summary {
@@ -231,6 +232,9 @@ struct summary {
 	double sendOne_rate;           /* N clients, all to one mailbox */
 	double fanout1_us, fanoutN_us; /* store: one message to 1, to N */
 	int fanout_rcpts;
+	double many1_us, manyN_us; /* send-many: header 12 to 1, to N */
+	int many_rcpts;
+	double ratio_many; /* manyN / many1, median of its rounds */
 	double stats_rate, list_rate, read_rate;
 	double quiet_p99_us, storm_p99_us;
 	double idle_kib_per_conn, idle_new_client_ms;

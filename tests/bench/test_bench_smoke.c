@@ -335,6 +335,22 @@ test_fanout(void **state)
 	free(out);
 }
 
+static void
+test_send_many(void **state)
+{
+	static const char *const phases[] = { "1-rcpt", "N-rcpts", NULL };
+	int status;
+	char *out = run_bench(&status, "--duration", "0.1", "--rcpts", "3",
+	    "send-many", NULL);
+
+	(void)state;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(check_lines(out, phases), 2);
+	assert_non_null(strstr(out, "\"scenario\": \"send-many\""));
+	assert_non_null(strstr(out, "\"rcpts\": 3"));
+	free(out);
+}
+
 /* run-all with tiny counts: every scenario, then the targets line. */
 static void
 test_run_all(void **state)
@@ -400,6 +416,7 @@ main(void)
 		cmocka_unit_test(test_fsync_probe),
 		cmocka_unit_test(test_send_one),
 		cmocka_unit_test(test_fanout),
+		cmocka_unit_test(test_send_many),
 		cmocka_unit_test(test_tls_idle),
 		cmocka_unit_test(test_tls_connect),
 		cmocka_unit_test(test_tls_stats),
