@@ -50,7 +50,8 @@ def main():
     data = os.path.join(work, "data")
     log = open(os.path.join(work, "server.log"), "w+")
     proc = subprocess.Popen([server, "--listen", "127.0.0.1:0",
-                             "--data-dir", data], stderr=log)
+                             "--data-dir", data, "--smtp-listen", "off"],
+                            stderr=log)
     env = dict(os.environ, GLOMAIL_PASSWORD=PW, LC_ALL="C", LANGUAGE="")
     try:
         port = None
