@@ -253,6 +253,23 @@ out:
 	return a;
 }
 
+size_t
+aliases_count(const struct aliases *a)
+{
+	return a != NULL ? a->n : 0;
+}
+
+const char *
+aliases_entry(const struct aliases *a, size_t i, const aliases_name **members_r,
+    size_t *n_r)
+{
+	if (a == NULL || i >= a->n)
+		return NULL;
+	*members_r = a->v[i].members;
+	*n_r = a->v[i].nmembers;
+	return a->v[i].name;
+}
+
 int
 aliases_has(const struct aliases *a, const char *name)
 {

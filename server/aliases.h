@@ -44,6 +44,14 @@ struct aliases *aliases_load(const char *path, int required, char *err,
 
 void aliases_free(struct aliases *a);
 
+/*
+ * The table's entries in name order, for listing: i from 0 to
+ * aliases_count - 1 (NULL past the end); *members_r and *n_r its members.
+ */
+size_t aliases_count(const struct aliases *a);
+const char *aliases_entry(const struct aliases *a, size_t i,
+    const aliases_name **members_r, size_t *n_r);
+
 /* 1 when name (lower case) is a name of the table, postmaster and
  * mailer-daemon included: no account may be registered under it. */
 int aliases_has(const struct aliases *a, const char *name);
