@@ -112,6 +112,8 @@ usage(FILE *out)
 	      "  quota set NAME SIZE             its own limit: 500M, 2G, 0 (none)\n"
 	      "                                  or default (the quota setting)\n"
 	      "  alias list                      the aliases and groups in force\n"
+	      "  alias add NAME MEMBER...        create an alias or add members\n"
+	      "  alias del NAME [MEMBER...]      remove members, or the whole alias\n"
 	      "  reload                          read the settings again (SIGHUP)\n"
 	      "  log-level LEVEL                 error, warn, info or debug\n"
 	      "  lost list                       undeliverable mail\n"
@@ -429,6 +431,23 @@ print_aliases(json_t *r)
 }
 
 static void
+print_alias_edit(json_t *r)
+{
+	json_t *m;
+	size_t k;
+
+	if (json_array_size(json_object_get(r, "members")) == 0) {
+		printf(_("%s removed from %s\n"), str(r, "name"),
+		    str(r, "file"));
+		return;
+	}
+	printf("%s:", str(r, "name"));
+	json_array_foreach (json_object_get(r, "members"), k, m)
+		printf("%s %s", k > 0 ? "," : "", json_string_value(m));
+	printf("\n");
+}
+
+static void
 print_lost(json_t *r)
 {
 	json_t *m;
@@ -570,6 +589,18 @@ build(struct opts *o, int *header_r, json_t **payload_r, char **secret_r)
 			n--;
 			WANT(1);
 			*header_r = PROTO_CTL_ALIAS_LIST;
+		} else if (strcmp(sub, "add") == 0 || strcmp(sub, "del") == 0) {
+			if (n < (sub[0] == 'a' ? 4 : 3))
+				return usage_fail(_("wrong number of "
+				                    "arguments for"),
+				    verb);
+			*header_r = sub[0] == 'a' ? PROTO_CTL_ALIAS_ADD
+			                          : PROTO_CTL_ALIAS_DEL;
+			users = json_array();
+			for (i = 3; i < n; i++)
+				json_array_append_new(users, json_string(w[i]));
+			p = json_pack("{s:s, s:o}", "name", w[2], "members",
+			    users);
 		} else {
 			return usage_fail(_("unknown alias command"), sub);
 		}
@@ -712,6 +743,10 @@ run(struct opts *o)
 		break;
 	case PROTO_CTL_ALIAS_LIST:
 		print_aliases(out);
+		break;
+	case PROTO_CTL_ALIAS_ADD:
+	case PROTO_CTL_ALIAS_DEL:
+		print_alias_edit(out);
 		break;
 	case PROTO_CTL_CHECK:
 		exit_code = print_check(out);

@@ -99,6 +99,7 @@ struct server {
 	unsigned long long delivered;
 	unsigned long long logins, logins_failed; /* since start */
 	struct aliases *aliases; /* the aliases file, replaced on SIGHUP */
+	char aliases_file[4096]; /* its path; "": none */
 };
 
 const struct config *
@@ -166,6 +167,19 @@ server_set_aliases(struct server *srv, struct aliases *a)
 {
 	aliases_free(srv->aliases);
 	srv->aliases = a;
+}
+
+void
+server_set_aliases_file(struct server *srv, const char *path)
+{
+	snprintf(srv->aliases_file, sizeof(srv->aliases_file), "%s",
+	    path != NULL ? path : "");
+}
+
+const char *
+server_aliases_file(const struct server *srv)
+{
+	return srv->aliases_file;
 }
 
 /*

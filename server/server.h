@@ -123,4 +123,8 @@ unsigned server_close_user(struct server *srv, const char *user,
 const struct aliases *server_aliases(const struct server *srv);
 void server_set_aliases(struct server *srv, struct aliases *a);
 
+/* The aliases file's path, for glomailctl's edits ("": none known). */
+void server_set_aliases_file(struct server *srv, const char *path);
+const char *server_aliases_file(const struct server *srv);
+
 #endif

@@ -530,6 +530,187 @@ test_alias_list(void **state)
 	testsrv_remove_tree(dir);
 }
 
+static size_t
+count_new(const struct testsrv *s, const char *user)
+{
+	char path[600];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s/new", s->data, user);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* alias add/del: the file edited in place of one line, saved whole, in
+ * force for the next delivery; every unsafe change refused. */
+static void
+test_alias_edit(void **state)
+{
+	const char *args[6] = { "--login-penalty", "0", "--aliases", NULL,
+		NULL };
+	struct clientrun_result r;
+	char dir[256], file[300], why[256], *text;
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	(void)state;
+	assert_int_equal(testsrv_scratch(dir, sizeof(dir), "alias-edit"), 0);
+	snprintf(file, sizeof(file), "%s/aliases", dir);
+	assert_non_null(f = fopen(file, "w"));
+	fputs("# the class\nteam: ann, bob # the project\nhelp: team\n", f);
+	fclose(f);
+	assert_int_equal(chmod(file, 0640), 0);
+	args[3] = file;
+	assert_int_equal(testsrv_start(srv, args), 0);
+	add_user(srv, "ann");
+	add_user(srv, "bob");
+	add_user(srv, "cy");
+	fd = testsrv_user(srv, "sam", PASSWORD);
+	assert_true(fd >= 0);
+
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "add", "Team", "cy",
+	                     "ann", NULL),
+	    0);
+	assert_non_null(strstr(r.out, "team: ann, bob, cy"));
+	clientrun_free(&r);
+	text = testsrv_read_file(file);
+	assert_string_equal(text, "# the class\nteam: ann, bob, cy # the "
+	                          "project\nhelp: team\n");
+	free(text);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_true(testsrv_log_contains(srv, ": alias add team: "));
+	/* In force for the very next delivery, with no reload. */
+	assert_int_equal(send_mail(fd, "help@glo2000.ca", 10, why, sizeof(why)),
+	    PROTO_OK);
+	assert_int_equal(count_new(srv, "cy"), 1);
+	assert_int_equal(count_new(srv, "ann"), 1);
+
+	/* A new alias, appended; a group of an alias and an account. */
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "add", "staff", "help",
+	                     "cy", NULL),
+	    0);
+	clientrun_free(&r);
+	text = testsrv_read_file(file);
+	assert_non_null(strstr(text, "help: team\nstaff: help, cy\n"));
+	free(text);
+
+	/* Refused: a loop, an account's name, an unknown member, the
+	 * built-in names, its own member, bad names. */
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "add", "team", "staff",
+	                     NULL),
+	    1);
+	assert_non_null(strstr(r.err, "makes a loop"));
+	clientrun_free(&r);
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "add", "ann", "bob",
+	                     NULL),
+	    1);
+	assert_non_null(strstr(r.err, "an account has this name"));
+	clientrun_free(&r);
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "add", "crew", "ghost",
+	                     NULL),
+	    1);
+	assert_non_null(strstr(r.err, "no such user or alias: ghost"));
+	clientrun_free(&r);
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "add", "postmaster",
+	                     "bob", NULL),
+	    1);
+	assert_non_null(strstr(r.err, "built in"));
+	clientrun_free(&r);
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "add", "crew", "crew",
+	                     NULL),
+	    1);
+	clientrun_free(&r);
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "add", "crew", "a@b.c",
+	                     NULL),
+	    1);
+	clientrun_free(&r);
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "add", "crew\nx",
+	                     "bob", NULL),
+	    1);
+	clientrun_free(&r);
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "add", "crew", NULL),
+	    2);
+	clientrun_free(&r);
+	text = testsrv_read_file(file);
+	assert_null(strstr(text, "crew"));
+	assert_null(strstr(text, "team: ann, bob, cy, staff"));
+	free(text);
+
+	/* del: members, then a whole alias; unknown ones refused. */
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "del", "team", "cy",
+	                     NULL),
+	    0);
+	clientrun_free(&r);
+	assert_int_equal(send_mail(fd, "team@glo2000.ca", 10, why, sizeof(why)),
+	    PROTO_OK);
+	assert_int_equal(count_new(srv, "cy"), 1);
+	assert_int_equal(count_new(srv, "bob"), 2);
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "del", "team", "zed",
+	                     NULL),
+	    1);
+	assert_non_null(strstr(r.err, "not a member of team: zed"));
+	clientrun_free(&r);
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "del", "nothere",
+	                     NULL),
+	    1);
+	assert_non_null(strstr(r.err, "no such alias"));
+	clientrun_free(&r);
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "del", "staff", NULL),
+	    0);
+	assert_non_null(strstr(r.out, "staff removed"));
+	clientrun_free(&r);
+	text = testsrv_read_file(file);
+	assert_string_equal(text, "# the class\nteam: ann, bob # the "
+	                          "project\nhelp: team\n");
+	free(text);
+	/* Removing a member others need for a name is refused by the parser
+	 * only if it breaks the file; removing the last member removes it. */
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "del", "help", "team",
+	                     NULL),
+	    0);
+	clientrun_free(&r);
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "list", NULL), 0);
+	assert_null(strstr(r.out, "help"));
+	clientrun_free(&r);
+
+	/* A file broken by hand is not edited (nor its table replaced). */
+	assert_non_null(f = fopen(file, "w"));
+	fputs("team ann\n", f);
+	fclose(f);
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "add", "crew", "bob",
+	                     NULL),
+	    1);
+	assert_non_null(strstr(r.err, "does not parse"));
+	clientrun_free(&r);
+	text = testsrv_read_file(file);
+	assert_string_equal(text, "team ann\n");
+	free(text);
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "list", NULL), 0);
+	assert_non_null(strstr(r.out, "team: ann, bob\n"));
+	clientrun_free(&r);
+	close(fd);
+	testsrv_stop(srv);
+
+	/* No aliases file known: nothing to edit. */
+	assert_int_equal(testsrv_start(srv, fast), 0);
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "add", "crew", "bob",
+	                     NULL),
+	    1);
+	assert_non_null(strstr(r.err, "no aliases file is configured"));
+	clientrun_free(&r);
+	testsrv_stop(srv);
+	testsrv_remove_tree(dir);
+}
+
 static int
 connect_port(const char *port)
 {
@@ -649,6 +830,7 @@ main(void)
 		cmocka_unit_test_teardown(test_quota_leftover, stop_server),
 		cmocka_unit_test_teardown(test_quota_offline, stop_server),
 		cmocka_unit_test_teardown(test_alias_list, stop_server),
+		cmocka_unit_test_teardown(test_alias_edit, stop_server),
 		cmocka_unit_test_teardown(test_status_counts, stop_server),
 	};
 
