@@ -822,6 +822,56 @@ test_status_counts(void **state)
 	testsrv_stop(srv);
 }
 
+/* Another uid may neither set a quota nor edit the aliases: the server
+ * itself refuses it even when the socket's mode lets it connect. */
+static void
+test_permission(void **state)
+{
+	static const char *const cmds[][5] = {
+		{ "quota", "set", "pat", "1M", NULL },
+		{ "quota", "get", "pat", NULL, NULL },
+		{ "alias", "list", NULL, NULL, NULL },
+		{ "status", NULL, NULL, NULL, NULL },
+	};
+	struct clientrun_result r;
+	const char *argv[16];
+	char path[600];
+	size_t i, k, n;
+
+	(void)state;
+	if (geteuid() != 0 || access("/usr/bin/setpriv", X_OK) != 0) {
+		print_message("skipped: needs root and setpriv\n");
+		return;
+	}
+	assert_int_equal(testsrv_start(srv, fast), 0);
+	add_user(srv, "pat");
+	assert_int_equal(chmod(srv->dir, 0711), 0);
+	assert_int_equal(chmod(srv->control, 0666), 0);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		n = 0;
+		argv[n++] = "setpriv";
+		argv[n++] = "--reuid=nobody";
+		argv[n++] = "--regid=nogroup";
+		argv[n++] = "--clear-groups";
+		argv[n++] = CTL;
+		argv[n++] = "--control-socket";
+		argv[n++] = srv->control;
+		for (k = 0; cmds[i][k] != NULL; k++)
+			argv[n++] = cmds[i][k];
+		argv[n] = NULL;
+		setenv("GLOMAIL_CLIENT", "/usr/bin/setpriv", 1);
+		assert_int_equal(clientrun(argv, NULL, NULL, &r), 0);
+		assert_int_equal(r.exit_code, 2);
+		assert_non_null(strstr(r.err, "permission denied"));
+		clientrun_free(&r);
+	}
+	snprintf(path, sizeof(path), "%s/pat/quota", srv->data);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_true(testsrv_log_contains(srv, "control: refused uid=65534"));
+	assert_false(testsrv_log_contains(srv, "quota set pat"));
+	testsrv_stop(srv);
+}
+
 int
 main(void)
 {
@@ -832,6 +882,7 @@ main(void)
 		cmocka_unit_test_teardown(test_alias_list, stop_server),
 		cmocka_unit_test_teardown(test_alias_edit, stop_server),
 		cmocka_unit_test_teardown(test_status_counts, stop_server),
+		cmocka_unit_test_teardown(test_permission, stop_server),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
