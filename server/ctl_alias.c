@@ -66,6 +66,9 @@ fail:
 #define ALIAS_FILE_MAX (16 * 1024 * 1024)
 
 static pthread_mutex_t edit_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Edits saved (under edit_lock), and the last one put in force (reactor):
+ * an older edit whose reply comes late does not undo a newer one. */
+static unsigned long long edits_saved, edit_installed;
 
 struct alias_job {
 	struct ctl_conn *cc;
@@ -77,8 +80,9 @@ struct alias_job {
 	size_t nmembers;
 	aliases_name *result; /* the entry's members after the edit */
 	size_t nresult;
-	struct aliases *table; /* the new table, for the reactor */
-	const char *refusal;   /* for the peer */
+	struct aliases *table;  /* the new table, for the reactor */
+	unsigned long long gen; /* its place among the edits saved */
+	const char *refusal;    /* for the peer */
 	char why[640];
 	const char *step;
 	int error;
@@ -326,6 +330,7 @@ alias_edit(struct alias_job *j)
 		goto out;
 	if (aliases_save(j->path, next, nlen, &j->step) == -1)
 		goto failed;
+	j->gen = ++edits_saved;
 out:
 	aliases_free(cur);
 	free(text);
@@ -378,8 +383,11 @@ alias_done(void *arg)
 	ctl_log_change(cc, "alias %s %s: %s %zu member(s) now",
 	    j->add ? "add" : "del", j->name, j->path, j->nresult);
 	/* In force at once, as a reload would have it. */
-	server_set_aliases(j->srv, j->table);
-	j->table = NULL;
+	if (j->gen > edit_installed) {
+		edit_installed = j->gen;
+		server_set_aliases(j->srv, j->table);
+		j->table = NULL;
+	}
 	ctl_reply(cc, json_pack("{s:s, s:o, s:s}", "name", j->name, "members",
 	                  m, "file", j->path));
 out:

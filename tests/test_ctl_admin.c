@@ -7,6 +7,7 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -681,6 +682,46 @@ test_alias_edit(void **state)
 	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "list", NULL), 0);
 	assert_null(strstr(r.out, "help"));
 	clientrun_free(&r);
+
+	/* Edits at once from several administrators: none is lost, in the
+	 * file or in the table in force. */
+	{
+		char names[8][16], *text2;
+		pid_t pids[8];
+		int i, status;
+
+		for (i = 0; i < 8; i++) {
+			snprintf(names[i], sizeof(names[i]), "crew%d", i);
+			if ((pids[i] = fork()) == 0) {
+				int dn = open("/dev/null", O_WRONLY);
+
+				dup2(dn, STDOUT_FILENO);
+				execl(CTL, "glomailctl", "--control-socket",
+				    srv->control, "alias", "add", names[i],
+				    "bob", "ann", (char *)NULL);
+				_exit(127);
+			}
+			assert_true(pids[i] > 0);
+		}
+		for (i = 0; i < 8; i++) {
+			assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+			assert_true(WIFEXITED(status));
+			assert_int_equal(WEXITSTATUS(status), 0);
+		}
+		text2 = testsrv_read_file(file);
+		assert_int_equal(ctl_run(&r, srv, NULL, "alias", "list", NULL),
+		    0);
+		for (i = 0; i < 8; i++) {
+			char want[160];
+
+			snprintf(want, sizeof(want), "%s: bob, ann\n",
+			    names[i]);
+			assert_non_null(strstr(text2, want));
+			assert_non_null(strstr(r.out, want));
+		}
+		clientrun_free(&r);
+		free(text2);
+	}
 
 	/* A file broken by hand is not edited (nor its table replaced). */
 	assert_non_null(f = fopen(file, "w"));
