@@ -7,6 +7,7 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <arpa/inet.h>
@@ -913,6 +914,71 @@ test_permission(void **state)
 	testsrv_stop(srv);
 }
 
+/*
+ * Offline changes are logged with the administrator's uid too: the
+ * private server's log goes with it, so glomailctl hands its change lines
+ * to the system log. Run in a mount namespace whose /dev holds this
+ * test's /dev/log (and null, urandom), to read what was sent.
+ */
+static void
+test_offline_syslog(void **state)
+{
+	struct sockaddr_un sun;
+	struct timeval tv = { 10, 0 };
+	char dir[256], dev[300], cmd[4096], buf[2048];
+	char got[8192] = "";
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	if (geteuid() != 0 || access("/usr/bin/unshare", X_OK) != 0) {
+		print_message("skipped: needs root and unshare\n");
+		return;
+	}
+	assert_int_equal(testsrv_scratch(dir, sizeof(dir), "syslog"), 0);
+	snprintf(dev, sizeof(dev), "%s/dev", dir);
+	assert_int_equal(mkdir(dev, 0755), 0);
+	snprintf(cmd, sizeof(cmd), "touch %s/null %s/urandom", dev, dev);
+	assert_int_equal(system(cmd), 0);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	assert_true(strlen(dev) + 5 <= sizeof(sun.sun_path));
+	memcpy(sun.sun_path, dev, strlen(dev));
+	memcpy(sun.sun_path + strlen(dev), "/log", 5);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+	                     sizeof(tv)),
+	    0);
+	snprintf(cmd, sizeof(cmd),
+	    "unshare -m sh -c 'mount --bind /dev/null %s/null && "
+	    "mount --bind /dev/urandom %s/urandom && mount --bind %s /dev && "
+	    "echo " PASSWORD " | GLOMAILD=%s/server/glomaild %s --data-dir "
+	    "%s/data user add zed --password-stdin >/dev/null && "
+	    "GLOMAILD=%s/server/glomaild %s --data-dir %s/data quota set zed "
+	    "1M >/dev/null'",
+	    dev, dev, dev, GLOMAIL_BINARY_DIR, CTL, dir, GLOMAIL_BINARY_DIR,
+	    CTL, dir);
+	if (system(cmd) != 0) {
+		print_message("skipped: no mount namespace here\n");
+		close(fd);
+		testsrv_remove_tree(dir);
+		return;
+	}
+	while (strstr(got, "quota set zed") == NULL &&
+	       (n = recv(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+		buf[n] = '\0';
+		strncat(got, buf, sizeof(got) - strlen(got) - 1);
+	}
+	close(fd);
+	assert_non_null(strstr(got, "glomailctl["));
+	assert_non_null(strstr(got, "offline: control uid=0 pid="));
+	assert_non_null(strstr(got, ": user add zed"));
+	assert_non_null(strstr(got, ": quota set zed default -> 1048576"));
+	testsrv_remove_tree(dir);
+}
+
 int
 main(void)
 {
@@ -924,6 +990,7 @@ main(void)
 		cmocka_unit_test_teardown(test_alias_edit, stop_server),
 		cmocka_unit_test_teardown(test_status_counts, stop_server),
 		cmocka_unit_test_teardown(test_permission, stop_server),
+		cmocka_unit_test_teardown(test_offline_syslog, stop_server),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
