@@ -403,6 +403,61 @@ test_quota_leftover(void **state)
 	testsrv_stop(srv);
 }
 
+/* SIGKILL while quota set runs: the quota file is the old limit or the
+ * new one, whole, each time; never empty, never a mix. */
+static void
+test_quota_crash(void **state)
+{
+	static const char *const sizes[] = { "1048576", "2097152" };
+	char path[600], *text;
+	pid_t pid;
+	int round, status;
+
+	(void)state;
+	assert_int_equal(testsrv_start(srv, fast), 0);
+	add_user(srv, "kit");
+	snprintf(path, sizeof(path), "%s/kit/quota", srv->data);
+	for (round = 0; round < 12; round++) {
+		const char *want = sizes[round % 2];
+
+		if ((pid = fork()) == 0) {
+			int dn = open("/dev/null", O_WRONLY);
+
+			dup2(dn, STDOUT_FILENO);
+			dup2(dn, STDERR_FILENO);
+			execl(CTL, "glomailctl", "--control-socket",
+			    srv->control, "quota", "set", "kit", want,
+			    (char *)NULL);
+			_exit(127);
+		}
+		assert_true(pid > 0);
+		usleep((useconds_t)(round * 700));
+		testsrv_kill(srv, SIGKILL);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		text = testsrv_read_file(path);
+		if (text != NULL) {
+			if (strcmp(text, "1048576\n") != 0 &&
+			    strcmp(text, "2097152\n") != 0)
+				fail_msg("round %d: quota file holds '%s'",
+				    round, text);
+			free(text);
+		}
+		assert_int_equal(testsrv_restart_anyport(srv, fast), 0);
+		/* What the server reads is what the file says. */
+		{
+			json_t *j = ctl_json(srv, "quota", "get", "kit", NULL);
+
+			text = testsrv_read_file(path);
+			if (text != NULL)
+				assert_int_equal(jnum(j, "limit", NULL),
+				    atoll(text));
+			free(text);
+			json_decref(j);
+		}
+	}
+	testsrv_stop(srv);
+}
+
 /* quota with --data-dir: the private server's store, then a real one. */
 static void
 test_quota_offline(void **state)
@@ -985,6 +1040,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_quota, stop_server),
 		cmocka_unit_test_teardown(test_quota_leftover, stop_server),
+		cmocka_unit_test_teardown(test_quota_crash, stop_server),
 		cmocka_unit_test_teardown(test_quota_offline, stop_server),
 		cmocka_unit_test_teardown(test_alias_list, stop_server),
 		cmocka_unit_test_teardown(test_alias_edit, stop_server),
