@@ -76,6 +76,8 @@ static const char *const server_texts[] = {
 	N_("in_reply_to is not a message id"),
 	N_("references is not a list of message ids"),
 	/* the control socket: quotas and aliases */
+	N_("bad size: bytes, or with K, M or G (e.g. 500M), up to 1048576G; 0 "
+	   "for none, default for the quota setting"),
 	N_("no such alias"),
 	N_("an account has this name"),
 	N_("an alias cannot be its own member"),

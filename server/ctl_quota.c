@@ -158,7 +158,6 @@ out:
 static int
 parse_limit(const char *s, long long *value_r, const char **why_r)
 {
-	static char why[160];
 	struct config scratch;
 	const char *w;
 	int rc = 0;
@@ -169,8 +168,9 @@ parse_limit(const char *s, long long *value_r, const char **why_r)
 	}
 	config_init(&scratch);
 	if (config_set(&scratch, "quota", s, &w) == -1) {
-		snprintf(why, sizeof(why), "bad size: %s", w);
-		*why_r = why;
+		*why_r =
+		    "bad size: bytes, or with K, M or G (e.g. 500M), up to "
+		    "1048576G; 0 for none, default for the quota setting";
 		rc = -1;
 	} else {
 		*value_r = (long long)scratch.quota;

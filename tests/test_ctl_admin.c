@@ -46,7 +46,7 @@ ctl_run(struct clientrun_result *r, const struct testsrv *s, const char *input,
 {
 	const char *argv[40] = { "glomailctl" };
 	const char *env[] = { "GLOMAILD=" GLOMAIL_BINARY_DIR "/server/glomaild",
-		"LANG=C", "LC_ALL=C", NULL };
+		NULL };
 	size_t n = 1;
 	va_list ap;
 
@@ -1034,6 +1034,49 @@ test_offline_syslog(void **state)
 	testsrv_remove_tree(dir);
 }
 
+/* The refusals and the help in French. */
+static void
+test_french(void **state)
+{
+	const char *locpath, *env[3];
+	const char *argv[8] = { "glomailctl", "--control-socket", NULL, "quota",
+		"set", "fay", "zz", NULL };
+	struct clientrun_result r;
+	char why[256];
+
+	(void)state;
+	if (clientrun_french(&locpath, why, sizeof(why)) == -1) {
+		fprintf(stderr, "skipping: %s\n", why);
+		skip();
+	}
+	env[0] = "LANG=fr_CA.UTF-8";
+	env[1] = locpath;
+	env[2] = NULL;
+	assert_int_equal(testsrv_start(srv, fast), 0);
+	add_user(srv, "fay");
+	argv[2] = srv->control;
+	setenv("GLOMAIL_CLIENT", CTL, 1);
+	assert_int_equal(clientrun(argv, env, NULL, &r), 0);
+	assert_int_equal(r.exit_code, 1);
+	assert_non_null(strstr(r.err, "taille invalide"));
+	clientrun_free(&r);
+	argv[3] = "alias";
+	argv[4] = "del";
+	argv[5] = "nothere";
+	argv[6] = NULL;
+	assert_int_equal(clientrun(argv, env, NULL, &r), 0);
+	assert_int_equal(r.exit_code, 1);
+	/* No aliases file here: that is what it says. */
+	assert_non_null(strstr(r.err, "aucun fichier d'alias"));
+	clientrun_free(&r);
+	argv[1] = "--help";
+	argv[2] = NULL;
+	assert_int_equal(clientrun(argv, env, NULL, &r), 0);
+	assert_non_null(strstr(r.out, "quota set NOM TAILLE"));
+	clientrun_free(&r);
+	testsrv_stop(srv);
+}
+
 int
 main(void)
 {
@@ -1047,6 +1090,7 @@ main(void)
 		cmocka_unit_test_teardown(test_status_counts, stop_server),
 		cmocka_unit_test_teardown(test_permission, stop_server),
 		cmocka_unit_test_teardown(test_offline_syslog, stop_server),
+		cmocka_unit_test_teardown(test_french, stop_server),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
