@@ -318,6 +318,22 @@ alias_edit(struct alias_job *j)
 		j->refusal = j->why;
 		goto out;
 	}
+	/* A name others still list would become an unknown recipient. */
+	if (j->nresult == 0 && users_exists(data, j->name) != 1) {
+		const aliases_name *m;
+		size_t nm;
+
+		for (i = 0;
+		     (name = aliases_entry(j->table, i, &m, &nm)) != NULL; i++)
+			for (k = 0; k < nm; k++)
+				if (strcmp(m[k], j->name) == 0) {
+					snprintf(j->why, sizeof(j->why),
+					    "%s is still a member of %s",
+					    j->name, name);
+					j->refusal = j->why;
+					goto out;
+				}
+	}
 	for (k = 0; j->add && k < j->nmembers; k++)
 		if (users_exists(data, j->members[k]) != 1 &&
 		    !aliases_has(j->table, j->members[k])) {

@@ -721,6 +721,11 @@ test_alias_edit(void **state)
 	    1);
 	assert_non_null(strstr(r.err, "no such alias"));
 	clientrun_free(&r);
+	/* help is a member of staff: removing it would lose staff's mail. */
+	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "del", "help", NULL),
+	    1);
+	assert_non_null(strstr(r.err, "help is still a member of staff"));
+	clientrun_free(&r);
 	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "del", "staff", NULL),
 	    0);
 	assert_non_null(strstr(r.out, "staff removed"));
