@@ -924,6 +924,63 @@ test_status_counts(void **state)
 	testsrv_stop(srv);
 }
 
+/* A TLS connection whose handshake has not finished is counted as such. */
+static void
+test_status_handshake(void **state)
+{
+	const char *certs = getenv("GLOMAIL_TLS_CERTS");
+	char cert[400], key[400], port[16], *log, *p, *eol;
+	const char *args[10] = { "--login-penalty", "0", "--tls-listen",
+		"127.0.0.1:0", "--tls-cert", cert, "--tls-key", key, NULL };
+	json_t *j = NULL;
+	int fd, i;
+
+	(void)state;
+	if (certs == NULL) {
+		print_message("skipped: no GLOMAIL_TLS_CERTS\n");
+		return;
+	}
+	snprintf(cert, sizeof(cert), "%s/server.crt", certs);
+	snprintf(key, sizeof(key), "%s/server.key", certs);
+	if (access(cert, R_OK) != 0) {
+		print_message("skipped: no certificates in %s\n", certs);
+		return;
+	}
+	assert_int_equal(testsrv_start(srv, args), 0);
+	/* The log's "listening on 127.0.0.1:PORT tls" line. */
+	log = testsrv_read_file(srv->log);
+	assert_non_null(log);
+	port[0] = '\0';
+	for (p = log; (p = strstr(p, "listening on 127.0.0.1:")) != NULL;
+	     p = eol) {
+		if ((eol = strchr(p, '\n')) == NULL)
+			break;
+		if (eol - p > 4 && memcmp(eol - 4, " tls", 4) == 0) {
+			p += strlen("listening on 127.0.0.1:");
+			snprintf(port, sizeof(port), "%.*s",
+			    (int)strcspn(p, " \n"), p);
+			break;
+		}
+	}
+	free(log);
+	assert_true(port[0] != '\0');
+	fd = connect_port(port); /* and no ClientHello */
+	for (i = 0; i < 200; i++) {
+		j = ctl_json(srv, "status", NULL);
+		if (jnum(j, "states", "handshake") == 1)
+			break;
+		json_decref(j);
+		j = NULL;
+		usleep(10000);
+	}
+	assert_non_null(j);
+	assert_int_equal(jnum(j, "states", "unauthenticated"), 0);
+	assert_int_equal(jnum(j, "connections", NULL), 1);
+	json_decref(j);
+	close(fd);
+	testsrv_stop(srv);
+}
+
 /* Another uid may neither set a quota nor edit the aliases: the server
  * itself refuses it even when the socket's mode lets it connect. */
 static void
@@ -1093,6 +1150,7 @@ main(void)
 		cmocka_unit_test_teardown(test_alias_list, stop_server),
 		cmocka_unit_test_teardown(test_alias_edit, stop_server),
 		cmocka_unit_test_teardown(test_status_counts, stop_server),
+		cmocka_unit_test_teardown(test_status_handshake, stop_server),
 		cmocka_unit_test_teardown(test_permission, stop_server),
 		cmocka_unit_test_teardown(test_offline_syslog, stop_server),
 		cmocka_unit_test_teardown(test_french, stop_server),
