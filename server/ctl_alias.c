@@ -287,9 +287,14 @@ alias_edit(struct alias_job *j)
 			j->refusal = j->why;
 			goto out;
 		}
-		if (j->add && i == nold)
-			memcpy(j->result[j->nresult++], j->members[k],
-			    sizeof(aliases_name));
+		if (j->add && i == nold) {
+			for (i = 0; i < j->nresult; i++)
+				if (strcmp(j->result[i], j->members[k]) == 0)
+					break; /* given twice */
+			if (i == j->nresult)
+				memcpy(j->result[j->nresult++], j->members[k],
+				    sizeof(aliases_name));
+		}
 	}
 	if (!j->add && j->nmembers == 0)
 		j->nresult = 0; /* the whole alias */

@@ -634,7 +634,7 @@ test_alias_edit(void **state)
 	assert_true(fd >= 0);
 
 	assert_int_equal(ctl_run(&r, srv, NULL, "alias", "add", "Team", "cy",
-	                     "ann", NULL),
+	                     "ann", "CY", NULL),
 	    0);
 	assert_non_null(strstr(r.out, "team: ann, bob, cy"));
 	clientrun_free(&r);
