@@ -108,6 +108,12 @@ usage(FILE *out)
 	      "                                  aside (--keep-mail) unless --purge\n"
 	      "  user lock NAME | unlock NAME    forbid or allow logging in\n"
 	      "  user rename OLD NEW             rename an account\n"
+	      "  quota get NAME                  an account's usage and limit\n"
+	      "  quota set NAME SIZE             its own limit: 500M, 2G, 0 (none)\n"
+	      "                                  or default (the quota setting)\n"
+	      "  alias list                      the aliases and groups in force\n"
+	      "  alias add NAME MEMBER...        create an alias or add members\n"
+	      "  alias del NAME [MEMBER...]      remove members, or the whole alias\n"
 	      "  reload                          read the settings again (SIGHUP)\n"
 	      "  log-level LEVEL                 error, warn, info or debug\n"
 	      "  lost list                       undeliverable mail\n"
@@ -313,6 +319,9 @@ static void
 print_status(json_t *r)
 {
 	json_t *l = json_object_get(r, "listen"), *v;
+	json_t *st = json_object_get(r, "states");
+	json_t *lg = json_object_get(r, "logins");
+	json_t *dl = json_object_get(r, "deliveries");
 	size_t i;
 
 	printf("%-20s %s\n", _("version"), str(r, "version"));
@@ -327,7 +336,16 @@ print_status(json_t *r)
 	printf("%-20s %lld / %lld, %lld %s\n", _("connections"),
 	    num(r, "connections"), num(r, "max_connections"),
 	    num(r, "logged_in"), _("logged in"));
+	printf("%-20s %s %lld, %s %lld, %s %lld, %s %lld\n", _("by state"),
+	    _("handshake"), num(st, "handshake"), _("unauthenticated"),
+	    num(st, "unauthenticated"), _("authenticated"),
+	    num(st, "authenticated"), "smtp", num(st, "smtp"));
+	printf("%-20s %lld %s, %lld %s\n", _("logins"), num(lg, "ok"),
+	    _("succeeded"), num(lg, "failed"), _("failed"));
 	printf("%-20s %lld\n", _("delivered"), num(r, "delivered"));
+	printf("%-20s %lld %s, %lld %s\n", _("deliveries"),
+	    num(dl, "undeliverable"), _("to LOST"), num(dl, "failed"),
+	    _("failed"));
 	printf("%-20s auth %lld, store %lld\n", _("queued work"),
 	    num(json_object_get(r, "pools"), "auth"),
 	    num(json_object_get(r, "pools"), "store"));
@@ -336,22 +354,97 @@ print_status(json_t *r)
 	printf("%-20s %s\n", _("log level"), str(r, "log_level"));
 }
 
+/* A limit: its bytes, "none" for 0. */
+static const char *
+limit_text(long long v, char *buf, size_t len)
+{
+	if (v == 0)
+		return _("none");
+	snprintf(buf, len, "%lld", v);
+	return buf;
+}
+
 static void
 print_users(json_t *r)
 {
 	json_t *u;
 	size_t i;
 
-	printf("%-24s %8s %12s  %-20s  %s\n", _("NAME"), _("MESSAGES"),
-	    _("BYTES"), _("LAST LOGIN"), _("STATE"));
+	char buf[32];
+
+	printf("%-24s %8s %12s %12s  %-20s  %s\n", _("NAME"), _("MESSAGES"),
+	    _("BYTES"), _("QUOTA"), _("LAST LOGIN"), _("STATE"));
 	json_array_foreach (json_object_get(r, "users"), i, u)
-		printf("%-24s %8lld %12lld  %-20s  %s%s%s\n", str(u, "name"),
-		    num(u, "messages"), num(u, "size"),
+		printf("%-24s %8lld %12lld %12s  %-20s  %s%s%s\n",
+		    str(u, "name"), num(u, "messages"), num(u, "size"),
+		    limit_text(num(u, "quota"), buf, sizeof(buf)),
 		    str(u, "last_login")[0] != '\0' ? str(u, "last_login")
 		                                    : "-",
 		    flag(u, "locked") ? _("locked ") : "",
 		    flag(u, "imported") ? _("imported ") : "",
 		    flag(u, "legacy_password") ? _("legacy-password") : "");
+}
+
+static void
+print_quota(json_t *r)
+{
+	json_t *own = json_object_get(r, "account_limit");
+	char buf[32];
+
+	printf("%-20s %s\n", _("name"), str(r, "name"));
+	printf("%-20s %lld\n", _("used (bytes)"), num(r, "used"));
+	printf("%-20s %s %s\n", _("limit (bytes)"),
+	    limit_text(num(r, "limit"), buf, sizeof(buf)),
+	    json_is_integer(own) ? _("(the account's own)")
+	                         : _("(the quota setting)"));
+}
+
+static void
+print_quota_set(json_t *r)
+{
+	json_t *own = json_object_get(r, "account_limit");
+	char buf[32];
+
+	if (json_is_integer(own))
+		printf(_("quota of %s: %s\n"), str(r, "name"),
+		    limit_text((long long)json_integer_value(own), buf,
+		        sizeof(buf)));
+	else
+		printf(_("quota of %s: the quota setting (%s)\n"),
+		    str(r, "name"),
+		    limit_text(num(r, "default"), buf, sizeof(buf)));
+}
+
+static void
+print_aliases(json_t *r)
+{
+	json_t *a, *m;
+	size_t i, k;
+
+	json_array_foreach (json_object_get(r, "aliases"), i, a) {
+		printf("%s:", str(a, "name"));
+		json_array_foreach (json_object_get(a, "members"), k, m)
+			printf("%s %s", k > 0 ? "," : "", json_string_value(m));
+		printf("\n");
+	}
+	printf("postmaster: %s\n", str(r, "postmaster"));
+}
+
+static void
+print_alias_edit(json_t *r)
+{
+	json_t *m;
+	size_t k;
+
+	if (json_array_size(json_object_get(r, "members")) == 0) {
+		printf(_("%s removed from %s\n"), str(r, "name"),
+		    str(r, "file"));
+		return;
+	}
+	printf("%s:", str(r, "name"));
+	json_array_foreach (json_object_get(r, "members"), k, m)
+		printf("%s %s", k > 0 ? "," : "", json_string_value(m));
+	printf("\n");
 }
 
 static void
@@ -472,6 +565,44 @@ build(struct opts *o, int *header_r, json_t **payload_r, char **secret_r)
 			    w[3]);
 		} else {
 			return usage_fail(_("unknown user command"), sub);
+		}
+	} else if (strcmp(verb, "quota") == 0) {
+		const char *sub = n > 1 ? w[1] : "";
+
+		if (strcmp(sub, "get") == 0) {
+			n--;
+			WANT(2);
+			*header_r = PROTO_CTL_QUOTA_GET;
+			p = json_pack("{s:s}", "name", w[2]);
+		} else if (strcmp(sub, "set") == 0) {
+			n--;
+			WANT(3);
+			*header_r = PROTO_CTL_QUOTA_SET;
+			p = json_pack("{s:s, s:s}", "name", w[2], "size", w[3]);
+		} else {
+			return usage_fail(_("unknown quota command"), sub);
+		}
+	} else if (strcmp(verb, "alias") == 0) {
+		const char *sub = n > 1 ? w[1] : "";
+
+		if (strcmp(sub, "list") == 0) {
+			n--;
+			WANT(1);
+			*header_r = PROTO_CTL_ALIAS_LIST;
+		} else if (strcmp(sub, "add") == 0 || strcmp(sub, "del") == 0) {
+			if (n < (sub[0] == 'a' ? 4 : 3))
+				return usage_fail(_("wrong number of "
+				                    "arguments for"),
+				    verb);
+			*header_r = sub[0] == 'a' ? PROTO_CTL_ALIAS_ADD
+			                          : PROTO_CTL_ALIAS_DEL;
+			users = json_array();
+			for (i = 3; i < n; i++)
+				json_array_append_new(users, json_string(w[i]));
+			p = json_pack("{s:s, s:o}", "name", w[2], "members",
+			    users);
+		} else {
+			return usage_fail(_("unknown alias command"), sub);
 		}
 	} else if (strcmp(verb, "lost") == 0) {
 		const char *sub = n > 1 ? w[1] : "";
@@ -603,6 +734,19 @@ run(struct opts *o)
 		break;
 	case PROTO_CTL_LOST_LIST:
 		print_lost(out);
+		break;
+	case PROTO_CTL_QUOTA_GET:
+		print_quota(out);
+		break;
+	case PROTO_CTL_QUOTA_SET:
+		print_quota_set(out);
+		break;
+	case PROTO_CTL_ALIAS_LIST:
+		print_aliases(out);
+		break;
+	case PROTO_CTL_ALIAS_ADD:
+	case PROTO_CTL_ALIAS_DEL:
+		print_alias_edit(out);
 		break;
 	case PROTO_CTL_CHECK:
 		exit_code = print_check(out);

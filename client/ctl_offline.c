@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,8 +119,9 @@ ctl_offline_start(struct ctl_offline *o, const char *data_dir,
 	argv[n++] = (char *)(uintptr_t) "--control-only";
 	argv[n++] = (char *)(uintptr_t) "--control-socket";
 	argv[n++] = o->socket;
+	/* info: the changes' lines (with the uid), for forward_changes. */
 	argv[n++] = (char *)(uintptr_t) "--log-level";
-	argv[n++] = (char *)(uintptr_t) "warn";
+	argv[n++] = (char *)(uintptr_t) "info";
 	argv[n] = NULL;
 	if ((o->pid = fork()) == -1) {
 		fprintf(stderr, "glomailctl: fork: %s\n", strerror(errno));
@@ -176,6 +178,35 @@ fail:
 	return -1;
 }
 
+/*
+ * The private server's log goes with its directory; the changes it made
+ * (its "control uid=..." lines) must outlive it, as a running server's
+ * do in its journal: they go to the system log.
+ */
+static void
+forward_changes(const char *path)
+{
+	char line[1200], *p;
+	FILE *f = fopen(path, "r");
+	int opened = 0;
+
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if ((p = strstr(line, "control uid=")) == NULL)
+			continue;
+		p[strcspn(p, "\n")] = '\0';
+		if (!opened) {
+			openlog("glomailctl", LOG_PID, LOG_AUTHPRIV);
+			opened = 1;
+		}
+		syslog(LOG_NOTICE, "offline: %s", p);
+	}
+	if (opened)
+		closelog();
+	fclose(f);
+}
+
 void
 ctl_offline_stop(struct ctl_offline *o)
 {
@@ -188,6 +219,7 @@ ctl_offline_stop(struct ctl_offline *o)
 		o->pid = -1;
 	}
 	if (o->dir[0] != '\0') {
+		forward_changes(o->log);
 		unlink(o->socket);
 		unlink(o->log);
 		rmdir(o->dir);

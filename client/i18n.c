@@ -75,6 +75,17 @@ static const char *const server_texts[] = {
 	N_("vacation text is longer than 64 KiB"),
 	N_("in_reply_to is not a message id"),
 	N_("references is not a list of message ids"),
+	/* the control socket: quotas and aliases */
+	N_("bad size: bytes, or with K, M or G (e.g. 500M), up to 1048576G; 0 "
+	   "for none, default for the quota setting"),
+	N_("no such alias"),
+	N_("an account has this name"),
+	N_("an alias cannot be its own member"),
+	N_("no aliases file is configured (the aliases setting)"),
+	N_("the aliases file does not parse; fix it first (see the server's "
+	   "log)"),
+	N_("postmaster and mailer-daemon are built in (see the postmaster "
+	   "setting)"),
 };
 
 /* The locale directory beside the executable, when it exists. */

@@ -254,6 +254,109 @@ out:
 }
 
 int
+aliases_save(const char *path, const char *text, size_t len,
+    const char **step_r)
+{
+	char dir[4096], tmp[4200] = "";
+	const char *slash = strrchr(path, '/'), *base;
+	mode_t mode = 0644;
+	struct stat st;
+	size_t off = 0;
+	ssize_t w;
+	int dfd = -1, fd = -1, saved;
+
+	if (slash == NULL) {
+		snprintf(dir, sizeof(dir), ".");
+		base = path;
+	} else {
+		snprintf(dir, sizeof(dir), "%.*s",
+		    slash == path ? 1 : (int)(slash - path), path);
+		base = slash + 1;
+	}
+	if (*base == '\0' || strlen(path) >= sizeof(dir)) {
+		errno = EINVAL;
+		*step_r = "name the file";
+		return -1;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		*step_r = "open its directory";
+		return -1;
+	}
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISLNK(st.st_mode)) {
+			errno = ELOOP;
+			*step_r = "replace a symbolic link";
+			goto fail;
+		}
+		mode = st.st_mode & 07777;
+	} else if (errno != ENOENT) {
+		*step_r = "stat";
+		goto fail;
+	}
+	/* A dot name beside the file: one directory, so rename is atomic. */
+	snprintf(tmp, sizeof(tmp), ".%s.%ld.tmp", base, (long)getpid());
+	if ((fd = openat(dfd, tmp,
+	         O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	         0600)) == -1) {
+		*step_r = "create a temporary file";
+		goto fail;
+	}
+	while (off < len) {
+		if ((w = write(fd, text + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			*step_r = "write";
+			goto fail;
+		}
+		off += (size_t)w;
+	}
+	if (fchmod(fd, mode) == -1 || fsync(fd) == -1) {
+		*step_r = "sync";
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		*step_r = "close";
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(dfd, tmp, dfd, base) == -1 || fsync(dfd) == -1) {
+		*step_r = "rename";
+		goto fail;
+	}
+	close(dfd);
+	return 0;
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	if (dfd != -1) {
+		if (tmp[0] != '\0')
+			unlinkat(dfd, tmp, 0);
+		close(dfd);
+	}
+	errno = saved;
+	return -1;
+}
+
+size_t
+aliases_count(const struct aliases *a)
+{
+	return a != NULL ? a->n : 0;
+}
+
+const char *
+aliases_entry(const struct aliases *a, size_t i, const aliases_name **members_r,
+    size_t *n_r)
+{
+	if (a == NULL || i >= a->n)
+		return NULL;
+	*members_r = a->v[i].members;
+	*n_r = a->v[i].nmembers;
+	return a->v[i].name;
+}
+
+int
 aliases_has(const struct aliases *a, const char *name)
 {
 	return strcmp(name, ALIASES_POSTMASTER) == 0 ||

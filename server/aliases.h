@@ -44,6 +44,25 @@ struct aliases *aliases_load(const char *path, int required, char *err,
 
 void aliases_free(struct aliases *a);
 
+/*
+ * The table's entries in name order, for listing: i from 0 to
+ * aliases_count - 1 (NULL past the end); *members_r and *n_r its members.
+ */
+size_t aliases_count(const struct aliases *a);
+const char *aliases_entry(const struct aliases *a, size_t i,
+    const aliases_name **members_r, size_t *n_r);
+
+/*
+ * Replace the file at path with text (which the caller has parsed): a
+ * temporary file beside it written, fsync'd, given the old file's mode,
+ * renamed over it, the directory fsync'd, so a crash leaves the old file
+ * or the new one. A path that is a symbolic link is refused (ELOOP): the
+ * rename would replace the link, not the file it names. 0, or -1 with
+ * errno and *step_r.
+ */
+int aliases_save(const char *path, const char *text, size_t len,
+    const char **step_r);
+
 /* 1 when name (lower case) is a name of the table, postmaster and
  * mailer-daemon included: no account may be registered under it. */
 int aliases_has(const struct aliases *a, const char *name);

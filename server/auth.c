@@ -87,6 +87,8 @@ auth_done(void *arg)
 		log_write(LOG_LEVEL_WARN, conn_id(c),
 		    "login failed user=%s addr=%s", j->user, j->addr);
 	if (!j->registering) {
+		if (j->result == USERS_OK || j->result == USERS_DENIED)
+			server_count_login(j->srv, j->result == USERS_OK);
 		penalty_leave(j->turn, j->result == USERS_OK ? PENALTY_SUCCEEDED
 		                       : j->result != USERS_DENIED
 		                           ? PENALTY_ABANDONED

@@ -162,6 +162,12 @@ conn_tls(const struct conn *c)
 	return c->tls;
 }
 
+int
+conn_handshaking(const struct conn *c)
+{
+	return c->tls && !(c->flags & CONN_F_TLS_UP);
+}
+
 const char *
 conn_addr(const struct conn *c)
 {

@@ -83,6 +83,8 @@ int conn_alive(const struct conn *c);
 const struct sockaddr *conn_sockaddr(const struct conn *c);
 /* 1 when the connection is under TLS. */
 int conn_tls(const struct conn *c);
+/* 1 while its TLS handshake is not done (for glomailctl status). */
+int conn_handshaking(const struct conn *c);
 
 /*
  * Queue a reply (payload stolen; NULL: none). A reply over 8 KiB that would

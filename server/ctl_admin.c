@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "deliverylog.h"
 #include "log.h"
 #include "pool.h"
 #include "server.h"
@@ -69,6 +70,8 @@ ctl_do_status(struct ctl_conn *cc, json_t *payload)
 	const struct config *cfg = server_cfg(srv);
 	time_t now = time(NULL), started = ctl_started(ctl_of(cc));
 	json_t *listen = json_array(), *out;
+	struct server_conn_states st;
+	unsigned long long ok, refused, dl[3];
 	size_t i;
 
 	(void)payload;
@@ -92,6 +95,26 @@ ctl_do_status(struct ctl_conn *cc, json_t *payload)
 	    (json_int_t)cfg->max_memory, "log_level",
 	    log_level_name(log_get_level()), "stopping", server_stopping(srv));
 	if (out == NULL) {
+		ctl_reply_error(cc, "server error");
+		return;
+	}
+	server_conn_states(srv, &st);
+	server_logins(srv, &ok, &refused);
+	deliverylog_totals(dl);
+	if (json_object_set_new(out, "states",
+	        json_pack("{s:I, s:I, s:I, s:I}", "handshake",
+	            (json_int_t)st.handshake, "unauthenticated",
+	            (json_int_t)st.unauthenticated, "authenticated",
+	            (json_int_t)st.authenticated, "smtp",
+	            (json_int_t)st.smtp)) == -1 ||
+	    json_object_set_new(out, "logins",
+	        json_pack("{s:I, s:I}", "ok", (json_int_t)ok, "failed",
+	            (json_int_t)refused)) == -1 ||
+	    json_object_set_new(out, "deliveries",
+	        json_pack("{s:I, s:I, s:I}", "delivered", (json_int_t)dl[0],
+	            "undeliverable", (json_int_t)dl[1], "failed",
+	            (json_int_t)dl[2])) == -1) {
+		json_decref(out);
 		ctl_reply_error(cc, "server error");
 		return;
 	}

@@ -193,12 +193,30 @@ check_sub(struct check_job *j, int md, const char *rel, const char *sub,
 	closedir(d);
 }
 
+/*
+ * The temporary name of a file replaced whole: ctl_store_replace's, or the
+ * delivery rules' ".<name>.tmp".
+ */
+static int
+interrupted_write(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (strncmp(name, CTL_STORE_TMP_PREFIX, strlen(CTL_STORE_TMP_PREFIX)) ==
+	    0)
+		return 1;
+	return name[0] == '.' && len > 5 && strcmp(name + len - 4, ".tmp") == 0;
+}
+
 /* One account folder (or LOST). */
 static void
 check_account(struct check_job *j, const char *name, int is_lost)
 {
+	/* The delivery rules' files are deliver.h's. */
 	static const char *const known[] = { ACCOUNT_PASS, ACCOUNT_LOCKED,
-		ACCOUNT_IMPORTED, ACCOUNT_LAST_LOGIN, "tmp", "new", "cur" };
+		ACCOUNT_IMPORTED, ACCOUNT_LAST_LOGIN, CTL_STORE_QUOTA,
+		"quota-warned", "vacation", "vacation-sent", "tmp", "new",
+		"cur" };
 	int data = server_data_fd(j->srv), md;
 	char shown[600];
 	struct check_user *u;
@@ -258,6 +276,22 @@ check_account(struct check_job *j, const char *name, int is_lost)
 			}
 			if (strncmp(de->d_name, ".pass-", 6) == 0)
 				continue; /* a change may be under way */
+			if (interrupted_write(de->d_name)) {
+				if (fstatat(md, de->d_name, &st,
+				        AT_SYMLINK_NOFOLLOW) == -1 ||
+				    !old_enough(&st, j->now, WRITE_STALE_SEC))
+					continue; /* may be under way */
+				if (j->repair && S_ISREG(st.st_mode) &&
+				    unlinkat(md, de->d_name, 0) == 0)
+					report(j, shown,
+					    "leftover of an interrupted write",
+					    1);
+				else
+					report(j, shown,
+					    "leftover of an interrupted write",
+					    0);
+				continue;
+			}
 			report(j, shown, "foreign entry in an account", 0);
 		}
 		closedir(d);

@@ -310,3 +310,75 @@ ctl_store_rename_account(int datafd, const char *from, const char *to)
 		return -1;
 	return fsync(datafd);
 }
+
+int
+ctl_store_replace(int dirfd, const char *name, const char *content)
+{
+	char tmp[64], rhex[17];
+	unsigned char rnd[8];
+	size_t len, off = 0;
+	ssize_t w;
+	int fd = -1, saved;
+
+	if (content == NULL) {
+		if (unlinkat(dirfd, name, 0) == -1 && errno != ENOENT)
+			return -1;
+		return fsync(dirfd);
+	}
+	randombytes_buf(rnd, sizeof(rnd));
+	sodium_bin2hex(rhex, sizeof(rhex), rnd, sizeof(rnd));
+	snprintf(tmp, sizeof(tmp), CTL_STORE_TMP_PREFIX "%s", rhex);
+	if ((fd = openat(dirfd, tmp,
+	         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) ==
+	    -1)
+		return -1;
+	len = strlen(content);
+	while (off < len) {
+		if ((w = write(fd, content + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		off += (size_t)w;
+	}
+	if (fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(dirfd, tmp, dirfd, name) == -1 || fsync(dirfd) == -1)
+		goto fail;
+	return 0;
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	unlinkat(dirfd, tmp, 0);
+	errno = saved;
+	return -1;
+}
+
+long long
+ctl_store_quota(int md)
+{
+	char buf[32], *end;
+	long long v;
+	ssize_t n;
+	int fd;
+
+	if ((fd = openat(md, CTL_STORE_QUOTA,
+	         O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	while (*end == '\n' || *end == ' ')
+		end++;
+	return errno != 0 || end == buf || *end != '\0' || v < 0 ? -1 : v;
+}

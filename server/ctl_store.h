@@ -50,4 +50,20 @@ int ctl_store_remove_account(int datafd, const char *user, int purge,
 /* Rename account from to to, never replacing. 0 or -1 (EEXIST: taken). */
 int ctl_store_rename_account(int datafd, const char *from, const char *to);
 
+/* Leftovers of ctl_store_replace start so (a dot name: no message). */
+#define CTL_STORE_TMP_PREFIX ".ctl-"
+
+/*
+ * Replace dirfd/name with content (NULL: remove it) so that a crash leaves
+ * the old file or the new one: a dot-named temporary file written and
+ * fsync'd, renamed over name, the directory fsync'd. 0 or -1 with errno.
+ */
+int ctl_store_replace(int dirfd, const char *name, const char *content);
+
+/* An account's own limit file, as deliver.h describes it. */
+#define CTL_STORE_QUOTA "quota"
+
+/* The limit in md's quota file, as deliveries read it; -1: none. */
+long long ctl_store_quota(int md);
+
 #endif

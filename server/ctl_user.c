@@ -44,6 +44,7 @@ struct user_job {
 	char to[RULES_USERNAME_MAX + 1]; /* rename */
 	char *password;
 	int purge;       /* del */
+	size_t deflt;    /* list: the quota setting */
 	char aside[512]; /* del: where the mail went */
 	enum user_result result;
 	const char *step;
@@ -64,11 +65,11 @@ user_job_free(struct user_job *j)
 
 /* One account's line of "user list". */
 static json_t *
-account_entry(int data, const char *name)
+account_entry(int data, const char *name, size_t deflt)
 {
 	struct maildir_file *files = NULL;
 	char pass[2], when[32];
-	long long size = 0;
+	long long size = 0, quota = (long long)deflt, own;
 	time_t last;
 	struct tm tm;
 	size_t n = 0, i;
@@ -78,6 +79,8 @@ account_entry(int data, const char *name)
 	if ((md = maildir_open(data, name)) != -1) {
 		if (maildir_list(md, &files, &n) == -1)
 			n = 0;
+		if ((own = ctl_store_quota(md)) >= 0)
+			quota = own;
 		if ((fd = openat(md, ACCOUNT_PASS,
 		         O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) !=
 		    -1) {
@@ -94,11 +97,12 @@ account_entry(int data, const char *name)
 		gmtime_r(&last, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	}
-	/* Quotas are not kept by this version: null. */
-	return json_pack("{s:s, s:I, s:I, s:n, s:o, s:b, s:b, s:b}", "name",
+	/* The limit in force (its own, or the default); 0: none. */
+	return json_pack("{s:s, s:I, s:I, s:I, s:o, s:b, s:b, s:b}", "name",
 	    name, "messages", (json_int_t)n, "size", (json_int_t)size, "quota",
-	    "last_login", last != -1 ? json_string(when) : json_null(),
-	    "locked", account_has(data, name, ACCOUNT_LOCKED), "imported",
+	    (json_int_t)quota, "last_login",
+	    last != -1 ? json_string(when) : json_null(), "locked",
+	    account_has(data, name, ACCOUNT_LOCKED), "imported",
 	    account_has(data, name, ACCOUNT_IMPORTED), "legacy_password",
 	    pass[0] == '{');
 }
@@ -126,7 +130,8 @@ user_work(void *arg)
 			goto failed;
 		}
 		for (i = 0; i < n; i++)
-			if ((e = account_entry(data, names[i])) == NULL ||
+			if ((e = account_entry(data, names[i], j->deflt)) ==
+			        NULL ||
 			    json_array_append_new(j->out, e) == -1) {
 				ctl_store_names_free(names, n);
 				j->step = "out of memory";
@@ -263,6 +268,7 @@ user_start(struct ctl_conn *cc, json_t *payload, enum user_op op)
 	j->srv = srv;
 	j->op = op;
 	j->purge = purge;
+	j->deflt = server_cfg(srv)->quota;
 	if (name != NULL && rules_username(name, j->name, &why) == -1)
 		goto refuse;
 	if (to != NULL) {

@@ -7,6 +7,7 @@
  * is 1 for one sender at a time and falls as senders share new/ fsyncs.
  */
 #include <inttypes.h>
+#include <string.h>
 
 #include "deliverylog.h"
 #include "log.h"
@@ -16,8 +17,15 @@ static struct {
 	time_t since;            /* start of the interval (0: none yet) */
 	unsigned long long n[3]; /* by outcome */
 	unsigned long long bytes;
-	struct syncgroup_stats sg; /* at the start of the interval */
+	struct syncgroup_stats sg;   /* at the start of the interval */
+	unsigned long long total[3]; /* since start, by outcome */
 } dl;
+
+void
+deliverylog_totals(unsigned long long totals[3])
+{
+	memcpy(totals, dl.total, sizeof(dl.total));
+}
 
 void
 deliverylog_note(enum deliverylog_outcome outcome, size_t bytes, time_t now)
@@ -30,6 +38,7 @@ deliverylog_note(enum deliverylog_outcome outcome, size_t bytes, time_t now)
 		syncgroup_stats(&dl.sg);
 	}
 	dl.n[outcome]++;
+	dl.total[outcome]++;
 	if (outcome != DELIVERYLOG_FAILED)
 		dl.bytes += bytes;
 	if (now - dl.since < DELIVERYLOG_INTERVAL)

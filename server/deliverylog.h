@@ -27,4 +27,7 @@ enum deliverylog_outcome {
 void deliverylog_note(enum deliverylog_outcome outcome, size_t bytes,
     time_t now);
 
+/* Deliveries noted since the process started, by outcome (for status). */
+void deliverylog_totals(unsigned long long totals[3]);
+
 #endif

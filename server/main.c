@@ -323,6 +323,7 @@ main(int argc, char **argv)
 		goto out;
 	server_set_aliases(srv, aliases);
 	aliases = NULL;
+	server_set_aliases_file(srv, st.aliases);
 	st.srv = srv;
 	/* Offline administration is for a store no server runs on. */
 	if (control_only && server_store_shared(srv)) {

@@ -97,7 +97,9 @@ struct server {
 	struct timeval stop_started;
 	unsigned long long next_conn_id;
 	unsigned long long delivered;
+	unsigned long long logins, logins_failed; /* since start */
 	struct aliases *aliases; /* the aliases file, replaced on SIGHUP */
+	char aliases_file[4096]; /* its path; "": none */
 };
 
 const struct config *
@@ -165,6 +167,19 @@ server_set_aliases(struct server *srv, struct aliases *a)
 {
 	aliases_free(srv->aliases);
 	srv->aliases = a;
+}
+
+void
+server_set_aliases_file(struct server *srv, const char *path)
+{
+	snprintf(srv->aliases_file, sizeof(srv->aliases_file), "%s",
+	    path != NULL ? path : "");
+}
+
+const char *
+server_aliases_file(const struct server *srv)
+{
+	return srv->aliases_file;
 }
 
 /*
@@ -1065,6 +1080,23 @@ server_delivered(const struct server *srv)
 	return srv->delivered;
 }
 
+void
+server_count_login(struct server *srv, int ok)
+{
+	if (ok)
+		srv->logins++;
+	else
+		srv->logins_failed++;
+}
+
+void
+server_logins(const struct server *srv, unsigned long long *ok_r,
+    unsigned long long *failed_r)
+{
+	*ok_r = srv->logins;
+	*failed_r = srv->logins_failed;
+}
+
 int
 server_stopping(const struct server *srv)
 {
@@ -1091,10 +1123,30 @@ server_logged_in(const struct server *srv)
 	const struct server_client *sc;
 	unsigned n = 0;
 
+	/* An SMTP session has no conn: it is never logged in here. */
 	TAILQ_FOREACH (sc, &srv->clients, entry)
-		if (session_logged_in(conn_session(sc->conn)))
+		if (sc->conn != NULL &&
+		    session_logged_in(conn_session(sc->conn)))
 			n++;
 	return n;
+}
+
+void
+server_conn_states(const struct server *srv, struct server_conn_states *st)
+{
+	const struct server_client *sc;
+
+	memset(st, 0, sizeof(*st));
+	TAILQ_FOREACH (sc, &srv->clients, entry) {
+		if (sc->conn == NULL)
+			st->smtp++;
+		else if (conn_handshaking(sc->conn))
+			st->handshake++;
+		else if (session_logged_in(conn_session(sc->conn)))
+			st->authenticated++;
+		else
+			st->unauthenticated++;
+	}
 }
 
 unsigned
@@ -1105,7 +1157,8 @@ server_close_user(struct server *srv, const char *user, const char *reason)
 
 	for (sc = TAILQ_FIRST(&srv->clients); sc != NULL; sc = next) {
 		next = TAILQ_NEXT(sc, entry);
-		if (strcmp(conn_session(sc->conn)->user, user) == 0) {
+		if (sc->conn != NULL &&
+		    strcmp(conn_session(sc->conn)->user, user) == 0) {
 			conn_close(sc->conn, reason);
 			n++;
 		}

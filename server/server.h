@@ -71,6 +71,9 @@ struct penalty *server_penalty(const struct server *srv); /* logins */
 /* One more message stored (the count the service manager shows). */
 void server_count_delivery(struct server *srv);
 
+/* One password check of a login ended: ok, or refused (for status). */
+void server_count_login(struct server *srv, int ok);
+
 /*
  * The data directory's descriptor, open for the server's life: the store
  * opens everything relative to it (maildir_open, users_*), never by path.
@@ -89,7 +92,19 @@ int server_reload(struct server *srv);
 /* For glomailctl status (reactor thread). */
 unsigned server_nconns(const struct server *srv);
 unsigned server_logged_in(const struct server *srv);
+/* The live connections by state. */
+struct server_conn_states {
+	unsigned handshake;       /* the protocol under TLS, not yet up */
+	unsigned unauthenticated; /* the protocol, before login */
+	unsigned authenticated;   /* the protocol, logged in */
+	unsigned smtp;            /* SMTP sessions, whatever their stage */
+};
+void server_conn_states(const struct server *srv,
+    struct server_conn_states *st);
 unsigned long long server_delivered(const struct server *srv);
+/* Logins since start: those that got in, and those refused. */
+void server_logins(const struct server *srv, unsigned long long *ok_r,
+    unsigned long long *failed_r);
 int server_stopping(const struct server *srv);
 size_t server_nlisteners(const struct server *srv);
 int server_listener_fd(const struct server *srv, size_t i);
@@ -107,5 +122,9 @@ unsigned server_close_user(struct server *srv, const char *user,
  */
 const struct aliases *server_aliases(const struct server *srv);
 void server_set_aliases(struct server *srv, struct aliases *a);
+
+/* The aliases file's path, for glomailctl's edits ("": none known). */
+void server_set_aliases_file(struct server *srv, const char *path);
+const char *server_aliases_file(const struct server *srv);
 
 #endif
