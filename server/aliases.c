@@ -106,6 +106,7 @@ static int
 parse_line(const char *s, size_t len, struct alias *al, const char **why_r)
 {
 	const char *colon, *p, *q, *end = s + len, *comma;
+	aliases_name *grown;
 	size_t n, i;
 
 	if ((colon = memchr(s, ':', len)) == NULL) {
@@ -130,11 +131,13 @@ parse_line(const char *s, size_t len, struct alias *al, const char **why_r)
 			*why_r = "more than 1000 members";
 			return -1;
 		}
-		if ((al->members = reallocarray(al->members, al->nmembers + 1,
+		/* Through a temporary: on failure the old array stays owned. */
+		if ((grown = reallocarray(al->members, al->nmembers + 1,
 		         sizeof(*al->members))) == NULL) {
 			*why_r = "out of memory";
 			return -1;
 		}
+		al->members = grown;
 		q = trim(p, &n);
 		if (take_name(q, n, al->members[al->nmembers], why_r) == -1)
 			return -1;
@@ -154,6 +157,7 @@ aliases_parse(const char *text, size_t len, const char *file, char *err,
 {
 	struct aliases *a;
 	const char *p = text, *end = text + len, *nl, *hash, *why, *s;
+	struct alias *v;
 	unsigned line = 0;
 	size_t n, i;
 
@@ -179,11 +183,11 @@ aliases_parse(const char *text, size_t len, const char *file, char *err,
 		s = trim(p, &n);
 		if (n == 0)
 			continue;
-		if ((a->v = reallocarray(a->v, a->n + 1, sizeof(*a->v))) ==
-		    NULL) {
+		if ((v = reallocarray(a->v, a->n + 1, sizeof(*a->v))) == NULL) {
 			why = "out of memory";
 			goto fail;
 		}
+		a->v = v;
 		memset(&a->v[a->n], 0, sizeof(a->v[a->n]));
 		a->v[a->n].line = line;
 		a->n++;
