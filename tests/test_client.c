@@ -102,6 +102,13 @@ run(struct clientrun_result *r, const char *const *env, const char *input, ...)
 	assert_int_equal(clientrun(argv, env, input, r), 0);
 }
 
+/* 1 when s begins with prefix. */
+static int
+starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 static const char *const pw_env[] = { "GLOMAIL_PASSWORD=" PASSWORD, NULL };
 
 /* Create an account through the client; it must succeed. */
@@ -314,11 +321,13 @@ test_send_list_read_stats(void **state)
 
 	run(&r, pw_env, NULL, "-u", "carol", "list", NULL);
 	assert_int_equal(r.exit_code, 0);
-	/* Newest first, one line each, the server's own format. */
-	assert_true(strncmp(r.out, "#1 carol@glo2000.ca - Second ", 29) == 0);
-	assert_non_null(p = strstr(r.out, "\n#2 carol@glo2000.ca - First "));
+	/* Newest first, one line each, the seed's format after the marks:
+	 * both unread. */
+	assert_true(
+	    strncmp(r.out, "*  #1 carol@glo2000.ca - Second ", 32) == 0);
+	assert_non_null(p = strstr(r.out, "\n*  #2 carol@glo2000.ca - First "));
 	assert_non_null(strstr(p, " +0000\n"));
-	assert_null(strstr(p + 1, "\n#"));
+	assert_null(strstr(p + 1, "\n*"));
 	clientrun_free(&r);
 
 	run(&r, pw_env, NULL, "-u", "carol", "read", "2", NULL);
@@ -329,6 +338,12 @@ test_send_list_read_stats(void **state)
 	                62) == 0);
 	assert_non_null(
 	    strstr(r.out, " +0000\n\nline one\nline two \xc3\xa9\n"));
+	clientrun_free(&r);
+
+	/* Read: no longer marked unread. */
+	run(&r, pw_env, NULL, "-u", "carol", "list", NULL);
+	assert_true(starts_with(r.out, "*  #1 carol@glo2000.ca - Second "));
+	assert_non_null(strstr(r.out, "\n   #2 carol@glo2000.ca - First "));
 	clientrun_free(&r);
 
 	run(&r, pw_env, NULL, "-u", "carol", "read", "9", NULL);
@@ -414,14 +429,26 @@ test_json(void **state)
 	clientrun_free(&r);
 	send_mail("erin", "erin@glo2000.ca", "R\xc3\xa9union", "corps\n");
 
+	/* One object per message, with the mailbox extension's fields. */
 	run(&r, pw_env, NULL, "-u", "erin", "list", "--json", NULL);
 	assert_int_equal(r.exit_code, 0);
 	j = json_line(r.out);
+	assert_int_equal(json_integer_value(json_object_get(j, "number")), 1);
+	assert_true(json_string_length(json_object_get(j, "id")) > 0);
+	assert_string_equal(json_string_value(json_object_get(j, "from")),
+	    "erin@glo2000.ca");
+	assert_string_equal(json_string_value(json_object_get(j, "to")),
+	    "erin@glo2000.ca");
+	assert_string_equal(json_string_value(json_object_get(j, "cc")), "");
+	assert_string_equal(json_string_value(json_object_get(j, "subject")),
+	    "R\xc3\xa9union");
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(j, "date")), " +0000"));
+	assert_true(json_integer_value(json_object_get(j, "size")) > 0);
+	assert_true(json_is_false(json_object_get(j, "seen")));
+	assert_true(json_is_false(json_object_get(j, "flagged")));
 	list = json_object_get(j, "email_list");
-	assert_true(json_is_array(list));
-	assert_int_equal(json_array_size(list), 1);
-	assert_non_null(strstr(json_string_value(json_array_get(list, 0)),
-	    "#1 erin@glo2000.ca - R\xc3\xa9union "));
+	assert_null(list);
 	json_decref(j);
 	clientrun_free(&r);
 
@@ -630,13 +657,6 @@ test_french_messages(void **state)
 	clientrun_free(&r);
 }
 
-/* 1 when s begins with prefix. */
-static int
-starts_with(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
 /* A hostile body: a title change, a colour, a carriage return, C1 CSI. */
 #define HOSTILE_BODY \
 	"a\x1b]0;pwned\x07 \x1b[31mred\rb\xc2\x9b" \
@@ -690,30 +710,93 @@ test_other_domain(void **state)
 	clientrun_free(&r);
 }
 
-/* Several --to: refused whole, before anything is sent. */
+/*
+ * Several --to and --cc: one EMAIL_SENDING_MANY, a line per recipient
+ * (duplicates once, unknown ones undeliverable, others refused); more
+ * than the server's limit is refused whole, before anything is sent.
+ */
 static void
 test_repeated_to(void **state)
 {
+	static const char *argv[240];
+	static char addrs[101][32];
 	struct clientrun_result r;
+	size_t n = 0, i;
 
 	(void)state;
 	make_user("rcpt.b");
 	make_user("rcpt.c");
+	make_user("rcpt.d");
 	run(&r, pw_env, "for both\n", "-u", "rcpt.b", "send", "--to",
-	    "rcpt.b@glo2000.ca", "--to", "rcpt.c@glo2000.ca", "--subject",
-	    "two", NULL);
-	assert_int_equal(r.exit_code, 2);
-	assert_string_equal(r.out, "");
-	assert_non_null(strstr(r.err,
-	    "too many recipients: --to was given 2 "
-	    "times, the server takes at most 1 per message; nothing was "
-	    "sent"));
+	    "rcpt.b@glo2000.ca", "--to", "rcpt.c", "--cc", "RCPT.C@glo2000.ca",
+	    "--cc", "rcpt.d", "--cc", "rcpt.ghost", "--cc", "x@example.com",
+	    "--subject", "several", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(r.out,
+	    "delivered: rcpt.b@glo2000.ca\n"
+	    "delivered: rcpt.c@glo2000.ca\n"
+	    "delivered: rcpt.d@glo2000.ca\n"
+	    "undeliverable: rcpt.ghost@glo2000.ca\n"
+	    "refused: x@example.com: destination is outside the local domain\n");
 	clientrun_free(&r);
-	run(&r, pw_env, NULL, "-u", "rcpt.b", "stats", NULL);
-	assert_true(starts_with(r.out, "messages: 0\n"));
-	clientrun_free(&r);
+	/* One copy each, with To: and Cc: as given. */
 	run(&r, pw_env, NULL, "-u", "rcpt.c", "stats", NULL);
-	assert_true(starts_with(r.out, "messages: 0\n"));
+	assert_true(starts_with(r.out, "messages: 1\n"));
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "rcpt.d", "read", "1", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_true(
+	    starts_with(r.out, "From: rcpt.b@glo2000.ca\n"
+	                       "To: rcpt.b@glo2000.ca, rcpt.c@glo2000.ca\n"
+	                       "Cc: RCPT.C@glo2000.ca, rcpt.d@glo2000.ca, "
+	                       "rcpt.ghost@glo2000.ca, x@example.com\n"
+	                       "Subject: several\n"));
+	clientrun_free(&r);
+	/* Every one delivered: exit 0; --json is the server's reply. */
+	run(&r, pw_env, "x\n", "-u", "rcpt.b", "--json", "send", "--to",
+	    "rcpt.c", "--to", "rcpt.d", "--subject", "two", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, "\"recipients\""));
+	clientrun_free(&r);
+
+	/* 101 recipients: refused before the password or the body. */
+	argv[n++] = "glomail";
+	argv[n++] = "-d";
+	argv[n++] = "127.0.0.1";
+	argv[n++] = "-p";
+	argv[n++] = srv.port;
+	argv[n++] = "-u";
+	argv[n++] = "rcpt.b";
+	argv[n++] = "send";
+	argv[n++] = "--subject";
+	argv[n++] = "crowd";
+	for (i = 0; i < 101; i++) {
+		snprintf(addrs[i], sizeof(addrs[i]), "rcpt.c+%zu", i);
+		if (i == 0)
+			snprintf(addrs[i], sizeof(addrs[i]), "rcpt.d");
+		argv[n++] = i % 2 == 0 ? "--to" : "--cc";
+		argv[n++] = addrs[i];
+	}
+	argv[n] = NULL;
+	if (!testsrv_tls_mode()) {
+		assert_int_equal(clientrun(argv, NULL, NULL, &r), 0);
+		assert_int_equal(r.exit_code, 2);
+		assert_string_equal(r.out, "");
+		assert_string_equal(r.err,
+		    "glomail: too many recipients: 101 given, the server takes "
+		    "at most 100 per message; nothing was sent\n");
+		clientrun_free(&r);
+		/* 100 pass the client's check (the server judges them). */
+		argv[n - 2] = NULL;
+		assert_int_equal(clientrun(argv, pw_env, "hi\n", &r), 0);
+		assert_int_equal(r.exit_code, 1);
+		assert_true(
+		    starts_with(r.out, "delivered: rcpt.d@glo2000.ca\n"));
+		clientrun_free(&r);
+	}
+	run(&r, pw_env, NULL, "-u", "rcpt.d", "stats", NULL);
+	assert_true(starts_with(r.out,
+	    testsrv_tls_mode() ? "messages: 2\n" : "messages: 3\n"));
 	clientrun_free(&r);
 }
 
