@@ -859,6 +859,9 @@ cmd_watch(struct session *s, const struct cmd_opts *o)
 	}
 	msg_free(reply);
 	reply = NULL;
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "glomail: %s\n",
+		    _("watching for new mail; Ctrl-C stops"));
 	while (!watch_stop) {
 		r = session_notice_wait(s, WATCH_KEEPALIVE_MS, &waiting, &m);
 		if (r == -1)
