@@ -539,11 +539,13 @@ test_menus_piped(void **state)
 	clientrun_free(&r);
 
 	/* End of input in the main menu: BYE and exit 0. The seed's four
-	 * entries, then glomaild's automatic reply. */
+	 * entries, then glomaild's automatic reply, search and password. */
 	run(&r, NULL, "2\ngrace\n" PASSWORD "\n", NULL);
 	assert_int_equal(r.exit_code, 0);
 	assert_non_null(strstr(r.out, "4. Log out\n5. Automatic reply\n"
-	                              "Enter your choice [1-5]: "));
+	                              "6. Search mail\n"
+	                              "7. Change the password\n"
+	                              "Enter your choice [1-7]: "));
 	clientrun_free(&r);
 }
 

@@ -47,7 +47,9 @@ struct texts {
 	const char *main_menu;
 	const char *choice3;
 	const char *choice4;
-	const char *choice_main; /* glomaild's main menu: one more entry */
+	const char *choice_main; /* glomaild's main menu: three more */
+	const char *choice_read; /* glomaild's choices after reading */
+	const char *to_many;     /* glomaild's send: several recipients */
 	const char *user;
 	const char *password;
 	const char *again;
@@ -77,7 +79,9 @@ static const struct texts english = {
 	             "4. Log out\n",
 	.choice3 = "Enter your choice [1-3]: ",
 	.choice4 = "Enter your choice [1-4]: ",
-	.choice_main = "Enter your choice [1-5]: ",
+	.choice_main = "Enter your choice [1-7]: ",
+	.choice_read = "Enter your choice [1-6]: ",
+	.to_many = "Enter the recipients' addresses (separated by commas): ",
 	.user = "Enter a user name: ",
 	.password = "Enter a password: ",
 	.again = "Enter the password again: ",
@@ -112,7 +116,10 @@ static const struct texts french = {
 	             "connecter\n",
 	.choice3 = "Entrez votre choix [1-3]: ",
 	.choice4 = "Entrez votre choix [1-4]: ",
-	.choice_main = "Entrez votre choix [1-5]: ",
+	.choice_main = "Entrez votre choix [1-7]: ",
+	.choice_read = "Entrez votre choix [1-6]: ",
+	.to_many = "Entrez les adresses des destinataires (s\xc3\xa9par\xc3\xa9"
+	           "es par des virgules): ",
 	.user = "Entrez un nom d'utilisateur: ",
 	.password = "Entrez un mot de passe: ",
 	.again = "Entrez le mot de passe de nouveau: ",
@@ -256,7 +263,7 @@ tour(const struct texts *t, const char *lang, const char *locpath,
 	expect(p, t->main_menu);
 
 	type(p, "2\n");
-	expect(p, t->to);
+	expect(p, t->to_many);
 	type(p, addr);
 	type(p, "\n");
 	expect(p, t->subject);
@@ -277,7 +284,7 @@ tour(const struct texts *t, const char *lang, const char *locpath,
 	expect(p, line);
 	expect(p, " +0000\n----------------------------------------\n"
 	          "ligne un \xc3\xa9\n\nligne trois\n");
-	expect(p, t->choice4);
+	expect(p, t->choice_read);
 	/* glomaild offers reply, reply to all, forward: back. */
 	type(p, "4\n");
 	expect(p, t->choice_main);
@@ -382,10 +389,10 @@ test_invalid_choices_reprompt(void **state)
 	expect(p, english.again);
 	type(p, PASSWORD "\n");
 	expect(p, english.choice_main);
-	type(p, "6\n");
+	type(p, "8\n");
 	expect(p, english.choice_main);
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, "choosy@glo2000.ca\nhi\nbody\n.\n");
 	expect(p, english.sent);
 	type(p, "1\n");
@@ -394,7 +401,7 @@ test_invalid_choices_reprompt(void **state)
 	expect(p, "Enter your choice [1-1]: ");
 	type(p, "1\n");
 	expect(p, "body\n");
-	expect(p, english.choice4);
+	expect(p, english.choice_read);
 	type(p, "4\n");
 	expect(p, english.choice_main);
 	type(p, "4\n");
@@ -455,7 +462,7 @@ test_ctrl_d_main_menu_and_body(void **state)
 	auth(p, &english, "2\n", "eof.user", PASSWORD);
 	logged_in(p, &english, PASSWORD);
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, "eof.user@glo2000.ca\nunsent\nhalf a body\n\004");
 	ends_with(p, 0);
 	pty_close(p);
@@ -723,7 +730,7 @@ test_escapes_on_terminal(void **state)
 	expect(p, "Enter your choice [1-1]: ");
 	type(p, "1\n");
 	expect(p, "----------------------------------------\n" HOSTILE_SHOWN);
-	expect(p, english.choice4);
+	expect(p, english.choice_read);
 	assert_null(strchr(p->buf, '\x1b'));
 	assert_null(strchr(p->buf, '\a'));
 	assert_null(strstr(p->buf, "\xc2\x9b"));
@@ -830,12 +837,12 @@ test_send_checks_first(void **state)
 	logged_in(p, &english, PASSWORD);
 
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, "someone@example.com\n");
 	expect(p, "the address is outside the local domain (glo2000.ca)\n");
 	expect(p, english.choice_main);
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, "not/valid\n");
 	expect(p, "invalid address\n");
 	expect(p, english.choice_main);
@@ -843,7 +850,7 @@ test_send_checks_first(void **state)
 	assert_null(strstr(p->buf, english.subject));
 
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, "checker\n");
 	expect(p, english.subject);
 	type(p, "bell\a\n");
@@ -853,7 +860,7 @@ test_send_checks_first(void **state)
 	assert_null(strstr(p->buf, english.body));
 
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, " checker \n");
 	expect(p, english.subject);
 	type(p, "completed\n");
@@ -864,7 +871,7 @@ test_send_checks_first(void **state)
 	expect(p, "#1 checker@glo2000.ca - completed ");
 	type(p, "1\n");
 	expect(p, "From: checker@glo2000.ca\nTo: checker@glo2000.ca\n");
-	expect(p, english.choice4);
+	expect(p, english.choice_read);
 	type(p, "\004");
 	ends_with(p, 0);
 }
@@ -980,11 +987,11 @@ test_menu_other_domain(void **state)
 	create(p, &english, "dom", PASSWORD);
 	logged_in(p, &english, PASSWORD);
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, "dom@glo2000.ca\n");
 	expect(p, "the address is outside the local domain (example.org)\n");
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, "dom\nmine\nbody\n.\n");
 	expect(p, english.sent);
 	type(p, "1\n");
