@@ -153,8 +153,18 @@ test_help_and_version(void **state)
 	assert_int_equal(r.exit_code, 0);
 	assert_non_null(strstr(r.out, "Usage: glomail -d HOST"));
 	assert_non_null(strstr(r.out, "register"));
-	assert_non_null(strstr(r.out, "send --to ADDR --subject TEXT"));
-	assert_non_null(strstr(r.out, "read N"));
+	assert_non_null(strstr(r.out, "send --to ADDR [--cc ADDR] --subject "
+	                              "TEXT"));
+	assert_non_null(strstr(r.out, "read N|ID"));
+	assert_non_null(strstr(r.out, "list [--unread] [--page N] "
+	                              "[--per-page N]"));
+	assert_non_null(strstr(r.out, "delete N|ID..."));
+	assert_non_null(strstr(r.out, "mark N|ID... --seen|--unseen|--flagged|"
+	                              "--unflagged"));
+	assert_non_null(strstr(r.out, "search [--from X] [--to X]"));
+	assert_non_null(strstr(r.out, "GLOMAIL_NEW_PASSWORD"));
+	assert_non_null(strstr(r.out, "watch "));
+	assert_non_null(strstr(r.out, "--date-format local|seed"));
 	assert_non_null(strstr(r.out, "GLOMAIL_PASSWORD"));
 	assert_non_null(strstr(r.out, "default 9672"));
 	assert_non_null(strstr(r.out, "Exit status: 0 success, 1 the server "
