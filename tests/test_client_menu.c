@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -70,6 +71,21 @@ struct texts {
 	const char *bad_password;
 	const char *wrong_login;
 	const char *wait;
+	/* glomaild's additions */
+	const char *more_after_read;
+	const char *marked;
+	const char *deleted;
+	const char *search_prompt;
+	const char *no_match;
+	const char *current_pw;
+	const char *new_pw;
+	const char *new_again;
+	const char *pw_changed;
+	const char *wrong_current;
+	const char *new_mail;
+	const char *page1;
+	const char *page2;
+	const char *main_more;
 };
 
 static const struct texts english = {
@@ -103,6 +119,22 @@ static const struct texts english = {
 	                "a lower-case and an upper-case letter",
 	.wrong_login = "unknown user or wrong password\n",
 	.wait = "Please wait: the server has not answered yet...\n",
+	.more_after_read = "4. Back to the main menu\n5. Delete this message\n"
+	                   "6. Mark as unread\n",
+	.marked = "Message marked as unread.\n",
+	.deleted = "Message deleted.\n",
+	.search_prompt = "Search for (sender, recipient, subject or text): ",
+	.no_match = "No message matches.\n",
+	.current_pw = "Enter your current password: ",
+	.new_pw = "Enter the new password: ",
+	.new_again = "Enter the new password again: ",
+	.pw_changed = "Password changed.\n",
+	.wrong_current = "wrong current password\n",
+	.new_mail = "New mail from ",
+	.page1 = "Page 1 of 2: n. Next page  p. Previous page\n",
+	.page2 = "Page 2 of 2: n. Next page  p. Previous page\n",
+	.main_more = "4. Log out\n5. Automatic reply\n6. Search mail\n"
+	             "7. Change the password\n",
 };
 
 /* The original client's French texts, character for character. */
@@ -146,6 +178,29 @@ static const struct texts french = {
 	.wrong_login = "utilisateur inconnu ou mot de passe erron\xc3\xa9\n",
 	.wait = "Veuillez patienter : le serveur n'a pas encore "
 	        "r\xc3\xa9pondu...\n",
+	.more_after_read = "4. Retour au menu principal\n"
+	                   "5. Supprimer ce courriel\n"
+	                   "6. Marquer comme non lu\n",
+	.marked = "Courriel marqu\xc3\xa9 comme non lu.\n",
+	.deleted = "Courriel supprim\xc3\xa9.\n",
+	.search_prompt = "Rechercher (exp\xc3\xa9"
+	                 "diteur, destinataire, sujet ou texte): ",
+	.no_match = "Aucun courriel ne correspond.\n",
+	.current_pw = "Entrez votre mot de passe actuel: ",
+	.new_pw = "Entrez le nouveau mot de passe: ",
+	.new_again = "Entrez de nouveau le nouveau mot de passe: ",
+	.pw_changed = "Mot de passe chang\xc3\xa9.\n",
+	.wrong_current = "mot de passe actuel erron\xc3\xa9\n",
+	.new_mail = "Nouveau courriel de ",
+	.page1 = "Page 1 sur 2 : n. Page suivante  p. Page pr\xc3\xa9"
+	         "c\xc3\xa9"
+	         "dente\n",
+	.page2 = "Page 2 sur 2 : n. Page suivante  p. Page pr\xc3\xa9"
+	         "c\xc3\xa9"
+	         "dente\n",
+	.main_more = "4. Se d\xc3\xa9"
+	             "connecter\n5. R\xc3\xa9ponse automatique\n"
+	             "6. Recherche de courriels\n7. Changer le mot de passe\n",
 };
 
 static int
@@ -1000,6 +1055,218 @@ test_menu_other_domain(void **state)
 	ends_with(p, 0);
 }
 
+/* Send n messages to user from user over one connection ("m1"...). */
+static void
+fill(const char *user, const char *password, int n)
+{
+	char subject[32], addr[96];
+	struct msg_email e = { addr, addr, subject, NULL, "filler" };
+	int fd, i;
+
+	snprintf(addr, sizeof(addr), "%s@glo2000.ca", user);
+	assert_true((fd = testsrv_connect(&srv)) >= 0);
+	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_LOGIN, user, password),
+	    PROTO_OK);
+	for (i = 1; i <= n; i++) {
+		snprintf(subject, sizeof(subject), "m%d", i);
+		assert_int_equal(testsrv_request(fd, PROTO_EMAIL_SENDING,
+		                     msg_email_new(&e), NULL),
+		    PROTO_OK);
+	}
+	close(fd);
+}
+
+/*
+ * glomaild's additions to the menus in one language: new-mail notices
+ * between menus, unread marks, mark unread and delete after reading,
+ * search, the list page by page, the password changed (a wrong current
+ * one and a weak new one refused first).
+ */
+static void
+mailbox_menus(const struct texts *t, const char *lang, const char *locpath,
+    const char *user)
+{
+	char line[160];
+	struct pty *p = &cur;
+
+	start(p, srv.port, lang, locpath);
+	create(p, t, user, PASSWORD);
+	logged_in(p, t, PASSWORD);
+	assert_non_null(strstr(p->buf, t->main_more));
+	piped_send(user, "first", "one\n");
+	piped_send(user, "second", "two\n");
+	/* The notices show before the next menu. */
+	type(p, "3\n");
+	snprintf(line, sizeof(line), "%s%s@glo2000.ca", t->new_mail, user);
+	expect(p, line);
+	expect(p, "first\n");
+	snprintf(line, sizeof(line), "%s%s@glo2000.ca", t->new_mail, user);
+	expect(p, line);
+	expect(p, "second\n");
+	expect(p, t->choice_main);
+
+	/* Unread marks; read #1, then mark it unread again. */
+	type(p, "1\n");
+	snprintf(line, sizeof(line), "*  #1 %s@glo2000.ca - second ", user);
+	expect(p, line);
+	snprintf(line, sizeof(line), "*  #2 %s@glo2000.ca - first ", user);
+	expect(p, line);
+	type(p, "1\n");
+	expect(p, "two\n");
+	expect(p, t->more_after_read);
+	expect(p, t->choice_read);
+	type(p, "6\n");
+	expect(p, t->marked);
+	expect(p, t->choice_main);
+	type(p, "1\n");
+	snprintf(line, sizeof(line), "*  #1 %s@glo2000.ca - second ", user);
+	expect(p, line);
+	type(p, "2\n");
+	expect(p, "one\n");
+	expect(p, t->choice_read);
+	type(p, "5\n");
+	expect(p, t->deleted);
+	expect(p, t->choice_main);
+	type(p, "1\n");
+	snprintf(line, sizeof(line), "*  #1 %s@glo2000.ca - second ", user);
+	expect(p, line);
+	type(p, "1\n");
+	expect(p, t->choice_read);
+	type(p, "4\n");
+	expect(p, t->choice_main);
+
+	/* Search: a match to open, then none. */
+	type(p, "6\n");
+	expect(p, t->search_prompt);
+	type(p, "SECOND\n");
+	snprintf(line, sizeof(line), "   #1 %s@glo2000.ca - second ", user);
+	expect(p, line);
+	type(p, "1\n");
+	expect(p, "two\n");
+	type(p, "4\n");
+	type(p, "6\n");
+	expect(p, t->search_prompt);
+	type(p, "nowhere\n");
+	expect(p, t->no_match);
+	expect(p, t->choice_main);
+
+	/* Page by page: 22 messages and more, n then p, any number. */
+	fill(user, PASSWORD, 22);
+	type(p, "1\n");
+	expect(p, t->page1);
+	type(p, "n\n");
+	snprintf(line, sizeof(line), "   #23 %s@glo2000.ca - second ", user);
+	expect(p, line);
+	expect(p, t->page2);
+	type(p, "p\n");
+	expect(p, "*  #1 ");
+	expect(p, t->page1);
+	type(p, "23\n");
+	expect(p, "two\n");
+	type(p, "4\n");
+	expect(p, t->choice_main);
+
+	/* The password: wrong current one, weak new one, then changed. */
+	type(p, "7\n");
+	expect(p, t->current_pw);
+	assert_int_equal(pty_echo(p), 0);
+	type(p, "Wrong0Password\n");
+	expect(p, t->new_pw);
+	type(p, "Better0Horse1\n");
+	expect(p, t->new_again);
+	type(p, "Better0Horse1\n");
+	expect(p, t->wrong_current);
+	type(p, "7\n");
+	expect(p, t->current_pw);
+	type(p, PASSWORD "\n");
+	expect(p, t->new_pw);
+	type(p, "weak\n");
+	expect(p, t->bad_password);
+	type(p, "7\n");
+	expect(p, t->current_pw);
+	type(p, PASSWORD "\n");
+	expect(p, t->new_pw);
+	type(p, "Better0Horse1\n");
+	expect(p, t->new_again);
+	type(p, "Better0Horse1\n");
+	expect(p, t->pw_changed);
+	assert_null(strstr(p->buf, "Better0Horse1"));
+	type(p, "4\n");
+	expect(p, t->logged_out);
+	auth(p, t, "2\n", user, PASSWORD);
+	expect(p, t->wrong_login);
+	auth(p, t, "2\n", user, "Better0Horse1");
+	logged_in(p, t, "Better0Horse1");
+	type(p, "\004");
+	ends_with(p, 0);
+	pty_close(p);
+}
+
+static void
+test_mailbox_menus(void **state)
+{
+	const char *locpath;
+	char why[256];
+
+	(void)state;
+	mailbox_menus(&english, NULL, NULL, "mbox.en");
+	if (clientrun_french(&locpath, why, sizeof(why)) == -1) {
+		fprintf(stderr, "skipping French: %s\n", why);
+		return;
+	}
+	mailbox_menus(&french, "LANG=fr_CA.UTF-8", locpath, "mbox.fr");
+}
+
+/*
+ * Send to several from the menu: every address checked before the
+ * subject, then one line per recipient.
+ */
+static void
+test_menu_send_many(void **state)
+{
+	const char *reg[] = { "glomail", "-d", "127.0.0.1", "-p", srv.port,
+		"-u", "many.b", "register", NULL };
+	const char *const env[] = { "GLOMAIL_PASSWORD=" PASSWORD, NULL };
+	struct clientrun_result r;
+	struct pty *p = &cur;
+	size_t from;
+
+	(void)state;
+	assert_int_equal(clientrun(reg, env, "", &r), 0);
+	assert_int_equal(r.exit_code, 0);
+	clientrun_free(&r);
+	start(p, srv.port, NULL, NULL);
+	create(p, &english, "many.a", PASSWORD);
+	logged_in(p, &english, PASSWORD);
+	from = p->mark;
+	type(p, "2\n");
+	expect(p, english.to_many);
+	type(p, "many.b, x@example.com\n");
+	expect(p, "x@example.com: the address is outside the local domain "
+	          "(glo2000.ca)\n");
+	expect(p, english.choice_main);
+	assert_null(strstr(p->buf + from, english.subject));
+	type(p, "2\n");
+	expect(p, english.to_many);
+	type(p, "many.a, many.b,MANY.B ghost.x\n");
+	expect(p, english.subject);
+	type(p, "together\n");
+	expect(p, english.body);
+	type(p, "hello all\n.\n");
+	expect(p, "many.a@glo2000.ca: Message sent.\n");
+	expect(p, "many.b@glo2000.ca: Message sent.\n");
+	expect(p, "ghost.x@glo2000.ca: no such recipient; the message was kept "
+	          "as undeliverable\n");
+	expect(p, english.choice_main);
+	type(p, "1\n");
+	expect(p, "many.a@glo2000.ca - together ");
+	type(p, "1\n");
+	expect(p, "To: many.a@glo2000.ca, many.b@glo2000.ca, "
+	          "MANY.B@glo2000.ca, ghost.x@glo2000.ca\n");
+	type(p, "\004");
+	ends_with(p, 0);
+}
+
 int
 main(void)
 {
@@ -1023,6 +1290,8 @@ main(void)
 		T(test_please_wait),
 		T(test_menu_other_domain),
 		T(test_reply_forward_vacation),
+		T(test_mailbox_menus),
+		T(test_menu_send_many),
 	};
 #undef T
 
