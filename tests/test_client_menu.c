@@ -86,6 +86,8 @@ struct texts {
 	const char *page1;
 	const char *page2;
 	const char *main_more;
+	const char *outside;
+	const char *undeliverable;
 };
 
 static const struct texts english = {
@@ -135,6 +137,10 @@ static const struct texts english = {
 	.page2 = "Page 2 of 2: n. Next page  p. Previous page\n",
 	.main_more = "4. Log out\n5. Automatic reply\n6. Search mail\n"
 	             "7. Change the password\n",
+	.outside = "x@example.com: the address is outside the local domain "
+	           "(glo2000.ca)\n",
+	.undeliverable = "ghost.x@glo2000.ca: no such recipient; the message "
+	                 "was kept as undeliverable\n",
 };
 
 /* The original client's French texts, character for character. */
@@ -201,6 +207,11 @@ static const struct texts french = {
 	.main_more = "4. Se d\xc3\xa9"
 	             "connecter\n5. R\xc3\xa9ponse automatique\n"
 	             "6. Recherche de courriels\n7. Changer le mot de passe\n",
+	.outside = "x@example.com: l'adresse est hors du domaine local "
+	           "(glo2000.ca)\n",
+	.undeliverable = "ghost.x@glo2000.ca: destinataire inconnu ; le "
+	                 "courriel a \xc3\xa9t\xc3\xa9 conserv\xc3\xa9 comme "
+	                 "non distribuable\n",
 };
 
 static int
@@ -1219,52 +1230,74 @@ test_mailbox_menus(void **state)
 
 /*
  * Send to several from the menu: every address checked before the
- * subject, then one line per recipient.
+ * subject, then one line per recipient, in one language.
  */
 static void
-test_menu_send_many(void **state)
+menu_send_many(const struct texts *t, const char *lang, const char *locpath,
+    const char *self, const char *other)
 {
 	const char *reg[] = { "glomail", "-d", "127.0.0.1", "-p", srv.port,
-		"-u", "many.b", "register", NULL };
+		"-u", other, "register", NULL };
 	const char *const env[] = { "GLOMAIL_PASSWORD=" PASSWORD, NULL };
 	struct clientrun_result r;
 	struct pty *p = &cur;
+	char line[256];
 	size_t from;
 
-	(void)state;
 	assert_int_equal(clientrun(reg, env, "", &r), 0);
 	assert_int_equal(r.exit_code, 0);
 	clientrun_free(&r);
-	start(p, srv.port, NULL, NULL);
-	create(p, &english, "many.a", PASSWORD);
-	logged_in(p, &english, PASSWORD);
+	start(p, srv.port, lang, locpath);
+	create(p, t, self, PASSWORD);
+	logged_in(p, t, PASSWORD);
 	from = p->mark;
 	type(p, "2\n");
-	expect(p, english.to_many);
-	type(p, "many.b, x@example.com\n");
-	expect(p, "x@example.com: the address is outside the local domain "
-	          "(glo2000.ca)\n");
-	expect(p, english.choice_main);
-	assert_null(strstr(p->buf + from, english.subject));
+	expect(p, t->to_many);
+	snprintf(line, sizeof(line), "%s, x@example.com\n", other);
+	type(p, line);
+	expect(p, t->outside);
+	expect(p, t->choice_main);
+	assert_null(strstr(p->buf + from, t->subject));
 	type(p, "2\n");
-	expect(p, english.to_many);
-	type(p, "many.a, many.b,MANY.B ghost.x\n");
-	expect(p, english.subject);
+	expect(p, t->to_many);
+	snprintf(line, sizeof(line), "%s, %s,%s ghost.x\n", self, other, other);
+	type(p, line);
+	expect(p, t->subject);
 	type(p, "together\n");
-	expect(p, english.body);
+	expect(p, t->body);
 	type(p, "hello all\n.\n");
-	expect(p, "many.a@glo2000.ca: Message sent.\n");
-	expect(p, "many.b@glo2000.ca: Message sent.\n");
-	expect(p, "ghost.x@glo2000.ca: no such recipient; the message was kept "
-	          "as undeliverable\n");
-	expect(p, english.choice_main);
+	snprintf(line, sizeof(line), "%s@glo2000.ca: %s", self, t->sent);
+	expect(p, line);
+	snprintf(line, sizeof(line), "%s@glo2000.ca: %s", other, t->sent);
+	expect(p, line);
+	expect(p, t->undeliverable);
+	expect(p, t->choice_main);
 	type(p, "1\n");
-	expect(p, "many.a@glo2000.ca - together ");
+	expect(p, "@glo2000.ca - together ");
 	type(p, "1\n");
-	expect(p, "To: many.a@glo2000.ca, many.b@glo2000.ca, "
-	          "MANY.B@glo2000.ca, ghost.x@glo2000.ca\n");
+	snprintf(line, sizeof(line),
+	    "%s%s@glo2000.ca, %s@glo2000.ca, %s@glo2000.ca, ghost.x@glo2000.ca\n",
+	    t->dest, self, other, other);
+	expect(p, line);
 	type(p, "\004");
 	ends_with(p, 0);
+	pty_close(p);
+}
+
+static void
+test_menu_send_many(void **state)
+{
+	const char *locpath;
+	char why[256];
+
+	(void)state;
+	menu_send_many(&english, NULL, NULL, "many.a", "many.b");
+	if (clientrun_french(&locpath, why, sizeof(why)) == -1) {
+		fprintf(stderr, "skipping French: %s\n", why);
+		return;
+	}
+	menu_send_many(&french, "LANG=fr_CA.UTF-8", locpath, "plus.a",
+	    "plus.b");
 }
 
 int
