@@ -953,6 +953,43 @@ done:
 }
 
 /*
+ * The number of the message with the id given (reply and forward work by
+ * number): its entry in the whole list. Returns SESSION_EXIT_OK with *n_r
+ * set, or an exit code after saying why.
+ */
+static int
+id_number(struct session *s, const struct cmd_opts *o, long long *n_r)
+{
+	struct msg *reply = NULL;
+	struct listing_entry e;
+	long long total, offset;
+	json_t *messages, *item;
+	const char *why;
+	size_t i;
+	int rc = SESSION_EXIT_FAILED;
+
+	if (session_request(s, PROTO_MAILBOX_LIST, json_object(), &reply) == -1)
+		return SESSION_EXIT_FAILED;
+	if (refused(o, reply)) {
+		rc = SESSION_EXIT_REFUSED;
+		goto done;
+	}
+	if (listing_page(reply, &total, &offset, &messages, &why) == -1) {
+		rc = malformed(why);
+		goto done;
+	}
+	*n_r = 0;
+	json_array_foreach (messages, i, item)
+		if (listing_entry(item, &e) == 0 &&
+		    strcmp(e.id, o->targets[0]) == 0 && e.number > 0)
+			*n_r = e.number;
+	rc = *n_r > 0 ? SESSION_EXIT_OK : refused_here(o, "no such message");
+done:
+	msg_free(reply);
+	return rc;
+}
+
+/*
  * reply N [--all] and forward N --to ADDR...: the original, then the
  * body typed on stdin, then one message per recipient (the seed's send
  * takes one) with Re:/Fwd:, In-Reply-To and References. Exit 1 when the
@@ -968,9 +1005,15 @@ cmd_reply(struct session *s, const struct cmd_opts *o)
 	struct msg *err = NULL, *reply = NULL;
 	char *typed = NULL, *body = NULL, *refs = NULL;
 	struct reply_orig orig;
+	long long number;
 	size_t i, n = 0;
 
-	if ((h = reply_fetch(s, o->number, &orig, &err)) != PROTO_OK) {
+	memset(&orig, 0, sizeof(orig));
+	if ((number = o->number) == 0 &&
+	    (rc = id_number(s, o, &number)) != SESSION_EXIT_OK)
+		return rc;
+	rc = SESSION_EXIT_FAILED;
+	if ((h = reply_fetch(s, number, &orig, &err)) != PROTO_OK) {
 		if (h == PROTO_ERROR && refused(o, err))
 			rc = SESSION_EXIT_REFUSED;
 		goto done;
@@ -1112,6 +1155,8 @@ supported(const struct session *s, const struct cmd_opts *o)
 			return unsupported("list --unread, --page, --per-page");
 		break;
 	case CMD_READ:
+	case CMD_REPLY:
+	case CMD_FORWARD:
 		if (any_id(o) && !session_has(s, "mailbox"))
 			return unsupported(_("message ids"));
 		break;

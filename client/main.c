@@ -138,10 +138,10 @@ usage(FILE *out)
 	      "                                 interrupted\n"
 	      "  stats                          message count and mailbox size\n"
 	      "                                 (and quota, when the server has one)\n"
-	      "  reply N [--all]                reply to message N (--all: also to\n"
+	      "  reply N|ID [--all]             reply to message N (--all: also to\n"
 	      "                                 its other recipients); the text is\n"
 	      "                                 read from standard input\n"
-	      "  forward N --to ADDR...         forward message N, with the text\n"
+	      "  forward N|ID --to ADDR...      forward message N, with the text\n"
 	      "                                 from standard input before it\n"
 	      "  vacation --on --subject TEXT [--until YYYY-MM-DD]\n"
 	      "                                 answer mail automatically (once per\n"
@@ -391,8 +391,15 @@ main(int argc, char **argv)
 		if (optind >= argc)
 			return usage_error(
 			    _("reply and forward need a message number"), NULL);
-		if ((o.number = parse_number(argv[optind], 1, 0x7fffffff)) ==
-		    -1)
+		/* A number, or an id (looked up in the list). */
+		if (!listing_number(argv[optind], &o.number)) {
+			if (!target_ok(argv[optind]))
+				return usage_error(_("invalid message number"),
+				    argv[optind]);
+			o.number = 0;
+			o.targets = (const char *const *)argv + optind;
+			o.ntargets = 1;
+		} else if (o.number < 1 || o.number > 0x7fffffff)
 			return usage_error(_("invalid message number"),
 			    argv[optind]);
 		optind++;

@@ -929,6 +929,7 @@ test_seed_server(void **state)
 			{ "watch", NULL },
 			{ "list", "--unread", NULL },
 			{ "read", "1733090000.M1P2.host", NULL },
+			{ "reply", "1733090000.M1P2.host", NULL },
 		};
 		size_t i;
 
