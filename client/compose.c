@@ -57,6 +57,60 @@ compose_recipient(const struct session *s, const char *typed,
 }
 
 int
+compose_complete(const struct session *s, const char *typed,
+    char addr_r[COMPOSE_ADDR_MAX + 1])
+{
+	size_t len;
+	int n;
+
+	while (*typed == ' ' || *typed == '\t')
+		typed++;
+	len = strlen(typed);
+	while (len > 0 && (typed[len - 1] == ' ' || typed[len - 1] == '\t'))
+		len--;
+	if (len == 0)
+		return -1;
+	if (memchr(typed, '@', len) == NULL)
+		n = snprintf(addr_r, COMPOSE_ADDR_MAX + 1, "%.*s@%s", (int)len,
+		    typed, session_domain(s));
+	else
+		n = snprintf(addr_r, COMPOSE_ADDR_MAX + 1, "%.*s", (int)len,
+		    typed);
+	return n < 0 || (size_t)n > COMPOSE_ADDR_MAX ? -1 : 0;
+}
+
+int
+compose_send_many(struct session *s, const char *const *to, size_t nto,
+    const char *const *cc, size_t ncc, const char *subject, const char *body,
+    struct msg **reply_r)
+{
+	json_t *payload, *lto, *lcc;
+	size_t i;
+	int bad = 0;
+
+	payload = json_object();
+	lto = json_array();
+	lcc = json_array();
+	for (i = 0; i < nto; i++)
+		bad |= json_array_append_new(lto, json_string(to[i])) == -1;
+	for (i = 0; i < ncc; i++)
+		bad |= json_array_append_new(lcc, json_string(cc[i])) == -1;
+	/* json_object_set_new steals even on failure. */
+	bad |= json_object_set_new(payload, "to", lto) == -1;
+	bad |= json_object_set_new(payload, "cc", lcc) == -1;
+	bad |= json_object_set_new(payload, "subject", json_string(subject)) ==
+	       -1;
+	bad |= json_object_set_new(payload, "content", json_string(body)) == -1;
+	if (payload == NULL || bad) {
+		json_decref(payload);
+		fprintf(stderr, "glomail: %s\n",
+		    _("the text is not valid UTF-8"));
+		return -1;
+	}
+	return session_request(s, PROTO_EMAIL_SENDING_MANY, payload, reply_r);
+}
+
+int
 compose_subject(const struct session *s, const char *subject, char *why,
     size_t whylen)
 {

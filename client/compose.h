@@ -30,6 +30,23 @@ int compose_recipient(const struct session *s, const char *typed,
     char addr_r[COMPOSE_ADDR_MAX + 1], char *why, size_t whylen);
 
 /*
+ * A recipient as typed, blanks dropped and a bare user name completed
+ * with the server's domain, not otherwise checked: with EMAIL_SENDING_MANY
+ * the server judges each address and says what became of it. Returns 0,
+ * or -1 when it is empty or too long.
+ */
+int compose_complete(const struct session *s, const char *typed,
+    char addr_r[COMPOSE_ADDR_MAX + 1]);
+
+/*
+ * One message to the to and cc lists (EMAIL_SENDING_MANY, extension
+ * "send-many"). Returns as compose_send.
+ */
+int compose_send_many(struct session *s, const char *const *to, size_t nto,
+    const char *const *cc, size_t ncc, const char *subject, const char *body,
+    struct msg **reply_r);
+
+/*
  * Check a subject: valid UTF-8, no control character, at most the
  * server's limit. Returns 0, or -1 with a translated reason in why.
  */

@@ -86,6 +86,23 @@ static const char *const server_texts[] = {
 	   "log)"),
 	N_("postmaster and mailer-daemon are built in (see the postmaster "
 	   "setting)"),
+	/* server: the mailbox extension, send-many */
+	N_("no such message"),
+	N_("invalid message id"),
+	N_("duplicate message id"),
+	N_("too many ids"),
+	N_("unknown flag"),
+	N_("a flag both added and removed"),
+	N_("offset out of range"),
+	N_("limit out of range"),
+	N_("invalid date: since"),
+	N_("invalid date: before"),
+	N_("message could not be deleted"),
+	N_("flags could not be changed"),
+	N_("mailbox could not be searched"),
+	N_("wrong current password"),
+	N_("password could not be changed"),
+	N_("no recipient"),
 };
 
 /* The locale directory beside the executable, when it exists. */

@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "i18n.h"
+#include "listing.h"
 #include "menu.h"
 #include "proto.h"
 #include "sendmail.h"
@@ -36,6 +37,19 @@ enum {
 	OPT_ON,
 	OPT_OFF,
 	OPT_UNTIL,
+	OPT_CC,
+	OPT_UNREAD,
+	OPT_PAGE,
+	OPT_PER_PAGE,
+	OPT_FROM,
+	OPT_BODY,
+	OPT_SINCE,
+	OPT_BEFORE,
+	OPT_SEEN,
+	OPT_UNSEEN,
+	OPT_FLAGGED,
+	OPT_UNFLAGGED,
+	OPT_DATE_FORMAT,
 };
 
 static const struct option long_options[] = {
@@ -55,6 +69,19 @@ static const struct option long_options[] = {
 	{ "on", no_argument, NULL, OPT_ON },
 	{ "off", no_argument, NULL, OPT_OFF },
 	{ "until", required_argument, NULL, OPT_UNTIL },
+	{ "cc", required_argument, NULL, OPT_CC },
+	{ "unread", no_argument, NULL, OPT_UNREAD },
+	{ "page", required_argument, NULL, OPT_PAGE },
+	{ "per-page", required_argument, NULL, OPT_PER_PAGE },
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "body", required_argument, NULL, OPT_BODY },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "before", required_argument, NULL, OPT_BEFORE },
+	{ "seen", no_argument, NULL, OPT_SEEN },
+	{ "unseen", no_argument, NULL, OPT_UNSEEN },
+	{ "flagged", no_argument, NULL, OPT_FLAGGED },
+	{ "unflagged", no_argument, NULL, OPT_UNFLAGGED },
+	{ "date-format", required_argument, NULL, OPT_DATE_FORMAT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -81,22 +108,40 @@ usage(FILE *out)
 	      "                          (default: HOST)\n"
 	      "      --timeout SECONDS   wait at most this long for a reply\n"
 	      "                          (default %d, 0 waits forever)\n"
+	      "      --date-format local|seed\n"
+	      "                          dates in the local time zone (default)\n"
+	      "                          or as the server sent them\n"
 	      "      --help              show this help and exit\n"
 	      "      --version           show the version and exit\n"
 	      "\n"
 	      "Commands:\n"
 	      "  register                       create the account (and log in)\n"
-	      "  send --to ADDR --subject TEXT  send a message; the body is read\n"
+	      "  send --to ADDR [--cc ADDR] --subject TEXT\n"
+	      "                                 send a message; the body is read\n"
 	      "                                 from standard input; ADDR is user or\n"
-	      "                                 user@DOMAIN, one --to per message\n"
-	      "  list                           list the mailbox, newest first\n"
-	      "  read N                         show message N of the list\n"
+	      "                                 user@DOMAIN; --to and --cc may be\n"
+	      "                                 repeated when the server can send to\n"
+	      "                                 several (one line per recipient)\n"
+	      "  list [--unread] [--page N] [--per-page N]\n"
+	      "                                 list the mailbox, newest first; '*'\n"
+	      "                                 marks the unread, '!' the flagged\n"
+	      "  read N|ID                      show message N of the list, or by id\n"
+	      "  delete N|ID...                 delete messages\n"
+	      "  mark N|ID... --seen|--unseen|--flagged|--unflagged\n"
+	      "                                 change the flags of messages\n"
+	      "  search [--from X] [--to X] [--subject X] [--body X]\n"
+	      "         [--since YYYY-MM-DD] [--before YYYY-MM-DD] [--unread] [TEXT]\n"
+	      "                                 list the messages that match them all\n"
+	      "  passwd                         change the password: the new one from\n"
+	      "                                 GLOMAIL_NEW_PASSWORD, else asked twice\n"
+	      "  watch                          print a line per new message until\n"
+	      "                                 interrupted\n"
 	      "  stats                          message count and mailbox size\n"
 	      "                                 (and quota, when the server has one)\n"
-	      "  reply N [--all]                reply to message N (--all: also to\n"
+	      "  reply N|ID [--all]             reply to message N (--all: also to\n"
 	      "                                 its other recipients); the text is\n"
 	      "                                 read from standard input\n"
-	      "  forward N --to ADDR...         forward message N, with the text\n"
+	      "  forward N|ID --to ADDR...      forward message N, with the text\n"
 	      "                                 from standard input before it\n"
 	      "  vacation --on --subject TEXT [--until YYYY-MM-DD]\n"
 	      "                                 answer mail automatically (once per\n"
@@ -104,6 +149,9 @@ usage(FILE *out)
 	      "                                 standard input, to the end of that day\n"
 	      "                                 (UTC)\n"
 	      "  vacation --off                 stop answering automatically\n"
+	      "\n"
+	      "With --json, list and search print one JSON object per message and\n"
+	      "per line. The mailbox commands need a server with the extension.\n"
 	      "\n"
 	      "Defaults for -d, -p, -u and the TLS options may be set in\n"
 	      "~/.config/glomail/config (see glomail(1)); options win over it.\n"
@@ -145,6 +193,22 @@ parse_number(const char *s, long long min, long long max)
 	return v;
 }
 
+/*
+ * A message named on the command line: a number from 1, or an id (a
+ * Maildir name's base: it holds a '.', or starts with '=' for the hashed
+ * names of foreign files), without '/' or ':'.
+ */
+static int
+target_ok(const char *w)
+{
+	long long n;
+
+	if (listing_number(w, &n))
+		return n >= 1;
+	return (strchr(w, '.') != NULL || w[0] == '=') &&
+	       strpbrk(w, "/:") == NULL && strlen(w) <= 255;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -153,7 +217,7 @@ main(int argc, char **argv)
 	struct wire_tls tls = { NULL, NULL };
 	static struct settings
 	    conf; /* static: a usage error leaves it to exit */
-	int use_tls = 0;
+	int use_tls = 0, seed_dates = 0;
 	long long timeout = DEFAULT_TIMEOUT;
 	struct session *s;
 	const char *base = strrchr(argv[0], '/');
@@ -201,8 +265,73 @@ main(int argc, char **argv)
 				    NULL);
 			o.to[o.nto++] = optarg;
 			break;
+		case OPT_CC:
+			if (o.ncc == CMD_TO_MAX)
+				return usage_error(_("too many recipients"),
+				    NULL);
+			o.cc[o.ncc++] = optarg;
+			break;
 		case OPT_SUBJECT:
 			o.subject = optarg;
+			break;
+		case OPT_UNREAD:
+			o.unread = 1;
+			break;
+		case OPT_PAGE:
+			if ((o.page = parse_number(optarg, 1, 1000000000)) ==
+			    -1)
+				return usage_error(_("invalid page number"),
+				    optarg);
+			break;
+		case OPT_PER_PAGE:
+			if ((o.per_page = parse_number(optarg, 1, 10000)) == -1)
+				return usage_error(_("invalid number of "
+				                     "messages per page"),
+				    optarg);
+			break;
+		case OPT_FROM:
+			o.from = optarg;
+			break;
+		case OPT_BODY:
+			o.body = optarg;
+			break;
+		case OPT_SINCE:
+		case OPT_BEFORE:
+			if (reply_date_end(optarg) == -1)
+				return usage_error(_("invalid date, expected "
+				                     "YYYY-MM-DD"),
+				    optarg);
+			*(c == OPT_SINCE ? &o.since : &o.before) = optarg;
+			break;
+		case OPT_SEEN:
+		case OPT_UNSEEN:
+		case OPT_FLAGGED:
+		case OPT_UNFLAGGED: {
+			unsigned f = c == OPT_SEEN || c == OPT_UNSEEN
+			                 ? MSG_FLAG_SEEN
+			                 : MSG_FLAG_FLAGGED;
+
+			if (((o.add | o.remove) & f) != 0)
+				return usage_error(
+				    _("give each flag once: "
+				      "--seen or --unseen, "
+				      "--flagged or --unflagged"),
+				    NULL);
+			if (c == OPT_SEEN || c == OPT_FLAGGED)
+				o.add |= f;
+			else
+				o.remove |= f;
+			break;
+		}
+		case OPT_DATE_FORMAT:
+			if (strcmp(optarg, "seed") == 0)
+				seed_dates = 1;
+			else if (strcmp(optarg, "local") == 0)
+				seed_dates = 0;
+			else
+				return usage_error(_("--date-format is local "
+				                     "or seed"),
+				    optarg);
 			break;
 		case OPT_ALL:
 			o.all = 1;
@@ -258,20 +387,49 @@ main(int argc, char **argv)
 			return usage_error(_("unknown command"), argv[optind]);
 		optind++;
 	}
-	if (o.verb == CMD_READ || o.verb == CMD_REPLY ||
-	    o.verb == CMD_FORWARD) {
+	if (o.verb == CMD_REPLY || o.verb == CMD_FORWARD) {
 		if (optind >= argc)
 			return usage_error(
-			    o.verb == CMD_READ
-			        ? _("read needs a message number")
-			        : _("reply and forward need a message number"),
-			    NULL);
-		if ((o.number = parse_number(argv[optind], 1, 0x7fffffff)) ==
-		    -1)
+			    _("reply and forward need a message number"), NULL);
+		/* A number, or an id (looked up in the list). */
+		if (!listing_number(argv[optind], &o.number)) {
+			if (!target_ok(argv[optind]))
+				return usage_error(_("invalid message number"),
+				    argv[optind]);
+			o.number = 0;
+			o.targets = (const char *const *)argv + optind;
+			o.ntargets = 1;
+		} else if (o.number < 1 || o.number > 0x7fffffff)
 			return usage_error(_("invalid message number"),
 			    argv[optind]);
 		optind++;
 	}
+	/* Messages by number or id: read takes one, delete and mark many. */
+	if (o.verb == CMD_READ || o.verb == CMD_DELETE || o.verb == CMD_MARK) {
+		o.targets = (const char *const *)argv + optind;
+		while (optind < argc && o.ntargets < CMD_TARGETS_MAX &&
+		       (o.verb != CMD_READ || o.ntargets == 0)) {
+			if (!target_ok(argv[optind]))
+				return usage_error(
+				    _("invalid message number or id"),
+				    argv[optind]);
+			o.ntargets++;
+			optind++;
+		}
+		if (o.ntargets == 0)
+			return usage_error(
+			    o.verb == CMD_READ
+			        ? _("read needs a message number "
+			            "or id")
+			        : _("delete and mark need message "
+			            "numbers or ids"),
+			    NULL);
+		if (o.verb == CMD_READ &&
+		    listing_number(argv[optind - 1], &o.number) == 0)
+			o.number = 0;
+	}
+	if (o.verb == CMD_SEARCH && optind < argc)
+		o.text = argv[optind++];
 	if (optind < argc)
 		return usage_error(_("unexpected argument"), argv[optind]);
 	/* The file's account is for commands; the menus ask for it. */
@@ -300,8 +458,33 @@ main(int argc, char **argv)
 		                     "[--until DATE], or --off"),
 		    NULL);
 	if (o.verb != CMD_SEND && o.verb != CMD_FORWARD &&
-	    o.verb != CMD_VACATION && (o.nto > 0 || o.subject != NULL))
+	    o.verb != CMD_VACATION && o.verb != CMD_SEARCH &&
+	    (o.nto > 0 || o.subject != NULL))
 		return usage_error(_("--to and --subject go with send"), NULL);
+	if (o.verb == CMD_SEARCH && o.nto > 1)
+		return usage_error(_("search takes one --to"), NULL);
+	if (o.ncc > 0 && o.verb != CMD_SEND)
+		return usage_error(_("--cc goes with send"), NULL);
+	if ((o.unread || o.page != 0 || o.per_page != 0) &&
+	    o.verb != CMD_LIST && o.verb != CMD_SEARCH)
+		return usage_error(_("--unread, --page and --per-page go with "
+		                     "list and search"),
+		    NULL);
+	if ((o.from != NULL || o.body != NULL || o.since != NULL ||
+	        o.before != NULL) &&
+	    o.verb != CMD_SEARCH)
+		return usage_error(_("--from, --body, --since and --before go "
+		                     "with search"),
+		    NULL);
+	if ((o.add | o.remove) != 0 && o.verb != CMD_MARK)
+		return usage_error(_("--seen, --unseen, --flagged and "
+		                     "--unflagged go with mark"),
+		    NULL);
+	if (o.verb == CMD_MARK && (o.add | o.remove) == 0)
+		return usage_error(
+		    _("mark needs --seen, --unseen, --flagged or "
+		      "--unflagged"),
+		    NULL);
 	if ((o.all && o.verb != CMD_REPLY) ||
 	    (o.verb != CMD_VACATION && (o.vacation != -1 || o.until != 0)))
 		return usage_error(_("--all goes with reply; --on, --off and "
@@ -313,6 +496,7 @@ main(int argc, char **argv)
 	if ((tls.cafile != NULL || tls.servername != NULL) && !use_tls)
 		return usage_error(_("--cafile and --servername go with --tls"),
 		    NULL);
+	listing_seed_dates(seed_dates);
 	if (port == NULL)
 		port = use_tls ? PROTO_DEFAULT_TLS_PORT_STR
 		               : PROTO_DEFAULT_PORT_STR;

@@ -1,13 +1,18 @@
 /*
  * menu.c - the interactive flows of the original client: connection menu
  * (create an account, log in, quit), then main menu (read, send,
- * statistics, log out).
+ * statistics, log out), and after the seed's entries what the server
+ * adds: automatic reply, search, password change; after reading a
+ * message, reply, forward, delete, mark unread; the list page by page
+ * with unread marks, and new-mail notices between menus.
  *
  * Every step returns a flow value: carry on, quit (the user asked, or
  * input ended: both exit 0 after BYE), or fail (the server is gone or
  * stdin broke). Prompts and displays go to stdout, as the original's
  * print() and input() did.
  */
+#include <sys/ioctl.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +20,7 @@
 
 #include "compose.h"
 #include "i18n.h"
+#include "listing.h"
 #include "menu.h"
 #include "msg.h"
 #include "proto.h"
@@ -34,6 +40,7 @@ enum flow {
 struct menu {
 	struct session *s;
 	char user[RULES_USERNAME_MAX + 1];
+	int notices; /* subscribed to new-mail notices */
 };
 
 /* Map a prompt's result to a flow: end of input quits. */
@@ -106,7 +113,7 @@ ask_choice(long long max, long long *choice_r)
  * *password_r NULL when refused (the reason is shown).
  */
 static enum flow
-new_password(char **password_r)
+new_password(const char *prompt, const char *again_prompt, char **password_r)
 {
 	char *password = NULL, *again = NULL;
 	enum term_result r;
@@ -114,8 +121,7 @@ new_password(char **password_r)
 	enum flow flow = FLOW_CONTINUE;
 
 	*password_r = NULL;
-	if ((r = term_password(stdout, _("Enter a password: "), &password)) !=
-	    TERM_OK)
+	if ((r = term_password(stdout, prompt, &password)) != TERM_OK)
 		return term_flow(r);
 	if (rules_password(password, &why) == -1) {
 		printf("%s\n", i18n_server_text(why));
@@ -126,8 +132,7 @@ new_password(char **password_r)
 		*password_r = password;
 		return FLOW_CONTINUE;
 	}
-	if ((r = term_password(stdout, _("Enter the password again: "),
-	         &again)) != TERM_OK) {
+	if ((r = term_password(stdout, again_prompt, &again)) != TERM_OK) {
 		flow = term_flow(r);
 		goto done;
 	}
@@ -166,7 +171,9 @@ menu_auth(struct menu *m, int header, int *in_r)
 			printf("%s\n", i18n_server_text(why));
 			goto done;
 		}
-		if ((flow = new_password(&password)) != FLOW_CONTINUE ||
+		if ((flow = new_password(_("Enter a password: "),
+		         _("Enter the password again: "), &password)) !=
+		        FLOW_CONTINUE ||
 		    password == NULL)
 			goto done;
 	} else if ((r = term_password(stdout, _("Enter a password: "),
@@ -191,6 +198,18 @@ menu_auth(struct menu *m, int header, int *in_r)
 	/* Long names are refused by the server; keep what fits for display. */
 	snprintf(m->user, sizeof(m->user), "%s", user);
 	*in_r = 1;
+	/* New mail is announced between menus when the server can. */
+	m->notices = 0;
+	if (session_has(m->s, "notices")) {
+		msg_free(reply);
+		reply = NULL;
+		if ((h = session_request(m->s, PROTO_NOTICES_SUBSCRIBE, NULL,
+		         &reply)) == -1) {
+			flow = request_flow(m);
+			goto done;
+		}
+		m->notices = h == PROTO_OK;
+	}
 done:
 	msg_free(reply);
 	free(user);
@@ -198,20 +217,26 @@ done:
 	return flow;
 }
 
-/* Show one message: the original's "De : / À : / Sujet : / Date :". */
+/*
+ * Show one message: the original's "De : / À : / Sujet : / Date :", the
+ * copies when there are some, the date in the local time zone.
+ */
 static void
-show_email(const struct msg_email *e)
+show_email(const struct msg_email *e, const char *cc)
 {
-	char *f[5];
+	char date[LISTING_DATE_LEN];
+	char *f[6];
 	size_t i;
 
+	listing_date(e->date != NULL ? e->date : "", date);
 	/* Every field made safe for the terminal first. */
 	f[0] = term_safe(stdout, e->sender != NULL ? e->sender : "");
 	f[1] = term_safe(stdout, e->destination);
 	f[2] = term_safe(stdout, e->subject);
-	f[3] = term_safe(stdout, e->date != NULL ? e->date : "");
+	f[3] = term_safe(stdout, date);
 	f[4] = term_safe(stdout, e->content);
-	for (i = 0; i < 5; i++)
+	f[5] = term_safe(stdout, cc != NULL ? cc : "");
+	for (i = 0; i < 6; i++)
 		if (f[i] == NULL) {
 			perror("glomail");
 			goto done;
@@ -219,13 +244,43 @@ show_email(const struct msg_email *e)
 	printf("\n");
 	printf(_("From: %s\n"), f[0]);
 	printf(_("To: %s\n"), f[1]);
+	if (f[5][0] != '\0')
+		printf(_("Cc: %s\n"), f[5]);
 	printf(_("Subject: %s\n"), f[2]);
 	printf(_("Date: %s\n"), f[3]);
 	printf("----------------------------------------\n");
 	printf("%s\n", f[4]);
 done:
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 6; i++)
 		free(f[i]);
+}
+
+/*
+ * New-mail notices that have come (the session keeps those that arrived
+ * with replies; the socket is looked at without waiting), one line each.
+ */
+static void
+show_notices(struct menu *m)
+{
+	union msg_args a;
+	struct msg *n;
+	const char *why;
+
+	if (!m->notices)
+		return;
+	while (session_notice_wait(m->s, 0, NULL, &n) == 1) {
+		if (msg_unpack(n, PROTO_SHAPE_NOTICE, &a, &why) == 0) {
+			char *from = term_safe(stdout, a.notice.sender);
+			char *subject = term_safe(stdout, a.notice.subject);
+
+			if (from != NULL && subject != NULL)
+				printf(_("New mail from %s: %s\n"), from,
+				    subject);
+			free(from);
+			free(subject);
+		}
+		msg_free(n);
+	}
 }
 
 static enum flow read_body(size_t max, char **body_r);
@@ -288,8 +343,31 @@ split_recipients(const char *line, char out[][COMPOSE_ADDR_MAX + 1], size_t max)
  * After a message is shown (on a server with the threading extension):
  * reply, reply to all, forward, or back to the main menu.
  */
+/* Delete the message, or mark it unread, by id: say what was done. */
 static enum flow
-menu_after_read(struct menu *m, long long n)
+menu_change(struct menu *m, const char *id, int delete)
+{
+	struct msg *reply = NULL;
+	json_t *p;
+	int h;
+
+	p = delete ? json_pack("{s:[s]}", "ids", id)
+	           : json_pack("{s:[s], s:[s]}", "ids", id, "remove", "seen");
+	if ((h = session_request(m->s,
+	         delete ? PROTO_MAILBOX_DELETE : PROTO_MAILBOX_FLAGS, p,
+	         &reply)) == -1)
+		return request_flow(m);
+	if (h == PROTO_ERROR)
+		show_error(reply);
+	else
+		printf("%s\n", delete ? _("Message deleted.")
+		                      : _("Message marked as unread."));
+	msg_free(reply);
+	return FLOW_CONTINUE;
+}
+
+static enum flow
+menu_after_read(struct menu *m, long long n, const char *id)
 {
 	static char rcpt[REPLY_RCPT_MAX][COMPOSE_ADDR_MAX + 1];
 	char self[COMPOSE_ADDR_MAX + 1], subject[RULES_SUBJECT_MAX + 1];
@@ -307,8 +385,15 @@ menu_after_read(struct menu *m, long long n)
 	                 "2. Reply to all\n"
 	                 "3. Forward\n"
 	                 "4. Back to the main menu\n"));
-	if ((flow = ask_choice(4, &choice)) != FLOW_CONTINUE || choice == 4)
+	/* The seed's four stay; the mailbox's choices come after. */
+	if (id != NULL)
+		printf("%s", _("5. Delete this message\n"
+		               "6. Mark as unread\n"));
+	if ((flow = ask_choice(id != NULL ? 6 : 4, &choice)) != FLOW_CONTINUE ||
+	    choice == 4)
 		return flow;
+	if (choice >= 5)
+		return menu_change(m, id, choice == 5);
 	if ((h = reply_fetch(m->s, n, &orig, &err)) != PROTO_OK) {
 		if (h == PROTO_ERROR)
 			show_error(err);
@@ -361,11 +446,40 @@ done:
 	return flow;
 }
 
-/* List the mailbox, ask which message to open, show it. */
+/* Show message choice as the seed does (by number), then what follows. */
 static enum flow
-menu_read(struct menu *m)
+menu_read_seed(struct menu *m, long long choice)
 {
-	struct msg *list = NULL, *reply = NULL;
+	struct msg *reply = NULL;
+	enum flow flow = FLOW_CONTINUE;
+	union msg_args a;
+	const char *why;
+	int h;
+
+	if ((h = session_request(m->s, PROTO_INBOX_READING_CHOICE,
+	         msg_choice_new(choice), &reply)) == -1)
+		return request_flow(m);
+	if (h == PROTO_ERROR) {
+		show_error(reply);
+		goto done;
+	}
+	if (msg_unpack(reply, PROTO_SHAPE_EMAIL, &a, &why) == -1) {
+		printf("%s: %s\n", _("unexpected reply from the server"), why);
+		goto done;
+	}
+	show_email(&a.email, NULL);
+	if (session_has(m->s, "threading"))
+		flow = menu_after_read(m, choice, NULL);
+done:
+	msg_free(reply);
+	return flow;
+}
+
+/* The seed's list: the server's lines, then a choice. */
+static enum flow
+menu_read_list_seed(struct menu *m)
+{
+	struct msg *list = NULL;
 	enum flow flow = FLOW_CONTINUE;
 	union msg_args a;
 	const char *why;
@@ -395,8 +509,36 @@ menu_read(struct menu *m)
 	}
 	if ((flow = ask_choice((long long)n, &choice)) != FLOW_CONTINUE)
 		goto done;
-	if ((h = session_request(m->s, PROTO_INBOX_READING_CHOICE,
-	         msg_choice_new(choice), &reply)) == -1) {
+	flow = menu_read_seed(m, choice);
+done:
+	msg_free(list);
+	return flow;
+}
+
+/* Read message n (id when known) by id, then what follows. */
+static enum flow
+menu_read_id(struct menu *m, long long n, const char *known)
+{
+	struct msg *reply = NULL, *err = NULL;
+	enum flow flow = FLOW_CONTINUE;
+	char *id = NULL;
+	struct msg_email e;
+	json_t *cc;
+	int h;
+
+	if (known == NULL) {
+		if ((h = listing_id(m->s, n, &id, &err)) == -1)
+			return request_flow(m);
+		if (h == PROTO_ERROR)
+			show_error(err);
+		else if (h == 0)
+			printf("%s\n", i18n_server_text("choice out of range"));
+		if (h != PROTO_OK)
+			goto done;
+		known = id;
+	}
+	if ((h = session_request(m->s, PROTO_MAILBOX_READ,
+	         json_pack("{s:s}", "id", known), &reply)) == -1) {
 		flow = request_flow(m);
 		goto done;
 	}
@@ -404,16 +546,218 @@ menu_read(struct menu *m)
 		show_error(reply);
 		goto done;
 	}
-	if (msg_unpack(reply, PROTO_SHAPE_EMAIL, &a, &why) == -1) {
-		printf("%s: %s\n", _("unexpected reply from the server"), why);
+	if (listing_email(reply, &e) == -1) {
+		printf("%s\n", _("unexpected reply from the server"));
 		goto done;
 	}
-	show_email(&a.email);
-	if (session_has(m->s, "threading"))
-		flow = menu_after_read(m, choice);
+	cc = json_object_get(msg_payload(reply), "cc");
+	show_email(&e, json_is_string(cc) ? json_string_value(cc) : NULL);
+	flow = menu_after_read(m, n, known);
+done:
+	free(id);
+	msg_free(reply);
+	msg_free(err);
+	return flow;
+}
+
+/* Entries a page shows: the terminal's height less the menu's lines. */
+static long long
+page_size(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 8)
+		return ws.ws_row - 4 < 200 ? ws.ws_row - 4 : 200;
+	return 20;
+}
+
+/*
+ * Ask for a message number in [1-max], or, when there are other pages,
+ * "n" (next) or "p" (previous): *choice_r is then 0 and *move_r +1 or -1.
+ */
+static enum flow
+ask_message(long long max, int pages, long long *choice_r, int *move_r)
+{
+	char prompt[128];
+	enum term_result r;
+	char *line, *w;
+
+	snprintf(prompt, sizeof(prompt), _("Enter your choice [1-%lld]: "),
+	    max);
+	*move_r = 0;
+	for (;;) {
+		if ((r = term_prompt(stdout, prompt, &line)) != TERM_OK)
+			return term_flow(r);
+		w = line + strspn(line, " \t");
+		w[strcspn(w, " \t")] = '\0';
+		*choice_r = parse_choice(line, max);
+		if (pages && (strcmp(w, "n") == 0 || strcmp(w, "p") == 0))
+			*move_r = w[0] == 'n' ? 1 : -1;
+		free(line);
+		if (*choice_r != 0 || *move_r != 0)
+			return FLOW_CONTINUE;
+	}
+}
+
+/*
+ * A list with the mailbox extension (MAILBOX_LIST, or MAILBOX_SEARCH
+ * with query): unread marks, a page at a time with "n" and "p", then
+ * the message chosen. query is stolen (NULL: the whole list).
+ */
+static enum flow
+menu_browse(struct menu *m, json_t *query)
+{
+	long long per = page_size(), offset = 0, total, got, choice;
+	struct msg *reply = NULL;
+	enum flow flow = FLOW_CONTINUE;
+	struct listing_entry e;
+	const char *why, *id;
+	json_t *p, *messages, *item;
+	char *keep = NULL;
+	size_t i;
+	int h, move;
+
+	for (;;) {
+		p = query != NULL ? json_deep_copy(query) : json_object();
+		json_object_set_new(p, "offset", json_integer(offset));
+		json_object_set_new(p, "limit", json_integer(per));
+		msg_free(reply);
+		reply = NULL;
+		if ((h = session_request(m->s,
+		         query != NULL ? PROTO_MAILBOX_SEARCH
+		                       : PROTO_MAILBOX_LIST,
+		         p, &reply)) == -1) {
+			flow = request_flow(m);
+			goto done;
+		}
+		if (h == PROTO_ERROR) {
+			show_error(reply);
+			goto done;
+		}
+		if (listing_page(reply, &total, &got, &messages, &why) == -1) {
+			printf("%s: %s\n",
+			    _("unexpected reply from the server"), why);
+			goto done;
+		}
+		if (total == 0) {
+			printf("%s\n", query != NULL
+			                   ? _("No message matches.")
+			                   : _("Your mailbox is empty."));
+			goto done;
+		}
+		json_array_foreach (messages, i, item)
+			if (listing_entry(item, &e) == 0)
+				listing_print(stdout, &e);
+		if (total > per) {
+			printf(_("Page %lld of %lld: n. Next page  p. Previous "
+			         "page\n"),
+			    offset / per + 1, (total + per - 1) / per);
+		}
+		/* Numbers are the whole list's (a search's are too). */
+		if (listing_entry(json_array_get(messages,
+		                      json_array_size(messages) - 1),
+		        &e) == -1)
+			e.number = total;
+		if ((flow = ask_message(query != NULL ? e.number : total,
+		         total > per, &choice, &move)) != FLOW_CONTINUE)
+			goto done;
+		if (move == 0)
+			break;
+		if (move > 0 && offset + per < total)
+			offset += per;
+		else if (move < 0 && offset >= per)
+			offset -= per;
+	}
+	/* The id from the page when it is on it. */
+	id = NULL;
+	json_array_foreach (messages, i, item)
+		if (listing_entry(item, &e) == 0 && e.number == choice)
+			id = e.id;
+	if (id != NULL && (keep = strdup(id)) == NULL) {
+		perror("glomail");
+		flow = FLOW_FAIL;
+		goto done;
+	}
+	msg_free(reply);
+	reply = NULL;
+	flow = menu_read_id(m, choice, keep);
+done:
+	free(keep);
+	msg_free(reply);
+	json_decref(query);
+	return flow;
+}
+
+/* List the mailbox, ask which message to open, show it. */
+static enum flow
+menu_read(struct menu *m)
+{
+	if (session_has(m->s, "mailbox"))
+		return menu_browse(m, NULL);
+	return menu_read_list_seed(m);
+}
+
+/* Search: one text, looked for in sender, recipients, subject, body. */
+static enum flow
+menu_search(struct menu *m)
+{
+	enum term_result r;
+	char *text = NULL;
+	json_t *q;
+
+	if ((r = term_prompt(stdout,
+	         _("Search for (sender, recipient, subject or text): "),
+	         &text)) != TERM_OK)
+		return term_flow(r);
+	q = json_pack("{s:s}", "text", text);
+	free(text);
+	if (q == NULL) {
+		printf("%s\n", _("the text is not valid UTF-8"));
+		return FLOW_CONTINUE;
+	}
+	return menu_browse(m, q);
+}
+
+/*
+ * Change the password: the current one, then the new one (the rule
+ * checked at once, typed twice on a terminal), then the server's word.
+ */
+static enum flow
+menu_passwd(struct menu *m)
+{
+	char *current = NULL, *fresh = NULL;
+	struct msg *reply = NULL;
+	enum flow flow = FLOW_CONTINUE;
+	enum term_result r;
+	json_t *p;
+	int h;
+
+	if ((r = term_password(stdout, _("Enter your current password: "),
+	         &current)) != TERM_OK)
+		return term_flow(r);
+	if ((flow = new_password(_("Enter the new password: "),
+	         _("Enter the new password again: "), &fresh)) !=
+	        FLOW_CONTINUE ||
+	    fresh == NULL)
+		goto done;
+	if ((p = json_pack("{s:s, s:s}", "password", current, "new_password",
+	         fresh)) == NULL) {
+		printf("%s\n", _("the text is not valid UTF-8"));
+		goto done;
+	}
+	if ((h = session_request(m->s, PROTO_PASSWORD_CHANGE, p, &reply)) ==
+	    -1) {
+		flow = request_flow(m);
+		goto done;
+	}
+	if (h == PROTO_ERROR)
+		show_error(reply);
+	else
+		printf("%s\n", _("Password changed."));
 done:
 	msg_free(reply);
-	msg_free(list);
+	term_forget(current);
+	term_forget(fresh);
 	return flow;
 }
 
@@ -476,20 +820,86 @@ read_body(size_t max, char **body_r)
  * Ask for recipient and subject, check both, then the body, and send:
  * a mistake in the address is caught before the body is typed.
  */
+/*
+ * What EMAIL_SENDING_MANY did for each recipient: "ADDR: Message sent."
+ * or the reason it was not.
+ */
+static void
+show_results(const struct msg *reply)
+{
+	json_t *list = json_object_get(msg_payload(reply), "recipients"), *item;
+	const char *addr, *result, *reason;
+	size_t i;
+
+	json_array_foreach (list, i, item) {
+		reason = NULL;
+		if (json_unpack(item, "{s:s, s:s, s?s}", "address", &addr,
+		        "result", &result, "reason", &reason) != 0)
+			continue;
+		term_show(stdout, addr);
+		fputs(": ", stdout);
+		if (strcmp(result, "delivered") == 0)
+			printf("%s\n", _("Message sent."));
+		else if (strcmp(result, "undeliverable") == 0)
+			printf("%s\n",
+			    i18n_server_text("no such recipient; the message "
+			                     "was kept as undeliverable"));
+		else {
+			term_show(stdout,
+			    i18n_server_text(reason != NULL ? reason : result));
+			putchar('\n');
+		}
+	}
+}
+
 static enum flow
 menu_send(struct menu *m)
 {
+	static char rcpt[REPLY_RCPT_MAX][COMPOSE_ADDR_MAX + 1];
+	static char addrs[REPLY_RCPT_MAX][COMPOSE_ADDR_MAX + 1];
+	const char *to_list[REPLY_RCPT_MAX];
 	char *to = NULL, *subject = NULL, *body = NULL;
 	char addr[COMPOSE_ADDR_MAX + 1], why[COMPOSE_WHY_MAX];
+	int many = session_max_recipients_many(m->s) > 1;
 	struct msg *reply = NULL;
 	enum flow flow = FLOW_CONTINUE;
 	enum term_result r;
+	size_t n = 1, i, max;
 	int h;
 
-	if ((r = term_prompt(stdout, _("Enter the recipient's address: "),
+	if ((r = term_prompt(stdout,
+	         many ? _("Enter the recipients' addresses (separated by "
+	                  "commas): ")
+	              : _("Enter the recipient's address: "),
 	         &to)) != TERM_OK)
 		return term_flow(r);
-	if (compose_recipient(m->s, to, addr, why, sizeof(why)) == -1) {
+	if (many) {
+		max = session_max_recipients_many(m->s) < REPLY_RCPT_MAX
+		          ? session_max_recipients_many(m->s)
+		          : REPLY_RCPT_MAX;
+		n = split_recipients(to, rcpt, REPLY_RCPT_MAX);
+		if (n > max) {
+			printf(_("Too many recipients: at most %zu.\n"), max);
+			goto done;
+		}
+		/* Every address checked before the subject is asked. */
+		for (i = 0; i < n; i++) {
+			if (compose_recipient(m->s, rcpt[i], addrs[i], why,
+			        sizeof(why)) == -1) {
+				term_show(stdout, rcpt[i]);
+				fputs(": ", stdout);
+				term_show(stdout, why);
+				putchar('\n');
+				goto done;
+			}
+			to_list[i] = addrs[i];
+		}
+		if (n == 0) {
+			printf("%s\n", _("no recipient given"));
+			goto done;
+		}
+		snprintf(addr, sizeof(addr), "%s", addrs[0]);
+	} else if (compose_recipient(m->s, to, addr, why, sizeof(why)) == -1) {
 		term_show(stdout, why);
 		putchar('\n');
 		goto done;
@@ -509,13 +919,18 @@ menu_send(struct menu *m)
 	        FLOW_CONTINUE ||
 	    body == NULL)
 		goto done;
-	if ((h = compose_send(m->s, m->user, addr, subject, body, &reply)) ==
-	    -1) {
+	/* One recipient goes as the seed sends, several in one message. */
+	if ((h = n > 1 ? compose_send_many(m->s, to_list, n, NULL, 0, subject,
+	                     body, &reply)
+	               : compose_send(m->s, m->user, addr, subject, body,
+	                     &reply)) == -1) {
 		flow = request_flow(m);
 		goto done;
 	}
 	if (h == PROTO_ERROR)
 		show_error(reply);
+	else if (n > 1)
+		show_results(reply);
 	else
 		printf("%s\n", _("Message sent."));
 done:
@@ -657,25 +1072,41 @@ done:
 static enum flow
 menu_main(struct menu *m)
 {
+	int vacation = session_has(m->s, "vacation");
+	int search = session_has(m->s, "mailbox");
+	int passwd = session_has(m->s, "password");
+	long long choice, max;
 	enum flow flow;
-	long long choice;
-	int vacation;
 
+	/* The seed's four keep their numbers; each extension has its own,
+	 * shown when the server has it. */
+	max = passwd ? 7 : search ? 6 : vacation ? 5 : 4;
 	for (;;) {
+		show_notices(m);
 		printf("\n%s", _("Main menu\n"
 		                 "1. Read mail\n"
 		                 "2. Send mail\n"
 		                 "3. Statistics\n"
 		                 "4. Log out\n"));
-		/* The seed's four, then what this server adds. */
-		if ((vacation = session_has(m->s, "vacation")))
+		if (vacation)
 			printf("%s", _("5. Automatic reply\n"));
-		if ((flow = ask_choice(vacation ? 5 : 4, &choice)) !=
-		    FLOW_CONTINUE)
+		if (search)
+			printf("%s", _("6. Search mail\n"));
+		if (passwd)
+			printf("%s", _("7. Change the password\n"));
+		if ((flow = ask_choice(max, &choice)) != FLOW_CONTINUE)
 			return flow;
+		if ((choice == 5 && !vacation) || (choice == 6 && !search))
+			continue;
 		switch (choice) {
 		case 5:
 			flow = menu_vacation(m);
+			break;
+		case 6:
+			flow = menu_search(m);
+			break;
+		case 7:
+			flow = menu_passwd(m);
 			break;
 		case 1:
 			flow = menu_read(m);
@@ -691,6 +1122,7 @@ menu_main(struct menu *m)
 			if (session_notify(m->s, PROTO_AUTH_LOGOUT) == -1)
 				return request_flow(m);
 			m->user[0] = '\0';
+			m->notices = 0;
 			printf("%s\n", _("Logged out."));
 			return FLOW_CONTINUE;
 		}

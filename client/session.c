@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,12 @@
 /* A DNS name's length bounds the domain a server may announce. */
 #define SESSION_DOMAIN_MAX 253
 
+/* Notices kept between two looks (a menu shows them between screens). */
+#define SESSION_NOTICES_MAX 64
+
+/* The most recipients the client puts in one EMAIL_SENDING_MANY. */
+#define SESSION_MANY_MAX 1000
+
 struct session {
 	struct wire *w; /* the socket, plaintext or TLS */
 	int lost;
@@ -40,10 +47,17 @@ struct session {
 	size_t max_frame;
 	size_t max_subject;
 	size_t max_recipients;
-	json_t *extensions; /* array of names, or NULL */
+	size_t max_recipients_many; /* EMAIL_SENDING_MANY's, 0 without it */
+	json_t *extensions;         /* array of names, or NULL */
+	/* New-mail notices that came while a reply was awaited, oldest
+	 * first: a ring, the oldest dropped when it is full. */
+	struct msg *notices[SESSION_NOTICES_MAX];
+	size_t notice_first, notice_count;
 };
 
 static int session_learn(struct session *s);
+static int session_read(struct session *s, struct msg **m_r);
+static void session_keep(struct session *s, struct msg *m);
 
 int
 session_open(const char *host, const char *port, const struct wire_tls *tls,
@@ -103,7 +117,7 @@ session_learn(struct session *s)
 {
 	json_int_t frame, subject, rcpts;
 	struct msg *reply = NULL;
-	json_t *p, *ext = NULL;
+	json_t *p, *ext = NULL, *many;
 	const char *domain;
 	int h;
 
@@ -129,6 +143,19 @@ session_learn(struct session *s)
 		s->max_subject = (size_t)subject;
 		s->max_recipients = rcpts < 1024 ? (size_t)rcpts : 1024;
 		s->extensions = ext != NULL ? json_incref(ext) : NULL;
+		/* Sending to several needs a count to check them against. */
+		many = json_object_get(json_object_get(p, "limits"),
+		    "max_recipients_many");
+		if (session_has(s, "send-many"))
+			s->max_recipients_many = !json_is_integer(many) ? 100
+			                         : json_integer_value(many) < 1
+			                             ? 1
+			                         : json_integer_value(many) >
+			                                 SESSION_MANY_MAX
+			                             ? SESSION_MANY_MAX
+			                             : (size_t)
+			                                   json_integer_value(
+			                                       many);
 	}
 	msg_free(reply);
 	return 0;
@@ -162,6 +189,12 @@ size_t
 session_max_recipients(const struct session *s)
 {
 	return s->max_recipients;
+}
+
+size_t
+session_max_recipients_many(const struct session *s)
+{
+	return s->max_recipients_many;
 }
 
 int
@@ -241,10 +274,34 @@ session_patience(struct session *s)
 }
 
 /*
- * Drop frames nobody asked for before a request. Some seed servers answer
- * AUTH_LOGOUT although the protocol says not to; left unread, that OK
- * would be taken for the reply to the next request. A server that closed
- * the connection meanwhile is noticed here too.
+ * A frame that is not a reply: a new-mail notice is queued for
+ * session_notice_take (the oldest dropped when the queue is full),
+ * anything else dropped.
+ */
+static void
+session_keep(struct session *s, struct msg *m)
+{
+	size_t i;
+
+	if (msg_header(m) != PROTO_NEW_MAIL) {
+		msg_free(m);
+		return;
+	}
+	if (s->notice_count == SESSION_NOTICES_MAX) {
+		msg_free(s->notices[s->notice_first]);
+		s->notice_first = (s->notice_first + 1) % SESSION_NOTICES_MAX;
+		s->notice_count--;
+	}
+	i = (s->notice_first + s->notice_count) % SESSION_NOTICES_MAX;
+	s->notices[i] = m;
+	s->notice_count++;
+}
+
+/*
+ * Drop frames nobody asked for before a request (notices are kept). Some seed
+ * servers answer AUTH_LOGOUT although the protocol says not to; left unread,
+ * that OK would be taken for the reply to the next request. A server that
+ * closed the connection meanwhile is noticed here too.
  */
 static int
 session_drain(struct session *s)
@@ -263,26 +320,19 @@ session_drain(struct session *s)
 			        : why);
 			return -1;
 		}
-		msg_free(stale);
+		session_keep(s, stale);
 	}
 	return 0;
 }
 
-int
-session_request(struct session *s, int header, json_t *payload,
-    struct msg **reply_r)
+/* Read one frame; on failure the session is lost (reason printed). */
+static int
+session_read(struct session *s, struct msg **m_r)
 {
 	const char *why;
 
-	if (!s->lost && session_drain(s) == -1) {
-		json_decref(payload);
-		return -1;
-	}
-	if (session_send(s, header, payload) == -1)
-		return -1;
-	session_patience(s);
 	errno = 0;
-	if (wire_read_msg(s->w, SESSION_REPLY_MAX, reply_r, &why) == -1) {
+	if (wire_read_msg(s->w, SESSION_REPLY_MAX, m_r, &why) == -1) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			why = _("no reply in time");
 		else if (strcmp(why, "connection closed") == 0)
@@ -292,6 +342,29 @@ session_request(struct session *s, int header, json_t *payload,
 		session_fail(s, why);
 		return -1;
 	}
+	return 0;
+}
+
+int
+session_request(struct session *s, int header, json_t *payload,
+    struct msg **reply_r)
+{
+	if (!s->lost && session_drain(s) == -1) {
+		json_decref(payload);
+		return -1;
+	}
+	if (session_send(s, header, payload) == -1)
+		return -1;
+	session_patience(s);
+	/* A subscriber's notices may come before the reply: kept aside. */
+	do {
+		if (session_read(s, reply_r) == -1)
+			return -1;
+		if (msg_header(*reply_r) == PROTO_NEW_MAIL) {
+			session_keep(s, *reply_r);
+			*reply_r = NULL;
+		}
+	} while (*reply_r == NULL);
 	/* Every request of the protocol is answered by OK or ERROR. */
 	if (msg_header(*reply_r) != PROTO_OK &&
 	    msg_header(*reply_r) != PROTO_ERROR) {
@@ -301,6 +374,55 @@ session_request(struct session *s, int header, json_t *payload,
 		return -1;
 	}
 	return (int)msg_header(*reply_r);
+}
+
+struct msg *
+session_notice_take(struct session *s)
+{
+	struct msg *m;
+
+	if (s->notice_count == 0)
+		return NULL;
+	m = s->notices[s->notice_first];
+	s->notices[s->notice_first] = NULL;
+	s->notice_first = (s->notice_first + 1) % SESSION_NOTICES_MAX;
+	s->notice_count--;
+	return m;
+}
+
+int
+session_notice_wait(struct session *s, int timeout_ms, const sigset_t *mask,
+    struct msg **notice_r)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	struct timespec ts, *tsp = NULL;
+	struct msg *m;
+	int r;
+
+	*notice_r = NULL;
+	if ((*notice_r = session_notice_take(s)) != NULL)
+		return 1;
+	if (s->lost)
+		return -1;
+	pfd.fd = wire_fd(s->w);
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+		tsp = &ts;
+	}
+	/* Under TLS, bytes may already be decrypted and waiting. */
+	if (!wire_pending(s->w)) {
+		r = ppoll(&pfd, 1, tsp, mask);
+		if (r == -1)
+			return errno == EINTR ? 0 : -1;
+		if (r == 0)
+			return 0;
+	}
+	if (session_read(s, &m) == -1)
+		return -1;
+	session_keep(s, m);
+	*notice_r = session_notice_take(s);
+	return *notice_r != NULL;
 }
 
 int
@@ -319,6 +441,7 @@ void
 session_close(struct session *s)
 {
 	unsigned char *frame;
+	struct msg *m;
 	size_t len;
 
 	if (s == NULL)
@@ -334,6 +457,8 @@ session_close(struct session *s)
 	}
 	wire_close(s->w);
 	json_decref(s->extensions);
+	while ((m = session_notice_take(s)) != NULL)
+		msg_free(m);
 	free(s);
 }
 

@@ -8,6 +8,7 @@
 #ifndef GLOMAIL_SESSION_H
 #define GLOMAIL_SESSION_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -60,10 +61,28 @@ const char *session_domain(const struct session *s);
 size_t session_max_frame(const struct session *s);   /* request body */
 size_t session_max_subject(const struct session *s); /* code points */
 size_t session_max_recipients(const struct session *s);
+/* Addresses per EMAIL_SENDING_MANY; 0 when the server has no send-many. */
+size_t session_max_recipients_many(const struct session *s);
 /* 1 when the server answered CAPABILITIES (not a seed server). */
 int session_extended(const struct session *s);
 /* 1 when the server listed the extension name. */
 int session_has(const struct session *s, const char *name);
+
+/*
+ * New-mail notices (NEW_MAIL, after NOTICES_SUBSCRIBE) that arrived while
+ * a reply was awaited are kept, the latest 64: the oldest one, or NULL
+ * (free it with msg_free).
+ */
+struct msg *session_notice_take(struct session *s);
+
+/*
+ * Wait up to timeout_ms (-1: forever) for a notice, with the signal mask
+ * mask (NULL: unchanged) while waiting, as ppoll(2) does. Other frames are
+ * dropped. Returns 1 with *notice_r set, 0 when the time ran out or a
+ * signal came, -1 when the connection is lost (message printed).
+ */
+int session_notice_wait(struct session *s, int timeout_ms, const sigset_t *mask,
+    struct msg **notice_r);
 
 /* 1 once the connection has failed. */
 int session_lost(const struct session *s);

@@ -58,7 +58,7 @@ inherited(const char *var)
 	/* HOME and XDG_CONFIG_HOME too: a tester's own client configuration
 	 * file must not change what the tests see. */
 	static const char *const drop[] = { "LANG=", "LANGUAGE=", "LC_",
-		"GLOMAIL_", "LOCPATH=", "HOME=", "XDG_CONFIG_HOME=" };
+		"GLOMAIL_", "LOCPATH=", "HOME=", "XDG_CONFIG_HOME=", "TZ=" };
 	size_t i;
 
 	for (i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
@@ -81,7 +81,7 @@ exec_client(const char *const *argv, const char *const *env)
 		e++;
 	for (i = 0; env != NULL && env[i] != NULL; i++)
 		e++;
-	nenv = calloc(e + 1, sizeof(*nenv));
+	nenv = calloc(e + 2, sizeof(*nenv));
 	if (nargv == NULL || nenv == NULL)
 		_exit(126);
 	nargv[0] = (char *)(uintptr_t)clientrun_binary();
@@ -93,6 +93,12 @@ exec_client(const char *const *argv, const char *const *env)
 			nenv[e++] = environ[i];
 	for (i = 0; env != NULL && env[i] != NULL; i++)
 		nenv[e++] = (char *)(uintptr_t)env[i];
+	/* Dates are shown in the local zone: UTC unless a test says. */
+	for (i = 0; env != NULL && env[i] != NULL; i++)
+		if (strncmp(env[i], "TZ=", 3) == 0)
+			break;
+	if (env == NULL || env[i] == NULL)
+		nenv[e++] = (char *)(uintptr_t) "TZ=UTC0";
 	execve(nargv[0], nargv, nenv);
 	_exit(127);
 }

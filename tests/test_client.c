@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -102,6 +103,13 @@ run(struct clientrun_result *r, const char *const *env, const char *input, ...)
 	assert_int_equal(clientrun(argv, env, input, r), 0);
 }
 
+/* 1 when s begins with prefix. */
+static int
+starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
 static const char *const pw_env[] = { "GLOMAIL_PASSWORD=" PASSWORD, NULL };
 
 /* Create an account through the client; it must succeed. */
@@ -145,8 +153,18 @@ test_help_and_version(void **state)
 	assert_int_equal(r.exit_code, 0);
 	assert_non_null(strstr(r.out, "Usage: glomail -d HOST"));
 	assert_non_null(strstr(r.out, "register"));
-	assert_non_null(strstr(r.out, "send --to ADDR --subject TEXT"));
-	assert_non_null(strstr(r.out, "read N"));
+	assert_non_null(strstr(r.out, "send --to ADDR [--cc ADDR] --subject "
+	                              "TEXT"));
+	assert_non_null(strstr(r.out, "read N|ID"));
+	assert_non_null(strstr(r.out, "list [--unread] [--page N] "
+	                              "[--per-page N]"));
+	assert_non_null(strstr(r.out, "delete N|ID..."));
+	assert_non_null(strstr(r.out, "mark N|ID... --seen|--unseen|--flagged|"
+	                              "--unflagged"));
+	assert_non_null(strstr(r.out, "search [--from X] [--to X]"));
+	assert_non_null(strstr(r.out, "GLOMAIL_NEW_PASSWORD"));
+	assert_non_null(strstr(r.out, "watch "));
+	assert_non_null(strstr(r.out, "--date-format local|seed"));
 	assert_non_null(strstr(r.out, "GLOMAIL_PASSWORD"));
 	assert_non_null(strstr(r.out, "default 9672"));
 	assert_non_null(strstr(r.out, "Exit status: 0 success, 1 the server "
@@ -314,11 +332,13 @@ test_send_list_read_stats(void **state)
 
 	run(&r, pw_env, NULL, "-u", "carol", "list", NULL);
 	assert_int_equal(r.exit_code, 0);
-	/* Newest first, one line each, the server's own format. */
-	assert_true(strncmp(r.out, "#1 carol@glo2000.ca - Second ", 29) == 0);
-	assert_non_null(p = strstr(r.out, "\n#2 carol@glo2000.ca - First "));
+	/* Newest first, one line each, the seed's format after the marks:
+	 * both unread. */
+	assert_true(
+	    strncmp(r.out, "*  #1 carol@glo2000.ca - Second ", 32) == 0);
+	assert_non_null(p = strstr(r.out, "\n*  #2 carol@glo2000.ca - First "));
 	assert_non_null(strstr(p, " +0000\n"));
-	assert_null(strstr(p + 1, "\n#"));
+	assert_null(strstr(p + 1, "\n*"));
 	clientrun_free(&r);
 
 	run(&r, pw_env, NULL, "-u", "carol", "read", "2", NULL);
@@ -329,6 +349,12 @@ test_send_list_read_stats(void **state)
 	                62) == 0);
 	assert_non_null(
 	    strstr(r.out, " +0000\n\nline one\nline two \xc3\xa9\n"));
+	clientrun_free(&r);
+
+	/* Read: no longer marked unread. */
+	run(&r, pw_env, NULL, "-u", "carol", "list", NULL);
+	assert_true(starts_with(r.out, "*  #1 carol@glo2000.ca - Second "));
+	assert_non_null(strstr(r.out, "\n   #2 carol@glo2000.ca - First "));
 	clientrun_free(&r);
 
 	run(&r, pw_env, NULL, "-u", "carol", "read", "9", NULL);
@@ -414,14 +440,26 @@ test_json(void **state)
 	clientrun_free(&r);
 	send_mail("erin", "erin@glo2000.ca", "R\xc3\xa9union", "corps\n");
 
+	/* One object per message, with the mailbox extension's fields. */
 	run(&r, pw_env, NULL, "-u", "erin", "list", "--json", NULL);
 	assert_int_equal(r.exit_code, 0);
 	j = json_line(r.out);
+	assert_int_equal(json_integer_value(json_object_get(j, "number")), 1);
+	assert_true(json_string_length(json_object_get(j, "id")) > 0);
+	assert_string_equal(json_string_value(json_object_get(j, "from")),
+	    "erin@glo2000.ca");
+	assert_string_equal(json_string_value(json_object_get(j, "to")),
+	    "erin@glo2000.ca");
+	assert_string_equal(json_string_value(json_object_get(j, "cc")), "");
+	assert_string_equal(json_string_value(json_object_get(j, "subject")),
+	    "R\xc3\xa9union");
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(j, "date")), " +0000"));
+	assert_true(json_integer_value(json_object_get(j, "size")) > 0);
+	assert_true(json_is_false(json_object_get(j, "seen")));
+	assert_true(json_is_false(json_object_get(j, "flagged")));
 	list = json_object_get(j, "email_list");
-	assert_true(json_is_array(list));
-	assert_int_equal(json_array_size(list), 1);
-	assert_non_null(strstr(json_string_value(json_array_get(list, 0)),
-	    "#1 erin@glo2000.ca - R\xc3\xa9union "));
+	assert_null(list);
 	json_decref(j);
 	clientrun_free(&r);
 
@@ -511,11 +549,13 @@ test_menus_piped(void **state)
 	clientrun_free(&r);
 
 	/* End of input in the main menu: BYE and exit 0. The seed's four
-	 * entries, then glomaild's automatic reply. */
+	 * entries, then glomaild's automatic reply, search and password. */
 	run(&r, NULL, "2\ngrace\n" PASSWORD "\n", NULL);
 	assert_int_equal(r.exit_code, 0);
 	assert_non_null(strstr(r.out, "4. Log out\n5. Automatic reply\n"
-	                              "Enter your choice [1-5]: "));
+	                              "6. Search mail\n"
+	                              "7. Change the password\n"
+	                              "Enter your choice [1-7]: "));
 	clientrun_free(&r);
 }
 
@@ -630,13 +670,6 @@ test_french_messages(void **state)
 	clientrun_free(&r);
 }
 
-/* 1 when s begins with prefix. */
-static int
-starts_with(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
 /* A hostile body: a title change, a colour, a carriage return, C1 CSI. */
 #define HOSTILE_BODY \
 	"a\x1b]0;pwned\x07 \x1b[31mred\rb\xc2\x9b" \
@@ -690,30 +723,93 @@ test_other_domain(void **state)
 	clientrun_free(&r);
 }
 
-/* Several --to: refused whole, before anything is sent. */
+/*
+ * Several --to and --cc: one EMAIL_SENDING_MANY, a line per recipient
+ * (duplicates once, unknown ones undeliverable, others refused); more
+ * than the server's limit is refused whole, before anything is sent.
+ */
 static void
 test_repeated_to(void **state)
 {
+	static const char *argv[240];
+	static char addrs[101][32];
 	struct clientrun_result r;
+	size_t n = 0, i;
 
 	(void)state;
 	make_user("rcpt.b");
 	make_user("rcpt.c");
+	make_user("rcpt.d");
 	run(&r, pw_env, "for both\n", "-u", "rcpt.b", "send", "--to",
-	    "rcpt.b@glo2000.ca", "--to", "rcpt.c@glo2000.ca", "--subject",
-	    "two", NULL);
-	assert_int_equal(r.exit_code, 2);
-	assert_string_equal(r.out, "");
-	assert_non_null(strstr(r.err,
-	    "too many recipients: --to was given 2 "
-	    "times, the server takes at most 1 per message; nothing was "
-	    "sent"));
+	    "rcpt.b@glo2000.ca", "--to", "rcpt.c", "--cc", "RCPT.C@glo2000.ca",
+	    "--cc", "rcpt.d", "--cc", "rcpt.ghost", "--cc", "x@example.com",
+	    "--subject", "several", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(r.out,
+	    "delivered: rcpt.b@glo2000.ca\n"
+	    "delivered: rcpt.c@glo2000.ca\n"
+	    "delivered: rcpt.d@glo2000.ca\n"
+	    "undeliverable: rcpt.ghost@glo2000.ca\n"
+	    "refused: x@example.com: destination is outside the local domain\n");
 	clientrun_free(&r);
-	run(&r, pw_env, NULL, "-u", "rcpt.b", "stats", NULL);
-	assert_true(starts_with(r.out, "messages: 0\n"));
-	clientrun_free(&r);
+	/* One copy each, with To: and Cc: as given. */
 	run(&r, pw_env, NULL, "-u", "rcpt.c", "stats", NULL);
-	assert_true(starts_with(r.out, "messages: 0\n"));
+	assert_true(starts_with(r.out, "messages: 1\n"));
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "rcpt.d", "read", "1", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_true(
+	    starts_with(r.out, "From: rcpt.b@glo2000.ca\n"
+	                       "To: rcpt.b@glo2000.ca, rcpt.c@glo2000.ca\n"
+	                       "Cc: RCPT.C@glo2000.ca, rcpt.d@glo2000.ca, "
+	                       "rcpt.ghost@glo2000.ca, x@example.com\n"
+	                       "Subject: several\n"));
+	clientrun_free(&r);
+	/* Every one delivered: exit 0; --json is the server's reply. */
+	run(&r, pw_env, "x\n", "-u", "rcpt.b", "--json", "send", "--to",
+	    "rcpt.c", "--to", "rcpt.d", "--subject", "two", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, "\"recipients\""));
+	clientrun_free(&r);
+
+	/* 101 recipients: refused before the password or the body. */
+	argv[n++] = "glomail";
+	argv[n++] = "-d";
+	argv[n++] = "127.0.0.1";
+	argv[n++] = "-p";
+	argv[n++] = srv.port;
+	argv[n++] = "-u";
+	argv[n++] = "rcpt.b";
+	argv[n++] = "send";
+	argv[n++] = "--subject";
+	argv[n++] = "crowd";
+	for (i = 0; i < 101; i++) {
+		snprintf(addrs[i], sizeof(addrs[i]), "rcpt.c+%zu", i);
+		if (i == 0)
+			snprintf(addrs[i], sizeof(addrs[i]), "rcpt.d");
+		argv[n++] = i % 2 == 0 ? "--to" : "--cc";
+		argv[n++] = addrs[i];
+	}
+	argv[n] = NULL;
+	if (!testsrv_tls_mode()) {
+		assert_int_equal(clientrun(argv, NULL, NULL, &r), 0);
+		assert_int_equal(r.exit_code, 2);
+		assert_string_equal(r.out, "");
+		assert_string_equal(r.err,
+		    "glomail: too many recipients: 101 given, the server takes "
+		    "at most 100 per message; nothing was sent\n");
+		clientrun_free(&r);
+		/* 100 pass the client's check (the server judges them). */
+		argv[n - 2] = NULL;
+		assert_int_equal(clientrun(argv, pw_env, "hi\n", &r), 0);
+		assert_int_equal(r.exit_code, 1);
+		assert_true(
+		    starts_with(r.out, "delivered: rcpt.d@glo2000.ca\n"));
+		clientrun_free(&r);
+	}
+	run(&r, pw_env, NULL, "-u", "rcpt.d", "stats", NULL);
+	assert_true(starts_with(r.out,
+	    testsrv_tls_mode() ? "messages: 2\n" : "messages: 3\n"));
 	clientrun_free(&r);
 }
 
@@ -823,6 +919,42 @@ test_seed_server(void **state)
 	                       "forged\n"));
 	assert_non_null(strstr(r.out, "\n\nbody\x1b[2J\n"));
 	clientrun_free(&r);
+	/* What needs an extension says so plainly, before the password. */
+	{
+		static const char *const cmds[][4] = {
+			{ "delete", "1", NULL },
+			{ "mark", "1", "--seen", NULL },
+			{ "search", "hi", NULL },
+			{ "passwd", NULL },
+			{ "watch", NULL },
+			{ "list", "--unread", NULL },
+			{ "read", "1733090000.M1P2.host", NULL },
+			{ "reply", "1733090000.M1P2.host", NULL },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+			run_on(seed.port, &r, NULL, NULL, "-u", "seedy",
+			    cmds[i][0], cmds[i][1], cmds[i][2], NULL);
+			assert_int_equal(r.exit_code, 1);
+			assert_string_equal(r.out, "");
+			assert_true(starts_with(r.err,
+			    "glomail: this server does not support "));
+			clientrun_free(&r);
+		}
+	}
+	run_on(seed.port, &r, pw_env, "x\n", "-u", "seedy", "send", "--to",
+	    "seedy", "--cc", "seedy", "--subject", "s", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(r.err,
+	    "glomail: this server does not support --cc\n");
+	clientrun_free(&r);
+	run_on(seed.port, &r, pw_env, "x\n", "-u", "seedy", "send", "--to",
+	    "seedy", "--to", "other", "--subject", "s", NULL);
+	assert_int_equal(r.exit_code, 2);
+	assert_non_null(strstr(r.err, "the server takes at most 1 per message; "
+	                              "nothing was sent"));
+	clientrun_free(&r);
 	run_on(seed.port, &r, pw_env, NULL, "-u", "seedy", "list", NULL);
 	seedsrv_stop(&seed);
 	assert_int_equal(r.exit_code, 0);
@@ -891,6 +1023,364 @@ test_config_file(void **state)
 	testsrv_remove_tree(dir);
 }
 
+/* The id of message n of user's list, from list --json. */
+static void
+id_of(const char *user, int n, char id[256])
+{
+	struct clientrun_result r;
+	const char *line;
+	json_t *j;
+	int i;
+
+	run(&r, pw_env, NULL, "-u", user, "--json", "list", NULL);
+	assert_int_equal(r.exit_code, 0);
+	line = r.out;
+	for (i = 1; i < n; i++) {
+		assert_non_null(line = strchr(line, '\n'));
+		line++;
+	}
+	assert_non_null(j = json_loads(line, JSON_DISABLE_EOF_CHECK, NULL));
+	assert_int_equal(json_integer_value(json_object_get(j, "number")), n);
+	snprintf(id, 256, "%s", json_string_value(json_object_get(j, "id")));
+	json_decref(j);
+	clientrun_free(&r);
+}
+
+/* How many lines out has. */
+static size_t
+lines(const char *out)
+{
+	size_t n = 0;
+
+	for (; *out != '\0'; out++)
+		n += *out == '\n';
+	return n;
+}
+
+/*
+ * The mailbox extension's commands: unread marks, pages, read by id,
+ * flags, search, delete; and their error paths: an unknown id, another
+ * user's, one deleted twice, bad flags.
+ */
+static void
+test_mailbox_commands(void **state)
+{
+	char alpha[256], gamma[256];
+	struct clientrun_result r;
+	json_t *j;
+
+	(void)state;
+	make_user("mb.a");
+	make_user("mb.b");
+	send_mail("mb.b", "mb.a", "alpha", "first body\n");
+	send_mail("mb.b", "mb.a", "beta", "a Needle in it\n");
+	send_mail("mb.b", "mb.a", "gamma", "third\n");
+	id_of("mb.a", 3, alpha);
+	id_of("mb.a", 1, gamma);
+
+	run(&r, pw_env, NULL, "-u", "mb.a", "list", "--unread", NULL);
+	assert_int_equal(lines(r.out), 3);
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "read", "1", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, "Subject: gamma\n"));
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "list", "--unread", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_true(starts_with(r.out, "*  #2 mb.b@glo2000.ca - beta "));
+	assert_non_null(strstr(r.out, "\n*  #3 mb.b@glo2000.ca - alpha "));
+	assert_int_equal(lines(r.out), 2);
+	clientrun_free(&r);
+
+	/* Pages keep the whole list's numbers; past the end is empty. */
+	run(&r, pw_env, NULL, "-u", "mb.a", "list", "--page", "2", "--per-page",
+	    "2", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_true(starts_with(r.out, "*  #3 mb.b@glo2000.ca - alpha "));
+	assert_int_equal(lines(r.out), 1);
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "list", "--per-page", "1", NULL);
+	assert_true(starts_with(r.out, "   #1 mb.b@glo2000.ca - gamma "));
+	assert_int_equal(lines(r.out), 1);
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "list", "--page", "9", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(r.out, "");
+	clientrun_free(&r);
+
+	/* By id, and as JSON: the fields and the body. */
+	run(&r, pw_env, NULL, "-u", "mb.a", "read", alpha, NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_true(
+	    starts_with(r.out, "From: mb.b@glo2000.ca\n"
+	                       "To: mb.a@glo2000.ca\nSubject: alpha\n"));
+	assert_non_null(strstr(r.out, "\n\nfirst body\n"));
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "--json", "read", gamma, NULL);
+	assert_int_equal(r.exit_code, 0);
+	j = json_line(r.out);
+	assert_string_equal(json_string_value(json_object_get(j, "id")), gamma);
+	assert_string_equal(json_string_value(json_object_get(j, "content")),
+	    "third");
+	assert_true(json_is_true(json_object_get(j, "seen")));
+	assert_true(json_is_false(json_object_get(j, "flagged")));
+	json_decref(j);
+	clientrun_free(&r);
+
+	/* Another user's id is no message of theirs; nor is an unknown. */
+	run(&r, pw_env, NULL, "-u", "mb.b", "read", alpha, NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(r.out, "");
+	assert_string_equal(r.err, "glomail: no such message\n");
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.b", "delete", alpha, NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(r.err, "glomail: no such message\n");
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.b", "mark", alpha, "--seen", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(r.err, "glomail: no such message\n");
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "read", "1.no.such.message", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(r.err, "glomail: no such message\n");
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "--json", "delete", "7", NULL);
+	assert_int_equal(r.exit_code, 1);
+	j = json_line(r.out);
+	assert_string_equal(json_string_value(
+	                        json_object_get(j, "error_message")),
+	    "choice out of range");
+	json_decref(j);
+	clientrun_free(&r);
+
+	/* Flags: flagged, then unseen again; bad flags never reach it. */
+	run(&r, pw_env, NULL, "-u", "mb.a", "mark", "1", alpha, "--flagged",
+	    NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(r.out, "changed: 2\n");
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "mark", gamma, "--unseen", NULL);
+	assert_string_equal(r.out, "changed: 1\n");
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "list", NULL);
+	assert_true(starts_with(r.out, "*! #1 mb.b@glo2000.ca - gamma "));
+	assert_non_null(strstr(r.out, "\n*  #2 mb.b@glo2000.ca - beta "));
+	assert_non_null(strstr(r.out, "\n ! #3 mb.b@glo2000.ca - alpha "));
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "mark", "1", "--seen", "--unseen",
+	    NULL);
+	assert_int_equal(r.exit_code, 2);
+	assert_non_null(strstr(r.err, "give each flag once"));
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "mark", "1", NULL);
+	assert_int_equal(r.exit_code, 2);
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "mark", "1", "--read", NULL);
+	assert_int_equal(r.exit_code, 2);
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "mark", "bad/id", "--seen", NULL);
+	assert_int_equal(r.exit_code, 2);
+	clientrun_free(&r);
+
+	/* Search: case-insensitive substrings, dates, all criteria at once. */
+	run(&r, pw_env, NULL, "-u", "mb.a", "search", "--subject", "BETA",
+	    NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_true(starts_with(r.out, "*  #2 mb.b@glo2000.ca - beta "));
+	assert_int_equal(lines(r.out), 1);
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "--json", "search", "--body",
+	    "needle", "--from", "mb.b", "--to", "mb.a", "--since", "2000-01-01",
+	    "--before", "2999-12-31", NULL);
+	assert_int_equal(r.exit_code, 0);
+	j = json_line(r.out);
+	assert_string_equal(json_string_value(json_object_get(j, "subject")),
+	    "beta");
+	json_decref(j);
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "search", "--unread", "a", NULL);
+	assert_int_equal(lines(r.out), 2);
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "search", "--before", "2000-01-01",
+	    NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(r.out, "");
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "search", "--since", "2024-13-01",
+	    NULL);
+	assert_int_equal(r.exit_code, 2);
+	clientrun_free(&r);
+
+	/* Delete by number and by id; twice is no such message. */
+	run(&r, pw_env, NULL, "-u", "mb.a", "delete", alpha, "2", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(r.out, "deleted: 2\n");
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "delete", alpha, NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(r.err, "glomail: no such message\n");
+	clientrun_free(&r);
+	/* One bad id and nothing is deleted. */
+	run(&r, pw_env, NULL, "-u", "mb.a", "delete", gamma, alpha, NULL);
+	assert_int_equal(r.exit_code, 1);
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "stats", NULL);
+	assert_true(starts_with(r.out, "messages: 1\n"));
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "--json", "delete", gamma, NULL);
+	assert_int_equal(r.exit_code, 0);
+	j = json_line(r.out);
+	assert_int_equal(json_integer_value(json_object_get(j, "deleted")), 1);
+	json_decref(j);
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "mb.a", "list", NULL);
+	assert_string_equal(r.out, "");
+	clientrun_free(&r);
+}
+
+/*
+ * passwd: a weak new password is refused and changes nothing; a good one
+ * replaces the old, from the environment or from standard input.
+ */
+static void
+test_passwd(void **state)
+{
+	const char *const weak[] = { "GLOMAIL_PASSWORD=" PASSWORD,
+		"GLOMAIL_NEW_PASSWORD=weak1A", NULL };
+	const char *const good[] = { "GLOMAIL_PASSWORD=" PASSWORD,
+		"GLOMAIL_NEW_PASSWORD=Second0Horse", NULL };
+	const char *const second[] = { "GLOMAIL_PASSWORD=Second0Horse", NULL };
+	const char *const third[] = { "GLOMAIL_PASSWORD=Third0Horse", NULL };
+	struct clientrun_result r;
+
+	(void)state;
+	make_user("pw.user");
+	run(&r, weak, NULL, "-u", "pw.user", "passwd", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_string_equal(r.out, "");
+	assert_non_null(strstr(r.err, "password must have at least 10 "));
+	clientrun_free(&r);
+	run(&r, pw_env, NULL, "-u", "pw.user", "stats", NULL);
+	assert_int_equal(r.exit_code, 0);
+	clientrun_free(&r);
+
+	run(&r, good, NULL, "-u", "pw.user", "passwd", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_string_equal(r.out, "");
+	assert_string_equal(r.err, "");
+	clientrun_free(&r);
+	/* No password typed on a pipe: current, then new, one a line. */
+	run(&r, NULL, "Second0Horse\nThird0Horse\n", "-u", "pw.user", "passwd",
+	    NULL);
+	assert_int_equal(r.exit_code, 0);
+	clientrun_free(&r);
+	run(&r, third, NULL, "-u", "pw.user", "stats", NULL);
+	assert_int_equal(r.exit_code, 0);
+	clientrun_free(&r);
+	/* The current password wrong: refused at login, nothing changed. */
+	run(&r, second, NULL, "-u", "pw.user", "passwd", NULL);
+	assert_int_equal(r.exit_code, 1);
+	assert_non_null(strstr(r.err, "unknown user or wrong password"));
+	clientrun_free(&r);
+	run(&r, third, NULL, "-u", "pw.user", "stats", NULL);
+	assert_int_equal(r.exit_code, 0);
+	clientrun_free(&r);
+}
+
+/* Start a command in a pseudo-terminal against the test's server. */
+static void
+spawn_cmd(struct pty *p, const char *user, const char *a1, const char *a2)
+{
+	static char ca[512];
+	const char *argv[16] = { "glomail", "-d", "127.0.0.1", "-p", srv.port,
+		"-u", user };
+	size_t n = 7;
+
+	if (testsrv_tls_mode()) {
+		snprintf(ca, sizeof(ca), "%s/ca.crt",
+		    getenv("GLOMAIL_TLS_CERTS"));
+		argv[4] = srv.tls_port;
+		argv[n++] = "--tls";
+		argv[n++] = "--cafile";
+		argv[n++] = ca;
+	}
+	argv[n++] = a1;
+	argv[n++] = a2;
+	argv[n] = NULL;
+	assert_int_equal(pty_spawn(p, argv, pw_env), 0);
+}
+
+/* watch: a line per new message, until SIGTERM or SIGINT: exit 0. */
+static void
+test_watch(void **state)
+{
+	struct pty p = { .fd = -1 };
+
+	(void)state;
+	make_user("w.reader");
+	make_user("w.writer");
+	spawn_cmd(&p, "w.reader", "watch", NULL);
+	assert_int_equal(pty_expect(&p, "watching for new mail", 20000), 0);
+	send_mail("w.writer", "w.reader", "live one", "x\n");
+	assert_int_equal(pty_expect(&p, "new: ", 20000), 0);
+	assert_int_equal(pty_expect(&p, " w.writer@glo2000.ca - live one",
+	                     20000),
+	    0);
+	send_mail("w.writer", "w.reader", "live two", "x\n");
+	assert_int_equal(pty_expect(&p, " w.writer@glo2000.ca - live two",
+	                     20000),
+	    0);
+	assert_int_equal(kill(p.pid, SIGTERM), 0);
+	assert_int_equal(pty_wait(&p, 20000), 0);
+	pty_close(&p);
+
+	spawn_cmd(&p, "w.reader", "--json", "watch");
+	assert_int_equal(pty_expect(&p, "watching for new mail", 20000), 0);
+	send_mail("w.writer", "w.reader", "as json", "x\n");
+	assert_int_equal(pty_expect(&p,
+	                     "\"sender\":\"w.writer@glo2000.ca\","
+	                     "\"subject\":\"as json\"}",
+	                     20000),
+	    0);
+	assert_int_equal(kill(p.pid, SIGINT), 0);
+	assert_int_equal(pty_wait(&p, 20000), 0);
+	pty_close(&p);
+}
+
+/* Dates in the reader's zone; --date-format seed as the server sent. */
+static void
+test_dates(void **state)
+{
+	const char *const est[] = { "GLOMAIL_PASSWORD=" PASSWORD, "TZ=EST5",
+		NULL };
+	struct clientrun_result r;
+
+	(void)state;
+	make_user("tz.user");
+	send_mail("tz.user", "tz.user", "when", "x\n");
+	run(&r, est, NULL, "-u", "tz.user", "list", NULL);
+	assert_int_equal(r.exit_code, 0);
+	assert_non_null(strstr(r.out, " -0500\n"));
+	clientrun_free(&r);
+	run(&r, est, NULL, "-u", "tz.user", "read", "1", NULL);
+	assert_non_null(strstr(r.out, "\nDate: "));
+	assert_non_null(strstr(r.out, " -0500\n\nx\n"));
+	clientrun_free(&r);
+	run(&r, est, NULL, "-u", "tz.user", "--date-format", "seed", "read",
+	    "1", NULL);
+	assert_non_null(strstr(r.out, " +0000\n\nx\n"));
+	clientrun_free(&r);
+	/* JSON is the server's, whatever the zone. */
+	run(&r, est, NULL, "-u", "tz.user", "--json", "read", "1", NULL);
+	assert_non_null(strstr(r.out, " +0000\""));
+	clientrun_free(&r);
+	run(&r, est, NULL, "-u", "tz.user", "--date-format", "iso", "list",
+	    NULL);
+	assert_int_equal(r.exit_code, 2);
+	clientrun_free(&r);
+}
+
 int
 main(void)
 {
@@ -914,6 +1404,10 @@ main(void)
 		cmocka_unit_test(test_escapes_piped),
 		cmocka_unit_test(test_config_file),
 		cmocka_unit_test_teardown(test_seed_server, stop_others),
+		cmocka_unit_test(test_mailbox_commands),
+		cmocka_unit_test(test_passwd),
+		cmocka_unit_test(test_watch),
+		cmocka_unit_test(test_dates),
 	};
 
 	testsrv_use(&srv, NULL);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -47,7 +48,9 @@ struct texts {
 	const char *main_menu;
 	const char *choice3;
 	const char *choice4;
-	const char *choice_main; /* glomaild's main menu: one more entry */
+	const char *choice_main; /* glomaild's main menu: three more */
+	const char *choice_read; /* glomaild's choices after reading */
+	const char *to_many;     /* glomaild's send: several recipients */
 	const char *user;
 	const char *password;
 	const char *again;
@@ -68,6 +71,23 @@ struct texts {
 	const char *bad_password;
 	const char *wrong_login;
 	const char *wait;
+	/* glomaild's additions */
+	const char *more_after_read;
+	const char *marked;
+	const char *deleted;
+	const char *search_prompt;
+	const char *no_match;
+	const char *current_pw;
+	const char *new_pw;
+	const char *new_again;
+	const char *pw_changed;
+	const char *wrong_current;
+	const char *new_mail;
+	const char *page1;
+	const char *page2;
+	const char *main_more;
+	const char *outside;
+	const char *undeliverable;
 };
 
 static const struct texts english = {
@@ -77,7 +97,9 @@ static const struct texts english = {
 	             "4. Log out\n",
 	.choice3 = "Enter your choice [1-3]: ",
 	.choice4 = "Enter your choice [1-4]: ",
-	.choice_main = "Enter your choice [1-5]: ",
+	.choice_main = "Enter your choice [1-7]: ",
+	.choice_read = "Enter your choice [1-6]: ",
+	.to_many = "Enter the recipients' addresses (separated by commas): ",
 	.user = "Enter a user name: ",
 	.password = "Enter a password: ",
 	.again = "Enter the password again: ",
@@ -99,6 +121,26 @@ static const struct texts english = {
 	                "a lower-case and an upper-case letter",
 	.wrong_login = "unknown user or wrong password\n",
 	.wait = "Please wait: the server has not answered yet...\n",
+	.more_after_read = "4. Back to the main menu\n5. Delete this message\n"
+	                   "6. Mark as unread\n",
+	.marked = "Message marked as unread.\n",
+	.deleted = "Message deleted.\n",
+	.search_prompt = "Search for (sender, recipient, subject or text): ",
+	.no_match = "No message matches.\n",
+	.current_pw = "Enter your current password: ",
+	.new_pw = "Enter the new password: ",
+	.new_again = "Enter the new password again: ",
+	.pw_changed = "Password changed.\n",
+	.wrong_current = "wrong current password\n",
+	.new_mail = "New mail from ",
+	.page1 = "Page 1 of 2: n. Next page  p. Previous page\n",
+	.page2 = "Page 2 of 2: n. Next page  p. Previous page\n",
+	.main_more = "4. Log out\n5. Automatic reply\n6. Search mail\n"
+	             "7. Change the password\n",
+	.outside = "x@example.com: the address is outside the local domain "
+	           "(glo2000.ca)\n",
+	.undeliverable = "ghost.x@glo2000.ca: no such recipient; the message "
+	                 "was kept as undeliverable\n",
 };
 
 /* The original client's French texts, character for character. */
@@ -112,7 +154,10 @@ static const struct texts french = {
 	             "connecter\n",
 	.choice3 = "Entrez votre choix [1-3]: ",
 	.choice4 = "Entrez votre choix [1-4]: ",
-	.choice_main = "Entrez votre choix [1-5]: ",
+	.choice_main = "Entrez votre choix [1-7]: ",
+	.choice_read = "Entrez votre choix [1-6]: ",
+	.to_many = "Entrez les adresses des destinataires (s\xc3\xa9par\xc3\xa9"
+	           "es par des virgules): ",
 	.user = "Entrez un nom d'utilisateur: ",
 	.password = "Entrez un mot de passe: ",
 	.again = "Entrez le mot de passe de nouveau: ",
@@ -139,6 +184,34 @@ static const struct texts french = {
 	.wrong_login = "utilisateur inconnu ou mot de passe erron\xc3\xa9\n",
 	.wait = "Veuillez patienter : le serveur n'a pas encore "
 	        "r\xc3\xa9pondu...\n",
+	.more_after_read = "4. Retour au menu principal\n"
+	                   "5. Supprimer ce courriel\n"
+	                   "6. Marquer comme non lu\n",
+	.marked = "Courriel marqu\xc3\xa9 comme non lu.\n",
+	.deleted = "Courriel supprim\xc3\xa9.\n",
+	.search_prompt = "Rechercher (exp\xc3\xa9"
+	                 "diteur, destinataire, sujet ou texte): ",
+	.no_match = "Aucun courriel ne correspond.\n",
+	.current_pw = "Entrez votre mot de passe actuel: ",
+	.new_pw = "Entrez le nouveau mot de passe: ",
+	.new_again = "Entrez de nouveau le nouveau mot de passe: ",
+	.pw_changed = "Mot de passe chang\xc3\xa9.\n",
+	.wrong_current = "mot de passe actuel erron\xc3\xa9\n",
+	.new_mail = "Nouveau courriel de ",
+	.page1 = "Page 1 sur 2 : n. Page suivante  p. Page pr\xc3\xa9"
+	         "c\xc3\xa9"
+	         "dente\n",
+	.page2 = "Page 2 sur 2 : n. Page suivante  p. Page pr\xc3\xa9"
+	         "c\xc3\xa9"
+	         "dente\n",
+	.main_more = "4. Se d\xc3\xa9"
+	             "connecter\n5. R\xc3\xa9ponse automatique\n"
+	             "6. Recherche de courriels\n7. Changer le mot de passe\n",
+	.outside = "x@example.com: l'adresse est hors du domaine local "
+	           "(glo2000.ca)\n",
+	.undeliverable = "ghost.x@glo2000.ca: destinataire inconnu ; le "
+	                 "courriel a \xc3\xa9t\xc3\xa9 conserv\xc3\xa9 comme "
+	                 "non distribuable\n",
 };
 
 static int
@@ -256,7 +329,7 @@ tour(const struct texts *t, const char *lang, const char *locpath,
 	expect(p, t->main_menu);
 
 	type(p, "2\n");
-	expect(p, t->to);
+	expect(p, t->to_many);
 	type(p, addr);
 	type(p, "\n");
 	expect(p, t->subject);
@@ -277,7 +350,7 @@ tour(const struct texts *t, const char *lang, const char *locpath,
 	expect(p, line);
 	expect(p, " +0000\n----------------------------------------\n"
 	          "ligne un \xc3\xa9\n\nligne trois\n");
-	expect(p, t->choice4);
+	expect(p, t->choice_read);
 	/* glomaild offers reply, reply to all, forward: back. */
 	type(p, "4\n");
 	expect(p, t->choice_main);
@@ -382,10 +455,10 @@ test_invalid_choices_reprompt(void **state)
 	expect(p, english.again);
 	type(p, PASSWORD "\n");
 	expect(p, english.choice_main);
-	type(p, "6\n");
+	type(p, "8\n");
 	expect(p, english.choice_main);
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, "choosy@glo2000.ca\nhi\nbody\n.\n");
 	expect(p, english.sent);
 	type(p, "1\n");
@@ -394,7 +467,7 @@ test_invalid_choices_reprompt(void **state)
 	expect(p, "Enter your choice [1-1]: ");
 	type(p, "1\n");
 	expect(p, "body\n");
-	expect(p, english.choice4);
+	expect(p, english.choice_read);
 	type(p, "4\n");
 	expect(p, english.choice_main);
 	type(p, "4\n");
@@ -455,7 +528,7 @@ test_ctrl_d_main_menu_and_body(void **state)
 	auth(p, &english, "2\n", "eof.user", PASSWORD);
 	logged_in(p, &english, PASSWORD);
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, "eof.user@glo2000.ca\nunsent\nhalf a body\n\004");
 	ends_with(p, 0);
 	pty_close(p);
@@ -723,7 +796,7 @@ test_escapes_on_terminal(void **state)
 	expect(p, "Enter your choice [1-1]: ");
 	type(p, "1\n");
 	expect(p, "----------------------------------------\n" HOSTILE_SHOWN);
-	expect(p, english.choice4);
+	expect(p, english.choice_read);
 	assert_null(strchr(p->buf, '\x1b'));
 	assert_null(strchr(p->buf, '\a'));
 	assert_null(strstr(p->buf, "\xc2\x9b"));
@@ -830,12 +903,12 @@ test_send_checks_first(void **state)
 	logged_in(p, &english, PASSWORD);
 
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, "someone@example.com\n");
 	expect(p, "the address is outside the local domain (glo2000.ca)\n");
 	expect(p, english.choice_main);
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, "not/valid\n");
 	expect(p, "invalid address\n");
 	expect(p, english.choice_main);
@@ -843,7 +916,7 @@ test_send_checks_first(void **state)
 	assert_null(strstr(p->buf, english.subject));
 
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, "checker\n");
 	expect(p, english.subject);
 	type(p, "bell\a\n");
@@ -853,7 +926,7 @@ test_send_checks_first(void **state)
 	assert_null(strstr(p->buf, english.body));
 
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, " checker \n");
 	expect(p, english.subject);
 	type(p, "completed\n");
@@ -864,7 +937,7 @@ test_send_checks_first(void **state)
 	expect(p, "#1 checker@glo2000.ca - completed ");
 	type(p, "1\n");
 	expect(p, "From: checker@glo2000.ca\nTo: checker@glo2000.ca\n");
-	expect(p, english.choice4);
+	expect(p, english.choice_read);
 	type(p, "\004");
 	ends_with(p, 0);
 }
@@ -980,17 +1053,251 @@ test_menu_other_domain(void **state)
 	create(p, &english, "dom", PASSWORD);
 	logged_in(p, &english, PASSWORD);
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, "dom@glo2000.ca\n");
 	expect(p, "the address is outside the local domain (example.org)\n");
 	type(p, "2\n");
-	expect(p, english.to);
+	expect(p, english.to_many);
 	type(p, "dom\nmine\nbody\n.\n");
 	expect(p, english.sent);
 	type(p, "1\n");
 	expect(p, "#1 dom@example.org - mine ");
 	type(p, "\004");
 	ends_with(p, 0);
+}
+
+/* Send n messages to user from user over one connection ("m1"...). */
+static void
+fill(const char *user, const char *password, int n)
+{
+	char subject[32], addr[96];
+	struct msg_email e = { addr, addr, subject, NULL, "filler" };
+	int fd, i;
+
+	snprintf(addr, sizeof(addr), "%s@glo2000.ca", user);
+	assert_true((fd = testsrv_connect(&srv)) >= 0);
+	assert_int_equal(testsrv_auth(fd, PROTO_AUTH_LOGIN, user, password),
+	    PROTO_OK);
+	for (i = 1; i <= n; i++) {
+		snprintf(subject, sizeof(subject), "m%d", i);
+		assert_int_equal(testsrv_request(fd, PROTO_EMAIL_SENDING,
+		                     msg_email_new(&e), NULL),
+		    PROTO_OK);
+	}
+	close(fd);
+}
+
+/*
+ * glomaild's additions to the menus in one language: new-mail notices
+ * between menus, unread marks, mark unread and delete after reading,
+ * search, the list page by page, the password changed (a wrong current
+ * one and a weak new one refused first).
+ */
+static void
+mailbox_menus(const struct texts *t, const char *lang, const char *locpath,
+    const char *user)
+{
+	char line[160];
+	struct pty *p = &cur;
+
+	start(p, srv.port, lang, locpath);
+	create(p, t, user, PASSWORD);
+	logged_in(p, t, PASSWORD);
+	assert_non_null(strstr(p->buf, t->main_more));
+	piped_send(user, "first", "one\n");
+	piped_send(user, "second", "two\n");
+	/* The notices show before the next menu. */
+	type(p, "3\n");
+	snprintf(line, sizeof(line), "%s%s@glo2000.ca", t->new_mail, user);
+	expect(p, line);
+	expect(p, "first\n");
+	snprintf(line, sizeof(line), "%s%s@glo2000.ca", t->new_mail, user);
+	expect(p, line);
+	expect(p, "second\n");
+	expect(p, t->choice_main);
+
+	/* Unread marks; read #1, then mark it unread again. */
+	type(p, "1\n");
+	snprintf(line, sizeof(line), "*  #1 %s@glo2000.ca - second ", user);
+	expect(p, line);
+	snprintf(line, sizeof(line), "*  #2 %s@glo2000.ca - first ", user);
+	expect(p, line);
+	type(p, "1\n");
+	expect(p, "two\n");
+	expect(p, t->more_after_read);
+	expect(p, t->choice_read);
+	type(p, "6\n");
+	expect(p, t->marked);
+	expect(p, t->choice_main);
+	type(p, "1\n");
+	snprintf(line, sizeof(line), "*  #1 %s@glo2000.ca - second ", user);
+	expect(p, line);
+	type(p, "2\n");
+	expect(p, "one\n");
+	expect(p, t->choice_read);
+	type(p, "5\n");
+	expect(p, t->deleted);
+	expect(p, t->choice_main);
+	type(p, "1\n");
+	snprintf(line, sizeof(line), "*  #1 %s@glo2000.ca - second ", user);
+	expect(p, line);
+	type(p, "1\n");
+	expect(p, t->choice_read);
+	type(p, "4\n");
+	expect(p, t->choice_main);
+
+	/* Search: a match to open, then none. */
+	type(p, "6\n");
+	expect(p, t->search_prompt);
+	type(p, "SECOND\n");
+	snprintf(line, sizeof(line), "   #1 %s@glo2000.ca - second ", user);
+	expect(p, line);
+	type(p, "1\n");
+	expect(p, "two\n");
+	type(p, "4\n");
+	type(p, "6\n");
+	expect(p, t->search_prompt);
+	type(p, "nowhere\n");
+	expect(p, t->no_match);
+	expect(p, t->choice_main);
+
+	/* Page by page: 22 messages and more, n then p, any number. */
+	fill(user, PASSWORD, 22);
+	type(p, "1\n");
+	expect(p, t->page1);
+	type(p, "n\n");
+	snprintf(line, sizeof(line), "   #23 %s@glo2000.ca - second ", user);
+	expect(p, line);
+	expect(p, t->page2);
+	type(p, "p\n");
+	expect(p, "*  #1 ");
+	expect(p, t->page1);
+	type(p, "23\n");
+	expect(p, "two\n");
+	type(p, "4\n");
+	expect(p, t->choice_main);
+
+	/* The password: wrong current one, weak new one, then changed. */
+	type(p, "7\n");
+	expect(p, t->current_pw);
+	assert_int_equal(pty_echo(p), 0);
+	type(p, "Wrong0Password\n");
+	expect(p, t->new_pw);
+	type(p, "Better0Horse1\n");
+	expect(p, t->new_again);
+	type(p, "Better0Horse1\n");
+	expect(p, t->wrong_current);
+	type(p, "7\n");
+	expect(p, t->current_pw);
+	type(p, PASSWORD "\n");
+	expect(p, t->new_pw);
+	type(p, "weak\n");
+	expect(p, t->bad_password);
+	type(p, "7\n");
+	expect(p, t->current_pw);
+	type(p, PASSWORD "\n");
+	expect(p, t->new_pw);
+	type(p, "Better0Horse1\n");
+	expect(p, t->new_again);
+	type(p, "Better0Horse1\n");
+	expect(p, t->pw_changed);
+	assert_null(strstr(p->buf, "Better0Horse1"));
+	type(p, "4\n");
+	expect(p, t->logged_out);
+	auth(p, t, "2\n", user, PASSWORD);
+	expect(p, t->wrong_login);
+	auth(p, t, "2\n", user, "Better0Horse1");
+	logged_in(p, t, "Better0Horse1");
+	type(p, "\004");
+	ends_with(p, 0);
+	pty_close(p);
+}
+
+static void
+test_mailbox_menus(void **state)
+{
+	const char *locpath;
+	char why[256];
+
+	(void)state;
+	mailbox_menus(&english, NULL, NULL, "mbox.en");
+	if (clientrun_french(&locpath, why, sizeof(why)) == -1) {
+		fprintf(stderr, "skipping French: %s\n", why);
+		return;
+	}
+	mailbox_menus(&french, "LANG=fr_CA.UTF-8", locpath, "mbox.fr");
+}
+
+/*
+ * Send to several from the menu: every address checked before the
+ * subject, then one line per recipient, in one language.
+ */
+static void
+menu_send_many(const struct texts *t, const char *lang, const char *locpath,
+    const char *self, const char *other)
+{
+	const char *reg[] = { "glomail", "-d", "127.0.0.1", "-p", srv.port,
+		"-u", other, "register", NULL };
+	const char *const env[] = { "GLOMAIL_PASSWORD=" PASSWORD, NULL };
+	struct clientrun_result r;
+	struct pty *p = &cur;
+	char line[256];
+	size_t from;
+
+	assert_int_equal(clientrun(reg, env, "", &r), 0);
+	assert_int_equal(r.exit_code, 0);
+	clientrun_free(&r);
+	start(p, srv.port, lang, locpath);
+	create(p, t, self, PASSWORD);
+	logged_in(p, t, PASSWORD);
+	from = p->mark;
+	type(p, "2\n");
+	expect(p, t->to_many);
+	snprintf(line, sizeof(line), "%s, x@example.com\n", other);
+	type(p, line);
+	expect(p, t->outside);
+	expect(p, t->choice_main);
+	assert_null(strstr(p->buf + from, t->subject));
+	type(p, "2\n");
+	expect(p, t->to_many);
+	snprintf(line, sizeof(line), "%s, %s,%s ghost.x\n", self, other, other);
+	type(p, line);
+	expect(p, t->subject);
+	type(p, "together\n");
+	expect(p, t->body);
+	type(p, "hello all\n.\n");
+	snprintf(line, sizeof(line), "%s@glo2000.ca: %s", self, t->sent);
+	expect(p, line);
+	snprintf(line, sizeof(line), "%s@glo2000.ca: %s", other, t->sent);
+	expect(p, line);
+	expect(p, t->undeliverable);
+	expect(p, t->choice_main);
+	type(p, "1\n");
+	expect(p, "@glo2000.ca - together ");
+	type(p, "1\n");
+	snprintf(line, sizeof(line),
+	    "%s%s@glo2000.ca, %s@glo2000.ca, %s@glo2000.ca, ghost.x@glo2000.ca\n",
+	    t->dest, self, other, other);
+	expect(p, line);
+	type(p, "\004");
+	ends_with(p, 0);
+	pty_close(p);
+}
+
+static void
+test_menu_send_many(void **state)
+{
+	const char *locpath;
+	char why[256];
+
+	(void)state;
+	menu_send_many(&english, NULL, NULL, "many.a", "many.b");
+	if (clientrun_french(&locpath, why, sizeof(why)) == -1) {
+		fprintf(stderr, "skipping French: %s\n", why);
+		return;
+	}
+	menu_send_many(&french, "LANG=fr_CA.UTF-8", locpath, "plus.a",
+	    "plus.b");
 }
 
 int
@@ -1016,6 +1323,8 @@ main(void)
 		T(test_please_wait),
 		T(test_menu_other_domain),
 		T(test_reply_forward_vacation),
+		T(test_mailbox_menus),
+		T(test_menu_send_many),
 	};
 #undef T
 

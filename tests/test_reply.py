@@ -2,13 +2,16 @@
 """The client's reply, reply --all, forward and vacation commands against a
 real glomaild, then the stored files read back with Python's email package:
 subjects without stacked prefixes, reply-all recipients, and the threading
-headers (In-Reply-To, References) of RFC 5322 section 3.6.4.
+headers (In-Reply-To, References) of RFC 5322 section 3.6.4; a message to
+several recipients (To: and Cc: as given), replies and forwards by stable
+id, and flags and deletes as Python's mailbox sees them.
 
 usage: test_reply.py PATH_TO_GLOMAILD PATH_TO_GLOMAIL
 """
 import email
 import email.policy
 import email.utils
+import json
 import mailbox
 import os
 import re
@@ -229,6 +232,68 @@ def main():
               "an end in the past is refused")
         r = run("dave", "vacation", "--on")
         check(r.returncode == 2, "vacation --on needs --subject")
+
+        # Several recipients in one message: To: and Cc: as given, read
+        # back by the email package; duplicates get one copy.
+        r = run("alice", "send", "--to", "bob", "--to", "carol", "--cc",
+                "dave", "--cc", "DAVE@glo2000.ca", "--subject", "Crowd",
+                stdin="Hello all\n")
+        check(r.returncode == 0 and r.stdout.splitlines() == [
+            "delivered: bob@glo2000.ca", "delivered: carol@glo2000.ca",
+            "delivered: dave@glo2000.ca"],
+            "send-many: one line per distinct recipient: " + r.stdout)
+        got = with_subject(data, "bob", "Crowd")
+        check(len(got) == 1 and
+              got[0]["To"] == "bob@glo2000.ca, carol@glo2000.ca" and
+              got[0]["Cc"] == "dave@glo2000.ca, DAVE@glo2000.ca",
+              "the stored To: and Cc: are as given")
+        check(len(with_subject(data, "dave", "Crowd")) == 1,
+              "dave has one copy")
+
+        # reply and forward by stable id (from list --json).
+        lines = run("dave", "--json", "list").stdout.splitlines()
+        crowd = [json.loads(x) for x in lines
+                 if json.loads(x)["subject"] == "Crowd"][0]
+        r = run("dave", "reply", crowd["id"], stdin="By id.\n")
+        check(r.returncode == 0 and
+              r.stdout.strip() == "sent: alice@glo2000.ca",
+              "reply by id: " + r.stdout + r.stderr)
+        got = with_subject(data, "alice", "Re: Crowd")
+        check(len(got) == 1 and got[0]["In-Reply-To"] ==
+              with_subject(data, "dave", "Crowd")[0]["Message-ID"],
+              "the reply by id threads on the original")
+        r = run("dave", "forward", crowd["id"], "--to", "erin",
+                stdin="FYI\n")
+        check(r.returncode == 0 and
+              len(with_subject(data, "erin", "Fwd: Crowd")) == 1,
+              "forward by id")
+        r = run("dave", "reply", "1.no.such.id", stdin="x\n")
+        check(r.returncode == 1 and "no such message" in r.stderr,
+              "reply to an unknown id refused")
+
+        # Flags and deletes made with glomail, as Python's mailbox sees
+        # them (Maildir info flags S and F).
+        def flags_of(user, subject):
+            box = mailbox.Maildir(os.path.join(data, user), factory=None,
+                                  create=False)
+            return [box.get_message(k).get_flags() for k in box.keys()
+                    if box.get_message(k)["Subject"] == subject]
+        check(run("bob", "mark", "1", "--flagged").returncode == 0 and
+              run("bob", "read", "1").returncode == 0,
+              "bob flags and reads message 1")
+        first = json.loads(run("bob", "--json", "list").stdout
+                           .splitlines()[0])
+        check(flags_of("bob", first["subject"]) == ["FS"],
+              "mailbox sees F and S")
+        check(run("bob", "mark", first["id"], "--unseen",
+                  "--unflagged").returncode == 0, "bob clears both")
+        check(flags_of("bob", first["subject"]) == [""],
+              "mailbox sees no flag")
+        r = run("bob", "delete", first["id"])
+        check(r.returncode == 0 and r.stdout == "deleted: 1\n",
+              "bob deletes it")
+        check(flags_of("bob", first["subject"]) == [],
+              "mailbox no longer has it")
 
         # stats show the quota.
         r = run("dave", "stats")
