@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -221,6 +222,8 @@ send_many(const struct cmd_opts *o)
 	return o->nto + o->ncc > 1 || o->ncc > 0;
 }
 
+static int many_results(const struct cmd_opts *, const struct msg *);
+
 /*
  * send to several: one message, then what became of each recipient:
  * "delivered: ADDR", "undeliverable: ADDR" or "refused: ADDR: reason".
@@ -232,10 +235,8 @@ cmd_send_many(struct session *s, const struct cmd_opts *o)
 	static char to[CMD_TO_MAX][COMPOSE_ADDR_MAX + 1];
 	static char cc[CMD_TO_MAX][COMPOSE_ADDR_MAX + 1];
 	static const char *pto[CMD_TO_MAX], *pcc[CMD_TO_MAX];
-	const char *addr, *result, *reason;
 	struct msg *reply = NULL;
 	char *body = NULL;
-	json_t *list, *item;
 	size_t i;
 	int rc = SESSION_EXIT_FAILED;
 
@@ -251,27 +252,41 @@ cmd_send_many(struct session *s, const struct cmd_opts *o)
 	if (read_body(session_max_frame(s), &body) == -1)
 		return SESSION_EXIT_FAILED;
 	if (compose_send_many(s, pto, o->nto, pcc, o->ncc, o->subject, body,
-	        &reply) == -1)
+	        NULL, NULL, &reply) == -1)
 		goto done;
-	if (refused(o, reply)) {
-		rc = SESSION_EXIT_REFUSED;
-		goto done;
-	}
+	rc = many_results(o, reply);
+done:
+	msg_free(reply);
+	free(body);
+	return rc;
+}
+
+/*
+ * What became of each recipient of an EMAIL_SENDING_MANY, one line each
+ * (or the payload with --json). Returns the exit code: 1 unless every one
+ * was delivered.
+ */
+static int
+many_results(const struct cmd_opts *o, const struct msg *reply)
+{
+	const char *addr, *result, *reason;
+	json_t *list, *item;
+	size_t i;
+	int rc;
+
+	if (refused(o, reply))
+		return SESSION_EXIT_REFUSED;
 	list = json_object_get(msg_payload(reply), "recipients");
-	if (!json_is_array(list)) {
-		rc = malformed("recipients missing");
-		goto done;
-	}
+	if (!json_is_array(list))
+		return malformed("recipients missing");
 	if (o->json)
 		print_json(reply);
 	rc = SESSION_EXIT_OK;
 	json_array_foreach (list, i, item) {
 		reason = NULL;
 		if (json_unpack(item, "{s:s, s:s, s?s}", "address", &addr,
-		        "result", &result, "reason", &reason) != 0) {
-			rc = malformed("recipient without address or result");
-			goto done;
-		}
+		        "result", &result, "reason", &reason) != 0)
+			return malformed("recipient without address or result");
 		if (strcmp(result, "delivered") != 0)
 			rc = SESSION_EXIT_REFUSED;
 		if (o->json)
@@ -286,9 +301,6 @@ cmd_send_many(struct session *s, const struct cmd_opts *o)
 		}
 		putchar('\n');
 	}
-done:
-	msg_free(reply);
-	free(body);
 	return rc;
 }
 
@@ -990,6 +1002,53 @@ done:
 }
 
 /*
+ * A reply to all, or a forward to several, as one message when the server
+ * takes several recipients: a reply goes to the original's sender with
+ * the others in Cc (rcpt[0], when sender_first: see reply_recipients),
+ * a forward (or a reply to one's own message) to everyone named. An address the
+ * client refuses is reported and left out; the others still get the message.
+ */
+static int
+reply_many(struct session *s, const struct cmd_opts *o,
+    char rcpt[][COMPOSE_ADDR_MAX + 1], size_t n, int sender_first,
+    const char *subject, const char *body, const char *in_reply_to,
+    const char *refs)
+{
+	static char addrs[REPLY_RCPT_MAX][COMPOSE_ADDR_MAX + 1];
+	static const char *list[REPLY_RCPT_MAX];
+	char why[COMPOSE_WHY_MAX];
+	int rc = SESSION_EXIT_OK, h;
+	struct msg *reply = NULL;
+	size_t i, k = 0, nto;
+
+	for (i = 0; i < n && i < REPLY_RCPT_MAX; i++) {
+		if (compose_recipient(s, rcpt[i], addrs[k], why, sizeof(why)) ==
+		    -1) {
+			fputs("glomail: ", stderr);
+			term_show(stderr, rcpt[i]);
+			fputs(": ", stderr);
+			term_show(stderr, why);
+			fputc('\n', stderr);
+			rc = SESSION_EXIT_REFUSED;
+			/* Without the sender, nobody is the reply's To. */
+			sender_first = sender_first && i > 0;
+			continue;
+		}
+		list[k] = addrs[k];
+		k++;
+	}
+	if (k == 0)
+		return rc;
+	nto = sender_first ? 1 : k;
+	if (compose_send_many(s, list, nto, list + nto, k - nto, subject, body,
+	        in_reply_to, refs, &reply) == -1)
+		return SESSION_EXIT_FAILED;
+	h = many_results(o, reply);
+	msg_free(reply);
+	return h != SESSION_EXIT_OK ? h : rc;
+}
+
+/*
  * reply N [--all] and forward N --to ADDR...: the original, then the
  * body typed on stdin, then one message per recipient (the seed's send
  * takes one) with Re:/Fwd:, In-Reply-To and References. Exit 1 when the
@@ -1039,6 +1098,15 @@ cmd_reply(struct session *s, const struct cmd_opts *o)
 		goto done;
 	}
 	refs = forward ? NULL : reply_references(&orig);
+	if (n > 1 && session_has(s, "send-many")) {
+		/* reply_recipients puts the sender first, unless it is us. */
+		rc = reply_many(s, o, rcpt, n,
+		    !forward && strcasecmp(rcpt[0], self) != 0 &&
+		        strcasecmp(orig.email.sender, self) != 0,
+		    subject, body, forward ? NULL : reply_in_reply_to(&orig),
+		    refs);
+		goto done;
+	}
 	rc = SESSION_EXIT_OK;
 	for (i = 0; i < n; i++) {
 		if (compose_recipient(s, rcpt[i], addr, why, sizeof(why)) ==

@@ -82,7 +82,7 @@ compose_complete(const struct session *s, const char *typed,
 int
 compose_send_many(struct session *s, const char *const *to, size_t nto,
     const char *const *cc, size_t ncc, const char *subject, const char *body,
-    struct msg **reply_r)
+    const char *in_reply_to, const char *references, struct msg **reply_r)
 {
 	json_t *payload, *lto, *lcc;
 	size_t i;
@@ -101,6 +101,12 @@ compose_send_many(struct session *s, const char *const *to, size_t nto,
 	bad |= json_object_set_new(payload, "subject", json_string(subject)) ==
 	       -1;
 	bad |= json_object_set_new(payload, "content", json_string(body)) == -1;
+	if (session_has(s, "threading") && in_reply_to != NULL)
+		bad |= json_object_set_new(payload, "in_reply_to",
+		           json_string(in_reply_to)) == -1;
+	if (session_has(s, "threading") && references != NULL)
+		bad |= json_object_set_new(payload, "references",
+		           json_string(references)) == -1;
 	if (payload == NULL || bad) {
 		json_decref(payload);
 		fprintf(stderr, "glomail: %s\n",

@@ -40,11 +40,12 @@ int compose_complete(const struct session *s, const char *typed,
 
 /*
  * One message to the to and cc lists (EMAIL_SENDING_MANY, extension
- * "send-many"). Returns as compose_send.
+ * "send-many"), with a reply's threading headers (NULL: none; sent only to
+ * a server with "threading"). Returns as compose_send.
  */
 int compose_send_many(struct session *s, const char *const *to, size_t nto,
     const char *const *cc, size_t ncc, const char *subject, const char *body,
-    struct msg **reply_r);
+    const char *in_reply_to, const char *references, struct msg **reply_r);
 
 /*
  * Check a subject: valid UTF-8, no control character, at most the

@@ -921,7 +921,7 @@ menu_send(struct menu *m)
 		goto done;
 	/* One recipient goes as the seed sends, several in one message. */
 	if ((h = n > 1 ? compose_send_many(m->s, to_list, n, NULL, 0, subject,
-	                     body, &reply)
+	                     body, NULL, NULL, &reply)
 	               : compose_send(m->s, m->user, addr, subject, body,
 	                     &reply)) == -1) {
 		flow = request_flow(m);

@@ -417,7 +417,9 @@ msg_unpack(const struct msg *msg, enum proto_shape shape, union msg_args *a,
 		    get_list(p, "cc", 1, &a->email_many.cc, why_r,
 		        "cc is not a list of addresses") == -1 ||
 		    STR("subject", 0, &a->email_many.subject) == -1 ||
-		    STR("content", 0, &a->email_many.content) == -1)
+		    STR("content", 0, &a->email_many.content) == -1 ||
+		    STR("in_reply_to", 1, &a->email_many.in_reply_to) == -1 ||
+		    STR("references", 1, &a->email_many.references) == -1)
 			return -1;
 		a->email_many.root = p;
 		return 0;

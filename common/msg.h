@@ -44,6 +44,8 @@ struct msg_email_many {
 	json_t *cc; /* array of strings, or NULL */
 	const char *subject;
 	const char *content;
+	const char *in_reply_to; /* NULL when absent ("threading") */
+	const char *references;
 };
 
 /*

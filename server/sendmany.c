@@ -338,6 +338,16 @@ h_email_send_many(struct conn *c, const union msg_args *args)
 		                    "control characters");
 		return;
 	}
+	/* Threading headers: message ids only, so nothing else rides in. */
+	if (e->in_reply_to != NULL &&
+	    message_id_valid(e->in_reply_to, 0) == -1) {
+		conn_reply_error(c, "in_reply_to is not a message id");
+		return;
+	}
+	if (e->references != NULL && message_id_valid(e->references, 1) == -1) {
+		conn_reply_error(c, "references is not a list of message ids");
+		return;
+	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
 	    (j->r = calloc((size_t)total, sizeof(*j->r))) == NULL)
 		goto fail;
@@ -360,8 +370,19 @@ h_email_send_many(struct conn *c, const union msg_args *args)
 	}
 	to = join(e->to, domain, &nomem);
 	cc = join(e->cc, domain, &nomem);
-	if (nomem || (j->data = build(j->from, to, cc, e->subject, date, msgid,
-	                  e->content, &j->len)) == NULL)
+	if (nomem)
+		goto fail;
+	if (e->in_reply_to != NULL || e->references != NULL) {
+		struct message_head h = { j->from,
+			to != NULL ? to : "undisclosed-recipients:;", cc,
+			e->subject, date, msgid, e->in_reply_to, e->references,
+			NULL, NULL };
+
+		j->data = message_build_head(&h, e->content, &j->len);
+	} else
+		j->data = build(j->from, to, cc, e->subject, date, msgid,
+		    e->content, &j->len);
+	if (j->data == NULL)
 		goto fail;
 	j->now = now;
 	{

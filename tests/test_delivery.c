@@ -708,6 +708,70 @@ test_send_many_limit(void **state)
 	close(sam);
 }
 
+/*
+ * Header 12 with a reply's threading headers: stored as given when they
+ * are message ids; anything else (a line break riding in) refuses the
+ * whole request before anything is stored.
+ */
+static void
+test_send_many_threading(void **state)
+{
+	const char *bad[] = { "<a@b>\r\nBcc: eve@glo2000.ca", "a@b", "<a b@c>",
+		"", NULL };
+	struct msg *reply = NULL;
+	char *files;
+	json_t *p;
+	int sam, a, i;
+
+	(void)state;
+	a = user("alice");
+	sam = user("sam");
+	for (i = 0; bad[i] != NULL; i++) {
+		p = json_pack("{s:[s], s:s, s:s, s:s}", "to",
+		    "alice@glo2000.ca", "subject", "Re: threads", "content",
+		    "x\n", "in_reply_to", bad[i]);
+		assert_int_equal(testsrv_request(sam, PROTO_EMAIL_SENDING_MANY,
+		                     p, &reply),
+		    PROTO_ERROR);
+		assert_string_equal(json_string_value(
+		                        json_object_get(msg_payload(reply),
+		                            "error_message")),
+		    "in_reply_to is not a message id");
+		msg_free(reply);
+		p = json_pack("{s:[s], s:s, s:s, s:s}", "to",
+		    "alice@glo2000.ca", "subject", "Re: threads", "content",
+		    "x\n", "references", bad[i]);
+		assert_int_equal(testsrv_request(sam, PROTO_EMAIL_SENDING_MANY,
+		                     p, &reply),
+		    PROTO_ERROR);
+		assert_string_equal(json_string_value(
+		                        json_object_get(msg_payload(reply),
+		                            "error_message")),
+		    "references is not a list of message ids");
+		msg_free(reply);
+	}
+	assert_int_equal(inbox_count(a, "Re: threads"), 0);
+	p = json_pack("{s:[s], s:[s], s:s, s:s, s:s, s:s}", "to",
+	    "alice@glo2000.ca", "cc", "bob@glo2000.ca", "subject",
+	    "Re: threads", "content", "y\n", "in_reply_to",
+	    "<orig.2@glo2000.ca>", "references",
+	    "<orig.1@glo2000.ca> <orig.2@glo2000.ca>");
+	assert_int_equal(testsrv_request(sam, PROTO_EMAIL_SENDING_MANY, p,
+	                     &reply),
+	    PROTO_OK);
+	msg_free(reply);
+	files = files_of("alice");
+	assert_non_null(strstr(files, "To: alice@glo2000.ca\n"));
+	assert_non_null(strstr(files, "\nCc: bob@glo2000.ca\n"));
+	assert_non_null(strstr(files, "\nIn-Reply-To: <orig.2@glo2000.ca>\n"));
+	assert_non_null(strstr(files, "\nReferences: <orig.1@glo2000.ca> "
+	                              "<orig.2@glo2000.ca>\n"));
+	assert_null(strstr(files, "Bcc"));
+	free(files);
+	close(a);
+	close(sam);
+}
+
 /* A full mailbox is refused for its owner alone, with the reason. */
 static void
 test_send_many_quota(void **state)
@@ -776,6 +840,7 @@ main(void)
 		cmocka_unit_test(test_check_config),
 		cmocka_unit_test(test_send_many_rules),
 		cmocka_unit_test(test_send_many_limit),
+		cmocka_unit_test(test_send_many_threading),
 		cmocka_unit_test(test_send_many_quota),
 	};
 

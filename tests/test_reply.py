@@ -147,10 +147,18 @@ def main():
         r = run("carol", "reply", "1", "--all", stdin="Agreed\n")
         check(r.returncode == 0, "carol replies to all on Budget: " +
               r.stderr)
-        check(sorted(r.stdout.split()) == sorted([
-            "sent:", "alice@glo2000.ca", "sent:", "DAVE@glo2000.ca",
-            "sent:", "erin@glo2000.ca"]),
-            "reply-all: sender, other To and Cc, once each: " + r.stdout)
+        check(r.stdout.splitlines() == [
+            "delivered: alice@glo2000.ca", "delivered: DAVE@glo2000.ca",
+            "delivered: erin@glo2000.ca"],
+            "reply-all: sender, other To and Cc, once each, in one "
+            "message: " + r.stdout)
+        copies = [with_subject(data, w, "Re: Budget")[0]
+                  for w in ("alice", "dave", "erin")]
+        check(len({m["Message-ID"] for m in copies}) == 1 and
+              all(m["To"] == "alice@glo2000.ca" and
+                  m["Cc"] == "DAVE@glo2000.ca, erin@glo2000.ca"
+                  for m in copies),
+              "reply-all is one message: To the sender, Cc the others")
         for who in ("alice", "dave", "erin"):
             got = with_subject(data, who, "Re: Budget")
             check(len(got) == 1, who + " has the reply to all")
@@ -195,7 +203,9 @@ def main():
         check(r.returncode == 0, "bob forwards: " + r.stderr)
         for who in ("carol", "dave"):
             got = with_subject(data, who, "Fwd: Plan")
-            check(len(got) == 1, who + " has the forward")
+            check(len(got) == 1 and got[0]["To"] ==
+                  "carol@glo2000.ca, dave@glo2000.ca",
+                  who + " has the forward, one message to both")
         fwd = with_subject(data, "carol", "Fwd: Plan")[0].get_content()
         check(fwd.startswith("FYI\n"), "forward: the typed text first")
         check("From: alice@glo2000.ca" in fwd and "Shall we meet?" in fwd,
