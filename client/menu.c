@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "compose.h"
@@ -285,18 +286,53 @@ show_notices(struct menu *m)
 
 static enum flow read_body(size_t max, char **body_r);
 
-/* Send body to each address (one message each, as the seed's send takes
- * one), saying what became of each. */
+static void show_results(const struct msg *reply);
+
+/*
+ * Send body to the addresses, saying what became of each: one message to
+ * all of them when the server takes several (a reply's sender, first when
+ * sender_first, in To and the others in Cc), else one message each, as
+ * the seed's send takes one.
+ */
 static enum flow
 send_each(struct menu *m, char rcpt[][COMPOSE_ADDR_MAX + 1], size_t n,
-    const char *subject, const char *body, const char *in_reply_to,
-    const char *refs)
+    int sender_first, const char *subject, const char *body,
+    const char *in_reply_to, const char *refs)
 {
+	static char addrs[REPLY_RCPT_MAX][COMPOSE_ADDR_MAX + 1];
+	static const char *list[REPLY_RCPT_MAX];
 	char addr[COMPOSE_ADDR_MAX + 1], why[COMPOSE_WHY_MAX];
 	struct msg *reply = NULL;
-	size_t i;
+	size_t i, k = 0, nto;
 	int h;
 
+	if (n > 1 && session_has(m->s, "send-many")) {
+		for (i = 0; i < n && i < REPLY_RCPT_MAX; i++) {
+			if (compose_recipient(m->s, rcpt[i], addrs[k], why,
+			        sizeof(why)) == -1) {
+				term_show(stdout, rcpt[i]);
+				fputs(": ", stdout);
+				term_show(stdout, why);
+				putchar('\n');
+				sender_first = sender_first && i > 0;
+				continue;
+			}
+			list[k] = addrs[k];
+			k++;
+		}
+		if (k == 0)
+			return FLOW_CONTINUE;
+		nto = sender_first ? 1 : k;
+		if ((h = compose_send_many(m->s, list, nto, list + nto, k - nto,
+		         subject, body, in_reply_to, refs, &reply)) == -1)
+			return request_flow(m);
+		if (h == PROTO_ERROR)
+			show_error(reply);
+		else
+			show_results(reply);
+		msg_free(reply);
+		return FLOW_CONTINUE;
+	}
 	for (i = 0; i < n; i++) {
 		term_show(stdout, rcpt[i]);
 		fputs(": ", stdout);
@@ -434,8 +470,11 @@ menu_after_read(struct menu *m, long long n, const char *id)
 		goto done;
 	}
 	refs = choice == 3 ? NULL : reply_references(&orig);
-	flow = send_each(m, rcpt, nr, subject, body,
-	    choice == 3 ? NULL : reply_in_reply_to(&orig), refs);
+	/* reply_recipients puts the sender first, unless it is us. */
+	flow = send_each(m, rcpt, nr,
+	    choice != 3 && strcasecmp(rcpt[0], self) != 0 &&
+	        strcasecmp(orig.email.sender, self) != 0,
+	    subject, body, choice == 3 ? NULL : reply_in_reply_to(&orig), refs);
 done:
 	reply_orig_clear(&orig);
 	msg_free(err);
