@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Talk to a real glomaild the way clients of the original assignment do
 (Python sockets, 4-byte big-endian length + json.dumps), then open the store
-it wrote (and then changed through the mailbox extension: flags, deletes) with Python's standard mail readers (mailbox.Maildir and the email
+it wrote (and then changed through the mailbox extension: flags, deletes) with
+Python's standard mail readers (mailbox.Maildir and the email
 package), as any Maildir tool would.
 
 usage: store_readers.py PATH_TO_GLOMAILD
@@ -55,6 +56,27 @@ def check(cond, what):
         print("FAILED: " + what)
         sys.exit(1)
     print("ok: " + what)
+
+
+def mutt_ids(work, maildir, pattern):
+    """The Message-IDs of the messages mutt -f (read-only) matches with
+    pattern, piped out one by one under a pseudo-terminal."""
+    out = os.path.join(work, "mutt.out")
+    if os.path.exists(out):
+        os.unlink(out)
+    os.makedirs(os.path.join(work, "Mail"), exist_ok=True)
+    cmd = ("mutt -n -F /dev/null -R -f %s -e 'set pipe_split=yes; set "
+           "wait_key=no' -e 'push \"<tag-pattern>%s<enter><tag-prefix>"
+           "<pipe-message>cat >>%s<enter><exit>\"'"
+           % (maildir, pattern, out))
+    subprocess.run(["script", "-qec", cmd, "/dev/null"],
+                   env=dict(os.environ, TERM="xterm", HOME=work),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=60, check=False)
+    text = open(out, errors="replace").read() if os.path.exists(out) else ""
+    # (No "^" in the pushed keys: mutt reads it as a control key.)
+    return {line.split(":", 1)[1].strip() for line in text.splitlines()
+            if line.lower().startswith("message-id:")}
 
 
 def main():
@@ -157,6 +179,14 @@ def main():
         check(box[unseen].get_flags() == "F" and box[unseen].get_subdir() == "cur",
               "marked unseen: F without S, in cur/")
         check(all(box[i].get_flags() == "" for i in ids[4:]), "others unflagged")
+        # mutt reads the same flags: its own patterns pick the messages.
+        mid = {i: box[i]["Message-ID"] for i in box.keys()}
+        for pattern, want in (("~F", {flagged, unseen}), ("~R", {seen}),
+                              ("~U", set(mid) - {seen})):
+            got = mutt_ids(work, os.path.join(data, "zoe"), pattern)
+            check(got == {mid[i] for i in want},
+                  "mutt -f: %s matches what glomail set (%d)"
+                  % (pattern, len(want)))
         proc.terminate()
         check(proc.wait(timeout=20) == 0, "clean stop")
     finally:
