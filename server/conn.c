@@ -724,6 +724,8 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
 		c->flags |= CONN_F_TLS_UP;
+		/* From now on its requests are as urgent as anyone's. */
+		(void)tls_bev_handshaking(bev, 0);
 		if (ssl != NULL)
 			log_write(LOG_LEVEL_INFO, c->id,
 			    "tls version=%s "
@@ -810,8 +812,10 @@ conn_new(struct conn_env *env, unsigned long long id, evutil_socket_t fd,
 		/* A peer closing without close_notify (or with unread
 		 * session tickets, which the kernel answers with a reset)
 		 * has simply left: frames are length-prefixed. */
-		if (c->bev != NULL)
+		if (c->bev != NULL) {
 			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+			(void)tls_bev_handshaking(c->bev, 1);
+		}
 	} else
 		c->bev = bufferevent_socket_new(env->base, fd,
 		    BEV_OPT_CLOSE_ON_FREE);

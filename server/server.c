@@ -48,6 +48,8 @@
 #define POOL_QUEUE_MAX 4096
 /* How often the service manager's STATUS line may change. */
 #define STATUS_INTERVAL_SEC 2
+/* Connections accepted in one go before the loop serves everyone else. */
+#define ACCEPT_BURST 32
 
 /* Listening sockets of every kind: the protocol in plaintext and in TLS,
  * and the three SMTP settings. */
@@ -75,8 +77,10 @@ struct server {
 	size_t nlisteners;
 	struct tls *tls; /* the TLS context, when a listener has TLS */
 	struct event *signals[3];
-	struct event *accept_retry; /* re-enables accepting after EMFILE */
-	struct event *drain_timer;  /* polls for the end of a graceful stop */
+	struct event *accept_retry;  /* re-enables accepting after EMFILE */
+	struct event *accept_resume; /* after a burst, at handshake priority */
+	unsigned accept_burst;       /* accepted since accept_resume last ran */
+	struct event *drain_timer;   /* polls for the end of a graceful stop */
 	struct event *status_timer; /* refreshes the service manager's STATUS */
 	unsigned status_conns;      /* the counts STATUS last showed */
 	unsigned long long status_delivered;
@@ -434,6 +438,35 @@ server_close_all(struct server *srv, int now)
 	}
 }
 
+/*
+ * The listener accepts every pending connection in one callback; a thousand
+ * arriving at once would hold the loop for tens of milliseconds (a session,
+ * a bufferevent and a log line each) while connected clients wait. After
+ * ACCEPT_BURST of them, accepting pauses until the loop has served everyone
+ * else: the resume event runs at the handshake priority, last.
+ */
+static void
+accept_paced(struct server *srv)
+{
+	if (++srv->accept_burst < ACCEPT_BURST || !srv->accepting)
+		return;
+	set_accepting(srv, 0);
+	event_active(srv->accept_resume, EV_TIMEOUT, 1);
+}
+
+static void
+accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	srv->accept_burst = 0;
+	if (srv->nconns < srv->cfg->max_connections &&
+	    !evtimer_pending(srv->accept_retry, NULL))
+		set_accepting(srv, 1);
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
@@ -461,7 +494,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		log_warn("max-connections %u reached: accepting paused",
 		    srv->cfg->max_connections);
 		set_accepting(srv, 0);
-	}
+	} else
+		accept_paced(srv);
 }
 
 /* EMFILE and friends: pause accepting for a moment instead of spinning. */
@@ -663,7 +697,7 @@ server_new(const struct config *cfg)
 		log_error("cannot initialise password hashing");
 		goto fail;
 	}
-	if ((srv->base = event_base_new()) == NULL ||
+	if ((srv->base = tls_base_new()) == NULL ||
 	    (srv->mailboxes = mailboxes_new()) == NULL ||
 	    (srv->conn_env = conn_env_new(srv, srv->base, cfg,
 	         server_conn_gone)) == NULL)
@@ -682,7 +716,9 @@ server_new(const struct config *cfg)
 	if (srv->penalty == NULL)
 		goto fail;
 	srv->accept_retry = evtimer_new(srv->base, accept_retry_cb, srv);
-	if (srv->accept_retry == NULL)
+	srv->accept_resume = event_new(srv->base, -1, 0, accept_resume_cb, srv);
+	if (srv->accept_retry == NULL || srv->accept_resume == NULL ||
+	    event_priority_set(srv->accept_resume, TLS_PRIO_HANDSHAKE) == -1)
 		goto fail;
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		srv->signals[i] = evsignal_new(srv->base, sigs[i], signal_cb,
@@ -1050,6 +1086,8 @@ server_free(struct server *srv)
 			event_free(srv->signals[i]);
 	if (srv->accept_retry != NULL)
 		event_free(srv->accept_retry);
+	if (srv->accept_resume != NULL)
+		event_free(srv->accept_resume);
 	if (srv->drain_timer != NULL)
 		event_free(srv->drain_timer);
 	if (srv->status_timer != NULL)

@@ -1695,6 +1695,7 @@ start_tls(struct smtp_session *s)
 	s->bev = tb; /* frees the plain one with it */
 	s->in_cb = s->out_cb = NULL;
 	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
+	(void)tls_bev_handshaking(tb, 1);
 	if (evbuffer_add_cb(bufferevent_get_output(
 	                        bufferevent_get_underlying(tb)),
 	        under_drained, s) == NULL ||
@@ -1754,6 +1755,7 @@ smtp_eventcb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
+		(void)tls_bev_handshaking(bev, 0);
 		if (ssl != NULL)
 			log_write(LOG_LEVEL_INFO, s->id,
 			    "smtp tls version=%s "
@@ -1870,8 +1872,10 @@ smtp_session_new(struct server *srv, struct conn_env *env, enum smtp_kind kind,
 		s->tls = 1;
 		s->bev = bufferevent_openssl_socket_new(server_base(srv), fd,
 		    ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-		if (s->bev != NULL)
+		if (s->bev != NULL) {
 			bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
+			(void)tls_bev_handshaking(s->bev, 1);
+		}
 	} else {
 		s->bev = bufferevent_socket_new(server_base(srv), fd,
 		    BEV_OPT_CLOSE_ON_FREE);

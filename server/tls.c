@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -391,4 +393,35 @@ tls_describe_errors(unsigned long *codes, size_t ncodes, char *buf, size_t len)
 		benign = 1;
 	}
 	return benign;
+}
+
+struct event_base *
+tls_base_new(void)
+{
+	struct event_config *cfg;
+	struct event_base *base = NULL;
+	struct timeval slice = { 0, TLS_HANDSHAKE_SLICE_US };
+
+	if ((cfg = event_config_new()) == NULL)
+		return NULL;
+	if (event_config_set_max_dispatch_interval(cfg, &slice,
+	        TLS_HANDSHAKE_BATCH, TLS_PRIO_HANDSHAKE) == 0)
+		base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (base != NULL && event_base_priority_init(base, TLS_PRIOS) == -1) {
+		event_base_free(base);
+		base = NULL;
+	}
+	return base;
+}
+
+int
+tls_bev_handshaking(struct bufferevent *bev, int on)
+{
+	struct bufferevent *under = bufferevent_get_underlying(bev);
+
+	/* libevent refuses priorities on filters: the socket beneath does
+	 * the reads and writes that drive a filter's handshake. */
+	return bufferevent_priority_set(under != NULL ? under : bev,
+	    on ? TLS_PRIO_HANDSHAKE : TLS_PRIO_NORMAL);
 }

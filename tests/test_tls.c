@@ -1,7 +1,9 @@
 /*
  * test_tls.c - the server's TLS context: profiles, certificate and key
  * checks, reload keeping the old context on failure, credentials, and real
- * handshakes between the context and OpenSSL clients on a socketpair.
+ * handshakes between the context and OpenSSL clients on a socketpair, and
+ * the reactor's priorities that keep a burst of handshakes from delaying
+ * connected clients.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,6 +20,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -276,6 +282,150 @@ test_handshakes(void **state)
 	tls_free(t);
 }
 
+/* What the priority test's callbacks saw. */
+static struct {
+	int started; /* server handshakes begun */
+	int a_at;    /* handshakes begun when A's input was read */
+	int b_at;    /* the same for B */
+	int b_w;     /* written on the first handshake: B becomes ready */
+	struct event_base *base;
+} prun;
+
+static void
+prio_info_cb(const SSL *ssl, int where, int ret)
+{
+	(void)ssl;
+	(void)ret;
+	if ((where & SSL_CB_HANDSHAKE_START) && prun.started++ == 0)
+		assert_int_equal(write(prun.b_w, "b", 1), 1);
+}
+
+static void
+prio_read_a(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	evbuffer_drain(bufferevent_get_input(bev), 16);
+	if (prun.a_at < 0)
+		prun.a_at = prun.started;
+}
+
+static void
+prio_read_b(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	evbuffer_drain(bufferevent_get_input(bev), 16);
+	prun.b_at = prun.started;
+	event_base_loopbreak(prun.base);
+}
+
+/* A plain bufferevent on one end of a new socketpair; *peer the other. */
+static struct bufferevent *
+prio_plain(struct event_base *base, bufferevent_data_cb cb, int *peer)
+{
+	struct bufferevent *bev;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
+	bev = bufferevent_socket_new(base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	assert_non_null(bev);
+	bufferevent_setcb(bev, cb, NULL, NULL, NULL);
+	assert_int_equal(bufferevent_enable(bev, EV_READ), 0);
+	*peer = sv[1];
+	return bev;
+}
+
+/*
+ * 24 ClientHellos wait on the server's sockets (fewer than libevent's first
+ * epoll batch of 32), then a connected client's request (A). A is read
+ * before any handshake step (handshakes run last), and a request that
+ * becomes ready once handshakes began (B) is read after at most a batch of
+ * them, not after all 24 (the loop polls again between batches).
+ */
+static void
+test_handshake_priority(void **state)
+{
+	enum { N = 24 };
+	struct bufferevent *srv[N], *a, *b, *plain, *filter;
+	SSL *cl[N];
+	SSL_CTX *cctx;
+	char err[512];
+	struct tls *t;
+	int i, sv[2], a_w, b_w;
+
+	(void)state;
+	memset(&prun, 0, sizeof(prun));
+	prun.a_at = prun.b_at = -1;
+	t = tls_new(cert("server.crt"), cert("server.key"),
+	    TLS_PROFILE_INTERMEDIATE, err, sizeof(err));
+	assert_non_null(t);
+	prun.base = tls_base_new();
+	assert_non_null(prun.base);
+	assert_int_equal(event_base_get_npriorities(prun.base), TLS_PRIOS);
+	cctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(cctx);
+	for (i = 0; i < N; i++) {
+		SSL *s;
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
+		assert_int_equal(evutil_make_socket_nonblocking(sv[1]), 0);
+		cl[i] = SSL_new(cctx);
+		SSL_set_fd(cl[i], sv[1]);
+		/* Sends the ClientHello, then waits for the server. */
+		assert_int_equal(SSL_connect(cl[i]), -1);
+		assert_int_equal(SSL_get_error(cl[i], -1), SSL_ERROR_WANT_READ);
+		s = tls_ssl_new(t);
+		assert_non_null(s);
+		SSL_set_info_callback(s, prio_info_cb);
+		srv[i] = bufferevent_openssl_socket_new(prun.base, sv[0], s,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		assert_non_null(srv[i]);
+		assert_int_equal(tls_bev_handshaking(srv[i], 1), 0);
+		assert_int_equal(bufferevent_get_priority(srv[i]),
+		    TLS_PRIO_HANDSHAKE);
+		assert_int_equal(bufferevent_enable(srv[i], EV_READ), 0);
+	}
+	a = prio_plain(prun.base, prio_read_a, &a_w);
+	b = prio_plain(prun.base, prio_read_b, &b_w);
+	prun.b_w = b_w;
+	assert_int_equal(bufferevent_get_priority(a), TLS_PRIO_NORMAL);
+	assert_int_equal(write(a_w, "a", 1), 1);
+	assert_int_equal(event_base_dispatch(prun.base), 0);
+	assert_int_equal(prun.a_at, 0);
+	assert_true(prun.b_at >= 1);
+	assert_true(prun.b_at <= TLS_HANDSHAKE_BATCH);
+	assert_true(prun.b_at < N);
+
+	/* STARTTLS: a filter's handshake runs on the socket beneath it. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	plain = bufferevent_socket_new(prun.base, sv[0], BEV_OPT_CLOSE_ON_FREE);
+	assert_non_null(plain);
+	filter = bufferevent_openssl_filter_new(prun.base, plain,
+	    tls_ssl_new(t), BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	assert_non_null(filter);
+	assert_int_equal(tls_bev_handshaking(filter, 1), 0);
+	assert_int_equal(bufferevent_get_priority(plain), TLS_PRIO_HANDSHAKE);
+	assert_int_equal(tls_bev_handshaking(filter, 0), 0);
+	assert_int_equal(bufferevent_get_priority(plain), TLS_PRIO_NORMAL);
+
+	bufferevent_free(filter);
+	close(sv[1]);
+	for (i = 0; i < N; i++) {
+		bufferevent_free(srv[i]);
+		close(SSL_get_fd(cl[i]));
+		SSL_free(cl[i]);
+	}
+	bufferevent_free(a);
+	bufferevent_free(b);
+	close(a_w);
+	close(b_w);
+	SSL_CTX_free(cctx);
+	event_base_free(prun.base);
+	tls_free(t);
+	ERR_clear_error();
+}
+
 static void
 test_describe_errors(void **state)
 {
@@ -306,6 +456,7 @@ main(void)
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_handshakes),
+		cmocka_unit_test(test_handshake_priority),
 		cmocka_unit_test(test_describe_errors),
 	};
 
