@@ -282,6 +282,32 @@ test_max_connections(void **state)
 }
 
 /*
+ * Far more connections at once than one accepting burst (32): accepting
+ * pauses after each burst and resumes once the loop has served the rest,
+ * with no connection closing in between; every one is served.
+ */
+static void
+test_accept_bursts(void **state)
+{
+	enum { FLOOD = 200 };
+	int fds[FLOOD], i, answered = 0;
+
+	(void)state;
+	assert_int_equal(testsrv_start(&srv, NULL), 0);
+	for (i = 0; i < FLOOD; i++) {
+		assert_true((fds[i] = testsrv_connect(&srv)) >= 0);
+		assert_int_equal(hostile_send_json(fds[i], "{\"header\": 10}"),
+		    0);
+	}
+	for (i = 0; i < FLOOD; i++)
+		if (hostile_reply(fds[i], 10000, NULL, 0) == PROTO_ERROR)
+			answered++;
+	assert_int_equal(answered, FLOOD);
+	for (i = 0; i < FLOOD; i++)
+		close(fds[i]);
+}
+
+/*
  * Out of descriptors (a server started under a small RLIMIT_NOFILE):
  * accepting pauses and retries instead of spinning, those in are served,
  * and newcomers get in once descriptors are free again.
@@ -598,6 +624,7 @@ main(void)
 		cmocka_unit_test_teardown(test_login_penalty, teardown),
 		cmocka_unit_test_teardown(test_login_penalty_off, teardown),
 		cmocka_unit_test_teardown(test_max_connections, teardown),
+		cmocka_unit_test_teardown(test_accept_bursts, teardown),
 		cmocka_unit_test_teardown(test_descriptor_exhaustion, teardown),
 		cmocka_unit_test_teardown(test_anonymous_frames, teardown),
 		cmocka_unit_test_teardown(test_max_output, teardown),
