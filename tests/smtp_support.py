@@ -167,9 +167,13 @@ def inbox(srv, user):
 class Raw:
     """An SMTP client that writes exactly what it is told to."""
 
-    def __init__(self, srv, port=None, timeout=30):
+    def __init__(self, srv, port=None, timeout=30, tls=None):
+        """tls: an ssl.SSLContext for implicit TLS (the handshake comes
+        before the greeting)."""
         self.sock = socket.create_connection(
             ("127.0.0.1", port or srv.smtp_port), timeout=timeout)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.buf = b""
         self.banner = self.reply()
 

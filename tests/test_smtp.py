@@ -2,17 +2,21 @@
 """The SMTP listener over a real socket: every reply path, pipelining as
 RFC 2920 allows it, the limits, and the smuggling battery (each malformed
 end of data followed in the same write by a second envelope: never two
-messages, never a forged envelope).
+messages, never a forged envelope); first, the sockets socket activation
+passes, under the names of the shipped units.
 
-usage: test_smtp.py PATH_TO_GLOMAILD
+usage: test_smtp.py PATH_TO_GLOMAILD   (GLOMAIL_TLS_CERTS: the test certs,
+for the submission sockets passed by socket activation)
 """
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from smtp_support import (DOMAIN, Raw, Server, accounts_on_disk, check,
@@ -275,31 +279,99 @@ def free_port():
     return port
 
 
-def socket_activation(binary):
-    """Sockets passed by the service manager: the one named smtp
-    (FileDescriptorName=smtp) speaks SMTP, the other the protocol."""
+def opened(port, tls=None):
+    """A Raw client on a passed socket, or None when no SMTP greeting comes
+    (another protocol, or a failed handshake)."""
+    try:
+        return Raw(None, port=port, timeout=10, tls=tls)
+    except (OSError, ValueError):
+        return None
+
+
+def socket_activation(binary, certs):
+    """Sockets passed by the service manager, named as the shipped units
+    name them (FileDescriptorName=): the protocol's, then smtp (local
+    delivery), submission (STARTTLS, then AUTH) and submissions (TLS from
+    the first byte). None of the listen settings is bound then."""
     activate = shutil.which("systemd-socket-activate")
     if activate is None:
         print("skip: no systemd-socket-activate")
         return
     work = tempfile.mkdtemp(prefix="glomail-smtpsa.")
-    p1, p2 = free_port(), free_port()
-    proc = subprocess.Popen(
-        [activate, "-l", "127.0.0.1:%d" % p1, "-l", "127.0.0.1:%d" % p2,
-         "--fdname=glomaild.socket:smtp", binary, "--data-dir",
-         os.path.join(work, "data"), "--smtp-listen", "192.0.2.1:9"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = os.path.join(work, "server.log")
+    ports = [free_port() for _ in range(4)]
+    listen = []
+    for p in ports:
+        listen += ["-l", "127.0.0.1:%d" % p]
+    with open(log, "w") as err:
+        proc = subprocess.Popen(
+            [activate] + listen +
+            ["--fdname=glomaild.socket:smtp:submission:submissions", binary,
+             "--data-dir", os.path.join(work, "data"),
+             "--tls-cert", os.path.join(certs, "server.crt"),
+             "--tls-key", os.path.join(certs, "server.key")] +
+            # Addresses glomaild could not bind: the passed sockets replace
+            # them, or the start fails.
+            [a for key in ("smtp", "submission", "submissions")
+             for a in ("--%s-listen" % key, "192.0.2.1:9")],
+            stdout=subprocess.DEVNULL, stderr=err)
     try:
-        sock = None
+        # systemd-socket-activate binds the sockets once it runs; the
+        # protocol's then registers the account the smtp socket delivers to.
         for _ in range(500):
             try:
-                sock = socket.create_connection(("127.0.0.1", p2), timeout=10)
+                socket.create_connection(("127.0.0.1", ports[0])).close()
                 break
             except OSError:
                 time.sleep(0.01)
-        check(sock is not None and sock.recv(100).startswith(b"220 "),
-              "socket activation: the socket named smtp speaks SMTP")
-        sock.close()
+        register(types.SimpleNamespace(port=ports[0]), "bob")
+
+        c = opened(ports[1])
+        check(c is not None and c.banner[0] == 220,
+              "socket activation: the socket named smtp greets 220")
+        exts = [l.split(" ")[0] for l in c.cmd("EHLO client.test")[1][1:]]
+        check("AUTH" not in exts and "STARTTLS" not in exts,
+              "smtp socket: EHLO offers neither AUTH nor STARTTLS")
+        check(c.cmd("MAIL FROM:<>")[0] == 250 and
+              c.cmd("RCPT TO:<bob@%s>" % DOMAIN)[0] == 250,
+              "smtp socket: local delivery without AUTH")
+        c.close()
+
+        c = opened(ports[2])
+        check(c is not None and c.banner[0] == 220,
+              "socket activation: the socket named submission greets 220")
+        exts = [l.split(" ")[0] for l in c.cmd("EHLO client.test")[1][1:]]
+        check("STARTTLS" in exts and "AUTH" not in exts,
+              "submission socket: EHLO offers STARTTLS, no AUTH before TLS")
+        check(c.cmd("MAIL FROM:<bob@%s>" % DOMAIN)[0] == 530,
+              "submission socket: MAIL before AUTH refused (530)")
+        c.close()
+
+        ctx = ssl.create_default_context(
+            cafile=os.path.join(certs, "ca.crt"))
+        c = opened(ports[3], tls=ctx)
+        check(c is not None and c.banner[0] == 220,
+              "socket activation: the socket named submissions completes "
+              "the TLS handshake, then greets 220")
+        exts = [l.split(" ")[0] for l in c.cmd("EHLO client.test")[1][1:]]
+        check("AUTH" in exts and "STARTTLS" not in exts,
+              "submissions socket: EHLO under TLS offers AUTH, no STARTTLS")
+        check(c.cmd("MAIL FROM:<bob@%s>" % DOMAIN)[0] == 530,
+              "submissions socket: MAIL before AUTH refused (530)")
+        c.close()
+
+        # What the administrator reads: each socket under its kind (the
+        # one difference submission under TLS would make to submissions).
+        with open(log, errors="replace") as f:
+            text = f.read()
+        for kind, port in zip(("smtp", "submission", "submissions"),
+                              ports[1:]):
+            check("listening for %s on 127.0.0.1:%d" % (kind, port) in text,
+                  "the log shows the %s socket as %s" % (kind, kind))
+    except BaseException:
+        with open(log, errors="replace") as f:
+            print(f.read()[-4000:])
+        raise
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -307,7 +379,11 @@ def socket_activation(binary):
 
 
 def main():
-    socket_activation(sys.argv[1])
+    certs = os.environ.get("GLOMAIL_TLS_CERTS")
+    if not certs or not os.path.exists(os.path.join(certs, "server.crt")):
+        print("GLOMAIL_TLS_CERTS does not hold the test certificates")
+        sys.exit(1)
+    socket_activation(sys.argv[1], certs)
     srv = Server(sys.argv[1], ["--smtp-max-size", str(MAX_SIZE)])
     try:
         register(srv, "bob", "carol", "dave")
