@@ -42,9 +42,17 @@ fi
 
 dir=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/var/tmp}}/glomail-smtpbench.XXXXXX")
 gpid= spid= pf=
+# Under set -e, a killed child's status from wait would end the trap before
+# Postfix is stopped: every step here ignores its status.
 cleanup() {
-	[ -n "$gpid" ] && kill "$gpid" 2>/dev/null && wait "$gpid" 2>/dev/null
-	[ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
+	if [ -n "$gpid" ]; then
+		kill "$gpid" 2>/dev/null || true
+		wait "$gpid" 2>/dev/null || true
+	fi
+	if [ -n "$spid" ]; then
+		kill "$spid" 2>/dev/null || true
+		wait "$spid" 2>/dev/null || true
+	fi
 	if [ -n "$pf" ]; then
 		"$postfix" -c "$pf/etc" stop >/dev/null 2>&1 || true
 		# Its master, by the pid it wrote, if it outlived the stop.
