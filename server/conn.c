@@ -45,6 +45,7 @@
 struct conn_env {
 	struct server *srv;
 	struct event_base *base;
+	struct tls_sched *handshakes;
 	const struct config *cfg;
 	conn_gone_fn gone;
 	size_t held; /* bytes in every connection's buffers */
@@ -72,6 +73,7 @@ enum conn_state {
 struct conn {
 	struct conn_env *env;
 	struct bufferevent *bev;
+	struct tls_hs *hs; /* while its TLS handshake runs */
 	struct evbuffer_cb_entry *in_cb, *out_cb; /* count what it holds */
 	conn_dispatch_fn dispatch;
 	void *link; /* the owner's, given back when gone */
@@ -94,7 +96,7 @@ static void conn_process(struct conn *c);
 
 struct conn_env *
 conn_env_new(struct server *srv, struct event_base *base,
-    const struct config *cfg, conn_gone_fn gone)
+    struct tls_sched *handshakes, const struct config *cfg, conn_gone_fn gone)
 {
 	struct conn_env *env;
 
@@ -102,6 +104,7 @@ conn_env_new(struct server *srv, struct event_base *base,
 		return NULL;
 	env->srv = srv;
 	env->base = base;
+	env->handshakes = handshakes;
 	env->cfg = cfg;
 	env->gone = gone;
 	return env;
@@ -111,6 +114,12 @@ void
 conn_env_free(struct conn_env *env)
 {
 	free(env);
+}
+
+struct tls_sched *
+conn_env_handshakes(const struct conn_env *env)
+{
+	return env->handshakes;
 }
 
 size_t
@@ -314,6 +323,8 @@ conn_close(struct conn *c, const char *reason)
 			(void)SSL_shutdown(ssl);
 		ERR_clear_error();
 	}
+	tls_hs_end(c->hs);
+	c->hs = NULL;
 	bufferevent_free(c->bev); /* closes the socket, frees the SSL */
 	c->bev = NULL;
 	session_logout(&c->session);
@@ -725,7 +736,8 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 
 		c->flags |= CONN_F_TLS_UP;
 		/* From now on its requests are as urgent as anyone's. */
-		(void)tls_bev_handshaking(bev, 0);
+		tls_hs_end(c->hs);
+		c->hs = NULL;
 		if (ssl != NULL)
 			log_write(LOG_LEVEL_INFO, c->id,
 			    "tls version=%s "
@@ -812,10 +824,8 @@ conn_new(struct conn_env *env, unsigned long long id, evutil_socket_t fd,
 		/* A peer closing without close_notify (or with unread
 		 * session tickets, which the kernel answers with a reset)
 		 * has simply left: frames are length-prefixed. */
-		if (c->bev != NULL) {
+		if (c->bev != NULL)
 			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-			(void)tls_bev_handshaking(c->bev, 1);
-		}
 	} else
 		c->bev = bufferevent_socket_new(env->base, fd,
 		    BEV_OPT_CLOSE_ON_FREE);
@@ -834,6 +844,8 @@ conn_new(struct conn_env *env, unsigned long long id, evutil_socket_t fd,
 		free(c);
 		return NULL;
 	}
+	if (c->tls)
+		c->hs = tls_hs_begin(env->handshakes, c->bev);
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	set_watermarks(c);
 	set_timeouts(c);

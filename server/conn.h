@@ -28,6 +28,7 @@ struct config;
 struct conn;
 struct ssl_st;
 struct conn_env;
+struct tls_sched;
 struct mailbox;
 struct server;
 struct session;
@@ -47,11 +48,14 @@ typedef void (*conn_gone_fn)(struct server *srv, void *link);
 
 /*
  * What the connections of one server share; it must outlive them. srv is
- * only handed back (conn_server, gone), never looked into. NULL on failure.
+ * only handed back (conn_server, gone), never looked into; handshakes
+ * schedules TLS handshakes on base. NULL on failure.
  */
 struct conn_env *conn_env_new(struct server *srv, struct event_base *base,
-    const struct config *cfg, conn_gone_fn gone);
+    struct tls_sched *handshakes, const struct config *cfg, conn_gone_fn gone);
 void conn_env_free(struct conn_env *env);
+/* The TLS handshakes' schedule, for SMTP sessions too. */
+struct tls_sched *conn_env_handshakes(const struct conn_env *env);
 
 /* Bytes of input and output all connections hold now (max-memory's sum). */
 size_t conn_env_held(const struct conn_env *env);

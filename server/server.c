@@ -77,10 +77,11 @@ struct server {
 	size_t nlisteners;
 	struct tls *tls; /* the TLS context, when a listener has TLS */
 	struct event *signals[3];
-	struct event *accept_retry;  /* re-enables accepting after EMFILE */
-	struct event *accept_resume; /* after a burst, at handshake priority */
-	unsigned accept_burst;       /* accepted since accept_resume last ran */
-	struct event *drain_timer;   /* polls for the end of a graceful stop */
+	struct event *accept_retry;   /* re-enables accepting after EMFILE */
+	struct event *accept_resume;  /* resumes accepting after a burst */
+	struct tls_sched *handshakes; /* TLS handshakes, after everyone else */
+	unsigned accept_burst;      /* accepted since accept_resume last ran */
+	struct event *drain_timer;  /* polls for the end of a graceful stop */
 	struct event *status_timer; /* refreshes the service manager's STATUS */
 	unsigned status_conns;      /* the counts STATUS last showed */
 	unsigned long long status_delivered;
@@ -442,8 +443,10 @@ server_close_all(struct server *srv, int now)
  * The listener accepts every pending connection in one callback; a thousand
  * arriving at once would hold the loop for tens of milliseconds (a session,
  * a bufferevent and a log line each) while connected clients wait. After
- * ACCEPT_BURST of them, accepting pauses until the loop has served everyone
- * else: the resume event runs at the handshake priority, last.
+ * ACCEPT_BURST of them, accepting pauses until the loop has served what
+ * was ready before: the resume event goes to the end of the loop's queue.
+ * (Not at the handshake priority: a peer keeping the loop busy would then
+ * stop every newcomer from being accepted.)
  */
 static void
 accept_paced(struct server *srv)
@@ -699,7 +702,8 @@ server_new(const struct config *cfg)
 	}
 	if ((srv->base = tls_base_new()) == NULL ||
 	    (srv->mailboxes = mailboxes_new()) == NULL ||
-	    (srv->conn_env = conn_env_new(srv, srv->base, cfg,
+	    (srv->handshakes = tls_sched_new(srv->base)) == NULL ||
+	    (srv->conn_env = conn_env_new(srv, srv->base, srv->handshakes, cfg,
 	         server_conn_gone)) == NULL)
 		goto fail;
 	srv->auth_pool = pool_new(srv->base, "auth", cfg->auth_workers,
@@ -717,8 +721,7 @@ server_new(const struct config *cfg)
 		goto fail;
 	srv->accept_retry = evtimer_new(srv->base, accept_retry_cb, srv);
 	srv->accept_resume = event_new(srv->base, -1, 0, accept_resume_cb, srv);
-	if (srv->accept_retry == NULL || srv->accept_resume == NULL ||
-	    event_priority_set(srv->accept_resume, TLS_PRIO_HANDSHAKE) == -1)
+	if (srv->accept_retry == NULL || srv->accept_resume == NULL)
 		goto fail;
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		srv->signals[i] = evsignal_new(srv->base, sigs[i], signal_cb,
@@ -1095,6 +1098,7 @@ server_free(struct server *srv)
 	mailboxes_free(srv->mailboxes);
 	aliases_free(srv->aliases);
 	conn_env_free(srv->conn_env);
+	tls_sched_free(srv->handshakes);
 	tls_free(srv->tls);
 	if (srv->base != NULL)
 		event_base_free(srv->base);

@@ -116,6 +116,7 @@ struct smtp_session {
 	smtp_gone_fn gone;
 	void *link;
 	struct bufferevent *bev;
+	struct tls_hs *hs; /* while a TLS handshake runs */
 	struct evbuffer_cb_entry *in_cb, *out_cb;
 	unsigned long long id;
 	enum smtp_kind kind;
@@ -236,6 +237,8 @@ smtp_session_close(struct smtp_session *s, const char *reason)
 	evbuffer_remove_cb_entry(bufferevent_get_input(s->bev), s->in_cb);
 	evbuffer_remove_cb_entry(bufferevent_get_output(s->bev), s->out_cb);
 	charge(s, 0, s->held);
+	tls_hs_end(s->hs);
+	s->hs = NULL;
 	bufferevent_free(s->bev); /* closes the socket */
 	s->bev = NULL;
 	s->gone(s->srv, s->link);
@@ -1695,7 +1698,7 @@ start_tls(struct smtp_session *s)
 	s->bev = tb; /* frees the plain one with it */
 	s->in_cb = s->out_cb = NULL;
 	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
-	(void)tls_bev_handshaking(tb, 1);
+	s->hs = tls_hs_begin(conn_env_handshakes(s->env), tb);
 	if (evbuffer_add_cb(bufferevent_get_output(
 	                        bufferevent_get_underlying(tb)),
 	        under_drained, s) == NULL ||
@@ -1755,7 +1758,8 @@ smtp_eventcb(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_CONNECTED) {
 		SSL *ssl = bufferevent_openssl_get_ssl(bev);
 
-		(void)tls_bev_handshaking(bev, 0);
+		tls_hs_end(s->hs);
+		s->hs = NULL;
 		if (ssl != NULL)
 			log_write(LOG_LEVEL_INFO, s->id,
 			    "smtp tls version=%s "
@@ -1872,10 +1876,8 @@ smtp_session_new(struct server *srv, struct conn_env *env, enum smtp_kind kind,
 		s->tls = 1;
 		s->bev = bufferevent_openssl_socket_new(server_base(srv), fd,
 		    ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-		if (s->bev != NULL) {
+		if (s->bev != NULL)
 			bufferevent_openssl_set_allow_dirty_shutdown(s->bev, 1);
-			(void)tls_bev_handshaking(s->bev, 1);
-		}
 	} else {
 		s->bev = bufferevent_socket_new(server_base(srv), fd,
 		    BEV_OPT_CLOSE_ON_FREE);
@@ -1891,6 +1893,8 @@ smtp_session_new(struct server *srv, struct conn_env *env, enum smtp_kind kind,
 		free(s);
 		return NULL;
 	}
+	if (s->tls)
+		s->hs = tls_hs_begin(conn_env_handshakes(s->env), s->bev);
 	bufferevent_setcb(s->bev, smtp_readcb, smtp_writecb, smtp_eventcb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
 	bufferevent_setwatermark(s->bev, EV_WRITE, SMTP_OUTPUT_HIGH / 4, 0);

@@ -9,6 +9,7 @@
  * give their record buffers back (SSL_MODE_RELEASE_BUFFERS): a server holding
  * thousands of mostly idle sessions saves ~34 KiB each.
  */
+#include <sys/queue.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -415,13 +416,177 @@ tls_base_new(void)
 	return base;
 }
 
-int
-tls_bev_handshaking(struct bufferevent *bev, int on)
+/*
+ * The handshakes in progress on one base, at TLS_PRIO_HANDSHAKE. Strict
+ * priorities could starve them: a peer that keeps the loop busy at the
+ * normal priority (pipelining requests, or just errors, without logging in)
+ * would leave every handshake waiting until its timeout. A canary event at
+ * the handshake priority tells whether that priority got a turn; a timer at
+ * the highest priority checks it every TLS_STARVED_MS while handshakes are
+ * waiting, and when it did not run, every waiting handshake moves to the
+ * normal priority and competes in arrival order, as without priorities.
+ */
+struct tls_hs {
+	TAILQ_ENTRY(tls_hs) entry;
+	struct tls_sched *sched;
+	struct bufferevent *bev; /* for a filter, the socket beneath it */
+	int listed;              /* still at the handshake priority */
+};
+
+struct tls_sched {
+	struct event *canary; /* at TLS_PRIO_HANDSHAKE */
+	struct event *guard;  /* at priority 0 */
+	TAILQ_HEAD(, tls_hs) waiting;
+	int canary_due; /* activated, not run yet */
+	unsigned long promoted;
+};
+
+static void
+canary_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tls_sched *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->canary_due = 0;
+}
+
+static void
+guard_arm(struct tls_sched *s)
+{
+	struct timeval tv = { 0, TLS_STARVED_MS * 1000 };
+
+	if (evtimer_pending(s->guard, NULL))
+		return;
+	if (!s->canary_due) {
+		s->canary_due = 1;
+		event_active(s->canary, EV_TIMEOUT, 1);
+	}
+	evtimer_add(s->guard, &tv);
+}
+
+/*
+ * Move a bufferevent's events to another priority. libevent refuses that
+ * for an event that is active, so they leave the loop for the change and
+ * come back (level-triggered: what was ready is reported again).
+ */
+static void
+set_priority(struct bufferevent *bev, int pri)
+{
+	short enabled;
+
+	if (bufferevent_get_priority(bev) == pri ||
+	    bufferevent_priority_set(bev, pri) == 0)
+		return;
+	enabled = bufferevent_get_enabled(bev);
+	(void)bufferevent_disable(bev, enabled);
+	(void)bufferevent_priority_set(bev, pri);
+	(void)bufferevent_enable(bev, enabled);
+}
+
+static void
+unlist(struct tls_hs *hs)
+{
+	if (hs->listed) {
+		TAILQ_REMOVE(&hs->sched->waiting, hs, entry);
+		hs->listed = 0;
+	}
+}
+
+static void
+guard_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tls_sched *s = arg;
+	struct tls_hs *hs;
+	unsigned n = 0;
+
+	(void)fd;
+	(void)what;
+	if (s->canary_due) {
+		while ((hs = TAILQ_FIRST(&s->waiting)) != NULL) {
+			unlist(hs);
+			set_priority(hs->bev, TLS_PRIO_NORMAL);
+			n++;
+		}
+		s->promoted += n;
+		log_write(LOG_LEVEL_DEBUG, 0,
+		    "tls: handshakes got no turn for %d ms: %u moved to the "
+		    "normal priority",
+		    TLS_STARVED_MS, n);
+	}
+	if (!TAILQ_EMPTY(&s->waiting))
+		guard_arm(s);
+}
+
+struct tls_sched *
+tls_sched_new(struct event_base *base)
+{
+	struct tls_sched *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	TAILQ_INIT(&s->waiting);
+	s->canary = event_new(base, -1, 0, canary_cb, s);
+	s->guard = evtimer_new(base, guard_cb, s);
+	if (s->canary == NULL || s->guard == NULL ||
+	    event_priority_set(s->canary, TLS_PRIO_HANDSHAKE) == -1 ||
+	    event_priority_set(s->guard, 0) == -1) {
+		tls_sched_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+tls_sched_free(struct tls_sched *s)
+{
+	struct tls_hs *hs;
+
+	if (s == NULL)
+		return;
+	/* Handshakes still open keep their handle; it outlives the list. */
+	while ((hs = TAILQ_FIRST(&s->waiting)) != NULL)
+		unlist(hs);
+	if (s->canary != NULL)
+		event_free(s->canary);
+	if (s->guard != NULL)
+		event_free(s->guard);
+	free(s);
+}
+
+unsigned long
+tls_sched_promoted(const struct tls_sched *s)
+{
+	return s->promoted;
+}
+
+struct tls_hs *
+tls_hs_begin(struct tls_sched *s, struct bufferevent *bev)
 {
 	struct bufferevent *under = bufferevent_get_underlying(bev);
+	struct tls_hs *hs;
 
+	if ((hs = calloc(1, sizeof(*hs))) == NULL)
+		return NULL;
+	hs->sched = s;
 	/* libevent refuses priorities on filters: the socket beneath does
 	 * the reads and writes that drive a filter's handshake. */
-	return bufferevent_priority_set(under != NULL ? under : bev,
-	    on ? TLS_PRIO_HANDSHAKE : TLS_PRIO_NORMAL);
+	hs->bev = under != NULL ? under : bev;
+	set_priority(hs->bev, TLS_PRIO_HANDSHAKE);
+	TAILQ_INSERT_TAIL(&s->waiting, hs, entry);
+	hs->listed = 1;
+	guard_arm(s);
+	return hs;
+}
+
+void
+tls_hs_end(struct tls_hs *hs)
+{
+	if (hs == NULL)
+		return;
+	if (hs->listed) {
+		unlist(hs);
+		set_priority(hs->bev, TLS_PRIO_NORMAL);
+	}
+	free(hs);
 }

@@ -82,11 +82,29 @@ enum {
 struct event_base *tls_base_new(void);
 
 /*
- * Put a bufferevent's socket events at the handshake priority (on) or back
- * to the normal one (off); for a TLS filter, those of the socket beneath it.
- * 0 or -1 (an event that is active keeps its priority for that turn).
+ * The handshakes of one base (tls.c explains the starvation guard): a
+ * handshake in progress runs at TLS_PRIO_HANDSHAKE from tls_hs_begin until
+ * tls_hs_end, or until handshakes got no turn for TLS_STARVED_MS.
  */
-int tls_bev_handshaking(struct bufferevent *bev, int on);
+#define TLS_STARVED_MS 20
+struct tls_sched;
+struct tls_hs;
+
+struct tls_sched *tls_sched_new(struct event_base *base);
+/* After every handle's tls_hs_end, or with the base's end. */
+void tls_sched_free(struct tls_sched *s);
+/* Handshakes moved to the normal priority by the guard (for tests). */
+unsigned long tls_sched_promoted(const struct tls_sched *s);
+
+/*
+ * A handshake starts on bev (for a TLS filter, the socket beneath it runs at
+ * the handshake priority). NULL when out of memory: the handshake then runs
+ * at the normal priority.
+ */
+struct tls_hs *tls_hs_begin(struct tls_sched *s, struct bufferevent *bev);
+/* It ended (done, or the connection closes first); NULL is fine. Before the
+ * bufferevent is freed. */
+void tls_hs_end(struct tls_hs *hs);
 
 /*
  * Describe the errors OpenSSL queued (newest last) into buf; classify whether

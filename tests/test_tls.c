@@ -347,6 +347,8 @@ test_handshake_priority(void **state)
 {
 	enum { N = 24 };
 	struct bufferevent *srv[N], *a, *b, *plain, *filter;
+	struct tls_hs *hs[N], *fhs;
+	struct tls_sched *sched;
 	SSL *cl[N];
 	SSL_CTX *cctx;
 	char err[512];
@@ -362,6 +364,8 @@ test_handshake_priority(void **state)
 	prun.base = tls_base_new();
 	assert_non_null(prun.base);
 	assert_int_equal(event_base_get_npriorities(prun.base), TLS_PRIOS);
+	sched = tls_sched_new(prun.base);
+	assert_non_null(sched);
 	cctx = SSL_CTX_new(TLS_client_method());
 	assert_non_null(cctx);
 	for (i = 0; i < N; i++) {
@@ -381,7 +385,8 @@ test_handshake_priority(void **state)
 		srv[i] = bufferevent_openssl_socket_new(prun.base, sv[0], s,
 		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 		assert_non_null(srv[i]);
-		assert_int_equal(tls_bev_handshaking(srv[i], 1), 0);
+		hs[i] = tls_hs_begin(sched, srv[i]);
+		assert_non_null(hs[i]);
 		assert_int_equal(bufferevent_get_priority(srv[i]),
 		    TLS_PRIO_HANDSHAKE);
 		assert_int_equal(bufferevent_enable(srv[i], EV_READ), 0);
@@ -404,14 +409,18 @@ test_handshake_priority(void **state)
 	filter = bufferevent_openssl_filter_new(prun.base, plain,
 	    tls_ssl_new(t), BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	assert_non_null(filter);
-	assert_int_equal(tls_bev_handshaking(filter, 1), 0);
+	fhs = tls_hs_begin(sched, filter);
+	assert_non_null(fhs);
 	assert_int_equal(bufferevent_get_priority(plain), TLS_PRIO_HANDSHAKE);
-	assert_int_equal(tls_bev_handshaking(filter, 0), 0);
+	tls_hs_end(fhs);
 	assert_int_equal(bufferevent_get_priority(plain), TLS_PRIO_NORMAL);
+	/* Nothing starved here: the guard moved nobody. */
+	assert_int_equal(tls_sched_promoted(sched), 0);
 
 	bufferevent_free(filter);
 	close(sv[1]);
 	for (i = 0; i < N; i++) {
+		tls_hs_end(hs[i]);
 		bufferevent_free(srv[i]);
 		close(SSL_get_fd(cl[i]));
 		SSL_free(cl[i]);
@@ -421,6 +430,110 @@ test_handshake_priority(void **state)
 	close(a_w);
 	close(b_w);
 	SSL_CTX_free(cctx);
+	tls_sched_free(sched);
+	event_base_free(prun.base);
+	tls_free(t);
+	ERR_clear_error();
+}
+
+/* A peer that keeps the loop busy: its socket is readable at every turn. */
+static void
+spin_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (prun.started >= prun.a_at)
+		event_base_loopbreak(prun.base);
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	event_base_loopbreak(prun.base);
+}
+
+/*
+ * Handshakes are never starved: while a normal-priority event is ready at
+ * every loop turn (a client pipelining requests), waiting handshakes move
+ * to the normal priority after TLS_STARVED_MS and go on.
+ */
+static void
+test_handshake_starvation(void **state)
+{
+	enum { N = 4 };
+	struct bufferevent *srv[N];
+	struct tls_hs *hs[N];
+	struct tls_sched *sched;
+	struct event *spin, *deadline;
+	struct timeval two_s = { 2, 0 };
+	SSL *cl[N];
+	SSL_CTX *cctx;
+	char err[512];
+	struct tls *t;
+	int i, sv[2];
+
+	(void)state;
+	memset(&prun, 0, sizeof(prun));
+	prun.a_at = N; /* spin until this many handshakes began */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	prun.b_w = sv[1]; /* the info callback writes one more byte there */
+	t = tls_new(cert("server.crt"), cert("server.key"),
+	    TLS_PROFILE_INTERMEDIATE, err, sizeof(err));
+	assert_non_null(t);
+	assert_non_null(prun.base = tls_base_new());
+	assert_non_null(sched = tls_sched_new(prun.base));
+	cctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(cctx);
+	for (i = 0; i < N; i++) {
+		int p[2];
+		SSL *s;
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
+		assert_int_equal(evutil_make_socket_nonblocking(p[0]), 0);
+		assert_int_equal(evutil_make_socket_nonblocking(p[1]), 0);
+		cl[i] = SSL_new(cctx);
+		SSL_set_fd(cl[i], p[1]);
+		assert_int_equal(SSL_connect(cl[i]), -1);
+		assert_non_null(s = tls_ssl_new(t));
+		SSL_set_info_callback(s, prio_info_cb);
+		srv[i] = bufferevent_openssl_socket_new(prun.base, p[0], s,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		assert_non_null(srv[i]);
+		assert_non_null(hs[i] = tls_hs_begin(sched, srv[i]));
+		assert_int_equal(bufferevent_enable(srv[i], EV_READ), 0);
+	}
+	/* A byte nobody reads: level-triggered, ready at every poll. */
+	assert_int_equal(write(sv[1], "x", 1), 1);
+	spin = event_new(prun.base, sv[0], EV_READ | EV_PERSIST, spin_cb, NULL);
+	deadline = evtimer_new(prun.base, deadline_cb, NULL);
+	assert_non_null(spin);
+	assert_non_null(deadline);
+	assert_int_equal(event_priority_set(deadline, 0), 0);
+	assert_int_equal(evtimer_add(deadline, &two_s), 0);
+	assert_int_equal(event_add(spin, NULL), 0);
+	assert_int_equal(event_base_dispatch(prun.base), 0);
+	assert_int_equal(prun.started, N);
+	assert_int_equal(tls_sched_promoted(sched), N);
+	for (i = 0; i < N; i++)
+		assert_int_equal(bufferevent_get_priority(srv[i]),
+		    TLS_PRIO_NORMAL);
+
+	event_free(spin);
+	event_free(deadline);
+	for (i = 0; i < N; i++) {
+		tls_hs_end(hs[i]);
+		bufferevent_free(srv[i]);
+		close(SSL_get_fd(cl[i]));
+		SSL_free(cl[i]);
+	}
+	close(sv[0]);
+	close(sv[1]);
+	SSL_CTX_free(cctx);
+	tls_sched_free(sched);
 	event_base_free(prun.base);
 	tls_free(t);
 	ERR_clear_error();
@@ -457,6 +570,7 @@ main(void)
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_handshakes),
 		cmocka_unit_test(test_handshake_priority),
+		cmocka_unit_test(test_handshake_starvation),
 		cmocka_unit_test(test_describe_errors),
 	};
 
