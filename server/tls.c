@@ -468,7 +468,9 @@ guard_arm(struct tls_sched *s)
 /*
  * Move a bufferevent's events to another priority. libevent refuses that
  * for an event that is active, so they leave the loop for the change and
- * come back (level-triggered: what was ready is reported again).
+ * come back (level-triggered: what was ready is reported again). Coming
+ * back restarts their timeouts; a handshake is moved at most once, so a
+ * silent one is cut at most one timeout period later.
  */
 static void
 set_priority(struct bufferevent *bev, int pri)
