@@ -34,6 +34,7 @@
 #include "maildir.h"
 #include "message.h"
 #include "msg.h"
+#include "notify.h"
 #include "pool.h"
 #include "rules.h"
 #include "server.h"
@@ -318,6 +319,30 @@ struct mail_box {
 	int rescan;                /* scan again after the running one */
 	struct mail_waits covered; /* served by the running scan */
 	struct mail_waits next;    /* waiting for the next one */
+	struct mail_watch *watch;  /* new/ watched, for notices */
+};
+
+/*
+ * new/ watched for the subscribers' notices: the names that arrived since
+ * the last look, checked against the index once they settle (a delivery of
+ * ours is indexed a moment after its rename), so that only mail from
+ * another process costs a scan. inotify sees what this host's kernel does;
+ * a delivery by another host (NFS, CephFS) shows in the directories' times,
+ * which a poll compares every WATCH_POLL_S seconds.
+ */
+#define WATCH_PENDING 8
+#define WATCH_SETTLE_MS 10
+#define WATCH_POLL_S 5
+struct mail_watch {
+	struct notify *notify;
+	struct server *srv;
+	struct mailbox *mb; /* not held: the context goes with it */
+	struct event *settle;
+	struct event *poll;
+	int wd;
+	int lost; /* more than WATCH_PENDING, or the kernel dropped some */
+	size_t npending;
+	char pending[WATCH_PENDING][MAILDIR_ID_MAX];
 };
 
 struct sync_job {
@@ -330,6 +355,19 @@ struct sync_job {
 };
 
 static void
+watch_free(struct mail_watch *w)
+{
+	if (w == NULL)
+		return;
+	notify_unwatch(w->notify, w->wd);
+	if (w->settle != NULL)
+		event_free(w->settle);
+	if (w->poll != NULL)
+		event_free(w->poll);
+	free(w);
+}
+
+static void
 mail_box_free(void *arg)
 {
 	struct mail_box *ctx = arg;
@@ -337,6 +375,7 @@ mail_box_free(void *arg)
 	free(ctx->list_frame);
 	mailbox_view_release(ctx->list_view);
 	free(ctx->stats_frame);
+	watch_free(ctx->watch);
 	if (ctx->md != -1)
 		close(ctx->md);
 	free(ctx);
@@ -418,6 +457,13 @@ sync_done(void *arg)
 		log_error("cannot index the mailbox of %s: out of memory",
 		    mailbox_user(j->mb));
 		err = "server error";
+	} else {
+		struct mailbox_entry *const *arrived;
+		size_t i, n = mailbox_scan_arrivals(j->scan, &arrived);
+
+		/* Delivered by another process: its subscribers hear of it. */
+		for (i = 0; i < n; i++)
+			mail_ext_arrived(j->mb, arrived[i]);
 	}
 	mailbox_scan_free(j->scan);
 	TAILQ_INIT(&done);
@@ -531,6 +577,115 @@ mail_verify(struct server *srv, struct mailbox *mb)
 		ctx->rescan = 1;
 	else
 		sync_start(srv, mb, ctx);
+}
+
+/* Names arrived a moment ago: a scan when one of them is not indexed. */
+static void
+settle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mail_watch *w = arg;
+	int scan = w->lost;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; !scan && i < w->npending; i++)
+		scan = mailbox_get(w->mb, w->pending[i]) == NULL;
+	w->npending = 0;
+	w->lost = 0;
+	if (scan)
+		mail_verify(w->srv, w->mb);
+}
+
+/* The watch of mb, or NULL: freed when nobody listens any more. */
+static struct mail_watch *
+watch_live(struct mailbox *mb)
+{
+	struct mail_box *ctx = mailbox_context(mb);
+	struct mail_watch *w;
+	size_t nsubs;
+
+	if (ctx == NULL || (w = ctx->watch) == NULL)
+		return NULL;
+	(void)mailbox_subscribers(mb, &nsubs);
+	if (nsubs == 0) {
+		ctx->watch = NULL;
+		watch_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static void
+poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mail_watch *w = arg;
+	struct mail_box *ctx = mailbox_context(w->mb);
+	struct mailbox *mb = w->mb;
+
+	(void)fd;
+	(void)what;
+	if ((w = watch_live(mb)) != NULL && ctx->md != -1 &&
+	    mailbox_stale(mb, ctx->md))
+		mail_verify(w->srv, mb);
+}
+
+void
+mail_arrival(void *key, const char *name, void *arg)
+{
+	struct mailbox *mb = key;
+	struct timeval tv = { 0, WATCH_SETTLE_MS * 1000 };
+	struct mail_watch *w;
+
+	(void)arg;
+	if ((w = watch_live(mb)) == NULL)
+		return;
+	if (name == NULL || w->npending == WATCH_PENDING)
+		w->lost = 1;
+	else {
+		maildir_id(name, w->pending[w->npending]);
+		if (mailbox_get(mb, w->pending[w->npending]) == NULL)
+			w->npending++;
+	}
+	if ((w->npending > 0 || w->lost) && !evtimer_pending(w->settle, NULL))
+		evtimer_add(w->settle, &tv);
+}
+
+int
+mail_watch(struct server *srv, struct mailbox *mb)
+{
+	struct mail_box *ctx = mail_box(mb);
+	struct notify *n = server_notify(srv);
+	struct timeval every = { WATCH_POLL_S, 0 };
+	struct mail_watch *w;
+	int md;
+
+	if (ctx == NULL)
+		return -1;
+	if (ctx->watch != NULL)
+		return 0;
+	if ((md = box_fd(srv, mb, ctx)) == -1 ||
+	    (w = calloc(1, sizeof(*w))) == NULL)
+		return -1;
+	w->notify = n;
+	w->srv = srv;
+	w->mb = mb;
+	w->wd = -1;
+	w->settle = evtimer_new(server_base(srv), settle_cb, w);
+	w->poll = event_new(server_base(srv), -1, EV_PERSIST, poll_cb, w);
+	if (w->settle == NULL || w->poll == NULL ||
+	    event_add(w->poll, &every) == -1) {
+		watch_free(w);
+		return -1;
+	}
+	/* Without it, the poll still finds other processes' mail. */
+	if (n != NULL && (w->wd = notify_watch(n, md, "new", mb)) == -1)
+		log_write(LOG_LEVEL_WARN, 0,
+		    "user=%s: cannot watch new/: %s; other processes' mail "
+		    "is announced within %d s",
+		    mailbox_user(mb), strerror(errno), WATCH_POLL_S);
+	ctx->watch = w;
+	return 0;
 }
 
 static void

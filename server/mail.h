@@ -39,6 +39,17 @@ void mail_verify(struct server *srv, struct mailbox *mb);
  */
 void mail_index_stored(struct server *srv, const struct deliver *d);
 
+/*
+ * Watch the Maildir's new/ of mb (a session subscribed to its notices), so
+ * that mail delivered by other processes is announced too: the watch scans
+ * when a name it does not index arrives (inotify), or when the directories
+ * changed (a poll, for what inotify cannot see: another host's delivery).
+ * 0, or -1 (no memory, no Maildir).
+ */
+int mail_watch(struct server *srv, struct mailbox *mb);
+/* The notify_fn of the server's watches (key: the mailbox). */
+void mail_arrival(void *key, const char *name, void *arg);
+
 /* The delivery rules' settings from the configuration in force. */
 void mail_deliver_params(const struct server *srv, struct deliver_params *p_r);
 

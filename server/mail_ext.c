@@ -1035,6 +1035,28 @@ h_password_change(struct conn *c, const union msg_args *args)
 
 /* --- notices ------------------------------------------------------------ */
 
+/*
+ * Subscribed once the index holds what is in the Maildir now: what arrives
+ * from then on is announced, whoever delivers it (our own deliveries, and
+ * through the watch of new/, other processes').
+ */
+static void
+notices_ready(struct conn *c, struct mailbox *mb, const char *err,
+    long long arg)
+{
+	struct session *s = conn_session(c);
+
+	(void)arg;
+	if (err != NULL) {
+		if (s->notices != NULL)
+			mailbox_unsubscribe(mb, s->notices);
+		s->notices = NULL;
+		conn_reply_error(c, err);
+		return;
+	}
+	conn_reply(c, PROTO_OK, NULL);
+}
+
 void
 h_notices_on(struct conn *c, const union msg_args *args)
 {
@@ -1042,13 +1064,15 @@ h_notices_on(struct conn *c, const union msg_args *args)
 
 	(void)args;
 	if (s->notices == NULL) {
-		if (mailbox_subscribe(s->mailbox, c) == -1) {
+		if (mailbox_subscribe(s->mailbox, c) == -1 ||
+		    mail_watch(conn_server(c), s->mailbox) == -1) {
+			mailbox_unsubscribe(s->mailbox, c);
 			conn_reply_error(c, "server error");
 			return;
 		}
 		s->notices = c;
 	}
-	conn_reply(c, PROTO_OK, NULL);
+	mail_sync(c, s->mailbox, notices_ready, 0);
 }
 
 void
@@ -1063,22 +1087,27 @@ h_notices_off(struct conn *c, const union msg_args *args)
 	conn_reply(c, PROTO_OK, NULL);
 }
 
-void
-mail_ext_delivered(struct mailbox *mb, const struct maildir_file *file,
-    const struct message_info *info)
+/* The notice about one message, to every subscriber; once per message. */
+static void
+notice_send(struct mailbox *mb, const char *id, const char *from,
+    const char *subject)
 {
 	struct conn *const *subs;
-	char id[MAILDIR_ID_MAX];
+	struct mailbox_entry *e;
 	unsigned char *frame;
 	size_t n, i, len, dropped = 0;
 
 	subs = mailbox_subscribers(mb, &n);
 	if (n == 0)
 		return;
-	maildir_id(file->name, id);
+	if ((e = mailbox_get(mb, id)) != NULL) {
+		if (e->noticed)
+			return;
+		e->noticed = 1;
+	}
 	if (msg_encode(PROTO_NEW_MAIL,
-	        json_pack("{s:s, s:s, s:s}", "id", id, "sender", info->from,
-	            "subject", info->subject),
+	        json_pack("{s:s, s:s, s:s}", "id", id, "sender", from,
+	            "subject", subject),
 	        FRAME_MAX_LIMIT, &frame, &len) == -1) {
 		log_error("cannot encode a new-mail notice");
 		return;
@@ -1092,4 +1121,24 @@ mail_ext_delivered(struct mailbox *mb, const struct maildir_file *file,
 		    "%zu",
 		    dropped, n);
 	free(frame);
+}
+
+void
+mail_ext_delivered(struct mailbox *mb, const struct maildir_file *file,
+    const struct message_info *info)
+{
+	char id[MAILDIR_ID_MAX];
+
+	maildir_id(file->name, id);
+	notice_send(mb, id, info->from, info->subject);
+}
+
+void
+mail_ext_arrived(struct mailbox *mb, struct mailbox_entry *e)
+{
+	char id[MAILDIR_ID_MAX];
+
+	maildir_id(e->file.name, id);
+	notice_send(mb, id, e->from != NULL ? e->from : "",
+	    e->subject != NULL ? e->subject : "");
 }

@@ -73,6 +73,8 @@ struct mailbox_scan {
 	struct mailbox_stamp stamp;
 	struct scan_file *files;
 	size_t nfiles;
+	struct mailbox_entry **arrived; /* new/ files this scan added */
+	size_t narrived;
 };
 
 static size_t
@@ -861,7 +863,15 @@ mailbox_scan_apply(struct mailbox *mb, struct mailbox_scan *scan)
 {
 	struct mailbox_entry *e;
 	size_t i, added = 0;
+	int was_loaded = mb->loaded;
 
+	free(scan->arrived);
+	scan->arrived = NULL;
+	scan->narrived = 0;
+	if (was_loaded && scan->nfiles > 0 &&
+	    (scan->arrived = calloc(scan->nfiles, sizeof(*scan->arrived))) ==
+	        NULL)
+		return -1;
 	for (i = 0; i < scan->nfiles; i++) {
 		struct scan_file *f = &scan->files[i];
 
@@ -886,6 +896,9 @@ mailbox_scan_apply(struct mailbox *mb, struct mailbox_scan *scan)
 		link_entry(mb, e, 0);
 		e->seen = scan->seq;
 		added++;
+		/* In new/ and not there at the last scan: it arrived. */
+		if (was_loaded && !e->file.in_cur)
+			scan->arrived[scan->narrived++] = e;
 	}
 	/* Gone: known when the scan began, untouched since, not listed. */
 	for (i = 0; i < scan->known->n; i++) {
@@ -903,6 +916,14 @@ mailbox_scan_apply(struct mailbox *mb, struct mailbox_scan *scan)
 	return 0;
 }
 
+size_t
+mailbox_scan_arrivals(const struct mailbox_scan *scan,
+    struct mailbox_entry *const **list_r)
+{
+	*list_r = scan->arrived;
+	return scan->narrived;
+}
+
 void
 mailbox_scan_free(struct mailbox_scan *scan)
 {
@@ -913,6 +934,7 @@ mailbox_scan_free(struct mailbox_scan *scan)
 	for (i = 0; i < scan->nfiles; i++)
 		message_info_clear(&scan->files[i].info);
 	free(scan->files);
+	free(scan->arrived);
 	mailbox_view_release(scan->known);
 	free(scan);
 }

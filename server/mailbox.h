@@ -64,6 +64,7 @@ struct mailbox_entry {
 	int gone;         /* no longer in the index */
 	uint64_t touched; /* scan sequence when last added or moved */
 	uint64_t seen;    /* scan sequence that last found it */
+	int noticed;      /* its new-mail notice went out */
 	struct mailbox_entry *hnext;
 	char base[]; /* base name; never changes (scans read it) */
 };
@@ -184,6 +185,14 @@ int mailbox_scan_run(struct mailbox_scan *scan, int md);
  * is gone; the mailbox is loaded from then on. 0 or -1 (no memory).
  */
 int mailbox_scan_apply(struct mailbox *mb, struct mailbox_scan *scan);
+
+/*
+ * Reactor, after mailbox_scan_apply: the entries it added that sit in new/,
+ * when the mailbox was loaded before (not its first scan): mail delivered
+ * by another process since the last scan. Valid until the scan is freed.
+ */
+size_t mailbox_scan_arrivals(const struct mailbox_scan *scan,
+    struct mailbox_entry *const **list_r);
 
 /* Reactor: free a scan, applied or not. */
 void mailbox_scan_free(struct mailbox_scan *scan);

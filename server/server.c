@@ -30,8 +30,10 @@
 #include "conn.h"
 #include "dispatch.h"
 #include "log.h"
+#include "mail.h"
 #include "mailbox.h"
 #include "maildir.h"
+#include "notify.h"
 #include "penalty.h"
 #include "pool.h"
 #include "rules.h"
@@ -80,6 +82,7 @@ struct server {
 	struct event *accept_retry;   /* re-enables accepting after EMFILE */
 	struct event *accept_resume;  /* resumes accepting after a burst */
 	struct tls_sched *handshakes; /* TLS handshakes, after everyone else */
+	struct notify *notify;        /* new/ of mailboxes with subscribers */
 	unsigned accept_burst;      /* accepted since accept_resume last ran */
 	struct event *drain_timer;  /* polls for the end of a graceful stop */
 	struct event *status_timer; /* refreshes the service manager's STATUS */
@@ -413,6 +416,12 @@ server_conn_add(struct server *srv, evutil_socket_t fd,
 	return conn_add(srv, fd, sa, salen, NULL);
 }
 
+struct notify *
+server_notify(const struct server *srv)
+{
+	return srv->notify;
+}
+
 struct tls *
 server_tls(const struct server *srv)
 {
@@ -706,6 +715,8 @@ server_new(const struct config *cfg)
 	    (srv->conn_env = conn_env_new(srv, srv->base, srv->handshakes, cfg,
 	         server_conn_gone)) == NULL)
 		goto fail;
+	/* Without inotify, other processes' mail is found by polling. */
+	srv->notify = notify_new(srv->base, mail_arrival, srv);
 	srv->auth_pool = pool_new(srv->base, "auth", cfg->auth_workers,
 	    POOL_QUEUE_MAX);
 	srv->store_pool = pool_new(srv->base, "store", cfg->store_workers,
@@ -1096,6 +1107,7 @@ server_free(struct server *srv)
 	if (srv->status_timer != NULL)
 		event_free(srv->status_timer);
 	mailboxes_free(srv->mailboxes);
+	notify_free(srv->notify); /* after the mailboxes' watches */
 	aliases_free(srv->aliases);
 	conn_env_free(srv->conn_env);
 	tls_sched_free(srv->handshakes);

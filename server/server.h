@@ -18,6 +18,7 @@
 
 struct aliases;
 struct conn;
+struct notify;
 struct tls;
 struct mailboxes;
 struct penalty;
@@ -85,6 +86,8 @@ int server_store_shared(const struct server *srv);
 
 /* The TLS context (for STARTTLS and the TLS listeners), NULL without TLS. */
 struct tls *server_tls(const struct server *srv);
+/* The watches of new/ for notices; NULL without inotify. */
+struct notify *server_notify(const struct server *srv);
 
 /* Read the settings again, as SIGHUP does. 0, or -1 (the old ones kept). */
 int server_reload(struct server *srv);

@@ -615,6 +615,96 @@ def concurrent_names(a, b, per=40):
               "instance %s's names carry its pid and the host name" % inst.tag)
 
 
+def recv_frame(sock, timeout):
+    """The next frame within timeout seconds, or None."""
+    sock.settimeout(timeout)
+    try:
+        (length,) = struct.unpack("!I", recv_exact(sock, 4))
+        return json.loads(recv_exact(sock, length).decode("utf-8"))
+    except (socket.timeout, TimeoutError):
+        return None
+    finally:
+        sock.settimeout(30)
+
+
+def notices_across(a, b, data):
+    """A subscriber on one instance hears of mail delivered by the other,
+    by another program writing into new/, and of its own instance's
+    deliveries: once each."""
+    check(register(a.port, "nsub") == 1 and register(a.port, "nsend") == 1,
+          "notices: accounts")
+    sub = login(a.port, "nsub")
+    check(sub.req(26)["header"] == 1, "notices: subscribed on instance a")
+    other = login(b.port, "nsend")
+    check(send(other, "nsend", "nsub", "across b", "hello") == 1,
+          "notices: a message to the subscriber through instance b")
+    n = recv_frame(sub.sock, 10)
+    check(n is not None and n.get("header") == 28 and
+          n["payload"]["subject"] == "across b" and
+          n["payload"]["sender"] == "nsend@" + DOMAIN,
+          "notices: the subscriber on a hears of b's delivery (%r)" % (n,))
+    # Another program (an MDA, mutt) writes straight into new/.
+    tmp = os.path.join(data, "nsub", "tmp", "1.ext.host")
+    with open(tmp, "w") as f:
+        f.write("From: robot@%s\nSubject: straight in\n\nbody\n" % DOMAIN)
+    os.rename(tmp, os.path.join(data, "nsub", "new", "1.ext.host"))
+    n = recv_frame(sub.sock, 10)
+    check(n is not None and n.get("header") == 28 and
+          n["payload"]["subject"] == "straight in",
+          "notices: a file another program puts in new/ is announced (%r)"
+          % (n,))
+    mine = login(a.port, "nsend")
+    check(send(mine, "nsend", "nsub", "through a", "hi") == 1,
+          "notices: a message through the subscriber's own instance")
+    n = recv_frame(sub.sock, 10)
+    check(n is not None and n.get("header") == 28 and
+          n["payload"]["subject"] == "through a",
+          "notices: its own instance's delivery is announced")
+    check(recv_frame(sub.sock, 0.5) is None,
+          "notices: once, not again when the watch sees the file")
+    r = sub.req(10)
+    check(r["header"] == 1 and r["payload"]["count"] == 3,
+          "notices: the next reply is the stats, 3 messages")
+    check(sub.req(27)["header"] == 1, "notices: unsubscribed")
+    check(send(other, "nsend", "nsub", "unheard", "x") == 1,
+          "notices: one more through b")
+    check(recv_frame(sub.sock, 1.0) is None,
+          "notices: none after unsubscribing")
+    for c in (sub, other, mine):
+        c.close()
+
+
+def notices_polled():
+    """Where inotify cannot see a delivery (another host on NFS; here the
+    fault "inotify" turns it off), a subscriber still hears of it, from the
+    poll of the directories' times (every 5 s)."""
+    data = new_store("nonotify")
+    faults = os.path.join(WORK, "faults-inotify")
+    open(faults, "w").write("inotify\n")
+    env = {"GLOMAIL_FAULTS": faults}
+    a = Glomaild("na", data, binary=ARGS.glomaild_faults, env=env).start()
+    b = Glomaild("nb", data, binary=ARGS.glomaild_faults, env=env).start()
+    check(register(a.port, "psub") == 1 and register(b.port, "psend") == 1,
+          "polled notices: accounts")
+    sub = login(a.port, "psub")
+    check(sub.req(26)["header"] == 1, "polled notices: subscribed on a")
+    other = login(b.port, "psend")
+    t0 = time.time()
+    check(send(other, "psend", "psub", "polled", "x") == 1,
+          "polled notices: a message through b")
+    n = recv_frame(sub.sock, 12)
+    check(n is not None and n.get("header") == 28 and
+          n["payload"]["subject"] == "polled",
+          "polled notices: announced without inotify, after %.1f s (%r)"
+          % (time.time() - t0, n))
+    check("cannot watch" not in a.log_text() and
+          "inotify" in a.log_text(), "polled notices: the log says why")
+    sub.close()
+    other.close()
+    a.kill()
+    b.kill()
+
+
 def scenario_instances():
     rnd = random.Random(int(os.environ.get("CLUSTER_SEED", "17")))
     data = new_store("shared")
@@ -638,6 +728,8 @@ def scenario_instances():
           "messages: 1" in r5.stdout,
           "the glomail client's commands alternate between instances")
     extensions_across(a, b)
+    notices_across(a, b, data)
+    notices_polled()
     pass_file_replaced(a, b)
     if ARGS.ctl:
         admin_across(a, b)

@@ -238,6 +238,54 @@ test_scan_follows_the_store(void **state)
 	testsrv_remove_tree(dir);
 }
 
+/* Scan, then the number of arrivals it reported (subject of the first). */
+static size_t
+scan_arrivals(struct mailbox *mb, const char *dir, char *subject, size_t len)
+{
+	struct mailbox_scan *sc = mailbox_scan_begin(mb);
+	struct mailbox_entry *const *arrived;
+	int md = md_open(dir);
+	size_t n;
+
+	assert_non_null(sc);
+	assert_int_equal(mailbox_scan_run(sc, md), 0);
+	assert_int_equal(mailbox_scan_apply(mb, sc), 0);
+	n = mailbox_scan_arrivals(sc, &arrived);
+	if (n > 0 && subject != NULL)
+		snprintf(subject, len, "%s", arrived[0]->subject);
+	mailbox_scan_free(sc);
+	close(md);
+	return n;
+}
+
+/*
+ * What a scan reports as arrived (for new-mail notices): files new to the
+ * index in new/, never on the first scan (the mailbox's load), never in
+ * cur/ (a copy saved by a mail client, read mail moved there).
+ */
+static void
+test_scan_arrivals(void **state)
+{
+	struct mailboxes *all = mailboxes_new();
+	struct mailbox *mb = mailbox_acquire(all, "erin");
+	char dir[256], subject[64] = "";
+
+	(void)state;
+	maildir_at(dir, sizeof(dir));
+	put_file(dir, "new", "1.M1P1Q1.h", msg1, sizeof(msg1) - 1);
+	assert_int_equal(scan_arrivals(mb, dir, NULL, 0), 0);
+	assert_int_equal(scan_arrivals(mb, dir, NULL, 0), 0);
+	put_file(dir, "new", "2.M1P1Q1.h", msg2, sizeof(msg2) - 1);
+	put_file(dir, "cur", "3.M1P1Q1.h:2,S", msg1, sizeof(msg1) - 1);
+	assert_int_equal(scan_arrivals(mb, dir, subject, sizeof(subject)), 1);
+	assert_string_equal(subject, "two");
+	/* Known now: not again. */
+	assert_int_equal(scan_arrivals(mb, dir, NULL, 0), 0);
+	mailbox_release(mb);
+	mailboxes_free(all);
+	testsrv_remove_tree(dir);
+}
+
 /*
  * A look at a directory within the tick of its last change cannot be
  * trusted: a second change in that tick would leave the same timestamps.
@@ -411,6 +459,7 @@ main(void)
 		cmocka_unit_test(test_order_and_stats),
 		cmocka_unit_test(test_one_entry_per_file),
 		cmocka_unit_test(test_scan_follows_the_store),
+		cmocka_unit_test(test_scan_arrivals),
 		cmocka_unit_test(test_same_tick_is_rescanned),
 		cmocka_unit_test(test_own_change),
 		cmocka_unit_test(test_scan_long_headers),
