@@ -52,6 +52,8 @@
 #define STATUS_INTERVAL_SEC 2
 /* Connections accepted in one go before the loop serves everyone else. */
 #define ACCEPT_BURST 32
+/* The longest a pause after a burst lasts when the loop stays busy. */
+#define ACCEPT_GUARD_MS 100
 
 /* Listening sockets of every kind: the protocol in plaintext and in TLS,
  * and the three SMTP settings. */
@@ -81,6 +83,7 @@ struct server {
 	struct event *signals[3];
 	struct event *accept_retry;   /* re-enables accepting after EMFILE */
 	struct event *accept_resume;  /* resumes accepting after a burst */
+	struct event *accept_guard;   /* resumes it if that got no turn */
 	struct tls_sched *handshakes; /* TLS handshakes, after everyone else */
 	struct notify *notify;        /* new/ of mailboxes with subscribers */
 	unsigned accept_burst;      /* accepted since accept_resume last ran */
@@ -452,18 +455,22 @@ server_close_all(struct server *srv, int now)
  * The listener accepts every pending connection in one callback; a thousand
  * arriving at once would hold the loop for tens of milliseconds (a session,
  * a bufferevent and a log line each) while connected clients wait. After
- * ACCEPT_BURST of them, accepting pauses until the loop has served what
- * was ready before: the resume event goes to the end of the loop's queue.
- * (Not at the handshake priority: a peer keeping the loop busy would then
- * stop every newcomer from being accepted.)
+ * ACCEPT_BURST of them, accepting pauses until the loop has served everyone
+ * else: the resume event runs at the handshake priority, when nothing more
+ * urgent is ready. A peer keeping the loop busy at every turn would keep it
+ * from running, so a timer at the highest priority resumes accepting after
+ * ACCEPT_GUARD_MS in any case.
  */
 static void
 accept_paced(struct server *srv)
 {
+	struct timeval tv = { 0, ACCEPT_GUARD_MS * 1000 };
+
 	if (++srv->accept_burst < ACCEPT_BURST || !srv->accepting)
 		return;
 	set_accepting(srv, 0);
 	event_active(srv->accept_resume, EV_TIMEOUT, 1);
+	evtimer_add(srv->accept_guard, &tv);
 }
 
 static void
@@ -474,6 +481,7 @@ accept_resume_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	srv->accept_burst = 0;
+	evtimer_del(srv->accept_guard);
 	if (srv->nconns < srv->cfg->max_connections &&
 	    !evtimer_pending(srv->accept_retry, NULL))
 		set_accepting(srv, 1);
@@ -732,7 +740,11 @@ server_new(const struct config *cfg)
 		goto fail;
 	srv->accept_retry = evtimer_new(srv->base, accept_retry_cb, srv);
 	srv->accept_resume = event_new(srv->base, -1, 0, accept_resume_cb, srv);
-	if (srv->accept_retry == NULL || srv->accept_resume == NULL)
+	srv->accept_guard = evtimer_new(srv->base, accept_resume_cb, srv);
+	if (srv->accept_retry == NULL || srv->accept_resume == NULL ||
+	    srv->accept_guard == NULL ||
+	    event_priority_set(srv->accept_resume, TLS_PRIO_HANDSHAKE) == -1 ||
+	    event_priority_set(srv->accept_guard, 0) == -1)
 		goto fail;
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		srv->signals[i] = evsignal_new(srv->base, sigs[i], signal_cb,
@@ -1102,6 +1114,8 @@ server_free(struct server *srv)
 		event_free(srv->accept_retry);
 	if (srv->accept_resume != NULL)
 		event_free(srv->accept_resume);
+	if (srv->accept_guard != NULL)
+		event_free(srv->accept_guard);
 	if (srv->drain_timer != NULL)
 		event_free(srv->drain_timer);
 	if (srv->status_timer != NULL)

@@ -423,8 +423,12 @@ tls_base_new(void)
  * would leave every handshake waiting until its timeout. A canary event at
  * the handshake priority tells whether that priority got a turn; a timer at
  * the highest priority checks it every TLS_STARVED_MS while handshakes are
- * waiting, and when it did not run, every waiting handshake moves to the
- * normal priority and competes in arrival order, as without priorities.
+ * waiting, and when it did not run, the oldest TLS_HANDSHAKE_BATCH waiting
+ * handshakes move to the normal priority and compete in arrival order, as
+ * without priorities. A batch, not all: a burst of accepts and requests
+ * can keep the normal priority busy that long without any attack, and the
+ * handshakes moved then cost connected clients a few milliseconds, not the
+ * whole burst's handshakes.
  */
 struct tls_hs {
 	TAILQ_ENTRY(tls_hs) entry;
@@ -505,7 +509,8 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (s->canary_due) {
-		while ((hs = TAILQ_FIRST(&s->waiting)) != NULL) {
+		while (n < TLS_HANDSHAKE_BATCH &&
+		       (hs = TAILQ_FIRST(&s->waiting)) != NULL) {
 			unlist(hs);
 			set_priority(hs->bev, TLS_PRIO_NORMAL);
 			n++;

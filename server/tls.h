@@ -84,9 +84,10 @@ struct event_base *tls_base_new(void);
 /*
  * The handshakes of one base (tls.c explains the starvation guard): a
  * handshake in progress runs at TLS_PRIO_HANDSHAKE from tls_hs_begin until
- * tls_hs_end, or until handshakes got no turn for TLS_STARVED_MS.
+ * tls_hs_end, or until handshakes got no turn for TLS_STARVED_MS (then the
+ * oldest of them move back to the normal priority, a batch at a time).
  */
-#define TLS_STARVED_MS 20
+#define TLS_STARVED_MS 100
 struct tls_sched;
 struct tls_hs;
 
