@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -42,6 +43,29 @@
 /* No login delay: the tests fail logins on purpose. */
 static const char *const fast[] = { "--login-penalty", "0", NULL };
 
+/* Copy the program from into to, mode 0755. */
+static void
+copy_executable(const char *from, const char *to)
+{
+	char buf[65536];
+	ssize_t n;
+	int in = open(from, O_RDONLY | O_CLOEXEC), out;
+
+	assert_true(in >= 0);
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+	assert_true(out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	assert_int_equal(n, 0);
+	assert_int_equal(fchmod(out, 0755), 0);
+	close(in);
+	close(out);
+}
+
+/* The glomaild that glomailctl runs offline ("GLOMAILD=PATH"). */
+static char ctl_glomaild[PATH_MAX + 16] = "GLOMAILD=" GLOMAIL_BINARY_DIR
+                                          "/server/glomaild";
+
 /*
  * Run glomailctl --control-socket <s's socket> args... (NULL-terminated)
  * with input on stdin. With s NULL, args are the whole command line.
@@ -51,8 +75,7 @@ ctl_run(struct clientrun_result *r, const struct testsrv *s, const char *input,
     ...)
 {
 	const char *argv[40] = { "glomailctl" };
-	const char *env[] = { "GLOMAILD=" GLOMAIL_BINARY_DIR "/server/glomaild",
-		NULL };
+	const char *env[] = { ctl_glomaild, NULL };
 	size_t n = 1;
 	va_list ap;
 
@@ -883,6 +906,11 @@ test_offline(void **state)
 		return;
 	assert_int_equal(testsrv_scratch(dir, sizeof(dir), "owned"), 0);
 	assert_int_equal(chmod(dir, 0711), 0);
+	/* It runs glomaild as that user: a copy it can reach, wherever the
+	 * build tree is (under /root, it could not). */
+	snprintf(path, sizeof(path), "%s/glomaild", dir);
+	copy_executable(GLOMAIL_BINARY_DIR "/server/glomaild", path);
+	snprintf(ctl_glomaild, sizeof(ctl_glomaild), "GLOMAILD=%s", path);
 	snprintf(data, sizeof(data), "%s/data", dir);
 	assert_int_equal(mkdir(data, 0700), 0);
 	assert_int_equal(chown(data, 65534, 65534), 0);
@@ -893,6 +921,8 @@ test_offline(void **state)
 	snprintf(path, sizeof(path), "%s/kay/pass", data);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_uid, 65534);
+	snprintf(ctl_glomaild, sizeof(ctl_glomaild),
+	    "GLOMAILD=" GLOMAIL_BINARY_DIR "/server/glomaild");
 	testsrv_remove_tree(dir);
 }
 
