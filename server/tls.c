@@ -423,12 +423,14 @@ tls_base_new(void)
  * would leave every handshake waiting until its timeout. A canary event at
  * the handshake priority tells whether that priority got a turn; a timer at
  * the highest priority checks it every TLS_STARVED_MS while handshakes are
- * waiting, and when it did not run, the oldest TLS_HANDSHAKE_BATCH waiting
- * handshakes move to the normal priority and compete in arrival order, as
- * without priorities. A batch, not all: a burst of accepts and requests
- * can keep the normal priority busy that long without any attack, and the
- * handshakes moved then cost connected clients a few milliseconds, not the
- * whole burst's handshakes.
+ * waiting, and when it did not run, the oldest waiting handshakes move to
+ * the normal priority and compete in arrival order, as without priorities:
+ * one at the first check, twice as many at each further one while the
+ * starvation lasts (up to TLS_PROMOTE_MAX), one again once the canary ran.
+ * A storm of handshakes keeps the normal priority busy that long now and
+ * then by itself (each handshake that ends brings a request): a few moved
+ * then cost connected clients next to nothing, while a peer keeping the
+ * loop busy for good soon sees handshakes move as fast as they come.
  */
 struct tls_hs {
 	TAILQ_ENTRY(tls_hs) entry;
@@ -442,6 +444,7 @@ struct tls_sched {
 	struct event *guard;  /* at priority 0 */
 	TAILQ_HEAD(, tls_hs) waiting;
 	int canary_due; /* activated, not run yet */
+	unsigned batch; /* how many the next starved check moves */
 	unsigned long promoted;
 };
 
@@ -453,6 +456,7 @@ canary_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	s->canary_due = 0;
+	s->batch = 1;
 }
 
 static void
@@ -509,13 +513,15 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (s->canary_due) {
-		while (n < TLS_HANDSHAKE_BATCH &&
-		       (hs = TAILQ_FIRST(&s->waiting)) != NULL) {
+		while (
+		    n < s->batch && (hs = TAILQ_FIRST(&s->waiting)) != NULL) {
 			unlist(hs);
 			set_priority(hs->bev, TLS_PRIO_NORMAL);
 			n++;
 		}
 		s->promoted += n;
+		if (s->batch < TLS_PROMOTE_MAX)
+			s->batch *= 2;
 		log_write(LOG_LEVEL_DEBUG, 0,
 		    "tls: handshakes got no turn for %d ms: %u moved to the "
 		    "normal priority",
@@ -533,6 +539,7 @@ tls_sched_new(struct event_base *base)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	TAILQ_INIT(&s->waiting);
+	s->batch = 1;
 	s->canary = event_new(base, -1, 0, canary_cb, s);
 	s->guard = evtimer_new(base, guard_cb, s);
 	if (s->canary == NULL || s->guard == NULL ||

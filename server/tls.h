@@ -85,9 +85,11 @@ struct event_base *tls_base_new(void);
  * The handshakes of one base (tls.c explains the starvation guard): a
  * handshake in progress runs at TLS_PRIO_HANDSHAKE from tls_hs_begin until
  * tls_hs_end, or until handshakes got no turn for TLS_STARVED_MS (then the
- * oldest of them move back to the normal priority, a batch at a time).
+ * oldest of them move back to the normal priority: 1, 2, 4... up to
+ * TLS_PROMOTE_MAX at each check while it lasts).
  */
 #define TLS_STARVED_MS 100
+#define TLS_PROMOTE_MAX 64
 struct tls_sched;
 struct tls_hs;
 
