@@ -519,13 +519,15 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 			set_priority(hs->bev, TLS_PRIO_NORMAL);
 			n++;
 		}
-		s->promoted += n;
-		if (s->batch < TLS_PROMOTE_MAX)
-			s->batch *= 2;
-		log_write(LOG_LEVEL_DEBUG, 0,
-		    "tls: handshakes got no turn for %d ms: %u moved to the "
-		    "normal priority",
-		    TLS_STARVED_MS, n);
+		if (n > 0) {
+			s->promoted += n;
+			if (s->batch < TLS_PROMOTE_MAX)
+				s->batch *= 2;
+			log_write(LOG_LEVEL_DEBUG, 0,
+			    "tls: handshakes got no turn for %d ms: %u moved "
+			    "to the normal priority",
+			    TLS_STARVED_MS, n);
+		}
 	}
 	if (!TAILQ_EMPTY(&s->waiting))
 		guard_arm(s);
