@@ -335,6 +335,51 @@ prio_plain(struct event_base *base, bufferevent_data_cb cb, int *peer)
 	return bev;
 }
 
+/* One pending handshake: the client's SSL and the server's side. */
+struct pending {
+	SSL *cl;
+	struct bufferevent *srv;
+	struct tls_hs *hs;
+};
+
+/*
+ * A client sends its ClientHello and waits; the server's bufferevent for
+ * it, on base, is scheduled as a handshake and reads.
+ */
+static void
+pending_open(struct pending *p, struct tls *t, SSL_CTX *cctx,
+    struct tls_sched *sched)
+{
+	SSL *s;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
+	assert_int_equal(evutil_make_socket_nonblocking(sv[1]), 0);
+	p->cl = SSL_new(cctx);
+	assert_non_null(p->cl);
+	SSL_set_fd(p->cl, sv[1]);
+	assert_int_equal(SSL_connect(p->cl), -1);
+	assert_int_equal(SSL_get_error(p->cl, -1), SSL_ERROR_WANT_READ);
+	assert_non_null(s = tls_ssl_new(t));
+	SSL_set_info_callback(s, prio_info_cb);
+	p->srv = bufferevent_openssl_socket_new(prun.base, sv[0], s,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	assert_non_null(p->srv);
+	assert_non_null(p->hs = tls_hs_begin(sched, p->srv));
+	assert_int_equal(bufferevent_get_priority(p->srv), TLS_PRIO_HANDSHAKE);
+	assert_int_equal(bufferevent_enable(p->srv, EV_READ), 0);
+}
+
+static void
+pending_close(struct pending *p)
+{
+	tls_hs_end(p->hs);
+	bufferevent_free(p->srv);
+	close(SSL_get_fd(p->cl));
+	SSL_free(p->cl);
+}
+
 /*
  * 24 ClientHellos wait on the server's sockets (fewer than libevent's first
  * epoll batch of 32), then a connected client's request (A). A is read
@@ -346,10 +391,10 @@ static void
 test_handshake_priority(void **state)
 {
 	enum { N = 24 };
-	struct bufferevent *srv[N], *a, *b, *plain, *filter;
-	struct tls_hs *hs[N], *fhs;
+	struct bufferevent *a, *b, *plain, *filter;
+	struct pending p[N];
+	struct tls_hs *fhs;
 	struct tls_sched *sched;
-	SSL *cl[N];
 	SSL_CTX *cctx;
 	char err[512];
 	struct tls *t;
@@ -368,29 +413,8 @@ test_handshake_priority(void **state)
 	assert_non_null(sched);
 	cctx = SSL_CTX_new(TLS_client_method());
 	assert_non_null(cctx);
-	for (i = 0; i < N; i++) {
-		SSL *s;
-
-		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-		assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
-		assert_int_equal(evutil_make_socket_nonblocking(sv[1]), 0);
-		cl[i] = SSL_new(cctx);
-		SSL_set_fd(cl[i], sv[1]);
-		/* Sends the ClientHello, then waits for the server. */
-		assert_int_equal(SSL_connect(cl[i]), -1);
-		assert_int_equal(SSL_get_error(cl[i], -1), SSL_ERROR_WANT_READ);
-		s = tls_ssl_new(t);
-		assert_non_null(s);
-		SSL_set_info_callback(s, prio_info_cb);
-		srv[i] = bufferevent_openssl_socket_new(prun.base, sv[0], s,
-		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-		assert_non_null(srv[i]);
-		hs[i] = tls_hs_begin(sched, srv[i]);
-		assert_non_null(hs[i]);
-		assert_int_equal(bufferevent_get_priority(srv[i]),
-		    TLS_PRIO_HANDSHAKE);
-		assert_int_equal(bufferevent_enable(srv[i], EV_READ), 0);
-	}
+	for (i = 0; i < N; i++)
+		pending_open(&p[i], t, cctx, sched);
 	a = prio_plain(prun.base, prio_read_a, &a_w);
 	b = prio_plain(prun.base, prio_read_b, &b_w);
 	prun.b_w = b_w;
@@ -419,12 +443,8 @@ test_handshake_priority(void **state)
 
 	bufferevent_free(filter);
 	close(sv[1]);
-	for (i = 0; i < N; i++) {
-		tls_hs_end(hs[i]);
-		bufferevent_free(srv[i]);
-		close(SSL_get_fd(cl[i]));
-		SSL_free(cl[i]);
-	}
+	for (i = 0; i < N; i++)
+		pending_close(&p[i]);
 	bufferevent_free(a);
 	bufferevent_free(b);
 	close(a_w);
@@ -465,12 +485,10 @@ static void
 test_handshake_starvation(void **state)
 {
 	enum { N = 4 };
-	struct bufferevent *srv[N];
-	struct tls_hs *hs[N];
+	struct pending p[N];
 	struct tls_sched *sched;
 	struct event *spin, *deadline;
 	struct timeval two_s = { 2, 0 };
-	SSL *cl[N];
 	SSL_CTX *cctx;
 	char err[512];
 	struct tls *t;
@@ -488,24 +506,8 @@ test_handshake_starvation(void **state)
 	assert_non_null(sched = tls_sched_new(prun.base));
 	cctx = SSL_CTX_new(TLS_client_method());
 	assert_non_null(cctx);
-	for (i = 0; i < N; i++) {
-		int p[2];
-		SSL *s;
-
-		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0);
-		assert_int_equal(evutil_make_socket_nonblocking(p[0]), 0);
-		assert_int_equal(evutil_make_socket_nonblocking(p[1]), 0);
-		cl[i] = SSL_new(cctx);
-		SSL_set_fd(cl[i], p[1]);
-		assert_int_equal(SSL_connect(cl[i]), -1);
-		assert_non_null(s = tls_ssl_new(t));
-		SSL_set_info_callback(s, prio_info_cb);
-		srv[i] = bufferevent_openssl_socket_new(prun.base, p[0], s,
-		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-		assert_non_null(srv[i]);
-		assert_non_null(hs[i] = tls_hs_begin(sched, srv[i]));
-		assert_int_equal(bufferevent_enable(srv[i], EV_READ), 0);
-	}
+	for (i = 0; i < N; i++)
+		pending_open(&p[i], t, cctx, sched);
 	/* A byte nobody reads: level-triggered, ready at every poll. */
 	assert_int_equal(write(sv[1], "x", 1), 1);
 	spin = event_new(prun.base, sv[0], EV_READ | EV_PERSIST, spin_cb, NULL);
@@ -519,17 +521,13 @@ test_handshake_starvation(void **state)
 	assert_int_equal(prun.started, N);
 	assert_int_equal(tls_sched_promoted(sched), N);
 	for (i = 0; i < N; i++)
-		assert_int_equal(bufferevent_get_priority(srv[i]),
+		assert_int_equal(bufferevent_get_priority(p[i].srv),
 		    TLS_PRIO_NORMAL);
 
 	event_free(spin);
 	event_free(deadline);
-	for (i = 0; i < N; i++) {
-		tls_hs_end(hs[i]);
-		bufferevent_free(srv[i]);
-		close(SSL_get_fd(cl[i]));
-		SSL_free(cl[i]);
-	}
+	for (i = 0; i < N; i++)
+		pending_close(&p[i]);
 	close(sv[0]);
 	close(sv[1]);
 	SSL_CTX_free(cctx);
